@@ -1,0 +1,334 @@
+//! Located errors and warnings, and their rustc-like rendering.
+//!
+//! A [`Diagnostic`] names the file, line and column, the container and the property it is
+//! about; where two places conflict it points at the second and carries a [`Note`] naming the
+//! first. Rendering shows the source line with the place underlined; values that are secrets
+//! (registry passwords, `env_vars` values) are masked in those lines, so a snippet can never
+//! print them.
+
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+
+use crate::document::Span;
+
+/// The text a pipeline was read from, kept for rendering snippets.
+#[derive(Debug)]
+pub struct SourceFile {
+    /// How the source is named in messages: a path as given, `<stdin>`, `<string>` or `<value>`.
+    pub name: String,
+    /// The text, when there was one.
+    text: Option<String>,
+    /// Places (line, first column) from which the rest of a line is secret, and how many lines
+    /// the secret spans.
+    masks: Vec<Mask>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Mask {
+    line: u32,
+    column: u32,
+    lines: u32,
+}
+
+impl SourceFile {
+    /// A source with text.
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> SourceFile {
+        SourceFile { name: name.into(), text: Some(text.into()), masks: Vec::new() }
+    }
+
+    /// A source without text (a value given by a library user).
+    pub fn without_text(name: impl Into<String>) -> SourceFile {
+        SourceFile { name: name.into(), text: None, masks: Vec::new() }
+    }
+
+    /// Marks a secret value written at `span` spanning `lines` lines: snippets of those lines
+    /// show `****` from the value's column on.
+    pub fn mask(&mut self, span: Span, lines: u32) {
+        if span.is_known() {
+            self.masks.push(Mask { line: span.line, column: span.column, lines: lines.max(1) });
+        }
+    }
+
+    /// The text of a 1-based line with secrets masked, if known.
+    pub fn line(&self, line: u32) -> Option<String> {
+        let text = self.text.as_ref()?;
+        let raw = text.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+        let mut masked_from: Option<usize> = None;
+        for mask in &self.masks {
+            if line == mask.line {
+                let from = mask.column.saturating_sub(1) as usize;
+                masked_from = Some(masked_from.map_or(from, |m| m.min(from)));
+            } else if line > mask.line && line < mask.line + mask.lines {
+                masked_from = Some(0);
+            }
+        }
+        Some(match masked_from {
+            None => raw.to_string(),
+            Some(from) => {
+                let kept: String = raw.chars().take(from).collect();
+                if from == 0 {
+                    let indent: String = raw.chars().take_while(|c| c.is_whitespace()).collect();
+                    format!("{indent}****")
+                } else {
+                    format!("{kept}****")
+                }
+            }
+        })
+    }
+}
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The pipeline cannot be used.
+    Error,
+    /// The pipeline can be used, but something is probably not what was meant.
+    Warning,
+}
+
+/// A secondary place a diagnostic refers to, such as the first of two duplicates.
+#[derive(Debug, Clone)]
+pub struct Note {
+    /// What the place is, e.g. "first defined here".
+    pub message: String,
+    /// Where.
+    pub span: Span,
+}
+
+/// One error or warning about a pipeline description.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The message: lowercase, no trailing period, never a secret value.
+    pub message: String,
+    /// The file it is about (absent for problems with command-line arguments).
+    pub source: Option<Arc<SourceFile>>,
+    /// Where in the file.
+    pub span: Span,
+    /// The container it is about (`main/sidecar` for a sidecar).
+    pub container: Option<String>,
+    /// The property it is about, such as `dependencies` or `env_vars.DB_HOST`.
+    pub property: Option<String>,
+    /// Other places involved.
+    pub notes: Vec<Note>,
+    /// A suggestion, such as "did you mean `dependencies`?".
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A new error.
+    pub fn error(message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(Severity::Error, message)
+    }
+
+    /// A new warning.
+    pub fn warning(message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(Severity::Warning, message)
+    }
+
+    fn new(severity: Severity, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity,
+            message: message.into(),
+            source: None,
+            span: Span::UNKNOWN,
+            container: None,
+            property: None,
+            notes: Vec::new(),
+            help: None,
+        }
+    }
+
+    /// Sets the file and place.
+    pub fn at(mut self, source: &Arc<SourceFile>, span: Span) -> Diagnostic {
+        self.source = Some(Arc::clone(source));
+        self.span = span;
+        self
+    }
+
+    /// Sets the container.
+    pub fn container(mut self, container: impl Into<String>) -> Diagnostic {
+        self.container = Some(container.into());
+        self
+    }
+
+    /// Sets the property.
+    pub fn property(mut self, property: impl Into<String>) -> Diagnostic {
+        self.property = Some(property.into());
+        self
+    }
+
+    /// Adds a note about another place in the same file.
+    pub fn note(mut self, message: impl Into<String>, span: Span) -> Diagnostic {
+        self.notes.push(Note { message: message.into(), span });
+        self
+    }
+
+    /// Sets the help line.
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Whether this is an error.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// `file:line:column`, or just the file when the place is unknown.
+    pub fn location(&self) -> Option<String> {
+        let source = self.source.as_ref()?;
+        Some(location(&source.name, self.span))
+    }
+}
+
+fn location(name: &str, span: Span) -> String {
+    if span.is_known() {
+        format!("{name}:{}:{}", span.line, span.column)
+    } else {
+        name.to_string()
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        writeln!(f, "{label}: {}", self.message)?;
+        let context = match (&self.container, &self.property) {
+            (Some(c), Some(p)) => format!(" (container `{c}`, property `{p}`)"),
+            (Some(c), None) => format!(" (container `{c}`)"),
+            (None, Some(p)) => format!(" (property `{p}`)"),
+            (None, None) => String::new(),
+        };
+        if let Some(source) = &self.source {
+            let gutter = self
+                .notes
+                .iter()
+                .map(|n| n.span.line)
+                .chain([self.span.line])
+                .max()
+                .unwrap_or(0)
+                .to_string()
+                .len();
+            let pad = " ".repeat(gutter);
+            writeln!(f, "{pad}--> {}{context}", location(&source.name, self.span))?;
+            snippet(f, source, self.span, &pad)?;
+            for note in &self.notes {
+                writeln!(f, "note: {}", note.message)?;
+                writeln!(f, "{pad}--> {}", location(&source.name, note.span))?;
+                snippet(f, source, note.span, &pad)?;
+            }
+        } else if !context.is_empty() {
+            writeln!(f, "  -->{context}")?;
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "  = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+fn snippet(f: &mut fmt::Formatter<'_>, source: &SourceFile, span: Span, pad: &str) -> fmt::Result {
+    if !span.is_known() {
+        return Ok(());
+    }
+    let Some(line) = source.line(span.line) else { return Ok(()) };
+    let width = pad.len();
+    let line_no = format!("{:>width$}", span.line);
+    let mut underline = String::new();
+    let chars = line.chars().count();
+    let start = (span.column.saturating_sub(1) as usize).min(chars);
+    for c in line.chars().take(start) {
+        underline.push(if c == '\t' { '\t' } else { ' ' });
+    }
+    let len = (span.len.max(1) as usize).min(chars.saturating_sub(start).max(1));
+    let _ = write!(underline, "{}", "^".repeat(len));
+    writeln!(f, "{pad} |")?;
+    writeln!(f, "{line_no} | {line}")?;
+    writeln!(f, "{pad} | {underline}")
+}
+
+/// All diagnostics of one attempt to load a pipeline; the `Err` of loading.
+#[derive(Debug, Clone, Default)]
+pub struct Diagnostics {
+    /// Errors and warnings in the order they were found.
+    pub items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    /// The number of errors.
+    pub fn error_count(&self) -> usize {
+        self.items.iter().filter(|d| d.is_error()).count()
+    }
+
+    /// Whether any item is an error.
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(Diagnostic::is_error)
+    }
+
+    /// The errors only.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter().filter(|d| d.is_error())
+    }
+
+    /// The warnings only.
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter().filter(|d| !d.is_error())
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, item) in self.items.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{item}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_location_snippet_note_and_help() {
+        let source = Arc::new(SourceFile::new("p.yaml", "p:\n  - name: a\n  - name: a\n"));
+        let d = Diagnostic::error("duplicate container name `a`")
+            .at(&source, Span { line: 3, column: 11, len: 1 })
+            .container("a")
+            .property("name")
+            .note("`a` is first defined here", Span { line: 2, column: 11, len: 1 })
+            .help("give every container a unique name");
+        insta::assert_snapshot!(d.to_string(), @r"
+        error: duplicate container name `a`
+         --> p.yaml:3:11 (container `a`, property `name`)
+          |
+        3 |   - name: a
+          |           ^
+        note: `a` is first defined here
+         --> p.yaml:2:11
+          |
+        2 |   - name: a
+          |           ^
+          = help: give every container a unique name
+        ");
+    }
+
+    #[test]
+    fn masks_secret_values_in_snippets() {
+        let mut source = SourceFile::new("p.yaml", "env_vars: {PW: hunter2, X: 1}\nnext: hunter2\n");
+        source.mask(Span { line: 1, column: 16, len: 7 }, 1);
+        source.mask(Span { line: 2, column: 7, len: 7 }, 1);
+        assert_eq!(source.line(1).as_deref(), Some("env_vars: {PW: ****"));
+        assert_eq!(source.line(2).as_deref(), Some("next: ****"));
+    }
+}

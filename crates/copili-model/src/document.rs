@@ -1,0 +1,566 @@
+//! The positioned document tree: YAML and JSON text become [`Node`]s that remember where they
+//! were written, so every later error can name a line and a column.
+//!
+//! This module is the only one that knows a YAML parser exists (`yaml-rust2`, whose event API
+//! gives a position for every scalar and collection; `serde_yaml` gives positions only for its
+//! own syntax errors). JSON text goes through the same parser — YAML 1.2 is a superset of JSON,
+//! as docker compose also relies on — after `serde_json` has checked it, so that a broken JSON
+//! file gets JSON's own error message.
+
+use std::collections::HashMap;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// Where a node was written: 1-based line and column (in characters), and how many characters
+/// to underline. A line of 0 means the position is unknown (input given as a value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    /// 1-based line, 0 when unknown.
+    pub line: u32,
+    /// 1-based column in characters.
+    pub column: u32,
+    /// Number of characters to underline (at least 1 when known).
+    pub len: u32,
+}
+
+impl Span {
+    /// The span of input that has no text (a `serde_json::Value`).
+    pub const UNKNOWN: Span = Span { line: 0, column: 0, len: 0 };
+
+    /// Whether this span points into a text.
+    pub fn is_known(&self) -> bool {
+        self.line > 0
+    }
+}
+
+/// The type a scalar resolved to under the YAML 1.2 core schema (JSON's types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalarType {
+    /// A string (quoted, or plain text that is no other type).
+    Str,
+    /// An integer such as `3` or `0x1f`.
+    Int,
+    /// A float such as `1.5` or `.inf`.
+    Float,
+    /// `true` or `false`.
+    Bool,
+}
+
+/// A node's content.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `null`, `~` or nothing.
+    Null,
+    /// A scalar: its text as written (for strings, the string's content) and its type.
+    Scalar {
+        /// The text: a string's content, or a number or bool exactly as written.
+        text: String,
+        /// The resolved type.
+        ty: ScalarType,
+    },
+    /// A sequence (list).
+    Seq(Vec<Node>),
+    /// A mapping, in the order written. Keys are nodes so that they keep their positions.
+    Map(Vec<(Node, Node)>),
+}
+
+/// A value with the place it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// The content.
+    pub value: Value,
+    /// Where it starts.
+    pub span: Span,
+}
+
+impl Node {
+    /// A node with no known position.
+    pub fn unplaced(value: Value) -> Node {
+        Node { value, span: Span::UNKNOWN }
+    }
+
+    /// A short description of the node's kind for messages: "a mapping", "a string", …
+    pub fn kind_name(&self) -> &'static str {
+        match &self.value {
+            Value::Null => "nothing (null)",
+            Value::Scalar { ty: ScalarType::Str, .. } => "a string",
+            Value::Scalar { ty: ScalarType::Int, .. } => "an integer",
+            Value::Scalar { ty: ScalarType::Float, .. } => "a number",
+            Value::Scalar { ty: ScalarType::Bool, .. } => "a boolean",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+
+    /// The scalar text, if this is a scalar.
+    pub fn as_scalar(&self) -> Option<(&str, ScalarType)> {
+        match &self.value {
+            Value::Scalar { text, ty } => Some((text, *ty)),
+            _ => None,
+        }
+    }
+
+    /// Converts a JSON value (the library's "dict" input) into an unplaced tree.
+    pub fn from_json(value: &serde_json::Value) -> Node {
+        let value = match value {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Scalar { text: b.to_string(), ty: ScalarType::Bool },
+            serde_json::Value::Number(n) => {
+                let ty = if n.is_f64() { ScalarType::Float } else { ScalarType::Int };
+                Value::Scalar { text: n.to_string(), ty }
+            }
+            serde_json::Value::String(s) => Value::Scalar { text: s.clone(), ty: ScalarType::Str },
+            serde_json::Value::Array(items) => Value::Seq(items.iter().map(Node::from_json).collect()),
+            serde_json::Value::Object(map) => Value::Map(
+                map.iter()
+                    .map(|(k, v)| {
+                        let key = Node::unplaced(Value::Scalar { text: k.clone(), ty: ScalarType::Str });
+                        (key, Node::from_json(v))
+                    })
+                    .collect(),
+            ),
+        };
+        Node::unplaced(value)
+    }
+}
+
+/// Something the parser could not accept, with where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParseProblem {
+    /// Lowercase message without trailing period.
+    pub message: String,
+    /// Where it was found.
+    pub span: Span,
+    /// A second place the problem refers to (the first of two duplicate keys).
+    pub first: Option<Span>,
+}
+
+/// The syntax the text is expected to be in; it decides whose error message a broken text gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    /// YAML (the default).
+    Yaml,
+    /// JSON (a `.json` file).
+    Json,
+    /// Not known (stdin, a string): YAML, with JSON's message for broken text that looks like JSON.
+    Detect,
+}
+
+/// The result of parsing: the root node (if the document had one) and the problems found.
+/// Problems such as duplicate keys do not stop parsing; a syntax error does (root is `None`).
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// The document's root node, `None` for an empty document or a syntax error.
+    pub root: Option<Node>,
+    /// Everything that was wrong, in order.
+    pub problems: Vec<ParseProblem>,
+}
+
+/// How many nodes aliases may add by expansion before the document is refused
+/// (a "billion laughs" document must not exhaust memory).
+const ALIAS_EXPANSION_BUDGET: usize = 1_000_000;
+
+/// Parses YAML or JSON text into a positioned tree.
+pub fn parse(text: &str, syntax: Syntax) -> Parsed {
+    let looks_like_json = matches!(text.trim_start().chars().next(), Some('{') | Some('['));
+    if syntax == Syntax::Json {
+        if let Err(problem) = check_json(text) {
+            return Parsed { root: None, problems: vec![problem] };
+        }
+    }
+    let mut builder = Builder::default();
+    let mut parser = Parser::new_from_str(text);
+    match parser.load(&mut builder, true) {
+        Ok(()) => {}
+        Err(error) => {
+            if syntax == Syntax::Detect && looks_like_json {
+                if let Err(problem) = check_json(text) {
+                    return Parsed { root: None, problems: vec![problem] };
+                }
+            }
+            let span = marker_span(error.marker(), 1);
+            return Parsed {
+                root: None,
+                problems: vec![ParseProblem { message: format!("invalid YAML: {}", error.info()), span, first: None }],
+            };
+        }
+    }
+    if let Some(problem) = builder.fatal.take() {
+        return Parsed { root: None, problems: vec![problem] };
+    }
+    Parsed { root: builder.root, problems: builder.problems }
+}
+
+fn check_json(text: &str) -> Result<(), ParseProblem> {
+    match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            let full = error.to_string();
+            let message = match full.rfind(" at line ") {
+                Some(at) => &full[..at],
+                None => full.as_str(),
+            };
+            let span = Span { line: error.line().max(1) as u32, column: error.column().max(1) as u32, len: 1 };
+            Err(ParseProblem { message: format!("invalid JSON: {message}"), span, first: None })
+        }
+    }
+}
+
+fn marker_span(marker: &Marker, len: usize) -> Span {
+    Span { line: marker.line().max(1) as u32, column: marker.col() as u32 + 1, len: len.max(1) as u32 }
+}
+
+/// A collection under construction.
+enum Frame {
+    Seq { span: Span, anchor: usize, items: Vec<Node> },
+    Map { span: Span, anchor: usize, entries: Vec<(Node, Node)>, key: Option<Node> },
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    root: Option<Node>,
+    documents: usize,
+    anchors: HashMap<usize, Node>,
+    expanded: usize,
+    problems: Vec<ParseProblem>,
+    fatal: Option<ParseProblem>,
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, event: Event, marker: Marker) {
+        if self.fatal.is_some() {
+            return;
+        }
+        match event {
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents > 1 && self.root.is_some() {
+                    self.fatal = Some(ParseProblem {
+                        message: "more than one YAML document: a pipeline file holds one document".into(),
+                        span: marker_span(&marker, 3),
+                        first: None,
+                    });
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let node = scalar_node(text, style, tag.as_ref(), &marker);
+                self.finish(node, anchor);
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.stack.push(Frame::Seq { span: marker_span(&marker, 1), anchor, items: Vec::new() })
+            }
+            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
+                span: marker_span(&marker, 1),
+                anchor,
+                entries: Vec::new(),
+                key: None,
+            }),
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq { span, anchor, items }) = self.stack.pop() {
+                    self.finish(Node { value: Value::Seq(items), span }, anchor);
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map { span, anchor, entries, .. }) = self.stack.pop() {
+                    // Block mappings report their start at the first value; the first key is
+                    // where a reader looks.
+                    let span = entries.first().map(|(key, _)| key.span).unwrap_or(span);
+                    let entries = self.merge_keys(entries);
+                    self.finish(Node { value: Value::Map(entries), span }, anchor);
+                }
+            }
+            Event::Alias(anchor) => match self.anchors.get(&anchor) {
+                Some(node) => {
+                    let node = node.clone();
+                    self.expanded += count_nodes(&node);
+                    if self.expanded > ALIAS_EXPANSION_BUDGET {
+                        self.fatal = Some(ParseProblem {
+                            message: format!("aliases expand to more than {ALIAS_EXPANSION_BUDGET} nodes"),
+                            span: marker_span(&marker, 1),
+                            first: None,
+                        });
+                        return;
+                    }
+                    self.finish(node, 0);
+                }
+                None => {
+                    self.fatal = Some(ParseProblem {
+                        message: "alias to an unknown anchor".into(),
+                        span: marker_span(&marker, 1),
+                        first: None,
+                    })
+                }
+            },
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
+        }
+    }
+}
+
+impl Builder {
+    /// Puts a completed node where it belongs: the root, a sequence item, a key or a value.
+    fn finish(&mut self, node: Node, anchor: usize) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                None => *key = Some(node),
+                Some(k) => {
+                    if let Some(text) = scalar_key(&k) {
+                        if let Some((first, _)) =
+                            entries.iter().find(|(existing, _)| scalar_key(existing) == Some(text))
+                        {
+                            self.problems.push(ParseProblem {
+                                message: format!("duplicate key `{text}`"),
+                                span: k.span,
+                                first: Some(first.span),
+                            });
+                            return;
+                        }
+                    }
+                    entries.push((k, node));
+                }
+            },
+        }
+    }
+
+    /// Applies YAML merge keys (`<<: *defaults`): entries of the merged mappings that the
+    /// mapping does not set itself are added, the mapping's own entries win.
+    fn merge_keys(&mut self, entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+        if !entries.iter().any(|(k, _)| is_merge_key(k)) {
+            return entries;
+        }
+        let mut own = Vec::with_capacity(entries.len());
+        let mut merged_sources = Vec::new();
+        for (key, value) in entries {
+            if is_merge_key(&key) {
+                match value.value {
+                    Value::Map(map) => merged_sources.push(map),
+                    Value::Seq(items) => {
+                        for item in items {
+                            match item.value {
+                                Value::Map(map) => merged_sources.push(map),
+                                _ => self.problems.push(ParseProblem {
+                                    message: "a merge key (`<<`) takes a mapping or a list of mappings".into(),
+                                    span: item.span,
+                                    first: None,
+                                }),
+                            }
+                        }
+                    }
+                    _ => self.problems.push(ParseProblem {
+                        message: "a merge key (`<<`) takes a mapping or a list of mappings".into(),
+                        span: value.span,
+                        first: None,
+                    }),
+                }
+            } else {
+                own.push((key, value));
+            }
+        }
+        for source in merged_sources {
+            for (key, value) in source {
+                let present = own.iter().any(|(k, _)| scalar_key(k).is_some() && scalar_key(k) == scalar_key(&key));
+                if !present {
+                    own.push((key, value));
+                }
+            }
+        }
+        own
+    }
+}
+
+fn is_merge_key(node: &Node) -> bool {
+    matches!(&node.value, Value::Scalar { text, ty: ScalarType::Str } if text == "<<")
+}
+
+fn scalar_key(node: &Node) -> Option<&str> {
+    match &node.value {
+        Value::Scalar { text, .. } => Some(text),
+        _ => None,
+    }
+}
+
+fn count_nodes(node: &Node) -> usize {
+    // Iterative, so that a deep tree cannot overflow the stack.
+    let mut count = 0;
+    let mut todo = vec![node];
+    while let Some(node) = todo.pop() {
+        count += 1;
+        match &node.value {
+            Value::Seq(items) => todo.extend(items.iter()),
+            Value::Map(entries) => {
+                for (k, v) in entries {
+                    todo.push(k);
+                    todo.push(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    count
+}
+
+fn scalar_node(text: String, style: TScalarStyle, tag: Option<&Tag>, marker: &Marker) -> Node {
+    let quoted = matches!(style, TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted);
+    let single_line = !text.contains('\n');
+    let len = if single_line { text.chars().count() + if quoted { 2 } else { 0 } } else { 1 };
+    let span = marker_span(marker, len);
+    let is_str_tag = tag.is_some_and(|t| t.suffix == "str");
+    let value = if style != TScalarStyle::Plain || is_str_tag {
+        Value::Scalar { text, ty: ScalarType::Str }
+    } else {
+        resolve_plain(text)
+    };
+    Node { value, span }
+}
+
+/// Resolves a plain scalar by the YAML 1.2 core schema.
+fn resolve_plain(text: String) -> Value {
+    match text.as_str() {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" | "false" | "False" | "FALSE" => {
+            return Value::Scalar { text, ty: ScalarType::Bool };
+        }
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN"
+        | ".NAN" => return Value::Scalar { text, ty: ScalarType::Float },
+        _ => {}
+    }
+    let ty = if is_int(&text) {
+        ScalarType::Int
+    } else if is_float(&text) {
+        ScalarType::Float
+    } else {
+        ScalarType::Str
+    };
+    Value::Scalar { text, ty }
+}
+
+fn is_int(text: &str) -> bool {
+    if let Some(hex) = text.strip_prefix("0x") {
+        return !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit());
+    }
+    if let Some(oct) = text.strip_prefix("0o") {
+        return !oct.is_empty() && oct.chars().all(|c| ('0'..='7').contains(&c));
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+}
+
+fn is_float(text: &str) -> bool {
+    // [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
+    let s = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(at) => (&s[..at], Some(&s[at + 1..])),
+        None => (s, None),
+    };
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((int, frac)) => {
+            (int.chars().all(|c| c.is_ascii_digit()) && frac.chars().all(|c| c.is_ascii_digit()))
+                && (!int.is_empty() || !frac.is_empty())
+        }
+        None => !mantissa.is_empty() && mantissa.chars().all(|c| c.is_ascii_digit()),
+    };
+    let exponent_ok = match exponent {
+        Some(e) => {
+            let digits = e.strip_prefix(['-', '+']).unwrap_or(e);
+            !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+        }
+        None => true,
+    };
+    mantissa_ok && exponent_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root(text: &str) -> Node {
+        let parsed = parse(text, Syntax::Detect);
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        parsed.root.expect("a root")
+    }
+
+    #[test]
+    fn positions_are_one_based() {
+        let node = root("p:\n  - name: a\n");
+        let Value::Map(entries) = &node.value else { panic!("not a map") };
+        assert_eq!(entries[0].0.span, Span { line: 1, column: 1, len: 1 });
+        let Value::Seq(items) = &entries[0].1.value else { panic!("not a seq") };
+        let Value::Map(container) = &items[0].value else { panic!("not a map") };
+        assert_eq!(container[0].1.span, Span { line: 2, column: 11, len: 1 });
+    }
+
+    #[test]
+    fn scalars_resolve_by_core_schema_and_keep_text() {
+        let node = root("[1, 1.10, true, yes, '3', ~, 0x1F, .5, 1e3, abc]");
+        let Value::Seq(items) = node.value else { panic!("not a seq") };
+        let kinds: Vec<_> = items.iter().map(|n| n.value.clone()).collect();
+        let s = |t: &str, ty| Value::Scalar { text: t.into(), ty };
+        assert_eq!(
+            kinds,
+            vec![
+                s("1", ScalarType::Int),
+                s("1.10", ScalarType::Float),
+                s("true", ScalarType::Bool),
+                s("yes", ScalarType::Str),
+                s("3", ScalarType::Str),
+                Value::Null,
+                s("0x1F", ScalarType::Int),
+                s(".5", ScalarType::Float),
+                s("1e3", ScalarType::Float),
+                s("abc", ScalarType::Str),
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_point_at_the_second_and_name_the_first() {
+        let parsed = parse("a: 1\nb: 2\na: 3\n", Syntax::Yaml);
+        assert_eq!(parsed.problems.len(), 1);
+        assert_eq!(parsed.problems[0].span.line, 3);
+        assert_eq!(parsed.problems[0].first.map(|s| s.line), Some(1));
+    }
+
+    #[test]
+    fn json_errors_use_json_messages() {
+        let parsed = parse("{\"a\": [1, 2}", Syntax::Json);
+        assert!(parsed.root.is_none());
+        assert!(parsed.problems[0].message.starts_with("invalid JSON"), "{:?}", parsed.problems);
+        assert_eq!(parsed.problems[0].span.line, 1);
+    }
+
+    #[test]
+    fn merge_keys_and_aliases() {
+        let node = root("d: &d {a: 1, b: 2}\ne: {<<: *d, b: 3}\n");
+        let Value::Map(entries) = node.value else { panic!() };
+        let Value::Map(e) = &entries[1].1.value else { panic!() };
+        let pairs: Vec<_> = e.iter().map(|(k, v)| (k.as_scalar().unwrap().0, v.as_scalar().unwrap().0)).collect();
+        assert_eq!(pairs, vec![("b", "3"), ("a", "1")]);
+    }
+
+    #[test]
+    fn deep_nesting_and_alias_bombs_are_refused_without_panicking() {
+        let parsed = parse(&"[".repeat(100_000), Syntax::Detect);
+        assert!(parsed.root.is_none() && !parsed.problems.is_empty());
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..8 {
+            let prev = if i == 0 { "a".to_string() } else { format!("l{}", i - 1) };
+            bomb.push_str(&format!("l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        let parsed = parse(&bomb, Syntax::Yaml);
+        assert!(parsed.root.is_none());
+        assert!(parsed.problems[0].message.contains("aliases expand"), "{:?}", parsed.problems);
+    }
+
+    #[test]
+    fn second_document_is_refused() {
+        let parsed = parse("a: 1\n---\nb: 2\n", Syntax::Yaml);
+        assert!(parsed.root.is_none());
+        assert_eq!(parsed.problems[0].span.line, 2);
+    }
+}

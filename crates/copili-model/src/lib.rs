@@ -1,0 +1,27 @@
+//! copili's pipeline description format.
+//!
+//! A pipeline file is a mapping with one key, the pipeline's name, holding the list of
+//! container descriptions (the format of copili 0.9–1.4, in YAML or JSON). [`load`] reads one
+//! from a file, stdin, a string or a `serde_json::Value`, expands `${VAR}` references from the
+//! environment and a `.env` file, and validates it, reporting every problem at once with its
+//! file, line, column, container and property ([`Diagnostic`]).
+//!
+//! This crate does no IO beyond reading the pipeline and `.env` files, and never panics on
+//! input. The dependency graph is checked by `copili-planner`.
+
+pub mod diagnostic;
+pub mod document;
+pub mod dotenv;
+pub mod interpolate;
+pub mod load;
+pub mod properties;
+pub mod schema;
+pub mod secret;
+pub mod spec;
+
+pub use diagnostic::{Diagnostic, Diagnostics, Note, Severity, SourceFile};
+pub use document::Span;
+pub use interpolate::VarSource;
+pub use load::{load, load_draft, Draft, EnvFile, Input, LoadOptions};
+pub use secret::Secret;
+pub use spec::{ContainerSpans, ContainerSpec, Pipeline, VariableUse, Volume, VolumeSource};

@@ -1,0 +1,186 @@
+//! The properties a container description may have: one table that the loader, the unknown-key
+//! suggestions and the JSON Schema all read, so they cannot drift apart.
+
+/// What a property means on a sidecar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnSidecar {
+    /// Works the same on a sidecar.
+    Allowed,
+    /// Accepted, with a warning that it does nothing there.
+    NoEffect,
+    /// An error: a sidecar starts and ends with its container.
+    Refused,
+}
+
+/// One property of a container description.
+#[derive(Debug, Clone, Copy)]
+pub struct Property {
+    /// The canonical spelling.
+    pub name: &'static str,
+    /// Other accepted spellings (the seed's own examples and misspelling).
+    pub aliases: &'static [&'static str],
+    /// Whether a description must have it.
+    pub required: bool,
+    /// What it means on a sidecar.
+    pub on_sidecar: OnSidecar,
+    /// One line for the schema and the docs.
+    pub summary: &'static str,
+}
+
+/// Every property, in the order of the reference documentation.
+pub const PROPERTIES: &[Property] = &[
+    Property {
+        name: "name",
+        aliases: &[],
+        required: true,
+        on_sidecar: OnSidecar::Allowed,
+        summary: "Identifier within the pipeline and the container's hostname: letters, digits, `_`, `.`, `-`, starting with a letter or digit.",
+    },
+    Property {
+        name: "image_repo",
+        aliases: &["repo"],
+        required: true,
+        on_sidecar: OnSidecar::Allowed,
+        summary: "Image repository, e.g. `my-namespace/my-image` or `registry.example.com:5000/team/image`.",
+    },
+    Property {
+        name: "tag",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        summary: "Image tag (default `latest`).",
+    },
+    Property {
+        name: "info_link",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        summary: "Link to the code repository or other information.",
+    },
+    Property {
+        name: "desc",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        summary: "Short description.",
+    },
+    Property {
+        name: "image_reg_username",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        summary: "Registry user name; use a variable such as `${REGISTRY_USER}`.",
+    },
+    Property {
+        name: "image_reg_password",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        summary: "Registry password (a secret: never shown); use a variable such as `${REGISTRY_PASSWORD}`.",
+    },
+    Property {
+        name: "is_service_container",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::NoEffect,
+        summary: "Rerun on a schedule in service mode (default false).",
+    },
+    Property {
+        name: "env_vars",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        summary: "Environment variables; numbers and booleans become strings. Values are secrets: never shown.",
+    },
+    Property {
+        name: "dependencies",
+        aliases: &["dependency"],
+        required: false,
+        on_sidecar: OnSidecar::Refused,
+        summary: "Names of containers that must succeed before this one starts.",
+    },
+    Property {
+        name: "exlude_in_env",
+        aliases: &["exclude_in_env"],
+        required: false,
+        on_sidecar: OnSidecar::NoEffect,
+        summary: "Environments (values of `ENV` or `--environment`) in which this container is skipped.",
+    },
+    Property {
+        name: "volumes",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        summary: "Mounts: `{HOST: {bind: PATH, mode: rw|ro}}` or a list of `HOST:PATH[:ro|:rw]`; a bare name is a named volume.",
+    },
+    Property {
+        name: "command",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        summary: "Command: a list of strings, or one string split shell-style.",
+    },
+    Property {
+        name: "sidecars",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Refused,
+        summary: "Helper containers started with this one and removed when it ends.",
+    },
+    Property {
+        name: "labels",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        summary: "Container labels.",
+    },
+    Property {
+        name: "force_rerun",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::NoEffect,
+        summary: "Run even when it ran before (default false).",
+    },
+];
+
+/// The property a key names, by canonical spelling or alias.
+pub fn lookup(key: &str) -> Option<&'static Property> {
+    PROPERTIES.iter().find(|p| p.name == key || p.aliases.contains(&key))
+}
+
+/// The closest known spelling to an unknown key, if one is close enough to be a typo.
+pub fn suggest<'a>(key: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = key.to_ascii_lowercase();
+    let mut best: Option<(f64, &str)> = None;
+    for candidate in candidates {
+        if candidate.eq_ignore_ascii_case(key) {
+            return Some(candidate);
+        }
+        let score = strsim::jaro_winkler(&lower, &candidate.to_ascii_lowercase());
+        let distance = strsim::levenshtein(&lower, &candidate.to_ascii_lowercase());
+        let close = score >= 0.85 || distance <= (candidate.len() / 3).max(1);
+        if close && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, candidate));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// Every accepted spelling, for suggestions.
+pub fn all_spellings() -> impl Iterator<Item = &'static str> {
+    PROPERTIES.iter().flat_map(|p| std::iter::once(p.name).chain(p.aliases.iter().copied()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_typos() {
+        assert_eq!(suggest("dependancies", all_spellings()), Some("dependencies"));
+        assert_eq!(suggest("image-repo", all_spellings()), Some("image_repo"));
+        assert_eq!(suggest("Tag", all_spellings()), Some("tag"));
+        assert_eq!(suggest("envvars", all_spellings()), Some("env_vars"));
+        assert_eq!(suggest("completely_unrelated", all_spellings()), None);
+    }
+}
