@@ -1,0 +1,1 @@
+//! copili planner.

@@ -1,0 +1,1 @@
+//! copili library facade.

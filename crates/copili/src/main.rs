@@ -1,0 +1,2 @@
+//! The copili binary.
+fn main() {}
