@@ -205,15 +205,8 @@ impl fmt::Display for Diagnostic {
             (None, None) => String::new(),
         };
         if let Some(source) = &self.source {
-            let gutter = self
-                .notes
-                .iter()
-                .map(|n| n.span.line)
-                .chain([self.span.line])
-                .max()
-                .unwrap_or(0)
-                .to_string()
-                .len();
+            let gutter =
+                self.notes.iter().map(|n| n.span.line).chain([self.span.line]).max().unwrap_or(0).to_string().len();
             let pad = " ".repeat(gutter);
             writeln!(f, "{pad}--> {}{context}", location(&source.name, self.span))?;
             snippet(f, source, self.span, &pad)?;

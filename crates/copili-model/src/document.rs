@@ -251,12 +251,9 @@ impl MarkedEventReceiver for Builder {
             Event::SequenceStart(anchor, _) => {
                 self.stack.push(Frame::Seq { span: marker_span(&marker, 1), anchor, items: Vec::new() })
             }
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
-                span: marker_span(&marker, 1),
-                anchor,
-                entries: Vec::new(),
-                key: None,
-            }),
+            Event::MappingStart(anchor, _) => {
+                self.stack.push(Frame::Map { span: marker_span(&marker, 1), anchor, entries: Vec::new(), key: None })
+            }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq { span, anchor, items }) = self.stack.pop() {
                     self.finish(Node { value: Value::Seq(items), span }, anchor);

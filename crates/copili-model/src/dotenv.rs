@@ -46,11 +46,7 @@ pub fn parse(text: &str) -> (Vec<DotEnvEntry>, Vec<DotEnvError>) {
         let key = &body[..key_len];
         let after_key = body[key_len..].trim_start();
         let Some(after_eq) = after_key.strip_prefix('=') else {
-            errors.push(DotEnvError {
-                line: line_no,
-                column: indent + 1,
-                message: "expected `KEY=VALUE`".into(),
-            });
+            errors.push(DotEnvError { line: line_no, column: indent + 1, message: "expected `KEY=VALUE`".into() });
             continue;
         };
         if key.is_empty() || key.starts_with(|c: char| c.is_ascii_digit()) {
@@ -120,7 +116,11 @@ pub fn parse(text: &str) -> (Vec<DotEnvEntry>, Vec<DotEnvError>) {
                     }
                     // The quoted value goes on on the next line.
                     if index >= lines.len() {
-                        errors.push(DotEnvError { line: line_no, column, message: format!("the {q} quote is not closed") });
+                        errors.push(DotEnvError {
+                            line: line_no,
+                            column,
+                            message: format!("the {q} quote is not closed"),
+                        });
                         break;
                     }
                     value.push('\n');

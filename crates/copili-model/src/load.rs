@@ -113,8 +113,12 @@ pub fn load_draft(input: Input<'_>, options: &LoadOptions) -> Draft {
                 }
             }
         }
-        Input::Stdin(text) => ("<stdin>".to_string(), Some(text.to_string()), Syntax::Detect, options.working_dir.clone()),
-        Input::Text(text) => ("<string>".to_string(), Some(text.to_string()), Syntax::Detect, options.working_dir.clone()),
+        Input::Stdin(text) => {
+            ("<stdin>".to_string(), Some(text.to_string()), Syntax::Detect, options.working_dir.clone())
+        }
+        Input::Text(text) => {
+            ("<string>".to_string(), Some(text.to_string()), Syntax::Detect, options.working_dir.clone())
+        }
         Input::Value(_) => ("<value>".to_string(), None, Syntax::Detect, options.working_dir.clone()),
     };
 
@@ -302,7 +306,8 @@ static REPOSITORY: LazyLock<Regex> = LazyLock::new(|| {
     let digest = r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})";
     Regex::new(&format!(r"^(?:{domain}/)?{path_component}(?:/{path_component})*{digest}?$")).expect("valid regex")
 });
-static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").expect("valid regex"));
+static TAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").expect("valid regex"));
 
 /// Converts the document tree, collecting diagnostics.
 struct Loader {
@@ -375,7 +380,10 @@ impl Loader {
                 None,
             )
             .notes
-            .push(crate::diagnostic::Note { message: format!("the pipeline `{first}` is defined here"), span: key.span });
+            .push(crate::diagnostic::Note {
+                message: format!("the pipeline `{first}` is defined here"),
+                span: key.span,
+            });
         }
         let at = At { container: "", property: "" };
         let name = match self.text(key, at, false) {
@@ -472,7 +480,11 @@ impl Loader {
                     } else {
                         format!("variable `{name}` is not set and has no default: using an empty string")
                     };
-                    let d = if strict { self.error(message, span, Some(at)) } else { self.warning(message, span, Some(at)) };
+                    let d = if strict {
+                        self.error(message, span, Some(at))
+                    } else {
+                        self.warning(message, span, Some(at))
+                    };
                     d.help = Some(format!(
                         "set `{name}` in the environment or the `.env` file, or give a default: `${{{name}:-default}}`"
                     ));
@@ -485,7 +497,11 @@ impl Loader {
                 None
             }
             Err(InterpolationError::Syntax { position, message }) => {
-                self.error(format!("invalid variable reference at character {position} of the value: {message}"), span, Some(at));
+                self.error(
+                    format!("invalid variable reference at character {position} of the value: {message}"),
+                    span,
+                    Some(at),
+                );
                 None
             }
         }
@@ -494,7 +510,9 @@ impl Loader {
     fn bool_value(&mut self, node: &Node, at: At<'_>) -> Option<bool> {
         let (text, interpolated) = match &node.value {
             Value::Scalar { text, ty: ScalarType::Bool } => (text.clone(), false),
-            Value::Scalar { text, ty: ScalarType::Str } if text.contains('$') => (self.expand(text, node.span, at, false)?, true),
+            Value::Scalar { text, ty: ScalarType::Str } if text.contains('$') => {
+                (self.expand(text, node.span, at, false)?, true)
+            }
             _ => {
                 let found = match &node.value {
                     Value::Scalar { text, ty: ScalarType::Str } => format!("the string `{text}`"),
@@ -503,7 +521,9 @@ impl Loader {
                 let d = self.error(format!("expected `true` or `false`, found {found}"), node.span, Some(at));
                 if let Value::Scalar { text, .. } = &node.value {
                     if ["yes", "no", "on", "off", "y", "n"].contains(&text.to_ascii_lowercase().as_str()) {
-                        d.help = Some("YAML 1.2 reads `yes`, `no`, `on` and `off` as strings: write `true` or `false`".into());
+                        d.help = Some(
+                            "YAML 1.2 reads `yes`, `no`, `on` and `off` as strings: write `true` or `false`".into(),
+                        );
                     }
                 }
                 return None;
@@ -528,7 +548,11 @@ impl Loader {
                 .filter_map(|item| match &item.value {
                     Value::Scalar { .. } => self.text(item, at, false).map(|t| (t, item.span)),
                     _ => {
-                        self.error(format!("expected a string in this list, found {}", item.kind_name()), item.span, Some(at));
+                        self.error(
+                            format!("expected a string in this list, found {}", item.kind_name()),
+                            item.span,
+                            Some(at),
+                        );
                         None
                     }
                 })
@@ -548,13 +572,23 @@ impl Loader {
 
     /// A mapping of strings (`env_vars`, `labels`): keys and values expanded, numbers and
     /// booleans as written.
-    fn string_map(&mut self, node: &Node, property: &str, container: &str, secret: bool) -> Vec<(String, String, Span)> {
+    fn string_map(
+        &mut self,
+        node: &Node,
+        property: &str,
+        container: &str,
+        secret: bool,
+    ) -> Vec<(String, String, Span)> {
         let at = At { container, property };
         let entries = match &node.value {
             Value::Null => return Vec::new(),
             Value::Map(entries) => entries,
             _ => {
-                self.error(format!("expected a mapping of names to values, found {}", node.kind_name()), node.span, Some(at));
+                self.error(
+                    format!("expected a mapping of names to values, found {}", node.kind_name()),
+                    node.span,
+                    Some(at),
+                );
                 return Vec::new();
             }
         };
@@ -576,7 +610,9 @@ impl Loader {
                 Value::Null => {
                     let d = self.error("expected a value, found nothing (null)", value.span, Some(value_at));
                     if property == "env_vars" {
-                        d.help = Some(format!("to pass a variable of copili's environment, write `{key_text}: ${{{key_text}}}`"));
+                        d.help = Some(format!(
+                            "to pass a variable of copili's environment, write `{key_text}: ${{{key_text}}}`"
+                        ));
                     } else {
                         d.help = Some("write `\"\"` for an empty value".into());
                     }
@@ -584,7 +620,11 @@ impl Loader {
                 }
                 _ => {
                     let found = value.kind_name();
-                    self.error(format!("expected a string, number or boolean, found {found}"), value.span, Some(value_at));
+                    self.error(
+                        format!("expected a string, number or boolean, found {found}"),
+                        value.span,
+                        Some(value_at),
+                    );
                     None
                 }
             };
@@ -604,7 +644,10 @@ impl Loader {
         let Value::Map(entries) = &node.value else {
             let what = if parent.is_some() { "a sidecar" } else { "a container" };
             self.error(
-                format!("expected {what} description (a mapping with at least `name` and `image_repo`), found {}", node.kind_name()),
+                format!(
+                    "expected {what} description (a mapping with at least `name` and `image_repo`), found {}",
+                    node.kind_name()
+                ),
                 node.span,
                 Some(At { container: if parent.is_some() { &provisional } else { "" }, property: "" }),
             );
@@ -648,7 +691,11 @@ impl Loader {
                 (name, value.span)
             }
             None => {
-                self.error("missing required property `name`", node.span, Some(At { container: &provisional, property: "" }));
+                self.error(
+                    "missing required property `name`",
+                    node.span,
+                    Some(At { container: &provisional, property: "" }),
+                );
                 (String::new(), node.span)
             }
         };
@@ -665,7 +712,8 @@ impl Loader {
             };
             let help = properties::suggest(&text, properties::all_spellings()).map(|s| format!("did you mean `{s}`?"));
             let d = self.error(message, key.span, Some(At { container: &label, property: "" }));
-            d.help = help.or_else(|| Some("see `copili schema` or the format reference for the known properties".into()));
+            d.help =
+                help.or_else(|| Some("see `copili schema` or the format reference for the known properties".into()));
         }
 
         let mut spec = ContainerSpec {
@@ -695,8 +743,8 @@ impl Loader {
                 match property.on_sidecar {
                     OnSidecar::Allowed => {}
                     OnSidecar::NoEffect => {
-                        self.warning(format!("`{}` has no effect on a sidecar", property.name), key.span, Some(at)).help =
-                            Some("a sidecar starts and stops with its container".into());
+                        self.warning(format!("`{}` has no effect on a sidecar", property.name), key.span, Some(at))
+                            .help = Some("a sidecar starts and stops with its container".into());
                         continue;
                     }
                     OnSidecar::Refused => {
@@ -704,8 +752,11 @@ impl Loader {
                             "a sidecar cannot have `{}`: it starts with its container and is removed when that ends",
                             property.name
                         );
-                        self.error(message, key.span, Some(at)).help =
-                            Some(format!("set `{}` on the container `{}` instead", property.name, parent.unwrap_or("")));
+                        self.error(message, key.span, Some(at)).help = Some(format!(
+                            "set `{}` on the container `{}` instead",
+                            property.name,
+                            parent.unwrap_or("")
+                        ));
                         continue;
                     }
                 }
@@ -756,7 +807,11 @@ impl Loader {
                         if key_text.is_empty() {
                             self.error("a label name must not be empty", key_span, Some(at));
                         } else if key_text.starts_with("io.copili.") {
-                            self.error(format!("the label `{key_text}` is reserved: copili sets `io.copili.*` labels itself"), key_span, Some(at));
+                            self.error(
+                                format!("the label `{key_text}` is reserved: copili sets `io.copili.*` labels itself"),
+                                key_span,
+                                Some(at),
+                            );
                         } else {
                             spec.labels.push((key_text, v));
                         }
@@ -785,7 +840,11 @@ impl Loader {
                         Value::Seq(items) => items,
                         Value::Null => &[],
                         _ => {
-                            self.error(format!("expected a list of sidecar descriptions, found {}", value.kind_name()), value.span, Some(at));
+                            self.error(
+                                format!("expected a list of sidecar descriptions, found {}", value.kind_name()),
+                                value.span,
+                                Some(at),
+                            );
                             &[]
                         }
                     };
@@ -804,8 +863,12 @@ impl Loader {
         match image_span {
             None => {
                 if !fields.iter().any(|(p, _, _)| p.name == "image_repo") {
-                    self.error("missing required property `image_repo`", node.span, Some(At { container: &label, property: "" }))
-                        .help = Some("name the image, e.g. `image_repo: registry.example.com/team/loader`".into());
+                    self.error(
+                        "missing required property `image_repo`",
+                        node.span,
+                        Some(At { container: &label, property: "" }),
+                    )
+                    .help = Some("name the image, e.g. `image_repo: registry.example.com/team/loader`".into());
                 }
             }
             Some(span) => self.check_image(&mut spec, span, explicit_tag, &label),
@@ -818,7 +881,11 @@ impl Loader {
         if name.is_empty() {
             self.error("the name is empty", span, at);
         } else if name.starts_with('-') {
-            self.error(format!("invalid name `{name}`: a name starting with `-` would be read as an option by the engine CLI"), span, at);
+            self.error(
+                format!("invalid name `{name}`: a name starting with `-` would be read as an option by the engine CLI"),
+                span,
+                at,
+            );
         } else if !NAME.is_match(name) {
             self.error(
                 format!("invalid name `{name}`: docker and podman accept letters, digits, `_`, `.` and `-`, starting with a letter or digit"),
@@ -826,7 +893,11 @@ impl Loader {
                 at,
             );
         } else if name.len() > 63 {
-            self.error(format!("the name `{name}` is longer than 63 characters, the limit of the hostname it becomes"), span, at);
+            self.error(
+                format!("the name `{name}` is longer than 63 characters, the limit of the hostname it becomes"),
+                span,
+                at,
+            );
         }
     }
 
@@ -846,9 +917,13 @@ impl Loader {
             let colon = last_slash + colon;
             let (repo, tag) = (repo_part[..colon].to_string(), repo_part[colon + 1..].to_string());
             if let Some(tag_span) = explicit_tag {
-                self.error(format!("the image repository `{}` carries a tag, and `tag` sets another", spec.image_repo), span, at)
-                    .notes
-                    .push(crate::diagnostic::Note { message: "`tag` is set here".into(), span: tag_span });
+                self.error(
+                    format!("the image repository `{}` carries a tag, and `tag` sets another", spec.image_repo),
+                    span,
+                    at,
+                )
+                .notes
+                .push(crate::diagnostic::Note { message: "`tag` is set here".into(), span: tag_span });
                 return;
             }
             if !TAG.is_match(&tag) {
@@ -876,7 +951,8 @@ impl Loader {
                 match shlex::split(&text) {
                     Some(words) => words,
                     None => {
-                        self.error("the command has an unclosed quote or a trailing backslash", node.span, Some(at)).help =
+                        self.error("the command has an unclosed quote or a trailing backslash", node.span, Some(at))
+                            .help =
                             Some("write the command as a list of strings to avoid shell-style splitting".into());
                         Vec::new()
                     }
@@ -887,7 +963,11 @@ impl Loader {
                 .filter_map(|item| match &item.value {
                     Value::Scalar { .. } => self.text(item, at, false),
                     _ => {
-                        self.error(format!("expected a string in the command, found {}", item.kind_name()), item.span, Some(at));
+                        self.error(
+                            format!("expected a string in the command, found {}", item.kind_name()),
+                            item.span,
+                            Some(at),
+                        );
                         None
                     }
                 })
@@ -911,8 +991,12 @@ impl Loader {
                     let path = format!("volumes.{host}");
                     let at = At { container, property: &path };
                     let Value::Map(options) = &value.value else {
-                        self.error(format!("expected `{{bind: PATH, mode: rw|ro}}`, found {}", value.kind_name()), value.span, Some(at))
-                            .help = Some(format!("or use the list form: `- {host}:/path/in/container:ro`"));
+                        self.error(
+                            format!("expected `{{bind: PATH, mode: rw|ro}}`, found {}", value.kind_name()),
+                            value.span,
+                            Some(at),
+                        )
+                        .help = Some(format!("or use the list form: `- {host}:/path/in/container:ro`"));
                         continue;
                     };
                     let mut bind: Option<(String, Span)> = None;
@@ -923,8 +1007,13 @@ impl Loader {
                             Some("mode") => mode = self.text(option_value, at, false).map(|t| (t, option_value.span)),
                             other => {
                                 let text = other.unwrap_or("");
-                                let help = properties::suggest(text, ["bind", "mode"]).map(|s| format!("did you mean `{s}`?"));
-                                let d = self.error(format!("unknown volume option `{text}`: expected `bind` and `mode`"), option_key.span, Some(at));
+                                let help =
+                                    properties::suggest(text, ["bind", "mode"]).map(|s| format!("did you mean `{s}`?"));
+                                let d = self.error(
+                                    format!("unknown volume option `{text}`: expected `bind` and `mode`"),
+                                    option_key.span,
+                                    Some(at),
+                                );
                                 d.help = help;
                             }
                         }
@@ -939,7 +1028,11 @@ impl Loader {
                             "rw" => false,
                             "ro" => true,
                             other => {
-                                self.error(format!("invalid volume mode `{other}`: expected `rw` or `ro`"), span, Some(at));
+                                self.error(
+                                    format!("invalid volume mode `{other}`: expected `rw` or `ro`"),
+                                    span,
+                                    Some(at),
+                                );
                                 continue;
                             }
                         },
@@ -955,7 +1048,11 @@ impl Loader {
                     let Some(text) = (match &item.value {
                         Value::Scalar { .. } => self.text(item, at, false),
                         _ => {
-                            self.error(format!("expected `HOST:PATH[:ro|:rw]`, found {}", item.kind_name()), item.span, Some(at));
+                            self.error(
+                                format!("expected `HOST:PATH[:ro|:rw]`, found {}", item.kind_name()),
+                                item.span,
+                                Some(at),
+                            );
                             None
                         }
                     }) else {
@@ -967,11 +1064,19 @@ impl Loader {
                         [host, target, "rw"] => (*host, *target, false),
                         [host, target, "ro"] => (*host, *target, true),
                         [_, _, mode] => {
-                            self.error(format!("invalid volume mode `{mode}` in `{text}`: expected `rw` or `ro`"), item.span, Some(at));
+                            self.error(
+                                format!("invalid volume mode `{mode}` in `{text}`: expected `rw` or `ro`"),
+                                item.span,
+                                Some(at),
+                            );
                             continue;
                         }
                         _ => {
-                            self.error(format!("invalid volume `{text}`: expected `HOST:PATH[:ro|:rw]`"), item.span, Some(at));
+                            self.error(
+                                format!("invalid volume `{text}`: expected `HOST:PATH[:ro|:rw]`"),
+                                item.span,
+                                Some(at),
+                            );
                             continue;
                         }
                     };
@@ -1003,13 +1108,25 @@ impl Loader {
         out
     }
 
-    fn volume(&mut self, host: &str, host_span: Span, target: &str, target_span: Span, read_only: bool, at: At<'_>) -> Option<Volume> {
+    fn volume(
+        &mut self,
+        host: &str,
+        host_span: Span,
+        target: &str,
+        target_span: Span,
+        read_only: bool,
+        at: At<'_>,
+    ) -> Option<Volume> {
         if host.is_empty() {
             self.error("the volume's host side is empty", host_span, Some(at));
             return None;
         }
         if !target.starts_with('/') {
-            self.error(format!("the path inside the container must be absolute, found `{target}`"), target_span, Some(at));
+            self.error(
+                format!("the path inside the container must be absolute, found `{target}`"),
+                target_span,
+                Some(at),
+            );
             return None;
         }
         // As in compose: a bare name is a named volume, anything with `/` or a leading `.` or
@@ -1079,7 +1196,9 @@ mod tests {
 
     #[test]
     fn seed_json_aliases() {
-        let p = ok(r#"{"p":[{"name":"a","repo":"hello-world"},{"name":"b","repo":"x/y","dependency":["a"],"sidecars":[{"name":"redis01","repo":"redis"}]}]}"#);
+        let p = ok(
+            r#"{"p":[{"name":"a","repo":"hello-world"},{"name":"b","repo":"x/y","dependency":["a"],"sidecars":[{"name":"redis01","repo":"redis"}]}]}"#,
+        );
         assert_eq!(p.containers[1].image_repo, "x/y");
         assert_eq!(p.containers[1].dependencies, vec!["a"]);
         assert_eq!(p.containers[1].sidecars[0].name, "redis01");
@@ -1120,7 +1239,9 @@ mod tests {
         assert_eq!(v[0].short_form(), "/work/data:/data:ro");
         assert_eq!(v[1].source, VolumeSource::Named("cache".into()));
         assert_eq!(v[2].short_form(), "/home/u/x:/x:rw");
-        let p = ok("p:\n  - name: a\n    image_repo: busybox\n    volumes: [\"../up:/up:ro\", \"vol:/v\", \"/abs:/abs:rw\"]\n");
+        let p = ok(
+            "p:\n  - name: a\n    image_repo: busybox\n    volumes: [\"../up:/up:ro\", \"vol:/v\", \"/abs:/abs:rw\"]\n",
+        );
         let forms: Vec<_> = p.containers[0].volumes.iter().map(Volume::short_form).collect();
         assert_eq!(forms, vec!["/up:/up:ro", "vol:/v:rw", "/abs:/abs:rw"]);
     }
@@ -1135,7 +1256,10 @@ mod tests {
     #[test]
     fn tag_in_repository() {
         let p = ok("p:\n  - name: a\n    image_repo: localhost:5000/team/redis:7.2\n");
-        assert_eq!((p.containers[0].image_repo.as_str(), p.containers[0].tag.as_str()), ("localhost:5000/team/redis", "7.2"));
+        assert_eq!(
+            (p.containers[0].image_repo.as_str(), p.containers[0].tag.as_str()),
+            ("localhost:5000/team/redis", "7.2")
+        );
         assert_eq!(errors("p:\n  - name: a\n    image_repo: redis:7\n    tag: '8'\n").len(), 1);
     }
 
