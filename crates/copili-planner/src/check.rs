@@ -1,0 +1,167 @@
+//! Graph checks: unknown dependencies, self-dependencies and cycles, each located.
+
+use std::collections::HashMap;
+
+use copili_model::properties::suggest;
+use copili_model::{Diagnostic, Pipeline, Span};
+use daggy::petgraph::algo::tarjan_scc;
+use daggy::petgraph::graph::{DiGraph, NodeIndex};
+
+/// An edge of the dependency graph: `dependency` must succeed before `dependent` starts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Edge {
+    pub dependency: usize,
+    pub dependent: usize,
+    /// Where the dependent lists the dependency.
+    pub span: Span,
+}
+
+/// The edges between known containers, and the diagnostics for the rest.
+pub(crate) fn edges(pipeline: &Pipeline) -> (Vec<Edge>, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    let index: HashMap<&str, usize> = pipeline
+        .containers
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.name.is_empty())
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
+    let sidecar_of: HashMap<&str, &str> = pipeline
+        .containers
+        .iter()
+        .flat_map(|c| c.sidecars.iter().map(move |s| (s.name.as_str(), c.name.as_str())))
+        .collect();
+    let mut edges = Vec::new();
+    for (dependent, container) in pipeline.containers.iter().enumerate() {
+        for (position, dependency) in container.dependencies.iter().enumerate() {
+            let span = container.spans.dependencies.get(position).copied().unwrap_or(container.spans.item);
+            let diagnostic = |message: String| {
+                Diagnostic::error(message)
+                    .at(&pipeline.source, span)
+                    .container(container.name.clone())
+                    .property("dependencies")
+            };
+            if *dependency == container.name {
+                diagnostics.push(
+                    diagnostic(format!("container `{dependency}` depends on itself"))
+                        .help("remove it from its own `dependencies`"),
+                );
+                continue;
+            }
+            match index.get(dependency.as_str()) {
+                Some(&dep) => edges.push(Edge { dependency: dep, dependent, span }),
+                None => {
+                    let mut d = diagnostic(format!("unknown dependency `{dependency}`"));
+                    d = match sidecar_of.get(dependency.as_str()) {
+                        Some(main) => d.help(format!(
+                            "`{dependency}` is a sidecar of `{main}`; a sidecar runs with its container and cannot be depended on"
+                        )),
+                        None => match suggest(dependency, index.keys().copied()) {
+                            Some(s) => d.help(format!("did you mean `{s}`?")),
+                            None => d.help("no container of this pipeline has that name"),
+                        },
+                    };
+                    diagnostics.push(d);
+                }
+            }
+        }
+    }
+    (edges, diagnostics)
+}
+
+/// Checks the dependency graph of a pipeline: unknown dependencies, self-dependencies and
+/// cycles. Returns every problem found (errors only), located at the dependency entries.
+pub fn check(pipeline: &Pipeline) -> Vec<Diagnostic> {
+    let (edges, mut diagnostics) = edges(pipeline);
+    diagnostics.extend(cycles(pipeline, &edges));
+    diagnostics
+}
+
+/// One diagnostic per strongly connected component with more than one container, showing
+/// one cycle through it as a path.
+pub(crate) fn cycles(pipeline: &Pipeline, edges: &[Edge]) -> Vec<Diagnostic> {
+    let n = pipeline.containers.len();
+    // Edges point from dependent to dependency here, so a path reads "depends on".
+    let mut graph: DiGraph<(), Span> = DiGraph::with_capacity(n, edges.len());
+    for _ in 0..n {
+        graph.add_node(());
+    }
+    for edge in edges {
+        graph.add_edge(NodeIndex::new(edge.dependent), NodeIndex::new(edge.dependency), edge.span);
+    }
+    let mut components: Vec<Vec<usize>> = tarjan_scc(&graph)
+        .into_iter()
+        .filter(|c| c.len() > 1)
+        .map(|c| {
+            let mut c: Vec<usize> = c.into_iter().map(NodeIndex::index).collect();
+            c.sort_unstable();
+            c
+        })
+        .collect();
+    components.sort();
+    let mut diagnostics = Vec::new();
+    for component in components {
+        let start = component[0];
+        let Some(path) = cycle_through(&graph, &component, start) else { continue };
+        let names: Vec<&str> = path.iter().map(|&i| pipeline.containers[i].name.as_str()).collect();
+        let mut message = format!("dependency cycle: {}", names.join(" -> "));
+        if component.len() > path.len() - 1 {
+            message
+                .push_str(&format!(" (and {} more containers in the same cycle)", component.len() - (path.len() - 1)));
+        }
+        let span_of = |from: usize, to: usize| {
+            graph.find_edge(NodeIndex::new(from), NodeIndex::new(to)).and_then(|e| graph.edge_weight(e)).copied()
+        };
+        let mut d = Diagnostic::error(message)
+            .at(&pipeline.source, span_of(path[0], path[1]).unwrap_or(Span::UNKNOWN))
+            .container(pipeline.containers[path[0]].name.clone())
+            .property("dependencies")
+            .help("each container depends on the next one; remove one of these dependencies");
+        for pair in path.windows(2).skip(1) {
+            if let Some(span) = span_of(pair[0], pair[1]) {
+                d = d.note(
+                    format!(
+                        "`{}` depends on `{}` here",
+                        pipeline.containers[pair[0]].name, pipeline.containers[pair[1]].name
+                    ),
+                    span,
+                );
+            }
+        }
+        diagnostics.push(d);
+    }
+    diagnostics
+}
+
+/// A shortest cycle from `start` back to itself inside `component` (breadth-first, so the
+/// path printed is as short as possible), as a list of containers ending with `start` again.
+fn cycle_through(graph: &DiGraph<(), Span>, component: &[usize], start: usize) -> Option<Vec<usize>> {
+    let in_component = |i: usize| component.binary_search(&i).is_ok();
+    let mut previous: HashMap<usize, usize> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(current) = queue.pop_front() {
+        let mut next: Vec<usize> = graph.neighbors(NodeIndex::new(current)).map(NodeIndex::index).collect();
+        next.sort_unstable();
+        for to in next {
+            if !in_component(to) {
+                continue;
+            }
+            if to == start {
+                let mut chain = vec![current];
+                let mut at = current;
+                while at != start {
+                    at = *previous.get(&at)?;
+                    chain.push(at);
+                }
+                chain.reverse();
+                chain.push(start);
+                return Some(chain);
+            }
+            if to != start && !previous.contains_key(&to) {
+                previous.insert(to, current);
+                queue.push_back(to);
+            }
+        }
+    }
+    None
+}
