@@ -41,12 +41,32 @@ impl SourceFile {
         SourceFile { name: name.into(), text: None, masks: Vec::new() }
     }
 
-    /// Marks a secret value written at `span` spanning `lines` lines: snippets of those lines
-    /// show `****` from the value's column on.
-    pub fn mask(&mut self, span: Span, lines: u32) {
-        if span.is_known() {
-            self.masks.push(Mask { line: span.line, column: span.column, lines: lines.max(1) });
+    /// Marks a secret value that starts at `span`: snippets show `****` from there to the end
+    /// of the line, and on the lines the value continues on (block scalars, multi-line quoted
+    /// strings: following lines indented deeper than where the value started).
+    pub fn mask(&mut self, span: Span) {
+        if !span.is_known() {
+            return;
         }
+        let mut lines = 1;
+        if let Some(text) = &self.text {
+            let all: Vec<&str> = text.lines().collect();
+            let start = span.line as usize - 1;
+            if let Some(first) = all.get(start) {
+                let indent = |l: &str| l.chars().take_while(|c| *c == ' ').count();
+                // Block scalar content starts its own line: its lines are at least as deep.
+                let value_opens_line = indent(first) + 1 >= span.column as usize;
+                let base = if value_opens_line { indent(first).saturating_sub(1) } else { indent(first) };
+                for line in all.iter().skip(start + 1) {
+                    if line.trim().is_empty() || indent(line) > base {
+                        lines += 1;
+                    } else {
+                        break;
+                    }
+                }
+            }
+        }
+        self.masks.push(Mask { line: span.line, column: span.column, lines });
     }
 
     /// The text of a 1-based line with secrets masked, if known.
@@ -318,10 +338,26 @@ mod tests {
 
     #[test]
     fn masks_secret_values_in_snippets() {
-        let mut source = SourceFile::new("p.yaml", "env_vars: {PW: hunter2, X: 1}\nnext: hunter2\n");
-        source.mask(Span { line: 1, column: 16, len: 7 }, 1);
-        source.mask(Span { line: 2, column: 7, len: 7 }, 1);
-        assert_eq!(source.line(1).as_deref(), Some("env_vars: {PW: ****"));
-        assert_eq!(source.line(2).as_deref(), Some("next: ****"));
+        let text = "env_vars: {PW: hunter2, X: 1}\nnext: hunter2\nblock:\n  K: |\n    line1\n    line2\n  Q: \"multi\n    line\"\n  N: shown\n";
+        let mut source = SourceFile::new("p.yaml", text);
+        source.mask(Span { line: 1, column: 16, len: 7 });
+        source.mask(Span { line: 2, column: 7, len: 7 });
+        source.mask(Span { line: 5, column: 5, len: 1 });
+        source.mask(Span { line: 7, column: 6, len: 1 });
+        let shown: Vec<String> = (1..=9).filter_map(|l| source.line(l)).collect();
+        assert_eq!(
+            shown,
+            vec![
+                "env_vars: {PW: ****",
+                "next: ****",
+                "block:",
+                "  K: |",
+                "    ****",
+                "    ****",
+                "  Q: ****",
+                "    ****",
+                "  N: shown"
+            ]
+        );
     }
 }

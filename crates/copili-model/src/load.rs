@@ -291,11 +291,7 @@ fn mask_secrets(root: &Node, source: &mut SourceFile) {
 }
 
 fn mask_node(node: &Node, source: &mut SourceFile) {
-    let lines = match &node.value {
-        Value::Scalar { text, .. } => text.lines().count().max(1) as u32 + 1,
-        _ => 1,
-    };
-    source.mask(node.span, lines);
+    source.mask(node.span);
 }
 
 static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$").expect("valid regex"));

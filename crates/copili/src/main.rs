@@ -1,2 +1,173 @@
-//! The copili binary.
-fn main() {}
+//! The `copili` binary: parses the command line, calls the library, prints, and maps
+//! outcomes to the documented exit codes (`copili::exit_code`). Nothing else.
+
+mod cli;
+
+use std::io::{Read as _, Write as _};
+use std::process::ExitCode;
+
+use clap::{CommandFactory as _, Parser as _};
+use copili::{exit_code, render, Diagnostics, EnvFile, Input, LoadOptions, Pipeline, Plan, Selection};
+
+use crate::cli::{Cli, Command, GraphFormat, InputArgs, PlanFormat};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            exit_code::FAILURE
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Validate(input) => {
+            let Some((pipeline, plan, warnings)) = load_and_plan(&input, false)? else {
+                return Ok(exit_code::INVALID_INPUT);
+            };
+            let spec = pipeline.spec();
+            let sidecars: usize = spec.containers.iter().map(|c| c.sidecars.len()).sum();
+            let sidecars = match sidecars {
+                0 => String::new(),
+                1 => ", 1 sidecar".into(),
+                n => format!(", {n} sidecars"),
+            };
+            println!(
+                "{}: pipeline `{}` is valid: {} containers{sidecars}, {} selected in {} levels{}",
+                spec.source.name,
+                pipeline.identity(),
+                spec.containers.len(),
+                plan.len(),
+                plan.levels.len(),
+                match warnings {
+                    0 => String::new(),
+                    1 => ", 1 warning".into(),
+                    n => format!(", {n} warnings"),
+                }
+            );
+            Ok(exit_code::SUCCESS)
+        }
+        Command::Plan { input, format, service_only } => {
+            let Some((pipeline, plan, _)) = load_and_plan(&input, service_only)? else {
+                return Ok(exit_code::INVALID_INPUT);
+            };
+            let text = match format {
+                PlanFormat::Text => render::plan::to_text(&pipeline, &plan),
+                PlanFormat::Json => {
+                    let mut json = serde_json::to_string_pretty(&render::plan::to_json(&pipeline, &plan))?;
+                    json.push('\n');
+                    json
+                }
+            };
+            write_stdout(&text)?;
+            Ok(exit_code::SUCCESS)
+        }
+        Command::Graph { input, format } => {
+            let Some((pipeline, plan, _)) = load_and_plan(&input, false)? else {
+                return Ok(exit_code::INVALID_INPUT);
+            };
+            let text = match format {
+                GraphFormat::Dot => render::graph::to_dot(&pipeline, &plan),
+                GraphFormat::Mermaid => render::graph::to_mermaid(&pipeline, &plan),
+            };
+            write_stdout(&text)?;
+            Ok(exit_code::SUCCESS)
+        }
+        Command::Schema => {
+            let mut json = serde_json::to_string_pretty(&copili::model::schema::json_schema())?;
+            json.push('\n');
+            write_stdout(&json)?;
+            Ok(exit_code::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "copili", &mut out);
+            std::io::stdout().write_all(&out)?;
+            Ok(exit_code::SUCCESS)
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`copili plan … | head`) is not an error.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// Loads, validates and plans; prints diagnostics to stderr. `None` when the input is
+/// invalid (the caller exits 2). The count is the number of warnings printed.
+fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Result<Option<(Pipeline, Plan, usize)>> {
+    let mut options = LoadOptions::from_process();
+    options.strict_env = input.strict_env;
+    if let Some(path) = &input.env_file {
+        options.env_file = EnvFile::Path(path.clone());
+    }
+    let stdin_text;
+    let source = if input.file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| anyhow::anyhow!("cannot read the pipeline from standard input: {e}"))?;
+        stdin_text = text;
+        Input::Stdin(&stdin_text)
+    } else {
+        Input::File(&input.file)
+    };
+    let pipeline = match Pipeline::load(source, &options) {
+        Ok(pipeline) => pipeline,
+        Err(diagnostics) => {
+            report_invalid(&diagnostics, &input.file.display().to_string());
+            return Ok(None);
+        }
+    };
+    let pipeline = match &input.name {
+        Some(name) if name.trim().is_empty() => {
+            eprintln!("error: --name must not be empty");
+            return Ok(None);
+        }
+        Some(name) => pipeline.with_identity(name.clone()),
+        None => pipeline,
+    };
+    let selection = Selection {
+        environment: input.environment.clone().or_else(|| pipeline.default_environment(&options)),
+        only: input.only.clone(),
+        skip: input.skip.clone(),
+        service_only,
+    };
+    let plan = match pipeline.plan(&selection) {
+        Ok(plan) => plan,
+        Err(diagnostics) => {
+            for w in pipeline.warnings() {
+                eprintln!("{w}");
+            }
+            report_invalid(&diagnostics, &input.file.display().to_string());
+            return Ok(None);
+        }
+    };
+    let warnings: Vec<_> = pipeline.warnings().iter().chain(&plan.warnings).collect();
+    for w in &warnings {
+        eprintln!("{w}");
+    }
+    let n = warnings.len();
+    Ok(Some((pipeline, plan, n)))
+}
+
+fn report_invalid(diagnostics: &Diagnostics, file: &str) {
+    eprint!("{diagnostics}");
+    let errors = diagnostics.error_count();
+    let warnings = diagnostics.items.len() - errors;
+    let plural = |n: usize, word: &str| if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") };
+    let file = if file == "-" { "<stdin>" } else { file };
+    let mut summary = format!("\nerror: `{file}` is not a valid pipeline: {}", plural(errors, "error"));
+    if warnings > 0 {
+        summary.push_str(&format!(", {}", plural(warnings, "warning")));
+    }
+    eprintln!("{summary}");
+}

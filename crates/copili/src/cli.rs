@@ -1,0 +1,109 @@
+//! The command line: clap definitions only.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  copili validate pipeline.yaml              check a pipeline file, all errors at once
+  copili plan pipeline.yaml                  show what would run, level by level
+  copili plan pipeline.yaml --format json    the same as JSON, for scripts
+  ENV=PROD copili plan pipeline.yaml         leave out containers excluded in PROD
+  copili plan pipeline.yaml --only loader    a container and what it depends on
+  copili graph pipeline.yaml | dot -Tsvg > pipeline.svg
+  cat pipeline.json | copili validate -      read the pipeline from stdin
+  copili schema > copili.schema.json         JSON Schema for editor completion
+
+Exit codes: 0 ok, 1 a container failed, 2 invalid input or usage, 3 engine unavailable.";
+
+/// Run a pipeline of docker or podman containers in a coordinated way.
+#[derive(Debug, Parser)]
+#[command(name = "copili", version, about, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a pipeline file and report every problem, located.
+    #[command(after_help = "Exit codes: 0 valid (warnings may be printed), 2 invalid.")]
+    Validate(InputArgs),
+    /// Show what a run would do: containers by level, what is left out and why.
+    Plan {
+        /// The pipeline and selection.
+        #[command(flatten)]
+        input: InputArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+        /// Plan service mode's reruns: service containers only.
+        #[arg(long)]
+        service_only: bool,
+    },
+    /// Draw the dependency graph (edges point from a dependency to its dependent).
+    Graph {
+        /// The pipeline and selection.
+        #[command(flatten)]
+        input: InputArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+    /// Print the JSON Schema of the pipeline format (for yaml-language-server and editors).
+    Schema,
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The input options every command that reads a pipeline takes.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// The pipeline file (YAML or JSON), or `-` for standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Run under this identity instead of the file's top-level key (like compose's project
+    /// name), so two files with the same key can run side by side.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Read variables from this file instead of the `.env` beside the pipeline file.
+    #[arg(long, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+    /// Make an undefined variable without a default an error instead of a warning.
+    #[arg(long)]
+    pub strict_env: bool,
+    /// The environment containers' `exlude_in_env` is compared with (default: `ENV`).
+    #[arg(long, value_name = "NAME")]
+    pub environment: Option<String>,
+    /// Run only these containers and what they depend on (repeatable or comma-separated).
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Leave out these containers; their dependents are cancelled (repeatable or comma-separated).
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub skip: Vec<String>,
+}
+
+/// Formats of `copili plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// For people.
+    Text,
+    /// A stable JSON document (see docs/cli.md).
+    Json,
+}
+
+/// Formats of `copili graph`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT.
+    Dot,
+    /// A Mermaid flowchart.
+    Mermaid,
+}

@@ -1,0 +1,341 @@
+//! `copili plan`: the selected containers by level, what is left out and why, the variables
+//! used. Secret values (registry passwords, `env_vars` values) are always shown as `****`.
+//!
+//! The JSON shape is stable and documented in `docs/cli.md`:
+//! `{"pipeline", "source", "environment", "levels", "containers", "excluded", "added_by_only",
+//! "external_dependencies", "variables", "warnings"}`.
+
+use std::fmt::Write as _;
+
+use copili_model::{ContainerSpec, Diagnostic, Secret};
+use serde::Serialize;
+
+use crate::{Pipeline, Plan};
+
+/// The JSON document of `copili plan --format json`.
+#[derive(Debug, Serialize)]
+pub struct PlanJson {
+    /// The pipeline's identity (its top-level key, or `--name`).
+    pub pipeline: String,
+    /// Where it was read from.
+    pub source: String,
+    /// The environment the selection was made for.
+    pub environment: Option<String>,
+    /// Container names by topological level.
+    pub levels: Vec<Vec<String>>,
+    /// The selected containers in execution order.
+    pub containers: Vec<ContainerJson>,
+    /// Containers that do not run, with the reason.
+    pub excluded: Vec<ExcludedJson>,
+    /// Containers selected because a container named by `--only` depends on them.
+    pub added_by_only: Vec<String>,
+    /// Service-only plans: dependencies on static containers, met by earlier runs.
+    pub external_dependencies: Vec<ExternalJson>,
+    /// Variables the description used and where their values came from.
+    pub variables: Vec<VariableJson>,
+    /// Warnings from loading and planning.
+    pub warnings: Vec<WarningJson>,
+}
+
+/// A container in the plan.
+#[derive(Debug, Serialize)]
+pub struct ContainerJson {
+    /// Its name.
+    pub name: String,
+    /// `repo:tag`.
+    pub image: String,
+    /// 1-based level.
+    pub level: usize,
+    /// Names of its dependencies.
+    pub dependencies: Vec<String>,
+    /// Whether it reruns in service mode.
+    pub is_service_container: bool,
+    /// Set when it will be cancelled because a dependency does not run.
+    pub blocked_by: Option<String>,
+    /// The command (empty: the image's own).
+    pub command: Vec<String>,
+    /// Environment variables, values masked.
+    pub env_vars: serde_json::Map<String, serde_json::Value>,
+    /// Mounts in the short form `SOURCE:TARGET:MODE`, host paths resolved.
+    pub volumes: Vec<String>,
+    /// Labels.
+    pub labels: serde_json::Map<String, serde_json::Value>,
+    /// Environments in which it is skipped.
+    pub exclude_in_env: Vec<String>,
+    /// Whether it runs even when it ran before.
+    pub force_rerun: bool,
+    /// Registry user name, if any.
+    pub image_reg_username: Option<String>,
+    /// `****` when a registry password is set.
+    pub image_reg_password: Option<String>,
+    /// Link to more information.
+    pub info_link: Option<String>,
+    /// Description.
+    pub desc: Option<String>,
+    /// Sidecars (same fields, without dependencies, sidecars and level).
+    pub sidecars: Vec<SidecarJson>,
+}
+
+/// A sidecar in the plan.
+#[derive(Debug, Serialize)]
+pub struct SidecarJson {
+    /// Its name.
+    pub name: String,
+    /// `repo:tag`.
+    pub image: String,
+    /// The command.
+    pub command: Vec<String>,
+    /// Environment variables, values masked.
+    pub env_vars: serde_json::Map<String, serde_json::Value>,
+    /// Mounts.
+    pub volumes: Vec<String>,
+    /// Labels.
+    pub labels: serde_json::Map<String, serde_json::Value>,
+    /// Registry user name, if any.
+    pub image_reg_username: Option<String>,
+    /// `****` when a registry password is set.
+    pub image_reg_password: Option<String>,
+}
+
+/// A container left out.
+#[derive(Debug, Serialize)]
+pub struct ExcludedJson {
+    /// Its name.
+    pub name: String,
+    /// Why, e.g. "excluded in environment `PROD`".
+    pub reason: String,
+}
+
+/// A dependency met by earlier runs (service-only plans).
+#[derive(Debug, Serialize)]
+pub struct ExternalJson {
+    /// The service container.
+    pub container: String,
+    /// The static container it depends on.
+    pub dependency: String,
+}
+
+/// A variable the description used.
+#[derive(Debug, Serialize)]
+pub struct VariableJson {
+    /// Its name.
+    pub name: String,
+    /// `env`, `.env`, `default` or `undefined`.
+    pub source: &'static str,
+}
+
+/// A warning, located.
+#[derive(Debug, Serialize)]
+pub struct WarningJson {
+    /// The message.
+    pub message: String,
+    /// The file.
+    pub file: Option<String>,
+    /// 1-based line, when known.
+    pub line: Option<u32>,
+    /// 1-based column, when known.
+    pub column: Option<u32>,
+    /// The container.
+    pub container: Option<String>,
+    /// The property.
+    pub property: Option<String>,
+}
+
+fn masked_env(env: &[(String, Secret)]) -> serde_json::Map<String, serde_json::Value> {
+    env.iter().map(|(k, _)| (k.clone(), serde_json::Value::String(Secret::MASK.into()))).collect()
+}
+
+fn labels(labels: &[(String, String)]) -> serde_json::Map<String, serde_json::Value> {
+    labels.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect()
+}
+
+fn warning_json(d: &Diagnostic) -> WarningJson {
+    let known = d.span.is_known();
+    WarningJson {
+        message: d.message.clone(),
+        file: d.source.as_ref().map(|s| s.name.clone()),
+        line: known.then_some(d.span.line),
+        column: known.then_some(d.span.column),
+        container: d.container.clone(),
+        property: d.property.clone(),
+    }
+}
+
+/// Builds the JSON document of a plan.
+pub fn to_json(pipeline: &Pipeline, plan: &Plan) -> PlanJson {
+    let spec = pipeline.spec();
+    let name = |i: usize| spec.containers[i].name.clone();
+    let mut level_of = vec![0; spec.containers.len()];
+    for (level, members) in plan.levels.iter().enumerate() {
+        for &i in members {
+            level_of[i] = level + 1;
+        }
+    }
+    let containers = plan
+        .order()
+        .map(|i| {
+            let c = &spec.containers[i];
+            ContainerJson {
+                name: c.name.clone(),
+                image: c.image(),
+                level: level_of[i],
+                dependencies: c.dependencies.clone(),
+                is_service_container: c.is_service_container,
+                blocked_by: plan.blocked_by(i).map(name),
+                command: c.command.clone(),
+                env_vars: masked_env(&c.env_vars),
+                volumes: c.volumes.iter().map(|v| v.short_form()).collect(),
+                labels: labels(&c.labels),
+                exclude_in_env: c.exclude_in_env.clone(),
+                force_rerun: c.force_rerun,
+                image_reg_username: c.image_reg_username.clone(),
+                image_reg_password: c.image_reg_password.as_ref().map(|_| Secret::MASK.to_string()),
+                info_link: c.info_link.clone(),
+                desc: c.desc.clone(),
+                sidecars: c.sidecars.iter().map(sidecar_json).collect(),
+            }
+        })
+        .collect();
+    PlanJson {
+        pipeline: pipeline.identity().to_string(),
+        source: spec.source.name.clone(),
+        environment: plan.environment.clone(),
+        levels: plan.levels.iter().map(|l| l.iter().map(|&i| name(i)).collect()).collect(),
+        containers,
+        excluded: plan
+            .excluded
+            .iter()
+            .map(|e| ExcludedJson { name: name(e.container), reason: e.reason.to_string() })
+            .collect(),
+        added_by_only: plan.added_by_only.iter().map(|&i| name(i)).collect(),
+        external_dependencies: plan
+            .external_dependencies
+            .iter()
+            .map(|&(c, d)| ExternalJson { container: name(c), dependency: name(d) })
+            .collect(),
+        variables: spec
+            .variables
+            .iter()
+            .map(|v| VariableJson { name: v.name.clone(), source: v.source.as_str() })
+            .collect(),
+        warnings: pipeline.warnings().iter().chain(&plan.warnings).map(warning_json).collect(),
+    }
+}
+
+fn sidecar_json(s: &ContainerSpec) -> SidecarJson {
+    SidecarJson {
+        name: s.name.clone(),
+        image: s.image(),
+        command: s.command.clone(),
+        env_vars: masked_env(&s.env_vars),
+        volumes: s.volumes.iter().map(|v| v.short_form()).collect(),
+        labels: labels(&s.labels),
+        image_reg_username: s.image_reg_username.clone(),
+        image_reg_password: s.image_reg_password.as_ref().map(|_| Secret::MASK.to_string()),
+    }
+}
+
+fn quote_command(command: &[String]) -> String {
+    command.iter().map(|word| shell_quote(word)).collect::<Vec<_>>().join(" ")
+}
+
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// Renders a plan for people.
+pub fn to_text(pipeline: &Pipeline, plan: &Plan) -> String {
+    let spec = pipeline.spec();
+    let mut out = String::new();
+    let n_sidecars: usize = plan.order().map(|i| spec.containers[i].sidecars.len()).sum();
+    let _ = writeln!(out, "pipeline {} ({})", pipeline.identity(), spec.source.name);
+    let _ = writeln!(out, "environment: {}", plan.environment.as_deref().unwrap_or("none (set ENV or --environment)"));
+    let sidecars = match n_sidecars {
+        0 => String::new(),
+        1 => " and 1 sidecar".to_string(),
+        n => format!(" and {n} sidecars"),
+    };
+    let _ = writeln!(
+        out,
+        "{} of {} containers{sidecars} in {} levels",
+        plan.len(),
+        spec.containers.len(),
+        plan.levels.len()
+    );
+    let width = plan.order().map(|i| spec.containers[i].name.len()).max().unwrap_or(0);
+    for (level, members) in plan.levels.iter().enumerate() {
+        let _ = writeln!(out, "\nlevel {}", level + 1);
+        for &i in members {
+            let c = &spec.containers[i];
+            let mut tags = Vec::new();
+            if c.is_service_container {
+                tags.push("service".to_string());
+            }
+            if plan.added_by_only.contains(&i) {
+                tags.push("added by --only".to_string());
+            }
+            let tags = if tags.is_empty() { String::new() } else { format!("  [{}]", tags.join(", ")) };
+            let _ = writeln!(out, "  {:<width$}  {}{tags}", c.name, c.image());
+            detail_lines(&mut out, c, true);
+            if let Some(dep) = plan.blocked_by(i) {
+                let dep_name = &spec.containers[dep].name;
+                let why = match plan.exclusion(dep) {
+                    Some(reason) => reason.to_string(),
+                    None => "cancelled".to_string(),
+                };
+                let _ = writeln!(out, "      will be cancelled: depends on {dep_name}, {why}");
+            }
+            for s in &c.sidecars {
+                let _ = writeln!(out, "      sidecar {}  {}", s.name, s.image());
+                detail_lines(&mut out, s, false);
+            }
+        }
+    }
+    if !plan.excluded.is_empty() {
+        let _ = writeln!(out, "\nnot run:");
+        let width = plan.excluded.iter().map(|e| spec.containers[e.container].name.len()).max().unwrap_or(0);
+        for e in &plan.excluded {
+            let _ = writeln!(out, "  {:<width$}  {}", spec.containers[e.container].name, e.reason);
+        }
+    }
+    if !plan.external_dependencies.is_empty() {
+        let _ = writeln!(out, "\nmet by earlier runs:");
+        for &(c, d) in &plan.external_dependencies {
+            let _ = writeln!(out, "  {} needs {}", spec.containers[c].name, spec.containers[d].name);
+        }
+    }
+    if !spec.variables.is_empty() {
+        let _ = writeln!(out, "\nvariables:");
+        let width = spec.variables.iter().map(|v| v.name.len()).max().unwrap_or(0);
+        for v in &spec.variables {
+            let _ = writeln!(out, "  {:<width$}  {}", v.name, v.source.as_str());
+        }
+    }
+    out
+}
+
+fn detail_lines(out: &mut String, c: &ContainerSpec, main: bool) {
+    let indent = if main { "      " } else { "          " };
+    if main && !c.dependencies.is_empty() {
+        let _ = writeln!(out, "{indent}after: {}", c.dependencies.join(", "));
+    }
+    if !c.command.is_empty() {
+        let _ = writeln!(out, "{indent}command: {}", quote_command(&c.command));
+    }
+    if !c.env_vars.is_empty() {
+        let env: Vec<String> = c.env_vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(out, "{indent}env: {}", env.join(" "));
+    }
+    for v in &c.volumes {
+        let _ = writeln!(out, "{indent}volume: {}", v.short_form());
+    }
+    if let Some(user) = &c.image_reg_username {
+        let password = if c.image_reg_password.is_some() { " (password ****)" } else { "" };
+        let _ = writeln!(out, "{indent}registry login: {user}{password}");
+    }
+}
