@@ -7,7 +7,7 @@
 //! print them.
 
 use std::fmt::{self, Write as _};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::document::Span;
 
@@ -18,80 +18,79 @@ pub struct SourceFile {
     pub name: String,
     /// The text, when there was one.
     text: Option<String>,
-    /// Places (line, first column) from which the rest of a line is secret, and how many lines
-    /// the secret spans.
-    masks: Vec<Mask>,
+    /// Byte offset of the start of every line, computed once.
+    line_starts: Vec<usize>,
+    /// Where secret values are; added while the pipeline is converted, read when rendering.
+    masks: Mutex<Vec<Mask>>,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Mask {
     line: u32,
     column: u32,
-    lines: u32,
+    end_line: u32,
 }
 
 impl SourceFile {
     /// A source with text.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> SourceFile {
-        SourceFile { name: name.into(), text: Some(text.into()), masks: Vec::new() }
+        let text = text.into();
+        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        SourceFile { name: name.into(), text: Some(text), line_starts, masks: Mutex::new(Vec::new()) }
     }
 
     /// A source without text (a value given by a library user).
     pub fn without_text(name: impl Into<String>) -> SourceFile {
-        SourceFile { name: name.into(), text: None, masks: Vec::new() }
+        SourceFile { name: name.into(), text: None, line_starts: Vec::new(), masks: Mutex::new(Vec::new()) }
     }
 
-    /// Marks a secret value that starts at `span`: snippets show `****` from there to the end
-    /// of the line, and on the lines the value continues on (block scalars, multi-line quoted
-    /// strings: following lines indented deeper than where the value started).
-    pub fn mask(&mut self, span: Span) {
-        if !span.is_known() {
-            return;
+    /// The whole text, if there is one.
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+
+    /// Marks a secret value written from `span` to line `end_line`: snippets show `****` from
+    /// its first character to the end of its first line, and instead of every further line it
+    /// spans (block scalars, multi-line quoted strings).
+    pub fn mask(&self, span: Span, end_line: u32) {
+        if span.is_known() {
+            let mask = Mask { line: span.line, column: span.column, end_line: end_line.max(span.line) };
+            self.masks.lock().unwrap_or_else(PoisonError::into_inner).push(mask);
         }
-        let mut lines = 1;
-        if let Some(text) = &self.text {
-            let all: Vec<&str> = text.lines().collect();
-            let start = span.line as usize - 1;
-            if let Some(first) = all.get(start) {
-                let indent = |l: &str| l.chars().take_while(|c| *c == ' ').count();
-                // Block scalar content starts its own line: its lines are at least as deep.
-                let value_opens_line = indent(first) + 1 >= span.column as usize;
-                let base = if value_opens_line { indent(first).saturating_sub(1) } else { indent(first) };
-                for line in all.iter().skip(start + 1) {
-                    if line.trim().is_empty() || indent(line) > base {
-                        lines += 1;
-                    } else {
-                        break;
-                    }
-                }
-            }
-        }
-        self.masks.push(Mask { line: span.line, column: span.column, lines });
+    }
+
+    /// The raw text of a 1-based line.
+    fn raw_line(&self, line: u32) -> Option<&str> {
+        let text = self.text.as_ref()?;
+        let index = usize::try_from(line).ok()?.checked_sub(1)?;
+        let start = *self.line_starts.get(index)?;
+        let end = self.line_starts.get(index + 1).map_or(text.len(), |next| next - 1);
+        text.get(start..end).map(|l| l.strip_suffix('\r').unwrap_or(l))
+    }
+
+    /// The column from which a line is secret, if any.
+    fn masked_from(&self, line: u32) -> Option<usize> {
+        self.masks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|m| m.line <= line && line <= m.end_line)
+            .map(|m| if m.line == line { m.column.saturating_sub(1) as usize } else { 0 })
+            .min()
     }
 
     /// The text of a 1-based line with secrets masked, if known.
     pub fn line(&self, line: u32) -> Option<String> {
-        let text = self.text.as_ref()?;
-        let raw = text.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
-        let mut masked_from: Option<usize> = None;
-        for mask in &self.masks {
-            if line == mask.line {
-                let from = mask.column.saturating_sub(1) as usize;
-                masked_from = Some(masked_from.map_or(from, |m| m.min(from)));
-            } else if line > mask.line && line < mask.line + mask.lines {
-                masked_from = Some(0);
-            }
-        }
-        Some(match masked_from {
+        let raw = self.raw_line(line)?;
+        Some(match self.masked_from(line) {
             None => raw.to_string(),
+            Some(0) => {
+                let indent: String = raw.chars().take_while(|c| c.is_whitespace()).collect();
+                format!("{indent}****")
+            }
             Some(from) => {
                 let kept: String = raw.chars().take(from).collect();
-                if from == 0 {
-                    let indent: String = raw.chars().take_while(|c| c.is_whitespace()).collect();
-                    format!("{indent}****")
-                } else {
-                    format!("{kept}****")
-                }
+                format!("{kept}****")
             }
         })
     }
@@ -339,11 +338,11 @@ mod tests {
     #[test]
     fn masks_secret_values_in_snippets() {
         let text = "env_vars: {PW: hunter2, X: 1}\nnext: hunter2\nblock:\n  K: |\n    line1\n    line2\n  Q: \"multi\n    line\"\n  N: shown\n";
-        let mut source = SourceFile::new("p.yaml", text);
-        source.mask(Span { line: 1, column: 16, len: 7 });
-        source.mask(Span { line: 2, column: 7, len: 7 });
-        source.mask(Span { line: 5, column: 5, len: 1 });
-        source.mask(Span { line: 7, column: 6, len: 1 });
+        let source = SourceFile::new("p.yaml", text);
+        source.mask(Span { line: 1, column: 16, len: 7 }, 1);
+        source.mask(Span { line: 2, column: 7, len: 7 }, 2);
+        source.mask(Span { line: 5, column: 5, len: 1 }, 6);
+        source.mask(Span { line: 7, column: 6, len: 1 }, 8);
         let shown: Vec<String> = (1..=9).filter_map(|l| source.line(l)).collect();
         assert_eq!(
             shown,

@@ -1,16 +1,15 @@
 //! The positioned document tree: YAML and JSON text become [`Node`]s that remember where they
 //! were written, so every later error can name a line and a column.
 //!
-//! This module is the only one that knows a YAML parser exists (`yaml-rust2`, whose event API
-//! gives a position for every scalar and collection; `serde_yaml` gives positions only for its
-//! own syntax errors). JSON text goes through the same parser — YAML 1.2 is a superset of JSON,
+//! This module is the only one that knows a YAML parser exists (`saphyr-parser`, whose event API
+//! gives the start and end of every scalar and collection; `serde_yaml` gives positions only for
+//! its own syntax errors). JSON text goes through the same parser — YAML 1.2 is a superset of JSON,
 //! as docker compose also relies on — after `serde_json` has checked it, so that a broken JSON
 //! file gets JSON's own error message.
 
 use std::collections::HashMap;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span as YamlSpan, SpannedEventReceiver, Tag};
 
 /// Where a node was written: 1-based line and column (in characters), and how many characters
 /// to underline. A line of 0 means the position is unknown (input given as a value).
@@ -72,12 +71,14 @@ pub struct Node {
     pub value: Value,
     /// Where it starts.
     pub span: Span,
+    /// The 1-based line it ends on (0 when unknown), for masking multi-line secrets.
+    pub end_line: u32,
 }
 
 impl Node {
     /// A node with no known position.
     pub fn unplaced(value: Value) -> Node {
-        Node { value, span: Span::UNKNOWN }
+        Node { value, span: Span::UNKNOWN, end_line: 0 }
     }
 
     /// A short description of the node's kind for messages: "a mapping", "a string", …
@@ -123,6 +124,43 @@ impl Node {
         };
         Node::unplaced(value)
     }
+
+    /// Converts the tree into JSON (to check a document against the JSON Schema, as an editor
+    /// does). Scalars keep their YAML type where JSON has it: an integer that fits `i64` and a
+    /// finite float become numbers, other numbers (`0x1f`, `.inf`) strings. A key that is not a
+    /// string becomes its text (`null` for a null key, the JSON text for a collection).
+    pub fn to_json(&self) -> serde_json::Value {
+        // Recursion is bounded: the parser refuses documents nested deeper than ~256 levels.
+        match &self.value {
+            Value::Null => serde_json::Value::Null,
+            Value::Scalar { text, ty } => match ty {
+                ScalarType::Str => serde_json::Value::String(text.clone()),
+                ScalarType::Bool => serde_json::Value::Bool(text.eq_ignore_ascii_case("true")),
+                ScalarType::Int => match text.parse::<i64>() {
+                    Ok(n) => serde_json::Value::from(n),
+                    Err(_) => serde_json::Value::String(text.clone()),
+                },
+                ScalarType::Float => match text.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+                    Some(n) => serde_json::Value::Number(n),
+                    None => serde_json::Value::String(text.clone()),
+                },
+            },
+            Value::Seq(items) => serde_json::Value::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => serde_json::Value::Object(
+                entries
+                    .iter()
+                    .map(|(key, value)| {
+                        let key = match &key.value {
+                            Value::Scalar { text, .. } => text.clone(),
+                            Value::Null => "null".to_string(),
+                            Value::Seq(_) | Value::Map(_) => key.to_json().to_string(),
+                        };
+                        (key, value.to_json())
+                    })
+                    .collect(),
+            ),
+        }
+    }
 }
 
 /// Something the parser could not accept, with where.
@@ -155,6 +193,8 @@ pub struct Parsed {
     pub root: Option<Node>,
     /// Everything that was wrong, in order.
     pub problems: Vec<ParseProblem>,
+    /// How many items [`parse_streaming`] handed over.
+    pub streamed: usize,
 }
 
 /// How many nodes aliases may add by expansion before the document is refused
@@ -163,33 +203,48 @@ const ALIAS_EXPANSION_BUDGET: usize = 1_000_000;
 
 /// Parses YAML or JSON text into a positioned tree.
 pub fn parse(text: &str, syntax: Syntax) -> Parsed {
+    parse_inner(text, syntax, None)
+}
+
+/// Parses like [`parse`], but hands each item of the list under the first top-level key (a
+/// pipeline's containers) to `on_item` as soon as it is complete, with its index, instead of
+/// keeping it in the tree: a pipeline of 20,000 containers never exists as one tree. That list
+/// is empty in the returned root; [`Parsed::streamed`] counts the items handed over. After a
+/// syntax error, items handed over before it must be disregarded.
+pub fn parse_streaming(text: &str, syntax: Syntax, on_item: &mut dyn FnMut(usize, Node)) -> Parsed {
+    parse_inner(text, syntax, Some(on_item))
+}
+
+fn parse_inner(text: &str, syntax: Syntax, on_item: Option<&mut dyn FnMut(usize, Node)>) -> Parsed {
     let looks_like_json = matches!(text.trim_start().chars().next(), Some('{') | Some('['));
     if syntax == Syntax::Json {
         if let Err(problem) = check_json(text) {
-            return Parsed { root: None, problems: vec![problem] };
+            return Parsed { root: None, problems: vec![problem], streamed: 0 };
         }
     }
-    let mut builder = Builder::default();
+    let mut builder = Builder { on_item, ..Builder::default() };
     let mut parser = Parser::new_from_str(text);
     match parser.load(&mut builder, true) {
         Ok(()) => {}
         Err(error) => {
             if syntax == Syntax::Detect && looks_like_json {
                 if let Err(problem) = check_json(text) {
-                    return Parsed { root: None, problems: vec![problem] };
+                    return Parsed { root: None, problems: vec![problem], streamed: 0 };
                 }
             }
             let span = marker_span(error.marker(), 1);
+            let info = error.info().to_string();
             return Parsed {
                 root: None,
-                problems: vec![ParseProblem { message: format!("invalid YAML: {}", error.info()), span, first: None }],
+                problems: vec![ParseProblem { message: format!("invalid YAML: {info}"), span, first: None }],
+                streamed: 0,
             };
         }
     }
     if let Some(problem) = builder.fatal.take() {
-        return Parsed { root: None, problems: vec![problem] };
+        return Parsed { root: None, problems: vec![problem], streamed: 0 };
     }
-    Parsed { root: builder.root, problems: builder.problems }
+    Parsed { root: builder.root, problems: builder.problems, streamed: builder.streamed }
 }
 
 fn check_json(text: &str) -> Result<(), ParseProblem> {
@@ -211,6 +266,12 @@ fn marker_span(marker: &Marker, len: usize) -> Span {
     Span { line: marker.line().max(1) as u32, column: marker.col() as u32 + 1, len: len.max(1) as u32 }
 }
 
+/// The start of a parser span, underlining up to its end when it ends on the same line.
+fn span_of(span: &YamlSpan) -> Span {
+    let len = if span.end.line() == span.start.line() { span.end.col().saturating_sub(span.start.col()) } else { 1 };
+    marker_span(&span.start, len)
+}
+
 /// A collection under construction.
 enum Frame {
     Seq { span: Span, anchor: usize, items: Vec<Node> },
@@ -218,7 +279,9 @@ enum Frame {
 }
 
 #[derive(Default)]
-struct Builder {
+struct Builder<'hook> {
+    on_item: Option<&'hook mut dyn FnMut(usize, Node)>,
+    streamed: usize,
     stack: Vec<Frame>,
     root: Option<Node>,
     documents: usize,
@@ -228,13 +291,14 @@ struct Builder {
     fatal: Option<ParseProblem>,
 }
 
-impl MarkedEventReceiver for Builder {
-    fn on_event(&mut self, event: Event, marker: Marker) {
+impl<'input> SpannedEventReceiver<'input> for Builder<'_> {
+    fn on_event(&mut self, event: Event<'input>, span: YamlSpan) {
+        let marker = span.start;
         if self.fatal.is_some() {
             return;
         }
         match event {
-            Event::DocumentStart => {
+            Event::DocumentStart(_) => {
                 self.documents += 1;
                 if self.documents > 1 && self.root.is_some() {
                     self.fatal = Some(ParseProblem {
@@ -245,7 +309,7 @@ impl MarkedEventReceiver for Builder {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
-                let node = scalar_node(text, style, tag.as_ref(), &marker);
+                let node = scalar_node(text.into_owned(), style, tag.as_deref(), &span);
                 self.finish(node, anchor);
             }
             Event::SequenceStart(anchor, _) => {
@@ -255,17 +319,16 @@ impl MarkedEventReceiver for Builder {
                 self.stack.push(Frame::Map { span: marker_span(&marker, 1), anchor, entries: Vec::new(), key: None })
             }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq { span, anchor, items }) = self.stack.pop() {
-                    self.finish(Node { value: Value::Seq(items), span }, anchor);
+                if let Some(Frame::Seq { span: start, anchor, items }) = self.stack.pop() {
+                    let end_line = span.end.line() as u32;
+                    self.finish(Node { value: Value::Seq(items), span: start, end_line }, anchor);
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map { span, anchor, entries, .. }) = self.stack.pop() {
-                    // Block mappings report their start at the first value; the first key is
-                    // where a reader looks.
-                    let span = entries.first().map(|(key, _)| key.span).unwrap_or(span);
+                if let Some(Frame::Map { span: start, anchor, entries, .. }) = self.stack.pop() {
+                    let end_line = span.end.line() as u32;
                     let entries = self.merge_keys(entries);
-                    self.finish(Node { value: Value::Map(entries), span }, anchor);
+                    self.finish(Node { value: Value::Map(entries), span: start, end_line }, anchor);
                 }
             }
             Event::Alias(anchor) => match self.anchors.get(&anchor) {
@@ -295,11 +358,23 @@ impl MarkedEventReceiver for Builder {
     }
 }
 
-impl Builder {
-    /// Puts a completed node where it belongs: the root, a sequence item, a key or a value.
+impl Builder<'_> {
+    /// Puts a completed node where it belongs: the root, a sequence item, a key or a value,
+    /// or hands it over when it is an item of the first top-level key's list.
     fn finish(&mut self, node: Node, anchor: usize) {
         if anchor != 0 {
             self.anchors.insert(anchor, node.clone());
+        }
+        let is_pipeline_item = matches!(
+            self.stack.as_slice(),
+            [Frame::Map { entries, key: Some(_), .. }, Frame::Seq { .. }] if entries.is_empty()
+        );
+        if is_pipeline_item {
+            if let Some(hook) = self.on_item.as_mut() {
+                hook(self.streamed, node);
+                self.streamed += 1;
+                return;
+            }
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
@@ -402,18 +477,16 @@ fn count_nodes(node: &Node) -> usize {
     count
 }
 
-fn scalar_node(text: String, style: TScalarStyle, tag: Option<&Tag>, marker: &Marker) -> Node {
-    let quoted = matches!(style, TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted);
-    let single_line = !text.contains('\n');
-    let len = if single_line { text.chars().count() + if quoted { 2 } else { 0 } } else { 1 };
-    let span = marker_span(marker, len);
+fn scalar_node(text: String, style: ScalarStyle, tag: Option<&Tag>, span: &YamlSpan) -> Node {
+    let end_line = span.end.line() as u32;
+    let span = span_of(span);
     let is_str_tag = tag.is_some_and(|t| t.suffix == "str");
-    let value = if style != TScalarStyle::Plain || is_str_tag {
+    let value = if style != ScalarStyle::Plain || is_str_tag {
         Value::Scalar { text, ty: ScalarType::Str }
     } else {
         resolve_plain(text)
     };
-    Node { value, span }
+    Node { value, span, end_line }
 }
 
 /// Resolves a plain scalar by the YAML 1.2 core schema.
@@ -536,7 +609,7 @@ mod tests {
         let node = root("d: &d {a: 1, b: 2}\ne: {<<: *d, b: 3}\n");
         let Value::Map(entries) = node.value else { panic!() };
         let Value::Map(e) = &entries[1].1.value else { panic!() };
-        let pairs: Vec<_> = e.iter().map(|(k, v)| (k.as_scalar().unwrap().0, v.as_scalar().unwrap().0)).collect();
+        let pairs: Vec<_> = e.iter().map(|(k, v)| (k.as_scalar().expect("scalar key").0, v.as_scalar().expect("scalar value").0)).collect();
         assert_eq!(pairs, vec![("b", "3"), ("a", "1")]);
     }
 

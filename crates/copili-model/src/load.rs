@@ -135,41 +135,10 @@ pub fn load_draft(input: Input<'_>, options: &LoadOptions) -> Draft {
     let dotenv_environment = dotenv_values.get("ENV").cloned();
     let variables = Variables::new(options.process_env.clone(), dotenv_values);
 
-    // The document.
-    let root = match (&input, &text) {
-        (Input::Value(value), _) => Some(Node::from_json(value)),
-        (_, Some(text)) => {
-            let parsed = document::parse(text, syntax);
-            let mut source = SourceFile::new(name.clone(), text.clone());
-            if let Some(root) = &parsed.root {
-                mask_secrets(root, &mut source);
-            }
-            let source = Arc::new(source);
-            for problem in parsed.problems {
-                let mut d = Diagnostic::error(problem.message).at(&source, problem.span);
-                if let Some(first) = problem.first {
-                    d = d.note("first defined here", first);
-                }
-                diagnostics.push(d);
-            }
-            return finish(parsed.root, source, variables, base_dir, dotenv_environment, options, diagnostics);
-        }
-        (_, None) => None,
-    };
-    let source = Arc::new(SourceFile::without_text(name));
-    finish(root, source, variables, base_dir, dotenv_environment, options, diagnostics)
-}
-
-fn finish(
-    root: Option<Node>,
-    source: Arc<SourceFile>,
-    variables: Variables,
-    base_dir: PathBuf,
-    dotenv_environment: Option<String>,
-    options: &LoadOptions,
-    mut diagnostics: Vec<Diagnostic>,
-) -> Draft {
-    let syntax_failed = root.is_none() && diagnostics.iter().any(|d| d.is_error());
+    let source = Arc::new(match text {
+        Some(text) => SourceFile::new(name, text),
+        None => SourceFile::without_text(name),
+    });
     let mut loader = Loader {
         source: Arc::clone(&source),
         variables,
@@ -179,13 +148,46 @@ fn finish(
         diagnostics: Vec::new(),
         uses: BTreeMap::new(),
     };
+
+    // The document. Containers are converted as the parser completes them, so that the tree
+    // of a large pipeline never exists as a whole.
+    let mut containers = Vec::new();
+    let (root, streamed) = match (input, source.text()) {
+        (Input::Value(value), _) => (Some(Node::from_json(value)), 0),
+        (_, Some(text)) => {
+            let parsed = document::parse_streaming(text, syntax, &mut |index, item| {
+                mask_secrets(&item, &source);
+                if let Some(spec) = loader.container(&item, index, None) {
+                    containers.push(spec);
+                }
+            });
+            if let Some(root) = &parsed.root {
+                mask_secrets(root, &source);
+            }
+            let syntax_failed = parsed.root.is_none() && !parsed.problems.is_empty();
+            for problem in parsed.problems {
+                let mut d = Diagnostic::error(problem.message).at(&source, problem.span);
+                if let Some(first) = problem.first {
+                    d = d.note("first defined here", first);
+                }
+                diagnostics.push(d);
+            }
+            if syntax_failed {
+                // What was converted before a syntax error is not reported: the error is.
+                return Draft { pipeline: None, diagnostics: Diagnostics { items: diagnostics } };
+            }
+            (parsed.root, parsed.streamed)
+        }
+        (_, None) => (None, 0),
+    };
+
     let pipeline = match root {
-        Some(root) => loader.pipeline(&root),
-        None if syntax_failed => None,
+        Some(root) => loader.pipeline(root, containers, streamed),
         None => {
-            loader.diagnostics.push(
-                Diagnostic::error("empty pipeline file: expected a mapping with one key, the pipeline's name, holding a list of containers")
-                    .at(&source, Span::UNKNOWN),
+            loader.error(
+                "empty pipeline file: expected a mapping with one key, the pipeline's name, holding a list of containers",
+                Span::UNKNOWN,
+                None,
             );
             None
         }
@@ -257,41 +259,32 @@ fn absolute(path: &Path, base: &Path) -> PathBuf {
     out
 }
 
-/// Marks the values of `image_reg_password` and `env_vars` in the source so that no snippet
-/// shows them, before any diagnostic is rendered.
-fn mask_secrets(root: &Node, source: &mut SourceFile) {
-    let Value::Map(top) = &root.value else { return };
-    for (_, containers) in top {
-        let Value::Seq(items) = &containers.value else { continue };
-        let mut todo: Vec<&Node> = items.iter().collect();
-        while let Some(item) = todo.pop() {
-            let Value::Map(entries) = &item.value else { continue };
-            for (key, value) in entries {
-                match key.as_scalar().map(|(k, _)| k) {
-                    Some("image_reg_password") => mask_node(value, source),
-                    Some("env_vars") => {
-                        if let Value::Map(vars) = &value.value {
-                            for (_, v) in vars {
-                                mask_node(v, source);
+/// Marks the values of `image_reg_password` and `env_vars` — wherever they appear, so that
+/// misplaced ones are covered too — so that no snippet shows them.
+fn mask_secrets(node: &Node, source: &SourceFile) {
+    let mut todo = vec![node];
+    while let Some(node) = todo.pop() {
+        match &node.value {
+            Value::Map(entries) => {
+                for (key, value) in entries {
+                    match key.as_scalar().map(|(k, _)| k) {
+                        Some("image_reg_password") => source.mask(value.span, value.end_line),
+                        Some("env_vars") => match &value.value {
+                            Value::Map(vars) => {
+                                for (_, v) in vars {
+                                    source.mask(v.span, v.end_line);
+                                }
                             }
-                        } else {
-                            mask_node(value, source);
-                        }
+                            _ => source.mask(value.span, value.end_line),
+                        },
+                        _ => todo.push(value),
                     }
-                    Some("sidecars") => {
-                        if let Value::Seq(sidecars) = &value.value {
-                            todo.extend(sidecars.iter());
-                        }
-                    }
-                    _ => {}
                 }
             }
+            Value::Seq(items) => todo.extend(items.iter()),
+            _ => {}
         }
     }
-}
-
-fn mask_node(node: &Node, source: &mut SourceFile) {
-    source.mask(node.span);
 }
 
 static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$").expect("valid regex"));
@@ -346,7 +339,14 @@ impl Loader {
         self.diagnostics.last_mut().expect("just pushed")
     }
 
-    fn pipeline(&mut self, root: &Node) -> Option<(String, Span, Vec<ContainerSpec>)> {
+    /// Converts the whole document; takes the tree by value so that each container's nodes
+    /// are freed as soon as it is converted (peak memory for large pipelines).
+    fn pipeline(
+        &mut self,
+        root: Node,
+        mut containers: Vec<ContainerSpec>,
+        streamed: usize,
+    ) -> Option<(String, Span, Vec<ContainerSpec>)> {
         let Value::Map(top) = &root.value else {
             let help = matches!(root.value, Value::Seq(_))
                 .then_some("put the list under the pipeline's name, e.g. `my-pipeline:` on the first line");
@@ -390,29 +390,32 @@ impl Loader {
             }
             None => String::new(),
         };
-        let items: &[Node] = match &value.value {
+        let (key_span, value_kind, value_span) = (key.span, value.kind_name(), value.span);
+        let Value::Map(top) = root.value else { return None };
+        let (_, value) = top.into_iter().next()?;
+        let items: Vec<Node> = match value.value {
             Value::Seq(items) => items,
-            Value::Null => &[],
+            Value::Null => Vec::new(),
             _ => {
                 self.error(
-                    format!("expected the list of containers of pipeline `{name}`, found {}", value.kind_name()),
-                    value.span,
+                    format!("expected the list of containers of pipeline `{name}`, found {value_kind}"),
+                    value_span,
                     None,
                 );
                 return None;
             }
         };
-        if items.is_empty() {
-            self.error(format!("empty pipeline `{name}`: it names no containers"), key.span, None);
+        if items.is_empty() && streamed == 0 {
+            self.error(format!("empty pipeline `{name}`: it names no containers"), key_span, None);
         }
-        let mut containers = Vec::with_capacity(items.len());
-        for (index, item) in items.iter().enumerate() {
-            if let Some(spec) = self.container(item, index, None) {
+        containers.reserve(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            if let Some(spec) = self.container(&item, streamed + index, None) {
                 containers.push(spec);
             }
         }
         self.check_unique_names(&containers);
-        Some((name, key.span, containers))
+        Some((name, key_span, containers))
     }
 
     fn check_unique_names(&mut self, containers: &[ContainerSpec]) {
