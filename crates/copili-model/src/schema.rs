@@ -1,1 +1,459 @@
-//! The JSON Schema of the pipeline format.
+//! The JSON Schema of the pipeline format, for editors (yaml-language-server, VS Code) to
+//! complete and check pipeline files as they are written.
+//!
+//! The schema is generated from [`PROPERTIES`], the table the loader reads too: names, aliases,
+//! summaries and what is required come from there, so the schema cannot drift from the loader.
+//! Only the shape of each property's value is written here, after the conversions of
+//! [`crate::load`](mod@crate::load). `docs/copili.schema.json` is this schema written out; a test keeps it equal
+//! (`COPILI_BLESS=1 cargo test -p copili-model schema` rewrites it).
+//!
+//! Values may hold `${VAR}` references that copili expands before it validates, so wherever the
+//! loader checks a pattern or a boolean, the schema also accepts any string with a `$`. The
+//! schema checks what a document can hold without its variables; the loader remains the judge
+//! (it also checks image repositories, the dependency graph and host paths).
+
+use serde_json::{json, Map, Value};
+
+use crate::properties::{OnSidecar, Property, PROPERTIES};
+
+/// The schema's `$id`: where it is published, beside the repository.
+pub const SCHEMA_ID: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/copili.schema.json");
+
+/// The JSON Schema draft the schema follows (the newest that yaml-language-server fully supports).
+pub const SCHEMA_DRAFT: &str = "http://json-schema.org/draft-07/schema#";
+
+/// A container or volume name (letters, digits, `_`, `.`, `-`, at most 63: a hostname), or a
+/// value with a variable.
+const NAME_PATTERN: &str = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$|\$";
+
+/// An image tag (up to 128 characters, not starting with `.` or `-`), or a value with a variable.
+const TAG_PATTERN: &str = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$|\$";
+
+/// A value with a variable (`${VAR}` or `$VAR`), for booleans and enums given by a variable.
+const VARIABLE_PATTERN: &str = r"\$";
+
+/// The short volume form `HOST:PATH[:ro|:rw]` (the path inside the container is absolute), or
+/// a value with a variable.
+const VOLUME_PATTERN: &str = r"^[^:]+:/[^:]*(:(ro|rw))?$|\$";
+
+/// The JSON Schema (draft-07) of a pipeline file: a mapping with one key, the pipeline's name,
+/// holding the list of container descriptions.
+pub fn json_schema() -> Value {
+    json!({
+        "$schema": SCHEMA_DRAFT,
+        "$id": SCHEMA_ID,
+        "title": "copili pipeline",
+        "description": concat!(
+            "A copili pipeline: a mapping with one key, the pipeline's name, holding the list of container ",
+            "descriptions. Values may use `${VAR}` references to the environment and a `.env` file; `$$` is a ",
+            "literal `$`."
+        ),
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 1,
+        "propertyNames": {
+            "description": "The pipeline's name.",
+            "pattern": r"\S"
+        },
+        "additionalProperties": {
+            "description": "The containers of the pipeline, in any order: dependencies decide the order of the runs.",
+            "type": "array",
+            "minItems": 1,
+            "items": { "$ref": "#/definitions/container" }
+        },
+        "definitions": {
+            "container": description_schema(Kind::Container),
+            "sidecar": description_schema(Kind::Sidecar),
+            "volume_binding": volume_binding(),
+        }
+    })
+}
+
+/// Which description a definition is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A container of the pipeline.
+    Container,
+    /// A helper container started with one of the pipeline (no `dependencies`, no `sidecars`).
+    Sidecar,
+}
+
+/// The definition of a container or sidecar description: every property of the table and its
+/// aliases, nothing else.
+fn description_schema(kind: Kind) -> Value {
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    let mut all_of = Vec::new();
+    for property in PROPERTIES {
+        let note = match (kind, property.on_sidecar) {
+            (Kind::Sidecar, OnSidecar::Refused) => continue,
+            (Kind::Sidecar, OnSidecar::NoEffect) => "No effect on a sidecar (accepted with a warning). ",
+            _ => "",
+        };
+        let shape = value_shape(property).unwrap_or_else(|| json!({}));
+        let description = format!("{note}{}", property.summary);
+        properties.insert(property.name.to_string(), with_description(&shape, &description));
+        for alias in property.aliases {
+            let description = format!("{description} Alias of `{}`.", property.name);
+            properties.insert(alias.to_string(), with_description(&shape, &description));
+        }
+
+        let spellings: Vec<&str> = std::iter::once(property.name).chain(property.aliases.iter().copied()).collect();
+        if property.required {
+            if spellings.len() == 1 {
+                required.push(property.name);
+            } else {
+                let any: Vec<Value> = spellings.iter().map(|s| json!({ "required": [s] })).collect();
+                all_of.push(json!({ "anyOf": any }));
+            }
+        }
+        // The loader refuses a property set under two spellings.
+        for (i, first) in spellings.iter().enumerate() {
+            for second in &spellings[i + 1..] {
+                all_of.push(json!({ "not": { "required": [first, second] } }));
+            }
+        }
+    }
+    let description = match kind {
+        Kind::Container => "A container description: which image to run, how, and after which other containers.",
+        Kind::Sidecar => concat!(
+            "A sidecar: a helper container started with its container and removed when that ends; ",
+            "it cannot have `dependencies` or `sidecars`."
+        ),
+    };
+    let mut schema = json!({
+        "description": description,
+        "type": "object",
+        "required": required,
+        "properties": properties,
+        "additionalProperties": false,
+    });
+    if !all_of.is_empty() {
+        if let Value::Object(map) = &mut schema {
+            map.insert("allOf".into(), Value::Array(all_of));
+        }
+    }
+    schema
+}
+
+/// A copy of `shape` with its description (plain and markdown: summaries hold backticks).
+fn with_description(shape: &Value, description: &str) -> Value {
+    let mut out = Map::new();
+    out.insert("description".into(), Value::from(description));
+    out.insert("markdownDescription".into(), Value::from(description));
+    if let Value::Object(map) = shape {
+        out.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    Value::Object(out)
+}
+
+/// The shape of a property's value, as the loader accepts it; `None` for a property this
+/// module does not know yet (a test keeps that from happening).
+///
+/// The loader reads any scalar where it expects text (`tag: 1.0` is the tag `1.0`), so text
+/// properties accept numbers; `null` stands for "none" in lists and mappings.
+fn value_shape(property: &Property) -> Option<Value> {
+    let text = json!({ "type": ["string", "number"] });
+    let shape = match property.name {
+        "name" => json!({
+            "type": ["string", "number"],
+            "pattern": NAME_PATTERN,
+            "minimum": 0,
+            "patternErrorMessage":
+                "letters, digits, `_`, `.` and `-`, starting with a letter or digit, at most 63 characters"
+        }),
+        "image_repo" => json!({ "type": ["string", "number"], "minLength": 1 }),
+        "tag" => json!({
+            "type": ["string", "number"],
+            "pattern": TAG_PATTERN,
+            "minimum": 0,
+            "default": "latest",
+            "patternErrorMessage": "up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"
+        }),
+        "info_link" | "desc" | "image_reg_username" | "image_reg_password" => text,
+        "is_service_container" | "force_rerun" => json!({
+            "type": ["boolean", "string"],
+            "pattern": VARIABLE_PATTERN,
+            "default": false,
+            "patternErrorMessage": "`true`, `false` or a variable such as `${RUN_AS_SERVICE}`"
+        }),
+        "env_vars" => json!({
+            "type": ["object", "null"],
+            "propertyNames": { "pattern": r"^[^=]+$|\$" },
+            "additionalProperties": { "type": ["string", "number", "boolean"] }
+        }),
+        "labels" => json!({
+            "type": ["object", "null"],
+            "propertyNames": { "minLength": 1, "not": { "pattern": r"^io\.copili\." } },
+            "additionalProperties": { "type": ["string", "number", "boolean"] }
+        }),
+        "dependencies" | "exlude_in_env" => json!({ "type": ["array", "null"], "items": text }),
+        // `additionalProperties` applies to the mapping form only, `items` to the list form.
+        "volumes" => json!({
+            "type": ["object", "array", "null"],
+            "propertyNames": { "minLength": 1 },
+            "additionalProperties": { "$ref": "#/definitions/volume_binding" },
+            "items": {
+                "type": "string",
+                "pattern": VOLUME_PATTERN,
+                "patternErrorMessage": "`HOST:PATH`, `HOST:PATH:ro` or `HOST:PATH:rw`, PATH absolute"
+            }
+        }),
+        "command" => json!({ "type": ["string", "array", "null"], "items": text }),
+        "sidecars" => json!({ "type": ["array", "null"], "items": { "$ref": "#/definitions/sidecar" } }),
+        _ => return None,
+    };
+    Some(shape)
+}
+
+/// One mount of the mapping form of `volumes`: `{bind: PATH, mode: rw|ro}`.
+fn volume_binding() -> Value {
+    json!({
+        "description": "Where the host path or named volume (the key) is mounted.",
+        "type": "object",
+        "required": ["bind"],
+        "additionalProperties": false,
+        "properties": {
+            "bind": {
+                "description": "The absolute path inside the container.",
+                "type": "string",
+                "pattern": r"^/|\$"
+            },
+            "mode": {
+                "description": "`rw` (read-write, the default) or `ro` (read-only).",
+                "default": "rw",
+                "anyOf": [
+                    { "enum": ["rw", "ro"] },
+                    { "type": "string", "pattern": VARIABLE_PATTERN }
+                ]
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::document::{self, Syntax};
+    use crate::load::{load, EnvFile, Input, LoadOptions};
+    use crate::properties::all_spellings;
+
+    fn validator() -> jsonschema::Validator {
+        match jsonschema::draft7::new(&json_schema()) {
+            Ok(v) => v,
+            Err(e) => panic!("the schema does not compile: {e}"),
+        }
+    }
+
+    fn workspace_root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    /// The document as JSON, as an editor sees it.
+    fn to_json(text: &str) -> Value {
+        let parsed = document::parse(text, Syntax::Detect);
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        parsed.root.map(|r| r.to_json()).unwrap_or(Value::Null)
+    }
+
+    fn options() -> LoadOptions {
+        LoadOptions { env_file: EnvFile::Disabled, working_dir: PathBuf::from("/work"), ..LoadOptions::default() }
+    }
+
+    fn schema_errors(validator: &jsonschema::Validator, instance: &Value) -> Vec<String> {
+        validator.iter_errors(instance).map(|e| format!("{e} at {}", e.instance_path())).collect()
+    }
+
+    #[test]
+    fn every_property_and_alias_is_in_the_schema() {
+        let schema = json_schema();
+        let container = &schema["definitions"]["container"]["properties"];
+        let sidecar = &schema["definitions"]["sidecar"]["properties"];
+        for property in PROPERTIES {
+            assert!(value_shape(property).is_some(), "no shape for `{}`", property.name);
+            for spelling in std::iter::once(property.name).chain(property.aliases.iter().copied()) {
+                let description = container[spelling]["description"].as_str().unwrap_or_default();
+                assert!(description.contains(property.summary), "`{spelling}`: {description:?}");
+                let on_sidecar = sidecar.get(spelling).is_some();
+                assert_eq!(on_sidecar, property.on_sidecar != OnSidecar::Refused, "`{spelling}` on a sidecar");
+            }
+        }
+        let spellings: Vec<&str> = all_spellings().collect();
+        let keys: Vec<&str> = container.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
+        assert_eq!(keys, spellings);
+        assert!(
+            spellings.contains(&"repo") && spellings.contains(&"dependency") && spellings.contains(&"exclude_in_env")
+        );
+        assert_eq!(container["tag"]["default"], "latest");
+        assert_eq!(container["is_service_container"]["default"], false);
+        assert_eq!(container["force_rerun"]["default"], false);
+    }
+
+    #[test]
+    fn the_schema_is_valid_draft_07() {
+        let schema = json_schema();
+        assert_eq!(schema["$schema"], SCHEMA_DRAFT);
+        if let Err(e) = jsonschema::draft7::meta::validate(&schema) {
+            panic!("not a valid draft-07 schema: {e} at {}", e.instance_path());
+        }
+        validator();
+    }
+
+    #[test]
+    fn the_examples_validate_and_load() {
+        let validator = validator();
+        let mut seen = Vec::new();
+        let dir = workspace_root().join("examples");
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let errors = schema_errors(&validator, &to_json(&text));
+            assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
+            if let Err(d) = load(Input::File(&path), &options()) {
+                panic!("{}: {d}", path.display());
+            }
+            seen.extend(path.file_name().and_then(|n| n.to_str()).map(str::to_string));
+        }
+        for expected in ["quickstart.yaml", "json-01-hello.json", "json-02-dependency.json", "json-03-sidecar.json"] {
+            assert!(seen.iter().any(|s| s == expected), "{expected} not found in {seen:?}");
+        }
+    }
+
+    #[test]
+    fn quickstart_escapes_reach_the_container_shell() {
+        let path = workspace_root().join("examples/quickstart.yaml");
+        let pipeline = load(Input::File(&path), &options()).unwrap_or_else(|d| panic!("{d}"));
+        let command = pipeline.containers.iter().find(|c| c.name == "dataloader_01").map(|c| c.command.clone());
+        let script = command.and_then(|c| c.last().cloned()).unwrap_or_default();
+        assert!(script.contains("$HOSTNAME") && script.contains("${EXIT_CODE:-0}"), "{script}");
+        assert!(!script.contains("$$"), "{script}");
+    }
+
+    /// Documents both the schema and the loader refuse.
+    #[test]
+    fn invalid_documents_do_not_validate() {
+        let validator = validator();
+        let ok = "p:\n  - name: a\n    image_repo: busybox\n";
+        assert!(schema_errors(&validator, &to_json(ok)).is_empty());
+        let cases = [
+            ("unknown key", "p:\n  - name: a\n    image_repo: busybox\n    dependancies: [b]\n"),
+            ("missing name", "p:\n  - image_repo: busybox\n"),
+            ("missing image", "p:\n  - name: a\n"),
+            ("two top-level keys", "p:\n  - name: a\n    image_repo: busybox\nq:\n  - name: b\n    image_repo: busybox\n"),
+            ("no pipeline", "{}"),
+            ("empty pipeline", "p: []\n"),
+            ("a list at the top", "- name: a\n  image_repo: busybox\n"),
+            ("volume mode rx", "p:\n  - name: a\n    image_repo: busybox\n    volumes:\n      ./d: {bind: /d, mode: rx}\n"),
+            ("volume without bind", "p:\n  - name: a\n    image_repo: busybox\n    volumes:\n      ./d: {mode: ro}\n"),
+            ("volume option typo", "p:\n  - name: a\n    image_repo: busybox\n    volumes:\n      ./d: {bind: /d, mdoe: ro}\n"),
+            ("relative volume path", "p:\n  - name: a\n    image_repo: busybox\n    volumes: [\"./d:d\"]\n"),
+            ("short volume mode", "p:\n  - name: a\n    image_repo: busybox\n    volumes: [\"./d:/d:rx\"]\n"),
+            ("invalid name", "p:\n  - name: -a\n    image_repo: busybox\n"),
+            ("name with a space", "p:\n  - name: a b\n    image_repo: busybox\n"),
+            ("invalid tag", "p:\n  - name: a\n    image_repo: busybox\n    tag: .x\n"),
+            ("yes is no boolean", "p:\n  - name: a\n    image_repo: busybox\n    is_service_container: yes\n"),
+            ("repo and image_repo", "p:\n  - name: a\n    image_repo: busybox\n    repo: busybox\n"),
+            ("dependencies is no string", "p:\n  - name: a\n    image_repo: busybox\n    dependencies: b\n"),
+            ("env value is no mapping", "p:\n  - name: a\n    image_repo: busybox\n    env_vars: {X: {Y: 1}}\n"),
+            ("null env value", "p:\n  - name: a\n    image_repo: busybox\n    env_vars: {X: ~}\n"),
+            ("command mapping", "p:\n  - name: a\n    image_repo: busybox\n    command: {a: b}\n"),
+            ("reserved label", "p:\n  - name: a\n    image_repo: busybox\n    labels: {io.copili.run: x}\n"),
+            (
+                "sidecar with dependencies",
+                "p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - name: s\n        image_repo: busybox\n        dependencies: [a]\n",
+            ),
+            (
+                "sidecar of a sidecar",
+                "p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - name: s\n        image_repo: busybox\n        sidecars: []\n",
+            ),
+        ];
+        for (what, text) in cases {
+            assert!(!validator.is_valid(&to_json(text)), "{what}: the schema accepts\n{text}");
+            assert!(load(Input::Text(text), &options()).is_err(), "{what}: the loader accepts\n{text}");
+        }
+    }
+
+    /// Documents both the schema and the loader accept, in forms an editor must not flag.
+    #[test]
+    fn variables_aliases_and_other_forms_validate() {
+        let validator = validator();
+        let mut options = options();
+        options.process_env = [("NAME", "a"), ("SVC", "true"), ("MODE", "ro"), ("TAG", "7")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let cases = [
+            "p:\n  - name: ${NAME}\n    image_repo: busybox\n    is_service_container: ${SVC}\n    tag: $TAG\n",
+            "p:\n  - name: a\n    repo: busybox\n    tag: 1.0\n    dependency: [b]\n  - name: b\n    image_repo: busybox\n    exclude_in_env: [PROD]\n",
+            "p:\n  - name: 01\n    image_repo: busybox\n    force_rerun: false\n    command: sh -c 'exit 0'\n",
+            "p:\n  - name: a\n    image_repo: busybox\n    command: [-p, 3000]\n    env_vars: {N: 3, B: true, S: x}\n    labels: {team: data}\n",
+            "p:\n  - name: a\n    image_repo: busybox\n    volumes:\n      ./d: {bind: /d, mode: ro}\n      cache: {bind: /cache}\n      ./e: {bind: /e, mode: $MODE}\n",
+            "p:\n  - name: a\n    image_repo: busybox\n    volumes: [\"./d:/d\", \"vol:/v:ro\", \"/abs:/abs:rw\"]\n",
+            "p:\n  - name: a\n    image_repo: busybox\n    dependencies:\n    command:\n    volumes:\n    sidecars:\n",
+            "p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - name: s\n        image_repo: busybox\n        is_service_container: true\n",
+            r#"{"p": [{"name": "a", "repo": "busybox", "sidecars": [{"name": "s", "repo": "busybox"}]}]}"#,
+        ];
+        for text in cases {
+            let errors = schema_errors(&validator, &to_json(text));
+            assert!(errors.is_empty(), "the schema refuses\n{text}\n{errors:#?}");
+            if let Err(d) = load(Input::Text(text), &options) {
+                panic!("the loader refuses\n{text}\n{d}");
+            }
+        }
+    }
+
+    /// The name and tag patterns are copies of the loader's: they must agree on every value.
+    #[test]
+    fn name_and_tag_patterns_agree_with_the_loader() {
+        let validator = validator();
+        let long = |n: usize| "a".repeat(n);
+        let names = ["a", "A.b-c_d", "0x", "-x", ".x", "_x", "a b", "a/b", "é", "a:b", ""];
+        let names = names.iter().map(|s| s.to_string()).chain([long(63), long(64)]);
+        for name in names {
+            let doc = json!({ "p": [{ "name": name, "image_repo": "busybox" }] });
+            let loads = load(Input::Value(&doc), &options()).is_ok();
+            assert_eq!(validator.is_valid(&doc), loads, "name {name:?}");
+        }
+        let tags = ["latest", "1.0", "_x", ".x", "-x", "a b", "a:b", "ä", ""];
+        for tag in tags.iter().map(|s| s.to_string()).chain([long(128), long(129)]) {
+            let doc = json!({ "p": [{ "name": "a", "image_repo": "busybox", "tag": tag }] });
+            let loads = load(Input::Value(&doc), &options()).is_ok();
+            assert_eq!(validator.is_valid(&doc), loads, "tag {tag:?}");
+        }
+    }
+
+    #[test]
+    fn to_json_keeps_yaml_types() {
+        let json = to_json("k: [1, 1.5, true, x, '2', ~, 0x1F, .inf, 99999999999999999999]\n");
+        assert_eq!(json, json!({ "k": [1, 1.5, true, "x", "2", null, "0x1F", ".inf", "99999999999999999999"] }));
+    }
+
+    /// `docs/copili.schema.json` is the generated schema; `COPILI_BLESS=1` rewrites it.
+    #[test]
+    fn the_committed_schema_file_is_up_to_date() {
+        let path = workspace_root().join("docs/copili.schema.json");
+        let generated = match serde_json::to_string_pretty(&json_schema()) {
+            Ok(text) => text + "\n",
+            Err(e) => panic!("cannot serialize the schema: {e}"),
+        };
+        if std::env::var_os("COPILI_BLESS").is_some_and(|v| v == "1") {
+            if let Err(e) = std::fs::write(&path, &generated) {
+                panic!("cannot write {}: {e}", path.display());
+            }
+            return;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{} is not the generated schema: run `COPILI_BLESS=1 cargo test -p copili-model schema`",
+            path.display()
+        );
+    }
+}
