@@ -1,0 +1,450 @@
+//! End-to-end tests of the real `copili` binary on valid input: validate, plan, graph, schema,
+//! completions, selection, variables and secrets, standard input, usage errors.
+
+use std::path::{Path, PathBuf};
+
+use copili_e2e::{copili, redact, repo_root, run, run_with_stdin, Output};
+use serde_json::{json, Value};
+
+const QUICKSTART: &str = "examples/quickstart.yaml";
+const SEED_QUICK_EXAMPLE: &str = "tests/fixtures/valid/seed-quick-example.yaml";
+const ENVIRONMENTS: &str = "tests/fixtures/valid/environments.yaml";
+const SECRETS: &str = "tests/fixtures/valid/secrets.yaml";
+
+/// Never to be printed: the value of `DB_PASSWORD` in the variable tests.
+const SECRET: &str = "hunter2-db-password";
+
+/// Runs `copili ARGS` and asserts it succeeded.
+fn success(args: &[&str]) -> Output {
+    let output = run(copili().args(args));
+    assert_eq!(output.code(), Some(0), "copili {}\n{}", args.join(" "), output.describe());
+    output
+}
+
+/// Runs `copili plan ARGS --format json` and parses the plan.
+fn plan_json(args: &[&str]) -> Value {
+    let mut all = vec!["plan"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    parse(&success(&all))
+}
+
+fn parse(output: &Output) -> Value {
+    serde_json::from_str(&output.stdout()).unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{}", output.describe()))
+}
+
+/// The container named `name` of a JSON plan.
+fn container<'a>(plan: &'a Value, name: &str) -> &'a Value {
+    plan["containers"]
+        .as_array()
+        .expect("`containers` is a list")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no container `{name}` in the plan: {plan:#}"))
+}
+
+/// `examples/json-01-*.json` … `json-03-*.json`.
+fn json_examples() -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir(repo_root().join("examples"))
+        .expect("examples/ is readable")
+        .map(|e| e.expect("a directory entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| ["json-01-", "json-02-", "json-03-"].iter().any(|p| n.starts_with(p)) && n.ends_with(".json"))
+        .map(|n| format!("examples/{n}"))
+        .collect();
+    found.sort();
+    found
+}
+
+// --- validate -------------------------------------------------------------------------------
+
+#[test]
+fn validate_accepts_the_examples() {
+    let mut files = vec![QUICKSTART.to_string()];
+    let json = json_examples();
+    assert_eq!(json.len(), 3, "expected examples/json-0{{1,2,3}}-*.json, found {json:?}");
+    files.extend(json);
+    for file in &files {
+        let output = success(&["validate", file]);
+        assert!(output.stdout().contains("is valid"), "{file}: {}", output.describe());
+        assert_eq!(output.stderr(), "", "{file}: no warnings expected");
+    }
+}
+
+#[test]
+fn validate_accepts_the_seed_examples_verbatim() {
+    for file in [
+        SEED_QUICK_EXAMPLE,
+        "tests/fixtures/valid/seed-json-01-hello.json",
+        "tests/fixtures/valid/seed-json-02-dependency.json",
+        "tests/fixtures/valid/seed-json-03-sidecar.json",
+    ] {
+        let output = success(&["validate", file]);
+        assert!(output.stdout().contains("is valid"), "{file}: {}", output.describe());
+    }
+    // The seed's JSON spells `repo` and `dependency`: both are read.
+    let plan = plan_json(&["tests/fixtures/valid/seed-json-03-sidecar.json"]);
+    assert_eq!(plan["levels"], json!([["my-first-container"], ["my-second-container"]]));
+    let second = container(&plan, "my-second-container");
+    assert_eq!(second["image"], "chentex/random-logger:latest");
+    assert_eq!(second["sidecars"][0]["name"], "redis01");
+}
+
+#[test]
+fn validate_summarises_the_pipeline_on_stdout() {
+    let output = success(&["validate", QUICKSTART]);
+    assert_eq!(
+        output.stdout(),
+        "examples/quickstart.yaml: pipeline `ExmaplePipeline` is valid: 4 containers, 4 selected in 3 levels\n"
+    );
+}
+
+// --- plan and graph -------------------------------------------------------------------------
+
+#[test]
+fn plan_levels_of_the_quick_example() {
+    let expected = json!([["dataloader_01"], ["dataloader_02"], ["dataloader_03", "servicecontainer01"]]);
+    for file in [QUICKSTART, SEED_QUICK_EXAMPLE] {
+        let plan = plan_json(&[file]);
+        assert_eq!(plan["levels"], expected, "{file}");
+        assert_eq!(plan["pipeline"], "ExmaplePipeline", "{file}");
+        assert_eq!(plan["source"], file);
+    }
+}
+
+#[test]
+fn plan_text_snapshot() {
+    let output = success(&["plan", QUICKSTART]);
+    insta::assert_snapshot!("plan_text_quickstart", redact(&output.stdout()));
+}
+
+#[test]
+fn plan_json_snapshot() {
+    let output = success(&["plan", QUICKSTART, "--format", "json"]);
+    insta::assert_snapshot!("plan_json_quickstart", redact(&output.stdout()));
+}
+
+#[test]
+fn graph_dot_snapshot() {
+    let output = success(&["graph", QUICKSTART, "--format", "dot"]);
+    assert_eq!(output.stdout(), success(&["graph", QUICKSTART]).stdout(), "dot is the default format");
+    insta::assert_snapshot!("graph_dot_quickstart", redact(&output.stdout()));
+}
+
+#[test]
+fn graph_mermaid_snapshot() {
+    let output = success(&["graph", QUICKSTART, "--format", "mermaid"]);
+    insta::assert_snapshot!("graph_mermaid_quickstart", redact(&output.stdout()));
+}
+
+#[test]
+fn help_snapshots() {
+    let output = success(&["--help"]);
+    assert!(output.stdout().contains("Examples:"), "{}", output.describe());
+    insta::assert_snapshot!("help", output.stdout());
+    let output = success(&["plan", "--help"]);
+    assert!(output.stdout().contains("--only"), "{}", output.describe());
+    insta::assert_snapshot!("help_plan", output.stdout());
+}
+
+#[test]
+fn name_replaces_the_pipeline_identity() {
+    let plan = plan_json(&[QUICKSTART, "--name", "other"]);
+    assert_eq!(plan["pipeline"], "other");
+    let output = success(&["validate", QUICKSTART, "--name", "other"]);
+    assert!(output.stdout().contains("pipeline `other`"), "{}", output.describe());
+}
+
+// --- selection ------------------------------------------------------------------------------
+
+/// Asserts the PROD selection of `environments.yaml` (or its copy with a `.env`).
+fn assert_prod_selection(plan: &Value, stderr: &str) {
+    assert_eq!(plan["environment"], "PROD");
+    assert_eq!(plan["excluded"], json!([{"name": "load_test_data", "reason": "excluded in environment `PROD`"}]));
+    let levels = plan["levels"].to_string();
+    assert!(!levels.contains("load_test_data"), "an excluded container is in a level: {levels}");
+    assert_eq!(container(plan, "check_test_data")["blocked_by"], "load_test_data");
+    assert_eq!(container(plan, "link_genes")["blocked_by"], Value::Null);
+    assert!(
+        stderr.contains("warning:") && stderr.contains("`check_test_data` depends on `load_test_data`"),
+        "no warning about the blocked container:\n{stderr}"
+    );
+}
+
+#[test]
+fn no_environment_excludes_nothing() {
+    let output = success(&["plan", ENVIRONMENTS, "--format", "json"]);
+    let plan = parse(&output);
+    assert_eq!(plan["environment"], Value::Null);
+    assert_eq!(plan["excluded"], json!([]));
+    assert_eq!(output.stderr(), "");
+}
+
+#[test]
+fn env_variable_selects_the_environment() {
+    let output = run(copili().env("ENV", "PROD").args(["plan", ENVIRONMENTS, "--format", "json"]));
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    assert_prod_selection(&parse(&output), &output.stderr());
+}
+
+#[test]
+fn environment_flag_selects_the_environment() {
+    let output = success(&["plan", ENVIRONMENTS, "--environment", "PROD", "--format", "json"]);
+    assert_prod_selection(&parse(&output), &output.stderr());
+}
+
+#[test]
+fn environment_flag_wins_over_env_variable() {
+    let output =
+        run(copili().env("ENV", "PROD").args(["plan", ENVIRONMENTS, "--environment", "QA", "--format", "json"]));
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    let plan = parse(&output);
+    assert_eq!(plan["environment"], "QA");
+    assert_eq!(plan["excluded"], json!([]));
+}
+
+#[test]
+fn env_in_dotenv_beside_the_file_selects_the_environment() {
+    let output = success(&["plan", "tests/fixtures/valid/dotenv-prod/pipeline.yaml", "--format", "json"]);
+    assert_prod_selection(&parse(&output), &output.stderr());
+    let text = success(&["plan", "tests/fixtures/valid/dotenv-prod/pipeline.yaml"]).stdout();
+    assert!(text.contains("environment: PROD"), "{text}");
+    assert!(text.contains("load_test_data  excluded in environment `PROD`"), "{text}");
+}
+
+#[test]
+fn only_adds_the_dependencies() {
+    let plan = plan_json(&[ENVIRONMENTS, "--only", "refresh_index"]);
+    assert_eq!(plan["levels"], json!([["fetch_genes"], ["link_genes"], ["refresh_index"]]));
+    assert_eq!(plan["added_by_only"], json!(["fetch_genes", "link_genes"]));
+    assert_eq!(
+        plan["excluded"],
+        json!([
+            {"name": "load_test_data", "reason": "not selected by --only"},
+            {"name": "check_test_data", "reason": "not selected by --only"}
+        ])
+    );
+}
+
+#[test]
+fn only_comma_form_and_repeated_form_agree() {
+    let comma = plan_json(&[ENVIRONMENTS, "--only", "link_genes,check_test_data"]);
+    let repeated = plan_json(&[ENVIRONMENTS, "--only", "link_genes", "--only", "check_test_data"]);
+    assert_eq!(comma, repeated);
+    assert_eq!(comma["levels"], json!([["fetch_genes", "load_test_data"], ["check_test_data", "link_genes"]]));
+    assert_eq!(comma["added_by_only"], json!(["fetch_genes", "load_test_data"]));
+}
+
+#[test]
+fn skip_leaves_out_and_blocks_dependents() {
+    let output = success(&["plan", ENVIRONMENTS, "--skip", "link_genes", "--format", "json"]);
+    let plan = parse(&output);
+    assert_eq!(plan["excluded"], json!([{"name": "link_genes", "reason": "skipped by --skip"}]));
+    assert_eq!(container(&plan, "refresh_index")["blocked_by"], "link_genes");
+    assert!(output.stderr().contains("`refresh_index` depends on `link_genes`"), "{}", output.describe());
+    let both = plan_json(&[ENVIRONMENTS, "--skip", "link_genes,check_test_data"]);
+    let excluded: Vec<&str> =
+        both["excluded"].as_array().expect("a list").iter().filter_map(|e| e["name"].as_str()).collect();
+    assert_eq!(excluded, ["check_test_data", "link_genes"]);
+}
+
+#[test]
+fn service_only_plans_service_containers() {
+    let plan = plan_json(&[ENVIRONMENTS, "--service-only"]);
+    assert_eq!(plan["levels"], json!([["refresh_index"]]));
+    assert_eq!(plan["external_dependencies"], json!([{"container": "refresh_index", "dependency": "link_genes"}]));
+    let reasons: Vec<&str> =
+        plan["excluded"].as_array().expect("a list").iter().filter_map(|e| e["reason"].as_str()).collect();
+    assert_eq!(reasons, ["not a service container"; 4]);
+}
+
+// --- variables and secrets ------------------------------------------------------------------
+
+/// A temporary directory holding a copy of `secrets.yaml` (and whatever the test adds).
+fn secrets_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("secrets.yaml");
+    std::fs::copy(repo_root().join(SECRETS), &file).expect("the fixture can be copied");
+    (dir, file)
+}
+
+/// Every command that reads a pipeline, in every format.
+const ALL_COMMANDS: &[&[&str]] = &[
+    &["validate"],
+    &["plan", "--format", "text"],
+    &["plan", "--format", "json"],
+    &["graph", "--format", "dot"],
+    &["graph", "--format", "mermaid"],
+];
+
+/// Runs every command on `file` with `extra` arguments and `env`; asserts exit 0 and that
+/// the secret is printed nowhere. Returns the JSON plan.
+fn assert_secret_never_printed(file: &Path, extra: &[&str], env: &[(&str, &str)]) -> Value {
+    let mut plan = Value::Null;
+    for command in ALL_COMMANDS {
+        let mut cmd = copili();
+        cmd.args(&command[..1]).arg(file).args(&command[1..]).args(extra);
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let output = run(&mut cmd);
+        assert_eq!(output.code(), Some(0), "{command:?}: {}", output.describe());
+        assert!(
+            !output.stdout().contains(SECRET) && !output.stderr().contains(SECRET),
+            "{command:?} printed the secret:\n{}",
+            output.describe()
+        );
+        if command.contains(&"json") {
+            plan = parse(&output);
+        }
+    }
+    plan
+}
+
+/// Asserts that the plan masks the password everywhere and names where it came from.
+fn assert_masked(plan: &Value, source: &str) {
+    let fetch = container(plan, "fetch_genes");
+    assert_eq!(fetch["image_reg_password"], "****");
+    assert_eq!(fetch["image_reg_username"], "loader");
+    assert_eq!(fetch["env_vars"]["GC_NEO4J_PASSWORD"], "****");
+    assert_eq!(container(plan, "link_genes")["env_vars"]["GC_NEO4J_PASSWORD"], "****");
+    let variables = &plan["variables"];
+    assert!(
+        variables.as_array().expect("a list").contains(&json!({"name": "DB_PASSWORD", "source": source})),
+        "DB_PASSWORD should come from {source}: {variables:#}"
+    );
+    assert!(variables.as_array().expect("a list").contains(&json!({"name": "REGISTRY_USER", "source": "default"})));
+}
+
+#[test]
+fn secret_from_the_process_environment() {
+    let plan =
+        assert_secret_never_printed(&repo_root().join(SECRETS), &[], &[("DB_PASSWORD", SECRET), ("LOADER_TAG", "2.1")]);
+    assert_masked(&plan, "env");
+    assert_eq!(container(&plan, "fetch_genes")["image"], "registry.example.com/loaders/genes:2.1");
+}
+
+#[test]
+fn secret_from_dotenv_beside_the_file() {
+    let (dir, file) = secrets_copy();
+    std::fs::write(dir.path().join(".env"), format!("DB_PASSWORD={SECRET}\nLOADER_TAG=1.0\n")).expect("writable");
+    let plan = assert_secret_never_printed(&file, &[], &[]);
+    assert_masked(&plan, ".env");
+    assert_eq!(container(&plan, "fetch_genes")["image"], "registry.example.com/loaders/genes:1.0");
+}
+
+#[test]
+fn secret_from_env_file_option() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let env_file = dir.path().join("secrets.env");
+    std::fs::write(&env_file, format!("DB_PASSWORD='{SECRET}'\nLOADER_TAG=1.1\n")).expect("writable");
+    let env_file = env_file.display().to_string();
+    let plan = assert_secret_never_printed(&repo_root().join(SECRETS), &["--env-file", &env_file], &[]);
+    assert_masked(&plan, ".env");
+    assert_eq!(container(&plan, "fetch_genes")["image"], "registry.example.com/loaders/genes:1.1");
+}
+
+#[test]
+fn process_environment_wins_over_dotenv() {
+    let (dir, file) = secrets_copy();
+    std::fs::write(dir.path().join(".env"), "DB_PASSWORD=from-dotenv\nLOADER_TAG=1.0\n").expect("writable");
+    let plan = assert_secret_never_printed(&file, &[], &[("DB_PASSWORD", SECRET), ("LOADER_TAG", "2.1")]);
+    assert_masked(&plan, "env");
+    assert_eq!(container(&plan, "fetch_genes")["image"], "registry.example.com/loaders/genes:2.1");
+}
+
+#[test]
+fn undefined_variable_is_a_warning_unless_strict() {
+    let file = "tests/fixtures/valid/undefined-variable.yaml";
+    let output = success(&["validate", file]);
+    let stderr = output.stderr();
+    assert!(stderr.contains("warning:"), "{stderr}");
+    assert!(stderr.contains("`NEO4J_URL`"), "the variable is not named:\n{stderr}");
+    assert!(stderr.contains("container `fetch_genes`"), "the container is not named:\n{stderr}");
+    assert!(stderr.contains("property `env_vars.GC_NEO4J_URL`"), "the property is not named:\n{stderr}");
+    assert!(output.stdout().contains("1 warning"), "{}", output.describe());
+
+    let plan = plan_json(&[file]);
+    assert_eq!(plan["variables"], json!([{"name": "NEO4J_URL", "source": "undefined"}]));
+
+    let strict = run(copili().args(["validate", file, "--strict-env"]));
+    assert_eq!(strict.code(), Some(2), "{}", strict.describe());
+    assert_eq!(strict.stdout(), "");
+    assert!(strict.stderr().contains("error: variable `NEO4J_URL` is not set"), "{}", strict.describe());
+}
+
+// --- standard input -------------------------------------------------------------------------
+
+fn read(relative: &str) -> String {
+    std::fs::read_to_string(repo_root().join(relative)).expect("the file is readable")
+}
+
+#[test]
+fn yaml_on_stdin() {
+    let output = run_with_stdin(copili().args(["validate", "-"]), &read(QUICKSTART));
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    assert!(output.stdout().starts_with("<stdin>: pipeline `ExmaplePipeline` is valid"), "{}", output.describe());
+    let plan = parse(&run_with_stdin(copili().args(["plan", "-", "--format", "json"]), &read(QUICKSTART)));
+    assert_eq!(plan["levels"], json!([["dataloader_01"], ["dataloader_02"], ["dataloader_03", "servicecontainer01"]]));
+}
+
+#[test]
+fn json_on_stdin() {
+    for file in [json_examples(), vec!["tests/fixtures/valid/seed-json-02-dependency.json".to_string()]].concat() {
+        let output = run_with_stdin(copili().args(["plan", "-", "--format", "json"]), &read(&file));
+        assert_eq!(output.code(), Some(0), "{file}: {}", output.describe());
+        assert_eq!(parse(&output)["pipeline"], "my-pipeline-name", "{file}");
+    }
+}
+
+#[test]
+fn invalid_input_on_stdin_is_located_in_stdin() {
+    let output = run_with_stdin(copili().args(["validate", "-"]), "p:\n  - name: a\n    image_rep: busybox\n");
+    assert_eq!(output.code(), Some(2), "{}", output.describe());
+    assert!(output.stderr().contains("--> <stdin>:3:5"), "{}", output.describe());
+}
+
+#[test]
+fn stdin_reads_dotenv_of_the_working_directory() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join(".env"), format!("LOADER_TAG=3.0\nDB_PASSWORD={SECRET}\n")).expect("writable");
+    let output =
+        run_with_stdin(copili().current_dir(dir.path()).args(["plan", "-", "--format", "json"]), &read(SECRETS));
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    assert!(!output.stdout().contains(SECRET) && !output.stderr().contains(SECRET), "{}", output.describe());
+    let plan = parse(&output);
+    assert_eq!(container(&plan, "fetch_genes")["image"], "registry.example.com/loaders/genes:3.0");
+    assert_masked(&plan, ".env");
+}
+
+// --- other commands and usage errors ----------------------------------------------------------
+
+#[test]
+fn schema_is_json_with_a_schema_key() {
+    let schema = parse(&success(&["schema"]));
+    assert!(schema["$schema"].as_str().is_some_and(|s| s.contains("json-schema.org")), "{schema:#}");
+}
+
+#[test]
+fn completions_for_bash() {
+    let output = success(&["completions", "bash"]);
+    assert!(output.stdout().contains("copili"), "{}", output.describe());
+}
+
+#[test]
+fn unknown_subcommand_or_flag_is_a_usage_error() {
+    for args in
+        [&["frobnicate"][..], &["validate", "--frobnicate", QUICKSTART], &["plan", QUICKSTART, "--format", "yaml"]]
+    {
+        let output = run(copili().args(args));
+        assert_eq!(output.code(), Some(2), "{args:?}: {}", output.describe());
+        assert_eq!(output.stdout(), "", "{args:?}");
+        assert!(output.stderr().contains("error:"), "{args:?}: {}", output.describe());
+    }
+}
+
+#[test]
+fn missing_file_is_invalid_input() {
+    let output = run(copili().args(["validate", "tests/fixtures/valid/no-such-pipeline.yaml"]));
+    assert_eq!(output.code(), Some(2), "{}", output.describe());
+    assert!(output.stderr().contains("no such file"), "{}", output.describe());
+}
