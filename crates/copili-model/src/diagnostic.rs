@@ -29,6 +29,37 @@ struct Mask {
     line: u32,
     column: u32,
     end_line: u32,
+    /// Length in characters when the value is on one line.
+    len: u32,
+}
+
+/// A line as shown in a snippet: secrets replaced by `****`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaskedLine {
+    /// The text shown.
+    pub text: String,
+    /// Masked ranges of the original line, as 0-based character columns `[start, end)`.
+    segments: Vec<(usize, usize)>,
+}
+
+impl MaskedLine {
+    const MASK_LEN: usize = 4;
+
+    /// Where a 0-based column of the original line is shown, and how many characters an
+    /// underline of `len` covers there (a place inside a secret points at its `****`).
+    pub fn display(&self, column: usize, len: usize) -> (usize, usize) {
+        let mut shift: isize = 0;
+        for &(start, end) in &self.segments {
+            if column >= end {
+                shift += Self::MASK_LEN as isize - (end - start) as isize;
+            } else if column >= start {
+                return ((start as isize + shift).max(0) as usize, Self::MASK_LEN);
+            } else {
+                break;
+            }
+        }
+        ((column as isize + shift).max(0) as usize, len)
+    }
 }
 
 impl SourceFile {
@@ -54,7 +85,8 @@ impl SourceFile {
     /// spans (block scalars, multi-line quoted strings).
     pub fn mask(&self, span: Span, end_line: u32) {
         if span.is_known() {
-            let mask = Mask { line: span.line, column: span.column, end_line: end_line.max(span.line) };
+            let end_line = end_line.max(span.line);
+            let mask = Mask { line: span.line, column: span.column, end_line, len: span.len };
             self.masks.lock().unwrap_or_else(PoisonError::into_inner).push(mask);
         }
     }
@@ -68,31 +100,46 @@ impl SourceFile {
         text.get(start..end).map(|l| l.strip_suffix('\r').unwrap_or(l))
     }
 
-    /// The column from which a line is secret, if any.
-    fn masked_from(&self, line: u32) -> Option<usize> {
-        self.masks
+    /// A 1-based line with every secret on it replaced by `****`, if the line is known.
+    pub fn line(&self, line: u32) -> Option<MaskedLine> {
+        let raw = self.raw_line(line)?;
+        let chars: Vec<char> = raw.chars().collect();
+        let indent = chars.iter().take_while(|c| c.is_whitespace()).count();
+        let mut segments: Vec<(usize, usize)> = self
+            .masks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .filter(|m| m.line <= line && line <= m.end_line)
-            .map(|m| if m.line == line { m.column.saturating_sub(1) as usize } else { 0 })
-            .min()
-    }
-
-    /// The text of a 1-based line with secrets masked, if known.
-    pub fn line(&self, line: u32) -> Option<String> {
-        let raw = self.raw_line(line)?;
-        Some(match self.masked_from(line) {
-            None => raw.to_string(),
-            Some(0) => {
-                let indent: String = raw.chars().take_while(|c| c.is_whitespace()).collect();
-                format!("{indent}****")
+            .map(|m| {
+                if m.line < line {
+                    (indent, chars.len())
+                } else {
+                    let start = (m.column.saturating_sub(1) as usize).min(chars.len());
+                    let end = if m.end_line == line { start + m.len.max(1) as usize } else { chars.len() };
+                    (start, end.min(chars.len()).max(start))
+                }
+            })
+            .filter(|(start, end)| end > start)
+            .collect();
+        segments.sort_unstable();
+        // Merge overlapping ranges.
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(segments.len());
+        for (start, end) in segments {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
             }
-            Some(from) => {
-                let kept: String = raw.chars().take(from).collect();
-                format!("{kept}****")
-            }
-        })
+        }
+        let mut text = String::with_capacity(raw.len());
+        let mut at = 0;
+        for &(start, end) in &merged {
+            text.extend(&chars[at..start]);
+            text.push_str("****");
+            at = end;
+        }
+        text.extend(&chars[at.min(chars.len())..]);
+        Some(MaskedLine { text, segments: merged })
     }
 }
 
@@ -248,16 +295,18 @@ fn snippet(f: &mut fmt::Formatter<'_>, source: &SourceFile, span: Span, pad: &st
     if !span.is_known() {
         return Ok(());
     }
-    let Some(line) = source.line(span.line) else { return Ok(()) };
+    let Some(masked) = source.line(span.line) else { return Ok(()) };
+    let line = &masked.text;
     let width = pad.len();
     let line_no = format!("{:>width$}", span.line);
     let mut underline = String::new();
     let chars = line.chars().count();
-    let start = (span.column.saturating_sub(1) as usize).min(chars);
+    let (start, len) = masked.display(span.column.saturating_sub(1) as usize, span.len.max(1) as usize);
+    let start = start.min(chars);
     for c in line.chars().take(start) {
         underline.push(if c == '\t' { '\t' } else { ' ' });
     }
-    let len = (span.len.max(1) as usize).min(chars.saturating_sub(start).max(1));
+    let len = len.min(chars.saturating_sub(start).max(1));
     let _ = write!(underline, "{}", "^".repeat(len));
     writeln!(f, "{pad} |")?;
     writeln!(f, "{line_no} | {line}")?;
@@ -340,14 +389,19 @@ mod tests {
         let text = "env_vars: {PW: hunter2, X: 1}\nnext: hunter2\nblock:\n  K: |\n    line1\n    line2\n  Q: \"multi\n    line\"\n  N: shown\n";
         let source = SourceFile::new("p.yaml", text);
         source.mask(Span { line: 1, column: 16, len: 7 }, 1);
+        let first = source.line(1).expect("line 1");
+        assert_eq!(first.text, "env_vars: {PW: ****, X: 1}");
+        // `X` (column 25 before masking) is shown at column 22.
+        assert_eq!(first.display(24, 1), (21, 1));
+        assert_eq!(first.display(17, 3), (15, 4));
         source.mask(Span { line: 2, column: 7, len: 7 }, 2);
         source.mask(Span { line: 5, column: 5, len: 1 }, 6);
         source.mask(Span { line: 7, column: 6, len: 1 }, 8);
-        let shown: Vec<String> = (1..=9).filter_map(|l| source.line(l)).collect();
+        let shown: Vec<String> = (1..=9).filter_map(|l| source.line(l)).map(|l| l.text).collect();
         assert_eq!(
             shown,
             vec![
-                "env_vars: {PW: ****",
+                "env_vars: {PW: ****, X: 1}",
                 "next: ****",
                 "block:",
                 "  K: |",

@@ -172,6 +172,8 @@ pub struct ParseProblem {
     pub span: Span,
     /// A second place the problem refers to (the first of two duplicate keys).
     pub first: Option<Span>,
+    /// How to fix it, when that can be said.
+    pub help: Option<String>,
 }
 
 /// The syntax the text is expected to be in; it decides whose error message a broken text gets.
@@ -234,11 +236,7 @@ fn parse_inner(text: &str, syntax: Syntax, on_item: Option<&mut dyn FnMut(usize,
             }
             let span = marker_span(error.marker(), 1);
             let info = error.info().to_string();
-            return Parsed {
-                root: None,
-                problems: vec![ParseProblem { message: format!("invalid YAML: {info}"), span, first: None }],
-                streamed: 0,
-            };
+            return Parsed { root: None, problems: vec![explain_yaml(text, &info, span)], streamed: 0 };
         }
     }
     if let Some(problem) = builder.fatal.take() {
@@ -257,9 +255,150 @@ fn check_json(text: &str) -> Result<(), ParseProblem> {
                 None => full.as_str(),
             };
             let span = Span { line: error.line().max(1) as u32, column: error.column().max(1) as u32, len: 1 };
-            Err(ParseProblem { message: format!("invalid JSON: {message}"), span, first: None })
+            Err(explain_json(text, message, span))
         }
     }
+}
+
+/// Turns a YAML parser error into a message that says what to do, pointing where the mistake
+/// most likely is (not where the parser gave up).
+fn explain_yaml(text: &str, info: &str, span: Span) -> ParseProblem {
+    let mut problem =
+        ParseProblem { message: format!("invalid YAML: {info}"), span: clamp(text, span), first: None, help: None };
+    if info.contains("tab") {
+        if let Some((line, column)) = text.lines().enumerate().find_map(|(i, l)| {
+            let indent: String = l.chars().take_while(|c| c.is_whitespace()).collect();
+            indent.find('\t').map(|at| (i, indent[..at].chars().count()))
+        }) {
+            problem.message = "invalid YAML: a tab in the indentation".into();
+            problem.span = Span { line: line as u32 + 1, column: column as u32 + 1, len: 1 };
+        }
+        problem.help = Some("YAML does not allow tabs for indentation; indent with spaces".into());
+    } else if info.contains("flow sequence") || info.contains("flow mapping") {
+        if let Some((open, span)) = unclosed_bracket(text) {
+            let close = if open == '[' { ']' } else { '}' };
+            problem.message = format!("invalid YAML: this `{open}` is never closed by `{close}`");
+            problem.span = span;
+            problem.help = Some(format!("add the missing `{close}`, or separate items with `,`"));
+        }
+    } else if info.contains("unknown anchor") {
+        let alias = alias_at(text, span);
+        let anchors: Vec<String> = text
+            .match_indices('&')
+            .map(|(at, _)| {
+                text[at + 1..].chars().take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c)).collect::<String>()
+            })
+            .filter(|a| !a.is_empty())
+            .collect();
+        problem.message = format!("invalid YAML: unknown alias `*{alias}`: no anchor `&{alias}` is defined before it");
+        problem.help = match crate::properties::suggest(&alias, anchors.iter().map(String::as_str)) {
+            Some(s) => Some(format!("did you mean `*{s}`?")),
+            None => Some("define the anchor (`key: &name value`) before its first use (`*name`)".into()),
+        };
+    } else if info.contains("mapping values are not allowed") {
+        problem.help = Some(
+            "check this line's indentation against the lines above it; a value that contains `: ` must be quoted"
+                .into(),
+        );
+    } else if info.contains("did not find expected key") || info.contains("expected <block end>") {
+        problem.help = Some("check the indentation: keys of one mapping line up in the same column".into());
+    }
+    problem
+}
+
+/// Turns serde_json's message into one that says what to do.
+fn explain_json(text: &str, message: &str, span: Span) -> ParseProblem {
+    let span = clamp(text, span);
+    let mut problem = ParseProblem { message: format!("invalid JSON: {message}"), span, first: None, help: None };
+    let before = byte_offset(text, span).map(|at| text[..at].trim_end());
+    if message.starts_with("key must be a string") && before.is_some_and(|b| b.ends_with(',')) {
+        if let Some(comma) = before.map(str::len) {
+            problem.message = "invalid JSON: a trailing comma: JSON allows no `,` before `}`".into();
+            problem.span = span_at(text, comma - 1);
+            problem.help = Some("remove this `,`".into());
+        }
+    } else if message.starts_with("trailing comma") {
+        problem.message = "invalid JSON: a trailing comma: JSON allows no `,` before `]` or `}`".into();
+        problem.help = Some("remove the last `,`".into());
+    } else if message.starts_with("control character") {
+        problem.message = "invalid JSON: a line break inside a string".into();
+        problem.help = Some("is a closing `\"` missing on this line?".into());
+    } else if message.starts_with("EOF while parsing") {
+        if let Some((open, at)) = unclosed_bracket(text) {
+            problem.message = format!("invalid JSON: the file ends before this `{open}` is closed");
+            problem.span = at;
+        }
+    }
+    problem
+}
+
+/// Keeps a position inside the text: parsers report the end of input one line past the last.
+fn clamp(text: &str, span: Span) -> Span {
+    let lines: Vec<&str> = text.lines().collect();
+    if (span.line as usize) <= lines.len() && span.line > 0 {
+        return span;
+    }
+    match lines.iter().rposition(|l| !l.trim().is_empty()) {
+        Some(last) => Span { line: last as u32 + 1, column: lines[last].chars().count() as u32 + 1, len: 1 },
+        None => span,
+    }
+}
+
+fn byte_offset(text: &str, span: Span) -> Option<usize> {
+    let line_start: usize = text.split_inclusive('\n').take(span.line.checked_sub(1)? as usize).map(str::len).sum();
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let column: usize = line.chars().take(span.column.saturating_sub(1) as usize).map(char::len_utf8).sum();
+    Some(line_start + column)
+}
+
+fn span_at(text: &str, offset: usize) -> Span {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() as u32 + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
+    Span { line, column, len: 1 }
+}
+
+/// The last `[` or `{` that is never closed, outside quotes and comments.
+fn unclosed_bracket(text: &str) -> Option<(char, Span)> {
+    let mut stack: Vec<(char, usize)> = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut escaped = false;
+    for (at, c) in text.char_indices() {
+        if comment {
+            comment = c != '\n';
+            continue;
+        }
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '#' => comment = true,
+                '[' | '{' => stack.push((c, at)),
+                ']' | '}' => {
+                    stack.pop();
+                }
+                _ => {}
+            },
+        }
+    }
+    stack.last().map(|&(c, at)| (c, span_at(text, at)))
+}
+
+/// The alias name written at a position (`*name`).
+fn alias_at(text: &str, span: Span) -> String {
+    let Some(at) = byte_offset(text, span) else { return String::new() };
+    let rest = &text[at..];
+    let rest = rest.strip_prefix('*').unwrap_or(rest);
+    rest.chars().take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c)).collect()
 }
 
 fn marker_span(marker: &Marker, len: usize) -> Span {
@@ -270,6 +409,15 @@ fn marker_span(marker: &Marker, len: usize) -> Span {
 fn span_of(span: &YamlSpan) -> Span {
     let len = if span.end.line() == span.start.line() { span.end.col().saturating_sub(span.start.col()) } else { 1 };
     marker_span(&span.start, len)
+}
+
+/// A flow collection written on one line (`[a, b]`) is underlined whole.
+fn underline_to(start: Span, end: &YamlSpan) -> Span {
+    if end.end.line() as u32 == start.line && end.end.col() as u32 >= start.column {
+        Span { len: (end.end.col() as u32 + 1 - start.column).max(1), ..start }
+    } else {
+        start
+    }
 }
 
 /// A collection under construction.
@@ -305,6 +453,7 @@ impl<'input> SpannedEventReceiver<'input> for Builder<'_> {
                         message: "more than one YAML document: a pipeline file holds one document".into(),
                         span: marker_span(&marker, 3),
                         first: None,
+                        help: None,
                     });
                 }
             }
@@ -321,12 +470,14 @@ impl<'input> SpannedEventReceiver<'input> for Builder<'_> {
             Event::SequenceEnd => {
                 if let Some(Frame::Seq { span: start, anchor, items }) = self.stack.pop() {
                     let end_line = span.end.line() as u32;
+                    let start = underline_to(start, &span);
                     self.finish(Node { value: Value::Seq(items), span: start, end_line }, anchor);
                 }
             }
             Event::MappingEnd => {
                 if let Some(Frame::Map { span: start, anchor, entries, .. }) = self.stack.pop() {
                     let end_line = span.end.line() as u32;
+                    let start = underline_to(start, &span);
                     let entries = self.merge_keys(entries);
                     self.finish(Node { value: Value::Map(entries), span: start, end_line }, anchor);
                 }
@@ -340,6 +491,7 @@ impl<'input> SpannedEventReceiver<'input> for Builder<'_> {
                             message: format!("aliases expand to more than {ALIAS_EXPANSION_BUDGET} nodes"),
                             span: marker_span(&marker, 1),
                             first: None,
+                            help: None,
                         });
                         return;
                     }
@@ -350,6 +502,7 @@ impl<'input> SpannedEventReceiver<'input> for Builder<'_> {
                         message: "alias to an unknown anchor".into(),
                         span: marker_span(&marker, 1),
                         first: None,
+                        help: None,
                     })
                 }
             },
@@ -390,6 +543,7 @@ impl Builder<'_> {
                                 message: format!("duplicate key `{text}`"),
                                 span: k.span,
                                 first: Some(first.span),
+                                help: None,
                             });
                             return;
                         }
@@ -420,6 +574,7 @@ impl Builder<'_> {
                                     message: "a merge key (`<<`) takes a mapping or a list of mappings".into(),
                                     span: item.span,
                                     first: None,
+                                    help: None,
                                 }),
                             }
                         }
@@ -428,6 +583,7 @@ impl Builder<'_> {
                         message: "a merge key (`<<`) takes a mapping or a list of mappings".into(),
                         span: value.span,
                         first: None,
+                        help: None,
                     }),
                 }
             } else {
@@ -609,7 +765,10 @@ mod tests {
         let node = root("d: &d {a: 1, b: 2}\ne: {<<: *d, b: 3}\n");
         let Value::Map(entries) = node.value else { panic!() };
         let Value::Map(e) = &entries[1].1.value else { panic!() };
-        let pairs: Vec<_> = e.iter().map(|(k, v)| (k.as_scalar().expect("scalar key").0, v.as_scalar().expect("scalar value").0)).collect();
+        let pairs: Vec<_> = e
+            .iter()
+            .map(|(k, v)| (k.as_scalar().expect("scalar key").0, v.as_scalar().expect("scalar value").0))
+            .collect();
         assert_eq!(pairs, vec![("b", "3"), ("a", "1")]);
     }
 

@@ -123,14 +123,20 @@ pub fn load_draft(input: Input<'_>, options: &LoadOptions) -> Draft {
     };
 
     // Variables: the process environment, then `.env`.
-    let dotenv_path = match &options.env_file {
-        EnvFile::Default => Some((base_dir.join(".env"), false)),
-        EnvFile::Path(path) => Some((absolute(path, &options.working_dir), true)),
-        EnvFile::Disabled => None,
+    // Paths are shown as the user wrote them, and opened relative to the working directory.
+    let dotenv_path = match (&options.env_file, input) {
+        (EnvFile::Default, Input::File(path)) => {
+            let shown =
+                path.parent().filter(|p| !p.as_os_str().is_empty()).map_or(PathBuf::from(".env"), |p| p.join(".env"));
+            Some((base_dir.join(".env"), shown, false))
+        }
+        (EnvFile::Default, _) => Some((base_dir.join(".env"), PathBuf::from(".env"), false)),
+        (EnvFile::Path(path), _) => Some((absolute(path, &options.working_dir), path.clone(), true)),
+        (EnvFile::Disabled, _) => None,
     };
     let mut dotenv_values = HashMap::new();
-    if let Some((path, required)) = dotenv_path {
-        read_dotenv(&path, required, &mut dotenv_values, &mut diagnostics);
+    if let Some((path, shown, required)) = dotenv_path {
+        read_dotenv(&path, &shown.display().to_string(), required, &mut dotenv_values, &mut diagnostics);
     }
     let dotenv_environment = dotenv_values.get("ENV").cloned();
     let variables = Variables::new(options.process_env.clone(), dotenv_values);
@@ -152,11 +158,22 @@ pub fn load_draft(input: Input<'_>, options: &LoadOptions) -> Draft {
     // The document. Containers are converted as the parser completes them, so that the tree
     // of a large pipeline never exists as a whole.
     let mut containers = Vec::new();
+    // Lines each container spans, to name the container in the parser's messages.
+    let mut item_lines: Vec<(u32, u32, String)> = Vec::new();
     let (root, streamed) = match (input, source.text()) {
         (Input::Value(value), _) => (Some(Node::from_json(value)), 0),
         (_, Some(text)) => {
             let parsed = document::parse_streaming(text, syntax, &mut |index, item| {
                 mask_secrets(&item, &source);
+                let label = match &item.value {
+                    Value::Map(entries) => entries
+                        .iter()
+                        .find(|(k, _)| k.as_scalar().is_some_and(|(k, _)| k == "name"))
+                        .and_then(|(_, v)| v.as_scalar())
+                        .map(|(name, _)| name.to_string()),
+                    _ => None,
+                };
+                item_lines.push((item.span.line, item.end_line, label.unwrap_or_else(|| format!("#{}", index + 1))));
                 if let Some(spec) = loader.container(&item, index, None) {
                     containers.push(spec);
                 }
@@ -168,7 +185,15 @@ pub fn load_draft(input: Input<'_>, options: &LoadOptions) -> Draft {
             for problem in parsed.problems {
                 let mut d = Diagnostic::error(problem.message).at(&source, problem.span);
                 if let Some(first) = problem.first {
-                    d = d.note("first defined here", first);
+                    d = d.note("first defined here", first).help("a key may appear once in a mapping; keep one");
+                }
+                if let Some(help) = problem.help {
+                    d = d.help(help);
+                }
+                let line = problem.span.line;
+                let in_item = item_lines.iter().find(|(start, end, _)| *start <= line && line <= *end);
+                if let (Some(_), Some((_, _, label))) = (problem.first, in_item) {
+                    d = d.container(label.clone());
                 }
                 diagnostics.push(d);
             }
@@ -214,23 +239,26 @@ fn io_reason(error: &std::io::Error) -> String {
     }
 }
 
-fn read_dotenv(path: &Path, required: bool, values: &mut HashMap<String, String>, diagnostics: &mut Vec<Diagnostic>) {
+fn read_dotenv(
+    path: &Path,
+    shown: &str,
+    required: bool,
+    values: &mut HashMap<String, String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(error) => {
             if required || error.kind() != std::io::ErrorKind::NotFound {
-                diagnostics.push(Diagnostic::error(format!(
-                    "cannot read the env file `{}`: {}",
-                    path.display(),
-                    io_reason(&error)
-                )));
+                diagnostics
+                    .push(Diagnostic::error(format!("cannot read the env file `{shown}`: {}", io_reason(&error))));
             }
             return;
         }
     };
     let (entries, errors) = dotenv::parse(&text);
     // No snippets: a broken line of a `.env` file may well hold a secret.
-    let source = Arc::new(SourceFile::without_text(path.display().to_string()));
+    let source = Arc::new(SourceFile::without_text(shown));
     for error in errors {
         diagnostics.push(
             Diagnostic::error(format!("invalid env file line: {}", error.message))
@@ -259,6 +287,21 @@ fn absolute(path: &Path, base: &Path) -> PathBuf {
     out
 }
 
+/// Whether a value is nothing but variable references without defaults (`${DB_PASSWORD}`):
+/// the secret is elsewhere, and showing the reference helps.
+fn is_reference_only(node: &Node) -> bool {
+    static REFERENCES: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(?:\$\{[A-Za-z_][A-Za-z0-9_]*(?::?\?[^}$]*)?\}|\$[A-Za-z_][A-Za-z0-9_]*)+$").expect("valid regex")
+    });
+    matches!(&node.value, Value::Scalar { text, .. } if REFERENCES.is_match(text))
+}
+
+fn mask_value(node: &Node, source: &SourceFile) {
+    if !matches!(node.value, Value::Null) && !is_reference_only(node) {
+        source.mask(node.span, node.end_line);
+    }
+}
+
 /// Marks the values of `image_reg_password` and `env_vars` — wherever they appear, so that
 /// misplaced ones are covered too — so that no snippet shows them.
 fn mask_secrets(node: &Node, source: &SourceFile) {
@@ -268,14 +311,19 @@ fn mask_secrets(node: &Node, source: &SourceFile) {
             Value::Map(entries) => {
                 for (key, value) in entries {
                     match key.as_scalar().map(|(k, _)| k) {
-                        Some("image_reg_password") => source.mask(value.span, value.end_line),
+                        Some("image_reg_password") => mask_value(value, source),
                         Some("env_vars") => match &value.value {
                             Value::Map(vars) => {
                                 for (_, v) in vars {
-                                    source.mask(v.span, v.end_line);
+                                    mask_value(v, source);
                                 }
                             }
-                            _ => source.mask(value.span, value.end_line),
+                            Value::Seq(items) => {
+                                for item in items {
+                                    mask_value(item, source);
+                                }
+                            }
+                            _ => mask_value(value, source),
                         },
                         _ => todo.push(value),
                     }
@@ -462,7 +510,7 @@ impl Loader {
         }
     }
 
-    fn expand(&mut self, text: &str, span: Span, at: At<'_>, _secret: bool) -> Option<String> {
+    fn expand(&mut self, text: &str, span: Span, at: At<'_>, secret: bool) -> Option<String> {
         if !crate::interpolate::has_references(text) {
             return Some(text.to_string());
         }
@@ -472,7 +520,8 @@ impl Loader {
                     let entry = self.uses.entry(var_use.name.clone()).or_insert(var_use.source);
                     *entry = (*entry).max(var_use.source);
                 }
-                for name in expansion.undefined().map(str::to_string).collect::<Vec<_>>() {
+                let undefined: Vec<String> = expansion.undefined().map(str::to_string).collect();
+                for name in &undefined {
                     let strict = self.strict_env;
                     let message = if strict {
                         format!("variable `{name}` is not set and has no default")
@@ -488,6 +537,10 @@ impl Loader {
                         "set `{name}` in the environment or the `.env` file, or give a default: `${{{name}:-default}}`"
                     ));
                 }
+                if self.strict_env && !undefined.is_empty() {
+                    // Reported; checking the value further would only repeat it.
+                    return None;
+                }
                 Some(expansion.value)
             }
             Err(InterpolationError::Required { name, message }) => {
@@ -496,8 +549,16 @@ impl Loader {
                 None
             }
             Err(InterpolationError::Syntax { position, message }) => {
+                // The reference itself is quoted, unless the value is a secret.
+                let quoted = if secret {
+                    String::new()
+                } else {
+                    let reference: String =
+                        text.chars().skip(position - 1).take_while(|c| !c.is_whitespace()).take(40).collect();
+                    format!(" `{reference}`")
+                };
                 self.error(
-                    format!("invalid variable reference at character {position} of the value: {message}"),
+                    format!("invalid variable reference{quoted} at character {position} of the value: {message}"),
                     span,
                     Some(at),
                 );
@@ -582,12 +643,15 @@ impl Loader {
         let entries = match &node.value {
             Value::Null => return Vec::new(),
             Value::Map(entries) => entries,
+            // compose's list form: `- NAME=VALUE`.
+            Value::Seq(items) => return self.string_list_map(items, property, container, secret),
             _ => {
                 self.error(
                     format!("expected a mapping of names to values, found {}", node.kind_name()),
                     node.span,
                     Some(at),
-                );
+                )
+                .help = Some("write one `NAME: value` per line, or a list of `NAME=value`".into());
                 return Vec::new();
             }
         };
@@ -607,7 +671,8 @@ impl Loader {
             let value_text = match &value.value {
                 Value::Scalar { .. } => self.text(value, value_at, secret),
                 Value::Null => {
-                    let d = self.error("expected a value, found nothing (null)", value.span, Some(value_at));
+                    // A missing value has no place of its own: point at its name.
+                    let d = self.error("expected a value, found nothing (null)", key.span, Some(value_at));
                     if property == "env_vars" {
                         d.help = Some(format!(
                             "to pass a variable of copili's environment, write `{key_text}: ${{{key_text}}}`"
@@ -634,11 +699,46 @@ impl Loader {
         out
     }
 
+    /// The list form of `env_vars` and `labels`: `- NAME=VALUE` items.
+    fn string_list_map(
+        &mut self,
+        items: &[Node],
+        property: &str,
+        container: &str,
+        secret: bool,
+    ) -> Vec<(String, String, Span)> {
+        let at = At { container, property };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let Some(text) = (match &item.value {
+                Value::Scalar { .. } => self.text(item, at, secret),
+                _ => {
+                    self.error(format!("expected `NAME=value`, found {}", item.kind_name()), item.span, Some(at));
+                    None
+                }
+            }) else {
+                continue;
+            };
+            match text.split_once('=') {
+                Some((name, value)) => out.push((name.to_string(), value.to_string(), item.span)),
+                None => {
+                    let d = self.error("expected `NAME=value`: this item has no `=`", item.span, Some(at));
+                    d.help = Some(if property == "env_vars" {
+                        "to pass a variable of copili's environment, write `NAME=${NAME}`".into()
+                    } else {
+                        "write `NAME=` for an empty value".into()
+                    });
+                }
+            }
+        }
+        out
+    }
+
     fn container(&mut self, node: &Node, index: usize, parent: Option<&str>) -> Option<ContainerSpec> {
         let ordinal = format!("#{}", index + 1);
         let provisional = match parent {
-            Some(p) => format!("{p}/sidecar {ordinal}"),
-            None => format!("container {ordinal}"),
+            Some(p) => format!("{p}/{ordinal}"),
+            None => ordinal.clone(),
         };
         let Value::Map(entries) = &node.value else {
             let what = if parent.is_some() { "a sidecar" } else { "a container" };
@@ -656,6 +756,7 @@ impl Loader {
         // Resolve keys to properties first, so that the name is known for every message.
         let mut fields: Vec<(&'static properties::Property, &Node, &Node)> = Vec::with_capacity(entries.len());
         let mut unknown: Vec<(&Node, String)> = Vec::new();
+        let mut twice: Vec<(&Node, &Node, &'static str)> = Vec::new();
         for (key, value) in entries {
             let Some((key_text, _)) = key.as_scalar() else {
                 unknown.push((key, String::new()));
@@ -664,16 +765,7 @@ impl Loader {
             match properties::lookup(key_text) {
                 Some(property) => {
                     if let Some((_, first, _)) = fields.iter().find(|(p, _, _)| p.name == property.name) {
-                        let first_text = first.as_scalar().map(|(k, _)| k.to_string()).unwrap_or_default();
-                        let first_span = first.span;
-                        let message = if first_text == key_text {
-                            format!("`{key_text}` is set twice")
-                        } else {
-                            format!("`{key_text}` and `{first_text}` both set `{}`", property.name)
-                        };
-                        self.error(message, key.span, Some(At { container: &provisional, property: property.name }))
-                            .notes
-                            .push(crate::diagnostic::Note { message: "first set here".into(), span: first_span });
+                        twice.push((key, first, property.name));
                         continue;
                     }
                     fields.push((property, key, value));
@@ -682,11 +774,20 @@ impl Loader {
             }
         }
         let name_field = fields.iter().find(|(p, _, _)| p.name == "name").map(|(_, _, v)| *v);
+        let mut name_valid = true;
         let (name, name_span) = match name_field {
             Some(value) => {
                 let at = At { container: &provisional, property: "name" };
-                let name = self.text(value, at, false).unwrap_or_default();
-                self.check_name(&name, value.span, &provisional);
+                let name = match self.text(value, at, false) {
+                    Some(name) => {
+                        name_valid = self.check_name(&name, value.span, &provisional);
+                        name
+                    }
+                    None => {
+                        name_valid = false;
+                        String::new()
+                    }
+                };
                 (name, value.span)
             }
             None => {
@@ -698,18 +799,39 @@ impl Loader {
                 (String::new(), node.span)
             }
         };
-        let label = match (parent, name.is_empty()) {
+        // An invalid name would only confuse the messages that follow: use the position.
+        let label = match (parent, name.is_empty() || !name_valid) {
             (Some(p), false) => format!("{p}/{name}"),
             (None, false) => name.clone(),
             _ => provisional.clone(),
         };
+        for (key, first, property) in twice {
+            let key_text = key.as_scalar().map(|(k, _)| k).unwrap_or_default();
+            let first_text = first.as_scalar().map(|(k, _)| k).unwrap_or_default();
+            let (message, help) = if first_text == key_text {
+                (format!("`{key_text}` is set twice"), "keep one of them".to_string())
+            } else {
+                (
+                    format!("`{key_text}` and `{first_text}` both set `{property}`"),
+                    format!("`{key_text}` is another spelling of `{first_text}`; keep one"),
+                )
+            };
+            let d = self.error(message, key.span, Some(At { container: &label, property }));
+            d.notes.push(crate::diagnostic::Note { message: "first set here".into(), span: first.span });
+            d.help = Some(help);
+        }
+        let mut suggested: Vec<&'static str> = Vec::new();
         for (key, text) in unknown {
             let message = if text.is_empty() {
                 format!("a property name must be a string, found {}", key.kind_name())
             } else {
                 format!("unknown property `{text}`")
             };
-            let help = properties::suggest(&text, properties::all_spellings()).map(|s| format!("did you mean `{s}`?"));
+            let suggestion = properties::suggest(&text, properties::all_spellings());
+            if let Some(property) = suggestion.and_then(properties::lookup) {
+                suggested.push(property.name);
+            }
+            let help = suggestion.map(|s| format!("did you mean `{s}`?"));
             let d = self.error(message, key.span, Some(At { container: &label, property: "" }));
             d.help =
                 help.or_else(|| Some("see `copili schema` or the format reference for the known properties".into()));
@@ -843,7 +965,8 @@ impl Loader {
                                 format!("expected a list of sidecar descriptions, found {}", value.kind_name()),
                                 value.span,
                                 Some(at),
-                            );
+                            )
+                            .help = Some("write each sidecar as a list item: `- name: redis01`".into());
                             &[]
                         }
                     };
@@ -861,7 +984,8 @@ impl Loader {
 
         match image_span {
             None => {
-                if !fields.iter().any(|(p, _, _)| p.name == "image_repo") {
+                // A misspelt `image_repo` was reported as such already.
+                if !fields.iter().any(|(p, _, _)| p.name == "image_repo") && !suggested.contains(&"image_repo") {
                     self.error(
                         "missing required property `image_repo`",
                         node.span,
@@ -875,29 +999,22 @@ impl Loader {
         Some(spec)
     }
 
-    fn check_name(&mut self, name: &str, span: Span, container: &str) {
+    /// Reports an invalid name; whether the name is valid.
+    fn check_name(&mut self, name: &str, span: Span, container: &str) -> bool {
         let at = Some(At { container, property: "name" });
-        if name.is_empty() {
-            self.error("the name is empty", span, at);
+        let message = if name.is_empty() {
+            "the name is empty".to_string()
         } else if name.starts_with('-') {
-            self.error(
-                format!("invalid name `{name}`: a name starting with `-` would be read as an option by the engine CLI"),
-                span,
-                at,
-            );
+            format!("invalid name `{name}`: a name starting with `-` would be read as an option by the engine CLI")
         } else if !NAME.is_match(name) {
-            self.error(
-                format!("invalid name `{name}`: docker and podman accept letters, digits, `_`, `.` and `-`, starting with a letter or digit"),
-                span,
-                at,
-            );
+            format!("invalid name `{name}`: docker and podman accept letters, digits, `_`, `.` and `-`, starting with a letter or digit")
         } else if name.len() > 63 {
-            self.error(
-                format!("the name `{name}` is longer than 63 characters, the limit of the hostname it becomes"),
-                span,
-                at,
-            );
-        }
+            format!("the name `{name}` is longer than 63 characters, the limit of the hostname it becomes")
+        } else {
+            return true;
+        };
+        self.error(message, span, at);
+        false
     }
 
     fn check_image(&mut self, spec: &mut ContainerSpec, span: Span, explicit_tag: Option<Span>, label: &str) {
@@ -972,7 +1089,8 @@ impl Loader {
                 })
                 .collect(),
             Value::Map(_) => {
-                self.error("expected a list of strings or one string, found a mapping", node.span, Some(at));
+                self.error("expected a list of strings or one string, found a mapping", node.span, Some(at)).help =
+                    Some("write a list, e.g. `command: [python, load.py, --full]`".into());
                 Vec::new()
             }
         }
@@ -987,7 +1105,7 @@ impl Loader {
             Value::Map(entries) => {
                 for (key, value) in entries {
                     let Some(host) = self.text(key, at, false) else { continue };
-                    let path = format!("volumes.{host}");
+                    let path = format!("volumes[\"{host}\"]");
                     let at = At { container, property: &path };
                     let Value::Map(options) = &value.value else {
                         self.error(
@@ -1018,7 +1136,8 @@ impl Loader {
                         }
                     }
                     let Some((target, target_span)) = bind else {
-                        self.error("missing `bind`: the path inside the container", value.span, Some(at));
+                        self.error("missing `bind`: the path inside the container", key.span, Some(at)).help =
+                            Some(format!("write `{host}: {{bind: /path/in/container, mode: rw}}`"));
                         continue;
                     };
                     let read_only = match mode {

@@ -158,7 +158,8 @@ pub fn suggest<'a>(key: &str, candidates: impl IntoIterator<Item = &'a str>) -> 
         }
         let score = strsim::jaro_winkler(&lower, &candidate.to_ascii_lowercase());
         let distance = strsim::levenshtein(&lower, &candidate.to_ascii_lowercase());
-        let close = score >= 0.85 || distance <= (candidate.len() / 3).max(1);
+        // Very short names are too alike to guess between.
+        let close = candidate.len() >= 4 && (score >= 0.85 || distance <= (candidate.len() / 3).max(1));
         if close && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, candidate));
         }

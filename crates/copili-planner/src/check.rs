@@ -56,9 +56,9 @@ pub(crate) fn edges(pipeline: &Pipeline) -> (Vec<Edge>, Vec<Diagnostic>) {
                         Some(main) => d.help(format!(
                             "`{dependency}` is a sidecar of `{main}`; a sidecar runs with its container and cannot be depended on"
                         )),
-                        None => match suggest(dependency, index.keys().copied()) {
+                        None => match suggest(dependency, valid_names(pipeline)) {
                             Some(s) => d.help(format!("did you mean `{s}`?")),
-                            None => d.help("no container of this pipeline has that name"),
+                            None => d.help(format!("the containers are: {}", name_list(pipeline))),
                         },
                     };
                     diagnostics.push(d);
@@ -67,6 +67,26 @@ pub(crate) fn edges(pipeline: &Pipeline) -> (Vec<Edge>, Vec<Diagnostic>) {
         }
     }
     (edges, diagnostics)
+}
+
+/// Names worth suggesting: those that are valid (an invalid one has its own error).
+pub(crate) fn valid_names(pipeline: &Pipeline) -> impl Iterator<Item = &str> {
+    pipeline
+        .containers
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|n| n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()))
+}
+
+/// The container names for a help line, shortened for large pipelines.
+pub(crate) fn name_list(pipeline: &Pipeline) -> String {
+    const SHOWN: usize = 12;
+    let names: Vec<&str> = valid_names(pipeline).take(SHOWN + 1).collect();
+    if names.len() > SHOWN {
+        format!("{}, … ({} in all)", names[..SHOWN].join(", "), pipeline.containers.len())
+    } else {
+        names.join(", ")
+    }
 }
 
 /// Checks the dependency graph of a pipeline: unknown dependencies, self-dependencies and

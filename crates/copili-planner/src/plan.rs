@@ -330,10 +330,10 @@ fn selection_errors(pipeline: &Pipeline, selection: &Selection) -> Vec<Diagnosti
             let mut d = Diagnostic::error(format!("{option} names an unknown container `{name}`"));
             let sidecar_of =
                 pipeline.containers.iter().find(|c| c.sidecars.iter().any(|s| s.name == *name)).map(|c| &c.name);
-            d = match (sidecar_of, suggest(name, names.iter().copied())) {
+            d = match (sidecar_of, suggest(name, crate::check::valid_names(pipeline))) {
                 (Some(main), _) => d.help(format!("`{name}` is a sidecar of `{main}`; select `{main}` instead")),
                 (None, Some(s)) => d.help(format!("did you mean `{s}`?")),
-                (None, None) => d.help(format!("the containers of `{}` are: {}", pipeline.name, names.join(", "))),
+                (None, None) => d.help(format!("the containers are: {}", crate::check::name_list(pipeline))),
             };
             errors.push(d);
         }

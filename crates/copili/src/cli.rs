@@ -17,6 +17,32 @@ Examples:
 
 Exit codes: 0 ok, 1 a container failed, 2 invalid input or usage, 3 engine unavailable.";
 
+const VALIDATE_EXAMPLES: &str = "\
+Examples:
+  copili validate pipeline.yaml
+  copili validate --strict-env --env-file prod.env pipeline.yaml
+  cat pipeline.json | copili validate -
+
+Exit codes: 0 valid (warnings may be printed), 2 invalid.";
+
+const PLAN_EXAMPLES: &str = "\
+Examples:
+  copili plan pipeline.yaml
+  copili plan pipeline.yaml --environment PROD
+  copili plan pipeline.yaml --only load_genes,load_proteins --skip cleanup
+  copili plan pipeline.yaml --service-only
+  copili plan pipeline.yaml --format json | jq '.levels'
+
+Secret values (registry passwords, env_vars values) are shown as ****.
+Exit codes: 0 ok, 2 invalid input or usage.";
+
+const GRAPH_EXAMPLES: &str = "\
+Examples:
+  copili graph pipeline.yaml | dot -Tsvg > pipeline.svg
+  copili graph pipeline.yaml --format mermaid > pipeline.mmd
+
+Containers left out by the selection are drawn dashed, with the reason.";
+
 /// Run a pipeline of docker or podman containers in a coordinated way.
 #[derive(Debug, Parser)]
 #[command(name = "copili", version, about, after_help = EXAMPLES, propagate_version = true)]
@@ -30,9 +56,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a pipeline file and report every problem, located.
-    #[command(after_help = "Exit codes: 0 valid (warnings may be printed), 2 invalid.")]
+    #[command(after_help = VALIDATE_EXAMPLES)]
     Validate(InputArgs),
     /// Show what a run would do: containers by level, what is left out and why.
+    #[command(after_help = PLAN_EXAMPLES)]
     Plan {
         /// The pipeline and selection.
         #[command(flatten)]
@@ -45,6 +72,7 @@ pub enum Command {
         service_only: bool,
     },
     /// Draw the dependency graph (edges point from a dependency to its dependent).
+    #[command(after_help = GRAPH_EXAMPLES)]
     Graph {
         /// The pipeline and selection.
         #[command(flatten)]

@@ -36,18 +36,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 1 => ", 1 sidecar".into(),
                 n => format!(", {n} sidecars"),
             };
+            let warnings = if warnings == 0 { String::new() } else { format!(", {}", plural(warnings, "warning")) };
             println!(
-                "{}: pipeline `{}` is valid: {} containers{sidecars}, {} selected in {} levels{}",
+                "{}: pipeline `{}` is valid: {}{sidecars}, {} selected in {}{warnings}",
                 spec.source.name,
                 pipeline.identity(),
-                spec.containers.len(),
+                plural(spec.containers.len(), "container"),
                 plan.len(),
-                plan.levels.len(),
-                match warnings {
-                    0 => String::new(),
-                    1 => ", 1 warning".into(),
-                    n => format!(", {n} warnings"),
-                }
+                plural(plan.levels.len(), "level"),
             );
             Ok(exit_code::SUCCESS)
         }
@@ -159,13 +155,27 @@ fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Result<Option
     Ok(Some((pipeline, plan, n)))
 }
 
+/// `1 container`, `2 containers`.
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 fn report_invalid(diagnostics: &Diagnostics, file: &str) {
     eprint!("{diagnostics}");
     let errors = diagnostics.error_count();
     let warnings = diagnostics.items.len() - errors;
-    let plural = |n: usize, word: &str| if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") };
     let file = if file == "-" { "<stdin>" } else { file };
-    let mut summary = format!("\nerror: `{file}` is not a valid pipeline: {}", plural(errors, "error"));
+    // Blame the pipeline file only for errors found in it (not for arguments or `.env`).
+    let in_file = diagnostics.errors().any(|d| d.source.as_ref().is_some_and(|s| s.name == file));
+    let mut summary = if in_file {
+        format!("\nerror: `{file}` is not a valid pipeline: {}", plural(errors, "error"))
+    } else {
+        format!("\nerror: aborting because of {}", plural(errors, "error"))
+    };
     if warnings > 0 {
         summary.push_str(&format!(", {}", plural(warnings, "warning")));
     }

@@ -260,13 +260,13 @@ pub fn to_text(pipeline: &Pipeline, plan: &Plan) -> String {
         1 => " and 1 sidecar".to_string(),
         n => format!(" and {n} sidecars"),
     };
-    let _ = writeln!(
-        out,
-        "{} of {} containers{sidecars} in {} levels",
-        plan.len(),
-        spec.containers.len(),
-        plan.levels.len()
-    );
+    let levels = if plan.levels.len() == 1 { "1 level".to_string() } else { format!("{} levels", plan.levels.len()) };
+    let of = if spec.containers.len() == 1 {
+        "1 container".to_string()
+    } else {
+        format!("{} containers", spec.containers.len())
+    };
+    let _ = writeln!(out, "{} of {of}{sidecars} in {levels}", plan.len());
     let width = plan.order().map(|i| spec.containers[i].name.len()).max().unwrap_or(0);
     for (level, members) in plan.levels.iter().enumerate() {
         let _ = writeln!(out, "\nlevel {}", level + 1);
