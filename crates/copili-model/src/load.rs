@@ -666,7 +666,9 @@ impl Loader {
             }) else {
                 continue;
             };
-            let path = format!("{property}.{key_text}");
+            // Messages name the key as written: expanded, it could carry a variable's value.
+            let written = key.as_scalar().map_or("", |(k, _)| k);
+            let path = format!("{property}.{written}");
             let value_at = At { container, property: &path };
             let value_text = match &value.value {
                 Value::Scalar { .. } => self.text(value, value_at, secret),
@@ -675,7 +677,7 @@ impl Loader {
                     let d = self.error("expected a value, found nothing (null)", key.span, Some(value_at));
                     if property == "env_vars" {
                         d.help = Some(format!(
-                            "to pass a variable of copili's environment, write `{key_text}: ${{{key_text}}}`"
+                            "to pass a variable of copili's environment, write `{written}: ${{{written}}}`"
                         ));
                     } else {
                         d.help = Some("write `\"\"` for an empty value".into());
@@ -914,7 +916,7 @@ impl Loader {
                     for (key_text, v, key_span) in self.string_map(value, "env_vars", &label, true) {
                         if key_text.is_empty() || key_text.contains(['=', '\0']) {
                             self.error(
-                                format!("invalid environment variable name `{key_text}`: it must be non-empty and hold no `=`"),
+                                "invalid environment variable name: it must be non-empty and hold no `=`",
                                 key_span,
                                 Some(at),
                             );
@@ -1362,6 +1364,16 @@ mod tests {
         );
         let forms: Vec<_> = p.containers[0].volumes.iter().map(Volume::short_form).collect();
         assert_eq!(forms, vec!["/up:/up:ro", "vol:/v:rw", "/abs:/abs:rw"]);
+    }
+
+    #[test]
+    fn env_vars_and_labels_take_the_compose_list_form() {
+        let p =
+            ok("p:\n  - name: a\n    image_repo: busybox\n    env_vars: [A=1, B=x=y, C=]\n    labels: [team=data]\n");
+        let env: Vec<_> = p.containers[0].env_vars.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
+        assert_eq!(env, vec![("A", "1"), ("B", "x=y"), ("C", "")]);
+        assert_eq!(p.containers[0].labels, vec![("team".to_string(), "data".to_string())]);
+        assert_eq!(errors("p:\n  - name: a\n    image_repo: busybox\n    env_vars: [A]\n").len(), 1);
     }
 
     #[test]
