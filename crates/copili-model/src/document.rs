@@ -462,11 +462,14 @@ impl<'input> SpannedEventReceiver<'input> for Builder<'_> {
                 self.finish(node, anchor);
             }
             Event::SequenceStart(anchor, _) => {
-                self.stack.push(Frame::Seq { span: marker_span(&marker, 1), anchor, items: Vec::new() })
+                self.stack.push(Frame::Seq { span: marker_span(&marker, 1), anchor, items: Vec::with_capacity(4) })
             }
-            Event::MappingStart(anchor, _) => {
-                self.stack.push(Frame::Map { span: marker_span(&marker, 1), anchor, entries: Vec::new(), key: None })
-            }
+            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
+                span: marker_span(&marker, 1),
+                anchor,
+                entries: Vec::with_capacity(8),
+                key: None,
+            }),
             Event::SequenceEnd => {
                 if let Some(Frame::Seq { span: start, anchor, items }) = self.stack.pop() {
                     let end_line = span.end.line() as u32;
