@@ -219,10 +219,20 @@ pub fn parse_streaming(text: &str, syntax: Syntax, on_item: &mut dyn FnMut(usize
 
 fn parse_inner(text: &str, syntax: Syntax, on_item: Option<&mut dyn FnMut(usize, Node)>) -> Parsed {
     let looks_like_json = matches!(text.trim_start().chars().next(), Some('{') | Some('['));
-    if syntax == Syntax::Json {
-        if let Err(problem) = check_json(text) {
-            return Parsed { root: None, problems: vec![problem], streamed: 0 };
-        }
+    let json = match syntax {
+        Syntax::Json => match check_json(text) {
+            Ok(()) => true,
+            Err(problem) => return Parsed { root: None, problems: vec![problem], streamed: 0 },
+        },
+        Syntax::Detect => looks_like_json && check_json(text).is_ok(),
+        Syntax::Yaml => false,
+    };
+    if json {
+        let mut reader = crate::json_tree::Reader::new(text, on_item);
+        return match reader.document() {
+            Ok(root) => Parsed { root: Some(root), problems: reader.problems, streamed: reader.streamed },
+            Err(problem) => Parsed { root: None, problems: vec![problem], streamed: 0 },
+        };
     }
     let mut builder = Builder { on_item, ..Builder::default() };
     let mut parser = Parser::new_from_str(text);

@@ -13,6 +13,7 @@ pub mod diagnostic;
 pub mod document;
 pub mod dotenv;
 pub mod interpolate;
+mod json_tree;
 pub mod load;
 pub mod properties;
 pub mod schema;

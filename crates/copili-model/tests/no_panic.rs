@@ -186,3 +186,26 @@ proptest! {
         prop_assert_eq!(expanded.value, text);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// The JSON reader and the YAML parser build the same tree from the same JSON text.
+    #[test]
+    fn json_reader_agrees_with_the_yaml_parser(value in json_value(), pretty in any::<bool>()) {
+        use copili_model::document::{parse, Syntax};
+        let text = if pretty {
+            serde_json::to_string_pretty(&value).expect("serializable")
+        } else {
+            serde_json::to_string(&value).expect("serializable")
+        };
+        let from_json = parse(&text, Syntax::Json);
+        let from_yaml = parse(&text, Syntax::Yaml);
+        prop_assert!(from_json.problems.is_empty() && from_yaml.problems.is_empty());
+        let (Some(a), Some(b)) = (from_json.root, from_yaml.root) else {
+            return Err(TestCaseError::fail("no root"));
+        };
+        prop_assert_eq!(a.to_json(), b.to_json());
+        prop_assert_eq!(a.span, b.span);
+    }
+}

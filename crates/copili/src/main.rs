@@ -52,15 +52,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let Some((pipeline, plan, _)) = load_and_plan(&input, service_only)? else {
                 return Ok(exit_code::INVALID_INPUT);
             };
-            let text = match format {
-                PlanFormat::Text => render::plan::to_text(&pipeline, &plan),
-                PlanFormat::Json => {
-                    let mut json = serde_json::to_string_pretty(&render::plan::to_json(&pipeline, &plan))?;
-                    json.push('\n');
-                    json
-                }
-            };
-            write_stdout(&text)?;
+            match format {
+                PlanFormat::Text => write_stdout(&render::plan::to_text(&pipeline, &plan))?,
+                // Written as it is serialized: a large plan is never one string in memory.
+                PlanFormat::Json => write_stdout_with(|out| {
+                    serde_json::to_writer_pretty(&mut *out, &render::plan::to_json(&pipeline, &plan))?;
+                    out.write_all(b"\n")
+                })?,
+            }
             release_at_exit((pipeline, plan));
             Ok(exit_code::SUCCESS)
         }
@@ -98,8 +97,13 @@ fn release_at_exit<T>(value: T) {
 
 /// Writes to stdout; a closed pipe (`copili plan … | head`) is not an error.
 fn write_stdout(text: &str) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    write_stdout_with(|out| out.write_all(text.as_bytes()))
+}
+
+/// Writes to a buffered stdout; a closed pipe is not an error.
+fn write_stdout_with(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> anyhow::Result<()> {
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match write(&mut stdout).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }
