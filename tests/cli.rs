@@ -159,7 +159,10 @@ fn name_replaces_the_pipeline_identity() {
 /// Asserts the PROD selection of `environments.yaml` (or its copy with a `.env`).
 fn assert_prod_selection(plan: &Value, stderr: &str) {
     assert_eq!(plan["environment"], "PROD");
-    assert_eq!(plan["excluded"], json!([{"name": "load_test_data", "reason": "excluded in environment `PROD`"}]));
+    assert_eq!(
+        plan["excluded"],
+        json!([{"name": "load_test_data", "reason": "excluded in environment `PROD`", "kind": "environment"}])
+    );
     let levels = plan["levels"].to_string();
     assert!(!levels.contains("load_test_data"), "an excluded container is in a level: {levels}");
     assert_eq!(container(plan, "check_test_data")["blocked_by"], "load_test_data");
@@ -219,8 +222,8 @@ fn only_adds_the_dependencies() {
     assert_eq!(
         plan["excluded"],
         json!([
-            {"name": "load_test_data", "reason": "not selected by --only"},
-            {"name": "check_test_data", "reason": "not selected by --only"}
+            {"name": "load_test_data", "reason": "not selected by --only", "kind": "only"},
+            {"name": "check_test_data", "reason": "not selected by --only", "kind": "only"}
         ])
     );
 }
@@ -238,7 +241,7 @@ fn only_comma_form_and_repeated_form_agree() {
 fn skip_leaves_out_and_blocks_dependents() {
     let output = success(&["plan", ENVIRONMENTS, "--skip", "link_genes", "--format", "json"]);
     let plan = parse(&output);
-    assert_eq!(plan["excluded"], json!([{"name": "link_genes", "reason": "skipped by --skip"}]));
+    assert_eq!(plan["excluded"], json!([{"name": "link_genes", "reason": "skipped by --skip", "kind": "skip"}]));
     assert_eq!(container(&plan, "refresh_index")["blocked_by"], "link_genes");
     assert!(output.stderr().contains("`refresh_index` depends on `link_genes`"), "{}", output.describe());
     let both = plan_json(&[ENVIRONMENTS, "--skip", "link_genes,check_test_data"]);

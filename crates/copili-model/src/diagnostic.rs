@@ -285,7 +285,13 @@ impl fmt::Display for Diagnostic {
             writeln!(f, "  -->{context}")?;
         }
         if let Some(help) = &self.help {
-            writeln!(f, "  = help: {help}")?;
+            let pad = match &self.source {
+                Some(_) => " ".repeat(
+                    self.notes.iter().map(|n| n.span.line).chain([self.span.line]).max().unwrap_or(0).to_string().len(),
+                ),
+                None => " ".to_string(),
+            };
+            writeln!(f, "{pad} = help: {help}")?;
         }
         Ok(())
     }

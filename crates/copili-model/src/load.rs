@@ -198,6 +198,8 @@ pub fn load_draft(input: Input<'_>, options: &LoadOptions) -> Draft {
                 diagnostics.push(d);
             }
             if syntax_failed {
+                // Without a tree, secrets are found by the layout of the text.
+                mask_by_layout(&source);
                 // What was converted before a syntax error is not reported: the error is.
                 return Draft { pipeline: None, diagnostics: Diagnostics { items: diagnostics } };
             }
@@ -299,6 +301,38 @@ fn is_reference_only(node: &Node) -> bool {
 fn mask_value(node: &Node, source: &SourceFile) {
     if !matches!(node.value, Value::Null) && !is_reference_only(node) {
         source.mask(node.span, node.end_line);
+    }
+}
+
+/// After a syntax error there is no tree to find secrets in: mask by the text's layout instead,
+/// generously. On a line naming `image_reg_password` or `env_vars`, everything after that
+/// key; below `env_vars`, every line indented deeper than it (block YAML and pretty JSON alike).
+fn mask_by_layout(source: &SourceFile) {
+    let Some(text) = source.text() else { return };
+    let indent = |l: &str| l.chars().take_while(|c| c.is_whitespace()).count();
+    let mut env_block: Option<usize> = None;
+    for (index, line) in text.lines().enumerate() {
+        let number = index as u32 + 1;
+        let whole = |from: usize| Span { line: number, column: from as u32 + 1, len: line.chars().count() as u32 };
+        if let Some(block) = env_block {
+            if line.trim().is_empty() || indent(line) > block {
+                source.mask(whole(indent(line)), number);
+                continue;
+            }
+            env_block = None;
+        }
+        for key in ["image_reg_password", "env_vars"] {
+            if let Some(at) = line.find(key) {
+                let after_key = at + key.len();
+                let mut from = line[after_key..].find(':').map_or(after_key, |c| after_key + c + 1);
+                from += line[from..].len() - line[from..].trim_start().len();
+                let column = line[..from].chars().count();
+                source.mask(whole(column), number);
+                if key == "env_vars" {
+                    env_block = Some(indent(line));
+                }
+            }
+        }
     }
 }
 
@@ -1024,6 +1058,15 @@ impl Loader {
         if spec.image_repo.is_empty() {
             self.error("the image repository is empty", span, at);
             return;
+        }
+        if spec.image_repo.contains('@') {
+            if let Some(tag_span) = explicit_tag {
+                let message = format!("the image repository `{}` pins a digest, and `tag` sets a tag", spec.image_repo);
+                let d = self.error(message, span, at);
+                d.notes.push(crate::diagnostic::Note { message: "`tag` is set here".into(), span: tag_span });
+                d.help = Some("a digest names exactly one image: remove `tag`".into());
+                return;
+            }
         }
         // A tag written into the repository (`redis:7`) is taken as the tag.
         let last_slash = spec.image_repo.rfind('/').map_or(0, |i| i + 1);

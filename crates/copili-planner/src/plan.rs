@@ -38,6 +38,18 @@ pub enum ExclusionReason {
     NotServiceContainer,
 }
 
+impl ExclusionReason {
+    /// A stable identifier for scripts: `environment`, `skip`, `only` or `service`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ExclusionReason::Environment(_) => "environment",
+            ExclusionReason::Skipped => "skip",
+            ExclusionReason::NotSelected => "only",
+            ExclusionReason::NotServiceContainer => "service",
+        }
+    }
+}
+
 impl fmt::Display for ExclusionReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -244,10 +256,10 @@ pub fn plan(pipeline: &Pipeline, selection: &Selection) -> Result<Plan, Diagnost
                     external_dependencies.push((i, dep));
                     continue;
                 }
-                Some(r @ (ExclusionReason::Environment(_) | ExclusionReason::Skipped)) => r.to_string(),
+                Some(r @ (ExclusionReason::Environment(_) | ExclusionReason::Skipped)) => format!("which is {r}"),
                 Some(ExclusionReason::NotSelected) => continue,
                 None => match blocked_by[dep] {
-                    Some(_) => "will be cancelled".to_string(),
+                    Some(_) => "which will be cancelled".to_string(),
                     None => continue,
                 },
             };
@@ -255,7 +267,7 @@ pub fn plan(pipeline: &Pipeline, selection: &Selection) -> Result<Plan, Diagnost
                 blocked_by[i] = Some(dep);
                 warnings.push(
                     Diagnostic::warning(format!(
-                        "`{}` depends on `{dep_name}`, which is {why}: `{}` will be cancelled at run time",
+                        "`{}` depends on `{dep_name}`, {why}: `{}` will be cancelled at run time",
                         container.name, container.name
                     ))
                     .at(&pipeline.source, span)
@@ -265,6 +277,9 @@ pub fn plan(pipeline: &Pipeline, selection: &Selection) -> Result<Plan, Diagnost
             }
         }
     }
+
+    // Warnings in reading order, not in the order the graph was walked.
+    warnings.sort_by_key(|d: &Diagnostic| (d.span.line, d.span.column));
 
     // Levels by Kahn's algorithm over the selected containers; a level is in file order.
     let selected: Vec<bool> = reason.iter().map(Option::is_none).collect();

@@ -102,6 +102,13 @@ impl Pipeline {
     /// `options`, else `ENV` of the `.env` file (as copili 1.4, which loaded `.env` into its
     /// environment).
     pub fn default_environment(&self, options: &LoadOptions) -> Option<String> {
-        options.process_env.get("ENV").cloned().or_else(|| self.spec.dotenv_environment.clone())
+        // `ENV=` (set but empty) selects no environment, as if unset.
+        let non_empty = |v: &String| !v.is_empty();
+        options
+            .process_env
+            .get("ENV")
+            .filter(|v| non_empty(v))
+            .cloned()
+            .or_else(|| self.spec.dotenv_environment.clone().filter(non_empty))
     }
 }

@@ -120,9 +120,10 @@ fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Result<Option
     let stdin_text;
     let source = if input.file.as_os_str() == "-" {
         let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| anyhow::anyhow!("cannot read the pipeline from standard input: {e}"))?;
+        if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+            eprintln!("error: cannot read the pipeline from standard input: {e}");
+            return Ok(None);
+        }
         stdin_text = text;
         Input::Stdin(&stdin_text)
     } else {

@@ -60,8 +60,8 @@ pub struct ContainerJson {
     pub volumes: Vec<String>,
     /// Labels.
     pub labels: serde_json::Map<String, serde_json::Value>,
-    /// Environments in which it is skipped.
-    pub exclude_in_env: Vec<String>,
+    /// Environments in which it is skipped (the property's own spelling, as in the file).
+    pub exlude_in_env: Vec<String>,
     /// Whether it runs even when it ran before.
     pub force_rerun: bool,
     /// Registry user name, if any.
@@ -95,6 +95,10 @@ pub struct SidecarJson {
     pub image_reg_username: Option<String>,
     /// `****` when a registry password is set.
     pub image_reg_password: Option<String>,
+    /// Link to more information.
+    pub info_link: Option<String>,
+    /// Description.
+    pub desc: Option<String>,
 }
 
 /// A container left out.
@@ -102,8 +106,10 @@ pub struct SidecarJson {
 pub struct ExcludedJson {
     /// Its name.
     pub name: String,
-    /// Why, e.g. "excluded in environment `PROD`".
+    /// Why, for people, e.g. "excluded in environment `PROD`".
     pub reason: String,
+    /// Why, for scripts: `environment`, `skip`, `only` or `service`.
+    pub kind: &'static str,
 }
 
 /// A dependency met by earlier runs (service-only plans).
@@ -186,7 +192,7 @@ pub fn to_json(pipeline: &Pipeline, plan: &Plan) -> PlanJson {
                 env_vars: masked_env(&c.env_vars),
                 volumes: c.volumes.iter().map(|v| v.short_form()).collect(),
                 labels: labels(&c.labels),
-                exclude_in_env: c.exclude_in_env.clone(),
+                exlude_in_env: c.exclude_in_env.clone(),
                 force_rerun: c.force_rerun,
                 image_reg_username: c.image_reg_username.clone(),
                 image_reg_password: c.image_reg_password.as_ref().map(|_| Secret::MASK.to_string()),
@@ -205,7 +211,7 @@ pub fn to_json(pipeline: &Pipeline, plan: &Plan) -> PlanJson {
         excluded: plan
             .excluded
             .iter()
-            .map(|e| ExcludedJson { name: name(e.container), reason: e.reason.to_string() })
+            .map(|e| ExcludedJson { name: name(e.container), reason: e.reason.to_string(), kind: e.reason.kind() })
             .collect(),
         added_by_only: plan.added_by_only.iter().map(|&i| name(i)).collect(),
         external_dependencies: plan
@@ -232,6 +238,8 @@ fn sidecar_json(s: &ContainerSpec) -> SidecarJson {
         labels: labels(&s.labels),
         image_reg_username: s.image_reg_username.clone(),
         image_reg_password: s.image_reg_password.as_ref().map(|_| Secret::MASK.to_string()),
+        info_link: s.info_link.clone(),
+        desc: s.desc.clone(),
     }
 }
 
