@@ -1,0 +1,349 @@
+//! [`Engine`] for the `docker` and `podman` command line clients, run through `duct`.
+//!
+//! Every call is one client invocation with its output captured, its exit status read with
+//! `unchecked()` and turned into an [`EngineError`] carrying the command (secrets never on it)
+//! and the end of its error output. The two clients differ in a few places only, kept here.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::engine::{ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, MountSource};
+
+/// Which client a binary is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    /// The docker client, talking to a daemon (`DOCKER_HOST`).
+    Docker,
+    /// The podman client, daemonless (rootful or rootless).
+    Podman,
+}
+
+/// A container engine driven through its command line client.
+#[derive(Debug, Clone)]
+pub struct CliEngine {
+    binary: PathBuf,
+    display: String,
+    kind: EngineKind,
+}
+
+/// How many lines of a failing command's error output an error keeps.
+const STDERR_TAIL_LINES: usize = 8;
+
+impl CliEngine {
+    /// An engine for `binary` (a name looked up on `PATH`, or a path), of the given kind.
+    pub fn new(binary: impl Into<PathBuf>, kind: EngineKind) -> CliEngine {
+        let binary = binary.into();
+        let display = binary.display().to_string();
+        CliEngine { binary, display, kind }
+    }
+
+    /// Finds `docker` or `podman` on `PATH`.
+    pub fn find(kind: EngineKind) -> Result<CliEngine, EngineError> {
+        let name = match kind {
+            EngineKind::Docker => "docker",
+            EngineKind::Podman => "podman",
+        };
+        let path = which::which(name)
+            .map_err(|e| EngineError::NotFound { binary: name.into(), reason: format!("not found on PATH ({e})") })?;
+        Ok(CliEngine { binary: path, display: name.into(), kind })
+    }
+
+    /// The kind of client.
+    pub fn kind(&self) -> EngineKind {
+        self.kind
+    }
+
+    /// Runs the client with `args`; the captured standard output on success.
+    fn run(&self, args: &[String]) -> Result<String, EngineError> {
+        self.run_with_env(args, &[])
+    }
+
+    fn run_with_env(&self, args: &[String], env: &[(&str, &str)]) -> Result<String, EngineError> {
+        let mut expression = duct::cmd(&self.binary, args).stdout_capture().stderr_capture().stdin_null().unchecked();
+        for (name, value) in env {
+            expression = expression.env(name, value);
+        }
+        let output = expression
+            .run()
+            .map_err(|e| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() })?;
+        if output.status.success() {
+            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+        }
+        Err(EngineError::Failed {
+            command: self.render(args),
+            code: output.status.code(),
+            stderr: tail(&output.stderr),
+        })
+    }
+
+    /// The command for messages. Arguments never hold secret values (see [`CliEngine::create`]).
+    fn render(&self, args: &[String]) -> String {
+        std::iter::once(self.display.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+    }
+
+    fn label_filters(labels: &[(String, String)]) -> Vec<String> {
+        labels.iter().flat_map(|(k, v)| ["--filter".to_string(), format!("label={k}={v}")]).collect()
+    }
+}
+
+/// The last lines of an error output, trimmed.
+fn tail(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(STDERR_TAIL_LINES)..].join("\n")
+}
+
+fn args<const N: usize>(items: [&str; N]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Writes the environment into a file only this user can read, in a private directory that
+/// is removed when the returned guard is dropped.
+fn env_file(env: &[(String, copili_model::Secret)]) -> std::io::Result<(tempfile::TempDir, PathBuf)> {
+    let dir = tempfile::Builder::new().prefix("copili-env-").tempdir()?;
+    let path = dir.path().join("env");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&path)?;
+    for (name, value) in env {
+        writeln!(file, "{name}={}", value.expose())?;
+    }
+    file.sync_all()?;
+    Ok((dir, path))
+}
+
+impl Engine for CliEngine {
+    fn name(&self) -> &str {
+        &self.display
+    }
+
+    fn ping(&self) -> Result<String, EngineError> {
+        let format = match self.kind {
+            EngineKind::Docker => "{{.Server.Version}}",
+            EngineKind::Podman => "{{.Client.Version}}",
+        };
+        let out = self.run(&args(["version", "--format", format]))?;
+        Ok(out.trim().to_string())
+    }
+
+    /// Environment values go into a 0600 file in a private temporary directory
+    /// (`--env-file`), removed as soon as the container is created; a value with a line break,
+    /// which env files cannot hold, goes into the client's own environment with only its name
+    /// on the command line (`--env NAME`). Either way no value is ever in `ps`.
+    fn create(&self, request: &CreateRequest) -> Result<String, EngineError> {
+        let mut a = args(["create", "--name"]);
+        a.push(request.name.clone());
+        a.push("--hostname".into());
+        a.push(request.hostname.clone());
+        for (key, value) in &request.labels {
+            a.push("--label".into());
+            a.push(format!("{key}={value}"));
+        }
+        let (in_file, in_client_env): (Vec<_>, Vec<_>) =
+            request.env.iter().cloned().partition(|(_, value)| !value.expose().contains('\n'));
+        let env_file = if in_file.is_empty() {
+            None
+        } else {
+            let (dir, path) = env_file(&in_file).map_err(|e| EngineError::NotFound {
+                binary: self.display.clone(),
+                reason: format!("cannot write the environment file: {e}"),
+            })?;
+            a.push("--env-file".into());
+            a.push(path.display().to_string());
+            Some(dir)
+        };
+        for (name, _) in &in_client_env {
+            a.push("--env".into());
+            a.push(name.clone());
+        }
+        for mount in &request.mounts {
+            let source = match &mount.source {
+                MountSource::Volume(name) => name.clone(),
+                MountSource::Host(path) => path.display().to_string(),
+            };
+            a.push("--volume".into());
+            a.push(format!("{source}:{}:{}", mount.target, if mount.read_only { "ro" } else { "rw" }));
+        }
+        if let Some(network) = &request.network {
+            a.push("--network".into());
+            a.push(network.clone());
+            for alias in &request.network_aliases {
+                a.push("--network-alias".into());
+                a.push(alias.clone());
+            }
+        }
+        a.push(request.image.clone());
+        a.extend(request.command.iter().cloned());
+        let client_env: Vec<(&str, &str)> = in_client_env.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
+        let result = self.run_with_env(&a, &client_env);
+        drop(env_file);
+        let out = result?;
+        let id = out.lines().last().unwrap_or("").trim().to_string();
+        if id.is_empty() {
+            return Err(EngineError::UnexpectedOutput { command: self.render(&a), output: out });
+        }
+        Ok(id)
+    }
+
+    fn start(&self, id: &str) -> Result<(), EngineError> {
+        self.run(&args(["start", id])).map(|_| ())
+    }
+
+    fn follow_logs(&self, id: &str, on_line: &mut dyn FnMut(LogLine)) -> Result<(), EngineError> {
+        // stdout and stderr each through their own pipe, read concurrently: a container that
+        // fills one while we block on the other must not stall.
+        let a = args(["logs", "--follow", id]);
+        let (err_reader, err_writer) = std::io::pipe().map_err(|e| EngineError::NotFound {
+            binary: self.display.clone(),
+            reason: format!("cannot create a pipe: {e}"),
+        })?;
+        let handle = duct::cmd(&self.binary, &a)
+            .stderr_file(err_writer)
+            .stdin_null()
+            .unchecked()
+            .reader()
+            .map_err(|e| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() })?;
+        let (tx, rx) = std::sync::mpsc::channel::<LogLine>();
+        let err_thread = std::thread::spawn(move || {
+            for line in BufReader::new(err_reader).lines().map_while(Result::ok) {
+                if tx.send(LogLine { stream: LogStream::Stderr, text: line }).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut reader = BufReader::new(&handle);
+        let mut buffer = Vec::new();
+        loop {
+            while let Ok(line) = rx.try_recv() {
+                on_line(line);
+            }
+            buffer.clear();
+            match reader.read_until(b'\n', &mut buffer) {
+                Ok(0) => break,
+                Ok(_) => {
+                    let text = String::from_utf8_lossy(&buffer).trim_end_matches(['\n', '\r']).to_string();
+                    on_line(LogLine { stream: LogStream::Stdout, text });
+                }
+                Err(e) => {
+                    return Err(EngineError::Failed { command: self.render(&a), code: None, stderr: e.to_string() });
+                }
+            }
+        }
+        let _ = err_thread.join();
+        while let Ok(line) = rx.try_recv() {
+            on_line(line);
+        }
+        match handle.try_wait() {
+            Ok(Some(output)) if !output.status.success() => {
+                Err(EngineError::Failed { command: self.render(&a), code: output.status.code(), stderr: String::new() })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn wait(&self, id: &str) -> Result<ExitStatus, EngineError> {
+        let a = args(["wait", id]);
+        let out = self.run(&a)?;
+        let code = out
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().parse::<i32>().ok())
+            .ok_or_else(|| EngineError::UnexpectedOutput { command: self.render(&a), output: out.clone() })?;
+        let oom_killed = self.inspect(id).ok().and_then(|s| s.exit).is_some_and(|e| e.oom_killed);
+        Ok(ExitStatus { code, oom_killed })
+    }
+
+    fn inspect(&self, id: &str) -> Result<ContainerStatus, EngineError> {
+        let a = args(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}", id]);
+        let out = self.run(&a)?;
+        let fields: Vec<&str> = out.split_whitespace().collect();
+        let [state, code, oom] = fields.as_slice() else {
+            return Err(EngineError::UnexpectedOutput { command: self.render(&a), output: out.clone() });
+        };
+        let state = state.to_string();
+        let exit = if state == "exited" || state == "stopped" {
+            let code = code
+                .parse::<i32>()
+                .map_err(|_| EngineError::UnexpectedOutput { command: self.render(&a), output: out.clone() })?;
+            Some(ExitStatus { code, oom_killed: *oom == "true" })
+        } else {
+            None
+        };
+        Ok(ContainerStatus { state, exit })
+    }
+
+    fn stop(&self, id: &str, grace: Duration) -> Result<(), EngineError> {
+        self.run(&args(["stop", "--time", &grace.as_secs().to_string(), id])).map(|_| ())
+    }
+
+    fn remove(&self, id: &str) -> Result<(), EngineError> {
+        // `--volumes`: anonymous volumes of the image go with the container.
+        self.run(&args(["rm", "--force", "--volumes", id])).map(|_| ())
+    }
+
+    fn exec(&self, id: &str, command: &[String]) -> Result<i32, EngineError> {
+        let mut a = args(["exec", id]);
+        a.extend(command.iter().cloned());
+        let output = duct::cmd(&self.binary, &a)
+            .stdout_capture()
+            .stderr_capture()
+            .stdin_null()
+            .unchecked()
+            .run()
+            .map_err(|e| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() })?;
+        output.status.code().ok_or_else(|| EngineError::Failed {
+            command: self.render(&a),
+            code: None,
+            stderr: tail(&output.stderr),
+        })
+    }
+
+    fn network_create(&self, name: &str, labels: &[(String, String)]) -> Result<(), EngineError> {
+        let mut a = args(["network", "create"]);
+        for (key, value) in labels {
+            a.push("--label".into());
+            a.push(format!("{key}={value}"));
+        }
+        a.push(name.to_string());
+        self.run(&a).map(|_| ())
+    }
+
+    fn network_remove(&self, name: &str) -> Result<(), EngineError> {
+        self.run(&args(["network", "rm", name])).map(|_| ())
+    }
+
+    fn containers_with_labels(&self, labels: &[(String, String)]) -> Result<Vec<String>, EngineError> {
+        let mut a = args(["ps", "--all", "--format", "{{.Names}}"]);
+        a.extend(Self::label_filters(labels));
+        Ok(self.run(&a)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+    }
+
+    fn networks_with_labels(&self, labels: &[(String, String)]) -> Result<Vec<String>, EngineError> {
+        let mut a = args(["network", "ls", "--format", "{{.Name}}"]);
+        a.extend(Self::label_filters(labels));
+        Ok(self.run(&a)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+    }
+
+    fn image_present(&self, image: &str) -> Result<bool, EngineError> {
+        let a = match self.kind {
+            EngineKind::Podman => args(["image", "exists", image]),
+            EngineKind::Docker => args(["image", "inspect", "--format", "{{.Id}}", image]),
+        };
+        match self.run(&a) {
+            Ok(_) => Ok(true),
+            // podman: exit 1 means absent; docker: "No such image".
+            Err(EngineError::Failed { code: Some(1), stderr, .. })
+                if self.kind == EngineKind::Podman || stderr.contains("No such image") =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The engine boundary: what the runner needs from a container engine, and its errors.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use copili_model::Secret;
+
+/// Everything needed to create one container.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CreateRequest {
+    /// The engine-side name (`<pipeline>-<container>`, sanitised).
+    pub name: String,
+    /// The image reference, `repo:tag`.
+    pub image: String,
+    /// The container's hostname (the description's `name`).
+    pub hostname: String,
+    /// Labels, copili's own `io.copili.*` first.
+    pub labels: Vec<(String, String)>,
+    /// Environment variables; the values are secrets and never reach a command line.
+    pub env: Vec<(String, Secret)>,
+    /// Mounts.
+    pub mounts: Vec<Mount>,
+    /// The command; empty for the image's own.
+    pub command: Vec<String>,
+    /// The network to join, if any.
+    pub network: Option<String>,
+    /// Names under which the container is reachable on that network.
+    pub network_aliases: Vec<String>,
+}
+
+/// A mount of a [`CreateRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// What is mounted.
+    pub source: MountSource,
+    /// The absolute path inside the container.
+    pub target: String,
+    /// Read-only.
+    pub read_only: bool,
+}
+
+/// The source of a [`Mount`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountSource {
+    /// A named engine volume.
+    Volume(String),
+    /// An absolute host path.
+    Host(PathBuf),
+}
+
+/// How a container ended, as the engine reports it. Never guessed: an engine failure is an
+/// [`EngineError`], not an exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitStatus {
+    /// The container's exit code.
+    pub code: i32,
+    /// Whether the kernel's OOM killer ended it.
+    pub oom_killed: bool,
+}
+
+/// A container's state, from `inspect`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerStatus {
+    /// `created`, `running`, `exited`, …
+    pub state: String,
+    /// The exit code once it exited.
+    pub exit: Option<ExitStatus>,
+}
+
+/// Which output stream a log line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogStream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// One line of a container's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// The stream.
+    pub stream: LogStream,
+    /// The text, without the line break.
+    pub text: String,
+}
+
+/// A failure of the engine itself (not of a container): the command (without secret values),
+/// its exit code if it had one, and the end of its error output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// The client binary could not be found or started.
+    #[error("cannot run `{binary}`: {reason}")]
+    NotFound {
+        /// The binary.
+        binary: String,
+        /// Why.
+        reason: String,
+    },
+    /// The client ran and failed.
+    #[error("`{command}` failed{}: {stderr}", code.map(|c| format!(" (exit code {c})")).unwrap_or_default())]
+    Failed {
+        /// The command as run, secrets masked.
+        command: String,
+        /// Its exit code; `None` when it was killed by a signal.
+        code: Option<i32>,
+        /// The last lines of its error output.
+        stderr: String,
+    },
+    /// The client's output could not be understood.
+    #[error("unexpected output from `{command}`: {output}")]
+    UnexpectedOutput {
+        /// The command as run.
+        command: String,
+        /// What it printed.
+        output: String,
+    },
+}
+
+/// A container engine. Implementations: [`crate::CliEngine`] (docker, podman); tests use fakes.
+pub trait Engine: Send + Sync {
+    /// The engine's name for messages: `docker`, `podman`, or the binary's path.
+    fn name(&self) -> &str;
+
+    /// Checks that the engine answers; the result is its version.
+    fn ping(&self) -> Result<String, EngineError>;
+
+    /// Creates a container (not started); the result is its id.
+    fn create(&self, request: &CreateRequest) -> Result<String, EngineError>;
+
+    /// Starts a created container.
+    fn start(&self, id: &str) -> Result<(), EngineError>;
+
+    /// Follows a container's output until it ends, calling `on_line` for every line.
+    fn follow_logs(&self, id: &str, on_line: &mut dyn FnMut(LogLine)) -> Result<(), EngineError>;
+
+    /// Waits for a container to end; its exit status as the engine recorded it.
+    fn wait(&self, id: &str) -> Result<ExitStatus, EngineError>;
+
+    /// The container's state.
+    fn inspect(&self, id: &str) -> Result<ContainerStatus, EngineError>;
+
+    /// Stops a container: SIGTERM, then SIGKILL after `grace`.
+    fn stop(&self, id: &str, grace: Duration) -> Result<(), EngineError>;
+
+    /// Removes a container, running or not.
+    fn remove(&self, id: &str) -> Result<(), EngineError>;
+
+    /// Runs a command inside a running container; its exit code.
+    fn exec(&self, id: &str, command: &[String]) -> Result<i32, EngineError>;
+
+    /// Creates a network with labels.
+    fn network_create(&self, name: &str, labels: &[(String, String)]) -> Result<(), EngineError>;
+
+    /// Removes a network.
+    fn network_remove(&self, name: &str) -> Result<(), EngineError>;
+
+    /// Names of the containers (running or not) carrying all these labels.
+    fn containers_with_labels(&self, labels: &[(String, String)]) -> Result<Vec<String>, EngineError>;
+
+    /// Names of the networks carrying all these labels.
+    fn networks_with_labels(&self, labels: &[(String, String)]) -> Result<Vec<String>, EngineError>;
+
+    /// Whether an image is present locally.
+    fn image_present(&self, image: &str) -> Result<bool, EngineError>;
+}

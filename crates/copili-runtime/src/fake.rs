@@ -1,0 +1,259 @@
+//! A scripted [`Engine`] for the runner's tests: containers "run" for a given time and exit
+//! with a given code, engine calls can be made to fail, and every call is recorded.
+
+use std::collections::HashMap;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::engine::{ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream};
+
+/// What a container (by hostname, i.e. the description's `name`) does.
+#[derive(Debug, Clone, Default)]
+pub struct Script {
+    /// Its exit code.
+    pub exit_code: i32,
+    /// How long it runs.
+    pub runs_for: Duration,
+    /// Lines it prints.
+    pub output: Vec<String>,
+    /// `create` fails with this message.
+    pub create_fails: Option<String>,
+    /// Exit codes of the first attempts, before `exit_code` (for retries).
+    pub first_attempts: Vec<i32>,
+}
+
+#[derive(Debug)]
+struct FakeContainer {
+    hostname: String,
+    started: Option<Instant>,
+    exit: Option<i32>,
+    attempt: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    containers: HashMap<String, FakeContainer>,
+    networks: Vec<String>,
+    attempts: HashMap<String, usize>,
+    calls: Vec<String>,
+    running: usize,
+    max_running: usize,
+    requests: Vec<CreateRequest>,
+}
+
+/// The fake engine.
+#[derive(Debug, Default)]
+pub struct FakeEngine {
+    scripts: HashMap<String, Script>,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl FakeEngine {
+    /// A fake where every container exits 0 at once, unless scripted otherwise.
+    pub fn new(scripts: impl IntoIterator<Item = (&'static str, Script)>) -> FakeEngine {
+        FakeEngine { scripts: scripts.into_iter().map(|(k, v)| (k.to_string(), v)).collect(), ..FakeEngine::default() }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every call, as `verb name`.
+    pub fn calls(&self) -> Vec<String> {
+        self.state().calls.clone()
+    }
+
+    /// Every create request.
+    pub fn requests(&self) -> Vec<CreateRequest> {
+        self.state().requests.clone()
+    }
+
+    /// The most main and sidecar containers that ran at once.
+    pub fn max_running(&self) -> usize {
+        self.state().max_running
+    }
+
+    /// Containers and networks still present.
+    pub fn leftovers(&self) -> (usize, usize) {
+        let state = self.state();
+        (state.containers.len(), state.networks.len())
+    }
+
+    fn script(&self, hostname: &str) -> Script {
+        self.scripts.get(hostname).cloned().unwrap_or_default()
+    }
+
+    fn exit_code_of(&self, container: &FakeContainer) -> i32 {
+        let script = self.script(&container.hostname);
+        script.first_attempts.get(container.attempt).copied().unwrap_or(script.exit_code)
+    }
+
+    /// Ends containers whose time is up.
+    fn settle(&self, state: &mut State) {
+        let mut ended = 0;
+        for container in state.containers.values_mut() {
+            if let (Some(started), None) = (container.started, container.exit) {
+                if started.elapsed() >= self.script(&container.hostname).runs_for {
+                    container.exit = Some(self.exit_code_of(container));
+                    ended += 1;
+                }
+            }
+        }
+        state.running -= ended;
+    }
+}
+
+fn missing(id: &str) -> EngineError {
+    EngineError::Failed { command: format!("fake {id}"), code: Some(1), stderr: format!("no such container: {id}") }
+}
+
+impl Engine for FakeEngine {
+    fn name(&self) -> &str {
+        "fake"
+    }
+
+    fn ping(&self) -> Result<String, EngineError> {
+        Ok("fake 1.0".into())
+    }
+
+    fn create(&self, request: &CreateRequest) -> Result<String, EngineError> {
+        let mut state = self.state();
+        state.calls.push(format!("create {}", request.name));
+        state.requests.push(request.clone());
+        if let Some(message) = self.script(&request.hostname).create_fails {
+            return Err(EngineError::Failed {
+                command: format!("fake create {}", request.name),
+                code: Some(125),
+                stderr: message,
+            });
+        }
+        if state.containers.contains_key(&request.name) {
+            return Err(EngineError::Failed {
+                command: format!("fake create {}", request.name),
+                code: Some(125),
+                stderr: "name already in use".into(),
+            });
+        }
+        let attempt = {
+            let count = state.attempts.entry(request.hostname.clone()).or_insert(0);
+            *count += 1;
+            *count - 1
+        };
+        let container = FakeContainer { hostname: request.hostname.clone(), started: None, exit: None, attempt };
+        state.containers.insert(request.name.clone(), container);
+        Ok(request.name.clone())
+    }
+
+    fn start(&self, id: &str) -> Result<(), EngineError> {
+        let mut state = self.state();
+        state.calls.push(format!("start {id}"));
+        let container = state.containers.get_mut(id).ok_or_else(|| missing(id))?;
+        container.started = Some(Instant::now());
+        state.running += 1;
+        state.max_running = state.max_running.max(state.running);
+        Ok(())
+    }
+
+    fn follow_logs(&self, id: &str, on_line: &mut dyn FnMut(LogLine)) -> Result<(), EngineError> {
+        let hostname = self.state().containers.get(id).map(|c| c.hostname.clone()).ok_or_else(|| missing(id))?;
+        for text in self.script(&hostname).output {
+            on_line(LogLine { stream: LogStream::Stdout, text });
+        }
+        // Like `logs --follow`: returns when the container ends or is removed.
+        let mut state = self.state();
+        loop {
+            self.settle(&mut state);
+            match state.containers.get(id) {
+                Some(c) if c.exit.is_none() => {}
+                _ => return Ok(()),
+            }
+            state =
+                self.changed.wait_timeout(state, Duration::from_millis(5)).unwrap_or_else(PoisonError::into_inner).0;
+        }
+    }
+
+    fn wait(&self, id: &str) -> Result<ExitStatus, EngineError> {
+        let mut state = self.state();
+        loop {
+            self.settle(&mut state);
+            match state.containers.get(id) {
+                Some(FakeContainer { exit: Some(code), .. }) => {
+                    return Ok(ExitStatus { code: *code, oom_killed: *code == 137 });
+                }
+                Some(_) => {}
+                None => return Err(missing(id)),
+            }
+            state =
+                self.changed.wait_timeout(state, Duration::from_millis(5)).unwrap_or_else(PoisonError::into_inner).0;
+        }
+    }
+
+    fn inspect(&self, id: &str) -> Result<ContainerStatus, EngineError> {
+        let mut state = self.state();
+        self.settle(&mut state);
+        let container = state.containers.get(id).ok_or_else(|| missing(id))?;
+        Ok(ContainerStatus {
+            state: if container.exit.is_some() { "exited".into() } else { "running".into() },
+            exit: container.exit.map(|code| ExitStatus { code, oom_killed: false }),
+        })
+    }
+
+    fn stop(&self, id: &str, _grace: Duration) -> Result<(), EngineError> {
+        let mut state = self.state();
+        state.calls.push(format!("stop {id}"));
+        self.settle(&mut state);
+        let container = state.containers.get_mut(id).ok_or_else(|| missing(id))?;
+        if container.started.is_some() && container.exit.is_none() {
+            container.exit = Some(143);
+            state.running -= 1;
+        }
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    fn remove(&self, id: &str) -> Result<(), EngineError> {
+        let mut state = self.state();
+        self.settle(&mut state);
+        if let Some(container) = state.containers.remove(id) {
+            state.calls.push(format!("remove {id}"));
+            if container.started.is_some() && container.exit.is_none() {
+                state.running -= 1;
+            }
+        }
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    fn exec(&self, _id: &str, _command: &[String]) -> Result<i32, EngineError> {
+        Ok(0)
+    }
+
+    fn network_create(&self, name: &str, _labels: &[(String, String)]) -> Result<(), EngineError> {
+        let mut state = self.state();
+        state.calls.push(format!("network create {name}"));
+        state.networks.push(name.to_string());
+        Ok(())
+    }
+
+    fn network_remove(&self, name: &str) -> Result<(), EngineError> {
+        let mut state = self.state();
+        if let Some(at) = state.networks.iter().position(|n| n == name) {
+            state.networks.remove(at);
+            state.calls.push(format!("network remove {name}"));
+        }
+        Ok(())
+    }
+
+    fn containers_with_labels(&self, _labels: &[(String, String)]) -> Result<Vec<String>, EngineError> {
+        Ok(self.state().containers.keys().cloned().collect())
+    }
+
+    fn networks_with_labels(&self, _labels: &[(String, String)]) -> Result<Vec<String>, EngineError> {
+        Ok(self.state().networks.clone())
+    }
+
+    fn image_present(&self, _image: &str) -> Result<bool, EngineError> {
+        Ok(true)
+    }
+}

@@ -1,0 +1,21 @@
+//! copili's runtime: everything that talks to a container engine.
+//!
+//! The [`Engine`] trait is the only place that knows engines exist; [`CliEngine`] implements it
+//! for the `docker` and `podman` command line clients, run through `duct` — never the API
+//! socket — so that rootless podman works without a daemon. The clients inherit copili's
+//! environment (`CONTAINERS_CONF`, `DOCKER_HOST`, `REGISTRY_AUTH_FILE`, …): those are the
+//! host's settings.
+//!
+//! Architecture invariant: this is the only crate that spawns processes, and the values of
+//! secrets (environment values, registry passwords) never appear on a command line: only
+//! variable names do, with the values in the client's own environment.
+
+mod cli_engine;
+mod engine;
+pub mod fake;
+pub mod runner;
+
+pub use cli_engine::{CliEngine, EngineKind};
+pub use engine::{
+    ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, Mount, MountSource,
+};

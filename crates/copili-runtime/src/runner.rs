@@ -1,0 +1,813 @@
+//! The runner: starts each selected container as soon as all its dependencies succeeded, with
+//! at most `jobs` main containers at once, cancels the dependents of a failure, and reports
+//! everything as [`RunEvent`]s. It never prints.
+//!
+//! One coordinator (the caller's thread) owns the state of every container; each running
+//! container has a worker thread doing create → start → follow output → wait → remove, and
+//! reporting back on a channel. Cancellation (a signal, `--fail-fast`) is a shared
+//! [`CancelToken`] the workers watch while they wait.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use copili_model::{ContainerSpec, Pipeline, Secret, VolumeSource};
+use copili_planner::Plan;
+
+use crate::engine::{CreateRequest, Engine, EngineError, ExitStatus, LogLine, Mount, MountSource};
+
+/// How a container ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// It ran and exited 0.
+    Succeeded,
+    /// It ran and exited non-zero, timed out, or the engine failed it.
+    Failed,
+    /// It did not run (or was stopped) because of a failure elsewhere or an interrupt.
+    Cancelled,
+    /// It was not part of this run (excluded, not selected).
+    Skipped,
+}
+
+impl Status {
+    /// `succeeded`, `failed`, `cancelled`, `skipped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+            Status::Skipped => "skipped",
+        }
+    }
+}
+
+/// The result for one container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// How it ended.
+    pub status: Status,
+    /// The container's own exit code; `None` when it never ran to an end.
+    pub exit_code: Option<i32>,
+    /// How many times it was started.
+    pub attempts: u32,
+    /// When the first attempt started.
+    pub started_at: Option<SystemTime>,
+    /// When it ended.
+    pub finished_at: Option<SystemTime>,
+    /// Why it failed, was cancelled or skipped.
+    pub reason: Option<String>,
+}
+
+impl Outcome {
+    fn not_run(status: Status, reason: impl Into<String>) -> Outcome {
+        Outcome {
+            status,
+            exit_code: None,
+            attempts: 0,
+            started_at: None,
+            finished_at: None,
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// Everything the runner reports; the only way it communicates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEvent {
+    /// A container (attempt) is starting.
+    ContainerStarted {
+        /// Index into `Pipeline::containers`.
+        container: usize,
+        /// 1 for the first attempt.
+        attempt: u32,
+    },
+    /// A line of output of a container or of one of its sidecars.
+    Output {
+        /// Index of the main container.
+        container: usize,
+        /// The sidecar's name, when the line is a sidecar's.
+        sidecar: Option<String>,
+        /// The line.
+        line: LogLine,
+    },
+    /// An attempt failed and another follows after `delay`.
+    Retrying {
+        /// The container.
+        container: usize,
+        /// The attempt that failed.
+        attempt: u32,
+        /// The wait before the next.
+        delay: Duration,
+        /// Why the attempt failed.
+        reason: String,
+    },
+    /// A container reached its final state (also for those that never ran).
+    ContainerFinished {
+        /// The container.
+        container: usize,
+        /// How it ended.
+        outcome: Outcome,
+    },
+    /// The run stops starting containers (interrupt or `--fail-fast`).
+    RunCancelling {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Per-container limits beyond the seed's format (Argo Workflows has them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ContainerPolicy {
+    /// Stop and fail the container after this long.
+    pub timeout: Option<Duration>,
+    /// Attempts after the first.
+    pub retries: u32,
+    /// The wait before the first retry, doubled before each further one.
+    pub retry_delay: Duration,
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The pipeline's identity (engine-side names and labels key on it).
+    pub identity: String,
+    /// This run's id (label `io.copili.run-id`).
+    pub run_id: String,
+    /// Main containers running at once (sidecars take no slot); at least 1.
+    pub jobs: usize,
+    /// Stop starting containers after the first failure.
+    pub fail_fast: bool,
+    /// Grace period of a stop before the engine kills.
+    pub stop_timeout: Duration,
+    /// Environment variables for every container (`--set-env`); the container's own win.
+    pub global_env: Vec<(String, Secret)>,
+    /// Labels for every container (`--label`); the container's own win.
+    pub global_labels: Vec<(String, String)>,
+    /// Per-container limits, by index; missing entries mean none.
+    pub policies: Vec<ContainerPolicy>,
+}
+
+/// Requests to stop, shared by the coordinator, the workers and a signal handler.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicU8>);
+
+impl CancelToken {
+    // 0: running, 1: stop gracefully, 2: stop now.
+    const RUNNING: u8 = 0;
+    const NOW: u8 = 2;
+
+    /// A token that has not been cancelled.
+    pub fn new() -> CancelToken {
+        CancelToken::default()
+    }
+
+    /// First request: stop starting containers, stop running ones with the grace period.
+    /// A second request skips the grace period.
+    pub fn cancel(&self) {
+        let _ = self.0.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| Some((s + 1).min(Self::NOW)));
+    }
+
+    /// Whether cancellation was requested.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst) != Self::RUNNING
+    }
+
+    /// Whether the grace period is to be skipped.
+    pub fn is_urgent(&self) -> bool {
+        self.0.load(Ordering::SeqCst) == Self::NOW
+    }
+}
+
+/// Makes a name acceptable to engines: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, other characters become `-`.
+pub fn engine_name(parts: &[&str]) -> String {
+    let joined = parts.join("-");
+    let mut name: String =
+        joined.chars().map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '-' }).collect();
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        name.insert(0, 'c');
+    }
+    name
+}
+
+/// The labels copili puts on everything it creates (documented in docs/ARCHITECTURE.md).
+pub fn copili_labels(identity: &str, run_id: &str, container: &str, role: &str) -> Vec<(String, String)> {
+    vec![
+        ("io.copili.pipeline".into(), identity.into()),
+        ("io.copili.run-id".into(), run_id.into()),
+        ("io.copili.container".into(), container.into()),
+        ("io.copili.role".into(), role.into()),
+    ]
+}
+
+enum Message {
+    Done { container: usize, outcome: Outcome },
+}
+
+/// Runs the plan on the engine; returns an outcome for every container of the pipeline, in
+/// the pipeline's order.
+pub fn run(
+    engine: &dyn Engine,
+    pipeline: &Pipeline,
+    plan: &Plan,
+    config: &RunConfig,
+    cancel: &CancelToken,
+    on_event: &(dyn Fn(RunEvent) + Sync),
+) -> Vec<Outcome> {
+    let n = pipeline.containers.len();
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
+    let finish = |outcomes: &mut Vec<Option<Outcome>>, container: usize, outcome: Outcome| {
+        on_event(RunEvent::ContainerFinished { container, outcome: outcome.clone() });
+        outcomes[container] = Some(outcome);
+    };
+    for excluded in &plan.excluded {
+        finish(&mut outcomes, excluded.container, Outcome::not_run(Status::Skipped, excluded.reason.to_string()));
+    }
+    let order: Vec<usize> = plan.order().collect();
+    let jobs = config.jobs.max(1);
+    let (tx, rx) = mpsc::channel::<Message>();
+    let mut is_running = vec![false; n];
+    let mut running = 0usize;
+    let mut cancelling_reported = false;
+    std::thread::scope(|scope| loop {
+        if cancel.is_cancelled() && !cancelling_reported {
+            cancelling_reported = true;
+            on_event(RunEvent::RunCancelling { reason: "interrupted".into() });
+        }
+        // Decide what can no longer run. `order` is topological, so a cancellation reaches
+        // the dependents of the dependents in the same pass.
+        for &c in &order {
+            if outcomes[c].is_some() || is_running[c] {
+                continue;
+            }
+            if let Some(blocker) = blocking_dependency(c, plan, &outcomes) {
+                let reason =
+                    format!("dependency {} {}", pipeline.containers[blocker].name, blocker_reason(&outcomes[blocker]));
+                finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason));
+            } else if cancel.is_cancelled() {
+                finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, "interrupted"));
+            }
+        }
+        // Start what is ready, in plan order, while slots are free.
+        for &c in &order {
+            if running >= jobs || cancel.is_cancelled() {
+                break;
+            }
+            if outcomes[c].is_some() || is_running[c] || !dependencies_met(c, plan, &outcomes) {
+                continue;
+            }
+            running += 1;
+            is_running[c] = true;
+            let tx = tx.clone();
+            let spec = &pipeline.containers[c];
+            scope.spawn(move || {
+                let outcome = run_container(engine, spec, c, config, cancel, on_event);
+                let _ = tx.send(Message::Done { container: c, outcome });
+            });
+        }
+        if running == 0 && order.iter().all(|&c| outcomes[c].is_some()) {
+            break;
+        }
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(Message::Done { container, outcome }) => {
+                running -= 1;
+                is_running[container] = false;
+                let failed = outcome.status == Status::Failed;
+                finish(&mut outcomes, container, outcome);
+                if failed && config.fail_fast && !cancel.is_cancelled() {
+                    cancelling_reported = true;
+                    on_event(RunEvent::RunCancelling { reason: "--fail-fast: a container failed".into() });
+                    cancel.cancel();
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    });
+    outcomes.into_iter().map(|o| o.unwrap_or_else(|| Outcome::not_run(Status::Cancelled, "interrupted"))).collect()
+}
+
+/// All dependencies succeeded (a static dependency of a service-only run counts as met: it
+/// ran before).
+fn dependencies_met(container: usize, plan: &Plan, outcomes: &[Option<Outcome>]) -> bool {
+    plan.dependencies(container).into_iter().all(|d| {
+        if plan.is_selected(d) {
+            matches!(&outcomes[d], Some(o) if o.status == Status::Succeeded)
+        } else {
+            plan.exclusion(d).is_some_and(|r| r.kind() == "service")
+        }
+    })
+}
+
+/// A dependency that decided this container will not run: it failed or was cancelled, or it
+/// was left out of the run (excluded in the environment, `--skip`), as in copili 1.4.
+fn blocking_dependency(container: usize, plan: &Plan, outcomes: &[Option<Outcome>]) -> Option<usize> {
+    plan.dependencies(container).into_iter().find(|&d| {
+        matches!(&outcomes[d], Some(o) if matches!(o.status, Status::Failed | Status::Cancelled))
+            || (!plan.is_selected(d) && plan.exclusion(d).is_some_and(|r| r.kind() != "service"))
+    })
+}
+
+fn blocker_reason(outcome: &Option<Outcome>) -> &'static str {
+    match outcome.as_ref().map(|o| o.status) {
+        Some(Status::Failed) => "failed",
+        Some(Status::Cancelled) => "was cancelled",
+        Some(Status::Skipped) => "was skipped",
+        _ => "did not run",
+    }
+}
+
+/// How one attempt ended.
+enum Attempt {
+    Exited(ExitStatus),
+    TimedOut(Duration),
+    Interrupted(Option<ExitStatus>),
+    EngineFailed(EngineError),
+}
+
+/// One container with its retries.
+fn run_container(
+    engine: &dyn Engine,
+    spec: &ContainerSpec,
+    container: usize,
+    config: &RunConfig,
+    cancel: &CancelToken,
+    on_event: &(dyn Fn(RunEvent) + Sync),
+) -> Outcome {
+    let policy = config.policies.get(container).copied().unwrap_or_default();
+    let started_at = Some(SystemTime::now());
+    let mut delay = policy.retry_delay;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        on_event(RunEvent::ContainerStarted { container, attempt });
+        let result = attempt_once(engine, spec, container, config, policy, cancel, on_event);
+        let finished_at = Some(SystemTime::now());
+        let done = |status, exit_code, reason: Option<String>| Outcome {
+            status,
+            exit_code,
+            attempts: attempt,
+            started_at,
+            finished_at,
+            reason,
+        };
+        let (exit_code, reason) = match result {
+            Attempt::Exited(ExitStatus { code: 0, .. }) => return done(Status::Succeeded, Some(0), None),
+            Attempt::Interrupted(exit) => {
+                return done(Status::Cancelled, exit.map(|e| e.code), Some("interrupted".into()));
+            }
+            Attempt::Exited(exit) => {
+                let reason = if exit.oom_killed {
+                    format!("exit code {} (killed: out of memory)", exit.code)
+                } else {
+                    format!("exit code {}", exit.code)
+                };
+                (Some(exit.code), reason)
+            }
+            Attempt::TimedOut(after) => (None, format!("timed out after {}s", after.as_secs())),
+            Attempt::EngineFailed(error) => (None, error.to_string()),
+        };
+        if attempt > policy.retries || cancel.is_cancelled() {
+            return done(Status::Failed, exit_code, Some(reason));
+        }
+        on_event(RunEvent::Retrying { container, attempt, delay, reason });
+        if !sleep_unless_cancelled(delay, cancel) {
+            return done(Status::Cancelled, exit_code, Some("interrupted".into()));
+        }
+        delay = delay.saturating_mul(2);
+    }
+}
+
+/// Sleeps; `false` when cancelled meanwhile.
+fn sleep_unless_cancelled(duration: Duration, cancel: &CancelToken) -> bool {
+    let deadline = Instant::now() + duration;
+    while Instant::now() < deadline {
+        if cancel.is_cancelled() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20).min(deadline.saturating_duration_since(Instant::now())));
+    }
+    !cancel.is_cancelled()
+}
+
+/// Removes what an attempt created, on every path out of it (errors and panics included).
+struct Cleanup<'e> {
+    engine: &'e dyn Engine,
+    containers: Vec<String>,
+    network: Option<String>,
+}
+
+impl Cleanup<'_> {
+    /// Main container first, then its sidecars, then their network. Removing a container
+    /// also ends the `logs --follow` of it.
+    fn run(&mut self) {
+        for id in self.containers.drain(..).rev() {
+            let _ = self.engine.remove(&id);
+        }
+        if let Some(network) = self.network.take() {
+            let _ = self.engine.network_remove(&network);
+        }
+    }
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        self.run();
+    }
+}
+
+fn request_for(
+    spec: &ContainerSpec,
+    engine_name: String,
+    labels: Vec<(String, String)>,
+    config: &RunConfig,
+    network: Option<&str>,
+    alias: Option<&str>,
+) -> CreateRequest {
+    let mut env: Vec<(String, Secret)> =
+        config.global_env.iter().filter(|(k, _)| !spec.env_vars.iter().any(|(own, _)| own == k)).cloned().collect();
+    env.extend(spec.env_vars.iter().cloned());
+    let mut all_labels = labels;
+    all_labels
+        .extend(config.global_labels.iter().filter(|(k, _)| !spec.labels.iter().any(|(own, _)| own == k)).cloned());
+    all_labels.extend(spec.labels.iter().cloned());
+    CreateRequest {
+        name: engine_name,
+        image: spec.image(),
+        hostname: spec.name.clone(),
+        labels: all_labels,
+        env,
+        mounts: spec
+            .volumes
+            .iter()
+            .map(|v| Mount {
+                source: match &v.source {
+                    VolumeSource::Named(name) => MountSource::Volume(name.clone()),
+                    VolumeSource::HostPath { resolved, .. } => MountSource::Host(resolved.clone()),
+                },
+                target: v.target.clone(),
+                read_only: v.read_only,
+            })
+            .collect(),
+        command: spec.command.clone(),
+        network: network.map(String::from),
+        network_aliases: alias.map(String::from).into_iter().collect(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn attempt_once(
+    engine: &dyn Engine,
+    spec: &ContainerSpec,
+    container: usize,
+    config: &RunConfig,
+    policy: ContainerPolicy,
+    cancel: &CancelToken,
+    on_event: &(dyn Fn(RunEvent) + Sync),
+) -> Attempt {
+    let identity = config.identity.as_str();
+    let main_name = engine_name(&[identity, &spec.name]);
+    let mut cleanup = Cleanup { engine, containers: Vec::new(), network: None };
+    // A leftover of a crashed run of this pipeline would block the name.
+    let _ = engine.remove(&main_name);
+    std::thread::scope(|scope| {
+        // Everything is removed before the scope waits for the log followers, which end only
+        // when their containers are gone.
+        let result = (|| {
+            let mut network = None;
+            if !spec.sidecars.is_empty() {
+                let net = engine_name(&[identity, &spec.name, "net"]);
+                let _ = engine.network_remove(&net);
+                let labels = copili_labels(identity, &config.run_id, &spec.name, "network");
+                if let Err(e) = engine.network_create(&net, &labels) {
+                    return Attempt::EngineFailed(e);
+                }
+                cleanup.network = Some(net.clone());
+                network = Some(net);
+                for sidecar in &spec.sidecars {
+                    let name = engine_name(&[identity, &spec.name, &sidecar.name]);
+                    let _ = engine.remove(&name);
+                    let labels = copili_labels(identity, &config.run_id, &sidecar.name, "sidecar");
+                    let request = request_for(sidecar, name, labels, config, network.as_deref(), Some(&sidecar.name));
+                    let id = match engine.create(&request) {
+                        Ok(id) => id,
+                        Err(e) => return Attempt::EngineFailed(e),
+                    };
+                    cleanup.containers.push(id.clone());
+                    if let Err(e) = engine.start(&id) {
+                        return Attempt::EngineFailed(e);
+                    }
+                    let sidecar_name = sidecar.name.clone();
+                    scope.spawn(move || {
+                        let _ = engine.follow_logs(&id, &mut |line| {
+                            on_event(RunEvent::Output { container, sidecar: Some(sidecar_name.clone()), line })
+                        });
+                    });
+                }
+            }
+            let labels = copili_labels(identity, &config.run_id, &spec.name, "main");
+            let request = request_for(spec, main_name, labels, config, network.as_deref(), None);
+            let id = match engine.create(&request) {
+                Ok(id) => id,
+                Err(e) => return Attempt::EngineFailed(e),
+            };
+            cleanup.containers.push(id.clone());
+            if let Err(e) = engine.start(&id) {
+                return Attempt::EngineFailed(e);
+            }
+            let log_id = id.clone();
+            let logs = scope.spawn(move || {
+                let _ = engine
+                    .follow_logs(&log_id, &mut |line| on_event(RunEvent::Output { container, sidecar: None, line }));
+            });
+            let (wait_tx, wait_rx) = mpsc::channel();
+            let wait_id = id.clone();
+            scope.spawn(move || {
+                let _ = wait_tx.send(engine.wait(&wait_id));
+            });
+            let started = Instant::now();
+            let mut stopped_for: Option<Attempt> = None;
+            let mut stopped_urgently = false;
+            let result = loop {
+                match wait_rx.recv_timeout(Duration::from_millis(50)) {
+                    Ok(result) => break result,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        break Err(EngineError::Failed {
+                            command: "wait".into(),
+                            code: None,
+                            stderr: "waiter ended".into(),
+                        })
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                }
+                if cancel.is_cancelled() && (stopped_for.is_none() || (cancel.is_urgent() && !stopped_urgently)) {
+                    let grace = if cancel.is_urgent() { Duration::ZERO } else { config.stop_timeout };
+                    stopped_urgently = cancel.is_urgent();
+                    stopped_for = Some(Attempt::Interrupted(None));
+                    let stop_id = id.clone();
+                    scope.spawn(move || {
+                        let _ = engine.stop(&stop_id, grace);
+                    });
+                } else if let Some(limit) = policy.timeout {
+                    if stopped_for.is_none() && started.elapsed() >= limit {
+                        stopped_for = Some(Attempt::TimedOut(limit));
+                        let stop_id = id.clone();
+                        let grace = config.stop_timeout;
+                        scope.spawn(move || {
+                            let _ = engine.stop(&stop_id, grace);
+                        });
+                    }
+                }
+            };
+            if result.is_ok() {
+                // All output before the container is removed.
+                let _ = logs.join();
+            }
+            match (stopped_for, result) {
+                (Some(Attempt::Interrupted(_)), Ok(exit)) => Attempt::Interrupted(Some(exit)),
+                (Some(other), _) => other,
+                (None, Ok(exit)) => Attempt::Exited(exit),
+                (None, Err(e)) => Attempt::EngineFailed(e),
+            }
+        })();
+        cleanup.run();
+        result
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use copili_model::{load, EnvFile, Input, LoadOptions};
+    use copili_planner::Selection;
+
+    use super::*;
+    use crate::fake::{FakeEngine, Script};
+
+    const QUICK: &str = "q:
+  - {name: dataloader_02, image_repo: x, dependencies: [dataloader_01], env_vars: {EXIT_CODE: 0}}
+  - {name: dataloader_01, image_repo: x}
+  - {name: dataloader_03, image_repo: x, dependencies: [dataloader_02, dataloader_01]}
+  - {name: servicecontainer01, image_repo: x, is_service_container: true, dependencies: [dataloader_02]}
+";
+
+    fn pipeline(text: &str) -> Pipeline {
+        let options = LoadOptions { env_file: EnvFile::Disabled, ..LoadOptions::default() };
+        load(Input::Text(text), &options).expect("valid pipeline")
+    }
+
+    fn config(jobs: usize) -> RunConfig {
+        RunConfig {
+            identity: "q".into(),
+            run_id: "r1".into(),
+            jobs,
+            fail_fast: false,
+            stop_timeout: Duration::from_secs(1),
+            global_env: vec![("GLOBAL".into(), Secret::new("g"))],
+            global_labels: vec![("team".into(), "data".into())],
+            policies: Vec::new(),
+        }
+    }
+
+    struct Run {
+        outcomes: Vec<Outcome>,
+        events: Vec<RunEvent>,
+    }
+
+    fn run_with(text: &str, engine: &FakeEngine, config: &RunConfig, cancel: &CancelToken) -> Run {
+        let p = pipeline(text);
+        let plan = copili_planner::plan(&p, &Selection::default()).expect("plannable");
+        let events = Mutex::new(Vec::new());
+        let outcomes = run(engine, &p, &plan, config, cancel, &|e| events.lock().expect("not poisoned").push(e));
+        Run { outcomes, events: events.into_inner().expect("not poisoned") }
+    }
+
+    fn statuses(run: &Run) -> Vec<(&'static str, Option<String>)> {
+        run.outcomes.iter().map(|o| (o.status.as_str(), o.reason.clone())).collect()
+    }
+
+    fn start_order(run: &Run) -> Vec<usize> {
+        run.events
+            .iter()
+            .filter_map(|e| match e {
+                RunEvent::ContainerStarted { container, .. } => Some(*container),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn runs_in_dependency_order_and_cleans_up() {
+        let engine = FakeEngine::new([]);
+        let run = run_with(QUICK, &engine, &config(1), &CancelToken::new());
+        assert!(run.outcomes.iter().all(|o| o.status == Status::Succeeded), "{:?}", statuses(&run));
+        assert_eq!(start_order(&run), vec![1, 0, 2, 3]);
+        assert_eq!(engine.leftovers(), (0, 0));
+        assert_eq!(engine.max_running(), 1);
+        let request = &engine.requests()[0];
+        assert_eq!(request.name, "q-dataloader_01");
+        assert_eq!(request.hostname, "dataloader_01");
+        assert!(request.labels.contains(&("io.copili.run-id".into(), "r1".into())));
+        assert!(request.labels.contains(&("team".into(), "data".into())));
+        assert_eq!(request.env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), vec!["GLOBAL"]);
+    }
+
+    #[test]
+    fn a_failure_cancels_its_dependents_while_an_independent_branch_completes() {
+        let text = "p:
+  - {name: a, image_repo: x}
+  - {name: b, image_repo: x, dependencies: [a]}
+  - {name: c, image_repo: x, dependencies: [b]}
+  - {name: other, image_repo: x}
+  - {name: after_other, image_repo: x, dependencies: [other]}
+";
+        let engine = FakeEngine::new([("a", Script { exit_code: 3, ..Script::default() })]);
+        let run = run_with(text, &engine, &config(2), &CancelToken::new());
+        assert_eq!(
+            statuses(&run),
+            vec![
+                ("failed", Some("exit code 3".into())),
+                ("cancelled", Some("dependency a failed".into())),
+                ("cancelled", Some("dependency b was cancelled".into())),
+                ("succeeded", None),
+                ("succeeded", None),
+            ]
+        );
+        assert_eq!(run.outcomes[0].exit_code, Some(3));
+        assert_eq!(run.outcomes[1].exit_code, None);
+    }
+
+    #[test]
+    fn jobs_limit_parallelism() {
+        let text = "p:\n  - {name: a, image_repo: x}\n  - {name: b, image_repo: x}\n  - {name: c, image_repo: x}\n";
+        let slow = || Script { runs_for: Duration::from_millis(150), ..Script::default() };
+        let engine = FakeEngine::new([("a", slow()), ("b", slow()), ("c", slow())]);
+        let started = Instant::now();
+        run_with(text, &engine, &config(2), &CancelToken::new());
+        assert_eq!(engine.max_running(), 2);
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        let engine = FakeEngine::new([("a", slow()), ("b", slow()), ("c", slow())]);
+        run_with(text, &engine, &config(3), &CancelToken::new());
+        assert_eq!(engine.max_running(), 3);
+    }
+
+    #[test]
+    fn fail_fast_stops_starting_containers() {
+        let text = "p:\n  - {name: a, image_repo: x}\n  - {name: b, image_repo: x}\n  - {name: c, image_repo: x}\n";
+        let engine = FakeEngine::new([("a", Script { exit_code: 1, ..Script::default() })]);
+        let mut config = config(1);
+        config.fail_fast = true;
+        let run = run_with(text, &engine, &config, &CancelToken::new());
+        assert_eq!(
+            statuses(&run),
+            vec![
+                ("failed", Some("exit code 1".into())),
+                ("cancelled", Some("interrupted".into())),
+                ("cancelled", Some("interrupted".into()))
+            ]
+        );
+        assert!(run.events.iter().any(|e| matches!(e, RunEvent::RunCancelling { .. })));
+    }
+
+    #[test]
+    fn cancelling_stops_running_containers_and_cancels_the_rest() {
+        let text = "p:\n  - {name: a, image_repo: x}\n  - {name: b, image_repo: x, dependencies: [a]}\n";
+        let engine = FakeEngine::new([("a", Script { runs_for: Duration::from_secs(30), ..Script::default() })]);
+        let cancel = CancelToken::new();
+        let canceller = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            canceller.cancel();
+        });
+        let started = Instant::now();
+        let run = run_with(text, &engine, &config(2), &cancel);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(
+            statuses(&run),
+            vec![("cancelled", Some("interrupted".into())), ("cancelled", Some("interrupted".into()))]
+        );
+        assert_eq!(run.outcomes[0].exit_code, Some(143));
+        assert!(engine.calls().contains(&"stop q-a".to_string()));
+        assert_eq!(engine.leftovers(), (0, 0));
+    }
+
+    #[test]
+    fn timeout_fails_the_container() {
+        let text = "p:\n  - {name: a, image_repo: x}\n";
+        let engine = FakeEngine::new([("a", Script { runs_for: Duration::from_secs(30), ..Script::default() })]);
+        let mut config = config(1);
+        config.policies =
+            vec![ContainerPolicy { timeout: Some(Duration::from_millis(100)), ..ContainerPolicy::default() }];
+        let run = run_with(text, &engine, &config, &CancelToken::new());
+        assert_eq!(statuses(&run), vec![("failed", Some("timed out after 0s".into()))]);
+    }
+
+    #[test]
+    fn retries_are_recorded() {
+        let text = "p:\n  - {name: a, image_repo: x}\n";
+        let engine = FakeEngine::new([("a", Script { first_attempts: vec![1, 2], exit_code: 0, ..Script::default() })]);
+        let mut config = config(1);
+        config.policies =
+            vec![ContainerPolicy { retries: 3, retry_delay: Duration::from_millis(10), ..ContainerPolicy::default() }];
+        let run = run_with(text, &engine, &config, &CancelToken::new());
+        assert_eq!(run.outcomes[0].status, Status::Succeeded);
+        assert_eq!(run.outcomes[0].attempts, 3);
+        let delays: Vec<Duration> = run
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                RunEvent::Retrying { delay, .. } => Some(*delay),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(delays, vec![Duration::from_millis(10), Duration::from_millis(20)]);
+    }
+
+    #[test]
+    fn an_engine_failure_is_the_containers_error_not_an_exit_code() {
+        let text = "p:\n  - {name: a, image_repo: x}\n  - {name: b, image_repo: x, dependencies: [a]}\n";
+        let engine = FakeEngine::new([(
+            "a",
+            Script { create_fails: Some("no such image: x:latest".into()), ..Script::default() },
+        )]);
+        let run = run_with(text, &engine, &config(1), &CancelToken::new());
+        assert_eq!(run.outcomes[0].status, Status::Failed);
+        assert_eq!(run.outcomes[0].exit_code, None);
+        assert!(run.outcomes[0].reason.as_deref().is_some_and(|r| r.contains("no such image")));
+        assert_eq!(run.outcomes[1].status, Status::Cancelled);
+    }
+
+    #[test]
+    fn sidecars_get_a_network_and_an_alias_and_are_removed() {
+        let text = "p:\n  - name: a\n    image_repo: x\n    sidecars: [{name: cache, image_repo: httpd}]\n";
+        let engine = FakeEngine::new([
+            ("a", Script { output: vec!["main says hi".into()], ..Script::default() }),
+            (
+                "cache",
+                Script { runs_for: Duration::from_secs(30), output: vec!["sidecar up".into()], ..Script::default() },
+            ),
+        ]);
+        let run = run_with(text, &engine, &config(1), &CancelToken::new());
+        assert_eq!(run.outcomes[0].status, Status::Succeeded);
+        let requests = engine.requests();
+        assert_eq!(requests[0].name, "q-a-cache");
+        assert_eq!(requests[0].network.as_deref(), Some("q-a-net"));
+        assert_eq!(requests[0].network_aliases, vec!["cache".to_string()]);
+        assert!(requests[0].labels.contains(&("io.copili.role".into(), "sidecar".into())));
+        assert_eq!(requests[1].network.as_deref(), Some("q-a-net"));
+        assert_eq!(engine.leftovers(), (0, 0));
+        let sidecar_lines = run
+            .events
+            .iter()
+            .filter(|e| matches!(e, RunEvent::Output { sidecar: Some(s), .. } if s == "cache"))
+            .count();
+        assert_eq!(sidecar_lines, 1);
+    }
+
+    #[test]
+    fn engine_names_are_sanitised() {
+        assert_eq!(engine_name(&["My Pipeline", "load"]), "My-Pipeline-load");
+        assert_eq!(engine_name(&["-x", "a"]), "c-x-a");
+    }
+}
