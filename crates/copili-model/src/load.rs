@@ -890,6 +890,10 @@ impl Loader {
             sidecars: Vec::new(),
             labels: Vec::new(),
             force_rerun: false,
+            timeout: None,
+            retries: 0,
+            retry_delay: crate::spec::DEFAULT_RETRY_DELAY,
+            ready: None,
             spans: ContainerSpans { item: node.span, name: name_span, dependencies: Vec::new() },
         };
         let mut explicit_tag: Option<Span> = None;

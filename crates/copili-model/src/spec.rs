@@ -2,6 +2,7 @@
 //! expanded and positions kept for the planner's messages.
 
 use std::path::PathBuf;
+use std::time::Duration;
 use std::sync::Arc;
 
 use crate::diagnostic::{Diagnostic, SourceFile};
@@ -75,9 +76,39 @@ pub struct ContainerSpec {
     pub labels: Vec<(String, String)>,
     /// Run even when a hook or the state says it ran before.
     pub force_rerun: bool,
+    /// Stop and fail the container after this long (`timeout: 30m`).
+    pub timeout: Option<Duration>,
+    /// Attempts after the first when it fails (`retries: 2`).
+    pub retries: u32,
+    /// The wait before the first retry, doubled before each further one (`retry_delay: 10s`).
+    pub retry_delay: Duration,
+    /// For a sidecar: a command run inside it until it succeeds, before its container starts.
+    pub ready: Option<ReadyCheck>,
     /// Where things were written, for the planner's messages.
     pub spans: ContainerSpans,
 }
+
+/// A sidecar's readiness check (`ready:`), like compose's healthcheck or a GitHub Actions
+/// service's health options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadyCheck {
+    /// The command run inside the sidecar (`exec`); ready when it exits 0.
+    pub command: Vec<String>,
+    /// How long to keep trying before the container fails (default 60 s).
+    pub timeout: Duration,
+    /// The pause between tries (default 1 s).
+    pub interval: Duration,
+}
+
+impl ReadyCheck {
+    /// The default time a sidecar has to become ready.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+    /// The default pause between tries.
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+}
+
+/// The default `retry_delay`.
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(10);
 
 /// Positions of a container's parts.
 #[derive(Debug, Clone, PartialEq, Default)]
