@@ -49,6 +49,42 @@ impl CliEngine {
         Ok(CliEngine { binary: path, display: name.into(), kind })
     }
 
+    /// The engine named by `--engine` / `COPILI_ENGINE`: `auto` (podman when `PATH` has it,
+    /// else docker), `docker`, `podman`, or the path of a client binary (its kind read from
+    /// its name, else from its `--version`).
+    pub fn select(choice: &str) -> Result<CliEngine, EngineError> {
+        match choice {
+            "" | "auto" => {
+                CliEngine::find(EngineKind::Podman).or_else(|_| CliEngine::find(EngineKind::Docker)).map_err(|_| {
+                    EngineError::NotFound { binary: "podman or docker".into(), reason: "neither is on PATH".into() }
+                })
+            }
+            "docker" => CliEngine::find(EngineKind::Docker),
+            "podman" => CliEngine::find(EngineKind::Podman),
+            path => {
+                let binary = PathBuf::from(path);
+                if !binary.is_file() {
+                    return Err(EngineError::NotFound { binary: path.into(), reason: "no such file".into() });
+                }
+                let name = binary.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+                let kind = if name.contains("podman") {
+                    EngineKind::Podman
+                } else if name.contains("docker") {
+                    EngineKind::Docker
+                } else {
+                    let probe = CliEngine::new(&binary, EngineKind::Docker);
+                    let version = probe.run(&args(["--version"]))?;
+                    if version.to_lowercase().contains("podman") {
+                        EngineKind::Podman
+                    } else {
+                        EngineKind::Docker
+                    }
+                };
+                Ok(CliEngine::new(binary, kind))
+            }
+        }
+    }
+
     /// The kind of client.
     pub fn kind(&self) -> EngineKind {
         self.kind
@@ -82,8 +118,15 @@ impl CliEngine {
         std::iter::once(self.display.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
     }
 
+    /// `--filter label=K=V`; an empty value matches any value of the label.
     fn label_filters(labels: &[(String, String)]) -> Vec<String> {
-        labels.iter().flat_map(|(k, v)| ["--filter".to_string(), format!("label={k}={v}")]).collect()
+        labels
+            .iter()
+            .flat_map(|(k, v)| {
+                let filter = if v.is_empty() { format!("label={k}") } else { format!("label={k}={v}") };
+                ["--filter".to_string(), filter]
+            })
+            .collect()
     }
 }
 

@@ -13,6 +13,7 @@
 mod cli_engine;
 mod engine;
 pub mod fake;
+pub mod lock;
 pub mod runner;
 
 pub use cli_engine::{CliEngine, EngineKind};

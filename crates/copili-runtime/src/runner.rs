@@ -144,7 +144,8 @@ pub struct RunConfig {
     pub global_env: Vec<(String, Secret)>,
     /// Labels for every container (`--label`); the container's own win.
     pub global_labels: Vec<(String, String)>,
-    /// Per-container limits, by index; missing entries mean none.
+    /// Per-container limits by index, overriding the description's `timeout`, `retries` and
+    /// `retry_delay`; usually empty.
     pub policies: Vec<ContainerPolicy>,
 }
 
@@ -198,6 +199,21 @@ pub fn copili_labels(identity: &str, run_id: &str, container: &str, role: &str) 
         ("io.copili.container".into(), container.into()),
         ("io.copili.role".into(), role.into()),
     ]
+}
+
+/// Removes every container and network copili left of a pipeline (by its identity), or of
+/// all pipelines (`None`), found by copili's labels. Returns how many of each were removed.
+pub fn clean(engine: &dyn Engine, identity: Option<&str>) -> Result<(usize, usize), EngineError> {
+    let labels = vec![("io.copili.pipeline".to_string(), identity.unwrap_or_default().to_string())];
+    let containers = engine.containers_with_labels(&labels)?;
+    for name in &containers {
+        engine.remove(name)?;
+    }
+    let networks = engine.networks_with_labels(&labels)?;
+    for name in &networks {
+        engine.network_remove(name)?;
+    }
+    Ok((containers.len(), networks.len()))
 }
 
 enum Message {
@@ -320,6 +336,7 @@ fn blocker_reason(outcome: &Option<Outcome>) -> &'static str {
 /// How one attempt ended.
 enum Attempt {
     Exited(ExitStatus),
+    SidecarNotReady(String),
     TimedOut(Duration),
     Interrupted(Option<ExitStatus>),
     EngineFailed(EngineError),
@@ -334,7 +351,11 @@ fn run_container(
     cancel: &CancelToken,
     on_event: &(dyn Fn(RunEvent) + Sync),
 ) -> Outcome {
-    let policy = config.policies.get(container).copied().unwrap_or_default();
+    let policy = config.policies.get(container).copied().unwrap_or(ContainerPolicy {
+        timeout: spec.timeout,
+        retries: spec.retries,
+        retry_delay: spec.retry_delay,
+    });
     let started_at = Some(SystemTime::now());
     let mut delay = policy.retry_delay;
     let mut attempt = 0;
@@ -365,6 +386,7 @@ fn run_container(
                 (Some(exit.code), reason)
             }
             Attempt::TimedOut(after) => (None, format!("timed out after {}s", after.as_secs())),
+            Attempt::SidecarNotReady(reason) => (None, reason),
             Attempt::EngineFailed(error) => (None, error.to_string()),
         };
         if attempt > policy.retries || cancel.is_cancelled() {
@@ -388,6 +410,31 @@ fn sleep_unless_cancelled(duration: Duration, cancel: &CancelToken) -> bool {
         std::thread::sleep(Duration::from_millis(20).min(deadline.saturating_duration_since(Instant::now())));
     }
     !cancel.is_cancelled()
+}
+
+/// Runs a sidecar's ready command until it succeeds, its time is up or the run is cancelled.
+fn wait_ready(
+    engine: &dyn Engine,
+    name: &str,
+    id: &str,
+    check: &copili_model::ReadyCheck,
+    cancel: &CancelToken,
+) -> Result<(), Attempt> {
+    let deadline = Instant::now() + check.timeout;
+    loop {
+        if let Ok(0) = engine.exec(id, &check.command) {
+            return Ok(());
+        }
+        if Instant::now() + check.interval > deadline {
+            return Err(Attempt::SidecarNotReady(format!(
+                "sidecar {name} not ready after {}s",
+                check.timeout.as_secs()
+            )));
+        }
+        if !sleep_unless_cancelled(check.interval, cancel) {
+            return Err(Attempt::Interrupted(None));
+        }
+    }
 }
 
 /// Removes what an attempt created, on every path out of it (errors and panics included).
@@ -484,6 +531,7 @@ fn attempt_once(
                 }
                 cleanup.network = Some(net.clone());
                 network = Some(net);
+                let mut ready_checks = Vec::new();
                 for sidecar in &spec.sidecars {
                     let name = engine_name(&[identity, &spec.name, &sidecar.name]);
                     let _ = engine.remove(&name);
@@ -498,11 +546,19 @@ fn attempt_once(
                         return Attempt::EngineFailed(e);
                     }
                     let sidecar_name = sidecar.name.clone();
+                    if let Some(check) = &sidecar.ready {
+                        ready_checks.push((sidecar.name.clone(), id.clone(), check));
+                    }
                     scope.spawn(move || {
                         let _ = engine.follow_logs(&id, &mut |line| {
                             on_event(RunEvent::Output { container, sidecar: Some(sidecar_name.clone()), line })
                         });
                     });
+                }
+                for (name, id, check) in ready_checks {
+                    if let Err(reason) = wait_ready(engine, &name, &id, check, cancel) {
+                        return reason;
+                    }
                 }
             }
             let labels = copili_labels(identity, &config.run_id, &spec.name, "main");
