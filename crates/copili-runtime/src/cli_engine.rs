@@ -25,6 +25,18 @@ pub struct CliEngine {
     binary: PathBuf,
     display: String,
     kind: EngineKind,
+    /// `--dry-run`: commands are shown, not run.
+    dry_run: Option<DryRunSink>,
+}
+
+/// Where a dry run's commands go, one shell-quoted line each.
+#[derive(Clone)]
+pub struct DryRunSink(std::sync::Arc<dyn Fn(String) + Send + Sync>);
+
+impl std::fmt::Debug for DryRunSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DryRunSink")
+    }
 }
 
 /// How many lines of a failing command's error output an error keeps.
@@ -35,7 +47,15 @@ impl CliEngine {
     pub fn new(binary: impl Into<PathBuf>, kind: EngineKind) -> CliEngine {
         let binary = binary.into();
         let display = binary.display().to_string();
-        CliEngine { binary, display, kind }
+        CliEngine { binary, display, kind, dry_run: None }
+    }
+
+    /// This engine in dry-run mode: every command is handed to `sink` as one shell-quoted line
+    /// instead of being run, and answers as if it had succeeded (containers exit 0). Needs no
+    /// reachable engine.
+    pub fn dry_run(mut self, sink: impl Fn(String) + Send + Sync + 'static) -> CliEngine {
+        self.dry_run = Some(DryRunSink(std::sync::Arc::new(sink)));
+        self
     }
 
     /// Finds `docker` or `podman` on `PATH`.
@@ -46,7 +66,7 @@ impl CliEngine {
         };
         let path = which::which(name)
             .map_err(|e| EngineError::NotFound { binary: name.into(), reason: format!("not found on PATH ({e})") })?;
-        Ok(CliEngine { binary: path, display: name.into(), kind })
+        Ok(CliEngine { binary: path, display: name.into(), kind, dry_run: None })
     }
 
     /// The engine named by `--engine` / `COPILI_ENGINE`: `auto` (podman when `PATH` has it,
@@ -96,6 +116,10 @@ impl CliEngine {
     }
 
     fn run_with_env(&self, args: &[String], env: &[(&str, &str)]) -> Result<String, EngineError> {
+        if let Some(DryRunSink(sink)) = &self.dry_run {
+            sink(self.render_quoted(args));
+            return Ok(dry_run_answer(args));
+        }
         let mut expression = duct::cmd(&self.binary, args).stdout_capture().stderr_capture().stdin_null().unchecked();
         for (name, value) in env {
             expression = expression.env(name, value);
@@ -113,6 +137,15 @@ impl CliEngine {
         })
     }
 
+    /// The command as a shell line, each argument quoted where needed.
+    fn render_quoted(&self, args: &[String]) -> String {
+        std::iter::once(self.display.as_str())
+            .chain(args.iter().map(String::as_str))
+            .map(|a| shlex::try_quote(a).map(|q| q.into_owned()).unwrap_or_else(|_| a.to_string()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// The command for messages. Arguments never hold secret values (see [`CliEngine::create`]).
     fn render(&self, args: &[String]) -> String {
         std::iter::once(self.display.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
@@ -127,6 +160,19 @@ impl CliEngine {
                 ["--filter".to_string(), filter]
             })
             .collect()
+    }
+}
+
+/// What a dry run answers: the output a successful command would give.
+fn dry_run_answer(args: &[String]) -> String {
+    match args.first().map(String::as_str) {
+        Some("create") => {
+            args.iter().position(|a| a == "--name").and_then(|i| args.get(i + 1)).cloned().unwrap_or_default()
+        }
+        Some("wait") => "0".into(),
+        Some("inspect") => "exited 0 false".into(),
+        Some("version") => "dry-run".into(),
+        _ => String::new(),
     }
 }
 
@@ -188,8 +234,10 @@ impl Engine for CliEngine {
             a.push("--label".into());
             a.push(format!("{key}={value}"));
         }
+        // A dry run shows names only and writes no file.
+        let dry = self.dry_run.is_some();
         let (in_file, in_client_env): (Vec<_>, Vec<_>) =
-            request.env.iter().cloned().partition(|(_, value)| !value.expose().contains('\n'));
+            request.env.iter().cloned().partition(|(_, value)| !dry && !value.expose().contains('\n'));
         let env_file = if in_file.is_empty() {
             None
         } else {
@@ -239,6 +287,9 @@ impl Engine for CliEngine {
     }
 
     fn follow_logs(&self, id: &str, on_line: &mut dyn FnMut(LogLine)) -> Result<(), EngineError> {
+        if self.dry_run.is_some() {
+            return self.run(&args(["logs", "--follow", id])).map(|_| ());
+        }
         // stdout and stderr each through their own pipe, read concurrently: a container that
         // fills one while we block on the other must not stall.
         let a = args(["logs", "--follow", id]);
@@ -333,6 +384,9 @@ impl Engine for CliEngine {
     fn exec(&self, id: &str, command: &[String]) -> Result<i32, EngineError> {
         let mut a = args(["exec", id]);
         a.extend(command.iter().cloned());
+        if self.dry_run.is_some() {
+            return self.run(&a).map(|_| 0);
+        }
         let output = duct::cmd(&self.binary, &a)
             .stdout_capture()
             .stderr_capture()

@@ -36,6 +36,19 @@ Examples:
 Secret values (registry passwords, env_vars values) are shown as ****.
 Exit codes: 0 ok, 2 invalid input or usage.";
 
+const RUN_EXAMPLES: &str = "\
+Examples:
+  copili run pipeline.yaml
+  copili run pipeline.yaml --engine docker --jobs 4 --fail-fast
+  copili run pipeline.yaml --only load_genes --report run.json
+  copili run pipeline.yaml --set-env NEO4J_URL=bolt://neo4j:7687 --label team=data
+  copili run pipeline.yaml --dry-run
+
+Ctrl-C or SIGTERM stops the running containers (grace period --stop-timeout, a second
+Ctrl-C kills at once) and removes everything copili created.
+Exit codes: 0 all succeeded, 1 a container failed or was cancelled, 2 invalid input,
+3 engine unavailable, 130/143 interrupted by SIGINT/SIGTERM.";
+
 const GRAPH_EXAMPLES: &str = "\
 Examples:
   copili graph pipeline.yaml | dot -Tsvg > pipeline.svg
@@ -81,6 +94,28 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
+    /// Run the pipeline once: every selected container, in dependency order.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run {
+        /// The pipeline and selection.
+        #[command(flatten)]
+        input: InputArgs,
+        /// The run's options.
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Remove every container and network copili left (of one pipeline, or of all).
+    Clean {
+        /// The pipeline whose leftovers to remove; without it, every pipeline's.
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The identity the pipeline ran under, if not its top-level key.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// The container engine.
+        #[arg(long, env = "COPILI_ENGINE", default_value = "auto", value_name = "ENGINE")]
+        engine: String,
+    },
     /// Print the JSON Schema of the pipeline format (for yaml-language-server and editors).
     Schema,
     /// Print a shell completion script.
@@ -116,6 +151,40 @@ pub struct InputArgs {
     /// Leave out these containers; their dependents are cancelled (repeatable or comma-separated).
     #[arg(long, value_name = "NAME", value_delimiter = ',')]
     pub skip: Vec<String>,
+}
+
+/// The options of `copili run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The container engine: `auto` (podman if installed, else docker), `docker`, `podman`, or
+    /// the path of a client binary.
+    #[arg(long, env = "COPILI_ENGINE", default_value = "auto", value_name = "ENGINE")]
+    pub engine: String,
+    /// How many containers run at once (sidecars take no slot); default: the number of CPUs.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Stop starting containers after the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// How long a stopped container has before it is killed.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub stop_timeout: std::time::Duration,
+    /// An environment variable for every container: `KEY=VALUE`, or `KEY` to pass copili's own
+    /// (repeatable). A container's own `env_vars` win.
+    #[arg(long = "set-env", value_name = "KEY[=VALUE]")]
+    pub set_env: Vec<String>,
+    /// A label for every container: `KEY=VALUE` (repeatable).
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Where the per-container log files go.
+    #[arg(long, default_value = "logs", value_name = "DIR")]
+    pub log_dir: PathBuf,
+    /// Write a JSON report of the run here (also when interrupted).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Print the engine commands in order instead of running them.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Formats of `copili plan`.

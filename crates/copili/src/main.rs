@@ -2,6 +2,7 @@
 //! outcomes to the documented exit codes (`copili::exit_code`). Nothing else.
 
 mod cli;
+mod run_command;
 
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
@@ -74,6 +75,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             write_stdout(&text)?;
             Ok(exit_code::SUCCESS)
         }
+        Command::Run { input, run } => run_command::run(&input, &run),
+        Command::Clean { file, name, engine } => run_command::clean(file.as_deref(), name.as_deref(), &engine),
         Command::Schema => {
             let mut json = serde_json::to_string_pretty(&copili::model::schema::json_schema())?;
             json.push('\n');
@@ -111,7 +114,7 @@ fn write_stdout_with(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Res
 
 /// Loads, validates and plans; prints diagnostics to stderr. `None` when the input is
 /// invalid (the caller exits 2). The count is the number of warnings printed.
-fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Result<Option<(Pipeline, Plan, usize)>> {
+pub(crate) fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Result<Option<(Pipeline, Plan, usize)>> {
     let mut options = LoadOptions::from_process();
     options.strict_env = input.strict_env;
     if let Some(path) = &input.env_file {

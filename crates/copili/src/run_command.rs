@@ -1,0 +1,227 @@
+//! `copili run` and `copili clean`: glue between the command line, the runtime and the
+//! reporters. Picks the engine, checks it answers (exit 3 otherwise), takes the pipeline's
+//! lock, removes leftovers of a crashed run, turns SIGINT/SIGTERM into cancellation, runs,
+//! reports, and maps the outcome to an exit code.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use copili::exit_code;
+use copili::model::Secret;
+use copili_runtime::lock::PipelineLock;
+use copili_runtime::runner::{self, CancelToken, Outcome, RunConfig, RunEvent, Status};
+use copili_runtime::{CliEngine, Engine};
+
+use crate::cli::{InputArgs, RunArgs};
+
+/// `copili run`.
+pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
+    let Some((pipeline, plan, _)) = crate::load_and_plan(input, false)? else {
+        return Ok(exit_code::INVALID_INPUT);
+    };
+    let (global_env, global_labels) = match parse_globals(args) {
+        Ok(globals) => globals,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(exit_code::INVALID_INPUT);
+        }
+    };
+
+    let engine = match CliEngine::select(&args.engine) {
+        Ok(engine) => engine,
+        Err(e) => {
+            eprintln!("error: container engine `{}` unavailable: {e}", args.engine);
+            return Ok(exit_code::ENGINE_UNAVAILABLE);
+        }
+    };
+    let engine = if args.dry_run { engine.dry_run(|line| println!("{line}")) } else { engine };
+    // A dry run shows the commands in the order one job at a time would run them.
+    let jobs = if args.dry_run { Some(1) } else { args.jobs };
+    if !args.dry_run {
+        if let Err(e) = engine.ping() {
+            eprintln!("error: container engine `{}` does not answer: {}", engine.name(), one_line(&e.to_string()));
+            return Ok(exit_code::ENGINE_UNAVAILABLE);
+        }
+    }
+
+    let identity = pipeline.identity().to_string();
+    let _lock = if args.dry_run {
+        None
+    } else {
+        match PipelineLock::acquire(&PipelineLock::default_dir(), &identity) {
+            Ok(lock) => Some(lock),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(exit_code::FAILURE);
+            }
+        }
+    };
+    // Holding the lock, whatever carries this pipeline's labels is a crashed run's leftover.
+    if !args.dry_run {
+        if let Err(e) = runner::clean(&engine, Some(&identity)) {
+            eprintln!("warning: could not remove leftovers of an earlier run: {}", one_line(&e.to_string()));
+        }
+    }
+
+    let cancel = CancelToken::new();
+    let signal = Arc::new(AtomicI32::new(0));
+    let signals = watch_signals(&cancel, &signal)?;
+
+    let run_id = run_id();
+    let config = RunConfig {
+        identity: identity.clone(),
+        run_id: run_id.clone(),
+        jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+        fail_fast: args.fail_fast,
+        stop_timeout: args.stop_timeout,
+        global_env,
+        global_labels,
+        policies: Vec::new(),
+    };
+    let spec = pipeline.spec();
+    let names: Vec<String> = spec.containers.iter().map(|c| c.name.clone()).collect();
+    let width = names.iter().map(String::len).max().unwrap_or(0);
+    let out = Mutex::new(());
+    let started_at = SystemTime::now();
+    let outcomes = runner::run(&engine, spec, &plan, &config, &cancel, &|event| {
+        let _guard = out.lock();
+        match event {
+            RunEvent::Output { container, sidecar, line } => {
+                let who = match sidecar {
+                    Some(s) => format!("{}/{s}", names[container]),
+                    None => names[container].clone(),
+                };
+                println!("{who:<width$} | {}", line.text);
+            }
+            RunEvent::ContainerStarted { container, attempt } => {
+                eprintln!("--> {} started (attempt {attempt})", names[container]);
+            }
+            RunEvent::ContainerFinished { container, outcome } => {
+                eprintln!("<-- {} {}", names[container], describe(&outcome));
+            }
+            RunEvent::Retrying { container, attempt, delay, reason } => {
+                eprintln!(
+                    "{}: attempt {attempt} failed ({reason}), retrying in {}s",
+                    names[container],
+                    delay.as_secs()
+                );
+            }
+            RunEvent::RunCancelling { reason } => eprintln!("run cancelling: {reason}"),
+        }
+    });
+    signals.close();
+    let _ = started_at;
+
+    let received = signal.load(Ordering::SeqCst);
+    let code = if received != 0 {
+        128 + received
+    } else if outcomes.iter().all(|o| matches!(o.status, Status::Succeeded | Status::Skipped)) {
+        exit_code::SUCCESS
+    } else {
+        exit_code::FAILURE
+    };
+    Ok(code)
+}
+
+fn describe(outcome: &Outcome) -> String {
+    match &outcome.reason {
+        Some(reason) => format!("{}: {reason}", outcome.status.as_str()),
+        None => outcome.status.as_str().to_string(),
+    }
+}
+
+/// The first line of a message (engines print several).
+fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// `--set-env` and `--label`.
+type Globals = (Vec<(String, Secret)>, Vec<(String, String)>);
+
+fn parse_globals(args: &RunArgs) -> Result<Globals, String> {
+    let mut env = Vec::new();
+    for item in &args.set_env {
+        match item.split_once('=') {
+            Some((key, value)) if !key.is_empty() => env.push((key.to_string(), Secret::new(value))),
+            Some(_) => return Err(format!("--set-env `{item}`: the name is empty")),
+            None => match std::env::var(item) {
+                Ok(value) => env.push((item.clone(), Secret::new(value))),
+                Err(_) => return Err(format!("--set-env {item}: `{item}` is not set in copili's environment")),
+            },
+        }
+    }
+    let mut labels = Vec::new();
+    for item in &args.labels {
+        match item.split_once('=') {
+            Some((key, _)) if key.starts_with("io.copili.") => {
+                return Err(format!("--label {key}: `io.copili.*` labels are copili's own"))
+            }
+            Some((key, value)) if !key.is_empty() => labels.push((key.to_string(), value.to_string())),
+            _ => return Err(format!("--label `{item}`: expected KEY=VALUE")),
+        }
+    }
+    Ok((env, labels))
+}
+
+/// A run id people can sort: UTC time and pid.
+fn run_id() -> String {
+    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let compact: String = now.chars().filter(|c| c.is_ascii_digit() || *c == 'T').collect();
+    format!("{compact}-{}", std::process::id())
+}
+
+/// SIGINT and SIGTERM become cancellation: the first stops gracefully, the second at once.
+fn watch_signals(cancel: &CancelToken, received: &Arc<AtomicI32>) -> anyhow::Result<signal_hook::iterator::Handle> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    let handle = signals.handle();
+    let cancel = cancel.clone();
+    let received = Arc::clone(received);
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            let _ = received.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+            cancel.cancel();
+        }
+    });
+    Ok(handle)
+}
+
+/// `copili clean [FILE]`.
+pub fn clean(file: Option<&std::path::Path>, name: Option<&str>, engine: &str) -> anyhow::Result<i32> {
+    let identity = match (name, file) {
+        (Some(name), _) => Some(name.to_string()),
+        (None, Some(file)) => {
+            let options = copili::LoadOptions::from_process();
+            match copili::Pipeline::from_path(file, &options) {
+                Ok(pipeline) => Some(pipeline.identity().to_string()),
+                Err(diagnostics) => {
+                    eprint!("{diagnostics}");
+                    return Ok(exit_code::INVALID_INPUT);
+                }
+            }
+        }
+        (None, None) => None,
+    };
+    let engine = match CliEngine::select(engine) {
+        Ok(engine) => engine,
+        Err(e) => {
+            eprintln!("error: container engine `{engine}` unavailable: {e}");
+            return Ok(exit_code::ENGINE_UNAVAILABLE);
+        }
+    };
+    if let Err(e) = engine.ping() {
+        eprintln!("error: container engine `{}` does not answer: {}", engine.name(), one_line(&e.to_string()));
+        return Ok(exit_code::ENGINE_UNAVAILABLE);
+    }
+    match runner::clean(&engine, identity.as_deref()) {
+        Ok((containers, networks)) => {
+            println!("removed {containers} containers and {networks} networks");
+            Ok(exit_code::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e.to_string()));
+            Ok(exit_code::FAILURE)
+        }
+    }
+}
