@@ -6,11 +6,14 @@
 //! - `cargo xtask demo`: a newcomer's first look at copili, see [`demo`].
 //! - `cargo xtask bench`: time and memory of `validate` and `plan` on generated pipelines,
 //!   see [`bench`].
+//! - `cargo xtask setup`: install, start and check the container engines and the test image
+//!   the engine tests need, see [`setup`].
 //!
 //! xtask depends on std and, on Linux, libc only: it is the first thing CI compiles.
 
 mod bench;
 mod demo;
+mod setup;
 mod test;
 
 use std::ffi::OsStr;
@@ -25,6 +28,7 @@ subcommands:
   test [--no-fmt] [--no-clippy]   fmt check, clippy -D warnings, all workspace tests (what CI runs)
   demo                            build copili and show validate, plan and graph on the examples
   bench [--runs N]                time and peak memory of validate/plan on generated pipelines
+  setup                           install, start and check podman (rootful, rootless) and docker (root)
 ";
 
 /// Exit status for a bad command line, as for copili's own usage errors.
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         "test" => test::run(options),
         "demo" => demo::run(options),
         "bench" => bench::run(options),
+        "setup" => setup::run(options),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
