@@ -377,8 +377,14 @@ impl Engine for CliEngine {
     }
 
     fn remove(&self, id: &str) -> Result<(), EngineError> {
-        // `--volumes`: anonymous volumes of the image go with the container.
-        self.run(&args(["rm", "--force", "--volumes", id])).map(|_| ())
+        // `--volumes`: anonymous volumes of the image go with the container. podman's
+        // `rm --force` would first wait out the stop timeout of a PID 1 that ignores SIGTERM
+        // (a shell, httpd); the stop with its grace period comes before this when wanted.
+        let a = match self.kind {
+            EngineKind::Podman => args(["rm", "--force", "--time", "0", "--volumes", id]),
+            EngineKind::Docker => args(["rm", "--force", "--volumes", id]),
+        };
+        self.run(&a).map(|_| ())
     }
 
     fn exec(&self, id: &str, command: &[String]) -> Result<i32, EngineError> {

@@ -24,6 +24,9 @@ pub use copili_model as model;
 pub use copili_model::{Diagnostic, Diagnostics, EnvFile, Input, LoadOptions};
 pub use copili_planner as planner;
 pub use copili_planner::{Plan, Selection};
+pub use copili_runtime as runtime;
+pub use copili_runtime::runner::{CancelToken, Outcome, RunConfig, RunEvent, Status};
+pub use copili_runtime::{CliEngine, Engine, EngineKind};
 
 /// A validated pipeline: its description, and the identity it runs under.
 #[derive(Debug, Clone)]
@@ -96,6 +99,41 @@ impl Pipeline {
     /// Plans a run with this selection.
     pub fn plan(&self, selection: &Selection) -> Result<Plan, Diagnostics> {
         planner::plan(&self.spec, selection)
+    }
+
+    /// Runs the selected containers once on `engine`, in dependency order, reporting through
+    /// `on_event`; an outcome for every container of the pipeline, in file order. The identity
+    /// in `config` names engine-side objects; set it from [`Pipeline::identity`].
+    ///
+    /// ```no_run
+    /// use copili::{CancelToken, CliEngine, EngineKind, LoadOptions, Pipeline, RunConfig, Selection};
+    ///
+    /// let pipeline = Pipeline::from_path("pipeline.yaml", &LoadOptions::from_process()).expect("valid");
+    /// let engine = CliEngine::find(EngineKind::Podman).expect("podman on PATH");
+    /// let config = RunConfig {
+    ///     identity: pipeline.identity().to_string(),
+    ///     run_id: "example".into(),
+    ///     jobs: 2,
+    ///     fail_fast: false,
+    ///     stop_timeout: std::time::Duration::from_secs(10),
+    ///     global_env: Vec::new(),
+    ///     global_labels: Vec::new(),
+    ///     policies: Vec::new(),
+    /// };
+    /// let outcomes = pipeline
+    ///     .run(&engine, &Selection::default(), &config, &CancelToken::new(), &|event| println!("{event:?}"))
+    ///     .expect("plannable");
+    /// ```
+    pub fn run(
+        &self,
+        engine: &dyn Engine,
+        selection: &Selection,
+        config: &RunConfig,
+        cancel: &CancelToken,
+        on_event: &(dyn Fn(RunEvent) + Sync),
+    ) -> Result<Vec<Outcome>, Diagnostics> {
+        let plan = self.plan(selection)?;
+        Ok(copili_runtime::runner::run(engine, &self.spec, &plan, config, cancel, on_event))
     }
 
     /// The environment a run selects by default: `ENV` of the process environment given in
