@@ -2,8 +2,8 @@
 //!
 //! Builds the debug binary, then shows, each command printed before it runs, what copili does
 //! with the examples today: validate a pipeline, print its plan, draw its dependency graph, and
-//! give the plan of a pipeline with a sidecar as JSON. Running the containers themselves, and
-//! setting up a container engine for that, come with the runtime.
+//! give the plan of a pipeline with a sidecar as JSON; then sets up a container engine if there
+//! is none (`cargo xtask setup`) and runs the quick example and the sidecar example on it.
 
 use std::path::Path;
 use std::process::Command;
@@ -29,7 +29,15 @@ pub(crate) fn run(args: &[String]) -> Result {
         println!("\n$ {}", display_command(&command));
         run_command(&mut command)?;
     }
-    println!("\nRunning the pipeline's containers comes with copili's runtime, in a later release.");
+    println!("\n==> setting up a container engine (cargo xtask setup)");
+    let engines = crate::setup::ensure()?;
+    for pipeline in ["examples/quickstart.yaml", "examples/json-03-sidecar.json"] {
+        let mut command = copili_command(&copili, &["run", pipeline, "--engine", "podman"]);
+        // The host's podman settings (runc, ulimits) come from the environment, as for users.
+        command.envs(engines.vars());
+        println!("\n$ {}", display_command(&command));
+        run_command(&mut command)?;
+    }
     Ok(())
 }
 

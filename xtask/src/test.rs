@@ -59,7 +59,9 @@ fn steps(options: &Options) -> Vec<Step> {
     if !options.no_clippy {
         steps.push(Step::cargo("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]));
     }
-    // Steps the tests need (container engines, images) go here, before the tests.
+    // The engine tests need podman (rootful and rootless) and docker with the test image:
+    // installed, started and checked by `cargo xtask setup`, a quick no-op once done.
+    steps.push(Step::cargo("setup", &["xtask", "setup"]));
     steps.push(Step::cargo("tests", &["test", "--workspace"]));
     steps
 }
@@ -105,15 +107,16 @@ mod tests {
 
     #[test]
     fn steps_run_fmt_then_clippy_then_tests() {
-        check(&[], &["fmt", "clippy", "tests"]);
-        check(&["--no-fmt"], &["clippy", "tests"]);
-        check(&["--no-clippy", "--no-fmt"], &["tests"]);
+        check(&[], &["fmt", "clippy", "setup", "tests"]);
+        check(&["--no-fmt"], &["clippy", "setup", "tests"]);
+        check(&["--no-clippy", "--no-fmt"], &["setup", "tests"]);
     }
 
     #[test]
     fn steps_run_what_ci_expects() {
         let lines: Vec<String> = steps(&Options::default()).iter().map(|step| display_command(&step.command)).collect();
-        let expected = ["fmt --all -- --check", "clippy --workspace --all-targets -- -D warnings", "test --workspace"];
+        let expected =
+            ["fmt --all -- --check", "clippy --workspace --all-targets -- -D warnings", "xtask setup", "test --workspace"];
         for (line, expected) in lines.iter().zip(expected) {
             // The program is whatever cargo started xtask, so compare the arguments only.
             assert!(line.ends_with(&format!(" {expected}")), "{line}");
