@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use regex::Regex;
 
@@ -18,7 +19,7 @@ use crate::dotenv;
 use crate::interpolate::{interpolate, InterpolationError, VarSource, Variables};
 use crate::properties::{self, OnSidecar};
 use crate::secret::Secret;
-use crate::spec::{ContainerSpans, ContainerSpec, Pipeline, VariableUse, Volume, VolumeSource};
+use crate::spec::{ContainerSpans, ContainerSpec, Pipeline, ReadyCheck, VariableUse, Volume, VolumeSource};
 
 /// Where a pipeline description comes from.
 #[derive(Debug, Clone, Copy)]
@@ -379,6 +380,125 @@ static REPOSITORY: LazyLock<Regex> = LazyLock::new(|| {
 });
 static TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").expect("valid regex"));
+
+/// The most `retries` a container may have.
+const MAX_RETRIES: u32 = 100;
+
+/// The units of a duration, as humantime reads them, without its `M` (months), too easily
+/// taken for minutes.
+pub(crate) const DURATION_UNITS: &[&str] = &[
+    "nanos", "nsec", "ns", "usec", "us", "µs", "millis", "msec", "ms", "seconds", "second", "secs", "sec", "s",
+    "minutes", "minute", "mins", "min", "m", "hours", "hour", "hrs", "hr", "h", "days", "day", "d", "weeks", "week",
+    "wks", "wk", "w", "months", "month", "years", "year", "yrs", "yr", "y",
+];
+
+const DURATION_UNITS_HELP: &str =
+    "units are `ms`, `s`, `m`, `h`, `d` and `w` (also `sec`, `min`, `hours`, `days`, …); combine them as in `1h 30m`";
+
+/// A duration: a number of seconds, or humantime's `1h 30m` with the units of
+/// [`DURATION_UNITS`] (the schema's pattern is built from it too).
+pub(crate) fn duration_pattern() -> String {
+    let units = DURATION_UNITS.join("|");
+    format!(r"^\s*[0-9]+(\.[0-9]+)?\s*$|^\s*([0-9]+(\.[0-9]+)?\s*({units})\s*)+$")
+}
+
+static DURATION: LazyLock<Regex> = LazyLock::new(|| Regex::new(&duration_pattern()).expect("valid regex"));
+
+/// The longest duration: far beyond any sensible wait, and far from where adding it to the
+/// clock would overflow.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
+
+/// Why a text is not a duration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DurationError {
+    /// It starts with `-`.
+    Negative,
+    /// Longer than [`MAX_DURATION`].
+    TooLong,
+    /// humantime's `M`, months.
+    Months,
+    /// A unit humantime does not know.
+    UnknownUnit(String),
+    /// Anything else.
+    Invalid,
+}
+
+/// A duration written as text: a number of seconds (`600`, `1.5`) or humantime's form
+/// (`1h 30m`, `90s`, `30 minutes`).
+fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    parse_duration_unlimited(text).and_then(at_most_max)
+}
+
+fn parse_duration_unlimited(text: &str) -> Result<Duration, DurationError> {
+    let trimmed = text.trim();
+    if trimmed.starts_with('-') {
+        return Err(DurationError::Negative);
+    }
+    let plain_seconds = !trimmed.is_empty() && trimmed.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let humantime_text = if plain_seconds { format!("{trimmed}s") } else { trimmed.to_string() };
+    let classify = |error: humantime::DurationError| match error {
+        humantime::DurationError::NumberOverflow => DurationError::TooLong,
+        humantime::DurationError::UnknownUnit { unit, .. } if !unit.is_empty() => DurationError::UnknownUnit(unit),
+        _ => DurationError::Invalid,
+    };
+    if DURATION.is_match(trimmed) {
+        return humantime::parse_duration(&humantime_text).map_err(classify);
+    }
+    // humantime would read some of what the pattern refuses (`30M`, `1 30m` as `130m`).
+    match humantime::parse_duration(&humantime_text) {
+        Ok(_) if trimmed.split(|c: char| !c.is_alphabetic()).any(|unit| unit == "M") => Err(DurationError::Months),
+        Ok(_) => Err(DurationError::Invalid),
+        Err(error) => Err(classify(error)),
+    }
+}
+
+/// A duration written as a YAML number: seconds (`600`, `1.5`, `1e3`).
+fn parse_seconds(text: &str) -> Result<Duration, DurationError> {
+    if let Ok(seconds) = text.trim().parse::<u64>() {
+        return at_most_max(Duration::from_secs(seconds));
+    }
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds < 0.0 => Err(DurationError::Negative),
+        Ok(seconds) if seconds.is_finite() => {
+            Duration::try_from_secs_f64(seconds).map_err(|_| DurationError::TooLong).and_then(at_most_max)
+        }
+        Ok(_) => Err(DurationError::TooLong),
+        Err(_) if text.trim().starts_with('-') => Err(DurationError::Negative),
+        Err(_) => Err(DurationError::Invalid),
+    }
+}
+
+fn at_most_max(duration: Duration) -> Result<Duration, DurationError> {
+    if duration > MAX_DURATION {
+        Err(DurationError::TooLong)
+    } else {
+        Ok(duration)
+    }
+}
+
+/// The help for `ready` on a container of the pipeline: which sidecar to put it on.
+fn ready_help(sidecars: Option<&Node>) -> String {
+    let names: Vec<&str> = match sidecars.map(|s| &s.value) {
+        Some(Value::Seq(items)) => items
+            .iter()
+            .filter_map(|item| match &item.value {
+                Value::Map(entries) => entries
+                    .iter()
+                    .find(|(k, _)| k.as_scalar().is_some_and(|(k, _)| k == "name"))
+                    .and_then(|(_, v)| v.as_scalar())
+                    .map(|(name, _)| name),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let target = match names.as_slice() {
+        [] => "put it on a sidecar, under `sidecars`".to_string(),
+        [one] => format!("put it on the sidecar `{one}`"),
+        _ => "put it on the sidecar it checks".to_string(),
+    };
+    format!("`ready` checks a sidecar before its container starts; {target}")
+}
 
 /// Converts the document tree, collecting diagnostics.
 struct Loader {
@@ -898,6 +1018,9 @@ impl Loader {
         };
         let mut explicit_tag: Option<Span> = None;
         let mut image_span = None;
+        // `retries` as written, and the `retry_delay` key: a delay without retries does nothing.
+        let mut retries_node: Option<&Node> = None;
+        let mut retry_delay_key: Option<Span> = None;
         for &(property, key, value) in &fields {
             let at = At { container: &label, property: property.name };
             if parent.is_some() {
@@ -1018,7 +1141,57 @@ impl Loader {
                         }
                     }
                 }
+                "timeout" => {
+                    if let Some((timeout, written)) = self.duration(value, at) {
+                        if timeout.is_zero() {
+                            self.error(
+                                format!("the timeout must be longer than zero, found `{written}`"),
+                                value.span,
+                                Some(at),
+                            )
+                            .help = Some("remove `timeout` for no time limit".into());
+                        } else {
+                            spec.timeout = Some(timeout);
+                        }
+                    }
+                }
+                "retries" => {
+                    retries_node = Some(value);
+                    spec.retries = self.retries(value, at).unwrap_or(0);
+                }
+                "retry_delay" => {
+                    retry_delay_key = Some(key.span);
+                    if let Some((delay, _)) = self.duration(value, at) {
+                        spec.retry_delay = delay;
+                    }
+                }
+                "ready" => {
+                    if parent.is_none() {
+                        let sidecars = fields.iter().find(|(p, _, _)| p.name == "sidecars").map(|(_, _, v)| *v);
+                        let help = ready_help(sidecars);
+                        self.error("`ready` applies to sidecars only", key.span, Some(at)).help = Some(help);
+                        continue;
+                    }
+                    spec.ready = self.ready(value, key.span, &label);
+                }
                 other => unreachable!("property `{other}` is in the table but not handled"),
+            }
+        }
+
+        // On a sidecar, `retry_delay` was reported as having no effect already.
+        if let (Some(delay_span), None) = (retry_delay_key, parent) {
+            let at = Some(At { container: &label, property: "retry_delay" });
+            match retries_node {
+                None => {
+                    self.warning("`retry_delay` has no effect without `retries`", delay_span, at).help =
+                        Some("set `retries`, the number of attempts after the first, e.g. `retries: 2`".into());
+                }
+                // Only when written so: a variable may well be 0 in one environment only.
+                Some(node) if node.as_scalar().is_some_and(|(t, ty)| ty == ScalarType::Int && t.trim() == "0") => {
+                    self.warning("`retry_delay` has no effect with `retries: 0`", delay_span, at).help =
+                        Some("set `retries`, the number of attempts after the first, e.g. `retries: 2`".into());
+                }
+                Some(_) => {}
             }
         }
 
@@ -1143,6 +1316,237 @@ impl Loader {
                 Vec::new()
             }
         }
+    }
+
+    /// A duration (`timeout`, `retry_delay`, the ready check's): a humantime string such as
+    /// `1h 30m`, or a number of seconds. Returns it with the text it was read from, for messages.
+    fn duration(&mut self, node: &Node, at: At<'_>) -> Option<(Duration, String)> {
+        let (text, parsed, interpolated) = match &node.value {
+            Value::Scalar { text, ty: ScalarType::Int | ScalarType::Float } => {
+                (text.clone(), parse_seconds(text), false)
+            }
+            Value::Scalar { text: written, ty: ScalarType::Str } => {
+                let text = self.expand(written, node.span, at, false)?;
+                let parsed = parse_duration(&text);
+                let interpolated = text != *written;
+                (text, parsed, interpolated)
+            }
+            _ => {
+                self.error(
+                    format!("expected a duration such as `30m` or a number of seconds, found {}", node.kind_name()),
+                    node.span,
+                    Some(at),
+                )
+                .help = Some(match at.property {
+                    "timeout" => "write e.g. `timeout: 30m`, or `timeout: 600` for seconds".to_string(),
+                    property => format!("write e.g. `{}: 5s`", property.rsplit('.').next().unwrap_or(property)),
+                });
+                return None;
+            }
+        };
+        let shown = if interpolated { format!("`{text}` (the variable's value)") } else { format!("`{text}`") };
+        let (message, help) = match parsed {
+            Ok(duration) => return Some((duration, text)),
+            Err(DurationError::Negative) => (format!("a duration cannot be negative, found {shown}"), None),
+            Err(DurationError::TooLong) => (format!("the duration {shown} is too long: at most 100 years"), None),
+            Err(DurationError::Months) => (
+                format!("ambiguous unit `M` in {shown}: it means months, not minutes"),
+                Some("write `m` or `min` for minutes, `months` for months".to_string()),
+            ),
+            Err(DurationError::UnknownUnit(unit)) => {
+                let help = match properties::suggest(&unit, DURATION_UNITS.iter().copied()) {
+                    Some(known) => format!("did you mean `{known}`?"),
+                    None => DURATION_UNITS_HELP.to_string(),
+                };
+                (format!("invalid duration {shown}: unknown unit `{unit}`"), Some(help))
+            }
+            Err(DurationError::Invalid) => (
+                format!(
+                    "invalid duration {shown}: expected a duration such as `30m`, `1h 30m` or `90s`, or a number of seconds"
+                ),
+                Some(DURATION_UNITS_HELP.to_string()),
+            ),
+        };
+        self.error(message, node.span, Some(at)).help = help;
+        None
+    }
+
+    /// `retries`: a whole number from 0 to [`MAX_RETRIES`].
+    fn retries(&mut self, node: &Node, at: At<'_>) -> Option<u32> {
+        let (text, interpolated) = match &node.value {
+            Value::Scalar { text, ty: ScalarType::Int } => (text.clone(), false),
+            Value::Scalar { text, ty: ScalarType::Str } if text.contains('$') => {
+                (self.expand(text, node.span, at, false)?, true)
+            }
+            _ => {
+                let found = match &node.value {
+                    Value::Scalar { text, ty: ScalarType::Str } => format!("the string `{text}`"),
+                    Value::Scalar { text, ty: ScalarType::Float } => format!("`{text}`"),
+                    _ => node.kind_name().to_string(),
+                };
+                let d = self.error(format!("expected a whole number, found {found}"), node.span, Some(at));
+                if let Value::Scalar { text, ty: ScalarType::Str } = &node.value {
+                    if text.trim().parse::<i64>().is_ok() {
+                        d.help = Some(format!("write the number without quotes: `retries: {}`", text.trim()));
+                    }
+                }
+                return None;
+            }
+        };
+        let trimmed = text.trim();
+        let digits = trimmed.strip_prefix('+').unwrap_or(trimmed);
+        let shown = if interpolated { format!("`{text}` (the variable's value)") } else { format!("`{text}`") };
+        if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+            if trimmed.strip_prefix('-').is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())) {
+                self.error(format!("`retries` cannot be negative, found {shown}"), node.span, Some(at)).help =
+                    Some("write `retries: 0` (the default) for no retries".into());
+            } else {
+                let what = if interpolated { "but the variable's value is" } else { "found" };
+                self.error(format!("expected a whole number, {what} `{text}`"), node.span, Some(at));
+            }
+            return None;
+        }
+        match digits.parse::<u32>() {
+            Ok(retries) if retries <= MAX_RETRIES => Some(retries),
+            // Too large for a `u32`, or above the limit.
+            _ => {
+                self.error(format!("`retries` is at most {MAX_RETRIES}, found {shown}"), node.span, Some(at)).help =
+                    Some("`retries` counts the attempts after the first one, each after a longer `retry_delay`".into());
+                None
+            }
+        }
+    }
+
+    /// A sidecar's `ready`: a command (a string or a list), or `{command, timeout, interval}`.
+    fn ready(&mut self, node: &Node, key_span: Span, container: &str) -> Option<ReadyCheck> {
+        let at = At { container, property: "ready" };
+        let entries = match &node.value {
+            Value::Null => return None,
+            Value::Scalar { .. } | Value::Seq(_) => {
+                let command = self.ready_command(node, at)?;
+                return Some(ReadyCheck {
+                    command,
+                    timeout: ReadyCheck::DEFAULT_TIMEOUT,
+                    interval: ReadyCheck::DEFAULT_INTERVAL,
+                });
+            }
+            Value::Map(entries) => entries,
+        };
+        const OPTIONS: [&str; 3] = ["command", "timeout", "interval"];
+        let mut command: Option<Option<Vec<String>>> = None;
+        let mut timeout: Option<(Duration, Span)> = None;
+        let mut interval: Option<(Duration, Span)> = None;
+        let mut valid = true;
+        let mut misspelt_command = false;
+        for (option_key, option_value) in entries {
+            let option = option_key.as_scalar().map(|(k, _)| k).unwrap_or("");
+            let path = format!("ready.{option}");
+            let option_at = At { container, property: &path };
+            match option {
+                "command" => command = Some(self.ready_command(option_value, option_at)),
+                "timeout" | "interval" => {
+                    let Some((duration, written)) = self.duration(option_value, option_at) else {
+                        valid = false;
+                        continue;
+                    };
+                    if duration.is_zero() {
+                        let help = if option == "timeout" {
+                            "the sidecar needs time to start: the default is `60s`"
+                        } else {
+                            "the check would run again without a pause: the default is `1s`"
+                        };
+                        self.error(
+                            format!("the ready check's {option} must be longer than zero, found `{written}`"),
+                            option_value.span,
+                            Some(option_at),
+                        )
+                        .help = Some(help.into());
+                        valid = false;
+                    } else if option == "timeout" {
+                        timeout = Some((duration, option_value.span));
+                    } else {
+                        interval = Some((duration, option_value.span));
+                    }
+                }
+                _ => {
+                    let message = if option_key.as_scalar().is_some() {
+                        format!("unknown `ready` option `{option}`: expected `command`, `timeout` and `interval`")
+                    } else {
+                        format!("a `ready` option must be a string, found {}", option_key.kind_name())
+                    };
+                    let suggestion = properties::suggest(option, OPTIONS);
+                    misspelt_command |= suggestion == Some("command");
+                    let help = suggestion.map(|s| format!("did you mean `{s}`?"));
+                    self.error(message, option_key.span, Some(at)).help = help;
+                    valid = false;
+                }
+            }
+        }
+        let command = match command {
+            Some(command) => command?,
+            // Reported as misspelt already.
+            None if misspelt_command => return None,
+            None => {
+                self.error("the ready check has no `command`", key_span, Some(at)).help = Some(
+                    "write the command to run inside the sidecar: `ready: {command: pg_isready, timeout: 30s}`".into(),
+                );
+                return None;
+            }
+        };
+        let (timeout_value, timeout_span) = match timeout {
+            Some((duration, span)) => (duration, Some(span)),
+            None => (ReadyCheck::DEFAULT_TIMEOUT, None),
+        };
+        if let Some((interval_value, interval_span)) = interval {
+            if interval_value > timeout_value {
+                let default = if timeout_span.is_none() { ", the default" } else { "" };
+                let d = self.error(
+                    format!(
+                        "the ready check's interval ({}) is longer than its timeout ({}{default})",
+                        humantime::format_duration(interval_value),
+                        humantime::format_duration(timeout_value)
+                    ),
+                    interval_span,
+                    Some(At { container, property: "ready.interval" }),
+                );
+                if let Some(span) = timeout_span {
+                    d.notes.push(crate::diagnostic::Note { message: "the timeout is set here".into(), span });
+                }
+                d.help = Some(
+                    "the check runs every `interval` until `timeout` has passed: make `interval` shorter or `timeout` longer"
+                        .into(),
+                );
+                valid = false;
+            }
+        }
+        valid.then(|| ReadyCheck {
+            command,
+            timeout: timeout_value,
+            interval: interval.map_or(ReadyCheck::DEFAULT_INTERVAL, |(d, _)| d),
+        })
+    }
+
+    /// The command of a ready check, as `command` reads it; `None` (reported) when it is
+    /// invalid or empty.
+    fn ready_command(&mut self, node: &Node, at: At<'_>) -> Option<Vec<String>> {
+        if let Value::Map(_) = node.value {
+            self.error("expected a list of strings or one string, found a mapping", node.span, Some(at)).help =
+                Some("write the command as one string, e.g. `command: pg_isready -U postgres`".into());
+            return None;
+        }
+        let errors_before = self.diagnostics.iter().filter(|d| d.is_error()).count();
+        let command = self.command(node, at);
+        if self.diagnostics.iter().filter(|d| d.is_error()).count() > errors_before {
+            return None;
+        }
+        if command.is_empty() {
+            self.error("the ready check's command is empty", node.span, Some(at)).help = Some(
+                "write the command run inside the sidecar until it succeeds, e.g. `ready: pg_isready -U postgres`"
+                    .into(),
+            );
+            return None;
+        }
+        Some(command)
     }
 
     fn volumes(&mut self, node: &Node, container: &str) -> Vec<Volume> {
@@ -1438,6 +1842,297 @@ mod tests {
             ("localhost:5000/team/redis", "7.2")
         );
         assert_eq!(errors("p:\n  - name: a\n    image_repo: redis:7\n    tag: '8'\n").len(), 1);
+    }
+
+    /// One error of `text`: its message and help.
+    fn error_with_help(text: &str) -> (String, Option<String>) {
+        let draft = load_draft(Input::Text(text), &options());
+        let errors: Vec<_> = draft.diagnostics.errors().collect();
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        (errors[0].message.clone(), errors[0].help.clone())
+    }
+
+    fn warnings(text: &str) -> Vec<String> {
+        ok(text).warnings.iter().map(|d| d.message.clone()).collect()
+    }
+
+    fn container(props: &str) -> String {
+        format!("p:\n  - name: a\n    image_repo: busybox\n{props}")
+    }
+
+    fn sidecar(props: &str) -> String {
+        format!("p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - name: s\n        image_repo: redis\n{props}")
+    }
+
+    #[test]
+    fn durations_as_text() {
+        let secs = |s: u64| Ok(Duration::from_secs(s));
+        assert_eq!(parse_duration("30m"), secs(1800));
+        assert_eq!(parse_duration("1h 30m"), secs(5400));
+        assert_eq!(parse_duration("1h30m"), secs(5400));
+        assert_eq!(parse_duration("90s"), secs(90));
+        assert_eq!(parse_duration(" 30 minutes "), secs(1800));
+        assert_eq!(parse_duration("2 hours 5 sec"), secs(7205));
+        assert_eq!(parse_duration("600"), secs(600));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1.5h"), secs(5400));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("0s"), secs(0));
+        assert_eq!(parse_duration("soon"), Err(DurationError::Invalid));
+        assert_eq!(parse_duration(""), Err(DurationError::Invalid));
+        assert_eq!(parse_duration("1h 30"), Err(DurationError::Invalid));
+        assert_eq!(parse_duration("1 30m"), Err(DurationError::Invalid), "humantime reads 130m");
+        assert_eq!(parse_duration("1h, 30m"), Err(DurationError::Invalid));
+        assert_eq!(parse_duration("-5s"), Err(DurationError::Negative));
+        assert_eq!(parse_duration("30M"), Err(DurationError::Months));
+        assert_eq!(parse_duration("30 minuts"), Err(DurationError::UnknownUnit("minuts".into())));
+        assert_eq!(parse_duration("99999999999999999999s"), Err(DurationError::TooLong));
+        assert_eq!(parse_duration("100y"), Ok(MAX_DURATION));
+        assert_eq!(parse_duration("101y"), Err(DurationError::TooLong));
+        assert_eq!(parse_seconds("3155760001"), Err(DurationError::TooLong));
+        assert_eq!(parse_seconds("1e10"), Err(DurationError::TooLong));
+        assert_eq!(parse_seconds("600"), secs(600));
+        assert_eq!(parse_seconds("1e3"), secs(1000));
+        assert_eq!(parse_seconds("0.25"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_seconds("-1"), Err(DurationError::Negative));
+        assert_eq!(parse_seconds("-1.5"), Err(DurationError::Negative));
+        assert_eq!(parse_seconds("0x10"), Err(DurationError::Invalid));
+        assert_eq!(parse_seconds("1e300"), Err(DurationError::TooLong));
+    }
+
+    #[test]
+    fn timeout_forms() {
+        let timeout = |value: &str| ok(&container(&format!("    timeout: {value}\n"))).containers[0].timeout;
+        assert_eq!(timeout("30m"), Some(Duration::from_secs(1800)));
+        assert_eq!(timeout("1h 30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(timeout("600"), Some(Duration::from_secs(600)));
+        assert_eq!(timeout("\"600\""), Some(Duration::from_secs(600)));
+        assert_eq!(timeout("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(timeout("${T:-2h}"), Some(Duration::from_secs(7200)));
+        assert_eq!(ok(&container("")).containers[0].timeout, None);
+        let value = serde_json::json!({"p": [{"name": "a", "image_repo": "busybox", "timeout": 90}]});
+        let p = load(Input::Value(&value), &options()).expect("valid");
+        assert_eq!(p.containers[0].timeout, Some(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn timeout_errors() {
+        let error = |value: &str| error_with_help(&container(&format!("    timeout: {value}\n")));
+        let (message, help) = error("soon");
+        assert_eq!(
+            message,
+            "invalid duration `soon`: expected a duration such as `30m`, `1h 30m` or `90s`, or a number of seconds"
+        );
+        assert!(help.is_some_and(|h| h.contains("`1h 30m`")));
+        assert_eq!(
+            error("30 minuts"),
+            ("invalid duration `30 minuts`: unknown unit `minuts`".into(), Some("did you mean `minutes`?".into()))
+        );
+        assert_eq!(error("1H").1.as_deref(), Some("did you mean `h`?"));
+        assert_eq!(error("30M").0, "ambiguous unit `M` in `30M`: it means months, not minutes");
+        assert_eq!(error("0").0, "the timeout must be longer than zero, found `0`");
+        assert_eq!(error("0s").1.as_deref(), Some("remove `timeout` for no time limit"));
+        assert_eq!(error("-5").0, "a duration cannot be negative, found `-5`");
+        assert_eq!(error("-5m").0, "a duration cannot be negative, found `-5m`");
+        assert_eq!(error("[30m]").0, "expected a duration such as `30m` or a number of seconds, found a list");
+        assert_eq!(error("true").0, "expected a duration such as `30m` or a number of seconds, found a boolean");
+        assert_eq!(error("").0, "expected a duration such as `30m` or a number of seconds, found nothing (null)");
+        assert_eq!(error("${T:-later}").0, "invalid duration `later` (the variable's value): expected a duration such as `30m`, `1h 30m` or `90s`, or a number of seconds");
+        assert_eq!(error("1e400").0, "the duration `1e400` is too long: at most 100 years");
+        assert_eq!(error("500000000000y").0, "the duration `500000000000y` is too long: at most 100 years");
+        let draft = load_draft(Input::Text(&container("    timeout: soon\n")), &options());
+        let d = draft.diagnostics.errors().next().expect("an error");
+        assert_eq!((d.container.as_deref(), d.property.as_deref()), (Some("a"), Some("timeout")));
+    }
+
+    #[test]
+    fn retries_and_retry_delay() {
+        let p = ok(&container("    retries: 3\n    retry_delay: 1m\n"));
+        assert_eq!((p.containers[0].retries, p.containers[0].retry_delay), (3, Duration::from_secs(60)));
+        let p = ok(&container("    retries: ${RETRIES:-2}\n    retry_delay: 0\n"));
+        assert_eq!((p.containers[0].retries, p.containers[0].retry_delay), (2, Duration::ZERO));
+        let p = ok(&container("    retries: 100\n"));
+        assert_eq!((p.containers[0].retries, p.containers[0].retry_delay), (100, crate::spec::DEFAULT_RETRY_DELAY));
+        assert!(p.warnings.is_empty());
+        assert_eq!(ok(&container("")).containers[0].retries, 0);
+    }
+
+    #[test]
+    fn retries_errors() {
+        let error = |value: &str| error_with_help(&container(&format!("    retries: {value}\n")));
+        assert_eq!(
+            error("-1"),
+            (
+                "`retries` cannot be negative, found `-1`".into(),
+                Some("write `retries: 0` (the default) for no retries".into())
+            )
+        );
+        let (message, help) = error("101");
+        assert_eq!(message, "`retries` is at most 100, found `101`");
+        assert!(help.is_some_and(|h| h.contains("after the first")));
+        assert_eq!(error("99999999999999999999").0, "`retries` is at most 100, found `99999999999999999999`");
+        assert_eq!(error("2.5").0, "expected a whole number, found `2.5`");
+        assert_eq!(error("three").0, "expected a whole number, found the string `three`");
+        assert_eq!(
+            error("\"3\""),
+            (
+                "expected a whole number, found the string `3`".into(),
+                Some("write the number without quotes: `retries: 3`".into())
+            )
+        );
+        assert_eq!(error("[1]").0, "expected a whole number, found a list");
+        assert_eq!(error("${R:-many}").0, "expected a whole number, but the variable's value is `many`");
+        assert_eq!(error("${R:--2}").0, "`retries` cannot be negative, found `-2` (the variable's value)");
+        assert_eq!(error("${R:-1000}").0, "`retries` is at most 100, found `1000` (the variable's value)");
+        assert_eq!(
+            error_with_help(&container("    retries: 1\n    retry_delay: later\n")).0,
+            "invalid duration `later`: expected a duration such as `30m`, `1h 30m` or `90s`, or a number of seconds"
+        );
+        assert_eq!(
+            error_with_help(&container("    retries: 1\n    retry_delay: -1\n")).0,
+            "a duration cannot be negative, found `-1`"
+        );
+    }
+
+    #[test]
+    fn retry_delay_without_retries_warns() {
+        assert_eq!(
+            warnings(&container("    retry_delay: 30s\n")),
+            vec!["`retry_delay` has no effect without `retries`"]
+        );
+        assert_eq!(
+            warnings(&container("    retries: 0\n    retry_delay: 30s\n")),
+            vec!["`retry_delay` has no effect with `retries: 0`"]
+        );
+        // A variable may be 0 in one environment and more in another.
+        assert!(warnings(&container("    retries: ${RETRIES:-0}\n    retry_delay: 30s\n")).is_empty());
+        let p = ok(&container("    retry_delay: 30s\n"));
+        assert_eq!(p.warnings[0].property.as_deref(), Some("retry_delay"));
+        assert_eq!(
+            p.warnings[0].help.as_deref(),
+            Some("set `retries`, the number of attempts after the first, e.g. `retries: 2`")
+        );
+    }
+
+    #[test]
+    fn timeout_and_retries_have_no_effect_on_a_sidecar() {
+        let p = ok(&sidecar("        timeout: 5m\n        retries: 2\n        retry_delay: 1s\n"));
+        let messages: Vec<_> = p.warnings.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "`timeout` has no effect on a sidecar",
+                "`retries` has no effect on a sidecar",
+                "`retry_delay` has no effect on a sidecar"
+            ]
+        );
+        let s = &p.containers[0].sidecars[0];
+        assert_eq!((s.timeout, s.retries), (None, 0));
+    }
+
+    #[test]
+    fn ready_forms() {
+        let ready = |props: &str| ok(&sidecar(props)).containers[0].sidecars[0].ready.clone();
+        let check = |command: &[&str], timeout: u64, interval: u64| {
+            Some(ReadyCheck {
+                command: command.iter().map(|s| s.to_string()).collect(),
+                timeout: Duration::from_secs(timeout),
+                interval: Duration::from_secs(interval),
+            })
+        };
+        assert_eq!(
+            ready("        ready: wget -q -O- 'http://localhost:8080/'\n"),
+            check(&["wget", "-q", "-O-", "http://localhost:8080/"], 60, 1)
+        );
+        assert_eq!(ready("        ready: [redis-cli, ping]\n"), check(&["redis-cli", "ping"], 60, 1));
+        assert_eq!(
+            ready("        ready:\n          command: pg_isready -U postgres\n          timeout: 2m\n          interval: 5\n"),
+            check(&["pg_isready", "-U", "postgres"], 120, 5)
+        );
+        assert_eq!(ready("        ready: {command: [redis-cli, ping]}\n"), check(&["redis-cli", "ping"], 60, 1));
+        assert_eq!(ready("        ready: {command: x, interval: 1m}\n"), check(&["x"], 60, 60));
+        assert_eq!(ready("        ready: {command: x, timeout: 10s}\n"), check(&["x"], 10, 1));
+        assert_eq!(
+            ready("        ready: {command: x, interval: 500ms}\n").map(|r| r.interval),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(ready("        ready: ${CHECK:-redis-cli ping}\n"), check(&["redis-cli", "ping"], 60, 1));
+        assert_eq!(ready("        ready:\n"), None);
+        assert_eq!(ready(""), None);
+    }
+
+    #[test]
+    fn ready_errors() {
+        let error = |props: &str| error_with_help(&sidecar(props));
+        assert_eq!(
+            error("        ready: {comand: x}\n"),
+            (
+                "unknown `ready` option `comand`: expected `command`, `timeout` and `interval`".into(),
+                Some("did you mean `command`?".into())
+            )
+        );
+        assert_eq!(
+            error("        ready: {command: x, intervall: 2s}\n").1.as_deref(),
+            Some("did you mean `interval`?")
+        );
+        let (message, help) = error("        ready: {timeout: 30s}\n");
+        assert_eq!(message, "the ready check has no `command`");
+        assert!(help.is_some_and(|h| h.contains("command")));
+        assert_eq!(error("        ready: \"\"\n").0, "the ready check's command is empty");
+        assert_eq!(error("        ready: []\n").0, "the ready check's command is empty");
+        assert_eq!(error("        ready: {command: }\n").0, "the ready check's command is empty");
+        assert_eq!(error("        ready: {command: \"  \"}\n").0, "the ready check's command is empty");
+        assert_eq!(
+            error("        ready: \"sh -c 'x\"\n").0,
+            "the command has an unclosed quote or a trailing backslash"
+        );
+        assert_eq!(error("        ready: [x, [y]]\n").0, "expected a string in the command, found a list");
+        assert_eq!(
+            error("        ready: {command: {a: b}}\n").0,
+            "expected a list of strings or one string, found a mapping"
+        );
+        let (message, help) = error("        ready: {command: x, timeout: 5s, interval: 10s}\n");
+        assert_eq!(message, "the ready check's interval (10s) is longer than its timeout (5s)");
+        assert!(help.is_some_and(|h| h.contains("make `interval` shorter")));
+        assert_eq!(
+            error("        ready: {command: x, interval: 2m}\n").0,
+            "the ready check's interval (2m) is longer than its timeout (1m, the default)"
+        );
+        assert_eq!(
+            error("        ready: {command: x, timeout: 0}\n").0,
+            "the ready check's timeout must be longer than zero, found `0`"
+        );
+        assert_eq!(
+            error("        ready: {command: x, interval: 0s}\n").0,
+            "the ready check's interval must be longer than zero, found `0s`"
+        );
+        assert_eq!(
+            error("        ready: {command: x, timeout: soon}\n").0,
+            "invalid duration `soon`: expected a duration such as `30m`, `1h 30m` or `90s`, or a number of seconds"
+        );
+
+        let draft =
+            load_draft(Input::Text(&sidecar("        ready: {command: x, timeout: 5s, interval: 10s}\n")), &options());
+        let d = draft.diagnostics.errors().next().expect("an error");
+        assert_eq!((d.container.as_deref(), d.property.as_deref()), (Some("a/s"), Some("ready.interval")));
+        assert_eq!(d.notes.len(), 1, "a note at the timeout");
+    }
+
+    #[test]
+    fn ready_only_on_sidecars() {
+        let (message, help) = error_with_help(&container("    ready: redis-cli ping\n"));
+        assert_eq!(message, "`ready` applies to sidecars only");
+        assert_eq!(
+            help.as_deref(),
+            Some("`ready` checks a sidecar before its container starts; put it on a sidecar, under `sidecars`")
+        );
+        let text = "p:\n  - name: a\n    image_repo: busybox\n    ready: redis-cli ping\n    sidecars:\n      - name: cache\n        image_repo: redis\n";
+        assert_eq!(
+            error_with_help(text).1.as_deref(),
+            Some("`ready` checks a sidecar before its container starts; put it on the sidecar `cache`")
+        );
+        // Not parsed further: one error, not two.
+        assert_eq!(errors(&container("    ready: {comand: x}\n")).len(), 1);
     }
 
     #[test]

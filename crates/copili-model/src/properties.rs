@@ -141,6 +141,35 @@ pub const PROPERTIES: &[Property] = &[
         on_sidecar: OnSidecar::NoEffect,
         summary: "Run even when it ran before (default false).",
     },
+    Property {
+        name: "timeout",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::NoEffect,
+        summary: "Stop the container and fail it when it runs longer: a duration such as `30m` or `1h 30m`, or a number of seconds (default: no limit).",
+    },
+    Property {
+        name: "retries",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::NoEffect,
+        summary: "Attempts after the first when the container fails, 0 to 100 (default 0).",
+    },
+    Property {
+        name: "retry_delay",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::NoEffect,
+        summary: "Wait before the first retry, doubled before each further one: a duration or a number of seconds (default `10s`).",
+    },
+    Property {
+        name: "ready",
+        aliases: &[],
+        required: false,
+        // Sidecars only: the loader refuses it on a container of the pipeline itself.
+        on_sidecar: OnSidecar::Allowed,
+        summary: "Sidecars only: a command run inside the sidecar until it succeeds, before its container starts; a string, a list, or `{command, timeout, interval}` (default timeout `60s`, interval `1s`).",
+    },
 ];
 
 /// The property a key names, by canonical spelling or alias.
@@ -183,5 +212,8 @@ mod tests {
         assert_eq!(suggest("Tag", all_spellings()), Some("tag"));
         assert_eq!(suggest("envvars", all_spellings()), Some("env_vars"));
         assert_eq!(suggest("completely_unrelated", all_spellings()), None);
+        assert_eq!(suggest("retires", all_spellings()), Some("retries"));
+        assert_eq!(suggest("retry-delay", all_spellings()), Some("retry_delay"));
+        assert_eq!(suggest("timout", all_spellings()), Some("timeout"));
     }
 }

@@ -14,6 +14,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::load::{duration_pattern, DURATION_UNITS, MAX_DURATION};
 use crate::properties::{OnSidecar, Property, PROPERTIES};
 
 /// The schema's `$id`: where it is published, beside the repository.
@@ -35,6 +36,39 @@ const VARIABLE_PATTERN: &str = r"\$";
 /// The short volume form `HOST:PATH[:ro|:rw]` (the path inside the container is absolute), or
 /// a value with a variable.
 const VOLUME_PATTERN: &str = r"^[^:]+:/[^:]*(:(ro|rw))?$|\$";
+
+/// A duration as the loader reads it (`30m`, `1h 30m`, `600` as a string), or a value with a
+/// variable. Numbers are seconds and need no pattern.
+fn duration_string_pattern() -> String {
+    format!(r"{}|\$", duration_pattern())
+}
+
+/// A duration of zero (`0`, `0s`, `0h 0m`), which `timeout` and the ready check refuse.
+fn zero_duration_pattern() -> String {
+    format!(r"^\s*(0+(\.0+)?\s*({})?\s*)+$", DURATION_UNITS.join("|"))
+}
+
+/// The shape of a duration; `positive` refuses zero, `default` is shown by editors.
+fn duration_shape(positive: bool, default: Option<&str>) -> Value {
+    let mut shape = json!({
+        "type": ["string", "number"],
+        "pattern": duration_string_pattern(),
+        "patternErrorMessage": "a duration such as `30m`, `1h 30m` or `90s`, or a number of seconds",
+        "maximum": MAX_DURATION.as_secs()
+    });
+    if let Value::Object(map) = &mut shape {
+        if positive {
+            map.insert("exclusiveMinimum".into(), json!(0));
+            map.insert("not".into(), json!({ "type": "string", "pattern": zero_duration_pattern() }));
+        } else {
+            map.insert("minimum".into(), json!(0));
+        }
+        if let Some(default) = default {
+            map.insert("default".into(), json!(default));
+        }
+    }
+    shape
+}
 
 /// The JSON Schema (draft-07) of a pipeline file: a mapping with one key, the pipeline's name,
 /// holding the list of container descriptions.
@@ -90,7 +124,11 @@ fn description_schema(kind: Kind) -> Value {
             (Kind::Sidecar, OnSidecar::NoEffect) => "No effect on a sidecar (accepted with a warning). ",
             _ => "",
         };
-        let shape = value_shape(property).unwrap_or_else(|| json!({}));
+        let shape = match (kind, property.name) {
+            // The loader refuses `ready` on a container of the pipeline: it checks a sidecar.
+            (Kind::Container, "ready") => json!({ "not": {} }),
+            _ => value_shape(property).unwrap_or_else(|| json!({})),
+        };
         let description = format!("{note}{}", property.summary);
         properties.insert(property.name.to_string(), with_description(&shape, &description));
         for alias in property.aliases {
@@ -201,6 +239,49 @@ fn value_shape(property: &Property) -> Option<Value> {
         }),
         "command" => json!({ "type": ["string", "array", "null"], "items": text }),
         "sidecars" => json!({ "type": ["array", "null"], "items": { "$ref": "#/definitions/sidecar" } }),
+        "timeout" => duration_shape(true, None),
+        "retry_delay" => duration_shape(false, Some("10s")),
+        "retries" => json!({
+            "type": ["integer", "string"],
+            "minimum": 0,
+            "maximum": 100,
+            "pattern": VARIABLE_PATTERN,
+            "default": 0,
+            "patternErrorMessage": "a whole number from 0 to 100, or a variable such as `${RETRIES}`"
+        }),
+        // A string or a list is the command; the mapping adds `timeout` and `interval`.
+        "ready" => {
+            let command = json!({
+                "type": ["string", "array"],
+                "pattern": r"\S",
+                "minItems": 1,
+                "items": text,
+            });
+            let mut shape = command.clone();
+            if let Value::Object(map) = &mut shape {
+                map.insert("type".into(), json!(["string", "array", "object", "null"]));
+                map.insert("required".into(), json!(["command"]));
+                map.insert("additionalProperties".into(), json!(false));
+                map.insert(
+                    "properties".into(),
+                    json!({
+                        "command": with_description(
+                            &command,
+                            "The command run inside the sidecar until it exits 0: a list of strings, or one string split shell-style."
+                        ),
+                        "timeout": with_description(
+                            &duration_shape(true, Some("60s")),
+                            "How long to keep trying before the container fails."
+                        ),
+                        "interval": with_description(
+                            &duration_shape(true, Some("1s")),
+                            "The pause between tries; at most `timeout`."
+                        ),
+                    }),
+                );
+            }
+            shape
+        }
         _ => return None,
     };
     Some(shape)
@@ -289,6 +370,11 @@ mod tests {
         assert_eq!(container["tag"]["default"], "latest");
         assert_eq!(container["is_service_container"]["default"], false);
         assert_eq!(container["force_rerun"]["default"], false);
+        assert_eq!(container["retries"]["default"], 0);
+        assert_eq!(container["retry_delay"]["default"], "10s");
+        let ready = &sidecar["ready"]["properties"];
+        assert_eq!((&ready["timeout"]["default"], &ready["interval"]["default"]), (&json!("60s"), &json!("1s")));
+        assert_eq!(container["ready"]["not"], json!({}), "`ready` is refused on a container");
     }
 
     #[test]
@@ -324,6 +410,42 @@ mod tests {
         for expected in ["quickstart.yaml", "json-01-hello.json", "json-02-dependency.json", "json-03-sidecar.json"] {
             assert!(seen.iter().any(|s| s == expected), "{expected} not found in {seen:?}");
         }
+    }
+
+    /// The fixture with every form of `timeout`, `retries`, `retry_delay` and `ready`.
+    #[test]
+    fn the_timeouts_fixture_validates_and_loads() {
+        use std::time::Duration;
+
+        let path = workspace_root().join("tests/fixtures/valid/timeouts-retries-ready.yaml");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let errors = schema_errors(&validator(), &to_json(&text));
+        assert!(errors.is_empty(), "{errors:#?}");
+        let pipeline = load(Input::File(&path), &options()).unwrap_or_else(|d| panic!("{d}"));
+        assert!(pipeline.warnings.is_empty(), "{:#?}", pipeline.warnings);
+        let c = &pipeline.containers;
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        let timeouts: Vec<_> = c.iter().map(|c| c.timeout).collect();
+        assert_eq!(timeouts, [Some(minutes(30)), Some(minutes(90)), Some(minutes(10)), Some(minutes(120))]);
+        let retries: Vec<_> = c.iter().map(|c| (c.retries, c.retry_delay)).collect();
+        let default = crate::spec::DEFAULT_RETRY_DELAY;
+        assert_eq!(
+            retries,
+            [(3, Duration::from_secs(30)), (2, Duration::from_millis(1500)), (0, default), (0, default)]
+        );
+        let ready: Vec<_> = c.iter().flat_map(|c| &c.sidecars).filter_map(|s| s.ready.as_ref()).collect();
+        let commands: Vec<String> = ready.iter().map(|r| r.command.join(" ")).collect();
+        assert_eq!(
+            commands,
+            [
+                "redis-cli ping",
+                "wget -q -O- http://localhost:8080/health",
+                "pg_isready -U postgres",
+                "curl -fs http://localhost:9200/_cluster/health"
+            ]
+        );
+        let times: Vec<_> = ready.iter().map(|r| (r.timeout.as_secs(), r.interval.as_secs())).collect();
+        assert_eq!(times, [(60, 1), (60, 1), (120, 5), (60, 2)]);
     }
 
     #[test]
@@ -369,6 +491,38 @@ mod tests {
                 "sidecar with dependencies",
                 "p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - name: s\n        image_repo: busybox\n        dependencies: [a]\n",
             ),
+            ("timeout no duration", "p:\n  - name: a\n    image_repo: busybox\n    timeout: soon\n"),
+            ("timeout months", "p:\n  - name: a\n    image_repo: busybox\n    timeout: 30M\n"),
+            ("timeout zero", "p:\n  - name: a\n    image_repo: busybox\n    timeout: 0\n"),
+            ("timeout 0s", "p:\n  - name: a\n    image_repo: busybox\n    timeout: 0s\n"),
+            ("timeout negative", "p:\n  - name: a\n    image_repo: busybox\n    timeout: -5\n"),
+            ("timeout list", "p:\n  - name: a\n    image_repo: busybox\n    timeout: [5m]\n"),
+            ("retries negative", "p:\n  - name: a\n    image_repo: busybox\n    retries: -1\n"),
+            ("retries above 100", "p:\n  - name: a\n    image_repo: busybox\n    retries: 101\n"),
+            ("retries quoted", "p:\n  - name: a\n    image_repo: busybox\n    retries: \"3\"\n"),
+            ("retries float", "p:\n  - name: a\n    image_repo: busybox\n    retries: 2.5\n"),
+            ("retry_delay negative", "p:\n  - name: a\n    image_repo: busybox\n    retry_delay: -1s\n"),
+            ("ready on a container", "p:\n  - name: a\n    image_repo: busybox\n    ready: redis-cli ping\n"),
+            (
+                "ready option typo",
+                "p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - name: s\n        image_repo: redis\n        ready: {comand: x}\n",
+            ),
+            (
+                "ready without command",
+                "p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - name: s\n        image_repo: redis\n        ready: {timeout: 5s}\n",
+            ),
+            (
+                "ready empty command",
+                "p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - name: s\n        image_repo: redis\n        ready: []\n",
+            ),
+            (
+                "ready blank command",
+                "p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - name: s\n        image_repo: redis\n        ready: {command: \" \"}\n",
+            ),
+            (
+                "ready zero interval",
+                "p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - name: s\n        image_repo: redis\n        ready: {command: x, interval: 0s}\n",
+            ),
             (
                 "sidecar of a sidecar",
                 "p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - name: s\n        image_repo: busybox\n        sidecars: []\n",
@@ -399,6 +553,13 @@ mod tests {
             "p:\n  - name: a\n    image_repo: busybox\n    dependencies:\n    command:\n    volumes:\n    sidecars:\n",
             "p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - name: s\n        image_repo: busybox\n        is_service_container: true\n",
             r#"{"p": [{"name": "a", "repo": "busybox", "sidecars": [{"name": "s", "repo": "busybox"}]}]}"#,
+            "p:\n  - name: a\n    image_repo: busybox\n    timeout: 1h 30m\n    retries: 3\n    retry_delay: 0\n",
+            "p:\n  - name: a\n    image_repo: busybox\n    timeout: 600\n    retries: $TAG\n    retry_delay: \"90\"\n",
+            "p:\n  - name: a\n    image_repo: busybox\n    timeout: ${TIMEOUT:-2h}\n    retries: 0\n",
+            "p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - name: s\n        image_repo: redis\n        ready: redis-cli ping\n",
+            "p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - name: s\n        image_repo: redis\n        ready: [redis-cli, ping]\n",
+            "p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - name: s\n        image_repo: redis\n        ready: {command: [redis-cli, ping], timeout: 2m, interval: 500ms}\n",
+            r#"{"p": [{"name": "a", "repo": "busybox", "timeout": 90, "retries": 2, "retry_delay": 1.5, "sidecars": [{"name": "s", "repo": "redis", "ready": {"command": "redis-cli ping", "interval": 2}}]}]}"#,
         ];
         for text in cases {
             let errors = schema_errors(&validator, &to_json(text));
@@ -426,6 +587,51 @@ mod tests {
             let doc = json!({ "p": [{ "name": "a", "image_repo": "busybox", "tag": tag }] });
             let loads = load(Input::Value(&doc), &options()).is_ok();
             assert_eq!(validator.is_valid(&doc), loads, "tag {tag:?}");
+        }
+    }
+
+    /// The duration pattern is built from the loader's: they must agree on every value (but a
+    /// duration too long to represent, which only the loader sees).
+    #[test]
+    fn duration_patterns_agree_with_the_loader() {
+        let validator = validator();
+        // What a `timeout` takes, then what it does not (`retry_delay` takes the zeros too).
+        let accepted = "30m|1h 30m|1h30m| 90s |30 minutes|2 hours 5 sec|1.5h|500ms|5µs|1w|600|1.5|0.5s";
+        let refused = "0|0s|0h 0m|0.0|soon|| |1h 30|1 30m|1h, 30m|30M|1H|-5s|-1|1.|.5s|30 minuts|1e3|0x10";
+        let texts = accepted.split('|').chain(refused.split('|'));
+        for text in texts {
+            for property in ["timeout", "retry_delay"] {
+                let doc = json!({ "p": [{ "name": "a", "image_repo": "busybox", property: text, "retries": 1 }] });
+                let loads = load(Input::Value(&doc), &options()).is_ok();
+                assert_eq!(validator.is_valid(&doc), loads, "{property}: {text:?}");
+            }
+            for option in ["timeout", "interval"] {
+                let ready = json!({ "command": "x", "timeout": "1y", option: text });
+                let doc = json!({ "p": [{ "name": "a", "image_repo": "busybox", "sidecars": [{ "name": "s", "image_repo": "redis", "ready": ready }] }] });
+                let loads = load(Input::Value(&doc), &options()).is_ok();
+                assert_eq!(validator.is_valid(&doc), loads, "ready.{option}: {text:?}");
+            }
+        }
+        for number in [
+            json!(0),
+            json!(600),
+            json!(1.5),
+            json!(-1),
+            json!(0.0),
+            json!(-0.5),
+            json!(3155760000u64),
+            json!(3155760001u64),
+        ] {
+            for property in ["timeout", "retry_delay"] {
+                let doc = json!({ "p": [{ "name": "a", "image_repo": "busybox", property: number, "retries": 1 }] });
+                let loads = load(Input::Value(&doc), &options()).is_ok();
+                assert_eq!(validator.is_valid(&doc), loads, "{property}: {number}");
+            }
+        }
+        for retries in [json!(0), json!(100), json!(101), json!(-1), json!("3"), json!(2.5)] {
+            let doc = json!({ "p": [{ "name": "a", "image_repo": "busybox", "retries": retries }] });
+            let loads = load(Input::Value(&doc), &options()).is_ok();
+            assert_eq!(validator.is_valid(&doc), loads, "retries: {retries}");
         }
     }
 

@@ -2,8 +2,8 @@
 //! expanded and positions kept for the planner's messages.
 
 use std::path::PathBuf;
-use std::time::Duration;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::diagnostic::{Diagnostic, SourceFile};
 use crate::document::Span;
