@@ -115,8 +115,12 @@ mod tests {
     #[test]
     fn steps_run_what_ci_expects() {
         let lines: Vec<String> = steps(&Options::default()).iter().map(|step| display_command(&step.command)).collect();
-        let expected =
-            ["fmt --all -- --check", "clippy --workspace --all-targets -- -D warnings", "xtask setup", "test --workspace"];
+        let expected = [
+            "fmt --all -- --check",
+            "clippy --workspace --all-targets -- -D warnings",
+            "xtask setup",
+            "test --workspace",
+        ];
         for (line, expected) in lines.iter().zip(expected) {
             // The program is whatever cargo started xtask, so compare the arguments only.
             assert!(line.ends_with(&format!(" {expected}")), "{line}");

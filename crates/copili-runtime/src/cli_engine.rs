@@ -124,7 +124,7 @@ impl CliEngine {
         for (name, value) in env {
             expression = expression.env(name, value);
         }
-        let output = expression
+        let output = own_process_group(expression)
             .run()
             .map_err(|e| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() })?;
         if output.status.success() {
@@ -151,6 +151,126 @@ impl CliEngine {
         std::iter::once(self.display.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
     }
 
+    /// The arguments of `create` or `run` for a request, with the environment file they name.
+    fn prepare(&self, verb: &str, request: &CreateRequest) -> Result<Prepared, EngineError> {
+        let mut a = args([verb, "--name"]);
+        a.push(request.name.clone());
+        if verb == "run" {
+            // A signal to copili must not reach the container through the client.
+            a.push("--sig-proxy=false".into());
+        }
+        a.push("--hostname".into());
+        a.push(request.hostname.clone());
+        for (key, value) in &request.labels {
+            a.push("--label".into());
+            a.push(format!("{key}={value}"));
+        }
+        // A dry run shows names only and writes no file.
+        let dry = self.dry_run.is_some();
+        let (in_file, in_client_env): (Vec<_>, Vec<_>) =
+            request.env.iter().cloned().partition(|(_, value)| !dry && !value.expose().contains('\n'));
+        let env_dir = if in_file.is_empty() {
+            None
+        } else {
+            let (dir, path) = env_file(&in_file).map_err(|e| EngineError::NotFound {
+                binary: self.display.clone(),
+                reason: format!("cannot write the environment file: {e}"),
+            })?;
+            a.push("--env-file".into());
+            a.push(path.display().to_string());
+            Some(dir)
+        };
+        for (name, _) in &in_client_env {
+            a.push("--env".into());
+            a.push(name.clone());
+        }
+        for mount in &request.mounts {
+            let source = match &mount.source {
+                MountSource::Volume(name) => name.clone(),
+                MountSource::Host(path) => path.display().to_string(),
+            };
+            a.push("--volume".into());
+            a.push(format!("{source}:{}:{}", mount.target, if mount.read_only { "ro" } else { "rw" }));
+        }
+        if let Some(network) = &request.network {
+            a.push("--network".into());
+            a.push(network.clone());
+            for alias in &request.network_aliases {
+                a.push("--network-alias".into());
+                a.push(alias.clone());
+            }
+        }
+        a.push(request.image.clone());
+        a.extend(request.command.iter().cloned());
+        Ok(Prepared { args: a, client_env: in_client_env, _env_dir: env_dir })
+    }
+
+    /// Runs the client, calling `on_line` for every line of its stdout and stderr as they come
+    /// (each through its own pipe, read concurrently, so that neither can fill up and stall);
+    /// its exit code (`None` if killed) and the last lines of its stderr.
+    fn stream(
+        &self,
+        a: &[String],
+        env: &[(&str, &str)],
+        on_line: &mut dyn FnMut(LogLine),
+    ) -> Result<(Option<i32>, String), EngineError> {
+        if self.dry_run.is_some() {
+            self.run_with_env(a, env)?;
+            return Ok((Some(0), String::new()));
+        }
+        let spawn_error =
+            |e: std::io::Error| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() };
+        let (err_reader, err_writer) = std::io::pipe().map_err(spawn_error)?;
+        let mut expression = duct::cmd(&self.binary, a).stderr_file(err_writer).stdin_null().unchecked();
+        for (name, value) in env {
+            expression = expression.env(name, value);
+        }
+        let handle = own_process_group(expression).reader().map_err(spawn_error)?;
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let err_thread = std::thread::spawn(move || {
+            for line in BufReader::new(err_reader).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stderr_tail: Vec<String> = Vec::new();
+        let mut deliver_stderr = |line: String, on_line: &mut dyn FnMut(LogLine)| {
+            stderr_tail.push(line.clone());
+            if stderr_tail.len() > STDERR_TAIL_LINES {
+                stderr_tail.remove(0);
+            }
+            on_line(LogLine { stream: LogStream::Stderr, text: line });
+        };
+        let mut reader = BufReader::new(&handle);
+        let mut buffer = Vec::new();
+        loop {
+            while let Ok(line) = rx.try_recv() {
+                deliver_stderr(line, on_line);
+            }
+            buffer.clear();
+            match reader.read_until(b'\n', &mut buffer) {
+                Ok(0) => break,
+                Ok(_) => {
+                    let text = String::from_utf8_lossy(&buffer).trim_end_matches(['\n', '\r']).to_string();
+                    on_line(LogLine { stream: LogStream::Stdout, text });
+                }
+                // The reader reports a non-zero exit of the client as an error: the status
+                // is read below.
+                Err(_) => break,
+            }
+        }
+        let _ = err_thread.join();
+        while let Ok(line) = rx.try_recv() {
+            deliver_stderr(line, on_line);
+        }
+        let status = match handle.try_wait() {
+            Ok(Some(output)) => output.status.code(),
+            _ => None,
+        };
+        Ok((status, stderr_tail.join("\n")))
+    }
+
     /// `--filter label=K=V`; an empty value matches any value of the label.
     fn label_filters(labels: &[(String, String)]) -> Vec<String> {
         labels
@@ -160,6 +280,37 @@ impl CliEngine {
                 ["--filter".to_string(), filter]
             })
             .collect()
+    }
+}
+
+/// Arguments of `create`/`run` with the private directory of their environment file, removed
+/// when this is dropped.
+struct Prepared {
+    args: Vec<String>,
+    client_env: Vec<(String, copili_model::Secret)>,
+    _env_dir: Option<tempfile::TempDir>,
+}
+
+impl Prepared {
+    fn client_env(&self) -> Vec<(&str, &str)> {
+        self.client_env.iter().map(|(k, v)| (k.as_str(), v.expose())).collect()
+    }
+}
+
+/// Each client in its own process group: a Ctrl-C at the terminal reaches copili only, which
+/// then stops the containers itself, with the grace period.
+fn own_process_group(expression: duct::Expression) -> duct::Expression {
+    #[cfg(unix)]
+    {
+        expression.before_spawn(|command| {
+            use std::os::unix::process::CommandExt;
+            command.process_group(0);
+            Ok(())
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        expression
     }
 }
 
@@ -226,60 +377,37 @@ impl Engine for CliEngine {
     /// which env files cannot hold, goes into the client's own environment with only its name
     /// on the command line (`--env NAME`). Either way no value is ever in `ps`.
     fn create(&self, request: &CreateRequest) -> Result<String, EngineError> {
-        let mut a = args(["create", "--name"]);
-        a.push(request.name.clone());
-        a.push("--hostname".into());
-        a.push(request.hostname.clone());
-        for (key, value) in &request.labels {
-            a.push("--label".into());
-            a.push(format!("{key}={value}"));
-        }
-        // A dry run shows names only and writes no file.
-        let dry = self.dry_run.is_some();
-        let (in_file, in_client_env): (Vec<_>, Vec<_>) =
-            request.env.iter().cloned().partition(|(_, value)| !dry && !value.expose().contains('\n'));
-        let env_file = if in_file.is_empty() {
-            None
-        } else {
-            let (dir, path) = env_file(&in_file).map_err(|e| EngineError::NotFound {
-                binary: self.display.clone(),
-                reason: format!("cannot write the environment file: {e}"),
-            })?;
-            a.push("--env-file".into());
-            a.push(path.display().to_string());
-            Some(dir)
-        };
-        for (name, _) in &in_client_env {
-            a.push("--env".into());
-            a.push(name.clone());
-        }
-        for mount in &request.mounts {
-            let source = match &mount.source {
-                MountSource::Volume(name) => name.clone(),
-                MountSource::Host(path) => path.display().to_string(),
-            };
-            a.push("--volume".into());
-            a.push(format!("{source}:{}:{}", mount.target, if mount.read_only { "ro" } else { "rw" }));
-        }
-        if let Some(network) = &request.network {
-            a.push("--network".into());
-            a.push(network.clone());
-            for alias in &request.network_aliases {
-                a.push("--network-alias".into());
-                a.push(alias.clone());
-            }
-        }
-        a.push(request.image.clone());
-        a.extend(request.command.iter().cloned());
-        let client_env: Vec<(&str, &str)> = in_client_env.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
-        let result = self.run_with_env(&a, &client_env);
-        drop(env_file);
-        let out = result?;
+        let prepared = self.prepare("create", request)?;
+        let client_env = prepared.client_env();
+        let out = self.run_with_env(&prepared.args, &client_env)?;
         let id = out.lines().last().unwrap_or("").trim().to_string();
         if id.is_empty() {
-            return Err(EngineError::UnexpectedOutput { command: self.render(&a), output: out });
+            return Err(EngineError::UnexpectedOutput { command: self.render(&prepared.args), output: out });
         }
         Ok(id)
+    }
+
+    /// `run` attached: one client process creates, starts and streams the container, as
+    /// `ENGINE run --rm` would, so a chain of containers costs about what the engine itself
+    /// costs. The exit status is then read from `inspect`, never from the client's own exit
+    /// code (125–127 are also the client's codes for its own failures).
+    fn run_attached(
+        &self,
+        request: &CreateRequest,
+        on_line: &mut dyn FnMut(LogLine),
+    ) -> Result<ExitStatus, EngineError> {
+        let prepared = self.prepare("run", request)?;
+        let client_env = prepared.client_env();
+        let (status, stderr) = self.stream(&prepared.args, &client_env, on_line)?;
+        match self.inspect(&request.name) {
+            Ok(ContainerStatus { exit: Some(exit), .. }) => Ok(exit),
+            // Never ran (bad mount, no such image, name taken…): the client said why.
+            Ok(_) | Err(_) => Err(EngineError::Failed {
+                command: self.render(&prepared.args),
+                code: status,
+                stderr: if stderr.is_empty() { "the container did not run".into() } else { stderr },
+            }),
+        }
     }
 
     fn start(&self, id: &str) -> Result<(), EngineError> {
@@ -287,69 +415,29 @@ impl Engine for CliEngine {
     }
 
     fn follow_logs(&self, id: &str, on_line: &mut dyn FnMut(LogLine)) -> Result<(), EngineError> {
-        if self.dry_run.is_some() {
-            return self.run(&args(["logs", "--follow", id])).map(|_| ());
-        }
-        // stdout and stderr each through their own pipe, read concurrently: a container that
-        // fills one while we block on the other must not stall.
         let a = args(["logs", "--follow", id]);
-        let (err_reader, err_writer) = std::io::pipe().map_err(|e| EngineError::NotFound {
-            binary: self.display.clone(),
-            reason: format!("cannot create a pipe: {e}"),
-        })?;
-        let handle = duct::cmd(&self.binary, &a)
-            .stderr_file(err_writer)
-            .stdin_null()
-            .unchecked()
-            .reader()
-            .map_err(|e| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() })?;
-        let (tx, rx) = std::sync::mpsc::channel::<LogLine>();
-        let err_thread = std::thread::spawn(move || {
-            for line in BufReader::new(err_reader).lines().map_while(Result::ok) {
-                if tx.send(LogLine { stream: LogStream::Stderr, text: line }).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut reader = BufReader::new(&handle);
-        let mut buffer = Vec::new();
-        loop {
-            while let Ok(line) = rx.try_recv() {
-                on_line(line);
-            }
-            buffer.clear();
-            match reader.read_until(b'\n', &mut buffer) {
-                Ok(0) => break,
-                Ok(_) => {
-                    let text = String::from_utf8_lossy(&buffer).trim_end_matches(['\n', '\r']).to_string();
-                    on_line(LogLine { stream: LogStream::Stdout, text });
-                }
-                Err(e) => {
-                    return Err(EngineError::Failed { command: self.render(&a), code: None, stderr: e.to_string() });
-                }
-            }
-        }
-        let _ = err_thread.join();
-        while let Ok(line) = rx.try_recv() {
-            on_line(line);
-        }
-        match handle.try_wait() {
-            Ok(Some(output)) if !output.status.success() => {
-                Err(EngineError::Failed { command: self.render(&a), code: output.status.code(), stderr: String::new() })
-            }
-            _ => Ok(()),
+        let (status, stderr) = self.stream(&a, &[], on_line)?;
+        match status {
+            Some(0) => Ok(()),
+            code => Err(EngineError::Failed { command: self.render(&a), code, stderr }),
         }
     }
 
     fn wait(&self, id: &str) -> Result<ExitStatus, EngineError> {
-        let a = args(["wait", id]);
+        // podman polls the container's state, every 250 ms unless told otherwise: a quarter of
+        // a second lost per container of a chain.
+        let a = match self.kind {
+            EngineKind::Podman => args(["wait", "--interval", "20ms", id]),
+            EngineKind::Docker => args(["wait", id]),
+        };
         let out = self.run(&a)?;
         let code = out
             .lines()
             .rev()
             .find_map(|l| l.trim().parse::<i32>().ok())
             .ok_or_else(|| EngineError::UnexpectedOutput { command: self.render(&a), output: out.clone() })?;
-        let oom_killed = self.inspect(id).ok().and_then(|s| s.exit).is_some_and(|e| e.oom_killed);
+        // Only a killed container can have been killed by the OOM killer: ask only then.
+        let oom_killed = code == 137 && self.inspect(id).ok().and_then(|s| s.exit).is_some_and(|e| e.oom_killed);
         Ok(ExitStatus { code, oom_killed })
     }
 

@@ -131,6 +131,24 @@ pub trait Engine: Send + Sync {
     /// Starts a created container.
     fn start(&self, id: &str) -> Result<(), EngineError>;
 
+    /// Creates and starts a container, calls `on_line` for each line of its output as it comes,
+    /// and returns its exit status once it ended, as the engine recorded it. A container that
+    /// could not be created or started is an [`EngineError`], never an exit status. The
+    /// container stays (removed by the caller); it can be stopped by its name meanwhile.
+    ///
+    /// The default does create, start, follow the output, wait; engines override it with
+    /// fewer round trips.
+    fn run_attached(
+        &self,
+        request: &CreateRequest,
+        on_line: &mut dyn FnMut(LogLine),
+    ) -> Result<ExitStatus, EngineError> {
+        let id = self.create(request)?;
+        self.start(&id)?;
+        self.follow_logs(&id, on_line)?;
+        self.wait(&id)
+    }
+
     /// Follows a container's output until it ends, calling `on_line` for every line.
     fn follow_logs(&self, id: &str, on_line: &mut dyn FnMut(LogLine)) -> Result<(), EngineError>;
 

@@ -245,6 +245,7 @@ pub fn run(
     let mut is_running = vec![false; n];
     let mut running = 0usize;
     let mut cancelling_reported = false;
+    let mut fail_fast_reason: Option<String> = None;
     std::thread::scope(|scope| loop {
         if cancel.is_cancelled() && !cancelling_reported {
             cancelling_reported = true;
@@ -256,12 +257,15 @@ pub fn run(
             if outcomes[c].is_some() || is_running[c] {
                 continue;
             }
-            if let Some(blocker) = blocking_dependency(c, plan, &outcomes) {
+            // After an interrupt, whatever had not started was interrupted, whatever its
+            // dependencies did meanwhile.
+            if cancel.is_cancelled() {
+                let reason = fail_fast_reason.clone().unwrap_or_else(|| "interrupted".into());
+                finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason));
+            } else if let Some(blocker) = blocking_dependency(c, plan, &outcomes) {
                 let reason =
                     format!("dependency {} {}", pipeline.containers[blocker].name, blocker_reason(&outcomes[blocker]));
                 finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason));
-            } else if cancel.is_cancelled() {
-                finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, "interrupted"));
             }
         }
         // Start what is ready, in plan order, while slots are free.
@@ -279,6 +283,9 @@ pub fn run(
             scope.spawn(move || {
                 let outcome = run_container(engine, spec, c, config, cancel, on_event);
                 let _ = tx.send(Message::Done { container: c, outcome });
+                // Off the critical path: dependents may start meanwhile (the name is this
+                // container's own); the run does not end before it is gone.
+                let _ = engine.remove(&engine_name(&[&config.identity, &spec.name]));
             });
         }
         if running == 0 && order.iter().all(|&c| outcomes[c].is_some()) {
@@ -291,8 +298,10 @@ pub fn run(
                 let failed = outcome.status == Status::Failed;
                 finish(&mut outcomes, container, outcome);
                 if failed && config.fail_fast && !cancel.is_cancelled() {
+                    let reason = format!("--fail-fast: {} failed", pipeline.containers[container].name);
                     cancelling_reported = true;
-                    on_event(RunEvent::RunCancelling { reason: "--fail-fast: a container failed".into() });
+                    on_event(RunEvent::RunCancelling { reason: reason.clone() });
+                    fail_fast_reason = Some(reason);
                     cancel.cancel();
                 }
             }
@@ -393,6 +402,7 @@ fn run_container(
             return done(Status::Failed, exit_code, Some(reason));
         }
         on_event(RunEvent::Retrying { container, attempt, delay, reason });
+        let _ = engine.remove(&engine_name(&[&config.identity, &spec.name]));
         if !sleep_unless_cancelled(delay, cancel) {
             return done(Status::Cancelled, exit_code, Some("interrupted".into()));
         }
@@ -515,8 +525,6 @@ fn attempt_once(
     let identity = config.identity.as_str();
     let main_name = engine_name(&[identity, &spec.name]);
     let mut cleanup = Cleanup { engine, containers: Vec::new(), network: None };
-    // A leftover of a crashed run of this pipeline would block the name.
-    let _ = engine.remove(&main_name);
     std::thread::scope(|scope| {
         // Everything is removed before the scope waits for the log followers, which end only
         // when their containers are gone.
@@ -524,7 +532,6 @@ fn attempt_once(
             let mut network = None;
             if !spec.sidecars.is_empty() {
                 let net = engine_name(&[identity, &spec.name, "net"]);
-                let _ = engine.network_remove(&net);
                 let labels = copili_labels(identity, &config.run_id, &spec.name, "network");
                 if let Err(e) = engine.network_create(&net, &labels) {
                     return Attempt::EngineFailed(e);
@@ -534,7 +541,6 @@ fn attempt_once(
                 let mut ready_checks = Vec::new();
                 for sidecar in &spec.sidecars {
                     let name = engine_name(&[identity, &spec.name, &sidecar.name]);
-                    let _ = engine.remove(&name);
                     let labels = copili_labels(identity, &config.run_id, &sidecar.name, "sidecar");
                     let request = request_for(sidecar, name, labels, config, network.as_deref(), Some(&sidecar.name));
                     let id = match engine.create(&request) {
@@ -562,24 +568,15 @@ fn attempt_once(
                 }
             }
             let labels = copili_labels(identity, &config.run_id, &spec.name, "main");
-            let request = request_for(spec, main_name, labels, config, network.as_deref(), None);
-            let id = match engine.create(&request) {
-                Ok(id) => id,
-                Err(e) => return Attempt::EngineFailed(e),
-            };
-            cleanup.containers.push(id.clone());
-            if let Err(e) = engine.start(&id) {
-                return Attempt::EngineFailed(e);
-            }
-            let log_id = id.clone();
-            let logs = scope.spawn(move || {
-                let _ = engine
-                    .follow_logs(&log_id, &mut |line| on_event(RunEvent::Output { container, sidecar: None, line }));
-            });
+            let request = request_for(spec, main_name.clone(), labels, config, network.as_deref(), None);
+            // The main container is removed by the caller once its outcome is reported (the
+            // engine knows it by its name); sidecars and network go here.
+            let id = main_name.clone();
             let (wait_tx, wait_rx) = mpsc::channel();
-            let wait_id = id.clone();
             scope.spawn(move || {
-                let _ = wait_tx.send(engine.wait(&wait_id));
+                let result = engine
+                    .run_attached(&request, &mut |line| on_event(RunEvent::Output { container, sidecar: None, line }));
+                let _ = wait_tx.send(result);
             });
             let started = Instant::now();
             let mut stopped_for: Option<Attempt> = None;
@@ -589,9 +586,9 @@ fn attempt_once(
                     Ok(result) => break result,
                     Err(mpsc::RecvTimeoutError::Disconnected) => {
                         break Err(EngineError::Failed {
-                            command: "wait".into(),
+                            command: "run".into(),
                             code: None,
-                            stderr: "waiter ended".into(),
+                            stderr: "the engine client ended without a result".into(),
                         })
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -615,10 +612,6 @@ fn attempt_once(
                     }
                 }
             };
-            if result.is_ok() {
-                // All output before the container is removed.
-                let _ = logs.join();
-            }
             match (stopped_for, result) {
                 (Some(Attempt::Interrupted(_)), Ok(exit)) => Attempt::Interrupted(Some(exit)),
                 (Some(other), _) => other,
@@ -759,8 +752,8 @@ mod tests {
             statuses(&run),
             vec![
                 ("failed", Some("exit code 1".into())),
-                ("cancelled", Some("interrupted".into())),
-                ("cancelled", Some("interrupted".into()))
+                ("cancelled", Some("--fail-fast: a failed".into())),
+                ("cancelled", Some("--fail-fast: a failed".into()))
             ]
         );
         assert!(run.events.iter().any(|e| matches!(e, RunEvent::RunCancelling { .. })));

@@ -16,6 +16,7 @@
 
 pub mod exit_code;
 pub mod render;
+pub mod report;
 
 use std::path::Path;
 use std::sync::Arc;

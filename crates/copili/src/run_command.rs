@@ -3,14 +3,16 @@
 //! lock, removes leftovers of a crashed run, turns SIGINT/SIGTERM into cancellation, runs,
 //! reports, and maps the outcome to an exit code.
 
+use std::io::IsTerminal as _;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use copili::exit_code;
 use copili::model::Secret;
+use copili::report::{system_clock, Console, JsonReport, LogFiles, Reporter as _, Reporters, RunInfo, RunSummary};
 use copili_runtime::lock::PipelineLock;
-use copili_runtime::runner::{self, CancelToken, Outcome, RunConfig, RunEvent, Status};
+use copili_runtime::runner::{self, CancelToken, RunConfig, RunEvent, Status};
 use copili_runtime::{CliEngine, Engine};
 
 use crate::cli::{InputArgs, RunArgs};
@@ -80,38 +82,22 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
         policies: Vec::new(),
     };
     let spec = pipeline.spec();
-    let names: Vec<String> = spec.containers.iter().map(|c| c.name.clone()).collect();
-    let width = names.iter().map(String::len).max().unwrap_or(0);
-    let out = Mutex::new(());
     let started_at = SystemTime::now();
-    let outcomes = runner::run(&engine, spec, &plan, &config, &cancel, &|event| {
-        let _guard = out.lock();
-        match event {
-            RunEvent::Output { container, sidecar, line } => {
-                let who = match sidecar {
-                    Some(s) => format!("{}/{s}", names[container]),
-                    None => names[container].clone(),
-                };
-                println!("{who:<width$} | {}", line.text);
-            }
-            RunEvent::ContainerStarted { container, attempt } => {
-                eprintln!("--> {} started (attempt {attempt})", names[container]);
-            }
-            RunEvent::ContainerFinished { container, outcome } => {
-                eprintln!("<-- {} {}", names[container], describe(&outcome));
-            }
-            RunEvent::Retrying { container, attempt, delay, reason } => {
-                eprintln!(
-                    "{}: attempt {attempt} failed ({reason}), retrying in {}s",
-                    names[container],
-                    delay.as_secs()
-                );
-            }
-            RunEvent::RunCancelling { reason } => eprintln!("run cancelling: {reason}"),
-        }
+    let info = RunInfo::new(&pipeline, &run_id, engine.name(), started_at);
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut reporters = Reporters::new();
+    reporters.push(Console::new(Box::new(std::io::stdout()), &info, color));
+    if !args.dry_run {
+        reporters.push(LogFiles::new(&args.log_dir, &info));
+    }
+    if let Some(path) = &args.report {
+        reporters.push(JsonReport::new(path, &info, system_clock()));
+    }
+    let reporters = Mutex::new(reporters);
+    let outcomes = runner::run(&engine, spec, &plan, &config, &cancel, &|event: RunEvent| {
+        reporters.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
     });
     signals.close();
-    let _ = started_at;
 
     let received = signal.load(Ordering::SeqCst);
     let code = if received != 0 {
@@ -121,14 +107,12 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
     } else {
         exit_code::FAILURE
     };
-    Ok(code)
-}
-
-fn describe(outcome: &Outcome) -> String {
-    match &outcome.reason {
-        Some(reason) => format!("{}: {reason}", outcome.status.as_str()),
-        None => outcome.status.as_str().to_string(),
+    let mut reporters = reporters.into_inner().unwrap_or_else(PoisonError::into_inner);
+    reporters.finish(&RunSummary { outcomes, finished_at: SystemTime::now(), exit_code: code });
+    for error in reporters.errors() {
+        eprintln!("warning: {error}");
     }
+    Ok(code)
 }
 
 /// The first line of a message (engines print several).

@@ -1,0 +1,268 @@
+//! The console reporter: output lines interleaved compose-style, a line when a container
+//! starts, is retried and ends, and a summary table at the end.
+//!
+//! ```text
+//! --> load started
+//! load/db   | database system is ready
+//! load      | loading 3 files
+//! <-- load succeeded in 1.2s
+//! <-- transform: attempt 1 failed (exit code 3), retrying in 10s
+//! --> transform started (attempt 2)
+//! --- run cancelling: interrupted
+//! <-- publish cancelled: dependency transform failed
+//!
+//! container  status     exit code  attempts  duration  reason
+//! load       succeeded  0          1         1.2s      -
+//! publish    cancelled  -          0         -         dependency transform failed
+//! 1 succeeded, 0 failed, 1 cancelled, 0 skipped in 12.6s
+//! ```
+//!
+//! Every output line is prefixed by its container's name (`main/sidecar` for a sidecar's),
+//! padded to the longest such prefix of the pipeline. With `color`, each container's prefix
+//! gets one of six ANSI colors by its index and the status words are green, red or yellow;
+//! the summary table stays plain so that it aligns. Only ASCII is used around the text.
+//!
+//! Write errors (a closed pipe) are ignored: the console is where they would be reported.
+
+use std::io::Write;
+
+use copili_runtime::runner::{Outcome, RunEvent, Status};
+
+use super::{elapsed, human_duration, one_line, Reporter, RunInfo, RunSummary};
+
+/// Prefix colors, by container index: cyan, yellow, green, magenta, blue, bright cyan (red is
+/// kept for failures).
+const PREFIX_COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "96"];
+const RESET: &str = "\x1b[0m";
+
+/// The human-readable reporter for a terminal or a CI log.
+pub struct Console {
+    out: Box<dyn Write + Send>,
+    info: RunInfo,
+    color: bool,
+    prefix_width: usize,
+}
+
+impl Console {
+    /// A reporter writing to `out`; `color` adds ANSI colors (the binary decides, from
+    /// `IsTerminal` and `NO_COLOR`).
+    pub fn new(out: Box<dyn Write + Send>, info: &RunInfo, color: bool) -> Console {
+        let prefix_width = info
+            .containers
+            .iter()
+            .flat_map(|c| {
+                let sidecars = c.sidecars.iter().map(|s| c.name.chars().count() + 1 + s.chars().count());
+                std::iter::once(c.name.chars().count()).chain(sidecars)
+            })
+            .max()
+            .unwrap_or(0);
+        Console { out, info: info.clone(), color, prefix_width }
+    }
+
+    /// `text` in the container's color, when colors are on.
+    fn paint_container(&self, container: usize, text: &str) -> String {
+        self.paint(PREFIX_COLORS[container % PREFIX_COLORS.len()], text)
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn paint_status(&self, status: Status) -> String {
+        let code = match status {
+            Status::Succeeded => "32",
+            Status::Failed => "31",
+            Status::Cancelled => "33",
+            // Dim.
+            Status::Skipped => "2",
+        };
+        self.paint(code, status.as_str())
+    }
+
+    fn line(&mut self, line: &str) {
+        // A closed stdout must not stop the run; there is nowhere to report it.
+        let _ = writeln!(self.out, "{line}");
+    }
+
+    /// `<-- name failed in 0.4s after 2 attempts: exit code 3`.
+    fn finished_line(&self, container: usize, outcome: &Outcome) -> String {
+        let name = self.paint_container(container, &self.info.container_name(container));
+        let mut line = format!("<-- {name} {}", self.paint_status(outcome.status));
+        if let Some(duration) = elapsed(outcome.started_at, outcome.finished_at) {
+            line.push_str(&format!(" in {}", human_duration(duration)));
+        }
+        if outcome.attempts > 1 {
+            line.push_str(&format!(" after {} attempts", outcome.attempts));
+        }
+        if let Some(reason) = &outcome.reason {
+            line.push_str(&format!(": {}", one_line(reason)));
+        }
+        line
+    }
+}
+
+impl Reporter for Console {
+    fn event(&mut self, event: &RunEvent) {
+        let line = match event {
+            RunEvent::ContainerStarted { container, attempt } => {
+                let name = self.paint_container(*container, &self.info.container_name(*container));
+                if *attempt > 1 {
+                    format!("--> {name} started (attempt {attempt})")
+                } else {
+                    format!("--> {name} started")
+                }
+            }
+            RunEvent::Output { container, sidecar, line } => {
+                let who = match sidecar {
+                    Some(sidecar) => format!("{}/{sidecar}", self.info.container_name(*container)),
+                    None => self.info.container_name(*container),
+                };
+                let prefix = format!("{who:<width$} |", width = self.prefix_width);
+                format!("{} {}", self.paint_container(*container, &prefix), line.text)
+            }
+            RunEvent::Retrying { container, attempt, delay, reason } => {
+                let name = self.paint_container(*container, &self.info.container_name(*container));
+                format!(
+                    "<-- {name}: attempt {attempt} {} ({}), retrying in {}",
+                    self.paint_status(Status::Failed),
+                    one_line(reason),
+                    humantime::format_duration(*delay)
+                )
+            }
+            RunEvent::ContainerFinished { container, outcome } => self.finished_line(*container, outcome),
+            RunEvent::RunCancelling { reason } => {
+                format!("--- run {}: {}", self.paint("33", "cancelling"), one_line(reason))
+            }
+        };
+        self.line(&line);
+    }
+
+    fn finish(&mut self, summary: &RunSummary) {
+        let table = summary_table(&self.info, &summary.outcomes);
+        let count = |status: Status| summary.outcomes.iter().filter(|o| o.status == status).count();
+        let total = match summary.finished_at.duration_since(self.info.started_at) {
+            Ok(duration) => format!(" in {}", human_duration(duration)),
+            Err(_) => String::new(),
+        };
+        self.line("");
+        for row in table.lines() {
+            self.line(row);
+        }
+        self.line(&format!(
+            "{} succeeded, {} failed, {} cancelled, {} skipped{total}",
+            count(Status::Succeeded),
+            count(Status::Failed),
+            count(Status::Cancelled),
+            count(Status::Skipped),
+        ));
+        let _ = self.out.flush();
+    }
+}
+
+/// The summary table, plain text, columns aligned, one row per outcome in pipeline order.
+fn summary_table(info: &RunInfo, outcomes: &[Outcome]) -> String {
+    let mut rows: Vec<[String; 6]> =
+        vec![["container", "status", "exit code", "attempts", "duration", "reason"].map(String::from)];
+    for (container, outcome) in outcomes.iter().enumerate() {
+        rows.push([
+            info.container_name(container),
+            outcome.status.as_str().to_string(),
+            outcome.exit_code.map_or_else(|| "-".to_string(), |code| code.to_string()),
+            outcome.attempts.to_string(),
+            elapsed(outcome.started_at, outcome.finished_at).map_or_else(|| "-".to_string(), human_duration),
+            outcome.reason.as_deref().map_or_else(|| "-".to_string(), one_line),
+        ]);
+    }
+    let mut widths = [0; 6];
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut table = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (column, (cell, width)) in row.iter().zip(widths).enumerate() {
+            if column > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(&format!("{cell:<width$}"));
+        }
+        table.push_str(line.trim_end());
+        table.push('\n');
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{events, info, summary, SharedBuffer};
+    use super::*;
+
+    fn render(color: bool) -> String {
+        let buffer = SharedBuffer::default();
+        let mut console = Console::new(Box::new(buffer.clone()), &info(), color);
+        for event in events() {
+            console.event(&event);
+        }
+        console.finish(&summary());
+        buffer.text()
+    }
+
+    #[test]
+    fn a_scripted_run() {
+        insta::assert_snapshot!(render(false), @r"
+        <-- cleanup skipped: excluded in environment prod
+        --> load started
+        load/db   | database system is ready
+        load      | loading 3 files
+        load      | warning: file 2 is empty
+        <-- load succeeded in 1.2s
+        --> transform started
+        transform | transforming
+        <-- transform: attempt 1 failed (exit code 3), retrying in 10s
+        --> transform started (attempt 2)
+        transform | transforming again
+        <-- transform failed in 11.1s after 2 attempts: exit code 3
+        --- run cancelling: --fail-fast: a container failed
+        <-- publish cancelled: dependency transform failed
+
+        container  status     exit code  attempts  duration  reason
+        load       succeeded  0          1         1.2s      -
+        transform  failed     3          2         11.1s     exit code 3
+        publish    cancelled  -          0         -         dependency transform failed
+        cleanup    skipped    -          0         -         excluded in environment prod
+        1 succeeded, 1 failed, 1 cancelled, 1 skipped in 12.6s
+        ");
+    }
+
+    #[test]
+    fn colors_only_when_asked() {
+        let colored = render(true);
+        assert!(colored.contains("\x1b[36mload/db   |\x1b[0m database system is ready"), "{colored}");
+        assert!(colored.contains("<-- \x1b[33mtransform\x1b[0m \x1b[31mfailed\x1b[0m in 11.1s"), "{colored}");
+        // The table is plain, so that it aligns.
+        assert!(colored.contains("\ntransform  failed     3 "), "{colored}");
+        assert!(!render(false).contains('\x1b'));
+    }
+
+    #[test]
+    fn multi_line_reasons_and_unknown_indexes_stay_on_one_line() {
+        let buffer = SharedBuffer::default();
+        let mut console = Console::new(Box::new(buffer.clone()), &info(), false);
+        let outcome = Outcome {
+            status: Status::Failed,
+            exit_code: None,
+            attempts: 1,
+            started_at: None,
+            finished_at: None,
+            reason: Some("`podman start` failed:\nError: no such image\n".into()),
+        };
+        console.event(&RunEvent::ContainerFinished { container: 7, outcome });
+        insta::assert_snapshot!(buffer.text(), @"<-- #7 failed: `podman start` failed: Error: no such image");
+    }
+}

@@ -1,0 +1,395 @@
+//! The JSON report (`--report FILE`): the state of the run as one JSON document, rewritten
+//! atomically whenever a container starts or ends and once more when the run is over, so
+//! that a reader (or a run killed outright) always finds a complete document.
+//!
+//! The shape is stable ([`RunReport`], [`ContainerReport`]); times are RFC 3339 in UTC with
+//! milliseconds:
+//!
+//! ```json
+//! {
+//!   "pipeline": "nightly",
+//!   "run_id": "20261125T120000-42",
+//!   "engine": "podman",
+//!   "started_at": "2026-11-25T12:00:00.000Z",
+//!   "finished_at": "2026-11-25T12:00:12.600Z",
+//!   "exit_code": 1,
+//!   "containers": [
+//!     {
+//!       "name": "transform",
+//!       "status": "failed",
+//!       "exit_code": 3,
+//!       "attempts": 2,
+//!       "started_at": "2026-11-25T12:00:01.400Z",
+//!       "finished_at": "2026-11-25T12:00:12.500Z",
+//!       "duration_s": 11.1,
+//!       "reason": "exit code 3",
+//!       "image": "localhost/transform:latest"
+//!     }
+//!   ]
+//! }
+//! ```
+//!
+//! - `finished_at` and `exit_code` of the run are `null` until the run is over.
+//! - `containers` lists every container of the pipeline, in the pipeline's order, skipped ones
+//!   included; `status` is `pending` (not started yet), `running`, then one of `succeeded`,
+//!   `failed`, `cancelled`, `skipped`.
+//! - A container's `exit_code` is `null` when it never ran to an end; `started_at`,
+//!   `finished_at` and `duration_s` are `null` when unknown (never started, or still running);
+//!   `reason` is `null` for a success, else why it failed, was cancelled or was skipped.
+//!
+//! Writing never panics: an error is collected ([`Reporter::errors`]) and the next event
+//! tries again. The file is replaced by renaming a temporary file of the same directory (so
+//! this reporter writes to a path, not to a `Write`), which is not `fsync`ed: the point is that
+//! readers never see half a document.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use copili_runtime::runner::{Outcome, RunEvent, Status};
+use serde::{Deserialize, Serialize};
+
+use super::{elapsed, rfc3339_millis, Clock, Reporter, RunInfo, RunSummary};
+
+/// The JSON document of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The pipeline's identity.
+    pub pipeline: String,
+    /// The run's id (the containers' `io.copili.run-id` label).
+    pub run_id: String,
+    /// The engine: `docker`, `podman`, or the client's path.
+    pub engine: String,
+    /// When the run started.
+    pub started_at: String,
+    /// When it ended; `null` while it runs.
+    pub finished_at: Option<String>,
+    /// The exit code of `copili run`; `null` while it runs.
+    pub exit_code: Option<i32>,
+    /// Every container of the pipeline, in its order.
+    pub containers: Vec<ContainerReport>,
+}
+
+/// One container of a [`RunReport`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerReport {
+    /// Its name in the pipeline.
+    pub name: String,
+    /// Where it is.
+    pub status: ReportStatus,
+    /// The container's exit code; `null` when it never ran to an end.
+    pub exit_code: Option<i32>,
+    /// How many times it was started.
+    pub attempts: u32,
+    /// When its first attempt started.
+    pub started_at: Option<String>,
+    /// When it ended.
+    pub finished_at: Option<String>,
+    /// From `started_at` to `finished_at`, in seconds with milliseconds.
+    pub duration_s: Option<f64>,
+    /// Why it failed, was cancelled or skipped.
+    pub reason: Option<String>,
+    /// Its image, `repo:tag`.
+    pub image: String,
+}
+
+/// A container's status in a [`ContainerReport`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportStatus {
+    /// Not started yet.
+    Pending,
+    /// Started, not ended.
+    Running,
+    /// It ran and exited 0.
+    Succeeded,
+    /// It ran and failed.
+    Failed,
+    /// It did not run, or was stopped.
+    Cancelled,
+    /// It was not part of the run.
+    Skipped,
+}
+
+impl From<Status> for ReportStatus {
+    fn from(status: Status) -> ReportStatus {
+        match status {
+            Status::Succeeded => ReportStatus::Succeeded,
+            Status::Failed => ReportStatus::Failed,
+            Status::Cancelled => ReportStatus::Cancelled,
+            Status::Skipped => ReportStatus::Skipped,
+        }
+    }
+}
+
+/// What the reporter knows of one container.
+enum ContainerState {
+    Pending,
+    Running { attempts: u32, started_at: SystemTime },
+    Done(Outcome),
+}
+
+/// Keeps `--report FILE` up to date.
+pub struct JsonReport {
+    path: PathBuf,
+    info: RunInfo,
+    clock: Clock,
+    containers: Vec<ContainerState>,
+    finished: Option<(SystemTime, i32)>,
+    errors: Vec<String>,
+}
+
+impl JsonReport {
+    /// A report written to `path`; `clock` dates the start of containers still running (the
+    /// outcomes carry the real times).
+    pub fn new(path: impl Into<PathBuf>, info: &RunInfo, clock: Clock) -> JsonReport {
+        JsonReport {
+            path: path.into(),
+            info: info.clone(),
+            clock,
+            containers: info.containers.iter().map(|_| ContainerState::Pending).collect(),
+            finished: None,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The document as it stands.
+    pub fn report(&self) -> RunReport {
+        let containers = self
+            .info
+            .containers
+            .iter()
+            .zip(&self.containers)
+            .map(|(info, state)| {
+                let mut report = ContainerReport {
+                    name: info.name.clone(),
+                    status: ReportStatus::Pending,
+                    exit_code: None,
+                    attempts: 0,
+                    started_at: None,
+                    finished_at: None,
+                    duration_s: None,
+                    reason: None,
+                    image: info.image.clone(),
+                };
+                match state {
+                    ContainerState::Pending => {}
+                    ContainerState::Running { attempts, started_at } => {
+                        report.status = ReportStatus::Running;
+                        report.attempts = *attempts;
+                        report.started_at = Some(rfc3339_millis(*started_at));
+                    }
+                    ContainerState::Done(outcome) => {
+                        report.status = outcome.status.into();
+                        report.exit_code = outcome.exit_code;
+                        report.attempts = outcome.attempts;
+                        report.started_at = outcome.started_at.map(rfc3339_millis);
+                        report.finished_at = outcome.finished_at.map(rfc3339_millis);
+                        report.duration_s =
+                            elapsed(outcome.started_at, outcome.finished_at).map(|d| d.as_millis() as f64 / 1000.0);
+                        report.reason = outcome.reason.clone();
+                    }
+                }
+                report
+            })
+            .collect();
+        RunReport {
+            pipeline: self.info.pipeline.clone(),
+            run_id: self.info.run_id.clone(),
+            engine: self.info.engine.clone(),
+            started_at: rfc3339_millis(self.info.started_at),
+            finished_at: self.finished.map(|(at, _)| rfc3339_millis(at)),
+            exit_code: self.finished.map(|(_, code)| code),
+            containers,
+        }
+    }
+
+    /// Replaces the file with the current document.
+    fn write(&mut self) {
+        let mut text = match serde_json::to_string_pretty(&self.report()) {
+            Ok(text) => text,
+            Err(error) => return self.error(format!("cannot serialize the report: {error}")),
+        };
+        text.push('\n');
+        if let Err(error) = write_atomically(&self.path, text.as_bytes()) {
+            self.error(format!("cannot write {}: {error}", self.path.display()));
+        }
+    }
+
+    fn error(&mut self, message: String) {
+        if !self.errors.contains(&message) {
+            self.errors.push(message);
+        }
+    }
+}
+
+impl Reporter for JsonReport {
+    fn event(&mut self, event: &RunEvent) {
+        match event {
+            RunEvent::ContainerStarted { container, attempt } => {
+                let now = &self.clock;
+                let Some(state) = self.containers.get_mut(*container) else { return };
+                *state = match state {
+                    ContainerState::Running { started_at, .. } => {
+                        ContainerState::Running { attempts: *attempt, started_at: *started_at }
+                    }
+                    _ => ContainerState::Running { attempts: *attempt, started_at: now() },
+                };
+            }
+            RunEvent::ContainerFinished { container, outcome } => {
+                let Some(state) = self.containers.get_mut(*container) else { return };
+                *state = ContainerState::Done(outcome.clone());
+            }
+            RunEvent::Output { .. } | RunEvent::Retrying { .. } | RunEvent::RunCancelling { .. } => return,
+        }
+        self.write();
+    }
+
+    fn finish(&mut self, summary: &RunSummary) {
+        for (state, outcome) in self.containers.iter_mut().zip(&summary.outcomes) {
+            *state = ContainerState::Done(outcome.clone());
+        }
+        self.finished = Some((summary.finished_at, summary.exit_code));
+        self.write();
+    }
+
+    /// The errors met writing the file, each distinct one once, e.g.
+    /// `cannot write report.json: Permission denied (os error 13)`.
+    fn errors(&self) -> Vec<String> {
+        self.errors.clone()
+    }
+}
+
+/// Writes a temporary file next to `path`, then renames it over `path` (creating the
+/// directory if missing).
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let Some(file_name) = path.file_name() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a file name"));
+    };
+    fs::create_dir_all(dir)?;
+    let temporary = dir.join(format!(".{}.{}.tmp", file_name.to_string_lossy(), std::process::id()));
+    let result = fs::File::create(&temporary)
+        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|()| fs::rename(&temporary, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::super::test_support::{at, events, info, summary};
+    use super::*;
+
+    fn read(path: &Path) -> Value {
+        serde_json::from_str(&fs::read_to_string(path).expect("written")).expect("JSON")
+    }
+
+    #[test]
+    fn the_shape_of_a_finished_run() {
+        let temp = tempfile::tempdir().expect("temporary directory");
+        let path = temp.path().join("out").join("report.json");
+        let mut report = JsonReport::new(&path, &info(), Box::new(|| at(5_000)));
+        for event in events() {
+            report.event(&event);
+        }
+        report.finish(&summary());
+        assert!(report.errors().is_empty(), "{:?}", report.errors());
+        assert_eq!(
+            read(&path),
+            json!({
+                "pipeline": "nightly",
+                "run_id": "20261125T120000-42",
+                "engine": "podman",
+                "started_at": "2026-11-25T12:00:00.000Z",
+                "finished_at": "2026-11-25T12:00:12.600Z",
+                "exit_code": 1,
+                "containers": [
+                    {
+                        "name": "load", "status": "succeeded", "exit_code": 0, "attempts": 1,
+                        "started_at": "2026-11-25T12:00:00.100Z", "finished_at": "2026-11-25T12:00:01.350Z",
+                        "duration_s": 1.25, "reason": null, "image": "localhost/load:latest",
+                    },
+                    {
+                        "name": "transform", "status": "failed", "exit_code": 3, "attempts": 2,
+                        "started_at": "2026-11-25T12:00:01.400Z", "finished_at": "2026-11-25T12:00:12.500Z",
+                        "duration_s": 11.1, "reason": "exit code 3", "image": "localhost/transform:latest",
+                    },
+                    {
+                        "name": "publish", "status": "cancelled", "exit_code": null, "attempts": 0,
+                        "started_at": null, "finished_at": null, "duration_s": null,
+                        "reason": "dependency transform failed", "image": "localhost/publish:latest",
+                    },
+                    {
+                        "name": "cleanup", "status": "skipped", "exit_code": null, "attempts": 0,
+                        "started_at": null, "finished_at": null, "duration_s": null,
+                        "reason": "excluded in environment prod", "image": "localhost/cleanup:latest",
+                    },
+                ],
+            })
+        );
+        // The keys come in the documented order, and no temporary file is left behind.
+        let text = fs::read_to_string(&path).expect("written");
+        let value = read(&path);
+        let keys: Vec<&String> = value.as_object().expect("an object").keys().collect();
+        assert_eq!(keys, ["pipeline", "run_id", "engine", "started_at", "finished_at", "exit_code", "containers"]);
+        let keys: Vec<&String> = value["containers"][0].as_object().expect("an object").keys().collect();
+        let expected =
+            ["name", "status", "exit_code", "attempts", "started_at", "finished_at", "duration_s", "reason", "image"];
+        assert_eq!(keys, expected);
+        let entries: Vec<_> = fs::read_dir(path.parent().expect("has one")).expect("listed").collect();
+        assert_eq!(entries.len(), 1);
+        let parsed: RunReport = serde_json::from_str(&text).expect("the documented type reads it back");
+        assert_eq!(parsed, report.report());
+    }
+
+    #[test]
+    fn written_while_running() {
+        let temp = tempfile::tempdir().expect("temporary directory");
+        let path = temp.path().join("report.json");
+        let mut report = JsonReport::new(&path, &info(), Box::new(|| at(2_000)));
+        let events = events();
+        // Up to transform's second attempt.
+        for event in &events[..10] {
+            report.event(event);
+        }
+        let value = read(&path);
+        assert_eq!(value["finished_at"], Value::Null);
+        assert_eq!(value["exit_code"], Value::Null);
+        let statuses: Vec<&Value> =
+            value["containers"].as_array().expect("a list").iter().map(|c| &c["status"]).collect();
+        assert_eq!(statuses, [&json!("succeeded"), &json!("running"), &json!("pending"), &json!("skipped")]);
+        assert_eq!(
+            value["containers"][1],
+            json!({
+                "name": "transform", "status": "running", "exit_code": null, "attempts": 2,
+                "started_at": "2026-11-25T12:00:02.000Z", "finished_at": null, "duration_s": null,
+                "reason": null, "image": "localhost/transform:latest",
+            })
+        );
+    }
+
+    #[test]
+    fn write_errors_are_collected_once() {
+        let temp = tempfile::tempdir().expect("temporary directory");
+        // A file where the directory should be.
+        let blocker = temp.path().join("out");
+        fs::write(&blocker, "").expect("written");
+        let mut report = JsonReport::new(blocker.join("report.json"), &info(), Box::new(|| at(0)));
+        for event in events() {
+            report.event(&event);
+        }
+        report.finish(&summary());
+        let errors = report.errors();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with(&format!("cannot write {}", blocker.join("report.json").display())));
+    }
+}
