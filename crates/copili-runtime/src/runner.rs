@@ -569,8 +569,12 @@ fn attempt_once(
             }
             let labels = copili_labels(identity, &config.run_id, &spec.name, "main");
             let request = request_for(spec, main_name.clone(), labels, config, network.as_deref(), None);
-            // The main container is removed by the caller once its outcome is reported (the
-            // engine knows it by its name); sidecars and network go here.
+            // Without sidecars, the main container is removed by the caller once its outcome is
+            // reported (the engine knows it by its name). With them it must go before their
+            // network, which cannot be removed while a container is attached.
+            if network.is_some() {
+                cleanup.containers.push(main_name.clone());
+            }
             let id = main_name.clone();
             let (wait_tx, wait_rx) = mpsc::channel();
             scope.spawn(move || {
