@@ -117,7 +117,10 @@ pub(crate) fn run(args: &[String]) -> Result {
 
     let report =
         Report { version, n_runs, floor, rows, machine: machine_description(), measurer_peak_mib: own_peak_mib() };
-    let markdown = report.to_markdown();
+    let mut markdown = report.to_markdown();
+    // The runtime: copili against the raw engine CLI, on engines set up as for the tests.
+    let engines = crate::setup::ensure()?;
+    markdown.push_str(&crate::bench_run::run(&copili, &bench_dir, &engines, n_runs.min(5))?);
     print!("{markdown}");
     let results = bench_dir.join("results.md");
     fs::write(&results, &markdown).map_err(|error| io_failure("cannot write", &results, error))?;

@@ -12,6 +12,7 @@
 //! xtask depends on std and, on Linux, libc only: it is the first thing CI compiles.
 
 mod bench;
+mod bench_run;
 mod demo;
 mod setup;
 mod test;
