@@ -170,3 +170,480 @@ pub fn fixture(relative: &str) -> PathBuf {
     assert!(repo_root().join(&path).exists(), "missing fixture {}", path.display());
     path
 }
+
+// --- Real engines -----------------------------------------------------------------------------
+//
+// What `cargo xtask setup` set up (`<target>/test-env/engines.env`), one [`Engine`] per variant
+// the engine tests run on, and what they observe: processes in flight ([`Running`]), copili's
+// leftovers on the engine, and every process's command line ([`CmdlineSampler`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// `PATH` for the rootless user, as `cargo xtask setup` uses it: Debian's default, so that
+/// podman finds conmon, runc, slirp4netns and newuidmap, and netavark finds `iptables`.
+const ROOTLESS_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The contents of `<target>/test-env/engines.env`, written by `cargo xtask setup`.
+#[derive(Debug)]
+pub struct EngineSetup {
+    path: PathBuf,
+    vars: BTreeMap<String, String>,
+}
+
+impl EngineSetup {
+    /// The value of `key`; a missing key fails the test, naming the file and the fix.
+    pub fn get(&self, key: &str) -> &str {
+        self.vars.get(key).unwrap_or_else(|| {
+            panic!("{} has no `{key}`: run `cargo xtask setup` (it rewrites the file)", self.path.display())
+        })
+    }
+}
+
+/// The engines `cargo xtask setup` prepared. Engine tests never skip: without the file they
+/// fail, saying how to set the engines up.
+pub fn engine_setup() -> &'static EngineSetup {
+    static SETUP: OnceLock<EngineSetup> = OnceLock::new();
+    SETUP.get_or_init(|| {
+        let path = target_dir().join("test-env").join("engines.env");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "cannot read {}: {e}\nthe engine tests need docker, rootful and rootless podman and the test \
+                 image: run `cargo xtask setup` first (`cargo xtask test` does it)",
+                path.display()
+            )
+        });
+        let vars = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+            .collect();
+        EngineSetup { path, vars }
+    })
+}
+
+/// The target directory the tests were built in: `<target>/<profile>/deps/<test>` → `<target>`.
+fn target_dir() -> PathBuf {
+    copili_binary().parent().and_then(Path::parent).expect("the binary is in <target>/<profile>").to_path_buf()
+}
+
+/// The engine variants copili must run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// podman as root, with the host's settings in `CONTAINERS_CONF` (which copili inherits).
+    RootfulPodman,
+    /// podman as the unprivileged user of `cargo xtask setup`, no daemon.
+    RootlessPodman,
+    /// docker (the client on `PATH`, talking to dockerd).
+    Docker,
+}
+
+/// What an engine holds with a pipeline's labels.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Leftovers {
+    /// Container names (running or not).
+    pub containers: Vec<String>,
+    /// Network names.
+    pub networks: Vec<String>,
+}
+
+impl Engine {
+    /// A short name for test and pipeline names: `podman`, `rootless`, `docker`.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Engine::RootfulPodman => "podman",
+            Engine::RootlessPodman => "rootless",
+            Engine::Docker => "docker",
+        }
+    }
+
+    /// The value of copili's `--engine` for this variant.
+    pub fn engine_arg(self) -> &'static str {
+        match self {
+            Engine::RootfulPodman | Engine::RootlessPodman => "podman",
+            Engine::Docker => "docker",
+        }
+    }
+
+    /// The rootless user's uid and gid (from `/etc/passwd`, checked against engines.env).
+    fn rootless_ids() -> (u32, u32) {
+        static IDS: OnceLock<(u32, u32)> = OnceLock::new();
+        *IDS.get_or_init(|| {
+            let setup = engine_setup();
+            let user = setup.get("COPILI_TEST_ROOTLESS_USER");
+            let passwd = std::fs::read_to_string("/etc/passwd").expect("/etc/passwd is readable");
+            let fields: Vec<&str> = passwd
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.first() == Some(&user))
+                .unwrap_or_else(|| panic!("no user `{user}` in /etc/passwd: run `cargo xtask setup`"));
+            let id = |i: usize| fields.get(i).and_then(|v| v.parse::<u32>().ok()).expect("a numeric id in /etc/passwd");
+            let (uid, gid) = (id(2), id(3));
+            assert_eq!(
+                uid.to_string(),
+                setup.get("COPILI_TEST_ROOTLESS_UID"),
+                "engines.env is stale: run `cargo xtask setup`"
+            );
+            (uid, gid)
+        })
+    }
+
+    /// The environment the rootless user's processes get.
+    fn rootless_env() -> Vec<(&'static str, String)> {
+        let setup = engine_setup();
+        let user = setup.get("COPILI_TEST_ROOTLESS_USER").to_string();
+        vec![
+            ("PATH", ROOTLESS_PATH.to_string()),
+            ("HOME", setup.get("COPILI_TEST_ROOTLESS_HOME").to_string()),
+            ("USER", user.clone()),
+            ("LOGNAME", user),
+            ("XDG_RUNTIME_DIR", setup.get("COPILI_TEST_ROOTLESS_XDG_RUNTIME_DIR").to_string()),
+            ("CONTAINERS_CONF", setup.get("COPILI_TEST_ROOTLESS_CONTAINERS_CONF").to_string()),
+            ("LANG", "C".to_string()),
+        ]
+    }
+
+    /// `program` run as the rootless user, with its environment and nothing else.
+    ///
+    /// `setpriv` rather than `runuser`: it execs the program, so the spawned pid *is* the
+    /// program (a test signals it, and a lock names it), while `runuser` stays in between as
+    /// a parent that neither forwards SIGINT nor lets it through.
+    fn as_rootless_user(program: &Path) -> Command {
+        let (uid, gid) = Engine::rootless_ids();
+        let mut command = Command::new("setpriv");
+        command
+            .env_clear()
+            .envs(Engine::rootless_env())
+            .arg(format!("--reuid={uid}"))
+            .arg(format!("--regid={gid}"))
+            .arg("--init-groups")
+            .arg("--")
+            .arg(program);
+        command
+    }
+
+    /// The `copili` binary, run in `workdir` as this variant needs: a clean environment
+    /// (`PATH`, `HOME`, `LANG=C`) plus rootful podman's `CONTAINERS_CONF`, or as the rootless
+    /// user with its own environment. Arguments and variables are added by the caller (the
+    /// command's environment reaches copili in every variant).
+    pub fn copili(self, workdir: &Path) -> Command {
+        let mut command = match self {
+            Engine::RootfulPodman => {
+                let mut command = copili();
+                command.env("CONTAINERS_CONF", engine_setup().get("CONTAINERS_CONF"));
+                command
+            }
+            Engine::Docker => copili(),
+            Engine::RootlessPodman => {
+                static CHECKED: OnceLock<()> = OnceLock::new();
+                let binary = copili_binary();
+                CHECKED.get_or_init(|| {
+                    let output = run(Engine::as_rootless_user(Path::new("test")).arg("-x").arg(binary));
+                    assert_eq!(
+                        output.code(),
+                        Some(0),
+                        "the rootless user cannot execute {}: the checkout must be readable by it\n{}",
+                        binary.display(),
+                        output.describe()
+                    );
+                });
+                Engine::as_rootless_user(binary)
+            }
+        };
+        command.current_dir(workdir);
+        command
+    }
+
+    /// The engine's own client, as copili runs it in this variant (same user, same settings).
+    pub fn client(self) -> Command {
+        let mut command = match self {
+            Engine::RootfulPodman => {
+                let mut command = Command::new("podman");
+                command.env("CONTAINERS_CONF", engine_setup().get("CONTAINERS_CONF"));
+                command
+            }
+            Engine::RootlessPodman => Engine::as_rootless_user(Path::new("podman")),
+            Engine::Docker => Command::new(engine_setup().get("COPILI_TEST_DOCKER")),
+        };
+        command.current_dir("/").stdin(Stdio::null());
+        command
+    }
+
+    /// Makes a directory the test created usable by the user copili runs as (the rootless
+    /// user: owner; the others are root already) and readable by everyone.
+    pub fn hand_over_dir(self, dir: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod the test directory");
+        if self == Engine::RootlessPodman {
+            let (uid, gid) = Engine::rootless_ids();
+            std::os::unix::fs::chown(dir, Some(uid), Some(gid)).expect("chown the test directory");
+        }
+    }
+
+    /// Runs the client with `args`; its standard output, or a failed test naming the command.
+    pub fn client_output(self, args: &[&str]) -> String {
+        let output = run(self.client().args(args));
+        assert_eq!(output.code(), Some(0), "{} {} failed\n{}", self.engine_arg(), args.join(" "), output.describe());
+        output.stdout()
+    }
+
+    /// Names of the containers with all these `labels` (`KEY=VALUE` or `KEY`), also stopped
+    /// ones when `all`.
+    pub fn containers_with_labels(self, labels: &[&str], all: bool) -> Vec<String> {
+        let mut args = vec!["ps", "--format", "{{.Names}}"];
+        if all {
+            args.push("--all");
+        }
+        let filters: Vec<String> = labels.iter().map(|l| format!("label={l}")).collect();
+        for filter in &filters {
+            args.extend(["--filter", filter.as_str()]);
+        }
+        lines(&self.client_output(&args))
+    }
+
+    /// Names of the networks with all these `labels`.
+    pub fn networks_with_labels(self, labels: &[&str]) -> Vec<String> {
+        let mut args = vec!["network", "ls", "--format", "{{.Name}}"];
+        let filters: Vec<String> = labels.iter().map(|l| format!("label={l}")).collect();
+        for filter in &filters {
+            args.extend(["--filter", filter.as_str()]);
+        }
+        lines(&self.client_output(&args))
+    }
+
+    /// Every container and network carrying pipeline `identity`'s label.
+    pub fn leftovers(self, identity: &str) -> Leftovers {
+        let label = format!("io.copili.pipeline={identity}");
+        Leftovers {
+            containers: self.containers_with_labels(&[&label], true),
+            networks: self.networks_with_labels(&[&label]),
+        }
+    }
+
+    /// Fails the test when anything with pipeline `identity`'s label is left on the engine.
+    pub fn assert_no_leftovers(self, identity: &str) {
+        let leftovers = self.leftovers(identity);
+        assert_eq!(leftovers, Leftovers::default(), "copili left these behind on {self:?} (pipeline `{identity}`)");
+    }
+
+    /// Removes whatever pipeline `identity` left (after a failed test, so that the next run
+    /// starts clean); errors are ignored.
+    pub fn remove_leftovers(self, identity: &str) {
+        let label = format!("label=io.copili.pipeline={identity}");
+        let names = |args: &[&str]| run(self.client().args(args)).stdout();
+        for name in lines(&names(&["ps", "--all", "--format", "{{.Names}}", "--filter", &label])) {
+            let _ = run(self.client().args(["rm", "--force", &name]));
+        }
+        for name in lines(&names(&["network", "ls", "--format", "{{.Name}}", "--filter", &label])) {
+            let _ = run(self.client().args(["network", "rm", &name]));
+        }
+    }
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
+}
+
+impl Output {
+    /// The status as a shell reports it (`$?`): the exit code, or 128 + the signal that
+    /// killed the process.
+    pub fn shell_status(&self) -> i32 {
+        use std::os::unix::process::ExitStatusExt as _;
+        match (self.raw.status.code(), self.raw.status.signal()) {
+            (Some(code), _) => code,
+            (None, Some(signal)) => 128 + signal,
+            (None, None) => unreachable!("a finished process has a code or a signal"),
+        }
+    }
+}
+
+/// A process running in the background with its output collected; killed (SIGKILL) and
+/// waited for if dropped before [`Running::wait`], so a failing test leaves no process.
+#[derive(Debug)]
+pub struct Running {
+    child: std::process::Child,
+    stdout: Option<std::thread::JoinHandle<Vec<u8>>>,
+    stderr: Option<std::thread::JoinHandle<Vec<u8>>>,
+    /// When it was started.
+    pub started: Instant,
+}
+
+impl Running {
+    /// Starts `command` with an empty standard input, collecting its output.
+    pub fn spawn(command: &mut Command) -> Running {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the command can be started");
+        let started = Instant::now();
+        let collect = |mut stream: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                let _ = stream.read_to_end(&mut bytes);
+                bytes
+            })
+        };
+        let stdout = Some(collect(Box::new(child.stdout.take().expect("stdout is piped"))));
+        let stderr = Some(collect(Box::new(child.stderr.take().expect("stderr is piped"))));
+        Running { child, stdout, stderr, started }
+    }
+
+    /// Starts `command` as the leader of a new process group, as a shell does with a
+    /// foreground job: [`Running::signal_group`] then signals it and every process it started,
+    /// like Ctrl-C in a terminal.
+    pub fn spawn_in_own_process_group(command: &mut Command) -> Running {
+        use std::os::unix::process::CommandExt as _;
+        Running::spawn(command.process_group(0))
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`INT`, `TERM`, …) to the process, with `kill(1)`.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.pid().to_string();
+        let output = run(Command::new("kill").args(["-s", signal, &pid]));
+        assert_eq!(output.code(), Some(0), "kill -s {signal} {pid}\n{}", output.describe());
+    }
+
+    /// Sends `signal` to the process group this process leads (see
+    /// [`Running::spawn_in_own_process_group`]).
+    pub fn signal_group(&self, signal: &str) {
+        let group = format!("-{}", self.pid());
+        let output = run(Command::new("kill").args(["-s", signal, "--", &group]));
+        assert_eq!(output.code(), Some(0), "kill -s {signal} -- {group}\n{}", output.describe());
+    }
+
+    /// Whether it is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("the child can be polled").is_none()
+    }
+
+    /// Waits for the end, at most `timeout`: a process still running then is killed and the
+    /// test fails, showing what it printed.
+    pub fn wait(mut self, timeout: Duration) -> Output {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("the child can be polled") {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let finished = status.is_some();
+        let status = match status {
+            Some(status) => status,
+            None => {
+                let _ = self.child.kill();
+                self.child.wait().expect("the killed child can be waited for")
+            }
+        };
+        let output = Output {
+            raw: std::process::Output {
+                status,
+                stdout: self.stdout.take().map(|t| t.join().expect("the reader does not panic")).unwrap_or_default(),
+                stderr: self.stderr.take().map(|t| t.join().expect("the reader does not panic")).unwrap_or_default(),
+            },
+        };
+        assert!(finished, "still running after {timeout:?}, killed\n{}", output.describe());
+        output
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds; fails the test after `timeout`, describing
+/// what was awaited.
+pub fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Reads every process's command line (`/proc/<pid>/cmdline`, which every local user can read)
+/// again and again in a thread, looking for a secret, until stopped.
+#[derive(Debug)]
+pub struct CmdlineSampler {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<CmdlineSamples>,
+}
+
+/// What a [`CmdlineSampler`] saw.
+#[derive(Debug, Default)]
+pub struct CmdlineSamples {
+    /// Complete passes over `/proc`.
+    pub sweeps: usize,
+    /// Command lines read, all passes together.
+    pub cmdlines_read: usize,
+    /// Distinct command lines (arguments joined by spaces) that contained the secret.
+    pub with_secret: BTreeSet<String>,
+    /// Distinct command lines that contained the marker (e.g. a pipeline's name): proof that
+    /// the sampler saw the processes it was meant to watch.
+    pub with_marker: BTreeSet<String>,
+}
+
+impl CmdlineSampler {
+    /// Starts sampling every `interval`.
+    pub fn start(secret: &str, marker: &str, interval: Duration) -> CmdlineSampler {
+        assert!(!secret.is_empty() && !marker.is_empty());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (secret, marker) = (secret.as_bytes().to_vec(), marker.as_bytes().to_vec());
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let contains = |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
+            let mut samples = CmdlineSamples::default();
+            while !stopped.load(Ordering::SeqCst) {
+                let Ok(entries) = std::fs::read_dir("/proc") else { break };
+                for entry in entries.flatten() {
+                    let name = entry.file_name();
+                    if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+                        continue;
+                    }
+                    // A process may end between listing and reading: not an error.
+                    let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+                    samples.cmdlines_read += 1;
+                    let has_secret = contains(&cmdline, &secret);
+                    let has_marker = contains(&cmdline, &marker);
+                    if has_secret || has_marker {
+                        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ").trim_end().to_string();
+                        if has_secret {
+                            samples.with_secret.insert(text.clone());
+                        }
+                        if has_marker {
+                            samples.with_marker.insert(text);
+                        }
+                    }
+                }
+                samples.sweeps += 1;
+                std::thread::sleep(interval);
+            }
+            samples
+        });
+        CmdlineSampler { stop, thread }
+    }
+
+    /// Stops sampling; what was seen.
+    pub fn stop(self) -> CmdlineSamples {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().expect("the sampler does not panic")
+    }
+}

@@ -389,8 +389,8 @@ impl Engine for CliEngine {
 
     /// `run` attached: one client process creates, starts and streams the container, as
     /// `ENGINE run --rm` would, so a chain of containers costs about what the engine itself
-    /// costs. The exit status is then read from `inspect`, never from the client's own exit
-    /// code (125–127 are also the client's codes for its own failures).
+    /// costs. The client's exit code is the container's, except where it can be the client's
+    /// own (125–127): then, and for 137, the status is read from `inspect`.
     fn run_attached(
         &self,
         request: &CreateRequest,
@@ -399,6 +399,14 @@ impl Engine for CliEngine {
         let prepared = self.prepare("run", request)?;
         let client_env = prepared.client_env();
         let (status, stderr) = self.stream(&prepared.args, &client_env, on_line)?;
+        // docker and podman document `run`'s exit code as the container's own, except 125,
+        // 126 and 127, which are also theirs for their own failures: only those (and a
+        // client killed by a signal, and 137 for the OOM flag) need the engine's record.
+        if let Some(code) = status.filter(|c| !(125..=127).contains(c) && *c != 137) {
+            if self.dry_run.is_none() {
+                return Ok(ExitStatus { code, oom_killed: false });
+            }
+        }
         match self.inspect(&request.name) {
             Ok(ContainerStatus { exit: Some(exit), .. }) => Ok(exit),
             // Never ran (bad mount, no such image, name taken…): the client said why.

@@ -396,7 +396,7 @@ fn run_container(
             }
             Attempt::TimedOut(after) => (None, format!("timed out after {}s", after.as_secs())),
             Attempt::SidecarNotReady(reason) => (None, reason),
-            Attempt::EngineFailed(error) => (None, error.to_string()),
+            Attempt::EngineFailed(error) => (None, engine_reason(&error)),
         };
         if attempt > policy.retries || cancel.is_cancelled() {
             return done(Status::Failed, exit_code, Some(reason));
@@ -407,6 +407,24 @@ fn run_container(
             return done(Status::Cancelled, exit_code, Some("interrupted".into()));
         }
         delay = delay.saturating_mul(2);
+    }
+}
+
+/// An engine failure as a short reason: the engine's own last words (the whole command is in
+/// the error, for whoever needs it).
+fn engine_reason(error: &EngineError) -> String {
+    match error {
+        EngineError::Failed { stderr, code, .. } => {
+            // The line that says what went wrong, not docker's "Run 'docker run --help'…".
+            let lines = || stderr.lines().rev().map(str::trim).filter(|l| !l.is_empty());
+            let last = lines().find(|l| l.to_lowercase().contains("error")).or_else(|| lines().next());
+            match (last, code) {
+                (Some(line), _) => format!("engine error: {line}"),
+                (None, Some(code)) => format!("engine error (exit code {code})"),
+                (None, None) => "engine error".into(),
+            }
+        }
+        other => format!("engine error: {other}"),
     }
 }
 
