@@ -141,7 +141,7 @@ impl CliEngine {
     fn render_quoted(&self, args: &[String]) -> String {
         std::iter::once(self.display.as_str())
             .chain(args.iter().map(String::as_str))
-            .map(|a| shlex::try_quote(a).map(|q| q.into_owned()).unwrap_or_else(|_| a.to_string()))
+            .map(shell_quote)
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -314,6 +314,17 @@ fn own_process_group(expression: duct::Expression) -> duct::Expression {
     }
 }
 
+/// An argument as a POSIX shell would need it: bare when it holds only safe characters,
+/// else in single quotes.
+fn shell_quote(arg: &str) -> String {
+    let safe = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
+    if safe {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
 /// What a dry run answers: the output a successful command would give.
 fn dry_run_answer(args: &[String]) -> String {
     match args.first().map(String::as_str) {
@@ -341,7 +352,14 @@ fn args<const N: usize>(items: [&str; N]) -> Vec<String> {
 /// Writes the environment into a file only this user can read, in a private directory that
 /// is removed when the returned guard is dropped.
 fn env_file(env: &[(String, copili_model::Secret)]) -> std::io::Result<(tempfile::TempDir, PathBuf)> {
-    let dir = tempfile::Builder::new().prefix("copili-env-").tempdir()?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("copili-env-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    let dir = builder.tempdir()?;
     let path = dir.path().join("env");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -544,5 +562,70 @@ impl Engine for CliEngine {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use copili_model::Secret;
+
+    fn request() -> CreateRequest {
+        CreateRequest {
+            name: "p-a".into(),
+            image: "localhost/x:latest".into(),
+            hostname: "a".into(),
+            labels: vec![("io.copili.pipeline".into(), "p".into())],
+            env: vec![("PW".into(), Secret::new("hunter2")), ("CERT".into(), Secret::new("line1\nline2"))],
+            command: vec!["sh".into(), "-c".into(), "echo hi".into()],
+            ..CreateRequest::default()
+        }
+    }
+
+    #[test]
+    fn environment_values_never_reach_the_command_line() {
+        let engine = CliEngine::new("podman", EngineKind::Podman);
+        let prepared = engine.prepare("run", &request()).expect("prepared");
+        let line = prepared.args.join(" ");
+        assert!(!line.contains("hunter2") && !line.contains("line1"), "{line}");
+        // The one-line value is in a private 0600 file, the multi-line one in the client's
+        // environment with only its name on the command line.
+        let at = prepared.args.iter().position(|a| a == "--env-file").expect("an env file");
+        let path = PathBuf::from(&prepared.args[at + 1]);
+        assert_eq!(std::fs::read_to_string(&path).expect("readable"), "PW=hunter2\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("exists").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+            let dir_mode = std::fs::metadata(path.parent().expect("a dir")).expect("exists").permissions().mode();
+            assert_eq!(dir_mode & 0o077, 0, "the directory is private");
+        }
+        assert!(prepared.args.windows(2).any(|w| w[0] == "--env" && w[1] == "CERT"));
+        assert_eq!(prepared.client_env(), vec![("CERT", "line1\nline2")]);
+        assert!(prepared.args.contains(&"--sig-proxy=false".to_string()));
+        drop(prepared);
+        assert!(!path.exists(), "the file is removed with its directory");
+    }
+
+    #[test]
+    fn dry_run_shows_names_only_and_quotes_arguments() {
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&lines);
+        let engine = CliEngine::new("docker", EngineKind::Docker)
+            .dry_run(move |line| sink.lock().expect("not poisoned").push(line));
+        let status = engine.run_attached(&request(), &mut |_| {}).expect("a dry run succeeds");
+        assert_eq!(status.code, 0);
+        let lines = lines.lock().expect("not poisoned").clone();
+        assert!(lines[0].starts_with("docker run --name p-a --sig-proxy=false --hostname a"), "{lines:?}");
+        assert!(lines[0].contains("--env PW --env CERT"), "{lines:?}");
+        assert!(lines[0].ends_with("localhost/x:latest sh -c 'echo hi'"), "{lines:?}");
+        assert!(lines.iter().all(|l| !l.contains("hunter2")));
+    }
+
+    #[test]
+    fn label_filters_match_any_value_when_empty() {
+        let filters = CliEngine::label_filters(&[("io.copili.pipeline".into(), String::new())]);
+        assert_eq!(filters, vec!["--filter", "label=io.copili.pipeline"]);
     }
 }
