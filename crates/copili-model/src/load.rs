@@ -650,6 +650,26 @@ impl Loader {
                 }
             }
         }
+        // Engine-side names are `<pipeline>-<name>` and, for sidecars, `<pipeline>-<main>-<sidecar>`:
+        // a sidecar `db` of `load` and a container `load-db` would be the same container.
+        for container in containers {
+            for sidecar in &container.sidecars {
+                let joined = format!("{}-{}", container.name, sidecar.name);
+                if let Some(&(span, _)) = seen.get(joined.as_str()) {
+                    let label = format!("{}/{}", container.name, sidecar.name);
+                    let message = format!(
+                        "the sidecar `{}` of `{}` and the container `{joined}` would have the same name on the engine",
+                        sidecar.name, container.name
+                    );
+                    self.error(message, sidecar.spans.name, Some(At { container: &label, property: "name" }))
+                        .notes
+                        .push(crate::diagnostic::Note { message: format!("`{joined}` is defined here"), span });
+                    if let Some(d) = self.diagnostics.last_mut() {
+                        d.help = Some("rename the sidecar or the container".into());
+                    }
+                }
+            }
+        }
     }
 
     /// A scalar as text, variables expanded (strings only: numbers and booleans as written).

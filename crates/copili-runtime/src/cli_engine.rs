@@ -271,6 +271,32 @@ impl CliEngine {
         Ok((status, stderr_tail.join("\n")))
     }
 
+    /// The values of label `key` on the containers matching `labels` (for `clean` of all
+    /// pipelines: which pipelines have leftovers).
+    pub fn container_labels(&self, labels: &[(String, String)], key: &str) -> Result<Vec<String>, EngineError> {
+        // The two clients' templates differ here: podman's Labels is a map, docker's a string
+        // with a Label function.
+        let template = match self.kind {
+            EngineKind::Podman => format!("{{{{index .Labels \"{key}\"}}}}"),
+            EngineKind::Docker => format!("{{{{.Label \"{key}\"}}}}"),
+        };
+        let mut a = args(["ps", "--all", "--format", &template]);
+        a.extend(Self::label_filters(labels));
+        Ok(self.run(&a)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+    }
+
+    /// The values of label `key` on the networks matching `labels` (`network ls` has no
+    /// template for labels that both clients understand; `network inspect` has).
+    pub fn network_labels(&self, labels: &[(String, String)], key: &str) -> Result<Vec<String>, EngineError> {
+        let mut values = Vec::new();
+        for network in self.networks_with_labels(labels)? {
+            let template = format!("{{{{index .Labels \"{key}\"}}}}");
+            let value = self.run(&args(["network", "inspect", "--format", &template, &network]))?;
+            values.extend(value.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from));
+        }
+        Ok(values)
+    }
+
     /// `--filter label=K=V`; an empty value matches any value of the label.
     fn label_filters(labels: &[(String, String)]) -> Vec<String> {
         labels
@@ -421,9 +447,7 @@ impl Engine for CliEngine {
         // 126 and 127, which are also theirs for their own failures: only those (and a
         // client killed by a signal, and 137 for the OOM flag) need the engine's record.
         if let Some(code) = status.filter(|c| !(125..=127).contains(c) && *c != 137) {
-            if self.dry_run.is_none() {
-                return Ok(ExitStatus { code, oom_killed: false });
-            }
+            return Ok(ExitStatus { code, oom_killed: false });
         }
         match self.inspect(&request.name) {
             Ok(ContainerStatus { exit: Some(exit), .. }) => Ok(exit),
@@ -487,7 +511,9 @@ impl Engine for CliEngine {
     }
 
     fn stop(&self, id: &str, grace: Duration) -> Result<(), EngineError> {
-        self.run(&args(["stop", "--time", &grace.as_secs().to_string(), id])).map(|_| ())
+        // Whole seconds only: a fraction rounds up, so a grace period is never cut to nothing.
+        let seconds = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
+        self.run(&args(["stop", "--time", &seconds.to_string(), id])).map(|_| ())
     }
 
     fn remove(&self, id: &str) -> Result<(), EngineError> {
@@ -507,13 +533,10 @@ impl Engine for CliEngine {
         if self.dry_run.is_some() {
             return self.run(&a).map(|_| 0);
         }
-        let output = duct::cmd(&self.binary, &a)
-            .stdout_capture()
-            .stderr_capture()
-            .stdin_null()
-            .unchecked()
-            .run()
-            .map_err(|e| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() })?;
+        let output =
+            own_process_group(duct::cmd(&self.binary, &a).stdout_capture().stderr_capture().stdin_null().unchecked())
+                .run()
+                .map_err(|e| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() })?;
         output.status.code().ok_or_else(|| EngineError::Failed {
             command: self.render(&a),
             code: None,

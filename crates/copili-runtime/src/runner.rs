@@ -260,17 +260,17 @@ pub fn run(
             // After an interrupt, whatever had not started was interrupted, whatever its
             // dependencies did meanwhile.
             if cancel.is_cancelled() {
-                let reason = fail_fast_reason.clone().unwrap_or_else(|| "interrupted".into());
-                finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason));
+                finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, "interrupted"));
+            } else if let Some(reason) = &fail_fast_reason {
+                finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason.clone()));
             } else if let Some(blocker) = blocking_dependency(c, plan, &outcomes) {
-                let reason =
-                    format!("dependency {} {}", pipeline.containers[blocker].name, blocker_reason(&outcomes[blocker]));
+                let reason = cancel_reason(&pipeline.containers[blocker].name, &outcomes[blocker]);
                 finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason));
             }
         }
         // Start what is ready, in plan order, while slots are free.
         for &c in &order {
-            if running >= jobs || cancel.is_cancelled() {
+            if running >= jobs || cancel.is_cancelled() || fail_fast_reason.is_some() {
                 break;
             }
             if outcomes[c].is_some() || is_running[c] || !dependencies_met(c, plan, &outcomes) {
@@ -297,12 +297,11 @@ pub fn run(
                 is_running[container] = false;
                 let failed = outcome.status == Status::Failed;
                 finish(&mut outcomes, container, outcome);
-                if failed && config.fail_fast && !cancel.is_cancelled() {
+                if failed && config.fail_fast && fail_fast_reason.is_none() && !cancel.is_cancelled() {
+                    // Stop starting containers; those running finish.
                     let reason = format!("--fail-fast: {} failed", pipeline.containers[container].name);
-                    cancelling_reported = true;
                     on_event(RunEvent::RunCancelling { reason: reason.clone() });
                     fail_fast_reason = Some(reason);
-                    cancel.cancel();
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -333,12 +332,20 @@ fn blocking_dependency(container: usize, plan: &Plan, outcomes: &[Option<Outcome
     })
 }
 
-fn blocker_reason(outcome: &Option<Outcome>) -> &'static str {
-    match outcome.as_ref().map(|o| o.status) {
-        Some(Status::Failed) => "failed",
-        Some(Status::Cancelled) => "was cancelled",
-        Some(Status::Skipped) => "was skipped",
-        _ => "did not run",
+/// Why a dependent of `blocker` is cancelled: "dependency X failed", naming the container
+/// whose failure started the cascade (a dependent of a dependent inherits the reason).
+fn cancel_reason(blocker: &str, outcome: &Option<Outcome>) -> String {
+    match outcome {
+        Some(Outcome { status: Status::Failed, .. }) => format!("dependency {blocker} failed"),
+        Some(Outcome { status: Status::Cancelled, reason: Some(reason), .. }) if reason.starts_with("dependency ") => {
+            reason.clone()
+        }
+        Some(Outcome { status: Status::Cancelled, .. }) => format!("dependency {blocker} was cancelled"),
+        Some(Outcome { status: Status::Skipped, reason, .. }) => match reason {
+            Some(why) => format!("dependency {blocker} was not run ({why})"),
+            None => format!("dependency {blocker} was not run"),
+        },
+        _ => format!("dependency {blocker} did not run"),
     }
 }
 
@@ -740,7 +747,7 @@ mod tests {
             vec![
                 ("failed", Some("exit code 3".into())),
                 ("cancelled", Some("dependency a failed".into())),
-                ("cancelled", Some("dependency b was cancelled".into())),
+                ("cancelled", Some("dependency a failed".into())),
                 ("succeeded", None),
                 ("succeeded", None),
             ]
@@ -779,6 +786,26 @@ mod tests {
             ]
         );
         assert!(run.events.iter().any(|e| matches!(e, RunEvent::RunCancelling { .. })));
+    }
+
+    #[test]
+    fn fail_fast_lets_running_containers_finish() {
+        let text = "p:\n  - {name: a, image_repo: x}\n  - {name: b, image_repo: x}\n  - {name: c, image_repo: x}\n";
+        let engine = FakeEngine::new([
+            ("a", Script { exit_code: 1, runs_for: Duration::from_millis(20), ..Script::default() }),
+            ("b", Script { runs_for: Duration::from_millis(300), ..Script::default() }),
+        ]);
+        let mut config = config(2);
+        config.fail_fast = true;
+        let run = run_with(text, &engine, &config, &CancelToken::new());
+        assert_eq!(
+            statuses(&run),
+            vec![
+                ("failed", Some("exit code 1".into())),
+                ("succeeded", None),
+                ("cancelled", Some("--fail-fast: a failed".into()))
+            ]
+        );
     }
 
     #[test]

@@ -161,8 +161,8 @@ pub struct RunArgs {
     #[arg(long, env = "COPILI_ENGINE", default_value = "auto", value_name = "ENGINE")]
     pub engine: String,
     /// How many containers run at once (sidecars take no slot); default: the number of CPUs.
-    #[arg(long, short = 'j', value_name = "N")]
-    pub jobs: Option<usize>,
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// Stop starting containers after the first failure.
     #[arg(long)]
     pub fail_fast: bool,

@@ -3,7 +3,7 @@
 //! lock, removes leftovers of a crashed run, turns SIGINT/SIGTERM into cancellation, runs,
 //! reports, and maps the outcome to an exit code.
 
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
@@ -13,7 +13,7 @@ use copili::model::Secret;
 use copili::report::{system_clock, Console, JsonReport, LogFiles, Reporter as _, Reporters, RunInfo, RunSummary};
 use copili_runtime::lock::PipelineLock;
 use copili_runtime::runner::{self, CancelToken, RunConfig, RunEvent, Status};
-use copili_runtime::{CliEngine, Engine};
+use copili_runtime::{CliEngine, Engine, EngineKind};
 
 use crate::cli::{InputArgs, RunArgs};
 
@@ -30,19 +30,34 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
         }
     };
 
-    let engine = match CliEngine::select(&args.engine) {
-        Ok(engine) => engine,
-        Err(e) => {
+    let engine = match (CliEngine::select(&args.engine), args.dry_run) {
+        (Ok(engine), _) => engine,
+        // A dry run shows commands; it needs no engine, not even its client.
+        (Err(_), true) => {
+            let kind = if args.engine.contains("docker") { EngineKind::Docker } else { EngineKind::Podman };
+            let name = if args.engine == "auto" { "podman" } else { args.engine.as_str() };
+            CliEngine::new(name, kind)
+        }
+        (Err(e), false) => {
             eprintln!("error: container engine `{}` unavailable: {e}", args.engine);
+            write_report_without_run(args, &pipeline, &plan, "engine unavailable", exit_code::ENGINE_UNAVAILABLE);
             return Ok(exit_code::ENGINE_UNAVAILABLE);
         }
     };
-    let engine = if args.dry_run { engine.dry_run(|line| println!("{line}")) } else { engine };
+    let engine = if args.dry_run {
+        engine.dry_run(|line| {
+            // `copili run --dry-run | head` closes the pipe early: not an error.
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        })
+    } else {
+        engine
+    };
     // A dry run shows the commands in the order one job at a time would run them.
-    let jobs = if args.dry_run { Some(1) } else { args.jobs };
+    let jobs = if args.dry_run { Some(1) } else { args.jobs.map(usize::from) };
     if !args.dry_run {
         if let Err(e) = engine.ping() {
             eprintln!("error: container engine `{}` does not answer: {}", engine.name(), one_line(&e.to_string()));
+            write_report_without_run(args, &pipeline, &plan, "engine unavailable", exit_code::ENGINE_UNAVAILABLE);
             return Ok(exit_code::ENGINE_UNAVAILABLE);
         }
     }
@@ -55,6 +70,7 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
             Ok(lock) => Some(lock),
             Err(e) => {
                 eprintln!("error: {e}");
+                write_report_without_run(args, &pipeline, &plan, "pipeline already running", exit_code::FAILURE);
                 return Ok(exit_code::FAILURE);
             }
         }
@@ -115,6 +131,36 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
     Ok(code)
 }
 
+/// `--report` on every outcome: also when the run could not start (engine unavailable,
+/// pipeline already running), every container recorded as cancelled with the reason.
+fn write_report_without_run(args: &RunArgs, pipeline: &copili::Pipeline, plan: &copili::Plan, reason: &str, code: i32) {
+    let Some(path) = &args.report else { return };
+    let now = SystemTime::now();
+    let info = RunInfo::new(pipeline, &run_id(), &args.engine, now);
+    let mut report = JsonReport::new(path, &info, system_clock());
+    let outcomes = (0..pipeline.spec().containers.len())
+        .map(|i| {
+            let reason = match plan.exclusion(i) {
+                Some(excluded) => excluded.to_string(),
+                None => reason.to_string(),
+            };
+            let status = if plan.exclusion(i).is_some() { Status::Skipped } else { Status::Cancelled };
+            runner::Outcome {
+                status,
+                exit_code: None,
+                attempts: 0,
+                started_at: None,
+                finished_at: None,
+                reason: Some(reason),
+            }
+        })
+        .collect();
+    report.finish(&RunSummary { outcomes, finished_at: now, exit_code: code });
+    for error in report.errors() {
+        eprintln!("warning: {error}");
+    }
+}
+
 /// The first line of a message (engines print several).
 fn one_line(text: &str) -> String {
     text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
@@ -171,6 +217,27 @@ fn watch_signals(cancel: &CancelToken, received: &Arc<AtomicI32>) -> anyhow::Res
     Ok(handle)
 }
 
+/// Cleans every pipeline whose lock is free (a running one is left alone, and said so).
+fn clean_all_idle(engine: &CliEngine) -> Result<(usize, usize), copili_runtime::EngineError> {
+    let any = vec![("io.copili.pipeline".to_string(), String::new())];
+    let mut identities: Vec<String> = engine.container_labels(&any, "io.copili.pipeline")?;
+    identities.extend(engine.network_labels(&any, "io.copili.pipeline")?);
+    identities.sort();
+    identities.dedup();
+    let (mut containers, mut networks) = (0, 0);
+    for identity in identities {
+        match PipelineLock::acquire(&PipelineLock::default_dir(), &identity) {
+            Ok(_lock) => {
+                let (c, n) = runner::clean(engine, Some(&identity))?;
+                containers += c;
+                networks += n;
+            }
+            Err(e) => eprintln!("note: {e}: its containers are left alone"),
+        }
+    }
+    Ok((containers, networks))
+}
+
 /// `copili clean [FILE]`.
 pub fn clean(file: Option<&std::path::Path>, name: Option<&str>, engine: &str) -> anyhow::Result<i32> {
     let identity = match (name, file) {
@@ -198,9 +265,25 @@ pub fn clean(file: Option<&std::path::Path>, name: Option<&str>, engine: &str) -
         eprintln!("error: container engine `{}` does not answer: {}", engine.name(), one_line(&e.to_string()));
         return Ok(exit_code::ENGINE_UNAVAILABLE);
     }
-    match runner::clean(&engine, identity.as_deref()) {
+    // Never a live run's containers: cleaning a pipeline takes its lock.
+    let _lock = match &identity {
+        Some(identity) => match PipelineLock::acquire(&PipelineLock::default_dir(), identity) {
+            Ok(lock) => Some(lock),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(exit_code::FAILURE);
+            }
+        },
+        None => None,
+    };
+    let result = match &identity {
+        Some(identity) => runner::clean(&engine, Some(identity)),
+        None => clean_all_idle(&engine),
+    };
+    match result {
         Ok((containers, networks)) => {
-            println!("removed {containers} containers and {networks} networks");
+            let plural = |n: usize, word: &str| if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") };
+            println!("removed {} and {}", plural(containers, "container"), plural(networks, "network"));
             Ok(exit_code::SUCCESS)
         }
         Err(e) => {
