@@ -136,7 +136,7 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
 fn write_report_without_run(args: &RunArgs, pipeline: &copili::Pipeline, plan: &copili::Plan, reason: &str, code: i32) {
     let Some(path) = &args.report else { return };
     let now = SystemTime::now();
-    let info = RunInfo::new(pipeline, &run_id(), &args.engine, now);
+    let info = RunInfo::new(pipeline, run_id(), &args.engine, now);
     let mut report = JsonReport::new(path, &info, system_clock());
     let outcomes = (0..pipeline.spec().containers.len())
         .map(|i| {
