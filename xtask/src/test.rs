@@ -2,11 +2,12 @@
 //!
 //! 1. `cargo fmt --all -- --check` (skip locally with `--no-fmt`)
 //! 2. `cargo clippy --workspace --all-targets -- -D warnings` (skip locally with `--no-clippy`)
-//! 3. `cargo test --workspace`: every member, xtask included.
+//! 3. `cargo xtask setup`: installs, starts and checks podman (rootful and rootless), docker and
+//!    the test image; a quick no-op when already done (see `setup.rs`)
+//! 4. `cargo test --workspace`: every member, xtask included, the real-engine tests too.
 //!
 //! `.ci/run` runs exactly `cargo xtask test`, with no flags. The steps are a plain list
-//! ([`steps`]) so that later ones, such as setting up the container engines before the tests,
-//! slot in where they belong.
+//! ([`steps`]) so that a new one slots in where it belongs.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
