@@ -555,6 +555,9 @@ fn attempt_once(
         // when their containers are gone.
         let result = (|| {
             let mut network = None;
+            if cancel.is_cancelled() {
+                return Attempt::Interrupted(None);
+            }
             if !spec.sidecars.is_empty() {
                 let net = engine_name(&[identity, &spec.name, "net"]);
                 let labels = copili_labels(identity, &config.run_id, &spec.name, "network");
@@ -565,6 +568,9 @@ fn attempt_once(
                 network = Some(net);
                 let mut ready_checks = Vec::new();
                 for sidecar in &spec.sidecars {
+                    if cancel.is_cancelled() {
+                        return Attempt::Interrupted(None);
+                    }
                     let name = engine_name(&[identity, &spec.name, &sidecar.name]);
                     let labels = copili_labels(identity, &config.run_id, &sidecar.name, "sidecar");
                     let request = request_for(sidecar, name, labels, config, network.as_deref(), Some(&sidecar.name));
@@ -592,6 +598,9 @@ fn attempt_once(
                     }
                 }
             }
+            if cancel.is_cancelled() {
+                return Attempt::Interrupted(None);
+            }
             let labels = copili_labels(identity, &config.run_id, &spec.name, "main");
             let request = request_for(spec, main_name.clone(), labels, config, network.as_deref(), None);
             // Without sidecars, the main container is removed by the caller once its outcome is
@@ -609,7 +618,13 @@ fn attempt_once(
             });
             let started = Instant::now();
             let mut stopped_for: Option<Attempt> = None;
+            // A stop can come before the engine has created or started the container (the
+            // interrupt arrives while `run` starts it): the stop fails or finds nothing to stop,
+            // so it is repeated until the run has ended. A second interrupt kills at once.
+            let (stop_tx, stop_rx) = mpsc::channel::<()>();
+            let mut stop_in_flight = false;
             let mut stopped_urgently = false;
+            let mut next_stop_at = Instant::now();
             let result = loop {
                 match wait_rx.recv_timeout(Duration::from_millis(50)) {
                     Ok(result) => break result,
@@ -622,23 +637,28 @@ fn attempt_once(
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
                 }
-                if cancel.is_cancelled() && (stopped_for.is_none() || (cancel.is_urgent() && !stopped_urgently)) {
+                while stop_rx.try_recv().is_ok() {
+                    stop_in_flight = false;
+                    next_stop_at = Instant::now() + Duration::from_millis(300);
+                }
+                if stopped_for.is_none() {
+                    if cancel.is_cancelled() {
+                        stopped_for = Some(Attempt::Interrupted(None));
+                    } else if policy.timeout.is_some_and(|limit| started.elapsed() >= limit) {
+                        stopped_for = policy.timeout.map(Attempt::TimedOut);
+                    }
+                }
+                let urgent_now = cancel.is_urgent() && !stopped_urgently;
+                let due = stopped_for.is_some() && !stop_in_flight && Instant::now() >= next_stop_at;
+                if due || urgent_now {
                     let grace = if cancel.is_urgent() { Duration::ZERO } else { config.stop_timeout };
-                    stopped_urgently = cancel.is_urgent();
-                    stopped_for = Some(Attempt::Interrupted(None));
-                    let stop_id = id.clone();
+                    stopped_urgently |= cancel.is_urgent();
+                    stop_in_flight = true;
+                    let (stop_id, stop_tx) = (id.clone(), stop_tx.clone());
                     scope.spawn(move || {
                         let _ = engine.stop(&stop_id, grace);
+                        let _ = stop_tx.send(());
                     });
-                } else if let Some(limit) = policy.timeout {
-                    if stopped_for.is_none() && started.elapsed() >= limit {
-                        stopped_for = Some(Attempt::TimedOut(limit));
-                        let stop_id = id.clone();
-                        let grace = config.stop_timeout;
-                        scope.spawn(move || {
-                            let _ = engine.stop(&stop_id, grace);
-                        });
-                    }
                 }
             };
             match (stopped_for, result) {
