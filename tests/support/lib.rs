@@ -269,6 +269,22 @@ impl Engine {
         }
     }
 
+    /// Fails the test, saying how to fix it, unless this engine answers and has the test
+    /// image (checked once per test process and engine).
+    pub fn assert_ready(self) {
+        static READY: [OnceLock<()>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        READY[self as usize].get_or_init(|| {
+            let image = engine_setup().get("COPILI_TEST_IMAGE");
+            let output = run(self.client().args(["image", "inspect", "--format", "{{.Id}}", image]));
+            assert_eq!(
+                output.code(),
+                Some(0),
+                "{self:?} does not answer or lacks the test image {image}: run `cargo xtask setup`\n{}",
+                output.describe()
+            );
+        });
+    }
+
     /// The rootless user's uid and gid (from `/etc/passwd`, checked against engines.env).
     fn rootless_ids() -> (u32, u32) {
         static IDS: OnceLock<(u32, u32)> = OnceLock::new();
@@ -314,7 +330,9 @@ impl Engine {
     /// a parent that neither forwards SIGINT nor lets it through.
     fn as_rootless_user(program: &Path) -> Command {
         let (uid, gid) = Engine::rootless_ids();
-        let mut command = Command::new("setpriv");
+        // By its path: a `PATH` the caller sets for the user (e.g. one without podman) must not
+        // decide whether `setpriv` itself is found.
+        let mut command = Command::new(setpriv_binary());
         command
             .env_clear()
             .envs(Engine::rootless_env())
@@ -442,6 +460,18 @@ impl Engine {
             let _ = run(self.client().args(["network", "rm", &name]));
         }
     }
+}
+
+/// `setpriv` (util-linux), found on the tests' own `PATH`.
+fn setpriv_binary() -> &'static Path {
+    static SETPRIV: OnceLock<PathBuf> = OnceLock::new();
+    SETPRIV.get_or_init(|| {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("setpriv"))
+            .find(|candidate| candidate.is_file())
+            .expect("`setpriv` (util-linux) is on PATH: the rootless tests run copili as another user with it")
+    })
 }
 
 fn lines(text: &str) -> Vec<String> {
