@@ -516,6 +516,18 @@ impl Engine for CliEngine {
         self.run(&args(["stop", "--time", &seconds.to_string(), id])).map(|_| ())
     }
 
+    fn remove_all(&self, ids: &[String]) -> Result<(), EngineError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut a = match self.kind {
+            EngineKind::Podman => args(["rm", "--force", "--time", "0", "--volumes"]),
+            EngineKind::Docker => args(["rm", "--force", "--volumes"]),
+        };
+        a.extend(ids.iter().cloned());
+        self.run(&a).map(|_| ())
+    }
+
     fn remove(&self, id: &str) -> Result<(), EngineError> {
         // `--volumes`: anonymous volumes of the image go with the container. podman's
         // `rm --force` would first wait out the stop timeout of a PID 1 that ignores SIGTERM

@@ -164,6 +164,11 @@ pub trait Engine: Send + Sync {
     /// Removes a container, running or not.
     fn remove(&self, id: &str) -> Result<(), EngineError>;
 
+    /// Removes several containers; engines override it with one call.
+    fn remove_all(&self, ids: &[String]) -> Result<(), EngineError> {
+        ids.iter().try_for_each(|id| self.remove(id))
+    }
+
     /// Runs a command inside a running container; its exit code.
     fn exec(&self, id: &str, command: &[String]) -> Result<i32, EngineError>;
 
