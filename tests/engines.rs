@@ -61,6 +61,7 @@ engine_tests!(
         engine_unavailable,
         dry_run_needs_no_engine,
         one_run_per_identity,
+        crashed_run_leftovers_are_removed,
     ]
 );
 
@@ -905,4 +906,30 @@ fn one_run_per_identity(engine: Engine) {
     }
     scene.assert_no_leftovers();
     other.assert_no_leftovers();
+}
+
+// --- A crashed run --------------------------------------------------------------------------
+
+/// A run killed with SIGKILL cannot clean up: its containers stay. The next run of the same
+/// identity finds them by copili's labels, removes them before it starts, and proceeds.
+fn crashed_run_leftovers_are_removed(engine: Engine) {
+    let scene = Scene::new(engine, "crash");
+    let file = scene.fixture("interrupt.yaml");
+    let mut crashed = Running::spawn(scene.run_command(&file).args(["--jobs", "4"]));
+    wait_until(Duration::from_secs(60), "the main containers run", || {
+        assert!(crashed.is_running(), "copili ended before its containers ran");
+        scene.running("main").len() == 4
+    });
+    crashed.signal("KILL");
+    let killed = crashed.wait(RUN_TIMEOUT);
+    assert_eq!(killed.shell_status(), 137, "{}", killed.describe());
+    let left = scene.created("main");
+    assert!(!left.is_empty(), "a killed copili cannot have removed its containers");
+
+    // Another file under the same identity: a quick pipeline.
+    let quick = repo_root().join("examples/quickstart.yaml");
+    let output = run(&mut scene.run_command(&quick));
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    assert_finished(&output, "dataloader_03", "succeeded", "");
+    scene.assert_no_leftovers();
 }

@@ -69,8 +69,8 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
         match PipelineLock::acquire(&PipelineLock::default_dir(), &identity) {
             Ok(lock) => Some(lock),
             Err(e) => {
+                // No report: the running run may well be writing the same file.
                 eprintln!("error: {e}");
-                write_report_without_run(args, &pipeline, &plan, "pipeline already running", exit_code::FAILURE);
                 return Ok(exit_code::FAILURE);
             }
         }
