@@ -516,6 +516,10 @@ impl Engine for CliEngine {
         self.run(&args(["stop", "--time", &seconds.to_string(), id])).map(|_| ())
     }
 
+    fn removal_contends_with_start(&self) -> bool {
+        self.kind == EngineKind::Podman
+    }
+
     fn remove_all(&self, ids: &[String]) -> Result<(), EngineError> {
         if ids.is_empty() {
             return Ok(());

@@ -164,6 +164,12 @@ pub trait Engine: Send + Sync {
     /// Removes a container, running or not.
     fn remove(&self, id: &str) -> Result<(), EngineError>;
 
+    /// Whether removing a container slows down starting another (podman: both take its storage
+    /// lock), so that ended containers are better removed together while nothing starts.
+    fn removal_contends_with_start(&self) -> bool {
+        false
+    }
+
     /// Removes several containers; engines override it with one call.
     fn remove_all(&self, ids: &[String]) -> Result<(), EngineError> {
         ids.iter().try_for_each(|id| self.remove(id))

@@ -291,10 +291,10 @@ pub fn run(
                 let _ = tx.send(Message::Done { container: c, outcome });
             });
         }
-        // Ended main containers are removed in batches, off the critical path and not while
-        // containers are being started: podman's `rm` and `run` contend for its storage lock,
-        // which slowed a chain of short containers by ~10 %. Once starting has been quiet for
-        // a moment (or the run ends) they go, in one engine call.
+        // Ended main containers are removed off the critical path. Where removing contends
+        // with starting (podman's `rm` and `run` both take its storage lock, which slowed a
+        // chain of short containers by ~10 %), they are removed together, in one engine call,
+        // once starting has been quiet for a moment, or when the run ends.
         if !pending_removal.is_empty() && last_start.elapsed() >= REMOVAL_QUIET {
             let names = std::mem::take(&mut pending_removal);
             scope.spawn(move || {
@@ -309,7 +309,14 @@ pub fn run(
             Ok(Message::Done { container, outcome }) => {
                 running -= 1;
                 is_running[container] = false;
-                pending_removal.push(engine_name(&[&config.identity, &pipeline.containers[container].name]));
+                let name = engine_name(&[&config.identity, &pipeline.containers[container].name]);
+                if engine.removal_contends_with_start() {
+                    pending_removal.push(name);
+                } else {
+                    scope.spawn(move || {
+                        let _ = engine.remove(&name);
+                    });
+                }
                 let failed = outcome.status == Status::Failed;
                 finish(&mut outcomes, container, outcome);
                 if failed && config.fail_fast && fail_fast_reason.is_none() && !cancel.is_cancelled() {
