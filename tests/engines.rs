@@ -92,9 +92,17 @@ impl Scene {
     /// Copies `tests/fixtures/run/<name>` into the scene's directory (relative host paths in
     /// it resolve there); the copy's absolute path.
     fn fixture(&self, name: &str) -> PathBuf {
-        let source = repo_root().join("tests/fixtures/run").join(name);
-        let target = self.path(name);
-        std::fs::copy(&source, &target).unwrap_or_else(|e| panic!("copy {}: {e}", source.display()));
+        self.copy_in(&repo_root().join("tests/fixtures/run").join(name))
+    }
+
+    /// Copies a file of the repository into the scene's directory, which the rootless user can
+    /// read wherever the checkout is; the copy's absolute path.
+    fn copy_in(&self, source: &Path) -> PathBuf {
+        let name = source.file_name().expect("a file name");
+        let target = self.dir.path().join(name);
+        std::fs::copy(source, &target).unwrap_or_else(|e| panic!("copy {}: {e}", source.display()));
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).expect("chmod a copy");
         target
     }
 
@@ -364,7 +372,7 @@ fn assert_log(
 /// and appends a section to each log file.
 fn quickstart(engine: Engine) {
     let scene = Scene::new(engine, "quick");
-    let file = repo_root().join("examples/quickstart.yaml");
+    let file = scene.copy_in(&repo_root().join("examples/quickstart.yaml"));
     let containers = ["dataloader_01", "dataloader_02", "dataloader_03", "servicecontainer01"];
     let mut run_ids = Vec::new();
     for run_number in 1..=2 {
@@ -768,7 +776,7 @@ fn assert_engine_unavailable(output: &Output, engine_name: &str) {
 /// `DOCKER_HOST`; podman: its configuration is unreadable): exit code 3, one line.
 fn engine_unavailable(engine: Engine) {
     let scene = Scene::new(engine, "noengine");
-    let file = repo_root().join("examples/quickstart.yaml");
+    let file = scene.copy_in(&repo_root().join("examples/quickstart.yaml"));
     let empty_bin = scene.path("empty-bin");
     std::fs::create_dir(&empty_bin).expect("create empty-bin/");
     engine.hand_over_dir(&empty_bin);
@@ -791,7 +799,7 @@ fn engine_unavailable(engine: Engine) {
 #[test]
 fn no_such_engine_binary() {
     let scene = Scene::new(Engine::Docker, "nobinary");
-    let file = repo_root().join("examples/quickstart.yaml");
+    let file = scene.copy_in(&repo_root().join("examples/quickstart.yaml"));
     let mut command = scene.engine.copili(scene.dir.path());
     command.arg("run").arg(&file).args(["--name", &scene.identity, "--engine", "/no/such/binary"]);
     let output = run(&mut command);
@@ -927,7 +935,7 @@ fn crashed_run_leftovers_are_removed(engine: Engine) {
     assert!(!left.is_empty(), "a killed copili cannot have removed its containers");
 
     // Another file under the same identity: a quick pipeline.
-    let quick = repo_root().join("examples/quickstart.yaml");
+    let quick = scene.copy_in(&repo_root().join("examples/quickstart.yaml"));
     let output = run(&mut scene.run_command(&quick));
     assert_eq!(output.code(), Some(0), "{}", output.describe());
     assert_finished(&output, "dataloader_03", "succeeded", "");

@@ -344,7 +344,8 @@ impl Engine {
         command
     }
 
-    /// The `copili` binary, run in `workdir` as this variant needs: a clean environment
+    /// The `copili` binary, run in `workdir` as this variant needs (the rootless user runs a
+    /// copy it can read, see [`rootless_copili_binary`]): a clean environment
     /// (`PATH`, `HOME`, `LANG=C`) plus rootful podman's `CONTAINERS_CONF`, or as the rootless
     /// user with its own environment. Arguments and variables are added by the caller (the
     /// command's environment reaches copili in every variant).
@@ -356,21 +357,7 @@ impl Engine {
                 command
             }
             Engine::Docker => copili(),
-            Engine::RootlessPodman => {
-                static CHECKED: OnceLock<()> = OnceLock::new();
-                let binary = copili_binary();
-                CHECKED.get_or_init(|| {
-                    let output = run(Engine::as_rootless_user(Path::new("test")).arg("-x").arg(binary));
-                    assert_eq!(
-                        output.code(),
-                        Some(0),
-                        "the rootless user cannot execute {}: the checkout must be readable by it\n{}",
-                        binary.display(),
-                        output.describe()
-                    );
-                });
-                Engine::as_rootless_user(binary)
-            }
+            Engine::RootlessPodman => Engine::as_rootless_user(rootless_copili_binary()),
         };
         command.current_dir(workdir);
         command
@@ -676,4 +663,40 @@ impl CmdlineSampler {
         self.stop.store(true, Ordering::SeqCst);
         self.thread.join().expect("the sampler does not panic")
     }
+}
+
+/// A copy of the `copili` binary that the rootless user can execute, whatever the checkout's
+/// permissions (CI clones into directories other users cannot enter): in a world-readable
+/// directory of its own under /tmp, made once per test process and replaced atomically.
+pub fn rootless_copili_binary() -> &'static Path {
+    static COPY: OnceLock<PathBuf> = OnceLock::new();
+    COPY.get_or_init(|| {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = PathBuf::from("/tmp/copili-e2e-bin");
+        std::fs::create_dir_all(&dir).expect("create /tmp/copili-e2e-bin");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod /tmp/copili-e2e-bin");
+        let staged = dir.join(format!(".copili.{}", std::process::id()));
+        std::fs::copy(copili_binary(), &staged).expect("copy the copili binary");
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755)).expect("chmod the copy");
+        let target = dir.join(format!("copili-{}", std::process::id()));
+        std::fs::rename(&staged, &target).expect("move the copy in place");
+        // Copies of earlier test processes are no longer needed.
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path != target && path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("copili-")) {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+        }
+        let output = run(Engine::as_rootless_user(Path::new("test")).arg("-x").arg(&target));
+        assert_eq!(
+            output.code(),
+            Some(0),
+            "the rootless user cannot execute {}\n{}",
+            target.display(),
+            output.describe()
+        );
+        target
+    })
 }

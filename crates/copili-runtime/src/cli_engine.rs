@@ -342,7 +342,7 @@ fn own_process_group(expression: duct::Expression) -> duct::Expression {
 
 /// An argument as a POSIX shell would need it: bare when it holds only safe characters,
 /// else in single quotes.
-fn shell_quote(arg: &str) -> String {
+pub fn shell_quote(arg: &str) -> String {
     let safe = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
     if safe {
         arg.to_string()

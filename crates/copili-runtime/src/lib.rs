@@ -16,7 +16,7 @@ pub mod fake;
 pub mod lock;
 pub mod runner;
 
-pub use cli_engine::{CliEngine, EngineKind};
+pub use cli_engine::{shell_quote, CliEngine, EngineKind};
 pub use engine::{
     ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, Mount, MountSource,
 };

@@ -244,16 +244,7 @@ fn sidecar_json(s: &ContainerSpec) -> SidecarJson {
 }
 
 fn quote_command(command: &[String]) -> String {
-    command.iter().map(|word| shell_quote(word)).collect::<Vec<_>>().join(" ")
-}
-
-fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
+    command.iter().map(|word| copili_runtime::shell_quote(word)).collect::<Vec<_>>().join(" ")
 }
 
 /// Renders a plan for people.
