@@ -548,18 +548,9 @@ impl Builder<'_> {
             Some(Frame::Map { entries, key, .. }) => match key.take() {
                 None => *key = Some(node),
                 Some(k) => {
-                    if let Some(text) = scalar_key(&k) {
-                        if let Some((first, _)) =
-                            entries.iter().find(|(existing, _)| scalar_key(existing) == Some(text))
-                        {
-                            self.problems.push(ParseProblem {
-                                message: format!("duplicate key `{text}`"),
-                                span: k.span,
-                                first: Some(first.span),
-                                help: None,
-                            });
-                            return;
-                        }
+                    if let Some(problem) = duplicate_key(entries, &k) {
+                        self.problems.push(problem);
+                        return;
                     }
                     entries.push((k, node));
                 }
@@ -613,6 +604,19 @@ impl Builder<'_> {
         }
         own
     }
+}
+
+/// The problem of a key already present in a mapping, pointing at it with a note at the first
+/// (shared by the YAML and the JSON reader).
+pub(crate) fn duplicate_key(entries: &[(Node, Node)], key: &Node) -> Option<ParseProblem> {
+    let text = scalar_key(key)?;
+    let (first, _) = entries.iter().find(|(existing, _)| scalar_key(existing) == Some(text))?;
+    Some(ParseProblem {
+        message: format!("duplicate key `{text}`"),
+        span: key.span,
+        first: Some(first.span),
+        help: None,
+    })
 }
 
 fn is_merge_key(node: &Node) -> bool {

@@ -131,14 +131,8 @@ impl<'t, 'h> Reader<'t, 'h> {
             // The containers: the value of the first key of the document's object.
             let stream = depth == 0 && entries.is_empty() && self.on_item.is_some();
             let value = self.value(depth + 1, stream)?;
-            let key_text = key.as_scalar().map(|(k, _)| k.to_string()).unwrap_or_default();
-            if let Some((first, _)) = entries.iter().find(|(k, _)| k.as_scalar().is_some_and(|(k, _)| k == key_text)) {
-                self.problems.push(ParseProblem {
-                    message: format!("duplicate key `{key_text}`"),
-                    span: key.span,
-                    first: Some(first.span),
-                    help: None,
-                });
+            if let Some(problem) = super::document::duplicate_key(&entries, &key) {
+                self.problems.push(problem);
                 continue;
             }
             entries.push((key, value));

@@ -243,6 +243,8 @@ pub fn run(
         finish(&mut outcomes, excluded.container, Outcome::not_run(Status::Skipped, excluded.reason.to_string()));
     }
     let order: Vec<usize> = plan.order().collect();
+    // Looked up on every turn of the loop below: from the graph once, not each time.
+    let dependencies: Vec<Vec<usize>> = (0..n).map(|c| plan.dependencies(c)).collect();
     let jobs = config.jobs.max(1);
     let (tx, rx) = mpsc::channel::<Message>();
     let mut is_running = vec![false; n];
@@ -268,7 +270,7 @@ pub fn run(
                 finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, "interrupted"));
             } else if let Some(reason) = &fail_fast_reason {
                 finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason.clone()));
-            } else if let Some(blocker) = blocking_dependency(c, plan, &outcomes) {
+            } else if let Some(blocker) = blocking_dependency(&dependencies[c], plan, &outcomes) {
                 let reason = cancel_reason(&pipeline.containers[blocker].name, &outcomes[blocker]);
                 finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason));
             }
@@ -278,7 +280,7 @@ pub fn run(
             if running >= jobs || cancel.is_cancelled() || fail_fast_reason.is_some() {
                 break;
             }
-            if outcomes[c].is_some() || is_running[c] || !dependencies_met(c, plan, &outcomes) {
+            if outcomes[c].is_some() || is_running[c] || !dependencies_met(&dependencies[c], plan, &outcomes) {
                 continue;
             }
             running += 1;
@@ -335,8 +337,8 @@ pub fn run(
 
 /// All dependencies succeeded (a static dependency of a service-only run counts as met: it
 /// ran before).
-fn dependencies_met(container: usize, plan: &Plan, outcomes: &[Option<Outcome>]) -> bool {
-    plan.dependencies(container).into_iter().all(|d| {
+fn dependencies_met(dependencies: &[usize], plan: &Plan, outcomes: &[Option<Outcome>]) -> bool {
+    dependencies.iter().copied().all(|d| {
         if plan.is_selected(d) {
             matches!(&outcomes[d], Some(o) if o.status == Status::Succeeded)
         } else {
@@ -347,8 +349,8 @@ fn dependencies_met(container: usize, plan: &Plan, outcomes: &[Option<Outcome>])
 
 /// A dependency that decided this container will not run: it failed or was cancelled, or it
 /// was left out of the run (excluded in the environment, `--skip`), as in copili 1.4.
-fn blocking_dependency(container: usize, plan: &Plan, outcomes: &[Option<Outcome>]) -> Option<usize> {
-    plan.dependencies(container).into_iter().find(|&d| {
+fn blocking_dependency(dependencies: &[usize], plan: &Plan, outcomes: &[Option<Outcome>]) -> Option<usize> {
+    dependencies.iter().copied().find(|&d| {
         matches!(&outcomes[d], Some(o) if matches!(o.status, Status::Failed | Status::Cancelled))
             || (!plan.is_selected(d) && plan.exclusion(d).is_some_and(|r| r.kind() != "service"))
     })
