@@ -25,4 +25,7 @@ pub use document::Span;
 pub use interpolate::VarSource;
 pub use load::{load, load_draft, Draft, EnvFile, Input, LoadOptions};
 pub use secret::Secret;
-pub use spec::{ContainerSpans, ContainerSpec, Pipeline, ReadyCheck, VariableUse, Volume, VolumeSource};
+pub use spec::{
+    registry_of, BuildContext, BuildSpec, ContainerSpans, ContainerSpec, Pipeline, PullPolicy, ReadyCheck, VariableUse,
+    Volume, VolumeSource,
+};

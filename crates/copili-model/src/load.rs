@@ -19,7 +19,10 @@ use crate::dotenv;
 use crate::interpolate::{interpolate, InterpolationError, VarSource, Variables};
 use crate::properties::{self, OnSidecar};
 use crate::secret::Secret;
-use crate::spec::{ContainerSpans, ContainerSpec, Pipeline, ReadyCheck, VariableUse, Volume, VolumeSource};
+use crate::spec::{
+    BuildContext, BuildSpec, ContainerSpans, ContainerSpec, Pipeline, PullPolicy, ReadyCheck, VariableUse, Volume,
+    VolumeSource,
+};
 
 /// Where a pipeline description comes from.
 #[derive(Debug, Clone, Copy)]
@@ -290,6 +293,24 @@ fn absolute(path: &Path, base: &Path) -> PathBuf {
     out
 }
 
+/// `localhost/copili-<pipeline>-<name>` for a built image without `image_repo`: lowercase,
+/// other characters than letters and digits as `-`.
+fn default_build_repo(spec: &mut ContainerSpec, pipeline: &str) {
+    if spec.build.is_none() || !spec.image_repo.is_empty() {
+        return;
+    }
+    let mut path = String::from("copili");
+    for part in [pipeline, spec.name.as_str()] {
+        let cleaned: String =
+            part.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+        for piece in cleaned.split('-').filter(|p| !p.is_empty()) {
+            path.push('-');
+            path.push_str(piece);
+        }
+    }
+    spec.image_repo = format!("localhost/{path}");
+}
+
 /// Whether a value is nothing but variable references without defaults (`${DB_PASSWORD}`):
 /// the secret is elsewhere, and showing the reference helps.
 fn is_reference_only(node: &Node) -> bool {
@@ -322,14 +343,14 @@ fn mask_by_layout(source: &SourceFile) {
             }
             env_block = None;
         }
-        for key in ["image_reg_password", "env_vars"] {
+        for key in ["image_reg_password", "env_vars", "args"] {
             if let Some(at) = line.find(key) {
                 let after_key = at + key.len();
                 let mut from = line[after_key..].find(':').map_or(after_key, |c| after_key + c + 1);
                 from += line[from..].len() - line[from..].trim_start().len();
                 let column = line[..from].chars().count();
                 source.mask(whole(column), number);
-                if key == "env_vars" {
+                if key != "image_reg_password" {
                     env_block = Some(indent(line));
                 }
             }
@@ -347,6 +368,11 @@ fn mask_secrets(node: &Node, source: &SourceFile) {
                 for (key, value) in entries {
                     match key.as_scalar().map(|(k, _)| k) {
                         Some("image_reg_password") => mask_value(value, source),
+                        Some("args") => match &value.value {
+                            Value::Map(vars) => vars.iter().for_each(|(_, v)| mask_value(v, source)),
+                            Value::Seq(items) => items.iter().for_each(|item| mask_value(item, source)),
+                            _ => mask_value(value, source),
+                        },
                         Some("env_vars") => match &value.value {
                             Value::Map(vars) => {
                                 for (_, v) in vars {
@@ -617,6 +643,13 @@ impl Loader {
             }
         }
         self.check_unique_names(&containers);
+        // A built image without `image_repo` is named after the pipeline and the container.
+        for container in &mut containers {
+            default_build_repo(container, &name);
+            for sidecar in &mut container.sidecars {
+                default_build_repo(sidecar, &name);
+            }
+        }
         Some((name, key_span, containers))
     }
 
@@ -1034,6 +1067,9 @@ impl Loader {
             retries: 0,
             retry_delay: crate::spec::DEFAULT_RETRY_DELAY,
             ready: None,
+            pull: None,
+            tls_verify: true,
+            build: None,
             spans: ContainerSpans { item: node.span, name: name_span, dependencies: Vec::new() },
         };
         let mut explicit_tag: Option<Span> = None;
@@ -1194,6 +1230,28 @@ impl Loader {
                     }
                     spec.ready = self.ready(value, key.span, &label);
                 }
+                "pull" => {
+                    if let Some(text) = self.text(value, at, false) {
+                        match PullPolicy::parse(&text) {
+                            Some(policy) => spec.pull = Some(policy),
+                            None => {
+                                let known = PullPolicy::ALL.map(|(name, _)| name);
+                                let help = match properties::suggest(&text, known) {
+                                    Some(close) => format!("did you mean `{close}`?"),
+                                    None => "`missing` pulls only an absent image, `always` before every run, `never` not at all".into(),
+                                };
+                                self.error(
+                                    format!("invalid pull policy `{text}`: expected `always`, `missing` or `never`"),
+                                    value.span,
+                                    Some(at),
+                                )
+                                .help = Some(help);
+                            }
+                        }
+                    }
+                }
+                "tls_verify" => spec.tls_verify = self.bool_value(value, at).unwrap_or(true),
+                "build" => spec.build = self.build(value, at, &label),
                 other => unreachable!("property `{other}` is in the table but not handled"),
             }
         }
@@ -1216,6 +1274,8 @@ impl Loader {
         }
 
         match image_span {
+            // Built images are named after the pipeline and the container (see `Loader::pipeline`).
+            None if spec.build.is_some() || fields.iter().any(|(p, _, _)| p.name == "build") => {}
             None => {
                 // A misspelt `image_repo` was reported as such already.
                 if !fields.iter().any(|(p, _, _)| p.name == "image_repo") && !suggested.contains(&"image_repo") {
@@ -1299,6 +1359,109 @@ impl Loader {
             };
             self.error(format!("invalid image repository `{}`", spec.image_repo), span, at).help = Some(help.into());
         }
+    }
+
+    /// `build`: a context as a string, or `{context, dockerfile, args, target}`.
+    fn build(&mut self, node: &Node, at: At<'_>, container: &str) -> Option<BuildSpec> {
+        const KEYS: [&str; 4] = ["context", "dockerfile", "args", "target"];
+        let context_node = match &node.value {
+            Value::Scalar { .. } => node,
+            Value::Map(entries) => {
+                let mut context = None;
+                for (key, _) in entries {
+                    let key_text = key.as_scalar().map_or("", |(k, _)| k);
+                    if !KEYS.contains(&key_text) {
+                        let help = match properties::suggest(key_text, KEYS) {
+                            Some(close) => format!("did you mean `{close}`?"),
+                            None => "`build` takes `context`, `dockerfile`, `args` and `target`".into(),
+                        };
+                        self.error(format!("unknown build option `{key_text}`"), key.span, Some(at)).help = Some(help);
+                    }
+                }
+                for (key, value) in entries {
+                    if key.as_scalar().is_some_and(|(k, _)| k == "context") {
+                        context = Some(value);
+                    }
+                }
+                match context {
+                    Some(context) => context,
+                    None => {
+                        self.error("`build` needs a `context`", node.span, Some(at)).help = Some(
+                            "a directory (`context: ./loader`) or a git repository (`context: https://git.example.com/team/loader.git#v1.2`)".into(),
+                        );
+                        return None;
+                    }
+                }
+            }
+            _ => {
+                self.error(
+                    format!(
+                        "expected a build context or `{{context, dockerfile, args, target}}`, found {}",
+                        node.kind_name()
+                    ),
+                    node.span,
+                    Some(at),
+                )
+                .help = Some(
+                    "write e.g. `build: ./loader` or `build: {context: ./loader, dockerfile: Dockerfile.prod}`".into(),
+                );
+                return None;
+            }
+        };
+        let context_at = At { container, property: "build.context" };
+        let written = self.text(context_node, context_at, false)?;
+        if written.trim().is_empty() {
+            self.error("the build context is empty", context_node.span, Some(context_at));
+            return None;
+        }
+        let context = match BuildContext::parse(written.trim(), &self.base_dir) {
+            BuildContext::Dir { written, resolved } => {
+                let resolved = absolute(&resolved, &self.base_dir);
+                BuildContext::Dir { written, resolved }
+            }
+            git => git,
+        };
+        let mut spec = BuildSpec { context, dockerfile: None, args: Vec::new(), target: None };
+        let Value::Map(entries) = &node.value else { return Some(spec) };
+        for (key, value) in entries {
+            match key.as_scalar().map_or("", |(k, _)| k) {
+                "dockerfile" => {
+                    let at = At { container, property: "build.dockerfile" };
+                    if let Some(file) = self.text(value, at, false) {
+                        if file.trim().is_empty() {
+                            self.error("the Dockerfile's name is empty", value.span, Some(at));
+                        } else {
+                            spec.dockerfile = Some(file);
+                        }
+                    }
+                }
+                "target" => {
+                    let at = At { container, property: "build.target" };
+                    if let Some(target) = self.text(value, at, false) {
+                        if target.trim().is_empty() || target.starts_with('-') {
+                            self.error(format!("invalid build target `{target}`"), value.span, Some(at));
+                        } else {
+                            spec.target = Some(target);
+                        }
+                    }
+                }
+                "args" => {
+                    for (name, v, span) in self.string_map(value, "build.args", container, true) {
+                        if name.is_empty() || name.contains(['=', '\0']) {
+                            self.error(
+                                "invalid build argument name: it must be non-empty and hold no `=`",
+                                span,
+                                Some(At { container, property: "build.args" }),
+                            );
+                            continue;
+                        }
+                        spec.args.push((name, Secret::new(v)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some(spec)
     }
 
     fn command(&mut self, node: &Node, at: At<'_>) -> Vec<String> {
@@ -2153,6 +2316,91 @@ mod tests {
         );
         // Not parsed further: one error, not two.
         assert_eq!(errors(&container("    ready: {comand: x}\n")).len(), 1);
+    }
+
+    #[test]
+    fn pull_policy_and_tls_verify() {
+        let p = ok("p:\n  - {name: a, image_repo: x, pull: never, tls_verify: false}\n  - {name: b, image_repo: x, pull: Always}\n  - {name: c, image_repo: x}\n");
+        assert_eq!(p.containers[0].pull, Some(PullPolicy::Never));
+        assert!(!p.containers[0].tls_verify);
+        assert_eq!(p.containers[1].pull, Some(PullPolicy::Always));
+        assert_eq!((p.containers[2].pull, p.containers[2].tls_verify), (None, true));
+        let (message, help) = error_with_help(&container("    pull: misssing\n"));
+        assert_eq!(message, "invalid pull policy `misssing`: expected `always`, `missing` or `never`");
+        assert_eq!(help.as_deref(), Some("did you mean `missing`?"));
+        assert_eq!(errors(&container("    tls_verify: maybe\n")).len(), 1);
+    }
+
+    #[test]
+    fn build_forms() {
+        let p = ok("My Pipe:\n  - name: Load_1\n    build: ./loader\n    sidecars:\n      - {name: s, build: {context: ../x, dockerfile: D, target: t, args: {A: 1}}}\n  - name: b\n    image_repo: reg.example.com:5000/t/b\n    tag: v1\n    build:\n      context: https://git.example.com/t/b.git#v1.2:sub/dir\n");
+        let a = &p.containers[0];
+        assert_eq!(a.image(), "localhost/copili-my-pipe-load-1:latest");
+        assert_eq!(
+            a.build.as_ref().map(|b| b.context.clone()),
+            Some(BuildContext::Dir { written: "./loader".into(), resolved: PathBuf::from("/work/loader") })
+        );
+        let s = &a.sidecars[0];
+        assert_eq!(s.image_repo, "localhost/copili-my-pipe-s");
+        let build = s.build.as_ref().expect("a build");
+        assert_eq!(
+            (build.dockerfile.as_deref(), build.target.as_deref(), build.args[0].0.as_str(), build.args[0].1.expose()),
+            (Some("D"), Some("t"), "A", "1")
+        );
+        assert!(matches!(&build.context, BuildContext::Dir { resolved, .. } if resolved == &PathBuf::from("/x")));
+        let b = &p.containers[1];
+        assert_eq!(b.image(), "reg.example.com:5000/t/b:v1");
+        assert_eq!(
+            b.build.as_ref().map(|b| b.context.clone()),
+            Some(BuildContext::Git {
+                url: "https://git.example.com/t/b.git".into(),
+                reference: Some("v1.2".into()),
+                subdir: Some("sub/dir".into())
+            })
+        );
+    }
+
+    #[test]
+    fn git_contexts_are_recognised() {
+        let base = Path::new("/base");
+        let git = |url: &str, reference: Option<&str>, subdir: Option<&str>| BuildContext::Git {
+            url: url.into(),
+            reference: reference.map(String::from),
+            subdir: subdir.map(String::from),
+        };
+        assert_eq!(BuildContext::parse("file:///srv/repo#main", base), git("file:///srv/repo", Some("main"), None));
+        assert_eq!(BuildContext::parse("git@host:team/x.git", base), git("git@host:team/x.git", None, None));
+        assert_eq!(BuildContext::parse("repo.git", base), git("/base/repo.git", None, None));
+        assert_eq!(BuildContext::parse("./repo#:docker", base), git("/base/./repo", None, Some("docker")));
+        assert_eq!(
+            BuildContext::parse("ctx", base),
+            BuildContext::Dir { written: "ctx".into(), resolved: PathBuf::from("/base/ctx") }
+        );
+    }
+
+    #[test]
+    fn build_errors() {
+        assert_eq!(error_with_help("p:\n  - {name: a, build: {dockerfile: D}}\n").0, "`build` needs a `context`");
+        let (message, help) = error_with_help("p:\n  - {name: a, build: {context: ., targt: x}}\n");
+        assert_eq!(
+            (message.as_str(), help.as_deref()),
+            ("unknown build option `targt`", Some("did you mean `target`?"))
+        );
+        assert_eq!(
+            error_with_help("p:\n  - {name: a, build: [x]}\n").0,
+            "expected a build context or `{context, dockerfile, args, target}`, found a list"
+        );
+        assert_eq!(error_with_help("p:\n  - {name: a}\n").0, "missing required property `image_repo`");
+    }
+
+    #[test]
+    fn build_args_are_secret() {
+        let text = "p:\n  - name: a\n    build:\n      context: .\n      args: {TOKEN: hunter2, A=B: x}\n";
+        let draft = load_draft(Input::Text(text), &options());
+        let rendered: String = draft.diagnostics.items.iter().map(|d| d.to_string()).collect();
+        assert!(rendered.contains("invalid build argument name"), "{rendered}");
+        assert!(rendered.contains("args: {"), "the snippet is shown: {rendered}");
+        assert!(!rendered.contains("hunter2"), "{rendered}");
     }
 
     #[test]

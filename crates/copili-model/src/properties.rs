@@ -41,7 +41,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &["repo"],
         required: true,
         on_sidecar: OnSidecar::Allowed,
-        summary: "Image repository, e.g. `my-namespace/my-image` or `registry.example.com:5000/team/image`.",
+        summary: "Image repository, e.g. `my-namespace/my-image` or `registry.example.com:5000/team/image`; optional with `build` (default `localhost/copili-<pipeline>-<name>`).",
     },
     Property {
         name: "tag",
@@ -169,6 +169,27 @@ pub const PROPERTIES: &[Property] = &[
         // Sidecars only: the loader refuses it on a container of the pipeline itself.
         on_sidecar: OnSidecar::Allowed,
         summary: "Sidecars only: a command run inside the sidecar until it succeeds, before its container starts; a string, a list, or `{command, timeout, interval}` (default timeout `60s`, interval `1s`).",
+    },
+    Property {
+        name: "pull",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        summary: "When to pull the image: `missing` (default: only when no image of that name and tag is present), `always`, or `never` (an absent image fails the container).",
+    },
+    Property {
+        name: "tls_verify",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        summary: "Verify the registry's TLS certificate (default true); `false` lets podman use a plain-HTTP registry (docker decides by its daemon's `insecure-registries`).",
+    },
+    Property {
+        name: "build",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        summary: "Build the image instead of pulling it: a context (a directory, or a git repository `URL[#REF][:SUBDIR]`), or `{context, dockerfile, args, target}`; tagged `image_repo:tag`.",
     },
 ];
 

@@ -137,7 +137,11 @@ fn description_schema(kind: Kind) -> Value {
         }
 
         let spellings: Vec<&str> = std::iter::once(property.name).chain(property.aliases.iter().copied()).collect();
-        if property.required {
+        if property.name == "image_repo" {
+            // Required unless the image is built.
+            let any: Vec<Value> = spellings.iter().chain(&["build"]).map(|s| json!({ "required": [s] })).collect();
+            all_of.push(json!({ "anyOf": any }));
+        } else if property.required {
             if spellings.len() == 1 {
                 required.push(property.name);
             } else {
@@ -209,6 +213,36 @@ fn value_shape(property: &Property) -> Option<Value> {
             "patternErrorMessage": "up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"
         }),
         "info_link" | "desc" | "image_reg_username" | "image_reg_password" => text,
+        "pull" => json!({
+            "type": "string",
+            "anyOf": [{ "enum": ["always", "missing", "never"] }, { "pattern": VARIABLE_PATTERN }],
+            "default": "missing"
+        }),
+        "tls_verify" => json!({
+            "type": ["boolean", "string"],
+            "pattern": VARIABLE_PATTERN,
+            "default": true,
+            "patternErrorMessage": "`true`, `false` or a variable such as `${REGISTRY_TLS_VERIFY}`"
+        }),
+        "build" => {
+            let context = json!({ "type": "string", "minLength": 1 });
+            json!({
+                "type": ["string", "object"],
+                "minLength": 1,
+                "required": ["context"],
+                "additionalProperties": false,
+                "properties": {
+                    "context": with_description(&context, "A directory (relative to the pipeline file) or a git repository `URL[#REF][:SUBDIR]`, cloned with the `git` CLI."),
+                    "dockerfile": with_description(&json!({ "type": "string", "minLength": 1 }), "The Dockerfile, relative to the context (default `Dockerfile`)."),
+                    "args": with_description(&json!({
+                        "type": ["object", "null"],
+                        "propertyNames": { "pattern": r"^[^=]+$|\$" },
+                        "additionalProperties": { "type": ["string", "number", "boolean"] }
+                    }), "Build arguments (`--build-arg`); values are secrets: never shown."),
+                    "target": with_description(&json!({ "type": "string", "minLength": 1 }), "The stage to build (`--target`)."),
+                }
+            })
+        }
         "is_service_container" | "force_rerun" => json!({
             "type": ["boolean", "string"],
             "pattern": VARIABLE_PATTERN,

@@ -84,6 +84,13 @@ pub struct ContainerSpec {
     pub retry_delay: Duration,
     /// For a sidecar: a command run inside it until it succeeds, before its container starts.
     pub ready: Option<ReadyCheck>,
+    /// When to pull the image (`pull:`); `None` is the run's default (`--pull`, else `missing`).
+    pub pull: Option<PullPolicy>,
+    /// Verify the registry's TLS certificate (`tls_verify: false` adds podman's
+    /// `--tls-verify=false`; docker decides by its daemon's `insecure-registries`).
+    pub tls_verify: bool,
+    /// Build the image instead of pulling it (`build:`).
+    pub build: Option<BuildSpec>,
     /// Where things were written, for the planner's messages.
     pub spans: ContainerSpans,
 }
@@ -121,7 +128,135 @@ pub struct ContainerSpans {
     pub dependencies: Vec<Span>,
 }
 
+/// When an image is pulled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PullPolicy {
+    /// Before every run, even when an image of that name and tag is present (copili 1.4's
+    /// "force pull").
+    Always,
+    /// Only when no image of that name and tag is present locally (`latest` included), so that
+    /// preloaded images work on hosts without a registry.
+    #[default]
+    Missing,
+    /// Never: an absent image fails the container at once.
+    Never,
+}
+
+impl PullPolicy {
+    /// Every policy with its spelling.
+    pub const ALL: [(&'static str, PullPolicy); 3] =
+        [("always", PullPolicy::Always), ("missing", PullPolicy::Missing), ("never", PullPolicy::Never)];
+
+    /// `always`, `missing` or `never`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullPolicy::Always => "always",
+            PullPolicy::Missing => "missing",
+            PullPolicy::Never => "never",
+        }
+    }
+
+    /// The policy a spelling names (`always`, `missing`, `never`; any case).
+    pub fn parse(text: &str) -> Option<PullPolicy> {
+        PullPolicy::ALL.iter().find(|(name, _)| name.eq_ignore_ascii_case(text.trim())).map(|&(_, p)| p)
+    }
+}
+
+impl std::fmt::Display for PullPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How to build a container's image (`build:`), tagged with the container's `image_repo:tag`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildSpec {
+    /// Where the build context comes from.
+    pub context: BuildContext,
+    /// The Dockerfile, relative to the context (default `Dockerfile`).
+    pub dockerfile: Option<String>,
+    /// Build arguments; values are secrets (they reach the engine through its environment).
+    pub args: Vec<(String, Secret)>,
+    /// The stage to build (`--target`).
+    pub target: Option<String>,
+}
+
+/// A build context: a directory, or a git repository cloned for the build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildContext {
+    /// A directory on the host.
+    Dir {
+        /// As written.
+        written: String,
+        /// Absolute, resolved against the pipeline file's directory.
+        resolved: PathBuf,
+    },
+    /// A git repository, cloned with the `git` CLI (`URL[#REF][:SUBDIR]`, as docker reads it).
+    Git {
+        /// Anything `git clone` understands, local paths included (resolved when relative).
+        url: String,
+        /// The branch, tag or commit to check out; the default branch when `None`.
+        reference: Option<String>,
+        /// The context's directory inside the repository.
+        subdir: Option<String>,
+    },
+}
+
+impl BuildContext {
+    /// Reads a context as written: a git repository when it has a URL scheme (`https://`,
+    /// `ssh://`, `git://`, `file://`), is scp-like (`git@host:path`), ends in `.git`, or carries
+    /// a `#REF[:SUBDIR]` fragment; a directory otherwise. Relative paths are resolved against
+    /// `base`.
+    pub fn parse(written: &str, base: &std::path::Path) -> BuildContext {
+        let (location, fragment) = match written.split_once('#') {
+            Some((location, fragment)) => (location, Some(fragment)),
+            None => (written, None),
+        };
+        let has_scheme = location.contains("://");
+        let scp_like =
+            !has_scheme && location.split_once(':').is_some_and(|(host, _)| host.contains('@') && !host.contains('/'));
+        let is_git = has_scheme || scp_like || location.trim_end_matches('/').ends_with(".git") || fragment.is_some();
+        if !is_git {
+            return BuildContext::Dir { written: written.to_string(), resolved: resolve(written, base) };
+        }
+        let url =
+            if has_scheme || scp_like { location.to_string() } else { resolve(location, base).display().to_string() };
+        let (reference, subdir) = match fragment {
+            Some(fragment) => match fragment.split_once(':') {
+                Some((reference, subdir)) => (reference, subdir),
+                None => (fragment, ""),
+            },
+            None => ("", ""),
+        };
+        let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        BuildContext::Git { url, reference: some(reference), subdir: some(subdir.trim_matches('/')) }
+    }
+}
+
+fn resolve(path: &str, base: &std::path::Path) -> PathBuf {
+    let path = std::path::Path::new(path);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+/// The registry an image repository names: its first component when that looks like a host
+/// (holds `.` or `:`, or is `localhost`), else `docker.io`, as docker and podman read it.
+pub fn registry_of(image_repo: &str) -> &str {
+    match image_repo.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
+        _ => "docker.io",
+    }
+}
+
 impl ContainerSpec {
+    /// The registry the image comes from (see [`registry_of`]).
+    pub fn registry(&self) -> &str {
+        registry_of(&self.image_repo)
+    }
+
     /// The image reference handed to the engine: `repo:tag`, or `repo` alone when it carries
     /// a digest (`repo@sha256:…`).
     pub fn image(&self) -> String {
