@@ -113,13 +113,13 @@ fn plan_levels_of_the_quick_example() {
 
 #[test]
 fn plan_text_snapshot() {
-    let output = success(&["plan", QUICKSTART]);
+    let output = success(&["plan", QUICKSTART, "--engine", "none"]);
     insta::assert_snapshot!("plan_text_quickstart", redact(&output.stdout()));
 }
 
 #[test]
 fn plan_json_snapshot() {
-    let output = success(&["plan", QUICKSTART, "--format", "json"]);
+    let output = success(&["plan", QUICKSTART, "--format", "json", "--engine", "none"]);
     insta::assert_snapshot!("plan_json_quickstart", redact(&output.stdout()));
 }
 

@@ -65,7 +65,7 @@ impl Format {
 }
 
 /// The benchmarked copili commands, the pipeline file's path appended to the first argument.
-const COMMANDS: [(&str, &[&str]); 2] = [("validate", &[]), ("plan", &["--format", "json"])];
+const COMMANDS: [(&str, &[&str]); 2] = [("validate", &[]), ("plan", &["--format", "json", "--engine", "none"])];
 
 /// Runs `cargo xtask bench [--runs N]`.
 pub(crate) fn run(args: &[String]) -> Result {

@@ -45,7 +45,15 @@
 //!    imported for the user, then containers run with `--network none`, on the default network
 //!    and on a user-created network. See [`RootlessUser::podman`] for how podman is run as the
 //!    user.
-//! 6. **Summary**: engine versions (and podman's OCI runtime and network backend, which prove
+//! 6. **Registry**: a real registry with authentication, on loopback, for the image tests: the
+//!    CNCF distribution registry (`docker-registry serve`) on [`REGISTRY_ADDR`], htpasswd
+//!    (bcrypt, `htpasswd -Bbn`) with user [`REGISTRY_USER`], its storage and config in
+//!    `target/test-env/registry/`, started in its own session like dockerd when `/v2/` does
+//!    not answer, its access log (tests count manifest requests in it) in
+//!    `target/test-env/registry.log`. The test image is pushed to it as
+//!    `copili/busybox:latest` (podman `--creds`: the password is the tests' own, not a secret),
+//!    and an unauthenticated pull must be refused.
+//! 7. **Summary**: engine versions (and podman's OCI runtime and network backend, which prove
 //!    the containers.conf is read), and what a test needs, also written as `KEY=VALUE` lines to
 //!    `target/test-env/engines.env` ([`ENGINES_ENV_FILE`]).
 
@@ -110,8 +118,17 @@ const DOCKERD_TIMEOUT: Duration = Duration::from_secs(60);
 /// Lines of a failing command's stderr (or of dockerd's log) shown in an error.
 const TAIL_LINES: usize = 25;
 
-/// Number of steps, for the `[n/6]` headers.
-const N_STEPS: usize = 6;
+/// Number of steps, for the `[n/7]` headers.
+const N_STEPS: usize = 7;
+
+/// Where the test registry listens (plain HTTP on loopback, which docker allows by default).
+pub(crate) const REGISTRY_ADDR: &str = "127.0.0.1:5858";
+/// The test registry's user.
+pub(crate) const REGISTRY_USER: &str = "copili";
+/// The test registry's password: tests grep for it in every output they see.
+pub(crate) const REGISTRY_PASSWORD: &str = "Reg1stry-pa55-9f3c1d";
+/// The image every engine test can pull from the registry.
+pub(crate) const REGISTRY_IMAGE: &str = "copili/busybox:latest";
 
 /// What the tests need to know about the engines [`ensure`] set up.
 #[derive(Debug)]
@@ -126,6 +143,8 @@ pub(crate) struct EngineEnv {
     pub(crate) rootless: RootlessUser,
     /// What each engine reported about itself.
     pub(crate) versions: Versions,
+    /// The registry's access log.
+    pub(crate) registry_log: PathBuf,
 }
 
 /// The unprivileged user for rootless podman, and where its podman finds its settings.
@@ -212,6 +231,11 @@ impl EngineEnv {
             ("COPILI_TEST_ROOTLESS_HOME", path(&self.rootless.home)),
             ("COPILI_TEST_ROOTLESS_XDG_RUNTIME_DIR", path(&self.rootless.xdg_runtime_dir)),
             ("COPILI_TEST_ROOTLESS_CONTAINERS_CONF", path(&self.rootless.containers_conf)),
+            ("COPILI_TEST_REGISTRY", REGISTRY_ADDR.to_string()),
+            ("COPILI_TEST_REGISTRY_USER", REGISTRY_USER.to_string()),
+            ("COPILI_TEST_REGISTRY_PASSWORD", REGISTRY_PASSWORD.to_string()),
+            ("COPILI_TEST_REGISTRY_IMAGE", format!("{REGISTRY_ADDR}/{REGISTRY_IMAGE}")),
+            ("COPILI_TEST_REGISTRY_LOG", path(&self.registry_log)),
         ]
     }
 }
@@ -256,8 +280,12 @@ pub(crate) fn ensure() -> Result<EngineEnv> {
     let rootless = ensure_rootless_user(&containers_conf).map_err(|error| progress.failed(error))?;
     progress.done(ensure_rootless_podman(&rootless, &mut image_tar).map_err(|error| progress.failed(error))?);
 
+    progress.step("registry");
+    let registry_log = dir.join("registry.log");
+    progress.done(ensure_registry(&dir, &registry_log, &containers_conf).map_err(|error| progress.failed(error))?);
+
     progress.step("summary");
-    let mut env = EngineEnv { dir, containers_conf, docker, rootless, versions: Versions::default() };
+    let mut env = EngineEnv { dir, containers_conf, docker, rootless, versions: Versions::default(), registry_log };
     env.versions = versions(&env).map_err(|error| progress.failed(error))?;
     let env_file = env.dir.join(ENGINES_ENV_FILE);
     write_if_changed(&env_file, &render_env_file(&env.versions, &env.vars()).map_err(Error::Failed)?)
@@ -789,7 +817,134 @@ fn next_subordinate_range(files: &[&str]) -> (u64, u64) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Step 6: summary
+// Step 6: the registry
+
+/// How long the registry may take to answer after it was started.
+const REGISTRY_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn registry_config(dir: &Path) -> String {
+    format!(
+        "version: 0.1\n\
+         log:\n  level: info\n  accesslog:\n    disabled: false\n\
+         storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n\
+         http:\n  addr: {REGISTRY_ADDR}\n\
+         auth:\n  htpasswd:\n    realm: copili-test\n    path: {htpasswd}\n",
+        data = dir.join("data").display(),
+        htpasswd = dir.join("htpasswd").display(),
+    )
+}
+
+/// The status code of `GET /v2/` on the registry, or `None` when nothing answers.
+fn registry_status() -> Option<u16> {
+    use std::io::Read as _;
+    let addr: std::net::SocketAddr = REGISTRY_ADDR.parse().ok()?;
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream.write_all(format!("GET /v2/ HTTP/1.0\r\nHost: {REGISTRY_ADDR}\r\n\r\n").as_bytes()).ok()?;
+    let mut head = [0u8; 64];
+    let n = stream.read(&mut head).ok()?;
+    let text = String::from_utf8_lossy(&head[..n]);
+    text.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn ensure_registry(test_env: &Path, log: &Path, containers_conf: &Path) -> Result<String> {
+    let dir = test_env.join("registry");
+    fs::create_dir_all(dir.join("data")).map_err(|error| io_failed("create", &dir, error))?;
+    let htpasswd = dir.join("htpasswd");
+    // bcrypt salts differ each time: keep a file that already holds a hash for the password.
+    let valid = fs::read_to_string(&htpasswd).is_ok_and(|text| text.starts_with(&format!("{REGISTRY_USER}:")))
+        && output(Command::new("htpasswd").args(["-vb"]).arg(&htpasswd).args([REGISTRY_USER, REGISTRY_PASSWORD]))?
+            .status
+            .success();
+    if !valid {
+        let line = stdout_of(Command::new("htpasswd").args(["-Bbn", REGISTRY_USER, REGISTRY_PASSWORD]))?;
+        fs::write(&htpasswd, format!("{line}\n")).map_err(|error| io_failed("write", &htpasswd, error))?;
+    }
+    let config = dir.join("config.yml");
+    let config_changed = write_if_changed(&config, &registry_config(&dir))?;
+    let mut outcome = match registry_status() {
+        Some(401) if !config_changed && valid => format!("registry answers on {REGISTRY_ADDR}"),
+        Some(status) if !config_changed && valid => {
+            return Err(Error::Failed(format!(
+                "something else listens on {REGISTRY_ADDR}: `GET /v2/` answered {status}, not 401"
+            )))
+        }
+        _ => {
+            if registry_status().is_some() {
+                // Our registry with an old config: stop it so that the new one can listen.
+                let _ =
+                    output(Command::new("pkill").args(["-f", &format!("docker-registry serve {}", config.display())]));
+                thread::sleep(Duration::from_millis(500));
+            }
+            let log_file = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .map_err(|error| io_failed("open", log, error))?;
+            let log_file_for_stderr = log_file.try_clone().map_err(|error| io_failed("open", log, error))?;
+            let mut start = Command::new("setsid");
+            start
+                .arg("docker-registry")
+                .arg("serve")
+                .arg(&config)
+                .current_dir("/")
+                .stdin(Stdio::null())
+                .stdout(log_file)
+                .stderr(log_file_for_stderr);
+            let line = display_command(&start);
+            let mut registry =
+                start.spawn().map_err(|error| Error::Failed(format!("cannot start `{line}`: {error}")))?;
+            let started = Instant::now();
+            loop {
+                if registry_status() == Some(401) {
+                    break;
+                }
+                if let Ok(Some(status)) = registry.try_wait() {
+                    let text = fs::read_to_string(log).unwrap_or_default();
+                    return Err(Error::Failed(format!(
+                        "the registry exited ({status}) before answering\n--- {} ---\n{}",
+                        log.display(),
+                        tail(&text, TAIL_LINES)
+                    )));
+                }
+                if started.elapsed() > REGISTRY_TIMEOUT {
+                    return Err(Error::Failed(format!("the registry did not answer on {REGISTRY_ADDR} within 30s")));
+                }
+                thread::sleep(Duration::from_millis(200));
+            }
+            format!("started `{line}` (pid {}), log in {}", registry.id(), log.display())
+        }
+    };
+    // The shared test image in the registry (pushing an image that is there is quick).
+    let remote = format!("{REGISTRY_ADDR}/{REGISTRY_IMAGE}");
+    let creds = format!("{REGISTRY_USER}:{REGISTRY_PASSWORD}");
+    checked(podman_command(containers_conf).args([
+        "push",
+        "--quiet",
+        "--tls-verify=false",
+        "--creds",
+        &creds,
+        TEST_IMAGE,
+        &remote,
+    ]))?;
+    // Without credentials the registry must refuse: the tests rely on it.
+    let refused = output(podman_command(containers_conf).args([
+        "pull",
+        "--quiet",
+        "--tls-verify=false",
+        "--authfile",
+        "/dev/null",
+        &remote,
+    ]))?;
+    if refused.status.success() {
+        return Err(Error::Failed(format!("the registry on {REGISTRY_ADDR} served {remote} without credentials")));
+    }
+    outcome.push_str(&format!("; {remote} pushed; unauthenticated pulls refused"));
+    Ok(outcome)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step 7: summary
 
 fn versions(env: &EngineEnv) -> Result<Versions> {
     // The OCI runtime shows that containers.conf is read; the network backend decides whether
@@ -927,6 +1082,7 @@ mod tests {
                 docker_client: "28.2.2".into(),
                 docker_server: "20.10.24+dfsg1".into(),
             },
+            registry_log: PathBuf::from("/work/main/target/test-env/registry.log"),
         }
     }
 
@@ -948,6 +1104,11 @@ COPILI_TEST_ROOTLESS_UID=1000
 COPILI_TEST_ROOTLESS_HOME=/home/copili-rl
 COPILI_TEST_ROOTLESS_XDG_RUNTIME_DIR=/run/user/1000
 COPILI_TEST_ROOTLESS_CONTAINERS_CONF=/home/copili-rl/.config/copili-test/containers.conf
+COPILI_TEST_REGISTRY=127.0.0.1:5858
+COPILI_TEST_REGISTRY_USER=copili
+COPILI_TEST_REGISTRY_PASSWORD=Reg1stry-pa55-9f3c1d
+COPILI_TEST_REGISTRY_IMAGE=127.0.0.1:5858/copili/busybox:latest
+COPILI_TEST_REGISTRY_LOG=/work/main/target/test-env/registry.log
 ")
         );
         let bad = [("CONTAINERS_CONF", "/tmp/a\nb".to_string())];

@@ -8,7 +8,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::engine::{ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, MountSource};
+use crate::engine::{
+    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, MountSource,
+    PullRequest, RegistryAuth,
+};
 
 /// Which client a binary is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +162,9 @@ impl CliEngine {
             // A signal to copili must not reach the container through the client.
             a.push("--sig-proxy=false".into());
         }
+        // copili pulls (or builds) images itself, with the container's policy and credentials:
+        // the engine must not pull on its own, with the host's credentials.
+        a.push("--pull=never".into());
         a.push("--hostname".into());
         a.push(request.hostname.clone());
         for (key, value) in &request.labels {
@@ -214,6 +220,17 @@ impl CliEngine {
         env: &[(&str, &str)],
         on_line: &mut dyn FnMut(LogLine),
     ) -> Result<(Option<i32>, String), EngineError> {
+        self.stream_cancellable(a, env, on_line, None)
+    }
+
+    /// [`CliEngine::stream`], killing the client when `cancelled` turns true.
+    fn stream_cancellable(
+        &self,
+        a: &[String],
+        env: &[(&str, &str)],
+        on_line: &mut dyn FnMut(LogLine),
+        cancelled: Option<&(dyn Fn() -> bool + Sync)>,
+    ) -> Result<(Option<i32>, String), EngineError> {
         if self.dry_run.is_some() {
             self.run_with_env(a, env)?;
             return Ok((Some(0), String::new()));
@@ -242,7 +259,44 @@ impl CliEngine {
             }
             on_line(LogLine { stream: LogStream::Stderr, text: line });
         };
-        let mut reader = BufReader::new(&handle);
+        let finished = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            if let Some(cancelled) = cancelled {
+                let (handle, finished) = (&handle, &finished);
+                scope.spawn(move || {
+                    while !finished.load(std::sync::atomic::Ordering::SeqCst) {
+                        if cancelled() {
+                            let _ = handle.kill();
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                });
+            }
+            self.read_lines(&handle, &rx, &mut deliver_stderr, on_line);
+            finished.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let _ = err_thread.join();
+        while let Ok(line) = rx.try_recv() {
+            deliver_stderr(line, on_line);
+        }
+        let status = match handle.try_wait() {
+            Ok(Some(output)) => output.status.code(),
+            _ => None,
+        };
+        Ok((status, stderr_tail.join("\n")))
+    }
+
+    /// Reads the client's stdout line by line until it ends, passing on its stderr lines as
+    /// they arrive.
+    fn read_lines(
+        &self,
+        handle: &duct::ReaderHandle,
+        rx: &std::sync::mpsc::Receiver<String>,
+        deliver_stderr: &mut DeliverLine<'_>,
+        on_line: &mut dyn FnMut(LogLine),
+    ) {
+        let mut reader = BufReader::new(handle);
         let mut buffer = Vec::new();
         loop {
             while let Ok(line) = rx.try_recv() {
@@ -260,15 +314,90 @@ impl CliEngine {
                 Err(_) => break,
             }
         }
-        let _ = err_thread.join();
-        while let Ok(line) = rx.try_recv() {
-            deliver_stderr(line, on_line);
-        }
-        let status = match handle.try_wait() {
-            Ok(Some(output)) => output.status.code(),
-            _ => None,
+    }
+
+    /// Logs in to `auth.registry` with `--password-stdin`, into a new private directory that
+    /// holds the credentials for one pull or build: podman's `--authfile`, docker's
+    /// `DOCKER_CONFIG`. The user's own credential store is neither read nor changed.
+    fn login(&self, auth: &RegistryAuth, tls_verify: bool) -> Result<AuthDir, EngineError> {
+        let dir = if self.dry_run.is_some() {
+            None
+        } else {
+            Some(private_dir("copili-auth-").map_err(|e| EngineError::NotFound {
+                binary: self.display.clone(),
+                reason: format!("cannot create a private directory for the registry credentials: {e}"),
+            })?)
         };
-        Ok((status, stderr_tail.join("\n")))
+        let path = dir.as_ref().map_or_else(|| PathBuf::from("<private temporary directory>"), |d| d.path().into());
+        let auth_dir = AuthDir { path, _dir: dir, kind: self.kind };
+        let mut a = args(["login"]);
+        if self.kind == EngineKind::Podman {
+            a.push("--authfile".into());
+            a.push(auth_dir.auth_file().display().to_string());
+            if !tls_verify {
+                a.push("--tls-verify=false".into());
+            }
+        } else if auth_dir._dir.is_some() {
+            // A config naming the registry already is a file store: docker then keeps the
+            // credentials in it instead of looking for a system credential helper.
+            let seed = serde_json_like_auths(&auth.registry);
+            std::fs::write(auth_dir.path.join("config.json"), seed).map_err(|e| EngineError::NotFound {
+                binary: self.display.clone(),
+                reason: format!("cannot write the temporary docker config: {e}"),
+            })?;
+        }
+        a.extend(["--username".to_string(), auth.username.clone(), "--password-stdin".to_string()]);
+        a.push(auth.registry.clone());
+        let env = auth_dir.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.run_with_input(&a, &env, auth.password.expose().as_bytes())?;
+        Ok(auth_dir)
+    }
+
+    /// Runs the client with `input` on its standard input.
+    fn run_with_input(&self, args: &[String], env: &[(&str, &str)], input: &[u8]) -> Result<String, EngineError> {
+        if let Some(DryRunSink(sink)) = &self.dry_run {
+            sink(self.render_quoted(args));
+            return Ok(String::new());
+        }
+        let mut expression =
+            duct::cmd(&self.binary, args).stdout_capture().stderr_capture().stdin_bytes(input.to_vec()).unchecked();
+        for (name, value) in env {
+            expression = expression.env(name, value);
+        }
+        let output = own_process_group(expression)
+            .run()
+            .map_err(|e| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() })?;
+        if output.status.success() {
+            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+        }
+        Err(EngineError::Failed {
+            command: self.render(args),
+            code: output.status.code(),
+            stderr: tail(&output.stderr),
+        })
+    }
+
+    /// Streams a pull or build: `Ok` when the client exits 0.
+    fn stream_to_end(
+        &self,
+        a: &[String],
+        env: &[(&str, &str)],
+        on_line: &mut dyn FnMut(LogLine),
+        cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), EngineError> {
+        if self.dry_run.is_some() {
+            return self.run_with_env(a, env).map(|_| ());
+        }
+        let (status, stderr) = self.stream_cancellable(a, env, on_line, Some(cancelled))?;
+        match status {
+            Some(0) => Ok(()),
+            code => Err(EngineError::Failed {
+                command: self.render(a),
+                code,
+                stderr: if code.is_none() && cancelled() { "interrupted".into() } else { stderr },
+            }),
+        }
     }
 
     /// The values of label `key` on the containers matching `labels` (for `clean` of all
@@ -308,6 +437,63 @@ impl CliEngine {
             .collect()
     }
 }
+
+/// The private directory holding a login's credentials, removed when this is dropped.
+struct AuthDir {
+    path: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+    kind: EngineKind,
+}
+
+impl AuthDir {
+    fn auth_file(&self) -> PathBuf {
+        self.path.join("auth.json")
+    }
+
+    /// The arguments that make a podman command use it.
+    fn args(&self) -> Vec<String> {
+        match self.kind {
+            EngineKind::Podman => vec!["--authfile".into(), self.auth_file().display().to_string()],
+            EngineKind::Docker => Vec::new(),
+        }
+    }
+
+    /// The environment that makes a docker command use it.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        match self.kind {
+            EngineKind::Docker => vec![("DOCKER_CONFIG", self.path.display().to_string())],
+            EngineKind::Podman => Vec::new(),
+        }
+    }
+}
+
+/// `{"auths": {"REGISTRY": {}}}`, the registry's name escaped as JSON.
+fn serde_json_like_auths(registry: &str) -> String {
+    let escaped: String = registry
+        .chars()
+        .flat_map(|c| match c {
+            '"' | '\\' => vec!['\\', c],
+            c if c.is_control() => Vec::new(),
+            c => vec![c],
+        })
+        .collect();
+    format!("{{\"auths\": {{\"{escaped}\": {{}}}}}}\n")
+}
+
+/// A new directory only this user can enter, removed when the guard is dropped.
+fn private_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    builder.tempdir()
+}
+
+/// Hands a line of stderr on (keeping the tail for errors).
+type DeliverLine<'a> = dyn FnMut(String, &mut dyn FnMut(LogLine)) + 'a;
 
 /// Arguments of `create`/`run` with the private directory of their environment file, removed
 /// when this is dropped.
@@ -364,6 +550,13 @@ fn dry_run_answer(args: &[String]) -> String {
     }
 }
 
+/// Whether an error output says that an image does not exist (docker: "No such image",
+/// podman: "image not known").
+fn is_no_such_image(stderr: &str) -> bool {
+    let lower = stderr.to_lowercase();
+    lower.contains("no such image") || lower.contains("image not known") || lower.contains("no such object")
+}
+
 /// The last lines of an error output, trimmed.
 fn tail(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
@@ -378,14 +571,7 @@ fn args<const N: usize>(items: [&str; N]) -> Vec<String> {
 /// Writes the environment into a file only this user can read, in a private directory that
 /// is removed when the returned guard is dropped.
 fn env_file(env: &[(String, copili_model::Secret)]) -> std::io::Result<(tempfile::TempDir, PathBuf)> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix("copili-env-");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o700));
-    }
-    let dir = builder.tempdir()?;
+    let dir = private_dir("copili-env-")?;
     let path = dir.path().join("env");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -586,11 +772,102 @@ impl Engine for CliEngine {
         Ok(self.run(&a)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
     }
 
+    fn pull(
+        &self,
+        request: &PullRequest,
+        on_line: &mut dyn FnMut(LogLine),
+        cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), EngineError> {
+        let auth = request.auth.as_ref().map(|auth| self.login(auth, request.tls_verify)).transpose()?;
+        let mut a = args(["pull"]);
+        if let Some(auth) = &auth {
+            a.extend(auth.args());
+        }
+        if self.kind == EngineKind::Podman && !request.tls_verify {
+            a.push("--tls-verify=false".into());
+        }
+        a.push(request.image.clone());
+        let env = auth.as_ref().map(AuthDir::env).unwrap_or_default();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.stream_to_end(&a, &env, on_line, cancelled)
+    }
+
+    /// Build arguments go by name (`--build-arg NAME`): the client reads their values from its
+    /// environment, so they are never on a command line.
+    fn build(
+        &self,
+        request: &BuildRequest,
+        on_line: &mut dyn FnMut(LogLine),
+        cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), EngineError> {
+        let auth = request.auth.as_ref().map(|auth| self.login(auth, request.tls_verify)).transpose()?;
+        let mut a = args(["build", "--tag", &request.image]);
+        if let Some(file) = &request.dockerfile {
+            a.push("--file".into());
+            a.push(file.display().to_string());
+        }
+        if let Some(target) = &request.target {
+            a.push("--target".into());
+            a.push(target.clone());
+        }
+        for (name, _) in &request.args {
+            a.push("--build-arg".into());
+            a.push(name.clone());
+        }
+        for (key, value) in &request.labels {
+            a.push("--label".into());
+            a.push(format!("{key}={value}"));
+        }
+        if request.pull {
+            a.push(if self.kind == EngineKind::Podman { "--pull=always" } else { "--pull" }.into());
+        }
+        if let Some(auth) = &auth {
+            a.extend(auth.args());
+        }
+        if self.kind == EngineKind::Podman && !request.tls_verify {
+            a.push("--tls-verify=false".into());
+        }
+        a.push(request.context.display().to_string());
+        let mut env: Vec<(String, String)> =
+            auth.as_ref().map(AuthDir::env).unwrap_or_default().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        env.extend(request.args.iter().map(|(k, v)| (k.clone(), v.expose().to_string())));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.stream_to_end(&a, &env, on_line, cancelled)
+    }
+
+    fn image_label(&self, image: &str, key: &str) -> Result<Option<String>, EngineError> {
+        let template = format!("{{{{index .Config.Labels \"{key}\"}}}}");
+        let a = args(["image", "inspect", "--format", &template, image]);
+        if self.dry_run.is_some() {
+            self.run(&a)?;
+            return Ok(None);
+        }
+        match self.run(&a) {
+            Ok(out) => {
+                let value = out.trim();
+                Ok((!value.is_empty() && value != "<no value>").then(|| value.to_string()))
+            }
+            Err(EngineError::Failed { code: Some(_), stderr, .. }) if is_no_such_image(&stderr) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn local_images(&self) -> Result<Vec<String>, EngineError> {
+        let out = self.run(&args(["images", "--format", "{{.Repository}}:{{.Tag}}"]))?;
+        Ok(out.lines().map(str::trim).filter(|l| !l.is_empty() && !l.contains("<none>")).map(String::from).collect())
+    }
+
     fn image_present(&self, image: &str) -> Result<bool, EngineError> {
         let a = match self.kind {
             EngineKind::Podman => args(["image", "exists", image]),
             EngineKind::Docker => args(["image", "inspect", "--format", "{{.Id}}", image]),
         };
+        // A dry run shows the check and goes on as if the image were absent, so that the pull
+        // (or build) it would need is shown too.
+        if self.dry_run.is_some() {
+            self.run(&a)?;
+            return Ok(false);
+        }
         match self.run(&a) {
             Ok(_) => Ok(true),
             // podman: exit 1 means absent; docker: "No such image".
@@ -656,7 +933,7 @@ mod tests {
         let status = engine.run_attached(&request(), &mut |_| {}).expect("a dry run succeeds");
         assert_eq!(status.code, 0);
         let lines = lines.lock().expect("not poisoned").clone();
-        assert!(lines[0].starts_with("docker run --name p-a --sig-proxy=false --hostname a"), "{lines:?}");
+        assert!(lines[0].starts_with("docker run --name p-a --sig-proxy=false --pull=never --hostname a"), "{lines:?}");
         assert!(lines[0].contains("--env PW --env CERT"), "{lines:?}");
         assert!(lines[0].ends_with("localhost/x:latest sh -c 'echo hi'"), "{lines:?}");
         assert!(lines.iter().all(|l| !l.contains("hunter2")));

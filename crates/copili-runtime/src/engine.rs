@@ -28,6 +28,52 @@ pub struct CreateRequest {
     pub network_aliases: Vec<String>,
 }
 
+/// Credentials for one registry, used for one pull or build only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistryAuth {
+    /// The registry host (`docker.io`, `registry.example.com:5000`).
+    pub registry: String,
+    /// The user name.
+    pub username: String,
+    /// The password; never on a command line, in a message or a log.
+    pub password: Secret,
+}
+
+/// An image to pull.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PullRequest {
+    /// The image reference, `repo:tag`.
+    pub image: String,
+    /// Credentials: logged in with `--password-stdin` into a temporary auth file used for this
+    /// pull only. Without them the engine uses the host's own.
+    pub auth: Option<RegistryAuth>,
+    /// `false`: podman's `--tls-verify=false` (docker decides by its daemon's settings).
+    pub tls_verify: bool,
+}
+
+/// An image to build.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildRequest {
+    /// The tag, `repo:tag`.
+    pub image: String,
+    /// The context directory.
+    pub context: PathBuf,
+    /// The Dockerfile (absolute), if not the context's `Dockerfile`.
+    pub dockerfile: Option<PathBuf>,
+    /// Build arguments; the values reach the client through its environment (`--build-arg NAME`).
+    pub args: Vec<(String, Secret)>,
+    /// The stage to build.
+    pub target: Option<String>,
+    /// Labels of the image.
+    pub labels: Vec<(String, String)>,
+    /// Pull newer base images (`--pull`).
+    pub pull: bool,
+    /// Credentials for base images.
+    pub auth: Option<RegistryAuth>,
+    /// As for [`PullRequest::tls_verify`].
+    pub tls_verify: bool,
+}
+
 /// A mount of a [`CreateRequest`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
@@ -192,4 +238,41 @@ pub trait Engine: Send + Sync {
 
     /// Whether an image is present locally.
     fn image_present(&self, image: &str) -> Result<bool, EngineError>;
+
+    /// Pulls an image, calling `on_line` for each line of progress; stops (and fails) when
+    /// `cancelled` turns true. With credentials, the login is part of the pull, and its
+    /// failure is reported as an [`EngineError::Failed`] whose command starts with `login`
+    /// (see [`EngineError::step`]).
+    fn pull(
+        &self,
+        request: &PullRequest,
+        on_line: &mut dyn FnMut(LogLine),
+        cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), EngineError>;
+
+    /// Builds and tags an image, calling `on_line` for each line of the build's output.
+    fn build(
+        &self,
+        request: &BuildRequest,
+        on_line: &mut dyn FnMut(LogLine),
+        cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), EngineError>;
+
+    /// A label of a local image; `None` when the image or the label is absent.
+    fn image_label(&self, image: &str, key: &str) -> Result<Option<String>, EngineError>;
+
+    /// The references (`repo:tag`) of every local image, for `plan`.
+    fn local_images(&self) -> Result<Vec<String>, EngineError>;
+}
+
+impl EngineError {
+    /// The client's subcommand that failed (`login`, `pull`, `build`, …), read from the command.
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            EngineError::Failed { command, .. } | EngineError::UnexpectedOutput { command, .. } => {
+                command.split_whitespace().skip(1).find(|word| !word.starts_with('-') && !word.contains('='))
+            }
+            EngineError::NotFound { .. } => None,
+        }
+    }
 }

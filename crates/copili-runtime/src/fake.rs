@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::engine::{ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream};
+use crate::engine::{
+    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, PullRequest,
+};
 
 /// What a container (by hostname, i.e. the description's `name`) does.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +22,18 @@ pub struct Script {
     pub create_fails: Option<String>,
     /// Exit codes of the first attempts, before `exit_code` (for retries).
     pub first_attempts: Vec<i32>,
+}
+
+/// How pulling an image goes.
+#[derive(Debug, Clone, Default)]
+pub struct PullScript {
+    /// The first this many pulls fail with `stderr`.
+    pub fail_times: usize,
+    /// The error output of a failed pull (or login, when the request has credentials and it
+    /// mentions `login`).
+    pub stderr: String,
+    /// How long a pull takes.
+    pub takes: Duration,
 }
 
 #[derive(Debug)]
@@ -39,12 +53,18 @@ struct State {
     running: usize,
     max_running: usize,
     requests: Vec<CreateRequest>,
+    /// Present images with their labels; `None` until an image is first looked at, when it is
+    /// present unless listed in `absent`.
+    images: HashMap<String, Vec<(String, String)>>,
+    absent: Vec<String>,
+    pulls: HashMap<String, usize>,
 }
 
 /// The fake engine.
 #[derive(Debug, Default)]
 pub struct FakeEngine {
     scripts: HashMap<String, Script>,
+    pull_scripts: HashMap<String, PullScript>,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -53,6 +73,18 @@ impl FakeEngine {
     /// A fake where every container exits 0 at once, unless scripted otherwise.
     pub fn new(scripts: impl IntoIterator<Item = (&'static str, Script)>) -> FakeEngine {
         FakeEngine { scripts: scripts.into_iter().map(|(k, v)| (k.to_string(), v)).collect(), ..FakeEngine::default() }
+    }
+
+    /// These images are absent until pulled or built (all others are present).
+    pub fn with_absent_images(self, images: &[&str]) -> FakeEngine {
+        self.state().absent = images.iter().map(|i| i.to_string()).collect();
+        self
+    }
+
+    /// How pulling `image` goes.
+    pub fn with_pull_script(mut self, image: &str, script: PullScript) -> FakeEngine {
+        self.pull_scripts.insert(image.to_string(), script);
+        self
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -253,7 +285,77 @@ impl Engine for FakeEngine {
         Ok(self.state().networks.clone())
     }
 
-    fn image_present(&self, _image: &str) -> Result<bool, EngineError> {
-        Ok(true)
+    fn image_present(&self, image: &str) -> Result<bool, EngineError> {
+        let mut state = self.state();
+        state.calls.push(format!("image exists {image}"));
+        Ok(state.images.contains_key(image) || !state.absent.iter().any(|a| a == image))
+    }
+
+    fn pull(
+        &self,
+        request: &PullRequest,
+        _on_line: &mut dyn FnMut(LogLine),
+        cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), EngineError> {
+        let script = self.pull_scripts.get(&request.image).cloned().unwrap_or_default();
+        let attempt = {
+            let mut state = self.state();
+            if let Some(auth) = &request.auth {
+                state.calls.push(format!("login {}", auth.registry));
+            }
+            state.calls.push(format!("pull {}", request.image));
+            let count = state.pulls.entry(request.image.clone()).or_insert(0);
+            *count += 1;
+            *count
+        };
+        let deadline = Instant::now() + script.takes;
+        while Instant::now() < deadline {
+            if cancelled() {
+                return Err(EngineError::Failed {
+                    command: format!("fake pull {}", request.image),
+                    code: None,
+                    stderr: "interrupted".into(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if attempt <= script.fail_times {
+            let verb = if request.auth.is_some()
+                && (script.stderr.contains("login") || script.stderr.contains("logging in"))
+            {
+                "login"
+            } else {
+                "pull"
+            };
+            return Err(EngineError::Failed {
+                command: format!("fake {verb} {}", request.image),
+                code: Some(125),
+                stderr: script.stderr,
+            });
+        }
+        self.state().images.insert(request.image.clone(), Vec::new());
+        Ok(())
+    }
+
+    fn build(
+        &self,
+        request: &BuildRequest,
+        on_line: &mut dyn FnMut(LogLine),
+        _cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), EngineError> {
+        on_line(LogLine { stream: LogStream::Stdout, text: format!("STEP 1/1: building {}", request.image) });
+        let mut state = self.state();
+        state.calls.push(format!("build {}", request.image));
+        state.images.insert(request.image.clone(), request.labels.clone());
+        Ok(())
+    }
+
+    fn image_label(&self, image: &str, key: &str) -> Result<Option<String>, EngineError> {
+        let state = self.state();
+        Ok(state.images.get(image).and_then(|labels| labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())))
+    }
+
+    fn local_images(&self) -> Result<Vec<String>, EngineError> {
+        Ok(self.state().images.keys().cloned().collect())
     }
 }

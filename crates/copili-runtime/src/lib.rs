@@ -13,10 +13,12 @@
 mod cli_engine;
 mod engine;
 pub mod fake;
+pub mod images;
 pub mod lock;
 pub mod runner;
 
 pub use cli_engine::{shell_quote, CliEngine, EngineKind};
 pub use engine::{
-    ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, Mount, MountSource,
+    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, Mount,
+    MountSource, PullRequest, RegistryAuth,
 };

@@ -16,6 +16,7 @@ use copili_model::{ContainerSpec, Pipeline, Secret, VolumeSource};
 use copili_planner::Plan;
 
 use crate::engine::{CreateRequest, Engine, EngineError, ExitStatus, LogLine, Mount, MountSource};
+use crate::images::{ImageConfig, ImageEvent, ImageJob};
 
 /// How a container ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +110,23 @@ pub enum RunEvent {
         /// How it ended.
         outcome: Outcome,
     },
+    /// Something happened to an image (pulled once per run, however many use it).
+    Image {
+        /// The reference.
+        image: String,
+        /// The containers that need it.
+        users: Vec<usize>,
+        /// What happened.
+        event: ImageEvent,
+    },
+    /// A line of an image build's output (or of the clone of its repository), for the log of
+    /// the container that builds it.
+    BuildOutput {
+        /// The container.
+        container: usize,
+        /// The line.
+        line: LogLine,
+    },
     /// The run stops starting containers (interrupt or `--fail-fast`).
     RunCancelling {
         /// Why.
@@ -147,6 +165,8 @@ pub struct RunConfig {
     /// Per-container limits by index, overriding the description's `timeout`, `retries` and
     /// `retry_delay`; usually empty.
     pub policies: Vec<ContainerPolicy>,
+    /// How images are pulled and built.
+    pub images: ImageConfig,
 }
 
 /// Requests to stop, shared by the coordinator, the workers and a signal handler.
@@ -221,6 +241,18 @@ pub fn clean(engine: &dyn Engine, identity: Option<&str>) -> Result<(usize, usiz
 
 enum Message {
     Done { container: usize, outcome: Outcome },
+    Image { job: usize, result: Result<(), String> },
+}
+
+/// The images being prepared, shared by the coordinator and the image threads.
+struct ImageQueue {
+    jobs: Vec<ImageJob>,
+    /// The next job to take.
+    next: std::sync::atomic::AtomicUsize,
+    /// Per job: still needed by a container that has not finished.
+    wanted: Vec<std::sync::atomic::AtomicBool>,
+    /// The run is over: stop pulling.
+    over: std::sync::atomic::AtomicBool,
 }
 
 /// Runs the plan on the engine; returns an outcome for every container of the pipeline, in
@@ -245,6 +277,15 @@ pub fn run(
     let order: Vec<usize> = plan.order().collect();
     // Looked up on every turn of the loop below: from the graph once, not each time.
     let dependencies: Vec<Vec<usize>> = (0..n).map(|c| plan.dependencies(c)).collect();
+    // Every distinct image once, prepared from the start on a few threads of their own.
+    let (image_jobs, needs) = crate::images::jobs(pipeline, &order, config.images.policy);
+    let queue = ImageQueue {
+        wanted: image_jobs.iter().map(|_| std::sync::atomic::AtomicBool::new(true)).collect(),
+        jobs: image_jobs,
+        next: std::sync::atomic::AtomicUsize::new(0),
+        over: std::sync::atomic::AtomicBool::new(false),
+    };
+    let mut images: Vec<Option<Result<(), String>>> = vec![None; queue.jobs.len()];
     let jobs = config.jobs.max(1);
     let (tx, rx) = mpsc::channel::<Message>();
     let mut is_running = vec![false; n];
@@ -253,86 +294,146 @@ pub fn run(
     let mut fail_fast_reason: Option<String> = None;
     let mut pending_removal: Vec<String> = Vec::new();
     let mut last_start = Instant::now();
-    std::thread::scope(|scope| loop {
-        if cancel.is_cancelled() && !cancelling_reported {
-            cancelling_reported = true;
-            on_event(RunEvent::RunCancelling { reason: "interrupted".into() });
+    std::thread::scope(|scope| {
+        let threads = config.images.parallel.max(1).min(queue.jobs.len());
+        for _ in 0..threads {
+            let (tx, queue) = (tx.clone(), &queue);
+            scope.spawn(move || prepare_images(engine, queue, config, cancel, on_event, &tx));
         }
-        // Decide what can no longer run. `order` is topological, so a cancellation reaches
-        // the dependents of the dependents in the same pass.
-        for &c in &order {
-            if outcomes[c].is_some() || is_running[c] {
-                continue;
+        loop {
+            if cancel.is_cancelled() && !cancelling_reported {
+                cancelling_reported = true;
+                on_event(RunEvent::RunCancelling { reason: "interrupted".into() });
             }
-            // After an interrupt, whatever had not started was interrupted, whatever its
-            // dependencies did meanwhile.
-            if cancel.is_cancelled() {
-                finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, "interrupted"));
-            } else if let Some(reason) = &fail_fast_reason {
-                finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason.clone()));
-            } else if let Some(blocker) = blocking_dependency(&dependencies[c], plan, &outcomes) {
-                let reason = cancel_reason(&pipeline.containers[blocker].name, &outcomes[blocker]);
-                finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason));
+            // Decide what can no longer run. `order` is topological, so a cancellation reaches
+            // the dependents of the dependents in the same pass.
+            for &c in &order {
+                if outcomes[c].is_some() || is_running[c] {
+                    continue;
+                }
+                // After an interrupt, whatever had not started was interrupted, whatever its
+                // dependencies did meanwhile.
+                if cancel.is_cancelled() {
+                    finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, "interrupted"));
+                } else if let Some(reason) = &fail_fast_reason {
+                    finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason.clone()));
+                } else if let Some(blocker) = blocking_dependency(&dependencies[c], plan, &outcomes) {
+                    let reason = cancel_reason(&pipeline.containers[blocker].name, &outcomes[blocker]);
+                    finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason));
+                } else if let Some(Some(Err(reason))) =
+                    needs[c].iter().map(|&j| &images[j]).find(|r| matches!(r, Some(Err(_))))
+                {
+                    // An image that cannot be had fails its containers at once, before they start.
+                    let reason = reason.clone();
+                    finish(&mut outcomes, c, Outcome::not_run(Status::Failed, reason));
+                }
             }
-        }
-        // Start what is ready, in plan order, while slots are free.
-        for &c in &order {
-            if running >= jobs || cancel.is_cancelled() || fail_fast_reason.is_some() {
+            // Images no unfinished container needs any more are not pulled.
+            for (j, job) in queue.jobs.iter().enumerate() {
+                if job.users.iter().all(|&c| outcomes[c].is_some()) {
+                    queue.wanted[j].store(false, Ordering::SeqCst);
+                }
+            }
+            // Start what is ready, in plan order, while slots are free.
+            for &c in &order {
+                if running >= jobs || cancel.is_cancelled() || fail_fast_reason.is_some() {
+                    break;
+                }
+                if outcomes[c].is_some() || is_running[c] || !dependencies_met(&dependencies[c], plan, &outcomes) {
+                    continue;
+                }
+                if !needs[c].iter().all(|&j| matches!(images[j], Some(Ok(())))) {
+                    continue;
+                }
+                running += 1;
+                is_running[c] = true;
+                let tx = tx.clone();
+                let spec = &pipeline.containers[c];
+                last_start = Instant::now();
+                scope.spawn(move || {
+                    let outcome = run_container(engine, spec, c, config, cancel, on_event);
+                    let _ = tx.send(Message::Done { container: c, outcome });
+                });
+            }
+            // Ended main containers are removed off the critical path. Where removing contends
+            // with starting (podman's `rm` and `run` both take its storage lock, which slowed a
+            // chain of short containers by ~10 %), they are removed together, in one engine call,
+            // once starting has been quiet for a moment, or when the run ends.
+            if !pending_removal.is_empty() && last_start.elapsed() >= REMOVAL_QUIET {
+                let names = std::mem::take(&mut pending_removal);
+                scope.spawn(move || {
+                    let _ = engine.remove_all(&names);
+                });
+            }
+            if running == 0 && order.iter().all(|&c| outcomes[c].is_some()) {
+                queue.over.store(true, Ordering::SeqCst);
+                let _ = engine.remove_all(&pending_removal);
                 break;
             }
-            if outcomes[c].is_some() || is_running[c] || !dependencies_met(&dependencies[c], plan, &outcomes) {
-                continue;
-            }
-            running += 1;
-            is_running[c] = true;
-            let tx = tx.clone();
-            let spec = &pipeline.containers[c];
-            last_start = Instant::now();
-            scope.spawn(move || {
-                let outcome = run_container(engine, spec, c, config, cancel, on_event);
-                let _ = tx.send(Message::Done { container: c, outcome });
-            });
-        }
-        // Ended main containers are removed off the critical path. Where removing contends
-        // with starting (podman's `rm` and `run` both take its storage lock, which slowed a
-        // chain of short containers by ~10 %), they are removed together, in one engine call,
-        // once starting has been quiet for a moment, or when the run ends.
-        if !pending_removal.is_empty() && last_start.elapsed() >= REMOVAL_QUIET {
-            let names = std::mem::take(&mut pending_removal);
-            scope.spawn(move || {
-                let _ = engine.remove_all(&names);
-            });
-        }
-        if running == 0 && order.iter().all(|&c| outcomes[c].is_some()) {
-            let _ = engine.remove_all(&pending_removal);
-            break;
-        }
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(Message::Done { container, outcome }) => {
-                running -= 1;
-                is_running[container] = false;
-                let name = engine_name(&[&config.identity, &pipeline.containers[container].name]);
-                if engine.removal_contends_with_start() {
-                    pending_removal.push(name);
-                } else {
-                    scope.spawn(move || {
-                        let _ = engine.remove(&name);
-                    });
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(Message::Done { container, outcome }) => {
+                    running -= 1;
+                    is_running[container] = false;
+                    let name = engine_name(&[&config.identity, &pipeline.containers[container].name]);
+                    if engine.removal_contends_with_start() {
+                        pending_removal.push(name);
+                    } else {
+                        scope.spawn(move || {
+                            let _ = engine.remove(&name);
+                        });
+                    }
+                    let failed = outcome.status == Status::Failed;
+                    finish(&mut outcomes, container, outcome);
+                    if failed && config.fail_fast && fail_fast_reason.is_none() && !cancel.is_cancelled() {
+                        // Stop starting containers; those running finish.
+                        let reason = format!("--fail-fast: {} failed", pipeline.containers[container].name);
+                        on_event(RunEvent::RunCancelling { reason: reason.clone() });
+                        fail_fast_reason = Some(reason);
+                    }
                 }
-                let failed = outcome.status == Status::Failed;
-                finish(&mut outcomes, container, outcome);
-                if failed && config.fail_fast && fail_fast_reason.is_none() && !cancel.is_cancelled() {
-                    // Stop starting containers; those running finish.
-                    let reason = format!("--fail-fast: {} failed", pipeline.containers[container].name);
-                    on_event(RunEvent::RunCancelling { reason: reason.clone() });
-                    fail_fast_reason = Some(reason);
-                }
+                Ok(Message::Image { job, result }) => images[job] = Some(result),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     });
     outcomes.into_iter().map(|o| o.unwrap_or_else(|| Outcome::not_run(Status::Cancelled, "interrupted"))).collect()
+}
+
+/// An image thread: takes the next job still wanted, prepares it, reports the result.
+fn prepare_images(
+    engine: &dyn Engine,
+    queue: &ImageQueue,
+    config: &RunConfig,
+    cancel: &CancelToken,
+    on_event: &(dyn Fn(RunEvent) + Sync),
+    tx: &mpsc::Sender<Message>,
+) {
+    let stop = || cancel.is_cancelled() || queue.over.load(Ordering::SeqCst);
+    loop {
+        let j = queue.next.fetch_add(1, Ordering::SeqCst);
+        let Some(job) = queue.jobs.get(j) else { return };
+        if stop() {
+            return;
+        }
+        if !queue.wanted[j].load(Ordering::SeqCst) {
+            continue;
+        }
+        let labels = vec![("io.copili.pipeline".to_string(), config.identity.clone())];
+        let owner = job.owner();
+        let result = crate::images::prepare(
+            engine,
+            job,
+            &config.images,
+            &labels,
+            &stop,
+            &mut |event| on_event(RunEvent::Image { image: job.image.clone(), users: job.users.clone(), event }),
+            &mut |line| on_event(RunEvent::BuildOutput { container: owner, line }),
+        );
+        if tx.send(Message::Image { job: j, result }).is_err() {
+            return;
+        }
+    }
 }
 
 /// All dependencies succeeded (a static dependency of a service-only run counts as met: it
@@ -705,7 +806,7 @@ mod tests {
     use copili_planner::Selection;
 
     use super::*;
-    use crate::fake::{FakeEngine, Script};
+    use crate::fake::{FakeEngine, PullScript, Script};
 
     const QUICK: &str = "q:
   - {name: dataloader_02, image_repo: x, dependencies: [dataloader_01], env_vars: {EXIT_CODE: 0}}
@@ -729,6 +830,7 @@ mod tests {
             global_env: vec![("GLOBAL".into(), Secret::new("g"))],
             global_labels: vec![("team".into(), "data".into())],
             policies: Vec::new(),
+            images: ImageConfig::default(),
         }
     }
 
@@ -945,6 +1047,194 @@ mod tests {
             .filter(|e| matches!(e, RunEvent::Output { sidecar: Some(s), .. } if s == "cache"))
             .count();
         assert_eq!(sidecar_lines, 1);
+    }
+
+    fn image_events(run: &Run) -> Vec<(String, ImageEvent)> {
+        run.events
+            .iter()
+            .filter_map(|e| match e {
+                RunEvent::Image { image, event, .. } => Some((image.clone(), event.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_image_is_pulled_once_and_before_its_containers_start() {
+        let text = "p:
+  - {name: a, image_repo: reg.example.com/x}
+  - {name: b, image_repo: reg.example.com/x, dependencies: [a]}
+  - {name: c, image_repo: reg.example.com/x, sidecars: [{name: s, image_repo: reg.example.com/y}]}
+  - {name: d, image_repo: reg.example.com/z, dependencies: [b], pull: never}
+";
+        let engine = FakeEngine::new([]).with_absent_images(&["reg.example.com/x:latest", "reg.example.com/y:latest"]);
+        let run = run_with(text, &engine, &config(2), &CancelToken::new());
+        assert!(run.outcomes.iter().all(|o| o.status == Status::Succeeded), "{:?}", statuses(&run));
+        let calls = engine.calls();
+        let pulls: Vec<&String> = calls.iter().filter(|c| c.starts_with("pull ")).collect();
+        assert_eq!(pulls, vec!["pull reg.example.com/x:latest", "pull reg.example.com/y:latest"]);
+        let first_pull = calls.iter().position(|c| c == "pull reg.example.com/x:latest").expect("pulled");
+        let first_create = calls.iter().position(|c| c.starts_with("create")).expect("created");
+        assert!(first_pull < first_create, "{calls:?}");
+        // `never` with a present image: no pull.
+        assert!(!calls.contains(&"pull reg.example.com/z:latest".to_string()));
+        assert!(image_events(&run).contains(&("reg.example.com/z:latest".into(), ImageEvent::Present)));
+    }
+
+    #[test]
+    fn pull_never_with_an_absent_image_fails_at_once_and_cancels_dependents() {
+        let text = "p:
+  - {name: slow, image_repo: x}
+  - {name: a, image_repo: absent, pull: never, dependencies: [slow]}
+  - {name: b, image_repo: x, dependencies: [a]}
+  - {name: other, image_repo: x}
+";
+        let slow = Script { runs_for: Duration::from_millis(400), ..Script::default() };
+        let engine = FakeEngine::new([("slow", slow)]).with_absent_images(&["absent:latest"]);
+        let run = run_with(text, &engine, &config(2), &CancelToken::new());
+        let reason = run.outcomes[1].reason.clone().unwrap_or_default();
+        assert_eq!(run.outcomes[1].status, Status::Failed);
+        assert!(reason.contains("image absent:latest is not present and its pull policy is `never`"), "{reason}");
+        assert_eq!(run.outcomes[1].attempts, 0);
+        // At once: before the dependency it waits for has ended.
+        let failed_at = run.outcomes[1].finished_at;
+        assert!(failed_at.is_none() || failed_at < run.outcomes[0].finished_at);
+        let a_finished = run
+            .events
+            .iter()
+            .position(|e| matches!(e, RunEvent::ContainerFinished { container: 1, .. }))
+            .expect("reported");
+        let slow_finished = run
+            .events
+            .iter()
+            .position(|e| matches!(e, RunEvent::ContainerFinished { container: 0, .. }))
+            .expect("reported");
+        assert!(a_finished < slow_finished, "a fails before slow ends");
+        assert_eq!(run.outcomes[2].status, Status::Cancelled);
+        assert_eq!(run.outcomes[2].reason.as_deref(), Some("dependency a failed"));
+        assert_eq!((run.outcomes[0].status, run.outcomes[3].status), (Status::Succeeded, Status::Succeeded));
+        assert!(!engine.calls().iter().any(|c| c.starts_with("pull")));
+    }
+
+    #[test]
+    fn failed_pulls_are_retried_with_backoff_but_refused_credentials_are_not() {
+        let text = "p:
+  - {name: a, image_repo: reg.example.com/flaky}
+  - {name: b, image_repo: reg.example.com/private, image_reg_username: u, image_reg_password: wrong}
+  - {name: c, image_repo: reg.example.com/private2}
+  - {name: d, image_repo: x}
+";
+        let engine = FakeEngine::new([])
+            .with_absent_images(&[
+                "reg.example.com/flaky:latest",
+                "reg.example.com/private:latest",
+                "reg.example.com/private2:latest",
+            ])
+            .with_pull_script(
+                "reg.example.com/flaky:latest",
+                PullScript { fail_times: 2, stderr: "Error: connection reset by peer".into(), ..PullScript::default() },
+            )
+            .with_pull_script(
+                "reg.example.com/private:latest",
+                PullScript {
+                    fail_times: 9,
+                    stderr: "Error: logging into \"reg.example.com\": invalid username/password".into(),
+                    ..PullScript::default()
+                },
+            )
+            .with_pull_script(
+                "reg.example.com/private2:latest",
+                PullScript {
+                    fail_times: 9,
+                    stderr: "Error response from daemon: Head \"https://reg.example.com/v2/private2/manifests/latest\": no basic auth credentials".into(),
+                    ..PullScript::default()
+                },
+            );
+        let mut config = config(4);
+        config.images.pull_retry_delay = Duration::from_millis(10);
+        let run = run_with(text, &engine, &config, &CancelToken::new());
+        assert_eq!(run.outcomes[0].status, Status::Succeeded);
+        let retries: Vec<Duration> = image_events(&run)
+            .into_iter()
+            .filter_map(|(image, e)| match e {
+                ImageEvent::Retrying { delay, .. } if image == "reg.example.com/flaky:latest" => Some(delay),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(retries, vec![Duration::from_millis(10), Duration::from_millis(20)]);
+        assert_eq!(
+            run.outcomes[1].reason.as_deref(),
+            Some("authentication failed: registry reg.example.com refused the credentials (check `image_reg_username` and `image_reg_password`)")
+        );
+        let missing = run.outcomes[2].reason.clone().unwrap_or_default();
+        assert!(
+            missing.starts_with("authentication failed: registry reg.example.com requires credentials"),
+            "{missing}"
+        );
+        let calls = engine.calls();
+        assert_eq!(calls.iter().filter(|c| *c == "pull reg.example.com/private:latest").count(), 1, "not retried");
+        assert!(calls.contains(&"login reg.example.com".to_string()));
+        assert_eq!(run.outcomes[3].status, Status::Succeeded);
+    }
+
+    #[test]
+    fn three_failed_retries_fail_the_container() {
+        let text = "p:\n  - {name: a, image_repo: r.io/x}\n  - {name: b, image_repo: y, dependencies: [a]}\n";
+        let engine = FakeEngine::new([]).with_absent_images(&["r.io/x:latest"]).with_pull_script(
+            "r.io/x:latest",
+            PullScript { fail_times: 99, stderr: "Error: manifest unknown".into(), ..PullScript::default() },
+        );
+        let mut config = config(1);
+        config.images.pull_retry_delay = Duration::from_millis(1);
+        let run = run_with(text, &engine, &config, &CancelToken::new());
+        assert_eq!(
+            run.outcomes[0].reason.as_deref(),
+            Some("image r.io/x:latest not found in registry r.io (after 4 attempts)")
+        );
+        assert_eq!(engine.calls().iter().filter(|c| c.starts_with("pull")).count(), 4);
+        assert_eq!(run.outcomes[1].reason.as_deref(), Some("dependency a failed"));
+    }
+
+    #[test]
+    fn an_interrupt_stops_a_pull() {
+        let text = "p:\n  - {name: a, image_repo: r.io/x}\n";
+        let engine = FakeEngine::new([])
+            .with_absent_images(&["r.io/x:latest"])
+            .with_pull_script("r.io/x:latest", PullScript { takes: Duration::from_secs(30), ..PullScript::default() });
+        let cancel = CancelToken::new();
+        let canceller = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            canceller.cancel();
+        });
+        let started = Instant::now();
+        let run = run_with(text, &engine, &config(1), &cancel);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(statuses(&run), vec![("cancelled", Some("interrupted".into()))]);
+    }
+
+    #[test]
+    fn a_built_image_is_reused_while_its_inputs_are_unchanged() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").expect("written");
+        let text = format!("p:\n  - {{name: a, build: '{}'}}\n", dir.path().display());
+        let engine = FakeEngine::new([]).with_absent_images(&["localhost/copili-p-a:latest"]);
+        let first = run_with(&text, &engine, &config(1), &CancelToken::new());
+        assert_eq!(first.outcomes[0].status, Status::Succeeded);
+        assert!(first.events.iter().any(|e| matches!(e, RunEvent::BuildOutput { container: 0, .. })));
+        let second = run_with(&text, &engine, &config(1), &CancelToken::new());
+        assert!(image_events(&second).contains(&("localhost/copili-p-a:latest".into(), ImageEvent::UpToDate)));
+        std::fs::write(dir.path().join("data.txt"), "new").expect("written");
+        run_with(&text, &engine, &config(1), &CancelToken::new());
+        assert_eq!(engine.calls().iter().filter(|c| c.starts_with("build")).count(), 2, "{:?}", engine.calls());
+    }
+
+    #[test]
+    fn a_missing_build_context_fails_the_container() {
+        let text = "p:\n  - {name: a, build: /nonexistent/copili-context}\n";
+        let run = run_with(text, &FakeEngine::new([]), &config(1), &CancelToken::new());
+        assert_eq!(run.outcomes[0].status, Status::Failed);
+        assert!(run.outcomes[0].reason.as_deref().is_some_and(|r| r.contains("is not a directory")));
     }
 
     #[test]

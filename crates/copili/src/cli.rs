@@ -83,6 +83,13 @@ pub enum Command {
         /// Plan service mode's reruns: service containers only.
         #[arg(long)]
         service_only: bool,
+        /// The engine asked which images are present: `auto`, `docker`, `podman`, a client's
+        /// path, or `none` not to ask.
+        #[arg(long, env = "COPILI_ENGINE", default_value = "auto", value_name = "ENGINE")]
+        engine: String,
+        /// The pull policy of every container, as for `run`.
+        #[arg(long, value_name = "POLICY", value_parser = parse_pull_policy)]
+        pull: Option<copili::model::PullPolicy>,
     },
     /// Draw the dependency graph (edges point from a dependency to its dependent).
     #[command(after_help = GRAPH_EXAMPLES)]
@@ -185,6 +192,15 @@ pub struct RunArgs {
     /// Print the engine commands in order instead of running them.
     #[arg(long)]
     pub dry_run: bool,
+    /// The pull policy of every container, overriding their `pull`: `missing` (pull only an
+    /// absent image), `always` (copili 1.4's force pull), or `never` (air-gapped hosts).
+    #[arg(long, value_name = "POLICY", value_parser = parse_pull_policy)]
+    pub pull: Option<copili::model::PullPolicy>,
+}
+
+/// `--pull`'s value.
+pub fn parse_pull_policy(text: &str) -> Result<copili::model::PullPolicy, String> {
+    copili::model::PullPolicy::parse(text).ok_or_else(|| "expected `always`, `missing` or `never`".to_string())
 }
 
 /// Formats of `copili plan`.

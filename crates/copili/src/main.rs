@@ -49,15 +49,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             release_at_exit((pipeline, plan));
             Ok(exit_code::SUCCESS)
         }
-        Command::Plan { input, format, service_only } => {
+        Command::Plan { input, format, service_only, engine, pull } => {
             let Some((pipeline, plan, _)) = load_and_plan(&input, service_only)? else {
                 return Ok(exit_code::INVALID_INPUT);
             };
+            let images = plan_images(&pipeline, &plan, &engine, pull);
             match format {
-                PlanFormat::Text => write_stdout(&render::plan::to_text(&pipeline, &plan))?,
+                PlanFormat::Text => write_stdout(&render::plan::to_text(&pipeline, &plan, &images))?,
                 // Written as it is serialized: a large plan is never one string in memory.
                 PlanFormat::Json => write_stdout_with(|out| {
-                    serde_json::to_writer_pretty(&mut *out, &render::plan::to_json(&pipeline, &plan))?;
+                    serde_json::to_writer_pretty(&mut *out, &render::plan::to_json(&pipeline, &plan, &images))?;
                     out.write_all(b"\n")
                 })?,
             }
@@ -90,6 +91,31 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(exit_code::SUCCESS)
         }
     }
+}
+
+/// What will happen to each image, asking the engine which are present (`--engine none`: not
+/// asked; an engine that does not answer: "could not tell").
+fn plan_images(
+    pipeline: &Pipeline,
+    plan: &Plan,
+    engine: &str,
+    pull: Option<copili::model::PullPolicy>,
+) -> render::plan::ImagePlans {
+    use copili::runtime::Engine as _;
+    let local = if engine == "none" {
+        None
+    } else {
+        Some(match copili::runtime::CliEngine::select(engine) {
+            Ok(engine) => engine.local_images().map_err(|e| {
+                let text = e.to_string();
+                let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+                format!("{} does not answer: {line}", engine.name())
+            }),
+            Err(e) => Err(format!("no engine: {e}")),
+        })
+    };
+    let order: Vec<usize> = plan.order().collect();
+    copili::runtime::images::plan(pipeline.spec(), &order, pull, local.as_ref())
 }
 
 /// Leaves a large pipeline to the operating system, which frees a process's memory at once,

@@ -96,13 +96,17 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
         global_env,
         global_labels,
         policies: Vec::new(),
+        images: copili_runtime::images::ImageConfig { policy: args.pull, ..Default::default() },
     };
     let spec = pipeline.spec();
     let started_at = SystemTime::now();
     let info = RunInfo::new(&pipeline, &run_id, engine.name(), started_at);
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut reporters = Reporters::new();
-    reporters.push(Console::new(Box::new(std::io::stdout()), &info, color));
+    let console = Console::new(Box::new(std::io::stdout()), &info, color);
+    // On a terminal, each pull is one line that updates.
+    let console = if std::io::stdout().is_terminal() && !args.dry_run { console.with_progress() } else { console };
+    reporters.push(console);
     if !args.dry_run {
         reporters.push(LogFiles::new(&args.log_dir, &info));
     }

@@ -12,6 +12,46 @@ use serde::Serialize;
 
 use crate::{Pipeline, Plan};
 
+/// What will happen to each image (by `repo:tag`), from [`copili_runtime::images::plan`].
+pub type ImagePlans = std::collections::HashMap<String, copili_runtime::images::Planned>;
+
+/// An image's fate in a plan.
+#[derive(Debug, Serialize)]
+pub struct ImageJson {
+    /// `present`, `pull`, `build`, `absent` (fails: `pull: never`), `unknown` or `invalid`.
+    pub status: &'static str,
+    /// For people.
+    pub note: String,
+    /// The build context, when built.
+    pub build: Option<String>,
+}
+
+fn image_json(c: &ContainerSpec, images: &ImagePlans) -> Option<ImageJson> {
+    images.get(&c.image()).map(|planned| ImageJson {
+        status: planned.kind(),
+        note: planned.describe(),
+        build: c.build.as_ref().map(|b| build_context(&b.context)),
+    })
+}
+
+fn build_context(context: &copili_model::BuildContext) -> String {
+    match context {
+        copili_model::BuildContext::Dir { resolved, .. } => resolved.display().to_string(),
+        copili_model::BuildContext::Git { url, reference, subdir } => {
+            let mut text = url.clone();
+            if reference.is_some() || subdir.is_some() {
+                text.push('#');
+                text.push_str(reference.as_deref().unwrap_or(""));
+                if let Some(subdir) = subdir {
+                    text.push(':');
+                    text.push_str(subdir);
+                }
+            }
+            text
+        }
+    }
+}
+
 /// The JSON document of `copili plan --format json`.
 #[derive(Debug, Serialize)]
 pub struct PlanJson {
@@ -44,6 +84,10 @@ pub struct ContainerJson {
     pub name: String,
     /// `repo:tag`.
     pub image: String,
+    /// What happens to the image before the run.
+    pub image_status: Option<ImageJson>,
+    /// When to pull: `missing`, `always` or `never`.
+    pub pull: &'static str,
     /// 1-based level.
     pub level: usize,
     /// Names of its dependencies.
@@ -83,6 +127,8 @@ pub struct SidecarJson {
     pub name: String,
     /// `repo:tag`.
     pub image: String,
+    /// What happens to the image before the run.
+    pub image_status: Option<ImageJson>,
     /// The command.
     pub command: Vec<String>,
     /// Environment variables, values masked.
@@ -168,7 +214,7 @@ fn warning_json(d: &Diagnostic) -> WarningJson {
 }
 
 /// Builds the JSON document of a plan.
-pub fn to_json(pipeline: &Pipeline, plan: &Plan) -> PlanJson {
+pub fn to_json(pipeline: &Pipeline, plan: &Plan, images: &ImagePlans) -> PlanJson {
     let spec = pipeline.spec();
     let name = |i: usize| spec.containers[i].name.clone();
     let mut level_of = vec![0; spec.containers.len()];
@@ -184,6 +230,8 @@ pub fn to_json(pipeline: &Pipeline, plan: &Plan) -> PlanJson {
             ContainerJson {
                 name: c.name.clone(),
                 image: c.image(),
+                image_status: image_json(c, images),
+                pull: c.pull.unwrap_or_default().as_str(),
                 level: level_of[i],
                 dependencies: c.dependencies.clone(),
                 is_service_container: c.is_service_container,
@@ -198,7 +246,7 @@ pub fn to_json(pipeline: &Pipeline, plan: &Plan) -> PlanJson {
                 image_reg_password: c.image_reg_password.as_ref().map(|_| Secret::MASK.to_string()),
                 info_link: c.info_link.clone(),
                 desc: c.desc.clone(),
-                sidecars: c.sidecars.iter().map(sidecar_json).collect(),
+                sidecars: c.sidecars.iter().map(|s| sidecar_json(s, images)).collect(),
             }
         })
         .collect();
@@ -228,10 +276,11 @@ pub fn to_json(pipeline: &Pipeline, plan: &Plan) -> PlanJson {
     }
 }
 
-fn sidecar_json(s: &ContainerSpec) -> SidecarJson {
+fn sidecar_json(s: &ContainerSpec, images: &ImagePlans) -> SidecarJson {
     SidecarJson {
         name: s.name.clone(),
         image: s.image(),
+        image_status: image_json(s, images),
         command: s.command.clone(),
         env_vars: masked_env(&s.env_vars),
         volumes: s.volumes.iter().map(|v| v.short_form()).collect(),
@@ -248,7 +297,7 @@ fn quote_command(command: &[String]) -> String {
 }
 
 /// Renders a plan for people.
-pub fn to_text(pipeline: &Pipeline, plan: &Plan) -> String {
+pub fn to_text(pipeline: &Pipeline, plan: &Plan, images: &ImagePlans) -> String {
     let spec = pipeline.spec();
     let mut out = String::new();
     let n_sidecars: usize = plan.order().map(|i| spec.containers[i].sidecars.len()).sum();
@@ -280,7 +329,7 @@ pub fn to_text(pipeline: &Pipeline, plan: &Plan) -> String {
             }
             let tags = if tags.is_empty() { String::new() } else { format!("  [{}]", tags.join(", ")) };
             let _ = writeln!(out, "  {:<width$}  {}{tags}", c.name, c.image());
-            detail_lines(&mut out, c, true);
+            detail_lines(&mut out, c, true, images);
             if let Some(dep) = plan.blocked_by(i) {
                 let dep_name = &spec.containers[dep].name;
                 let why = match plan.exclusion(dep) {
@@ -291,7 +340,7 @@ pub fn to_text(pipeline: &Pipeline, plan: &Plan) -> String {
             }
             for s in &c.sidecars {
                 let _ = writeln!(out, "      sidecar {}  {}", s.name, s.image());
-                detail_lines(&mut out, s, false);
+                detail_lines(&mut out, s, false, images);
             }
         }
     }
@@ -318,8 +367,17 @@ pub fn to_text(pipeline: &Pipeline, plan: &Plan) -> String {
     out
 }
 
-fn detail_lines(out: &mut String, c: &ContainerSpec, main: bool) {
+fn detail_lines(out: &mut String, c: &ContainerSpec, main: bool, images: &ImagePlans) {
     let indent = if main { "      " } else { "          " };
+    if let Some(build) = &c.build {
+        let _ = writeln!(out, "{indent}build: {}", build_context(&build.context));
+    }
+    if let Some(planned) = images.get(&c.image()) {
+        let _ = writeln!(out, "{indent}image: {}", planned.describe());
+    }
+    if let Some(pull) = c.pull {
+        let _ = writeln!(out, "{indent}pull: {pull}");
+    }
     if main && !c.dependencies.is_empty() {
         let _ = writeln!(out, "{indent}after: {}", c.dependencies.join(", "));
     }

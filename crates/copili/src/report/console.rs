@@ -22,10 +22,16 @@
 //! gets one of six ANSI colors by its index and the status words are green, red or yellow;
 //! the summary table stays plain so that it aligns. Only ASCII is used around the text.
 //!
+//! Images get a line when a pull or build starts and ends (`--> image … pulling`, `<-- image
+//! … pulled in 2.1s`); with `progress` (a terminal), a pull is one line that updates with the
+//! engine's progress meanwhile (indicatif).
+//!
 //! Write errors (a closed pipe) are ignored: the console is where they would be reported.
 
+use std::collections::HashMap;
 use std::io::Write;
 
+use copili_runtime::images::ImageEvent;
 use copili_runtime::runner::{Outcome, RunEvent, Status};
 
 use super::{elapsed, human_duration, one_line, Reporter, RunInfo, RunSummary};
@@ -41,6 +47,9 @@ pub struct Console {
     info: RunInfo,
     color: bool,
     prefix_width: usize,
+    /// Updating lines of pulls in progress, when on a terminal.
+    progress: Option<indicatif::MultiProgress>,
+    bars: HashMap<String, indicatif::ProgressBar>,
 }
 
 impl Console {
@@ -56,7 +65,62 @@ impl Console {
             })
             .max()
             .unwrap_or(0);
-        Console { out, info: info.clone(), color, prefix_width }
+        Console { out, info: info.clone(), color, prefix_width, progress: None, bars: HashMap::new() }
+    }
+
+    /// Shows each pull as one updating line on standard output (a terminal).
+    pub fn with_progress(mut self) -> Console {
+        self.progress = Some(indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stdout()));
+        self
+    }
+
+    /// The line for an image event, and the updating line's changes.
+    fn image_line(&mut self, image: &str, users: &[usize], event: &ImageEvent) -> Option<String> {
+        let what = format!("image {image}");
+        let line = match event {
+            ImageEvent::Present => return None,
+            ImageEvent::Progress(text) => {
+                if let Some(bar) = self.bars.get(image) {
+                    bar.set_message(format!("{what} pulling: {}", one_line(text)));
+                }
+                return None;
+            }
+            ImageEvent::Pulling { attempt } => {
+                if let Some(progress) = &self.progress {
+                    let bar = progress.add(indicatif::ProgressBar::new_spinner());
+                    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                    bar.set_message(format!("{what} pulling"));
+                    self.bars.insert(image.to_string(), bar);
+                }
+                if *attempt > 1 {
+                    format!("--> {what} pulling (attempt {attempt})")
+                } else {
+                    format!("--> {what} pulling")
+                }
+            }
+            ImageEvent::Retrying { attempt, delay, reason } => format!(
+                "<-- {what}: pull attempt {attempt} {} ({}), retrying in {}",
+                self.paint_status(Status::Failed),
+                one_line(reason),
+                humantime::format_duration(*delay)
+            ),
+            ImageEvent::Pulled { elapsed } => format!("<-- {what} pulled in {}", human_duration(*elapsed)),
+            ImageEvent::Building => {
+                let names: Vec<String> = users.iter().map(|&c| self.info.container_name(c)).collect();
+                format!("--> {what} building for {}", names.join(", "))
+            }
+            ImageEvent::Built { elapsed } => format!("<-- {what} built in {}", human_duration(*elapsed)),
+            ImageEvent::UpToDate => format!("=== {what} up to date (build inputs unchanged): not rebuilt"),
+            ImageEvent::Failed { reason } => {
+                format!("<-- {what} {}: {}", self.paint_status(Status::Failed), one_line(reason))
+            }
+        };
+        if !matches!(event, ImageEvent::Pulling { .. }) {
+            if let Some(bar) = self.bars.remove(image) {
+                bar.finish_and_clear();
+            }
+        }
+        Some(line)
     }
 
     /// `text` in the container's color, when colors are on.
@@ -85,7 +149,18 @@ impl Console {
 
     fn line(&mut self, line: &str) {
         // A closed stdout must not stop the run; there is nowhere to report it.
-        let _ = writeln!(self.out, "{line}");
+        match &self.progress {
+            Some(progress) if !self.bars.is_empty() => {
+                let out = &mut self.out;
+                progress.suspend(|| {
+                    let _ = writeln!(out, "{line}");
+                    let _ = out.flush();
+                });
+            }
+            _ => {
+                let _ = writeln!(self.out, "{line}");
+            }
+        }
     }
 
     /// `<-- name failed in 0.4s after 2 attempts: exit code 3`.
@@ -134,6 +209,15 @@ impl Reporter for Console {
                 )
             }
             RunEvent::ContainerFinished { container, outcome } => self.finished_line(*container, outcome),
+            RunEvent::Image { image, users, event } => match self.image_line(image, users, event) {
+                Some(line) => line,
+                None => return,
+            },
+            RunEvent::BuildOutput { container, line } => {
+                let who = format!("{} (build)", self.info.container_name(*container));
+                let prefix = format!("{who:<width$} |", width = self.prefix_width);
+                format!("{} {}", self.paint_container(*container, &prefix), line.text)
+            }
             RunEvent::RunCancelling { reason } => {
                 format!("--- run {}: {}", self.paint("33", "cancelling"), one_line(reason))
             }
@@ -142,6 +226,9 @@ impl Reporter for Console {
     }
 
     fn finish(&mut self, summary: &RunSummary) {
+        for (_, bar) in self.bars.drain() {
+            bar.finish_and_clear();
+        }
         let table = summary_table(&self.info, &summary.outcomes);
         let count = |status: Status| summary.outcomes.iter().filter(|o| o.status == status).count();
         let total = match summary.finished_at.duration_since(self.info.started_at) {

@@ -69,6 +69,25 @@ pub struct RunReport {
     pub exit_code: Option<i32>,
     /// Every container of the pipeline, in its order.
     pub containers: Vec<ContainerReport>,
+    /// The images the run pulled or built (or found present), in the order they were first
+    /// reported; left out when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageReport>,
+}
+
+/// One image of a [`RunReport`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageReport {
+    /// The reference, `repo:tag`.
+    pub image: String,
+    /// `present`, `pulling`, `pulled`, `building`, `built`, `up-to-date` or `failed`.
+    pub status: String,
+    /// Pull attempts made.
+    pub attempts: u32,
+    /// How long the pull or build took.
+    pub duration_s: Option<f64>,
+    /// Why it failed.
+    pub reason: Option<String>,
 }
 
 /// One container of a [`RunReport`].
@@ -136,6 +155,7 @@ pub struct JsonReport {
     info: RunInfo,
     clock: Clock,
     containers: Vec<ContainerState>,
+    images: Vec<ImageReport>,
     finished: Option<(SystemTime, i32)>,
     errors: Vec<String>,
 }
@@ -149,6 +169,7 @@ impl JsonReport {
             info: info.clone(),
             clock,
             containers: info.containers.iter().map(|_| ContainerState::Pending).collect(),
+            images: Vec::new(),
             finished: None,
             errors: Vec::new(),
         }
@@ -202,6 +223,7 @@ impl JsonReport {
             finished_at: self.finished.map(|(at, _)| rfc3339_millis(at)),
             exit_code: self.finished.map(|(_, code)| code),
             containers,
+            images: self.images.clone(),
         }
     }
 
@@ -241,7 +263,50 @@ impl Reporter for JsonReport {
                 let Some(state) = self.containers.get_mut(*container) else { return };
                 *state = ContainerState::Done(outcome.clone());
             }
-            RunEvent::Output { .. } | RunEvent::Retrying { .. } | RunEvent::RunCancelling { .. } => return,
+            RunEvent::Image { image, event, .. } => {
+                use copili_runtime::images::ImageEvent;
+                let at = match self.images.iter().position(|i| &i.image == image) {
+                    Some(at) => at,
+                    None => {
+                        self.images.push(ImageReport {
+                            image: image.clone(),
+                            status: String::new(),
+                            attempts: 0,
+                            duration_s: None,
+                            reason: None,
+                        });
+                        self.images.len() - 1
+                    }
+                };
+                let report = &mut self.images[at];
+                let seconds = |d: &std::time::Duration| Some(d.as_millis() as f64 / 1000.0);
+                match event {
+                    ImageEvent::Present => report.status = "present".into(),
+                    ImageEvent::Pulling { attempt } => {
+                        report.status = "pulling".into();
+                        report.attempts = *attempt;
+                    }
+                    ImageEvent::Pulled { elapsed } => {
+                        report.status = "pulled".into();
+                        report.duration_s = seconds(elapsed);
+                    }
+                    ImageEvent::Building => report.status = "building".into(),
+                    ImageEvent::Built { elapsed } => {
+                        report.status = "built".into();
+                        report.duration_s = seconds(elapsed);
+                    }
+                    ImageEvent::UpToDate => report.status = "up-to-date".into(),
+                    ImageEvent::Failed { reason } => {
+                        report.status = "failed".into();
+                        report.reason = Some(reason.clone());
+                    }
+                    ImageEvent::Progress(_) | ImageEvent::Retrying { .. } => return,
+                }
+            }
+            RunEvent::Output { .. }
+            | RunEvent::Retrying { .. }
+            | RunEvent::RunCancelling { .. }
+            | RunEvent::BuildOutput { .. } => return,
         }
         self.write();
     }

@@ -161,6 +161,30 @@ impl Reporter for LogFiles {
                 );
             }
             RunEvent::ContainerFinished { container, outcome } => self.finish_container(*container, outcome),
+            RunEvent::BuildOutput { container, line } => self.write(*container, &format!("[build] {}\n", line.text)),
+            RunEvent::Image { image, users, event } => {
+                use copili_runtime::images::ImageEvent;
+                let text = match event {
+                    ImageEvent::Pulled { elapsed } => {
+                        format!("image {image} pulled in {}", super::human_duration(*elapsed))
+                    }
+                    ImageEvent::Built { elapsed } => {
+                        format!("image {image} built in {}", super::human_duration(*elapsed))
+                    }
+                    ImageEvent::Building => format!("image {image} building"),
+                    ImageEvent::UpToDate => format!("image {image} up to date (build inputs unchanged): not rebuilt"),
+                    ImageEvent::Retrying { attempt, delay, reason } => format!(
+                        "image {image}: pull attempt {attempt} failed ({}), retrying in {}",
+                        super::one_line(reason),
+                        humantime::format_duration(*delay)
+                    ),
+                    ImageEvent::Failed { reason } => format!("image {image} failed: {}", super::one_line(reason)),
+                    ImageEvent::Present | ImageEvent::Pulling { .. } | ImageEvent::Progress(_) => return,
+                };
+                for &container in users {
+                    self.write(container, &format!("{SECTION_RULE} {text}\n"));
+                }
+            }
             RunEvent::RunCancelling { reason } => {
                 let open: Vec<usize> =
                     self.files.iter().filter(|(_, f)| matches!(f, LogFile::Open { .. })).map(|(c, _)| *c).collect();
