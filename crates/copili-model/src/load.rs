@@ -1070,12 +1070,18 @@ impl Loader {
             pull: None,
             tls_verify: true,
             build: None,
+            schedule: None,
+            timezone: None,
+            catch_up: false,
+            run_once: false,
             spans: ContainerSpans { item: node.span, name: name_span, dependencies: Vec::new() },
         };
         let mut explicit_tag: Option<Span> = None;
         let mut image_span = None;
         // `retries` as written, and the `retry_delay` key: a delay without retries does nothing.
         let mut retries_node: Option<&Node> = None;
+        // Keys that only matter for a service container.
+        let mut service_only_keys: Vec<(Span, &'static str)> = Vec::new();
         let mut retry_delay_key: Option<Span> = None;
         for &(property, key, value) in &fields {
             let at = At { container: &label, property: property.name };
@@ -1251,11 +1257,60 @@ impl Loader {
                     }
                 }
                 "tls_verify" => spec.tls_verify = self.bool_value(value, at).unwrap_or(true),
+                "run_once" => spec.run_once = self.bool_value(value, at).unwrap_or(false),
+                "catch_up" => {
+                    spec.catch_up = self.bool_value(value, at).unwrap_or(false);
+                    service_only_keys.push((key.span, "catch_up"));
+                }
+                "schedule" => {
+                    service_only_keys.push((key.span, "schedule"));
+                    if let Some(text) = self.text(value, at, false) {
+                        match copili_schedule::Schedule::parse(&text) {
+                            Ok(schedule) => spec.schedule = Some(schedule),
+                            Err(error) => {
+                                let message = error.to_string();
+                                let (message, help) = match message.split_once("; ") {
+                                    Some((message, help)) => (message.to_string(), Some(help.to_string())),
+                                    None => (message, None),
+                                };
+                                self.error(message, value.span, Some(at)).help = help;
+                            }
+                        }
+                    }
+                }
+                "timezone" => {
+                    service_only_keys.push((key.span, "timezone"));
+                    if let Some(name) = self.text(value, at, false) {
+                        match copili_schedule::parse_time_zone(&name) {
+                            Ok(_) => spec.timezone = Some(name.trim().to_string()),
+                            Err(_) => {
+                                let known: Vec<String> = copili_schedule::jiff::tz::db()
+                                    .available()
+                                    .map(|n| n.as_str().to_string())
+                                    .collect();
+                                let help = properties::suggest(name.trim(), known.iter().map(String::as_str))
+                                    .map(|close| format!("did you mean `{close}`?"))
+                                    .unwrap_or_else(|| {
+                                        "an IANA name such as `Europe/Berlin`, `UTC`, or `local`".into()
+                                    });
+                                self.error(format!("unknown time zone `{}`", name.trim()), value.span, Some(at)).help =
+                                    Some(help);
+                            }
+                        }
+                    }
+                }
                 "build" => spec.build = self.build(value, at, &label),
                 other => unreachable!("property `{other}` is in the table but not handled"),
             }
         }
 
+        if parent.is_none() && !spec.is_service_container {
+            for (span, property) in service_only_keys {
+                let at = Some(At { container: &label, property });
+                self.warning(format!("`{property}` has no effect: `{label}` is not a service container"), span, at)
+                    .help = Some("set `is_service_container: true` to rerun it on a schedule in service mode".into());
+            }
+        }
         // On a sidecar, `retry_delay` was reported as having no effect already.
         if let (Some(delay_span), None) = (retry_delay_key, parent) {
             let at = Some(At { container: &label, property: "retry_delay" });
@@ -2401,6 +2456,28 @@ mod tests {
         assert!(rendered.contains("invalid build argument name"), "{rendered}");
         assert!(rendered.contains("args: {"), "the snippet is shown: {rendered}");
         assert!(!rendered.contains("hunter2"), "{rendered}");
+    }
+
+    #[test]
+    fn service_properties() {
+        let p = ok("p:\n  - {name: a, image_repo: x, is_service_container: true, schedule: every 10m, timezone: Europe/Berlin, catch_up: true, run_once: true}\n");
+        let a = &p.containers[0];
+        assert_eq!(a.schedule.as_ref().map(ToString::to_string).as_deref(), Some("every 10m"));
+        assert_eq!((a.timezone.as_deref(), a.catch_up, a.run_once), (Some("Europe/Berlin"), true, true));
+        let (message, help) =
+            error_with_help("p:\n  - {name: a, image_repo: x, is_service_container: true, timezone: Europe/Berlinn}\n");
+        assert_eq!(
+            (message.as_str(), help.as_deref()),
+            ("unknown time zone `Europe/Berlinn`", Some("did you mean `Europe/Berlin`?"))
+        );
+        let (message, help) =
+            error_with_help("p:\n  - {name: a, image_repo: x, is_service_container: true, schedule: every 0s}\n");
+        assert!(message.starts_with("invalid interval in schedule `every 0s`"), "{message}");
+        assert!(help.is_some_and(|h| h.contains("daily")));
+        assert_eq!(
+            warnings("p:\n  - {name: a, image_repo: x, schedule: daily 03:30}\n"),
+            vec!["`schedule` has no effect: `a` is not a service container"]
+        );
     }
 
     #[test]

@@ -243,7 +243,13 @@ fn value_shape(property: &Property) -> Option<Value> {
                 }
             })
         }
-        "is_service_container" | "force_rerun" => json!({
+        "schedule" => json!({
+            "type": "string",
+            "minLength": 1,
+            "examples": ["every 10m", "daily 03:30", "*/10 * * * *"]
+        }),
+        "timezone" => json!({ "type": "string", "minLength": 1, "examples": ["Europe/Berlin", "UTC", "local"] }),
+        "is_service_container" | "force_rerun" | "run_once" | "catch_up" => json!({
             "type": ["boolean", "string"],
             "pattern": VARIABLE_PATTERN,
             "default": false,

@@ -91,6 +91,14 @@ pub struct ContainerSpec {
     pub tls_verify: bool,
     /// Build the image instead of pulling it (`build:`).
     pub build: Option<BuildSpec>,
+    /// A service container's own schedule (`schedule:`), else the run's.
+    pub schedule: Option<copili_schedule::Schedule>,
+    /// The time zone of the schedule (`timezone:`, an IANA name or `local`), else the run's.
+    pub timezone: Option<String>,
+    /// Run a service container once at start-up when a run was missed while copili was down.
+    pub catch_up: bool,
+    /// Run only until it succeeded once (skipped afterwards unless `force_rerun` or `--force`).
+    pub run_once: bool,
     /// Where things were written, for the planner's messages.
     pub spans: ContainerSpans,
 }

@@ -852,6 +852,27 @@ impl Engine for CliEngine {
         }
     }
 
+    fn image_id(&self, image: &str) -> Result<Option<String>, EngineError> {
+        if self.dry_run.is_some() {
+            return Ok(None);
+        }
+        match self.run(&args(["image", "inspect", "--format", "{{.Id}}", image])) {
+            Ok(out) => Ok(out.lines().next().map(str::trim).filter(|l| !l.is_empty()).map(String::from)),
+            Err(EngineError::Failed { code: Some(_), stderr, .. }) if is_no_such_image(&stderr) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn show_instead_of_running(&self, command_line: &str) -> bool {
+        match &self.dry_run {
+            Some(DryRunSink(sink)) => {
+                sink(command_line.to_string());
+                true
+            }
+            None => false,
+        }
+    }
+
     fn local_images(&self) -> Result<Vec<String>, EngineError> {
         let out = self.run(&args(["images", "--format", "{{.Repository}}:{{.Tag}}"]))?;
         Ok(out.lines().map(str::trim).filter(|l| !l.is_empty() && !l.contains("<none>")).map(String::from).collect())

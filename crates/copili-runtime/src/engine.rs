@@ -263,6 +263,17 @@ pub trait Engine: Send + Sync {
 
     /// The references (`repo:tag`) of every local image, for `plan`.
     fn local_images(&self) -> Result<Vec<String>, EngineError>;
+
+    /// The id of a local image (`sha256:…`), for the run state; `None` when absent or unknown.
+    fn image_id(&self, _image: &str) -> Result<Option<String>, EngineError> {
+        Ok(None)
+    }
+
+    /// In a dry run, shows a command copili would run itself (a `git clone`) instead of
+    /// running it, and returns `true`; otherwise `false`.
+    fn show_instead_of_running(&self, _command_line: &str) -> bool {
+        false
+    }
 }
 
 impl EngineError {

@@ -465,6 +465,37 @@ fn build(
             (None, resolved.clone())
         }
         BuildContext::Git { url, reference, subdir } => {
+            // A dry run shows the clone and the build without cloning.
+            let placeholder = "<private temporary directory>/repo";
+            let quoted = crate::shell_quote(url);
+            if engine.show_instead_of_running(&format!("git clone --quiet -- {quoted} '{placeholder}'")) {
+                if let Some(reference) = reference {
+                    engine.show_instead_of_running(&format!(
+                        "git -C '{placeholder}' checkout --quiet --detach {}",
+                        crate::shell_quote(reference)
+                    ));
+                }
+                let context = match subdir {
+                    Some(subdir) => PathBuf::from(placeholder).join(subdir),
+                    None => PathBuf::from(placeholder),
+                };
+                let request = BuildRequest {
+                    image: image.to_string(),
+                    dockerfile: inputs.build.dockerfile.as_ref().map(|file| context.join(file)),
+                    context,
+                    args: inputs.build.args.clone(),
+                    target: inputs.build.target.clone(),
+                    labels: base_labels.to_vec(),
+                    pull: inputs.policy == PullPolicy::Always,
+                    auth: inputs.auth.cloned(),
+                    tls_verify: inputs.tls_verify,
+                };
+                on_event(ImageEvent::Building);
+                return engine
+                    .build(&request, on_line, cancelled)
+                    .map(|()| on_event(ImageEvent::Built { elapsed: Duration::ZERO }))
+                    .map_err(|e| format!("building {image} failed: {}", short(&e)));
+            }
             let dir = clone(url, reference.as_deref(), on_line, cancelled)?;
             let mut context = dir.path().join("repo");
             if let Some(subdir) = subdir {

@@ -169,6 +169,75 @@ pub struct RunConfig {
     pub images: ImageConfig,
 }
 
+/// Callbacks for library users, the seed's `*_callback`s: each has a default that does
+/// nothing (or gives the runner's own answer). Called from the runner's threads, hence `Sync`.
+///
+/// Order for one container: `did_run` (once, at the start of the run), `before_pull` (once per
+/// distinct image, before it is checked, pulled or built), `dependencies_met` (whenever the
+/// runner looks, possibly many times), `before_run`, `after_run`.
+pub trait Hooks: Sync {
+    /// Whether the container ran before and is to be skipped; a skipped container counts as a
+    /// met dependency (the seed's `container_did_run_check_override_callback`).
+    fn did_run(&self, _container: &ContainerSpec) -> bool {
+        false
+    }
+
+    /// Why a container [`Hooks::did_run`] said ran before is skipped, for the reports.
+    fn did_run_reason(&self, _container: &ContainerSpec) -> String {
+        "it ran before (did_run)".into()
+    }
+
+    /// Before an image is prepared, with the containers that need it.
+    fn before_pull(&self, _image: &str, _containers: &[&ContainerSpec]) {}
+
+    /// Whether the container may start: `Some(true)` starts it, `Some(false)` cancels it,
+    /// `None` waits. `default` is the runner's own answer (`Some(true)` when every dependency
+    /// succeeded or ran before, `Some(false)` when one failed or cannot run, `None` while one is
+    /// pending); `finished` holds the containers that have ended so far. A container still
+    /// waiting when nothing else can happen is cancelled.
+    fn dependencies_met(
+        &self,
+        _container: &ContainerSpec,
+        _finished: &Finished<'_>,
+        default: Option<bool>,
+    ) -> Option<bool> {
+        default
+    }
+
+    /// Just before the container starts (its images are ready).
+    fn before_run(&self, _container: &ContainerSpec) {}
+
+    /// After the container ended, with its outcome.
+    fn after_run(&self, _container: &ContainerSpec, _outcome: &Outcome) {}
+}
+
+/// The hooks that change nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHooks;
+
+impl Hooks for NoHooks {}
+
+/// The containers that have ended so far, for [`Hooks::dependencies_met`].
+#[derive(Clone, Copy)]
+pub struct Finished<'a> {
+    pipeline: &'a Pipeline,
+    outcomes: &'a [Option<Outcome>],
+}
+
+impl<'a> Finished<'a> {
+    /// Each ended container with its outcome, in the pipeline's order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a ContainerSpec, &'a Outcome)> + 'a {
+        let pipeline = self.pipeline;
+        self.outcomes.iter().enumerate().filter_map(move |(i, o)| o.as_ref().map(|o| (&pipeline.containers[i], o)))
+    }
+
+    /// The outcome of the container called `name`, if it has ended.
+    pub fn outcome(&self, name: &str) -> Option<&'a Outcome> {
+        let at = self.pipeline.containers.iter().position(|c| c.name == name)?;
+        self.outcomes.get(at)?.as_ref()
+    }
+}
+
 /// Requests to stop, shared by the coordinator, the workers and a signal handler.
 #[derive(Debug, Clone, Default)]
 pub struct CancelToken(Arc<AtomicU8>);
@@ -265,6 +334,20 @@ pub fn run(
     cancel: &CancelToken,
     on_event: &(dyn Fn(RunEvent) + Sync),
 ) -> Vec<Outcome> {
+    run_with_hooks(engine, pipeline, plan, config, cancel, &NoHooks, on_event)
+}
+
+/// [`run`], asking `hooks` what already ran and when dependencies are met, and telling them
+/// about pulls and runs (see [`Hooks`]).
+pub fn run_with_hooks(
+    engine: &dyn Engine,
+    pipeline: &Pipeline,
+    plan: &Plan,
+    config: &RunConfig,
+    cancel: &CancelToken,
+    hooks: &dyn Hooks,
+    on_event: &(dyn Fn(RunEvent) + Sync),
+) -> Vec<Outcome> {
     let n = pipeline.containers.len();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
     let finish = |outcomes: &mut Vec<Option<Outcome>>, container: usize, outcome: Outcome| {
@@ -275,10 +358,20 @@ pub fn run(
         finish(&mut outcomes, excluded.container, Outcome::not_run(Status::Skipped, excluded.reason.to_string()));
     }
     let order: Vec<usize> = plan.order().collect();
+    // What ran before is skipped, and counts as a met dependency.
+    let mut ran_before = vec![false; n];
+    for &c in &order {
+        let spec = &pipeline.containers[c];
+        if hooks.did_run(spec) {
+            ran_before[c] = true;
+            finish(&mut outcomes, c, Outcome::not_run(Status::Skipped, hooks.did_run_reason(spec)));
+        }
+    }
+    let to_run: Vec<usize> = order.iter().copied().filter(|&c| !ran_before[c]).collect();
     // Looked up on every turn of the loop below: from the graph once, not each time.
     let dependencies: Vec<Vec<usize>> = (0..n).map(|c| plan.dependencies(c)).collect();
     // Every distinct image once, prepared from the start on a few threads of their own.
-    let (image_jobs, needs) = crate::images::jobs(pipeline, &order, config.images.policy);
+    let (image_jobs, needs) = crate::images::jobs(pipeline, &to_run, config.images.policy);
     let queue = ImageQueue {
         wanted: image_jobs.iter().map(|_| std::sync::atomic::AtomicBool::new(true)).collect(),
         jobs: image_jobs,
@@ -298,8 +391,9 @@ pub fn run(
         let threads = config.images.parallel.max(1).min(queue.jobs.len());
         for _ in 0..threads {
             let (tx, queue) = (tx.clone(), &queue);
-            scope.spawn(move || prepare_images(engine, queue, config, cancel, on_event, &tx));
+            scope.spawn(move || prepare_images(engine, pipeline, queue, config, cancel, hooks, on_event, &tx));
         }
+        let mut ready = vec![false; n];
         loop {
             if cancel.is_cancelled() && !cancelling_reported {
                 cancelling_reported = true;
@@ -317,15 +411,30 @@ pub fn run(
                     finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, "interrupted"));
                 } else if let Some(reason) = &fail_fast_reason {
                     finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason.clone()));
-                } else if let Some(blocker) = blocking_dependency(&dependencies[c], plan, &outcomes) {
-                    let reason = cancel_reason(&pipeline.containers[blocker].name, &outcomes[blocker]);
-                    finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason));
-                } else if let Some(Some(Err(reason))) =
-                    needs[c].iter().map(|&j| &images[j]).find(|r| matches!(r, Some(Err(_))))
-                {
-                    // An image that cannot be had fails its containers at once, before they start.
-                    let reason = reason.clone();
-                    finish(&mut outcomes, c, Outcome::not_run(Status::Failed, reason));
+                } else {
+                    let blocker = blocking_dependency(&dependencies[c], plan, &outcomes);
+                    let default = match blocker {
+                        Some(_) => Some(false),
+                        None if dependencies_met(&dependencies[c], plan, &outcomes, &ran_before) => Some(true),
+                        None => None,
+                    };
+                    let finished = Finished { pipeline, outcomes: &outcomes };
+                    let decision = hooks.dependencies_met(&pipeline.containers[c], &finished, default);
+                    ready[c] = decision == Some(true);
+                    if decision == Some(false) {
+                        let reason = match blocker {
+                            Some(blocker) => cancel_reason(&pipeline.containers[blocker].name, &outcomes[blocker]),
+                            None => "dependencies not met (dependencies_met hook)".to_string(),
+                        };
+                        finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason));
+                    } else if let Some(Some(Err(reason))) =
+                        needs[c].iter().map(|&j| &images[j]).find(|r| matches!(r, Some(Err(_))))
+                    {
+                        // An image that cannot be had fails its containers at once, before they
+                        // start.
+                        let reason = reason.clone();
+                        finish(&mut outcomes, c, Outcome::not_run(Status::Failed, reason));
+                    }
                 }
             }
             // Images no unfinished container needs any more are not pulled.
@@ -335,11 +444,12 @@ pub fn run(
                 }
             }
             // Start what is ready, in plan order, while slots are free.
-            for &c in &order {
+            let mut started_any = false;
+            for &c in &to_run {
                 if running >= jobs || cancel.is_cancelled() || fail_fast_reason.is_some() {
                     break;
                 }
-                if outcomes[c].is_some() || is_running[c] || !dependencies_met(&dependencies[c], plan, &outcomes) {
+                if outcomes[c].is_some() || is_running[c] || !ready[c] {
                     continue;
                 }
                 if !needs[c].iter().all(|&j| matches!(images[j], Some(Ok(())))) {
@@ -347,13 +457,33 @@ pub fn run(
                 }
                 running += 1;
                 is_running[c] = true;
+                started_any = true;
                 let tx = tx.clone();
                 let spec = &pipeline.containers[c];
                 last_start = Instant::now();
                 scope.spawn(move || {
+                    hooks.before_run(spec);
                     let outcome = run_container(engine, spec, c, config, cancel, on_event);
+                    hooks.after_run(spec, &outcome);
                     let _ = tx.send(Message::Done { container: c, outcome });
                 });
+            }
+            // A hook that keeps saying "not yet" while nothing runs and no image is awaited
+            // would wait forever: what is left is cancelled.
+            let waiting: Vec<usize> = to_run.iter().copied().filter(|&c| outcomes[c].is_none()).collect();
+            if running == 0
+                && !started_any
+                && !waiting.is_empty()
+                && waiting.iter().all(|&c| needs[c].iter().all(|&j| images[j].is_some()))
+                && waiting.iter().all(|&c| !ready[c])
+            {
+                for c in waiting {
+                    finish(
+                        &mut outcomes,
+                        c,
+                        Outcome::not_run(Status::Cancelled, "dependencies never met (dependencies_met hook)"),
+                    );
+                }
             }
             // Ended main containers are removed off the critical path. Where removing contends
             // with starting (podman's `rm` and `run` both take its storage lock, which slowed a
@@ -401,11 +531,14 @@ pub fn run(
 }
 
 /// An image thread: takes the next job still wanted, prepares it, reports the result.
+#[allow(clippy::too_many_arguments)]
 fn prepare_images(
     engine: &dyn Engine,
+    pipeline: &Pipeline,
     queue: &ImageQueue,
     config: &RunConfig,
     cancel: &CancelToken,
+    hooks: &dyn Hooks,
     on_event: &(dyn Fn(RunEvent) + Sync),
     tx: &mpsc::Sender<Message>,
 ) {
@@ -421,6 +554,8 @@ fn prepare_images(
         }
         let labels = vec![("io.copili.pipeline".to_string(), config.identity.clone())];
         let owner = job.owner();
+        let users: Vec<&ContainerSpec> = job.users.iter().map(|&c| &pipeline.containers[c]).collect();
+        hooks.before_pull(&job.image, &users);
         let result = crate::images::prepare(
             engine,
             job,
@@ -436,12 +571,12 @@ fn prepare_images(
     }
 }
 
-/// All dependencies succeeded (a static dependency of a service-only run counts as met: it
-/// ran before).
-fn dependencies_met(dependencies: &[usize], plan: &Plan, outcomes: &[Option<Outcome>]) -> bool {
+/// All dependencies succeeded or ran before (a static dependency of a service-only run counts
+/// as met: it ran before).
+fn dependencies_met(dependencies: &[usize], plan: &Plan, outcomes: &[Option<Outcome>], ran_before: &[bool]) -> bool {
     dependencies.iter().copied().all(|d| {
         if plan.is_selected(d) {
-            matches!(&outcomes[d], Some(o) if o.status == Status::Succeeded)
+            ran_before[d] || matches!(&outcomes[d], Some(o) if o.status == Status::Succeeded)
         } else {
             plan.exclusion(d).is_some_and(|r| r.kind() == "service")
         }
@@ -1071,7 +1206,9 @@ mod tests {
         let run = run_with(text, &engine, &config(2), &CancelToken::new());
         assert!(run.outcomes.iter().all(|o| o.status == Status::Succeeded), "{:?}", statuses(&run));
         let calls = engine.calls();
-        let pulls: Vec<&String> = calls.iter().filter(|c| c.starts_with("pull ")).collect();
+        // In parallel: in either order.
+        let mut pulls: Vec<&String> = calls.iter().filter(|c| c.starts_with("pull ")).collect();
+        pulls.sort();
         assert_eq!(pulls, vec!["pull reg.example.com/x:latest", "pull reg.example.com/y:latest"]);
         let first_pull = calls.iter().position(|c| c == "pull reg.example.com/x:latest").expect("pulled");
         let first_create = calls.iter().position(|c| c.starts_with("create")).expect("created");
@@ -1235,6 +1372,156 @@ mod tests {
         let run = run_with(text, &FakeEngine::new([]), &config(1), &CancelToken::new());
         assert_eq!(run.outcomes[0].status, Status::Failed);
         assert!(run.outcomes[0].reason.as_deref().is_some_and(|r| r.contains("is not a directory")));
+    }
+
+    /// Records every call, in order.
+    #[derive(Default)]
+    struct Recorder {
+        calls: Mutex<Vec<String>>,
+        ran_before: Vec<&'static str>,
+        refuse: Vec<&'static str>,
+    }
+
+    impl Recorder {
+        fn push(&self, call: String) {
+            self.calls.lock().expect("not poisoned").push(call);
+        }
+        fn calls(&self) -> Vec<String> {
+            self.calls.lock().expect("not poisoned").clone()
+        }
+    }
+
+    impl Hooks for Recorder {
+        fn did_run(&self, container: &ContainerSpec) -> bool {
+            self.push(format!("did_run {}", container.name));
+            self.ran_before.contains(&container.name.as_str())
+        }
+        fn before_pull(&self, image: &str, containers: &[&ContainerSpec]) {
+            let names: Vec<&str> = containers.iter().map(|c| c.name.as_str()).collect();
+            self.push(format!("before_pull {image} for {}", names.join(",")));
+        }
+        fn dependencies_met(
+            &self,
+            container: &ContainerSpec,
+            finished: &Finished<'_>,
+            default: Option<bool>,
+        ) -> Option<bool> {
+            let done: Vec<&str> = finished.iter().map(|(c, _)| c.name.as_str()).collect();
+            self.push(format!("dependencies_met {} after [{}] -> {default:?}", container.name, done.join(",")));
+            if self.refuse.contains(&container.name.as_str()) {
+                return Some(false);
+            }
+            default
+        }
+        fn before_run(&self, container: &ContainerSpec) {
+            self.push(format!("before_run {}", container.name));
+        }
+        fn after_run(&self, container: &ContainerSpec, outcome: &Outcome) {
+            self.push(format!("after_run {} {}", container.name, outcome.status.as_str()));
+        }
+    }
+
+    const THREE: &str = "p:
+  - {name: a, image_repo: x}
+  - {name: b, image_repo: y, dependencies: [a]}
+  - {name: c, image_repo: x, dependencies: [b]}
+";
+
+    fn run_hooked(text: &str, hooks: &dyn Hooks) -> Run {
+        let p = pipeline(text);
+        let plan = copili_planner::plan(&p, &Selection::default()).expect("plannable");
+        let events = Mutex::new(Vec::new());
+        let engine = FakeEngine::new([]);
+        let outcomes = run_with_hooks(&engine, &p, &plan, &config(1), &CancelToken::new(), hooks, &|e| {
+            events.lock().expect("not poisoned").push(e)
+        });
+        Run { outcomes, events: events.into_inner().expect("not poisoned") }
+    }
+
+    #[test]
+    fn hooks_are_called_in_order() {
+        let hooks = Recorder::default();
+        let run = run_hooked(THREE, &hooks);
+        assert!(run.outcomes.iter().all(|o| o.status == Status::Succeeded));
+        let calls = hooks.calls();
+        // `dependencies_met` is asked whenever the runner looks: keep each container's "yes".
+        let mut seen = std::collections::HashSet::new();
+        let without_pulls: Vec<&str> = calls
+            .iter()
+            .map(String::as_str)
+            .filter(|c| !c.starts_with("before_pull"))
+            .filter(|c| !c.starts_with("dependencies_met") || (c.ends_with("Some(true)") && seen.insert(*c)))
+            .collect();
+        assert_eq!(
+            without_pulls,
+            vec![
+                "did_run a",
+                "did_run b",
+                "did_run c",
+                "dependencies_met a after [] -> Some(true)",
+                "before_run a",
+                "after_run a succeeded",
+                "dependencies_met b after [a] -> Some(true)",
+                "before_run b",
+                "after_run b succeeded",
+                "dependencies_met c after [a,b] -> Some(true)",
+                "before_run c",
+                "after_run c succeeded",
+            ],
+            "{calls:#?}"
+        );
+        let pulls: Vec<&String> = calls.iter().filter(|c| c.starts_with("before_pull")).collect();
+        assert_eq!(pulls, vec!["before_pull x:latest for a,c", "before_pull y:latest for b"]);
+        let before_pull_x = calls.iter().position(|c| c.starts_with("before_pull x")).expect("called");
+        let before_run_a = calls.iter().position(|c| c == "before_run a").expect("called");
+        assert!(before_pull_x < before_run_a);
+    }
+
+    #[test]
+    fn did_run_skips_a_container_and_counts_as_met() {
+        let hooks = Recorder { ran_before: vec!["a", "b"], ..Recorder::default() };
+        let run = run_hooked(THREE, &hooks);
+        assert_eq!(
+            statuses(&run),
+            vec![
+                ("skipped", Some("it ran before (did_run)".into())),
+                ("skipped", Some("it ran before (did_run)".into())),
+                ("succeeded", None)
+            ]
+        );
+        let calls = hooks.calls();
+        assert!(!calls.iter().any(|c| c == "before_run a" || c.starts_with("before_pull y")), "{calls:#?}");
+        assert!(calls.contains(&"dependencies_met c after [a,b] -> Some(true)".to_string()), "{calls:#?}");
+    }
+
+    #[test]
+    fn dependencies_met_false_cancels_the_container_and_its_dependents() {
+        let hooks = Recorder { refuse: vec!["b"], ..Recorder::default() };
+        let run = run_hooked(THREE, &hooks);
+        assert_eq!(
+            statuses(&run),
+            vec![
+                ("succeeded", None),
+                ("cancelled", Some("dependencies not met (dependencies_met hook)".into())),
+                ("cancelled", Some("dependency b was cancelled".into()))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_hook_that_never_says_yes_does_not_hang_the_run() {
+        struct Never;
+        impl Hooks for Never {
+            fn dependencies_met(&self, c: &ContainerSpec, _: &Finished<'_>, default: Option<bool>) -> Option<bool> {
+                if c.name == "c" {
+                    None
+                } else {
+                    default
+                }
+            }
+        }
+        let run = run_hooked(THREE, &Never);
+        assert_eq!(statuses(&run)[2], ("cancelled", Some("dependencies never met (dependencies_met hook)".into())));
     }
 
     #[test]
