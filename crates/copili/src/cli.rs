@@ -111,6 +111,41 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Run the pipeline once, then rerun its service containers on their schedule until
+    /// stopped (SIGTERM or Ctrl-C: running containers get `--stop-timeout` to finish; exit 0).
+    #[command(after_help = SERVICE_EXAMPLES)]
+    Service {
+        /// The pipeline and selection.
+        #[command(flatten)]
+        input: InputArgs,
+        /// The run's options.
+        #[command(flatten)]
+        run: RunArgs,
+        /// The schedule options.
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Show the last runs of a pipeline and when its service containers are next due.
+    Status {
+        /// The pipeline file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The identity the pipeline ran under, if not its top-level key.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Where the run state is kept (default: `.copili/` beside the pipeline file).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        /// How many runs to show.
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        runs: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+        /// The default schedule of service containers, as given to `copili service`.
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
     /// Remove every container and network copili left (of one pipeline, or of all).
     Clean {
         /// The pipeline whose leftovers to remove; without it, every pipeline's.
@@ -196,12 +231,46 @@ pub struct RunArgs {
     /// absent image), `always` (copili 1.4's force pull), or `never` (air-gapped hosts).
     #[arg(long, value_name = "POLICY", value_parser = parse_pull_policy)]
     pub pull: Option<copili::model::PullPolicy>,
+    /// Where the run state is kept (default: `.copili/` beside the pipeline file).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Run `run_once` containers even when they succeeded before.
+    #[arg(long)]
+    pub force: bool,
+    /// Rerun only what failed or was cancelled in the previous run; its successes count as met
+    /// dependencies.
+    #[arg(long, conflicts_with = "force")]
+    pub resume: bool,
+}
+
+/// The schedule options of `copili service`.
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// Rerun service containers at this interval (e.g. `10m`), unless they have a `schedule`.
+    #[arg(long, value_name = "DURATION", conflicts_with = "cron")]
+    pub every: Option<String>,
+    /// Rerun service containers when this cron expression matches (e.g. `*/10 * * * *`), unless
+    /// they have a `schedule`.
+    #[arg(long, value_name = "EXPR")]
+    pub cron: Option<String>,
+    /// The time zone of schedules without their own `timezone` (default: local time).
+    #[arg(long, value_name = "ZONE")]
+    pub timezone: Option<String>,
+    /// Do not run the whole pipeline first: go straight to the schedule (`catch_up` applies).
+    #[arg(long)]
+    pub no_initial_run: bool,
 }
 
 /// `--pull`'s value.
 pub fn parse_pull_policy(text: &str) -> Result<copili::model::PullPolicy, String> {
     copili::model::PullPolicy::parse(text).ok_or_else(|| "expected `always`, `missing` or `never`".to_string())
 }
+
+const SERVICE_EXAMPLES: &str = "Examples:
+  copili service pipeline.yaml                      # then daily at 00:00 local time
+  copili service pipeline.yaml --every 10m
+  copili service pipeline.yaml --cron '30 3 * * *' --timezone Europe/Berlin
+  copili status pipeline.yaml                       # last runs, next due times";
 
 /// Formats of `copili plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

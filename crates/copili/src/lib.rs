@@ -17,6 +17,8 @@
 pub mod exit_code;
 pub mod render;
 pub mod report;
+pub mod run_state;
+pub mod service;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -120,6 +122,7 @@ impl Pipeline {
     ///     global_env: Vec::new(),
     ///     global_labels: Vec::new(),
     ///     policies: Vec::new(),
+    ///     images: Default::default(),
     /// };
     /// let outcomes = pipeline
     ///     .run(&engine, &Selection::default(), &config, &CancelToken::new(), &|event| println!("{event:?}"))

@@ -3,6 +3,7 @@
 
 mod cli;
 mod run_command;
+mod service_command;
 
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
@@ -77,6 +78,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(exit_code::SUCCESS)
         }
         Command::Run { input, run } => run_command::run(&input, &run),
+        Command::Service { input, run, service } => service_command::service(&input, &run, &service),
+        Command::Status { file, name, state_dir, runs, format, service } => {
+            service_command::status(&file, name.as_deref(), state_dir.as_deref(), runs, format, &service)
+        }
         Command::Clean { file, name, engine } => run_command::clean(file.as_deref(), name.as_deref(), &engine),
         Command::Schema => {
             let mut json = serde_json::to_string_pretty(&copili::model::schema::json_schema())?;
@@ -125,7 +130,7 @@ fn release_at_exit<T>(value: T) {
 }
 
 /// Writes to stdout; a closed pipe (`copili plan … | head`) is not an error.
-fn write_stdout(text: &str) -> anyhow::Result<()> {
+pub(crate) fn write_stdout(text: &str) -> anyhow::Result<()> {
     write_stdout_with(|out| out.write_all(text.as_bytes()))
 }
 

@@ -3,6 +3,7 @@
 //! lock, removes leftovers of a crashed run, turns SIGINT/SIGTERM into cancellation, runs,
 //! reports, and maps the outcome to an exit code.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal as _, Write as _};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,22 +12,40 @@ use std::time::SystemTime;
 use copili::exit_code;
 use copili::model::Secret;
 use copili::report::{system_clock, Console, JsonReport, LogFiles, Reporter as _, Reporters, RunInfo, RunSummary};
+use copili::run_state::{RecordedRun, RunState, SkipPolicy};
 use copili_runtime::lock::PipelineLock;
 use copili_runtime::runner::{self, CancelToken, RunConfig, RunEvent, Status};
 use copili_runtime::{CliEngine, Engine, EngineKind};
+use copili_state::RunCommand;
 
 use crate::cli::{InputArgs, RunArgs};
 
-/// `copili run`.
-pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
-    let Some((pipeline, plan, _)) = crate::load_and_plan(input, false)? else {
-        return Ok(exit_code::INVALID_INPUT);
+/// What `run` and `service` share once the pipeline is loaded, the engine answers and the
+/// lock is held.
+pub(crate) struct Session {
+    pub(crate) pipeline: copili::Pipeline,
+    pub(crate) plan: copili::Plan,
+    pub(crate) engine: CliEngine,
+    pub(crate) config: RunConfig,
+    pub(crate) state: Option<RunState>,
+    _lock: Option<PipelineLock>,
+}
+
+/// Loads, plans, picks the engine, checks it answers, takes the lock, removes leftovers and
+/// opens the state. `Err(code)`: the exit code, the message printed.
+pub(crate) fn start_session(
+    input: &InputArgs,
+    args: &RunArgs,
+    service_only: bool,
+) -> anyhow::Result<Result<Session, i32>> {
+    let Some((pipeline, plan, _)) = crate::load_and_plan(input, service_only)? else {
+        return Ok(Err(exit_code::INVALID_INPUT));
     };
     let (global_env, global_labels) = match parse_globals(args) {
         Ok(globals) => globals,
         Err(message) => {
             eprintln!("error: {message}");
-            return Ok(exit_code::INVALID_INPUT);
+            return Ok(Err(exit_code::INVALID_INPUT));
         }
     };
 
@@ -41,7 +60,7 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
         (Err(e), false) => {
             eprintln!("error: container engine `{}` unavailable: {e}", args.engine);
             write_report_without_run(args, &pipeline, &plan, "engine unavailable", exit_code::ENGINE_UNAVAILABLE);
-            return Ok(exit_code::ENGINE_UNAVAILABLE);
+            return Ok(Err(exit_code::ENGINE_UNAVAILABLE));
         }
     };
     let engine = if args.dry_run {
@@ -58,12 +77,12 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
         if let Err(e) = engine.ping() {
             eprintln!("error: container engine `{}` does not answer: {}", engine.name(), one_line(&e.to_string()));
             write_report_without_run(args, &pipeline, &plan, "engine unavailable", exit_code::ENGINE_UNAVAILABLE);
-            return Ok(exit_code::ENGINE_UNAVAILABLE);
+            return Ok(Err(exit_code::ENGINE_UNAVAILABLE));
         }
     }
 
     let identity = pipeline.identity().to_string();
-    let _lock = if args.dry_run {
+    let lock = if args.dry_run {
         None
     } else {
         match PipelineLock::acquire(&PipelineLock::default_dir(), &identity) {
@@ -71,7 +90,7 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
             Err(e) => {
                 // No report: the running run may well be writing the same file.
                 eprintln!("error: {e}");
-                return Ok(exit_code::FAILURE);
+                return Ok(Err(exit_code::FAILURE));
             }
         }
     };
@@ -81,40 +100,113 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
             eprintln!("warning: could not remove leftovers of an earlier run: {}", one_line(&e.to_string()));
         }
     }
+    // The state: read by a dry run only when it exists, never written by one.
+    let state_dir = args.state_dir.clone().unwrap_or_else(|| copili::run_state::default_dir(&input.file));
+    let state = if args.dry_run && !state_dir.is_dir() {
+        None
+    } else {
+        match RunState::open(&state_dir, &identity) {
+            Ok(state) => Some(state),
+            Err(e) => {
+                eprintln!("error: {e}");
+                eprintln!("help: move the file away to start with an empty state, or pass --state-dir");
+                return Ok(Err(exit_code::FAILURE));
+            }
+        }
+    };
 
-    let cancel = CancelToken::new();
-    let signal = Arc::new(AtomicI32::new(0));
-    let signals = watch_signals(&cancel, &signal)?;
-
-    let run_id = run_id();
     let config = RunConfig {
         identity: identity.clone(),
-        run_id: run_id.clone(),
+        run_id: run_id(),
         jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
         fail_fast: args.fail_fast,
         stop_timeout: args.stop_timeout,
         global_env,
         global_labels,
         policies: Vec::new(),
-        images: copili_runtime::images::ImageConfig { policy: args.pull, ..Default::default() },
+        images: copili_runtime::images::ImageConfig {
+            policy: args.pull,
+            // A dry run shows the images in the order of the plan.
+            parallel: if args.dry_run { 1 } else { 3 },
+            ..Default::default()
+        },
     };
-    let spec = pipeline.spec();
-    let started_at = SystemTime::now();
-    let info = RunInfo::new(&pipeline, &run_id, engine.name(), started_at);
+    Ok(Ok(Session { pipeline, plan, engine, config, state, _lock: lock }))
+}
+
+/// The reporters of one run: the console (with the summary table or without), the log files
+/// (not for a dry run), `--report`.
+pub(crate) fn reporters_for(args: &RunArgs, info: &RunInfo, summary: bool) -> Reporters {
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut reporters = Reporters::new();
-    let console = Console::new(Box::new(std::io::stdout()), &info, color);
+    let console = Console::new(Box::new(std::io::stdout()), info, color);
     // On a terminal, each pull is one line that updates.
     let console = if std::io::stdout().is_terminal() && !args.dry_run { console.with_progress() } else { console };
-    reporters.push(console);
+    reporters.push(if summary { console } else { console.without_summary() });
     if !args.dry_run {
-        reporters.push(LogFiles::new(&args.log_dir, &info));
+        reporters.push(LogFiles::new(&args.log_dir, info));
     }
     if let Some(path) = &args.report {
-        reporters.push(JsonReport::new(path, &info, system_clock()));
+        reporters.push(JsonReport::new(path, info, system_clock()));
     }
-    let reporters = Mutex::new(reporters);
-    let outcomes = runner::run(&engine, spec, &plan, &config, &cancel, &|event: RunEvent| {
+    reporters
+}
+
+/// The ids of the images the containers that ran used, for the state.
+pub(crate) fn image_ids(
+    engine: &dyn Engine,
+    spec: &copili::model::Pipeline,
+    outcomes: &[runner::Outcome],
+) -> HashMap<String, String> {
+    let mut ids = HashMap::new();
+    for (container, outcome) in spec.containers.iter().zip(outcomes) {
+        if outcome.attempts == 0 {
+            continue;
+        }
+        let image = container.image();
+        if ids.contains_key(&image) {
+            continue;
+        }
+        if let Ok(Some(id)) = engine.image_id(&image) {
+            ids.insert(image, id);
+        }
+    }
+    ids
+}
+
+/// `copili run`.
+pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
+    let session = match start_session(input, args, false)? {
+        Ok(session) => session,
+        Err(code) => return Ok(code),
+    };
+    let Session { pipeline, plan, engine, config, state, .. } = &session;
+    let policy = match state.as_ref().map(|s| SkipPolicy::new(&s.lock(), args.force, args.resume)).transpose() {
+        Ok(policy) => policy,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(exit_code::FAILURE);
+        }
+    };
+    if args.resume && policy.is_none() {
+        eprintln!("error: --resume: this pipeline has no previous run to resume");
+        return Ok(exit_code::FAILURE);
+    }
+
+    let cancel = CancelToken::new();
+    let signal = Arc::new(AtomicI32::new(0));
+    let signals = watch_signals(&cancel, &signal)?;
+
+    let spec = pipeline.spec();
+    let started_at = SystemTime::now();
+    let info = RunInfo::new(pipeline, &config.run_id, engine.name(), started_at);
+    let reporters = Mutex::new(reporters_for(args, &info, true));
+    let no_hooks = runner::NoHooks;
+    let hooks: &dyn runner::Hooks = match &policy {
+        Some(policy) => policy,
+        None => &no_hooks,
+    };
+    let outcomes = runner::run_with_hooks(engine, spec, plan, config, &cancel, hooks, &|event: RunEvent| {
         reporters.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
     });
     signals.close();
@@ -127,8 +219,26 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
     } else {
         exit_code::FAILURE
     };
+    let finished_at = SystemTime::now();
+    if let (Some(state), false) = (state, args.dry_run) {
+        let ids = image_ids(engine, spec, &outcomes);
+        let containers: Vec<usize> = plan.order().collect();
+        let record = RecordedRun {
+            run_id: &config.run_id,
+            command: if args.resume { RunCommand::Resume } else { RunCommand::Run },
+            outcomes: &outcomes,
+            containers: &containers,
+            image_ids: &ids,
+            started_at,
+            finished_at,
+            exit_code: code,
+        };
+        if let Err(e) = state.record_run(spec, &record) {
+            eprintln!("warning: {e}");
+        }
+    }
     let mut reporters = reporters.into_inner().unwrap_or_else(PoisonError::into_inner);
-    reporters.finish(&RunSummary { outcomes, finished_at: SystemTime::now(), exit_code: code });
+    reporters.finish(&RunSummary { outcomes, finished_at, exit_code: code });
     for error in reporters.errors() {
         eprintln!("warning: {error}");
     }

@@ -50,6 +50,8 @@ pub struct Console {
     /// Updating lines of pulls in progress, when on a terminal.
     progress: Option<indicatif::MultiProgress>,
     bars: HashMap<String, indicatif::ProgressBar>,
+    /// Print the summary table at the end.
+    summary: bool,
 }
 
 impl Console {
@@ -65,7 +67,13 @@ impl Console {
             })
             .max()
             .unwrap_or(0);
-        Console { out, info: info.clone(), color, prefix_width, progress: None, bars: HashMap::new() }
+        Console { out, info: info.clone(), color, prefix_width, progress: None, bars: HashMap::new(), summary: true }
+    }
+
+    /// No summary table at the end (service mode's runs end with one line of their own).
+    pub fn without_summary(mut self) -> Console {
+        self.summary = false;
+        self
     }
 
     /// Shows each pull as one updating line on standard output (a terminal).
@@ -228,6 +236,10 @@ impl Reporter for Console {
     fn finish(&mut self, summary: &RunSummary) {
         for (_, bar) in self.bars.drain() {
             bar.finish_and_clear();
+        }
+        if !self.summary {
+            let _ = self.out.flush();
+            return;
         }
         let table = summary_table(&self.info, &summary.outcomes);
         let count = |status: Status| summary.outcomes.iter().filter(|o| o.status == status).count();
