@@ -28,7 +28,7 @@ pub use copili_model::{Diagnostic, Diagnostics, EnvFile, Input, LoadOptions};
 pub use copili_planner as planner;
 pub use copili_planner::{Plan, Selection};
 pub use copili_runtime as runtime;
-pub use copili_runtime::runner::{CancelToken, Outcome, RunConfig, RunEvent, Status};
+pub use copili_runtime::runner::{CancelToken, Finished, Hooks, NoHooks, Outcome, RunConfig, RunEvent, Status};
 pub use copili_runtime::{CliEngine, Engine, EngineKind};
 
 /// A validated pipeline: its description, and the identity it runs under.
@@ -138,6 +138,21 @@ impl Pipeline {
     ) -> Result<Vec<Outcome>, Diagnostics> {
         let plan = self.plan(selection)?;
         Ok(copili_runtime::runner::run(engine, &self.spec, &plan, config, cancel, on_event))
+    }
+
+    /// [`Pipeline::run`] with [`Hooks`]: what ran before, when dependencies are met, and
+    /// callbacks around pulls and runs (the seed's callbacks; see docs/hooks.md).
+    pub fn run_with_hooks(
+        &self,
+        engine: &dyn Engine,
+        selection: &Selection,
+        config: &RunConfig,
+        cancel: &CancelToken,
+        hooks: &dyn Hooks,
+        on_event: &(dyn Fn(RunEvent) + Sync),
+    ) -> Result<Vec<Outcome>, Diagnostics> {
+        let plan = self.plan(selection)?;
+        Ok(copili_runtime::runner::run_with_hooks(engine, &self.spec, &plan, config, cancel, hooks, on_event))
     }
 
     /// The environment a run selects by default: `ENV` of the process environment given in
