@@ -111,8 +111,10 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
-    /// Run the pipeline once, then rerun its service containers on their schedule until
-    /// stopped (SIGTERM or Ctrl-C: running containers get `--stop-timeout` to finish; exit 0).
+    /// Run the pipeline once, then rerun its service containers on their schedule
+    ///
+    /// Runs until SIGTERM or Ctrl-C, which stop it gracefully: running containers get
+    /// `--stop-timeout` to finish, everything is removed, exit code 0.
     #[command(after_help = SERVICE_EXAMPLES)]
     Service {
         /// The pipeline and selection.
