@@ -243,9 +243,11 @@ impl<'a> Finished<'a> {
 pub struct CancelToken(Arc<AtomicU8>);
 
 impl CancelToken {
-    // 0: running, 1: stop gracefully, 2: stop now.
+    // Low bits: 0 running, 1 stop gracefully, 2 stop now; `DRAIN`: start nothing more.
     const RUNNING: u8 = 0;
     const NOW: u8 = 2;
+    const LEVEL: u8 = 0x0f;
+    const DRAIN: u8 = 0x10;
 
     /// A token that has not been cancelled.
     pub fn new() -> CancelToken {
@@ -255,17 +257,30 @@ impl CancelToken {
     /// First request: stop starting containers, stop running ones with the grace period.
     /// A second request skips the grace period.
     pub fn cancel(&self) {
-        let _ = self.0.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| Some((s + 1).min(Self::NOW)));
+        let _ = self.0.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
+            Some((s & Self::DRAIN) | ((s & Self::LEVEL) + 1).min(Self::NOW))
+        });
+    }
+
+    /// Start nothing more, but let what runs finish (service mode's first signal); what has
+    /// not started is cancelled as interrupted. [`CancelToken::cancel`] then stops the rest.
+    pub fn drain(&self) {
+        self.0.fetch_or(Self::DRAIN, Ordering::SeqCst);
     }
 
     /// Whether cancellation was requested.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst) != Self::RUNNING
+        self.0.load(Ordering::SeqCst) & Self::LEVEL != Self::RUNNING
+    }
+
+    /// Whether nothing more is to start (drained or cancelled).
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::SeqCst) & Self::DRAIN != 0 || self.is_cancelled()
     }
 
     /// Whether the grace period is to be skipped.
     pub fn is_urgent(&self) -> bool {
-        self.0.load(Ordering::SeqCst) == Self::NOW
+        self.0.load(Ordering::SeqCst) & Self::LEVEL == Self::NOW
     }
 }
 
@@ -395,7 +410,7 @@ pub fn run_with_hooks(
         }
         let mut ready = vec![false; n];
         loop {
-            if cancel.is_cancelled() && !cancelling_reported {
+            if cancel.is_draining() && !cancelling_reported {
                 cancelling_reported = true;
                 on_event(RunEvent::RunCancelling { reason: "interrupted".into() });
             }
@@ -407,7 +422,7 @@ pub fn run_with_hooks(
                 }
                 // After an interrupt, whatever had not started was interrupted, whatever its
                 // dependencies did meanwhile.
-                if cancel.is_cancelled() {
+                if cancel.is_draining() {
                     finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, "interrupted"));
                 } else if let Some(reason) = &fail_fast_reason {
                     finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason.clone()));
@@ -446,7 +461,7 @@ pub fn run_with_hooks(
             // Start what is ready, in plan order, while slots are free.
             let mut started_any = false;
             for &c in &to_run {
-                if running >= jobs || cancel.is_cancelled() || fail_fast_reason.is_some() {
+                if running >= jobs || cancel.is_draining() || fail_fast_reason.is_some() {
                     break;
                 }
                 if outcomes[c].is_some() || is_running[c] || !ready[c] {
@@ -542,7 +557,7 @@ fn prepare_images(
     on_event: &(dyn Fn(RunEvent) + Sync),
     tx: &mpsc::Sender<Message>,
 ) {
-    let stop = || cancel.is_cancelled() || queue.over.load(Ordering::SeqCst);
+    let stop = || cancel.is_draining() || queue.over.load(Ordering::SeqCst);
     loop {
         let j = queue.next.fetch_add(1, Ordering::SeqCst);
         let Some(job) = queue.jobs.get(j) else { return };
@@ -665,7 +680,7 @@ fn run_container(
             Attempt::SidecarNotReady(reason) => (None, reason),
             Attempt::EngineFailed(error) => (None, engine_reason(&error)),
         };
-        if attempt > policy.retries || cancel.is_cancelled() {
+        if attempt > policy.retries || cancel.is_draining() {
             return done(Status::Failed, exit_code, Some(reason));
         }
         on_event(RunEvent::Retrying { container, attempt, delay, reason });
@@ -1109,6 +1124,26 @@ mod tests {
         assert_eq!(run.outcomes[0].exit_code, Some(143));
         assert!(engine.calls().contains(&"stop q-a".to_string()));
         assert_eq!(engine.leftovers(), (0, 0));
+    }
+
+    #[test]
+    fn draining_lets_running_containers_finish_and_starts_nothing() {
+        let text = "p:\n  - {name: a, image_repo: x}\n  - {name: b, image_repo: x, dependencies: [a]}\n";
+        let engine = FakeEngine::new([("a", Script { runs_for: Duration::from_millis(400), ..Script::default() })]);
+        let cancel = CancelToken::new();
+        let drainer = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            drainer.drain();
+        });
+        let run = run_with(text, &engine, &config(2), &cancel);
+        assert_eq!(statuses(&run), vec![("succeeded", None), ("cancelled", Some("interrupted".into()))]);
+        assert!(!engine.calls().contains(&"stop q-a".to_string()), "a was not stopped");
+        assert!(!cancel.is_cancelled() && cancel.is_draining());
+        cancel.cancel();
+        assert!(cancel.is_cancelled() && !cancel.is_urgent());
+        cancel.cancel();
+        assert!(cancel.is_urgent() && cancel.is_draining());
     }
 
     #[test]

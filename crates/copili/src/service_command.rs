@@ -124,6 +124,8 @@ fn watch_stop_signals(stop: &Arc<Stop>, cancel: &CancelToken) -> anyhow::Result<
         for _ in signals.forever() {
             let count = stop.count.fetch_add(1, Ordering::SeqCst) + 1;
             stop.requested.store(true, Ordering::SeqCst);
+            // Nothing new starts; what runs gets the grace period (see the watcher).
+            cancel.drain();
             stop.at.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert_with(Instant::now);
             if count >= 2 {
                 // A second signal: stop at once.
@@ -226,10 +228,11 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
 
         let (mut schedule, catch_up_now) =
             ServiceSchedule::start(timings.clone(), &state.lock(), Timestamp::now(), &|c| ran_initially[c]);
-        if service_containers.is_empty() {
+        let stopping = stop.requested.load(Ordering::SeqCst);
+        if service_containers.is_empty() && !stopping {
             say("=== no service containers (`is_service_container: true`): nothing to schedule; stop with Ctrl-C");
         }
-        for entry in &schedule.entries {
+        for entry in schedule.entries.iter().filter(|_| !stopping) {
             say(&format!(
                 "=== {} next due at {} ({})",
                 entry.name,
