@@ -120,7 +120,7 @@ impl CliEngine {
 
     fn run_with_env(&self, args: &[String], env: &[(&str, &str)]) -> Result<String, EngineError> {
         if let Some(DryRunSink(sink)) = &self.dry_run {
-            sink(self.render_quoted(args));
+            sink(self.render_dry(args, env));
             return Ok(dry_run_answer(args));
         }
         let mut expression = duct::cmd(&self.binary, args).stdout_capture().stderr_capture().stdin_null().unchecked();
@@ -147,6 +147,18 @@ impl CliEngine {
             .map(shell_quote)
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    /// A dry run's line: the settings that change where the client keeps credentials
+    /// (`DOCKER_CONFIG`) before the command, so that a copied line does not log in to the
+    /// user's own store; other environment values (secrets) are never shown.
+    fn render_dry(&self, args: &[String], env: &[(&str, &str)]) -> String {
+        let mut line = String::new();
+        for (name, value) in env.iter().filter(|(name, _)| *name == "DOCKER_CONFIG") {
+            line.push_str(&format!("{name}={} ", shell_quote(value)));
+        }
+        line.push_str(&self.render_quoted(args));
+        line
     }
 
     /// The command for messages. Arguments never hold secret values (see [`CliEngine::create`]).
@@ -357,7 +369,7 @@ impl CliEngine {
     /// Runs the client with `input` on its standard input.
     fn run_with_input(&self, args: &[String], env: &[(&str, &str)], input: &[u8]) -> Result<String, EngineError> {
         if let Some(DryRunSink(sink)) = &self.dry_run {
-            sink(self.render_quoted(args));
+            sink(self.render_dry(args, env));
             return Ok(String::new());
         }
         let mut expression =
@@ -873,8 +885,21 @@ impl Engine for CliEngine {
         }
     }
 
+    /// podman 4 fails the whole listing when an image disappears while it lists (another
+    /// process removing one): tried up to three times.
     fn local_images(&self) -> Result<Vec<String>, EngineError> {
-        let out = self.run(&args(["images", "--format", "{{.Repository}}:{{.Tag}}"]))?;
+        let a = args(["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+        let mut attempt = 0;
+        let out = loop {
+            attempt += 1;
+            match self.run(&a) {
+                Ok(out) => break out,
+                Err(EngineError::Failed { stderr, .. }) if attempt < 3 && is_no_such_image(&stderr) => {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => return Err(e),
+            }
+        };
         Ok(out.lines().map(str::trim).filter(|l| !l.is_empty() && !l.contains("<none>")).map(String::from).collect())
     }
 

@@ -216,9 +216,9 @@ fn merge(current: &mut ImageSource, other: ImageSource) {
         (_, invalid @ ImageSource::Invalid(_)) => *current = invalid,
         (ImageSource::Pull { .. }, build @ ImageSource::Build { .. }) => *current = build,
         (
-            ImageSource::Pull { policy, auth, .. } | ImageSource::Build { policy, auth, .. },
-            ImageSource::Pull { policy: other, auth: other_auth, .. }
-            | ImageSource::Build { policy: other, auth: other_auth, .. },
+            ImageSource::Pull { policy, auth, tls_verify } | ImageSource::Build { policy, auth, tls_verify, .. },
+            ImageSource::Pull { policy: other, auth: other_auth, tls_verify: other_tls }
+            | ImageSource::Build { policy: other, auth: other_auth, tls_verify: other_tls, .. },
         ) => {
             if rank(other) > rank(*policy) {
                 *policy = other;
@@ -226,6 +226,8 @@ fn merge(current: &mut ImageSource, other: ImageSource) {
             if auth.is_none() {
                 *auth = other_auth;
             }
+            // One image, one registry: if a container says it speaks plain HTTP, it does.
+            *tls_verify &= other_tls;
         }
     }
 }
@@ -307,7 +309,7 @@ fn pull(
         let reason = failure.message(image, &registry, &error);
         // Refused credentials are not tried again: it would not help, and registries lock
         // accounts after repeated failures.
-        if failure.is_authentication() || attempt > config.pull_retries {
+        if !failure.is_retried() || attempt > config.pull_retries {
             let tries = if attempt > 1 { format!(" (after {attempt} attempts)") } else { String::new() };
             return Err(format!("{reason}{tries}"));
         }
@@ -336,6 +338,8 @@ pub enum PullFailure {
     NotFound,
     /// The registry could not be reached.
     Unreachable,
+    /// The registry speaks plain HTTP and the client expected HTTPS.
+    PlainHttp,
     /// Anything else.
     Other,
 }
@@ -344,6 +348,11 @@ impl PullFailure {
     /// Whether the failure is about credentials (not retried).
     pub fn is_authentication(self) -> bool {
         matches!(self, PullFailure::CredentialsRefused | PullFailure::CredentialsMissing | PullFailure::AccessDenied)
+    }
+
+    /// Whether trying again could help (not for credentials or a protocol mismatch).
+    pub fn is_retried(self) -> bool {
+        !self.is_authentication() && self != PullFailure::PlainHttp
     }
 
     /// The container's failure reason.
@@ -360,6 +369,9 @@ impl PullFailure {
             ),
             PullFailure::NotFound => format!("image {image} not found in registry {registry}"),
             PullFailure::Unreachable => format!("registry {registry} cannot be reached: {}", short(error)),
+            PullFailure::PlainHttp => format!(
+                "registry {registry} speaks plain HTTP, not HTTPS: set `tls_verify: false` (podman) or mark it insecure in registries.conf / docker's `insecure-registries`"
+            ),
             PullFailure::Other => format!("pulling {image} failed: {}", short(error)),
         }
     }
@@ -386,8 +398,10 @@ pub fn classify(error: &EngineError, had_credentials: bool) -> PullFailure {
         "server misbehaving",
         "tls: ",
         "x509",
-        "http response to https client",
     ]);
+    if any(&["http response to https client"]) {
+        return PullFailure::PlainHttp;
+    }
     let auth_words = any(&[
         "unauthorized",
         "authentication required",
@@ -804,5 +818,73 @@ pub fn normalize(reference: &str) -> String {
         (Some(digest), _) => format!("{qualified}@{digest}"),
         (None, Some(tag)) => format!("{qualified}:{tag}"),
         (None, None) => format!("{qualified}:latest"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use copili_model::{load, EnvFile, Input, LoadOptions};
+
+    fn pipeline(text: &str) -> Pipeline {
+        let options = LoadOptions { env_file: EnvFile::Disabled, ..LoadOptions::default() };
+        load(Input::Text(text), &options).expect("valid")
+    }
+
+    fn failed(stderr: &str, command: &str) -> EngineError {
+        EngineError::Failed { command: command.into(), code: Some(125), stderr: stderr.into() }
+    }
+
+    #[test]
+    fn one_job_per_image_with_the_most_eager_policy_and_plain_http_if_any_says_so() {
+        let p = pipeline(
+            "p:
+  - {name: a, image_repo: r.io/x, pull: never}
+  - {name: b, image_repo: r.io/x, pull: always, tls_verify: false, image_reg_username: u, image_reg_password: pw}
+  - {name: c, image_repo: r.io/y, sidecars: [{name: s, image_repo: r.io/x}]}
+",
+        );
+        let (jobs, needs) = jobs(&p, &[0, 1, 2], None);
+        assert_eq!(jobs.len(), 2);
+        assert_eq!(jobs[0].users, vec![0, 1, 2]);
+        match &jobs[0].source {
+            ImageSource::Pull { policy, auth, tls_verify } => {
+                assert_eq!(*policy, PullPolicy::Always);
+                assert_eq!(auth.as_ref().map(|a| a.registry.as_str()), Some("r.io"));
+                assert!(!tls_verify);
+            }
+            other => panic!("a pull: {other:?}"),
+        }
+        assert_eq!(needs[2], vec![1, 0], "c needs its own image and its sidecar's");
+        let (jobs, _) = super::jobs(&p, &[0], Some(PullPolicy::Missing));
+        assert!(matches!(jobs[0].source, ImageSource::Pull { policy: PullPolicy::Missing, .. }));
+    }
+
+    #[test]
+    fn failures_are_classified_whatever_the_engine_says() {
+        let cases = [
+            ("Error: logging into \"r.io\": invalid username/password", "podman login", true, PullFailure::CredentialsRefused),
+            ("Error response from daemon: Get \"https://r.io/v2/\": unauthorized: incorrect username or password", "docker login", true, PullFailure::CredentialsRefused),
+            ("Error response from daemon: Head \"https://r.io/v2/x/manifests/latest\": no basic auth credentials", "docker pull", false, PullFailure::CredentialsMissing),
+            ("Error: initializing source docker://r.io/x:latest: reading manifest latest in r.io/x: unauthorized: authentication required", "podman pull", false, PullFailure::CredentialsMissing),
+            ("Error: reading manifest latest in r.io/x: requested access to the resource is denied", "podman pull", true, PullFailure::AccessDenied),
+            ("Error: initializing source docker://r.io/x:nope: reading manifest nope in r.io/x: manifest unknown", "podman pull", false, PullFailure::NotFound),
+            ("Error: pinging container registry r.io: Get \"https://r.io/v2/\": dial tcp 10.0.0.1:443: connect: connection refused", "podman pull", false, PullFailure::Unreachable),
+            ("Error: pinging container registry 127.0.0.1:5858: Get \"https://127.0.0.1:5858/v2/\": http: server gave HTTP response to HTTPS client", "podman login", true, PullFailure::PlainHttp),
+            ("Error: something odd", "podman pull", false, PullFailure::Other),
+        ];
+        for (stderr, command, credentials, expected) in cases {
+            assert_eq!(classify(&failed(stderr, command), credentials), expected, "{stderr}");
+        }
+        assert!(!PullFailure::PlainHttp.is_retried() && !PullFailure::CredentialsRefused.is_retried());
+        assert!(PullFailure::NotFound.is_retried() && PullFailure::Unreachable.is_retried());
+    }
+
+    #[test]
+    fn references_are_normalised_as_docker_reads_them() {
+        assert_eq!(normalize("busybox"), "docker.io/library/busybox:latest");
+        assert_eq!(normalize("team/app:1"), "docker.io/team/app:1");
+        assert_eq!(normalize("localhost/x"), "localhost/x:latest");
+        assert_eq!(normalize("r.io:5000/a/b:v2"), "r.io:5000/a/b:v2");
     }
 }
