@@ -12,7 +12,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use copili::model::ContainerSpec;
-use copili::{CancelToken, CliEngine, Engine as _, Finished, Hooks, LoadOptions, Outcome, Pipeline, RunConfig, Selection};
+use copili::{
+    CancelToken, CliEngine, Engine as _, Finished, Hooks, LoadOptions, Outcome, Pipeline, RunConfig, Selection,
+};
 
 /// Prints every call; `did_run` answers from a list of containers that "ran before" (a real
 /// program would ask its database, as the seed's users did).
@@ -40,7 +42,12 @@ impl Hooks for PrintingHooks {
         self.log(format!("before_pull({image}) for {}", names.join(", ")));
     }
 
-    fn dependencies_met(&self, container: &ContainerSpec, finished: &Finished<'_>, default: Option<bool>) -> Option<bool> {
+    fn dependencies_met(
+        &self,
+        container: &ContainerSpec,
+        finished: &Finished<'_>,
+        default: Option<bool>,
+    ) -> Option<bool> {
         // `publish` also needs `transform` to have run to completion, not only to have been
         // skipped as done before: a rule of this program, beyond the pipeline file's.
         if container.name == "publish" && default == Some(true) {
