@@ -941,3 +941,68 @@ fn crashed_run_leftovers_are_removed(engine: Engine) {
     assert_finished(&output, "dataloader_03", "succeeded", "");
     scene.assert_no_leftovers();
 }
+
+/// `cargo run --example hooks` (examples/hooks.rs, docs/hooks.md) on rootful podman: the hook
+/// calls in order for a three-container pipeline, and `did_run` / `dependencies_met` changing
+/// what runs, as documented.
+#[test]
+fn hooks_example() {
+    let engine = Engine::RootfulPodman;
+    engine.assert_ready();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let built = run(std::process::Command::new(&cargo).current_dir(repo_root()).args([
+        "build",
+        "--quiet",
+        "-p",
+        "copili",
+        "--example",
+        "hooks",
+    ]));
+    assert_eq!(built.code(), Some(0), "{}", built.describe());
+    let example =
+        copili_e2e::copili_binary().parent().expect("the binary is in <target>/<profile>").join("examples/hooks");
+    let setup = copili_e2e::engine_setup();
+    let run_example = |args: &[&str]| {
+        let mut command = std::process::Command::new(&example);
+        command
+            .args(args)
+            .env("COPILI_ENGINE", "podman")
+            .env("CONTAINERS_CONF", setup.get("CONTAINERS_CONF"))
+            .env("COPILI_EXAMPLE_IMAGE", setup.get("COPILI_TEST_IMAGE"))
+            .env("PATH", format!("{}:/usr/sbin:/sbin", std::env::var("PATH").unwrap_or_default()));
+        let output = run(&mut command);
+        assert_eq!(output.code(), Some(0), "{}", output.describe());
+        output.stdout()
+    };
+    let hooks = |stdout: &str| -> Vec<String> {
+        stdout.lines().filter_map(|l| l.strip_prefix("hook: ")).map(String::from).collect()
+    };
+
+    let stdout = run_example(&[]);
+    let image = setup.get("COPILI_TEST_IMAGE");
+    assert_eq!(
+        hooks(&stdout),
+        [
+            "did_run(extract) -> false".to_string(),
+            "did_run(transform) -> false".into(),
+            "did_run(publish) -> false".into(),
+            format!("before_pull({image}) for extract, transform, publish"),
+            "before_run(extract)".into(),
+            "after_run(extract) -> succeeded Some(0)".into(),
+            "before_run(transform)".into(),
+            "after_run(transform) -> succeeded Some(0)".into(),
+            "before_run(publish)".into(),
+            "after_run(publish) -> succeeded Some(0)".into(),
+        ],
+        "{stdout}"
+    );
+    assert!(stdout.contains("publish | publishing"), "{stdout}");
+
+    // `did_run` skips extract and transform (they count as met); publish's `dependencies_met`
+    // rule then refuses it, as docs/hooks.md says.
+    let stdout = run_example(&["--skip", "extract,transform"]);
+    assert!(!hooks(&stdout).iter().any(|h| h.starts_with("before_run")), "{stdout}");
+    assert!(stdout.contains("extract    skipped    it ran before (did_run)"), "{stdout}");
+    assert!(stdout.contains("publish    cancelled  dependencies not met (dependencies_met hook)"), "{stdout}");
+    engine.assert_no_leftovers("hooks-example");
+}
