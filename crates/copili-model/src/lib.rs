@@ -26,6 +26,6 @@ pub use interpolate::VarSource;
 pub use load::{load, load_draft, Draft, EnvFile, Input, LoadOptions};
 pub use secret::Secret;
 pub use spec::{
-    registry_of, BuildContext, BuildSpec, ContainerSpans, ContainerSpec, Pipeline, PullPolicy, ReadyCheck, VariableUse,
-    Volume, VolumeSource,
+    registry_of, BuildContext, BuildSpec, ContainerSpans, ContainerSpec, Pipeline, PullPolicy, ReadyCheck,
+    ResourceAmounts, Resources, VariableUse, Volume, VolumeSource,
 };

@@ -20,8 +20,8 @@ use crate::interpolate::{interpolate, InterpolationError, VarSource, Variables};
 use crate::properties::{self, OnSidecar};
 use crate::secret::Secret;
 use crate::spec::{
-    BuildContext, BuildSpec, ContainerSpans, ContainerSpec, Pipeline, PullPolicy, ReadyCheck, VariableUse, Volume,
-    VolumeSource,
+    BuildContext, BuildSpec, ContainerSpans, ContainerSpec, Pipeline, PullPolicy, ReadyCheck, ResourceAmounts,
+    Resources, VariableUse, Volume, VolumeSource,
 };
 
 /// Where a pipeline description comes from.
@@ -293,6 +293,57 @@ fn absolute(path: &Path, base: &Path) -> PathBuf {
     out
 }
 
+/// Bytes from `512m`, `1g`, `1.5G`, `256Mi`, `1024` (units are powers of 1024, as docker's).
+pub(crate) fn parse_memory(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "ki" | "kib" => 1 << 10,
+        "m" | "mb" | "mi" | "mib" => 1 << 20,
+        "g" | "gb" | "gi" | "gib" => 1 << 30,
+        "t" | "tb" | "ti" | "tib" => 1 << 40,
+        _ => return None,
+    };
+    let bytes = number * factor as f64;
+    (bytes.is_finite() && bytes >= 0.0 && bytes < 1e18).then_some(bytes as u64)
+}
+
+/// Whether written text refers to a variable (`$$` is a literal `$`).
+fn uses_variable(text: &str) -> bool {
+    text.replace("$$", "").contains('$')
+}
+
+/// The names (as written) of the `env_vars` entries whose value refers to a variable: they
+/// become references to a Kubernetes Secret when exported.
+fn env_names_using_variables(node: &Node) -> Vec<String> {
+    let mut names = Vec::new();
+    match &node.value {
+        Value::Map(entries) => {
+            for (key, value) in entries {
+                if let (Some((name, _)), Some((text, _))) = (key.as_scalar(), value.as_scalar()) {
+                    if uses_variable(text) {
+                        names.push(name.to_string());
+                    }
+                }
+            }
+        }
+        Value::Seq(items) => {
+            for item in items {
+                if let Some((name, value)) = item.as_scalar().and_then(|(text, _)| text.split_once('=')) {
+                    if uses_variable(value) {
+                        names.push(name.to_string());
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    names
+}
+
 /// `localhost/copili-<pipeline>-<name>` for a built image without `image_repo`: lowercase,
 /// other characters than letters and digits as `-`.
 fn default_build_repo(spec: &mut ContainerSpec, pipeline: &str) {
@@ -404,6 +455,8 @@ static REPOSITORY: LazyLock<Regex> = LazyLock::new(|| {
     let digest = r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})";
     Regex::new(&format!(r"^(?:{domain}/)?{path_component}(?:/{path_component})*{digest}?$")).expect("valid regex")
 });
+static PLACEMENT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*[A-Za-z0-9_.\-/]+\s*(==|!=)\s*\S+\s*$").expect("valid regex"));
 static TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").expect("valid regex"));
 
@@ -1074,6 +1127,9 @@ impl Loader {
             timezone: None,
             catch_up: false,
             run_once: false,
+            env_from_variables: Vec::new(),
+            placement: Vec::new(),
+            resources: None,
             spans: ContainerSpans { item: node.span, name: name_span, dependencies: Vec::new() },
         };
         let mut explicit_tag: Option<Span> = None;
@@ -1147,6 +1203,7 @@ impl Loader {
                         }
                         spec.env_vars.push((key_text, Secret::new(v)));
                     }
+                    spec.env_from_variables = env_names_using_variables(value);
                 }
                 "labels" => {
                     for (key_text, v, key_span) in self.string_map(value, "labels", &label, false) {
@@ -1258,6 +1315,17 @@ impl Loader {
                 }
                 "tls_verify" => spec.tls_verify = self.bool_value(value, at).unwrap_or(true),
                 "run_once" => spec.run_once = self.bool_value(value, at).unwrap_or(false),
+                "placement" => {
+                    for (constraint, span) in self.string_list(value, at) {
+                        if PLACEMENT.is_match(&constraint) {
+                            spec.placement.push(constraint.trim().to_string());
+                        } else {
+                            self.error(format!("invalid placement constraint `{constraint}`"), span, Some(at)).help =
+                                Some("write `ATTRIBUTE==VALUE` or `ATTRIBUTE!=VALUE`, e.g. `node.labels.disk==ssd` or `node.role==worker`".into());
+                        }
+                    }
+                }
+                "resources" => spec.resources = self.resources(value, at, &label),
                 "catch_up" => {
                     spec.catch_up = self.bool_value(value, at).unwrap_or(false);
                     service_only_keys.push((key.span, "catch_up"));
@@ -1517,6 +1585,109 @@ impl Loader {
             }
         }
         Some(spec)
+    }
+
+    /// `resources`: `{cpus, memory, reservations: {cpus, memory}}`, or compose's
+    /// `{limits: {cpus, memory}, reservations: {cpus, memory}}`.
+    fn resources(&mut self, node: &Node, at: At<'_>, container: &str) -> Option<Resources> {
+        let Value::Map(entries) = &node.value else {
+            self.error(
+                format!("expected `{{cpus, memory, reservations}}`, found {}", node.kind_name()),
+                node.span,
+                Some(at),
+            )
+            .help = Some("write e.g. `resources: {cpus: 2, memory: 1g, reservations: {memory: 512m}}`".into());
+            return None;
+        };
+        let mut resources = Resources::default();
+        for (key, value) in entries {
+            let key_text = key.as_scalar().map_or("", |(k, _)| k);
+            match key_text {
+                "cpus" | "memory" => {
+                    let amounts = &mut resources.limits;
+                    self.amount(key_text, value, container, "resources", amounts);
+                }
+                "limits" | "reservations" => {
+                    let path = format!("resources.{key_text}");
+                    let Value::Map(inner) = &value.value else {
+                        self.error(
+                            format!("expected `{{cpus, memory}}`, found {}", value.kind_name()),
+                            value.span,
+                            Some(At { container, property: &path }),
+                        );
+                        continue;
+                    };
+                    let mut amounts = ResourceAmounts::default();
+                    for (inner_key, inner_value) in inner {
+                        let inner_text = inner_key.as_scalar().map_or("", |(k, _)| k);
+                        if inner_text == "cpus" || inner_text == "memory" {
+                            self.amount(inner_text, inner_value, container, &path, &mut amounts);
+                        } else {
+                            let help = properties::suggest(inner_text, ["cpus", "memory"])
+                                .map(|s| format!("did you mean `{s}`?"));
+                            self.error(
+                                format!("unknown resource `{inner_text}`"),
+                                inner_key.span,
+                                Some(At { container, property: &path }),
+                            )
+                            .help = help.or_else(|| Some("resources are `cpus` and `memory`".into()));
+                        }
+                    }
+                    if key_text == "limits" {
+                        resources.limits.cpus = amounts.cpus.or(resources.limits.cpus);
+                        resources.limits.memory = amounts.memory.or(resources.limits.memory);
+                    } else {
+                        resources.reservations = amounts;
+                    }
+                }
+                other => {
+                    let help = properties::suggest(other, ["cpus", "memory", "limits", "reservations"])
+                        .map(|s| format!("did you mean `{s}`?"));
+                    self.error(format!("unknown resource `{other}`"), key.span, Some(at)).help = help
+                        .or_else(|| Some("`resources` takes `cpus`, `memory` and `reservations` (or `limits`)".into()));
+                }
+            }
+        }
+        let over = |reserved: Option<f64>, limit: Option<f64>| matches!((reserved, limit), (Some(r), Some(l)) if r > l);
+        if over(resources.reservations.cpus, resources.limits.cpus)
+            || over(resources.reservations.memory.map(|m| m as f64), resources.limits.memory.map(|m| m as f64))
+        {
+            self.error("a reservation is larger than its limit", node.span, Some(at)).help =
+                Some("the reservation is what the container is guaranteed, the limit what it may use: keep reservation ≤ limit".into());
+        }
+        Some(resources)
+    }
+
+    /// One `cpus` or `memory` amount.
+    fn amount(&mut self, key: &str, node: &Node, container: &str, path: &str, into: &mut ResourceAmounts) {
+        let property = format!("{path}.{key}");
+        let at = At { container, property: &property };
+        let Some(text) = self.text(node, at, false) else { return };
+        if key == "cpus" {
+            match text.trim().parse::<f64>() {
+                Ok(cpus) if cpus > 0.0 && cpus.is_finite() && cpus <= 4096.0 => into.cpus = Some(cpus),
+                _ => {
+                    self.error(
+                        format!("invalid number of CPUs `{text}`: expected a number above 0, e.g. `0.5` or `2`"),
+                        node.span,
+                        Some(at),
+                    );
+                }
+            }
+        } else {
+            match parse_memory(&text) {
+                Some(bytes) if bytes >= 4 * 1024 * 1024 => into.memory = Some(bytes),
+                Some(_) => {
+                    self.error(format!("memory `{text}` is below the 4 MiB engines accept"), node.span, Some(at));
+                }
+                None => {
+                    self.error(format!("invalid amount of memory `{text}`"), node.span, Some(at)).help = Some(
+                        "a number of bytes with a unit: `512m`, `1g`, `1.5g`, `256Mi` (k, m, g, t are powers of 1024)"
+                            .into(),
+                    );
+                }
+            }
+        }
     }
 
     fn command(&mut self, node: &Node, at: At<'_>) -> Vec<String> {
@@ -2478,6 +2649,37 @@ mod tests {
             warnings("p:\n  - {name: a, image_repo: x, schedule: daily 03:30}\n"),
             vec!["`schedule` has no effect: `a` is not a service container"]
         );
+    }
+
+    #[test]
+    fn placement_resources_and_env_from_variables() {
+        let p = ok("p:\n  - name: a\n    image_repo: x\n    placement: [node.labels.disk==ssd, 'node.role != manager']\n    resources: {cpus: 1.5, memory: 512m, reservations: {cpus: 0.5, memory: 256Mi}}\n    env_vars: {A: literal, B: $PW, C: 'cost $$5', D: '${DB}x'}\n");
+        let a = &p.containers[0];
+        assert_eq!(a.placement, vec!["node.labels.disk==ssd", "node.role != manager"]);
+        let r = a.resources.expect("resources");
+        assert_eq!((r.limits.cpus, r.limits.memory), (Some(1.5), Some(512 << 20)));
+        assert_eq!((r.reservations.cpus, r.reservations.memory), (Some(0.5), Some(256 << 20)));
+        assert_eq!(a.env_from_variables, vec!["B", "D"]);
+        let p = ok("p:\n  - {name: a, image_repo: x, resources: {limits: {memory: 1g}}, env_vars: [X=$PW, Y=1]}\n");
+        assert_eq!(p.containers[0].resources.and_then(|r| r.limits.memory), Some(1 << 30));
+        assert_eq!(p.containers[0].env_from_variables, vec!["X"]);
+        assert_eq!(error_with_help(&container("    placement: [ssd]\n")).0, "invalid placement constraint `ssd`");
+        assert_eq!(error_with_help(&container("    resources: {memory: lots}\n")).0, "invalid amount of memory `lots`");
+        assert_eq!(
+            error_with_help(&container("    resources: {cpus: 0}\n")).0,
+            "invalid number of CPUs `0`: expected a number above 0, e.g. `0.5` or `2`"
+        );
+        assert_eq!(
+            error_with_help(&container("    resources: {cpu: 1}\n")),
+            ("unknown resource `cpu`".into(), Some("did you mean `cpus`?".into()))
+        );
+        assert_eq!(
+            error_with_help(&container("    resources: {memory: 1g, reservations: {memory: 2g}}\n")).0,
+            "a reservation is larger than its limit"
+        );
+        assert_eq!(parse_memory("1.5g"), Some(3 << 29));
+        assert_eq!(parse_memory("10 MB"), Some(10 << 20));
+        assert_eq!(parse_memory("x"), None);
     }
 
     #[test]

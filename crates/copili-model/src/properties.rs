@@ -199,6 +199,20 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Service containers: when a run was due while copili was down, run once at start-up (never once per missed run); otherwise wait for the next (default false).",
     },
     Property {
+        name: "placement",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        summary: "Where it may run on a cluster: Docker Swarm constraints such as `node.labels.disk==ssd` or `node.role!=manager` (node selectors when exported to Kubernetes); no effect on a single host.",
+    },
+    Property {
+        name: "resources",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        summary: "CPU and memory: `{cpus: 2, memory: 1g, reservations: {cpus: 0.5, memory: 256m}}` (or compose's `limits`/`reservations`); limits for every engine, reservations on swarm and Kubernetes (memory also on docker and podman).",
+    },
+    Property {
         name: "pull",
         aliases: &[],
         required: false,

@@ -248,6 +248,31 @@ fn value_shape(property: &Property) -> Option<Value> {
             "minLength": 1,
             "examples": ["every 10m", "daily 03:30", "*/10 * * * *"]
         }),
+        "placement" => json!({
+            "type": ["array", "null"],
+            "items": { "type": "string", "pattern": r"^\s*[A-Za-z0-9_.\-/]+\s*(==|!=)\s*\S+\s*$|\$" },
+            "examples": [["node.labels.disk==ssd"]]
+        }),
+        "resources" => {
+            let amounts = json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "cpus": { "type": ["number", "string"], "description": "CPUs, e.g. `0.5` or `2`." },
+                    "memory": { "type": ["integer", "string"], "description": "Bytes, or with a unit: `512m`, `1g`, `256Mi`." }
+                }
+            });
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "cpus": amounts["properties"]["cpus"].clone(),
+                    "memory": amounts["properties"]["memory"].clone(),
+                    "limits": with_description(&amounts, "The most the container may use."),
+                    "reservations": with_description(&amounts, "What the container is guaranteed."),
+                }
+            })
+        }
         "timezone" => json!({ "type": "string", "minLength": 1, "examples": ["Europe/Berlin", "UTC", "local"] }),
         "is_service_container" | "force_rerun" | "run_once" | "catch_up" => json!({
             "type": ["boolean", "string"],

@@ -99,6 +99,12 @@ pub struct ContainerSpec {
     pub catch_up: bool,
     /// Run only until it succeeded once (skipped afterwards unless `force_rerun` or `--force`).
     pub run_once: bool,
+    /// The `env_vars` names whose value refers to a variable (exported as Secret references).
+    pub env_from_variables: Vec<String>,
+    /// Swarm placement constraints (`node.labels.disk==ssd`); node selectors when exported.
+    pub placement: Vec<String>,
+    /// CPU and memory limits and reservations.
+    pub resources: Option<Resources>,
     /// Where things were written, for the planner's messages.
     pub spans: ContainerSpans,
 }
@@ -134,6 +140,24 @@ pub struct ContainerSpans {
     pub name: Span,
     /// Each entry of `dependencies`, in order.
     pub dependencies: Vec<Span>,
+}
+
+/// CPU and memory limits and reservations (`resources:`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Resources {
+    /// The most the container may use.
+    pub limits: ResourceAmounts,
+    /// What it is guaranteed (swarm and Kubernetes schedule by it).
+    pub reservations: ResourceAmounts,
+}
+
+/// Amounts of CPU and memory.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ResourceAmounts {
+    /// CPUs, fractions allowed.
+    pub cpus: Option<f64>,
+    /// Bytes.
+    pub memory: Option<u64>,
 }
 
 /// When an image is pulled.

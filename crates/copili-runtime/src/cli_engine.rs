@@ -202,6 +202,18 @@ impl CliEngine {
             a.push("--env".into());
             a.push(name.clone());
         }
+        if let Some(resources) = &request.resources {
+            if let Some(cpus) = resources.limits.cpus {
+                a.push(format!("--cpus={cpus}"));
+            }
+            if let Some(memory) = resources.limits.memory {
+                a.push(format!("--memory={memory}b"));
+            }
+            // Local engines have no CPU reservation; memory's is a soft limit.
+            if let Some(memory) = resources.reservations.memory {
+                a.push(format!("--memory-reservation={memory}b"));
+            }
+        }
         for mount in &request.mounts {
             let source = match &mount.source {
                 MountSource::Volume(name) => name.clone(),

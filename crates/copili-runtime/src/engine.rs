@@ -26,6 +26,15 @@ pub struct CreateRequest {
     pub network: Option<String>,
     /// Names under which the container is reachable on that network.
     pub network_aliases: Vec<String>,
+    /// CPU and memory limits and reservations.
+    pub resources: Option<copili_model::Resources>,
+    /// Placement constraints (a cluster backend's; local engines ignore them).
+    pub placement: Vec<String>,
+    /// The container's registry credentials, for backends whose nodes pull the image
+    /// themselves (swarm's `--with-registry-auth`); local engines have pulled it already.
+    pub registry_auth: Option<RegistryAuth>,
+    /// The grace period of a stop (backends that fix it when the container is created).
+    pub stop_timeout: Duration,
 }
 
 /// Credentials for one registry, used for one pull or build only.

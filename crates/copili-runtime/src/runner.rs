@@ -809,6 +809,17 @@ fn request_for(
         command: spec.command.clone(),
         network: network.map(String::from),
         network_aliases: alias.map(String::from).into_iter().collect(),
+        resources: spec.resources,
+        placement: spec.placement.clone(),
+        registry_auth: match (&spec.image_reg_username, &spec.image_reg_password) {
+            (Some(username), Some(password)) if !username.is_empty() => Some(crate::engine::RegistryAuth {
+                registry: spec.registry().to_string(),
+                username: username.clone(),
+                password: password.clone(),
+            }),
+            _ => None,
+        },
+        stop_timeout: config.stop_timeout,
     }
 }
 
