@@ -105,6 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         global_labels: Vec::new(),
         policies: Vec::new(),
         images: Default::default(),
+        instance: None,
     };
     let hooks = PrintingHooks { ran_before, calls: Mutex::new(Vec::new()) };
     let outcomes = pipeline

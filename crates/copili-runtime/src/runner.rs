@@ -167,6 +167,22 @@ pub struct RunConfig {
     pub policies: Vec<ContainerPolicy>,
     /// How images are pulled and built.
     pub images: ImageConfig,
+    /// Appended to engine-side names (`<identity>-<instance>-<name>`): service mode's runs
+    /// use one per run, so that a container can start again while the engine still removes
+    /// its previous instance. Labels keep the identity alone.
+    pub instance: Option<String>,
+}
+
+impl RunConfig {
+    /// The engine-side name of a container (or of `parts` of it: a sidecar, a network).
+    pub fn engine_name(&self, parts: &[&str]) -> String {
+        let mut all: Vec<&str> = vec![self.identity.as_str()];
+        if let Some(instance) = &self.instance {
+            all.push(instance);
+        }
+        all.extend_from_slice(parts);
+        engine_name(&all)
+    }
 }
 
 /// Callbacks for library users, the seed's `*_callback`s: each has a default that does
@@ -519,7 +535,7 @@ pub fn run_with_hooks(
                 Ok(Message::Done { container, outcome }) => {
                     running -= 1;
                     is_running[container] = false;
-                    let name = engine_name(&[&config.identity, &pipeline.containers[container].name]);
+                    let name = config.engine_name(&[&pipeline.containers[container].name]);
                     if engine.removal_contends_with_start() {
                         pending_removal.push(name);
                     } else {
@@ -684,7 +700,7 @@ fn run_container(
             return done(Status::Failed, exit_code, Some(reason));
         }
         on_event(RunEvent::Retrying { container, attempt, delay, reason });
-        let _ = engine.remove(&engine_name(&[&config.identity, &spec.name]));
+        let _ = engine.remove(&config.engine_name(&[&spec.name]));
         if !sleep_unless_cancelled(delay, cancel) {
             return done(Status::Cancelled, exit_code, Some("interrupted".into()));
         }
@@ -834,7 +850,7 @@ fn attempt_once(
     on_event: &(dyn Fn(RunEvent) + Sync),
 ) -> Attempt {
     let identity = config.identity.as_str();
-    let main_name = engine_name(&[identity, &spec.name]);
+    let main_name = config.engine_name(&[&spec.name]);
     let mut cleanup = Cleanup { engine, containers: Vec::new(), network: None };
     std::thread::scope(|scope| {
         // Everything is removed before the scope waits for the log followers, which end only
@@ -845,7 +861,7 @@ fn attempt_once(
                 return Attempt::Interrupted(None);
             }
             if !spec.sidecars.is_empty() {
-                let net = engine_name(&[identity, &spec.name, "net"]);
+                let net = config.engine_name(&[&spec.name, "net"]);
                 let labels = copili_labels(identity, &config.run_id, &spec.name, "network");
                 if let Err(e) = engine.network_create(&net, &labels) {
                     return Attempt::EngineFailed(e);
@@ -857,7 +873,7 @@ fn attempt_once(
                     if cancel.is_cancelled() {
                         return Attempt::Interrupted(None);
                     }
-                    let name = engine_name(&[identity, &spec.name, &sidecar.name]);
+                    let name = config.engine_name(&[&spec.name, &sidecar.name]);
                     let labels = copili_labels(identity, &config.run_id, &sidecar.name, "sidecar");
                     let request = request_for(sidecar, name, labels, config, network.as_deref(), Some(&sidecar.name));
                     let id = match engine.create(&request) {
@@ -992,6 +1008,7 @@ mod tests {
             global_labels: vec![("team".into(), "data".into())],
             policies: Vec::new(),
             images: ImageConfig::default(),
+            instance: None,
         }
     }
 

@@ -91,6 +91,12 @@ impl StateStore {
         Ok(StateStore { dir })
     }
 
+    /// The state directory `dir`, for reading only: nothing is created (`load` of a missing
+    /// directory gives the empty state).
+    pub fn read_only(dir: impl Into<PathBuf>) -> StateStore {
+        StateStore { dir: dir.into() }
+    }
+
     /// The state directory.
     pub fn dir(&self) -> &Path {
         &self.dir

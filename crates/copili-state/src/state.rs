@@ -85,7 +85,7 @@ pub enum RunCommand {
     Run,
     /// A run of service mode.
     Service,
-    /// `copili resume`.
+    /// `copili run --resume`.
     Resume,
 }
 

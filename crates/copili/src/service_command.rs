@@ -19,12 +19,11 @@ use copili::report::{Reporter as _, RunInfo, RunSummary};
 use copili::run_state::{RecordedRun, RunState, SkipPolicy};
 use copili::service::{local_time, ServiceSchedule, Timing};
 use copili_runtime::runner::{self, CancelToken, Hooks, RunEvent, Status};
-use copili_runtime::Engine as _;
 use copili_schedule::jiff::{tz::TimeZone, Timestamp};
 use copili_schedule::Schedule;
 use copili_state::RunCommand;
 
-use crate::cli::{InputArgs, PlanFormat, RunArgs, ServiceArgs};
+use crate::cli::{InputArgs, PlanFormat, RunArgs, ScheduleArgs, ServiceArgs};
 use crate::run_command::{image_ids, reporters_for, start_session, Session};
 
 /// The run's default schedule and zone (`--every` / `--cron`, `--timezone`).
@@ -34,7 +33,7 @@ struct Defaults {
     zone_name: String,
 }
 
-fn defaults(args: &ServiceArgs) -> Result<Defaults, String> {
+fn defaults(args: &ScheduleArgs) -> Result<Defaults, String> {
     let schedule = match (&args.every, &args.cron) {
         (Some(every), _) => Schedule::parse(&format!("every {every}")).map_err(|e| format!("--every {every}: {e}"))?,
         (None, Some(cron)) => match Schedule::parse(cron) {
@@ -84,7 +83,7 @@ struct DueOnly {
 enum Ended {
     /// A container ended.
     Container(usize),
-    /// A run ended (all of its containers).
+    /// A run ended; the containers of it that never started.
     Run(Vec<usize>),
 }
 
@@ -154,7 +153,7 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
         eprintln!("error: `copili service` has no --resume; it runs the whole pipeline first");
         return Ok(exit_code::INVALID_INPUT);
     }
-    let defaults = match defaults(service_args) {
+    let defaults = match defaults(&service_args.schedule) {
         Ok(defaults) => defaults,
         Err(message) => {
             eprintln!("error: {message}");
@@ -336,8 +335,16 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
                         ended: Mutex::new(done_tx.clone()),
                     };
                     scope.spawn(move || {
-                        run_once(session, args, &hooks, &ready, RunCommand::Service, &run_id, cancel, false);
-                        let _ = done_tx.send(Ended::Run(ready));
+                        let outcomes =
+                            run_once(session, args, &hooks, &ready, RunCommand::Service, &run_id, cancel, false);
+                        // Those that started were released by `after_run` as they ended (and may
+                        // run again by now); only those that never started are released here.
+                        let never_started: Vec<usize> = ready
+                            .iter()
+                            .copied()
+                            .filter(|&c| outcomes.get(c).is_none_or(|o| o.attempts == 0))
+                            .collect();
+                        let _ = done_tx.send(Ended::Run(never_started));
                     });
                 }
             }
@@ -401,6 +408,10 @@ fn run_once(
     };
     let mut config = config.clone();
     config.run_id = run_id.to_string();
+    if !initial {
+        // A name of its own: the previous instance of a container may still be being removed.
+        config.instance = run_id.rsplit('-').next().map(|n| format!("s{n}"));
+    }
     let started_at = SystemTime::now();
     let info = RunInfo::new(pipeline, run_id, engine.name(), started_at);
     let reporters = Mutex::new(reporters_for(args, &info, initial));
@@ -409,7 +420,7 @@ fn run_once(
         let names: Vec<&str> = containers.iter().map(|&c| spec.containers[c].name.as_str()).collect();
         say(&format!("=== service run {run_id}: {}", names.join(", ")));
     }
-    let outcomes = runner::run_with_hooks(engine, spec, plan, &config, cancel, hooks, &|event: RunEvent| {
+    let outcomes = runner::run_with_hooks(&**engine, spec, plan, &config, cancel, hooks, &|event: RunEvent| {
         let about_others = match &event {
             RunEvent::ContainerFinished { container, .. } => !mine.contains(container),
             _ => false,
@@ -426,7 +437,7 @@ fn run_once(
         exit_code::FAILURE
     };
     if let Some(state) = state {
-        let ids = image_ids(engine, spec, &outcomes);
+        let ids = image_ids(&**engine, spec, &outcomes);
         let record = RecordedRun {
             run_id,
             command,
@@ -466,7 +477,7 @@ pub fn status(
     state_dir: Option<&std::path::Path>,
     runs: usize,
     format: PlanFormat,
-    service_args: &ServiceArgs,
+    schedule_args: &ScheduleArgs,
 ) -> anyhow::Result<i32> {
     let options = copili::LoadOptions::from_process();
     let pipeline = match copili::Pipeline::from_path(file, &options) {
@@ -477,7 +488,7 @@ pub fn status(
         }
     };
     let identity = name.map_or_else(|| pipeline.identity().to_string(), String::from);
-    let defaults = match defaults(service_args) {
+    let defaults = match defaults(schedule_args) {
         Ok(defaults) => defaults,
         Err(message) => {
             eprintln!("error: {message}");
@@ -485,14 +496,11 @@ pub fn status(
         }
     };
     let dir = state_dir.map_or_else(|| copili::run_state::default_dir(file), std::path::Path::to_path_buf);
-    let store = match copili_state::StateStore::open(&dir) {
-        Ok(store) => store,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit_code::FAILURE);
-        }
-    };
-    let state = match store.load(&identity) {
+    // Reading creates nothing: without a state directory there is no run yet.
+    let store = copili_state::StateStore::read_only(&dir);
+    let store_path = store.path(&identity);
+    let state = store.load(&identity);
+    let state = match state {
         Ok(state) => state,
         Err(e) => {
             eprintln!("error: {e}");
@@ -528,7 +536,7 @@ pub fn status(
         PlanFormat::Json => {
             let value = serde_json::json!({
                 "pipeline": identity,
-                "state_file": store.path(&identity).display().to_string(),
+                "state_file": store_path.display().to_string(),
                 "runs": recent,
                 "containers": state.containers,
                 "service": timings.iter().map(|(_, name, timing, catch_up)| {
@@ -547,7 +555,7 @@ pub fn status(
             let _ = writeln!(out, "{}", serde_json::to_string_pretty(&value)?);
         }
         PlanFormat::Text => {
-            let _ = writeln!(out, "pipeline {identity} (state {})", store.path(&identity).display());
+            let _ = writeln!(out, "pipeline {identity} (state {})", store_path.display());
             if recent.is_empty() {
                 let _ = writeln!(out, "\nno runs yet");
             } else {
