@@ -65,6 +65,31 @@ engine_tests!(
     ]
 );
 
+// The same scenarios on Docker Swarm mode (`--engine swarm`): every container a swarm job,
+// sidecars services on an overlay network.
+engine_tests!(
+    swarm => copili_e2e::Engine::Swarm;
+    [
+        quickstart,
+        exit_codes,
+        sidecars,
+        policies,
+        fail_fast,
+        env_and_secrets,
+        bind_mounts,
+        sigint_before_anything_started,
+        sigint_while_sidecars_start,
+        sigint_while_mains_run,
+        sigterm_while_mains_run,
+        second_sigint_skips_the_grace_period,
+        ctrl_c_to_the_whole_process_group,
+        engine_unavailable,
+        dry_run_needs_no_engine,
+        one_run_per_identity,
+        crashed_run_leftovers_are_removed,
+    ]
+);
+
 // --- The scene of one test --------------------------------------------------------------------
 
 /// One test's pipeline identity and private directory on one engine. If the test fails, what
@@ -785,7 +810,7 @@ fn engine_unavailable(engine: Engine) {
 
     let mut command = scene.run_command(&file);
     match engine {
-        Engine::Docker => command.env("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+        Engine::Docker | Engine::Swarm => command.env("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
         Engine::RootfulPodman | Engine::RootlessPodman => {
             command.env("CONTAINERS_CONF", "/nonexistent/containers.conf")
         }
@@ -817,7 +842,7 @@ fn dry_run_needs_no_engine(engine: Engine) {
     std::fs::create_dir(&fake_bin).expect("create fake-bin/");
     engine.hand_over_dir(&fake_bin);
     let calls = scene.path("engine-calls");
-    let fake = fake_bin.join(engine.engine_arg());
+    let fake = fake_bin.join(engine.client_name());
     std::fs::write(&fake, format!("#!/bin/sh\necho \"$0 $*\" >> '{}'\nexit 1\n", calls.display()))
         .expect("write the fake engine");
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod the fake engine");
@@ -835,8 +860,40 @@ fn dry_run_needs_no_engine(engine: Engine) {
     assert!(!all_output(&output).contains(&secret), "a secret value was printed\n{}", output.describe());
 
     let stdout = output.stdout();
-    let commands: Vec<&str> = stdout.lines().filter(|l| l.starts_with(&format!("{} ", engine.engine_arg()))).collect();
+    let commands: Vec<&str> = stdout.lines().filter(|l| l.starts_with(&format!("{} ", engine.client_name()))).collect();
     let main = format!("{}-show", scene.identity);
+    if engine == Engine::Swarm {
+        // The exact `docker service` commands: the overlay network, the sidecar as a service
+        // reachable by its name, the main container as a job, then their removal.
+        let network = format!("{}-show-net", scene.identity);
+        let position = |prefix: &str| {
+            commands
+                .iter()
+                .position(|c| c.starts_with(prefix))
+                .unwrap_or_else(|| panic!("no `{prefix}…`\n{}", output.describe()))
+        };
+        let net = position("docker network create --driver overlay --attachable ");
+        let side = position(&format!(
+            "docker service create --detach --quiet --name {}-show-side --replicas 1",
+            scene.identity
+        ));
+        let job = position(&format!(
+            "docker service create --detach --quiet --name {main} --mode replicated-job --restart-condition none"
+        ));
+        assert!(net < side && side < job, "{}", output.describe());
+        assert!(commands[side].contains(&format!("--network name={network},alias=side")), "{}", commands[side]);
+        for name in ["API_TOKEN", "MULTILINE_TOKEN", "GLOBAL_TOKEN"] {
+            assert!(commands[job].contains(&format!("--env {name} ")), "`--env {name}` in `{}`", commands[job]);
+        }
+        assert!(
+            commands[job].contains(&format!("--label io.copili.pipeline={} ", scene.identity)),
+            "{}",
+            commands[job]
+        );
+        let removed = position(&format!("docker service rm {main}"));
+        assert!(job < removed && removed < position(&format!("docker network rm {network}")), "{}", output.describe());
+        return;
+    }
     let sidecar = format!("{}-show-side", scene.identity);
     // Where the first (or last) `what` command for container `name` is; `create` also finds
     // `run` (the main container may be created and started by one attached `run`).

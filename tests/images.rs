@@ -528,7 +528,7 @@ fn registry_credentials(engine: Engine) {
                 PathBuf::from(setup.get("COPILI_TEST_ROOTLESS_XDG_RUNTIME_DIR")),
             )
         }
-        Engine::RootfulPodman | Engine::Docker => {
+        Engine::RootfulPodman | Engine::Docker | Engine::Swarm => {
             let (home, runtime_dir) = (scene.path("home"), scene.path("runtime"));
             scene.make_dirs(&home);
             scene.make_dirs(&runtime_dir);

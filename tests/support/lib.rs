@@ -240,6 +240,8 @@ pub enum Engine {
     RootlessPodman,
     /// docker (the client on `PATH`, talking to dockerd).
     Docker,
+    /// Docker Swarm mode on that dockerd (a one-node swarm): every container a swarm job.
+    Swarm,
 }
 
 /// What an engine holds with a pipeline's labels.
@@ -258,6 +260,7 @@ impl Engine {
             Engine::RootfulPodman => "podman",
             Engine::RootlessPodman => "rootless",
             Engine::Docker => "docker",
+            Engine::Swarm => "swarm",
         }
     }
 
@@ -266,14 +269,32 @@ impl Engine {
         match self {
             Engine::RootfulPodman | Engine::RootlessPodman => "podman",
             Engine::Docker => "docker",
+            Engine::Swarm => "swarm",
+        }
+    }
+
+    /// The client binary copili runs for this variant: `podman` or `docker`.
+    pub fn client_name(self) -> &'static str {
+        match self {
+            Engine::RootfulPodman | Engine::RootlessPodman => "podman",
+            Engine::Docker | Engine::Swarm => "docker",
         }
     }
 
     /// Fails the test, saying how to fix it, unless this engine answers and has the test
     /// image (checked once per test process and engine).
     pub fn assert_ready(self) {
-        static READY: [OnceLock<()>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        static READY: [OnceLock<()>; 4] = [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
         READY[self as usize].get_or_init(|| {
+            if self == Engine::Swarm {
+                let output = run(self.client().args(["info", "--format", "{{.Swarm.LocalNodeState}}"]));
+                assert_eq!(
+                    output.stdout().trim(),
+                    "active",
+                    "docker is not in swarm mode: run `cargo xtask setup`\n{}",
+                    output.describe()
+                );
+            }
             let image = engine_setup().get("COPILI_TEST_IMAGE");
             let output = run(self.client().args(["image", "inspect", "--format", "{{.Id}}", image]));
             assert_eq!(
@@ -356,7 +377,7 @@ impl Engine {
                 command.env("CONTAINERS_CONF", engine_setup().get("CONTAINERS_CONF"));
                 command
             }
-            Engine::Docker => copili(),
+            Engine::Docker | Engine::Swarm => copili(),
             Engine::RootlessPodman => Engine::as_rootless_user(rootless_copili_binary()),
         };
         command.current_dir(workdir);
@@ -372,7 +393,7 @@ impl Engine {
                 command
             }
             Engine::RootlessPodman => Engine::as_rootless_user(Path::new("podman")),
-            Engine::Docker => Command::new(engine_setup().get("COPILI_TEST_DOCKER")),
+            Engine::Docker | Engine::Swarm => Command::new(engine_setup().get("COPILI_TEST_DOCKER")),
         };
         command.current_dir("/").stdin(Stdio::null());
         command
@@ -398,8 +419,11 @@ impl Engine {
 
     /// Names of the containers with all these `labels` (`KEY=VALUE` or `KEY`), also stopped
     /// ones when `all`.
+    /// For swarm: of the tasks' containers on this node, named by their service (a task's
+    /// container is `<service>.<slot>.<task id>`).
     pub fn containers_with_labels(self, labels: &[&str], all: bool) -> Vec<String> {
-        let mut args = vec!["ps", "--format", "{{.Names}}"];
+        let format = if self == Engine::Swarm { "{{.Label \"com.docker.swarm.service.name\"}}" } else { "{{.Names}}" };
+        let mut args = vec!["ps", "--format", format];
         if all {
             args.push("--all");
         }
@@ -420,13 +444,18 @@ impl Engine {
         lines(&self.client_output(&args))
     }
 
-    /// Every container and network carrying pipeline `identity`'s label.
+    /// Every container (for swarm: service) and network carrying pipeline `identity`'s label.
+    /// A removed swarm service's task containers are removed by the node afterwards, on its
+    /// own time: for swarm, services and networks are what copili must leave none of.
     pub fn leftovers(self, identity: &str) -> Leftovers {
         let label = format!("io.copili.pipeline={identity}");
-        Leftovers {
-            containers: self.containers_with_labels(&[&label], true),
-            networks: self.networks_with_labels(&[&label]),
-        }
+        let containers = if self == Engine::Swarm {
+            let filter = format!("label={label}");
+            lines(&self.client_output(&["service", "ls", "--format", "{{.Name}}", "--filter", &filter]))
+        } else {
+            self.containers_with_labels(&[&label], true)
+        };
+        Leftovers { containers, networks: self.networks_with_labels(&[&label]) }
     }
 
     /// Fails the test when anything with pipeline `identity`'s label is left on the engine.
@@ -440,6 +469,11 @@ impl Engine {
     pub fn remove_leftovers(self, identity: &str) {
         let label = format!("label=io.copili.pipeline={identity}");
         let names = |args: &[&str]| run(self.client().args(args)).stdout();
+        if self == Engine::Swarm {
+            for name in lines(&names(&["service", "ls", "--format", "{{.Name}}", "--filter", &label])) {
+                let _ = run(self.client().args(["service", "rm", &name]));
+            }
+        }
         for name in lines(&names(&["ps", "--all", "--format", "{{.Names}}", "--filter", &label])) {
             let _ = run(self.client().args(["rm", "--force", &name]));
         }

@@ -113,12 +113,17 @@ impl CliEngine {
         self.kind
     }
 
+    /// Whether commands are shown instead of run.
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run.is_some()
+    }
+
     /// Runs the client with `args`; the captured standard output on success.
-    fn run(&self, args: &[String]) -> Result<String, EngineError> {
+    pub(crate) fn run(&self, args: &[String]) -> Result<String, EngineError> {
         self.run_with_env(args, &[])
     }
 
-    fn run_with_env(&self, args: &[String], env: &[(&str, &str)]) -> Result<String, EngineError> {
+    pub(crate) fn run_with_env(&self, args: &[String], env: &[(&str, &str)]) -> Result<String, EngineError> {
         if let Some(DryRunSink(sink)) = &self.dry_run {
             sink(self.render_dry(args, env));
             return Ok(dry_run_answer(args));
@@ -141,7 +146,7 @@ impl CliEngine {
     }
 
     /// The command as a shell line, each argument quoted where needed.
-    fn render_quoted(&self, args: &[String]) -> String {
+    pub(crate) fn render_quoted(&self, args: &[String]) -> String {
         std::iter::once(self.display.as_str())
             .chain(args.iter().map(String::as_str))
             .map(shell_quote)
@@ -152,7 +157,7 @@ impl CliEngine {
     /// A dry run's line: the settings that change where the client keeps credentials
     /// (`DOCKER_CONFIG`) before the command, so that a copied line does not log in to the
     /// user's own store; other environment values (secrets) are never shown.
-    fn render_dry(&self, args: &[String], env: &[(&str, &str)]) -> String {
+    pub(crate) fn render_dry(&self, args: &[String], env: &[(&str, &str)]) -> String {
         let mut line = String::new();
         for (name, value) in env.iter().filter(|(name, _)| *name == "DOCKER_CONFIG") {
             line.push_str(&format!("{name}={} ", shell_quote(value)));
@@ -162,7 +167,7 @@ impl CliEngine {
     }
 
     /// The command for messages. Arguments never hold secret values (see [`CliEngine::create`]).
-    fn render(&self, args: &[String]) -> String {
+    pub(crate) fn render(&self, args: &[String]) -> String {
         std::iter::once(self.display.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
     }
 
@@ -248,7 +253,7 @@ impl CliEngine {
     }
 
     /// [`CliEngine::stream`], killing the client when `cancelled` turns true.
-    fn stream_cancellable(
+    pub(crate) fn stream_cancellable(
         &self,
         a: &[String],
         env: &[(&str, &str)],
@@ -343,7 +348,7 @@ impl CliEngine {
     /// Logs in to `auth.registry` with `--password-stdin`, into a new private directory that
     /// holds the credentials for one pull or build: podman's `--authfile`, docker's
     /// `DOCKER_CONFIG`. The user's own credential store is neither read nor changed.
-    fn login(&self, auth: &RegistryAuth, tls_verify: bool) -> Result<AuthDir, EngineError> {
+    pub(crate) fn login(&self, auth: &RegistryAuth, tls_verify: bool) -> Result<AuthDir, EngineError> {
         let dir = if self.dry_run.is_some() {
             None
         } else {
@@ -378,8 +383,30 @@ impl CliEngine {
         Ok(auth_dir)
     }
 
+    /// Runs the client; its standard output and error, whatever its exit status.
+    pub(crate) fn run_capturing_both(&self, args: &[String]) -> Result<(bool, String, String), EngineError> {
+        if let Some(DryRunSink(sink)) = &self.dry_run {
+            sink(self.render_quoted(args));
+            return Ok((true, String::new(), String::new()));
+        }
+        let expression = duct::cmd(&self.binary, args).stdout_capture().stderr_capture().stdin_null().unchecked();
+        let output = own_process_group(expression)
+            .run()
+            .map_err(|e| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() })?;
+        Ok((
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ))
+    }
+
     /// Runs the client with `input` on its standard input.
-    fn run_with_input(&self, args: &[String], env: &[(&str, &str)], input: &[u8]) -> Result<String, EngineError> {
+    pub(crate) fn run_with_input(
+        &self,
+        args: &[String],
+        env: &[(&str, &str)],
+        input: &[u8],
+    ) -> Result<String, EngineError> {
         if let Some(DryRunSink(sink)) = &self.dry_run {
             sink(self.render_dry(args, env));
             return Ok(String::new());
@@ -403,7 +430,7 @@ impl CliEngine {
     }
 
     /// Streams a pull or build: `Ok` when the client exits 0.
-    fn stream_to_end(
+    pub(crate) fn stream_to_end(
         &self,
         a: &[String],
         env: &[(&str, &str)],
@@ -451,7 +478,7 @@ impl CliEngine {
     }
 
     /// `--filter label=K=V`; an empty value matches any value of the label.
-    fn label_filters(labels: &[(String, String)]) -> Vec<String> {
+    pub(crate) fn label_filters(labels: &[(String, String)]) -> Vec<String> {
         labels
             .iter()
             .flat_map(|(k, v)| {
@@ -463,19 +490,19 @@ impl CliEngine {
 }
 
 /// The private directory holding a login's credentials, removed when this is dropped.
-struct AuthDir {
+pub(crate) struct AuthDir {
     path: PathBuf,
     _dir: Option<tempfile::TempDir>,
     kind: EngineKind,
 }
 
 impl AuthDir {
-    fn auth_file(&self) -> PathBuf {
+    pub(crate) fn auth_file(&self) -> PathBuf {
         self.path.join("auth.json")
     }
 
     /// The arguments that make a podman command use it.
-    fn args(&self) -> Vec<String> {
+    pub(crate) fn args(&self) -> Vec<String> {
         match self.kind {
             EngineKind::Podman => vec!["--authfile".into(), self.auth_file().display().to_string()],
             EngineKind::Docker => Vec::new(),
@@ -483,7 +510,7 @@ impl AuthDir {
     }
 
     /// The environment that makes a docker command use it.
-    fn env(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
         match self.kind {
             EngineKind::Docker => vec![("DOCKER_CONFIG", self.path.display().to_string())],
             EngineKind::Podman => Vec::new(),
@@ -505,7 +532,7 @@ fn serde_json_like_auths(registry: &str) -> String {
 }
 
 /// A new directory only this user can enter, removed when the guard is dropped.
-fn private_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+pub(crate) fn private_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(prefix);
     #[cfg(unix)]
@@ -535,7 +562,7 @@ impl Prepared {
 
 /// Each client in its own process group: a Ctrl-C at the terminal reaches copili only, which
 /// then stops the containers itself, with the grace period.
-fn own_process_group(expression: duct::Expression) -> duct::Expression {
+pub(crate) fn own_process_group(expression: duct::Expression) -> duct::Expression {
     #[cfg(unix)]
     {
         expression.before_spawn(|command| {
@@ -576,25 +603,25 @@ fn dry_run_answer(args: &[String]) -> String {
 
 /// Whether an error output says that an image does not exist (docker: "No such image",
 /// podman: "image not known").
-fn is_no_such_image(stderr: &str) -> bool {
+pub(crate) fn is_no_such_image(stderr: &str) -> bool {
     let lower = stderr.to_lowercase();
     lower.contains("no such image") || lower.contains("image not known") || lower.contains("no such object")
 }
 
 /// The last lines of an error output, trimmed.
-fn tail(stderr: &[u8]) -> String {
+pub(crate) fn tail(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(STDERR_TAIL_LINES)..].join("\n")
 }
 
-fn args<const N: usize>(items: [&str; N]) -> Vec<String> {
+pub(crate) fn args<const N: usize>(items: [&str; N]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
 /// Writes the environment into a file only this user can read, in a private directory that
 /// is removed when the returned guard is dropped.
-fn env_file(env: &[(String, copili_model::Secret)]) -> std::io::Result<(tempfile::TempDir, PathBuf)> {
+pub(crate) fn env_file(env: &[(String, copili_model::Secret)]) -> std::io::Result<(tempfile::TempDir, PathBuf)> {
     let dir = private_dir("copili-env-")?;
     let path = dir.path().join("env");
     let mut options = std::fs::OpenOptions::new();
@@ -885,6 +912,15 @@ impl Engine for CliEngine {
             Err(EngineError::Failed { code: Some(_), stderr, .. }) if is_no_such_image(&stderr) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    fn pipeline_identities(&self) -> Result<Vec<String>, EngineError> {
+        let any = vec![("io.copili.pipeline".to_string(), String::new())];
+        let mut identities = self.container_labels(&any, "io.copili.pipeline")?;
+        identities.extend(self.network_labels(&any, "io.copili.pipeline")?);
+        identities.sort();
+        identities.dedup();
+        Ok(identities)
     }
 
     fn show_instead_of_running(&self, command_line: &str) -> bool {

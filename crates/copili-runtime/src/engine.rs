@@ -278,6 +278,12 @@ pub trait Engine: Send + Sync {
         Ok(None)
     }
 
+    /// The identities of every pipeline with containers (or services) or networks on the
+    /// engine, from copili's `io.copili.pipeline` label (`copili clean` of all pipelines).
+    fn pipeline_identities(&self) -> Result<Vec<String>, EngineError> {
+        Ok(Vec::new())
+    }
+
     /// In a dry run, shows a command copili would run itself (a `git clone`) instead of
     /// running it, and returns `true`; otherwise `false`.
     fn show_instead_of_running(&self, _command_line: &str) -> bool {

@@ -16,9 +16,11 @@ pub mod fake;
 pub mod images;
 pub mod lock;
 pub mod runner;
+pub mod swarm;
 
 pub use cli_engine::{shell_quote, CliEngine, EngineKind};
 pub use engine::{
     BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, Mount,
     MountSource, PullRequest, RegistryAuth,
 };
+pub use swarm::SwarmEngine;

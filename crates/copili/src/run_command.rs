@@ -15,7 +15,7 @@ use copili::report::{system_clock, Console, JsonReport, LogFiles, Reporter as _,
 use copili::run_state::{RecordedRun, RunState, SkipPolicy};
 use copili_runtime::lock::PipelineLock;
 use copili_runtime::runner::{self, CancelToken, RunConfig, RunEvent, Status};
-use copili_runtime::{CliEngine, Engine, EngineKind};
+use copili_runtime::{CliEngine, Engine, EngineError, EngineKind, SwarmEngine};
 use copili_state::RunCommand;
 
 use crate::cli::{InputArgs, RunArgs};
@@ -25,7 +25,7 @@ use crate::cli::{InputArgs, RunArgs};
 pub(crate) struct Session {
     pub(crate) pipeline: copili::Pipeline,
     pub(crate) plan: copili::Plan,
-    pub(crate) engine: CliEngine,
+    pub(crate) engine: Box<dyn Engine>,
     pub(crate) config: RunConfig,
     pub(crate) state: Option<RunState>,
     _lock: Option<PipelineLock>,
@@ -49,27 +49,13 @@ pub(crate) fn start_session(
         }
     };
 
-    let engine = match (CliEngine::select(&args.engine), args.dry_run) {
-        (Ok(engine), _) => engine,
-        // A dry run shows commands; it needs no engine, not even its client.
-        (Err(_), true) => {
-            let kind = if args.engine.contains("docker") { EngineKind::Docker } else { EngineKind::Podman };
-            let name = if args.engine == "auto" { "podman" } else { args.engine.as_str() };
-            CliEngine::new(name, kind)
-        }
-        (Err(e), false) => {
+    let engine = match select_engine(&args.engine, args.dry_run) {
+        Ok(engine) => engine,
+        Err(e) => {
             eprintln!("error: container engine `{}` unavailable: {e}", args.engine);
             write_report_without_run(args, &pipeline, &plan, "engine unavailable", exit_code::ENGINE_UNAVAILABLE);
             return Ok(Err(exit_code::ENGINE_UNAVAILABLE));
         }
-    };
-    let engine = if args.dry_run {
-        engine.dry_run(|line| {
-            // `copili run --dry-run | head` closes the pipe early: not an error.
-            let _ = writeln!(std::io::stdout().lock(), "{line}");
-        })
-    } else {
-        engine
     };
     // A dry run shows the commands in the order one job at a time would run them.
     let jobs = if args.dry_run { Some(1) } else { args.jobs.map(usize::from) };
@@ -96,7 +82,7 @@ pub(crate) fn start_session(
     };
     // Holding the lock, whatever carries this pipeline's labels is a crashed run's leftover.
     if !args.dry_run {
-        if let Err(e) = runner::clean(&engine, Some(&identity)) {
+        if let Err(e) = runner::clean(&*engine, Some(&identity)) {
             eprintln!("warning: could not remove leftovers of an earlier run: {}", one_line(&e.to_string()));
         }
     }
@@ -130,8 +116,35 @@ pub(crate) fn start_session(
             parallel: if args.dry_run { 1 } else { 3 },
             ..Default::default()
         },
+        instance: None,
     };
     Ok(Ok(Session { pipeline, plan, engine, config, state, _lock: lock }))
+}
+
+/// The engine `--engine` names: `auto`, `docker`, `podman`, `swarm` (Docker Swarm mode through
+/// the docker client) or a client's path. A dry run prints the commands and needs no engine,
+/// not even its client.
+pub(crate) fn select_engine(choice: &str, dry_run: bool) -> Result<Box<dyn Engine>, EngineError> {
+    let swarm = choice == "swarm";
+    let client = if swarm { "docker" } else { choice };
+    let engine = match (CliEngine::select(client), dry_run) {
+        (Ok(engine), _) => engine,
+        (Err(_), true) => {
+            let kind = if client.contains("docker") { EngineKind::Docker } else { EngineKind::Podman };
+            let name = if client == "auto" { "podman" } else { client };
+            CliEngine::new(name, kind)
+        }
+        (Err(e), false) => return Err(e),
+    };
+    let engine = if dry_run {
+        engine.dry_run(|line| {
+            // `copili run --dry-run | head` closes the pipe early: not an error.
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        })
+    } else {
+        engine
+    };
+    Ok(if swarm { Box::new(SwarmEngine::new(engine)) } else { Box::new(engine) })
 }
 
 /// The reporters of one run: the console (with the summary table or without), the log files
@@ -206,7 +219,7 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
         Some(policy) => policy,
         None => &no_hooks,
     };
-    let outcomes = runner::run_with_hooks(engine, spec, plan, config, &cancel, hooks, &|event: RunEvent| {
+    let outcomes = runner::run_with_hooks(&**engine, spec, plan, config, &cancel, hooks, &|event: RunEvent| {
         reporters.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
     });
     signals.close();
@@ -221,7 +234,7 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
     };
     let finished_at = SystemTime::now();
     if let (Some(state), false) = (state, args.dry_run) {
-        let ids = image_ids(engine, spec, &outcomes);
+        let ids = image_ids(&**engine, spec, &outcomes);
         let containers: Vec<usize> = plan.order().collect();
         let record = RecordedRun {
             run_id: &config.run_id,
@@ -332,12 +345,8 @@ fn watch_signals(cancel: &CancelToken, received: &Arc<AtomicI32>) -> anyhow::Res
 }
 
 /// Cleans every pipeline whose lock is free (a running one is left alone, and said so).
-fn clean_all_idle(engine: &CliEngine) -> Result<(usize, usize), copili_runtime::EngineError> {
-    let any = vec![("io.copili.pipeline".to_string(), String::new())];
-    let mut identities: Vec<String> = engine.container_labels(&any, "io.copili.pipeline")?;
-    identities.extend(engine.network_labels(&any, "io.copili.pipeline")?);
-    identities.sort();
-    identities.dedup();
+fn clean_all_idle(engine: &dyn Engine) -> Result<(usize, usize), copili_runtime::EngineError> {
+    let identities = engine.pipeline_identities()?;
     let (mut containers, mut networks) = (0, 0);
     for identity in identities {
         match PipelineLock::acquire(&PipelineLock::default_dir(), &identity) {
@@ -368,7 +377,7 @@ pub fn clean(file: Option<&std::path::Path>, name: Option<&str>, engine: &str) -
         }
         (None, None) => None,
     };
-    let engine = match CliEngine::select(engine) {
+    let engine = match select_engine(engine, false) {
         Ok(engine) => engine,
         Err(e) => {
             eprintln!("error: container engine `{engine}` unavailable: {e}");
@@ -391,8 +400,8 @@ pub fn clean(file: Option<&std::path::Path>, name: Option<&str>, engine: &str) -
         None => None,
     };
     let result = match &identity {
-        Some(identity) => runner::clean(&engine, Some(identity)),
-        None => clean_all_idle(&engine),
+        Some(identity) => runner::clean(&*engine, Some(identity)),
+        None => clean_all_idle(&*engine),
     };
     match result {
         Ok((containers, networks)) => {
