@@ -11,6 +11,7 @@
 //!
 //! xtask depends on std and, on Linux, libc only: it is the first thing CI compiles.
 
+mod argo_schema;
 mod bench;
 mod bench_run;
 mod demo;

@@ -33,6 +33,9 @@
 //!    answers. Two docker clients exist afterwards, `/usr/local/bin/docker` (28.x, first on
 //!    `PATH`) and Debian's `/usr/bin/docker` (20.10); both speak to the 20.10 daemon, and the
 //!    one on `PATH` is used, as copili would.
+//!    Then Docker Swarm mode: when `docker info` says the node is not part of a swarm,
+//!    `docker swarm init --advertise-addr 127.0.0.1` makes it a one-node swarm for the swarm
+//!    backend's tests; plain containers keep working beside it.
 //! 4. **Test image** [`TEST_IMAGE`], built offline (nothing can be pulled) from Debian's static
 //!    busybox: a root filesystem of `/bin/busybox` and one symlink per applet, tarred and
 //!    imported into rootful podman and docker unless already there. Then a container per engine
@@ -53,7 +56,9 @@
 //!    `target/test-env/registry.log`. The test image is pushed to it as
 //!    `copili/busybox:latest` (podman `--creds`: the password is the tests' own, not a secret),
 //!    and an unauthenticated pull must be refused.
-//! 7. **Summary**: engine versions (and podman's OCI runtime and network backend, which prove
+//! 7. **Argo schema**: Argo Workflows' published schema and a validator for it, for the export
+//!    tests, installed with npm (see [`crate::argo_schema`]).
+//! 8. **Summary**: engine versions (and podman's OCI runtime and network backend, which prove
 //!    the containers.conf is read), and what a test needs, also written as `KEY=VALUE` lines to
 //!    `target/test-env/engines.env` ([`ENGINES_ENV_FILE`]).
 
@@ -118,8 +123,8 @@ const DOCKERD_TIMEOUT: Duration = Duration::from_secs(60);
 /// Lines of a failing command's stderr (or of dockerd's log) shown in an error.
 const TAIL_LINES: usize = 25;
 
-/// Number of steps, for the `[n/7]` headers.
-const N_STEPS: usize = 7;
+/// Number of steps, for the `[n/8]` headers.
+const N_STEPS: usize = 8;
 
 /// Where the test registry listens (plain HTTP on loopback, which docker allows by default).
 pub(crate) const REGISTRY_ADDR: &str = "127.0.0.1:5858";
@@ -236,6 +241,7 @@ impl EngineEnv {
             ("COPILI_TEST_REGISTRY_PASSWORD", REGISTRY_PASSWORD.to_string()),
             ("COPILI_TEST_REGISTRY_IMAGE", format!("{REGISTRY_ADDR}/{REGISTRY_IMAGE}")),
             ("COPILI_TEST_REGISTRY_LOG", path(&self.registry_log)),
+            ("COPILI_TEST_ARGO_VALIDATOR", path(&crate::argo_schema::validator_path(&self.dir))),
         ]
     }
 }
@@ -269,7 +275,9 @@ pub(crate) fn ensure() -> Result<EngineEnv> {
 
     progress.step("dockerd");
     let docker = find_in_path("docker").ok_or_else(|| progress.failed(Error::Failed("no `docker` on PATH".into())))?;
-    progress.done(ensure_dockerd(&docker, &dir.join("dockerd.log")).map_err(|error| progress.failed(error))?);
+    let dockerd = ensure_dockerd(&docker, &dir.join("dockerd.log")).map_err(|error| progress.failed(error))?;
+    let swarm = ensure_swarm(&docker).map_err(|error| progress.failed(error))?;
+    progress.done(format!("{dockerd}; {swarm}"));
 
     progress.step("test image");
     let mut image_tar = ImageTar::new(&dir);
@@ -283,6 +291,9 @@ pub(crate) fn ensure() -> Result<EngineEnv> {
     progress.step("registry");
     let registry_log = dir.join("registry.log");
     progress.done(ensure_registry(&dir, &registry_log, &containers_conf).map_err(|error| progress.failed(error))?);
+
+    progress.step("argo schema");
+    progress.done(crate::argo_schema::ensure(&dir).map_err(|error| progress.failed(error))?);
 
     progress.step("summary");
     let mut env = EngineEnv { dir, containers_conf, docker, rootless, versions: Versions::default(), registry_log };
@@ -516,6 +527,21 @@ fn ensure_dockerd(docker: &Path, log: &Path) -> Result<String> {
     let mut dockerd = start.spawn().map_err(|error| Error::Failed(format!("cannot start `{line}`: {error}")))?;
     eprintln!("    started `{line}` (pid {}), log in {}", dockerd.id(), log.display());
     wait_for_dockerd(docker, &mut dockerd, log, log_start)
+}
+
+/// Docker Swarm mode on this docker engine, a one-node swarm (ENGINE-NOTES' recipe), for
+/// `copili run --engine swarm`. Regular containers keep working beside it.
+fn ensure_swarm(docker: &Path) -> Result<String> {
+    let state = stdout_of(Command::new(docker).args(["info", "--format", "{{.Swarm.LocalNodeState}}"]))?;
+    if state == "active" {
+        return Ok("swarm mode active".into());
+    }
+    checked(Command::new(docker).args(["swarm", "init", "--advertise-addr", "127.0.0.1"]))?;
+    let state = stdout_of(Command::new(docker).args(["info", "--format", "{{.Swarm.LocalNodeState}}"]))?;
+    if state != "active" {
+        return Err(Error::Failed(format!("`docker swarm init` left the node `{state}`, not active")));
+    }
+    Ok("swarm mode enabled (`docker swarm init --advertise-addr 127.0.0.1`)".into())
 }
 
 fn docker_info(docker: &Path) -> Command {
@@ -1109,6 +1135,7 @@ COPILI_TEST_REGISTRY_USER=copili
 COPILI_TEST_REGISTRY_PASSWORD=Reg1stry-pa55-9f3c1d
 COPILI_TEST_REGISTRY_IMAGE=127.0.0.1:5858/copili/busybox:latest
 COPILI_TEST_REGISTRY_LOG=/work/main/target/test-env/registry.log
+COPILI_TEST_ARGO_VALIDATOR=/work/main/target/test-env/argo-validate/validate.mjs
 ")
         );
         let bad = [("CONTAINERS_CONF", "/tmp/a\nb".to_string())];

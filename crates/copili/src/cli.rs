@@ -146,7 +146,7 @@ pub enum Command {
         format: PlanFormat,
         /// The default schedule of service containers, as given to `copili service`.
         #[command(flatten)]
-        service: ServiceArgs,
+        schedule: ScheduleArgs,
     },
     /// Remove every container and network copili left (of one pipeline, or of all).
     Clean {
@@ -159,6 +159,12 @@ pub enum Command {
         /// The container engine.
         #[arg(long, env = "COPILI_ENGINE", default_value = "auto", value_name = "ENGINE")]
         engine: String,
+    },
+    /// Write the pipeline for another scheduler: Argo Workflows.
+    Export {
+        /// The scheduler.
+        #[command(subcommand)]
+        target: ExportTarget,
     },
     /// Print the JSON Schema of the pipeline format (for yaml-language-server and editors).
     Schema,
@@ -245,9 +251,20 @@ pub struct RunArgs {
     pub resume: bool,
 }
 
-/// The schedule options of `copili service`.
+/// The options of `copili service`.
 #[derive(Debug, Args)]
 pub struct ServiceArgs {
+    /// The default schedule.
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+    /// Do not run the whole pipeline first: go straight to the schedule (`catch_up` applies).
+    #[arg(long)]
+    pub no_initial_run: bool,
+}
+
+/// The default schedule of service containers (`copili service`, `copili status`).
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
     /// Rerun service containers at this interval (e.g. `10m`), unless they have a `schedule`.
     #[arg(long, value_name = "DURATION", conflicts_with = "cron")]
     pub every: Option<String>,
@@ -258,10 +275,59 @@ pub struct ServiceArgs {
     /// The time zone of schedules without their own `timezone` (default: local time).
     #[arg(long, value_name = "ZONE")]
     pub timezone: Option<String>,
-    /// Do not run the whole pipeline first: go straight to the schedule (`catch_up` applies).
-    #[arg(long)]
-    pub no_initial_run: bool,
 }
+
+/// The schedulers `copili export` writes for.
+#[derive(Debug, Subcommand)]
+pub enum ExportTarget {
+    /// An Argo Workflows `Workflow` of the pipeline, and a `CronWorkflow` per schedule of its
+    /// service containers
+    ///
+    /// Secret values never appear in the output: env values that came from variables are read
+    /// from the Secret `<pipeline>-env`, registry logins from `<pipeline>-registry`; create them,
+    /// or write them with `--secrets-manifest`.
+    #[command(after_help = EXPORT_ARGO_EXAMPLES)]
+    Argo(ArgoArgs),
+}
+
+/// The options of `copili export argo`.
+#[derive(Debug, Args)]
+pub struct ArgoArgs {
+    /// The pipeline and selection.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Write the documents here instead of to standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write the Secrets the documents refer to, with their values, to this file (mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub secrets_manifest: Option<PathBuf>,
+    /// Mount this PersistentVolumeClaim instead of a host path: mounts of HOST or below it
+    /// (with a subPath) use PVC (repeatable; HOST is relative to the working directory).
+    #[arg(long = "volume-map", value_name = "HOST=PVC")]
+    pub volume_map: Vec<String>,
+    /// The namespace of every document.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// The interval of service containers without a `schedule` (e.g. `10m`; it must divide an
+    /// hour or a day).
+    #[arg(long, value_name = "DURATION", conflicts_with = "cron")]
+    pub every: Option<String>,
+    /// Or a cron expression for them (default: daily at 00:00).
+    #[arg(long, value_name = "EXPR")]
+    pub cron: Option<String>,
+    /// The time zone of schedules without their own `timezone` (default: the Argo controller's).
+    #[arg(long, value_name = "ZONE")]
+    pub timezone: Option<String>,
+}
+
+const EXPORT_ARGO_EXAMPLES: &str = "Examples:
+  copili export argo pipeline.yaml -o workflow.yaml
+  kubectl create -f workflow.yaml    # the Workflow runs once; the CronWorkflows stay
+  copili export argo pipeline.yaml --secrets-manifest secrets.yaml --namespace argo
+  copili export argo pipeline.yaml --volume-map ./exports=kg-exports --timezone Europe/Berlin
+
+Exit codes: 0 written, 2 invalid input (also a schedule Argo cannot express).";
 
 /// `--pull`'s value.
 pub fn parse_pull_policy(text: &str) -> Result<copili::model::PullPolicy, String> {

@@ -15,6 +15,7 @@
 //! ```
 
 pub mod exit_code;
+pub mod export;
 pub mod render;
 pub mod report;
 pub mod run_state;
@@ -123,6 +124,7 @@ impl Pipeline {
     ///     global_labels: Vec::new(),
     ///     policies: Vec::new(),
     ///     images: Default::default(),
+    ///     instance: None,
     /// };
     /// let outcomes = pipeline
     ///     .run(&engine, &Selection::default(), &config, &CancelToken::new(), &|event| println!("{event:?}"))

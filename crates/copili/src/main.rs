@@ -2,6 +2,7 @@
 //! outcomes to the documented exit codes (`copili::exit_code`). Nothing else.
 
 mod cli;
+mod export_command;
 mod run_command;
 mod service_command;
 
@@ -79,10 +80,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Run { input, run } => run_command::run(&input, &run),
         Command::Service { input, run, service } => service_command::service(&input, &run, &service),
-        Command::Status { file, name, state_dir, runs, format, service } => {
-            service_command::status(&file, name.as_deref(), state_dir.as_deref(), runs, format, &service)
+        Command::Status { file, name, state_dir, runs, format, schedule } => {
+            service_command::status(&file, name.as_deref(), state_dir.as_deref(), runs, format, &schedule)
         }
         Command::Clean { file, name, engine } => run_command::clean(file.as_deref(), name.as_deref(), &engine),
+        Command::Export { target } => export_command::export(&target),
         Command::Schema => {
             let mut json = serde_json::to_string_pretty(&copili::model::schema::json_schema())?;
             json.push('\n');
