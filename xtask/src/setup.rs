@@ -902,6 +902,12 @@ fn ensure_registry(test_env: &Path, log: &Path, containers_conf: &Path) -> Resul
                     output(Command::new("pkill").args(["-f", &format!("docker-registry serve {}", config.display())]));
                 thread::sleep(Duration::from_millis(500));
             }
+            if registry_status().is_some() {
+                return Err(Error::Failed(format!(
+                    "another registry (not this checkout's, whose access log the tests read) listens on \
+                     {REGISTRY_ADDR}: stop it, e.g. `pkill -f 'docker-registry serve'`, and run setup again"
+                )));
+            }
             let log_file = fs::OpenOptions::new()
                 .create(true)
                 .append(true)
