@@ -451,3 +451,28 @@ fn missing_file_is_invalid_input() {
     assert_eq!(output.code(), Some(2), "{}", output.describe());
     assert!(output.stderr().contains("no such file"), "{}", output.describe());
 }
+
+/// `plan --engine swarm`: the exact `docker service` commands a run makes, in its order (the
+/// overlay network, the sidecars, the job), with no engine asked; a warning for each bind mount
+/// without a placement constraint.
+#[test]
+fn plan_for_swarm_shows_the_service_commands() {
+    let sidecars = "tests/fixtures/run/sidecars.yaml";
+    let output = success(&["plan", sidecars, "--engine", "swarm", "--format", "json"]);
+    let plan: Value = serde_json::from_str(&output.stdout()).expect("JSON");
+    let commands = plan["swarm_commands"].as_object().expect("swarm_commands");
+    let (name, lines) =
+        commands.iter().find(|(_, l)| l.as_array().is_some_and(|l| l.len() > 1)).expect("one with a sidecar");
+    let lines: Vec<&str> = lines.as_array().expect("lines").iter().filter_map(Value::as_str).collect();
+    assert!(lines[0].starts_with("docker network create --driver overlay --attachable "), "{lines:#?}");
+    assert!(lines[1].contains("--replicas 1 --endpoint-mode dnsrr"), "{lines:#?}");
+    let job = lines.last().expect("the job");
+    assert!(job.contains(&format!("--mode replicated-job --restart-condition none")), "{job}");
+    assert!(job.contains(&format!("--container-label io.copili.container={name}")), "{job}");
+    assert!(!output.stderr().contains("bind-mounts"), "{}", output.describe());
+
+    let output = success(&["plan", "tests/fixtures/run/mounts.yaml", "--engine", "swarm"]);
+    assert!(output.stdout().contains("swarm (docker service commands"), "{}", output.describe());
+    assert!(output.stdout().contains("--mount type=bind,source="), "{}", output.describe());
+    assert!(output.stderr().contains("bind-mounts a host path but has no `placement`"), "{}", output.describe());
+}

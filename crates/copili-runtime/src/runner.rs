@@ -789,6 +789,24 @@ impl Drop for Cleanup<'_> {
     }
 }
 
+/// What a run asks the engine to create for a container, in order: its sidecars (each with
+/// its name) on the container's network, then the container itself (`None`). For `plan`.
+pub fn planned_requests(spec: &ContainerSpec, config: &RunConfig) -> Vec<(Option<String>, CreateRequest)> {
+    let identity = config.identity.as_str();
+    let network = (!spec.sidecars.is_empty()).then(|| config.engine_name(&[&spec.name, "net"]));
+    let mut requests = Vec::new();
+    for sidecar in &spec.sidecars {
+        let name = config.engine_name(&[&spec.name, &sidecar.name]);
+        let labels = copili_labels(identity, &config.run_id, &sidecar.name, "sidecar");
+        let request = request_for(sidecar, name, labels, config, network.as_deref(), Some(&sidecar.name));
+        requests.push((Some(sidecar.name.clone()), request));
+    }
+    let labels = copili_labels(identity, &config.run_id, &spec.name, "main");
+    requests
+        .push((None, request_for(spec, config.engine_name(&[&spec.name]), labels, config, network.as_deref(), None)));
+    requests
+}
+
 fn request_for(
     spec: &ContainerSpec,
     engine_name: String,

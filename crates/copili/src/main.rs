@@ -56,11 +56,27 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 return Ok(exit_code::INVALID_INPUT);
             };
             let images = plan_images(&pipeline, &plan, &engine, pull);
+            let swarm = (engine == "swarm").then(|| swarm_commands(&pipeline, &plan));
             match format {
-                PlanFormat::Text => write_stdout(&render::plan::to_text(&pipeline, &plan, &images))?,
+                PlanFormat::Text => {
+                    let mut text = render::plan::to_text(&pipeline, &plan, &images);
+                    if let Some(commands) = &swarm {
+                        text.push_str("\nswarm (docker service commands, in the order a run makes them):\n");
+                        for (_, lines) in commands {
+                            for line in lines {
+                                text.push_str(&format!("  {line}\n"));
+                            }
+                        }
+                    }
+                    write_stdout(&text)?
+                }
                 // Written as it is serialized: a large plan is never one string in memory.
                 PlanFormat::Json => write_stdout_with(|out| {
-                    serde_json::to_writer_pretty(&mut *out, &render::plan::to_json(&pipeline, &plan, &images))?;
+                    let mut json = render::plan::to_json(&pipeline, &plan, &images);
+                    json.swarm_commands = swarm.map(|commands| {
+                        commands.into_iter().map(|(name, lines)| (name, serde_json::Value::from(lines))).collect()
+                    });
+                    serde_json::to_writer_pretty(&mut *out, &json)?;
                     out.write_all(b"\n")
                 })?,
             }
@@ -100,6 +116,60 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
+/// The `docker service create` commands a swarm run makes, per container (`plan --engine
+/// swarm`), and a warning on stderr for each bind mount without a placement constraint: on a
+/// swarm, a host path is a path on whichever node runs the job.
+fn swarm_commands(pipeline: &Pipeline, plan: &Plan) -> Vec<(String, Vec<String>)> {
+    use copili::runtime::{CliEngine, EngineKind, SwarmEngine};
+    let engine = SwarmEngine::new(CliEngine::new("docker", EngineKind::Docker).dry_run(|_| {}));
+    let config = copili::RunConfig {
+        identity: pipeline.identity().to_string(),
+        run_id: "<run id>".into(),
+        jobs: 1,
+        fail_fast: false,
+        stop_timeout: std::time::Duration::from_secs(10),
+        global_env: Vec::new(),
+        global_labels: Vec::new(),
+        policies: Vec::new(),
+        images: Default::default(),
+        instance: None,
+    };
+    let spec = pipeline.spec();
+    let mut out = Vec::new();
+    for c in plan.order() {
+        let container = &spec.containers[c];
+        let mut lines = Vec::new();
+        if !container.sidecars.is_empty() {
+            let network = config.engine_name(&[&container.name, "net"]);
+            let labels =
+                copili::runtime::runner::copili_labels(&config.identity, &config.run_id, &container.name, "network");
+            let mut line = String::from("docker network create --driver overlay --attachable");
+            for (key, value) in labels {
+                line.push_str(&format!(" --label {}", copili::runtime::shell_quote(&format!("{key}={value}"))));
+            }
+            lines.push(format!("{line} {network}"));
+        }
+        for (sidecar, request) in copili::runtime::runner::planned_requests(container, &config) {
+            let binds = request.mounts.iter().any(|m| matches!(m.source, copili::runtime::MountSource::Host(_)));
+            if binds && request.placement.is_empty() {
+                let who = sidecar.as_ref().map_or(container.name.clone(), |s| format!("{}/{s}", container.name));
+                eprintln!(
+                    "warning: `{who}` bind-mounts a host path but has no `placement`: on a swarm the path is on whichever node runs it (add e.g. `placement: [node.hostname==…]`, or use shared storage)"
+                );
+            }
+            if let Ok(command) = engine.service_command(&request, sidecar.is_none()) {
+                let line: Vec<String> = std::iter::once("docker".to_string())
+                    .chain(command.args.iter().cloned())
+                    .map(|a| copili::runtime::shell_quote(&a))
+                    .collect();
+                lines.push(line.join(" "));
+            }
+        }
+        out.push((container.name.clone(), lines));
+    }
+    out
+}
+
 /// What will happen to each image, asking the engine which are present (`--engine none`: not
 /// asked; an engine that does not answer: "could not tell").
 fn plan_images(
@@ -112,6 +182,8 @@ fn plan_images(
     let local = if engine == "none" {
         None
     } else {
+        // Swarm's images are the manager's docker's.
+        let engine = if engine == "swarm" { "docker" } else { engine };
         Some(match copili::runtime::CliEngine::select(engine) {
             Ok(engine) => engine.local_images().map_err(|e| {
                 let text = e.to_string();

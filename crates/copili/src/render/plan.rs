@@ -75,6 +75,10 @@ pub struct PlanJson {
     pub variables: Vec<VariableJson>,
     /// Warnings from loading and planning.
     pub warnings: Vec<WarningJson>,
+    /// `plan --engine swarm`: per container, the `docker service create` commands a run makes
+    /// (its sidecars', then its own); absent for other engines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swarm_commands: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A container in the plan.
@@ -273,6 +277,7 @@ pub fn to_json(pipeline: &Pipeline, plan: &Plan, images: &ImagePlans) -> PlanJso
             .map(|v| VariableJson { name: v.name.clone(), source: v.source.as_str() })
             .collect(),
         warnings: pipeline.warnings().iter().chain(&plan.warnings).map(warning_json).collect(),
+        swarm_commands: None,
     }
 }
 
