@@ -467,7 +467,7 @@ fn plan_for_swarm_shows_the_service_commands() {
     assert!(lines[0].starts_with("docker network create --driver overlay --attachable "), "{lines:#?}");
     assert!(lines[1].contains("--replicas 1 --endpoint-mode dnsrr"), "{lines:#?}");
     let job = lines.last().expect("the job");
-    assert!(job.contains(&format!("--mode replicated-job --restart-condition none")), "{job}");
+    assert!(job.contains("--mode replicated-job --restart-condition none"), "{job}");
     assert!(job.contains(&format!("--container-label io.copili.container={name}")), "{job}");
     assert!(!output.stderr().contains("bind-mounts"), "{}", output.describe());
 
