@@ -188,25 +188,8 @@ impl CliEngine {
             a.push("--label".into());
             a.push(format!("{key}={value}"));
         }
-        // A dry run shows names only and writes no file.
-        let dry = self.dry_run.is_some();
-        let (in_file, in_client_env): (Vec<_>, Vec<_>) =
-            request.env.iter().cloned().partition(|(_, value)| !dry && !value.expose().contains('\n'));
-        let env_dir = if in_file.is_empty() {
-            None
-        } else {
-            let (dir, path) = env_file(&in_file).map_err(|e| EngineError::NotFound {
-                binary: self.display.clone(),
-                reason: format!("cannot write the environment file: {e}"),
-            })?;
-            a.push("--env-file".into());
-            a.push(path.display().to_string());
-            Some(dir)
-        };
-        for (name, _) in &in_client_env {
-            a.push("--env".into());
-            a.push(name.clone());
-        }
+        let EnvArgs { args: env_args, client_env: in_client_env, dir: env_dir } = self.env_args(&request.env)?;
+        a.extend(env_args);
         if let Some(resources) = &request.resources {
             if let Some(cpus) = resources.limits.cpus {
                 a.push(format!("--cpus={cpus}"));
@@ -238,6 +221,33 @@ impl CliEngine {
         a.push(request.image.clone());
         a.extend(request.command.iter().cloned());
         Ok(Prepared { args: a, client_env: in_client_env, _env_dir: env_dir })
+    }
+
+    /// How environment values reach a container without ever being on a command line: the
+    /// one-line values in a 0600 file in a private directory (`--env-file`, removed when the
+    /// returned guard is dropped), the others in the client's own environment with only their
+    /// names as arguments (`--env NAME`). A dry run shows names only and writes no file.
+    pub(crate) fn env_args(&self, env: &[(String, copili_model::Secret)]) -> Result<EnvArgs, EngineError> {
+        let dry = self.dry_run.is_some();
+        let (in_file, client_env): (Vec<_>, Vec<_>) =
+            env.iter().cloned().partition(|(_, value)| !dry && !value.expose().contains('\n'));
+        let mut args = Vec::new();
+        let dir = if in_file.is_empty() {
+            None
+        } else {
+            let (dir, path) = env_file(&in_file).map_err(|e| EngineError::NotFound {
+                binary: self.display.clone(),
+                reason: format!("cannot write the environment file: {e}"),
+            })?;
+            args.push("--env-file".into());
+            args.push(path.display().to_string());
+            Some(dir)
+        };
+        for (name, _) in &client_env {
+            args.push("--env".into());
+            args.push(name.clone());
+        }
+        Ok(EnvArgs { args, client_env, dir })
     }
 
     /// Runs the client, calling `on_line` for every line of its stdout and stderr as they come
@@ -541,6 +551,14 @@ pub(crate) fn private_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
         builder.permissions(std::fs::Permissions::from_mode(0o700));
     }
     builder.tempdir()
+}
+
+/// The arguments that pass a container's environment, the values for the client's own
+/// environment, and the private directory of the env file.
+pub(crate) struct EnvArgs {
+    pub(crate) args: Vec<String>,
+    pub(crate) client_env: Vec<(String, copili_model::Secret)>,
+    pub(crate) dir: Option<tempfile::TempDir>,
 }
 
 /// Hands a line of stderr on (keeping the tail for errors).

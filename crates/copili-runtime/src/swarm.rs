@@ -20,7 +20,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::cli_engine::{args, env_file, AuthDir, CliEngine};
+use crate::cli_engine::{args, AuthDir, CliEngine};
 use crate::engine::{
     BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, MountSource,
     PullRequest,
@@ -85,26 +85,11 @@ impl SwarmEngine {
             a.push("--container-label".into());
             a.push(format!("{key}={value}"));
         }
-        let dry = self.docker.is_dry_run();
-        let (in_file, in_client_env): (Vec<_>, Vec<_>) =
-            request.env.iter().cloned().partition(|(_, value)| !dry && !value.expose().contains('\n'));
-        let env_dir = if in_file.is_empty() {
-            None
-        } else {
-            let (dir, path) = env_file(&in_file).map_err(|e| EngineError::NotFound {
-                binary: self.name().into(),
-                reason: format!("cannot write the environment file: {e}"),
-            })?;
-            a.push("--env-file".into());
-            a.push(path.display().to_string());
-            Some(dir)
-        };
-        let mut env: Vec<(String, String)> = Vec::new();
-        for (name, value) in &in_client_env {
-            a.push("--env".into());
-            a.push(name.clone());
-            env.push((name.clone(), value.expose().to_string()));
-        }
+        let env_args = self.docker.env_args(&request.env)?;
+        a.extend(env_args.args);
+        let mut env: Vec<(String, String)> =
+            env_args.client_env.iter().map(|(name, value)| (name.clone(), value.expose().to_string())).collect();
+        let env_dir = env_args.dir;
         for mount in &request.mounts {
             let (kind, source) = match &mount.source {
                 MountSource::Volume(name) => ("volume", name.clone()),

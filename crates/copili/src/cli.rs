@@ -329,6 +329,20 @@ const EXPORT_ARGO_EXAMPLES: &str = "Examples:
 
 Exit codes: 0 written, 2 invalid input (also a schedule Argo cannot express).";
 
+/// The schedule `--every` or `--cron` names (daily at 00:00 without either), or what is wrong.
+pub fn default_schedule(every: Option<&str>, cron: Option<&str>) -> Result<copili_schedule::Schedule, String> {
+    use copili_schedule::Schedule;
+    match (every, cron) {
+        (Some(every), _) => Schedule::parse(&format!("every {every}")).map_err(|e| format!("--every {every}: {e}")),
+        (None, Some(cron)) => match Schedule::parse(cron) {
+            Ok(schedule @ Schedule::Cron(_)) => Ok(schedule),
+            Ok(_) => Err(format!("--cron {cron}: not a cron expression")),
+            Err(e) => Err(format!("--cron {cron}: {e}")),
+        },
+        (None, None) => Ok(Schedule::default()),
+    }
+}
+
 /// `--pull`'s value.
 pub fn parse_pull_policy(text: &str) -> Result<copili::model::PullPolicy, String> {
     copili::model::PullPolicy::parse(text).ok_or_else(|| "expected `always`, `missing` or `never`".to_string())

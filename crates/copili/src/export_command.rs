@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use copili::exit_code;
 use copili::export::argo::{self, ArgoOptions};
-use copili_schedule::Schedule;
 
 use crate::cli::{ArgoArgs, ExportTarget};
 use crate::{load_and_plan, write_stdout};
@@ -83,15 +82,7 @@ fn export_argo(args: &ArgoArgs) -> anyhow::Result<i32> {
 
 /// The export options of the command line, or what is wrong with them.
 fn argo_options(args: &ArgoArgs) -> Result<ArgoOptions, String> {
-    let default_schedule = match (&args.every, &args.cron) {
-        (Some(every), _) => Schedule::parse(&format!("every {every}")).map_err(|e| format!("--every {every}: {e}"))?,
-        (None, Some(cron)) => match Schedule::parse(cron) {
-            Ok(schedule @ Schedule::Cron(_)) => schedule,
-            Ok(_) => return Err(format!("--cron {cron}: not a cron expression")),
-            Err(e) => return Err(format!("--cron {cron}: {e}")),
-        },
-        (None, None) => Schedule::default(),
-    };
+    let default_schedule = crate::cli::default_schedule(args.every.as_deref(), args.cron.as_deref())?;
     let mut volume_map = Vec::new();
     for entry in &args.volume_map {
         let Some((host, claim)) = entry.rsplit_once('=') else {

@@ -165,8 +165,22 @@ pub(crate) fn reporters_for(args: &RunArgs, info: &RunInfo, summary: bool) -> Re
     reporters
 }
 
+/// Records a run in the state, with the ids of the images its containers used; a failure to
+/// write is a warning (the run itself happened).
+pub(crate) fn record_state(
+    state: &RunState,
+    engine: &dyn Engine,
+    spec: &copili::model::Pipeline,
+    record: RecordedRun<'_>,
+) {
+    let ids = image_ids(engine, spec, record.outcomes);
+    if let Err(e) = state.record_run(spec, &RecordedRun { image_ids: &ids, ..record }) {
+        eprintln!("warning: {e}");
+    }
+}
+
 /// The ids of the images the containers that ran used, for the state.
-pub(crate) fn image_ids(
+fn image_ids(
     engine: &dyn Engine,
     spec: &copili::model::Pipeline,
     outcomes: &[runner::Outcome],
@@ -234,21 +248,18 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
     };
     let finished_at = SystemTime::now();
     if let (Some(state), false) = (state, args.dry_run) {
-        let ids = image_ids(&**engine, spec, &outcomes);
         let containers: Vec<usize> = plan.order().collect();
         let record = RecordedRun {
             run_id: &config.run_id,
             command: if args.resume { RunCommand::Resume } else { RunCommand::Run },
             outcomes: &outcomes,
             containers: &containers,
-            image_ids: &ids,
+            image_ids: &HashMap::new(),
             started_at,
             finished_at,
             exit_code: code,
         };
-        if let Err(e) = state.record_run(spec, &record) {
-            eprintln!("warning: {e}");
-        }
+        record_state(state, &**engine, spec, record);
     }
     let mut reporters = reporters.into_inner().unwrap_or_else(PoisonError::into_inner);
     reporters.finish(&RunSummary { outcomes, finished_at, exit_code: code });

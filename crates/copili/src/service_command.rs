@@ -24,7 +24,7 @@ use copili_schedule::Schedule;
 use copili_state::RunCommand;
 
 use crate::cli::{InputArgs, PlanFormat, RunArgs, ScheduleArgs, ServiceArgs};
-use crate::run_command::{image_ids, reporters_for, start_session, Session};
+use crate::run_command::{record_state, reporters_for, start_session, Session};
 
 /// The run's default schedule and zone (`--every` / `--cron`, `--timezone`).
 struct Defaults {
@@ -34,15 +34,7 @@ struct Defaults {
 }
 
 fn defaults(args: &ScheduleArgs) -> Result<Defaults, String> {
-    let schedule = match (&args.every, &args.cron) {
-        (Some(every), _) => Schedule::parse(&format!("every {every}")).map_err(|e| format!("--every {every}: {e}"))?,
-        (None, Some(cron)) => match Schedule::parse(cron) {
-            Ok(schedule @ Schedule::Cron(_)) => schedule,
-            Ok(_) => return Err(format!("--cron {cron}: not a cron expression")),
-            Err(e) => return Err(format!("--cron {cron}: {e}")),
-        },
-        (None, None) => Schedule::default(),
-    };
+    let schedule = crate::cli::default_schedule(args.every.as_deref(), args.cron.as_deref())?;
     let zone_name = args.timezone.clone().unwrap_or_else(|| "local".into());
     let zone = copili_schedule::parse_time_zone(&zone_name).map_err(|e| format!("--timezone: {e}"))?;
     Ok(Defaults { schedule, zone, zone_name })
@@ -437,20 +429,17 @@ fn run_once(
         exit_code::FAILURE
     };
     if let Some(state) = state {
-        let ids = image_ids(&**engine, spec, &outcomes);
         let record = RecordedRun {
             run_id,
             command,
             outcomes: &outcomes,
             containers,
-            image_ids: &ids,
+            image_ids: &HashMap::new(),
             started_at,
             finished_at,
             exit_code: code,
         };
-        if let Err(e) = state.record_run(spec, &record) {
-            eprintln!("warning: {e}");
-        }
+        record_state(state, &**engine, spec, record);
     }
     let mut reporters = reporters.into_inner().unwrap_or_else(PoisonError::into_inner);
     if initial {
