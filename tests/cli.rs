@@ -476,3 +476,24 @@ fn plan_for_swarm_shows_the_service_commands() {
     assert!(output.stdout().contains("--mount type=bind,source="), "{}", output.describe());
     assert!(output.stderr().contains("bind-mounts a host path but has no `placement`"), "{}", output.describe());
 }
+
+/// `--engine swarm` on a docker engine that is not in swarm mode: exit code 3, one line that
+/// says how to enable it. The docker client is a stand-in answering as such an engine does.
+#[test]
+fn swarm_mode_not_active_is_engine_unavailable() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let docker = dir.path().join("docker");
+    std::fs::write(
+        &docker,
+        "#!/bin/sh\ncase \"$*\" in\n  version*) echo 20.10.24 ;;\n  info*) echo 'inactive false' ;;\n  *) echo \"unexpected: $*\" >&2; exit 1 ;;\nesac\n",
+    )
+    .expect("write the stand-in");
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let output = run(copili().args(["run", QUICKSTART, "--engine", "swarm"]).env("PATH", dir.path()));
+    assert_eq!(output.code(), Some(3), "{}", output.describe());
+    let stderr = output.stderr();
+    assert_eq!(stderr.lines().count(), 1, "one line\n{}", output.describe());
+    assert!(stderr.contains("Docker Swarm mode is not active") && stderr.contains("docker swarm init"), "{stderr}");
+}
