@@ -286,8 +286,19 @@ fn pull(
             ));
         }
     }
-    let request = PullRequest { image: image.clone(), auth: auth.cloned(), tls_verify };
     let registry = copili_model::registry_of(image.split('@').next().unwrap_or(image)).to_string();
+    // `localhost/…` names a local image (podman names what it builds or imports so), not a
+    // registry on port 443 of this host: there is nothing to pull it from.
+    if registry == "localhost" {
+        if policy == PullPolicy::Always && engine.image_present(image).unwrap_or(false) {
+            on_event(ImageEvent::Present);
+            return Ok(());
+        }
+        return Err(format!(
+            "image {image} is not present, and `localhost/` images are local: build it (`build:`) or load it (`docker load` / `podman load`)"
+        ));
+    }
+    let request = PullRequest { image: image.clone(), auth: auth.cloned(), tls_verify };
     let started = Instant::now();
     let mut delay = config.pull_retry_delay;
     let mut attempt = 0;

@@ -1414,6 +1414,16 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_localhost_image_is_not_pulled() {
+        let text = "p:\n  - {name: a, image_repo: localhost/gone}\n";
+        let engine = FakeEngine::new([]).with_absent_images(&["localhost/gone:latest"]);
+        let run = run_with(text, &engine, &config(1), &CancelToken::new());
+        let reason = run.outcomes[0].reason.clone().unwrap_or_default();
+        assert!(reason.contains("`localhost/` images are local"), "{reason}");
+        assert!(!engine.calls().iter().any(|c| c.starts_with("pull")));
+    }
+
+    #[test]
     fn an_interrupt_stops_a_pull() {
         let text = "p:\n  - {name: a, image_repo: r.io/x}\n";
         let engine = FakeEngine::new([])
