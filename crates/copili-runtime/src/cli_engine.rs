@@ -113,11 +113,6 @@ impl CliEngine {
         self.kind
     }
 
-    /// Whether commands are shown instead of run.
-    pub fn is_dry_run(&self) -> bool {
-        self.dry_run.is_some()
-    }
-
     /// Runs the client with `args`; the captured standard output on success.
     pub(crate) fn run(&self, args: &[String]) -> Result<String, EngineError> {
         self.run_with_env(args, &[])
@@ -930,6 +925,10 @@ impl Engine for CliEngine {
             Err(EngineError::Failed { code: Some(_), stderr, .. }) if is_no_such_image(&stderr) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    fn is_dry_run(&self) -> bool {
+        self.dry_run.is_some()
     }
 
     fn pipeline_identities(&self) -> Result<Vec<String>, EngineError> {

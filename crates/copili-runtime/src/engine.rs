@@ -278,6 +278,11 @@ pub trait Engine: Send + Sync {
         Ok(None)
     }
 
+    /// Whether commands are shown instead of run (`--dry-run`).
+    fn is_dry_run(&self) -> bool {
+        false
+    }
+
     /// The identities of every pipeline with containers (or services) or networks on the
     /// engine, from copili's `io.copili.pipeline` label (`copili clean` of all pipelines).
     fn pipeline_identities(&self) -> Result<Vec<String>, EngineError> {

@@ -290,6 +290,10 @@ fn pull(
     // `localhost/…` names a local image (podman names what it builds or imports so), not a
     // registry on port 443 of this host: there is nothing to pull it from.
     if registry == "localhost" {
+        // A dry run cannot tell whether it is present: it shows the run as if it were.
+        if engine.is_dry_run() {
+            return Ok(());
+        }
         if policy == PullPolicy::Always && engine.image_present(image).unwrap_or(false) {
             on_event(ImageEvent::Present);
             return Ok(());

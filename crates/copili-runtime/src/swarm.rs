@@ -561,6 +561,10 @@ impl Engine for SwarmEngine {
         self.docker.show_instead_of_running(command_line)
     }
 
+    fn is_dry_run(&self) -> bool {
+        self.docker.is_dry_run()
+    }
+
     fn pipeline_identities(&self) -> Result<Vec<String>, EngineError> {
         let any = vec![("io.copili.pipeline".to_string(), String::new())];
         let mut identities = self.service_labels(&any, "io.copili.pipeline")?;
