@@ -9,65 +9,28 @@
 //! The engines must have been set up (`cargo xtask setup`, which `cargo xtask test` runs): a
 //! missing engine fails these tests, it never skips them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use copili_e2e::{repo_root, run, wait_until, CmdlineSampler, Engine, Output, Running};
+use copili_e2e::{
+    all_output, assert_finished, assert_no_output_from, assert_output_line, assert_reason, assert_summary,
+    engine_tests, is_rfc3339, read_report, repo_root, report_entry, run, summary_row, wait_until, CmdlineSampler,
+    Engine, Output, Running, Scene, RUN_TIMEOUT,
+};
 use serde_json::Value;
-
-/// The longest a run of these small pipelines may take before the test gives up on it.
-const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// How long copili may take to stop everything and exit after a signal (each `sleep` ignores
 /// SIGTERM and is killed after `--stop-timeout 1s`).
 const INTERRUPT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// One test function per engine per scenario: `<engine>::<scenario>`, so that
-/// `cargo test --test engines docker::` or `cargo test --test engines sidecars` select them.
-macro_rules! engine_tests {
-    ($($module:ident => $engine:expr),+ $(,)?; $scenarios:tt) => {
-        $(engine_tests!(@module $module, $engine, $scenarios);)+
-    };
-    (@module $module:ident, $engine:expr, [$($scenario:ident),+ $(,)?]) => {
-        mod $module {
-            $(
-                #[test]
-                fn $scenario() {
-                    super::$scenario($engine);
-                }
-            )+
-        }
-    };
-}
-
+// One test function per engine per scenario: `<engine>::<scenario>` (see `engine_tests!`), so
+// that `cargo test --test engines docker::` or `cargo test --test engines sidecars` select them.
+// `swarm` runs the same scenarios on Docker Swarm mode (`--engine swarm`): every container a
+// swarm job, sidecars services on an overlay network.
 engine_tests!(
     rootful_podman => copili_e2e::Engine::RootfulPodman,
     rootless_podman => copili_e2e::Engine::RootlessPodman,
-    docker => copili_e2e::Engine::Docker;
-    [
-        quickstart,
-        exit_codes,
-        sidecars,
-        policies,
-        fail_fast,
-        env_and_secrets,
-        bind_mounts,
-        sigint_before_anything_started,
-        sigint_while_sidecars_start,
-        sigint_while_mains_run,
-        sigterm_while_mains_run,
-        second_sigint_skips_the_grace_period,
-        ctrl_c_to_the_whole_process_group,
-        engine_unavailable,
-        dry_run_needs_no_engine,
-        one_run_per_identity,
-        crashed_run_leftovers_are_removed,
-    ]
-);
-
-// The same scenarios on Docker Swarm mode (`--engine swarm`): every container a swarm job,
-// sidecars services on an overlay network.
-engine_tests!(
+    docker => copili_e2e::Engine::Docker,
     swarm => copili_e2e::Engine::Swarm;
     [
         quickstart,
@@ -90,183 +53,10 @@ engine_tests!(
     ]
 );
 
-// --- The scene of one test --------------------------------------------------------------------
+// Each test runs in a `Scene` of its own (`copili_e2e::Scene`): its pipeline identity and
+// private directory; what the pipeline left on the engine is removed if the test fails.
 
-/// One test's pipeline identity and private directory on one engine. If the test fails, what
-/// the pipeline left on the engine is removed when the scene is dropped (after the assertions
-/// have seen it), so that a failure does not pollute the next run.
-struct Scene {
-    engine: Engine,
-    identity: String,
-    dir: tempfile::TempDir,
-}
-
-impl Scene {
-    fn new(engine: Engine, scenario: &str) -> Scene {
-        engine.assert_ready();
-        let identity = format!("e2e-{}-{}-{}", scenario.replace('_', "-"), engine.slug(), std::process::id());
-        let dir = tempfile::Builder::new().prefix("copili-e2e-").tempdir_in("/tmp").expect("a temporary directory");
-        engine.hand_over_dir(dir.path());
-        Scene { engine, identity, dir }
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
-    }
-
-    /// Copies `tests/fixtures/run/<name>` into the scene's directory (relative host paths in
-    /// it resolve there); the copy's absolute path.
-    fn fixture(&self, name: &str) -> PathBuf {
-        self.copy_in(&repo_root().join("tests/fixtures/run").join(name))
-    }
-
-    /// Copies a file of the repository into the scene's directory, which the rootless user can
-    /// read wherever the checkout is; the copy's absolute path.
-    fn copy_in(&self, source: &Path) -> PathBuf {
-        let name = source.file_name().expect("a file name");
-        let target = self.dir.path().join(name);
-        std::fs::copy(source, &target).unwrap_or_else(|e| panic!("copy {}: {e}", source.display()));
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).expect("chmod a copy");
-        target
-    }
-
-    /// A directory beside the pipeline file that every container user may write to (rootless
-    /// podman's containers write as a mapped uid).
-    fn shared_dir(&self, relative: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt as _;
-        let dir = self.path(relative);
-        std::fs::create_dir_all(&dir).expect("create a directory");
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod a directory");
-        dir
-    }
-
-    /// `copili run FILE --name IDENTITY --engine ENGINE`, run in the scene's directory.
-    fn run_command(&self, file: &Path) -> std::process::Command {
-        self.run_command_as(file, &self.identity)
-    }
-
-    fn run_command_as(&self, file: &Path, identity: &str) -> std::process::Command {
-        let mut command = self.engine.copili(self.dir.path());
-        command.arg("run").arg(file).args(["--name", identity, "--engine", self.engine.engine_arg()]);
-        command
-    }
-
-    fn assert_no_leftovers(&self) {
-        self.engine.assert_no_leftovers(&self.identity);
-    }
-
-    /// Names of the pipeline's running containers with role `role` (`main`, `sidecar`).
-    fn running(&self, role: &str) -> Vec<String> {
-        let pipeline = format!("io.copili.pipeline={}", self.identity);
-        let role = format!("io.copili.role={role}");
-        self.engine.containers_with_labels(&[&pipeline, &role], false)
-    }
-
-    /// Names of the pipeline's containers (any state) with role `role`.
-    fn created(&self, role: &str) -> Vec<String> {
-        let pipeline = format!("io.copili.pipeline={}", self.identity);
-        let role = format!("io.copili.role={role}");
-        self.engine.containers_with_labels(&[&pipeline, &role], true)
-    }
-}
-
-impl Drop for Scene {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.engine.remove_leftovers(&self.identity);
-        }
-        // Tidying only: the identity is this test process's own, its lock file (in copili's
-        // per-user lock directory: `$XDG_RUNTIME_DIR/copili` or `/tmp/copili-<uid>`) would
-        // otherwise stay behind, one per test and run.
-        let lock = format!("{}.lock", self.identity);
-        let _ = std::fs::remove_file(std::env::temp_dir().join("copili-0").join(&lock));
-        if self.engine == Engine::RootlessPodman {
-            let runtime_dir = copili_e2e::engine_setup().get("COPILI_TEST_ROOTLESS_XDG_RUNTIME_DIR");
-            let _ = std::fs::remove_file(Path::new(runtime_dir).join("copili").join(&lock));
-        }
-    }
-}
-
-// --- Reading copili's output ------------------------------------------------------------------
-
-/// Both streams, for lines that may go to either (status lines, the summary).
-fn all_output(output: &Output) -> String {
-    format!("{}{}", output.stdout(), output.stderr())
-}
-
-/// Asserts that the container's output has the line `text`, prefixed by `prefix` (the
-/// container's name, `main/sidecar` for a sidecar's), compose-style: `prefix   | text`.
-fn assert_output_line(output: &Output, prefix: &str, text: &str) {
-    let found = output
-        .stdout()
-        .lines()
-        .any(|line| line.split_once('|').is_some_and(|(who, rest)| who.trim_end() == prefix && rest.trim() == text));
-    assert!(found, "no output line `{prefix} | {text}`\n{}", output.describe());
-}
-
-/// Asserts that no line of output (either stream) is a line of the container's own output.
-fn assert_no_output_from(output: &Output, prefix: &str) {
-    let text = all_output(output);
-    let found = text.lines().find(|line| line.split_once('|').is_some_and(|(who, _)| who.trim_end() == prefix));
-    assert!(found.is_none(), "`{prefix}` printed output but should not have run\n{}", output.describe());
-}
-
-/// The line saying how `container` ended (`<-- NAME STATUS…`); it must say `status` and
-/// contain `detail`.
-fn assert_finished(output: &Output, container: &str, status: &str, detail: &str) {
-    let text = all_output(output);
-    let prefix = format!("<-- {container} ");
-    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with(&prefix)).collect();
-    assert_eq!(lines.len(), 1, "expected one line `<-- {container} {status}…`\n{}", output.describe());
-    let line = lines[0];
-    assert!(
-        line[prefix.len()..].starts_with(status) && line.contains(detail),
-        "expected `<-- {container} {status}…{detail}…`, found `{line}`\n{}",
-        output.describe()
-    );
-}
-
-/// The row of `container` in the final summary table (`NAME STATUS EXIT-CODE ATTEMPTS …`),
-/// split into columns.
-fn summary_row(output: &Output, container: &str) -> Vec<String> {
-    let text = all_output(output);
-    let statuses = ["succeeded", "failed", "cancelled", "skipped"];
-    text.lines()
-        .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>())
-        .find(|cols| cols.len() >= 4 && cols[0] == container && statuses.contains(&cols[1].as_str()))
-        .unwrap_or_else(|| {
-            panic!("no row for `{container}` in a summary table (issue 4, item 6)\n{}", output.describe())
-        })
-}
-
-/// Asserts the summary row of `container`: status, exit code (`-` for none), attempts.
-fn assert_summary(output: &Output, container: &str, status: &str, exit_code: &str, attempts: &str) {
-    let row = summary_row(output, container);
-    assert_eq!(
-        &row[1..4],
-        &[status.to_string(), exit_code.to_string(), attempts.to_string()],
-        "summary row of `{container}`: {row:?}"
-    );
-}
-
-/// The JSON report copili wrote with `--report FILE` (issue 4, item 6).
-fn read_report(path: &Path, output: &Output) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!("copili wrote no report to {} (--report, issue 4 item 6): {e}\n{}", path.display(), output.describe())
-    });
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("the report is not JSON: {e}\n{text}"))
-}
-
-/// The report's entry of `container`.
-fn report_entry<'a>(report: &'a Value, container: &str) -> &'a Value {
-    report["containers"]
-        .as_array()
-        .unwrap_or_else(|| panic!("the report has no `containers` list: {report:#}"))
-        .iter()
-        .find(|c| c["name"] == container)
-        .unwrap_or_else(|| panic!("no container `{container}` in the report: {report:#}"))
-}
+// --- Reading copili's report and log files ----------------------------------------------------
 
 /// Asserts the report's top level and that it lists exactly `containers`.
 fn assert_report_run(report: &Value, identity: &str, engine: Engine, exit_code: i32, containers: &[&str]) {
@@ -300,13 +90,7 @@ fn assert_report_container(
     assert_eq!(entry["exit_code"].as_i64(), exit_code, "{container}: {entry:#}");
     assert!(exit_code.is_some() || entry["exit_code"].is_null(), "{container}: exit_code must be null: {entry:#}");
     assert_eq!(entry["attempts"].as_u64(), Some(attempts), "{container}: {entry:#}");
-    match reason {
-        Some(reason) => assert!(
-            entry["reason"].as_str().is_some_and(|r| r.contains(reason)),
-            "{container}: reason should contain `{reason}`: {entry:#}"
-        ),
-        None => assert!(entry["reason"].is_null(), "{container}: no reason expected: {entry:#}"),
-    }
+    assert_reason(entry, container, reason);
     assert!(entry["image"].as_str().is_some_and(|i| i.contains("localhost/copili-test")), "{entry:#}");
     if attempts > 0 {
         for key in ["started_at", "finished_at"] {
@@ -314,19 +98,6 @@ fn assert_report_container(
         }
         assert!(entry["duration_s"].as_f64().is_some_and(|d| d >= 0.0), "{container}: duration_s: {entry:#}");
     }
-}
-
-/// `2026-11-25T12:00:00Z`, `2026-11-25T12:00:00.250+00:00`, …
-fn is_rfc3339(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() >= 20
-        && bytes[..4].iter().all(u8::is_ascii_digit)
-        && bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && bytes[10] == b'T'
-        && bytes[13] == b':'
-        && bytes[16] == b':'
-        && (text.ends_with('Z') || text[19..].contains(['+', '-']))
 }
 
 /// The log file of `container` in `log_dir` (issue 4, item 6: `<name>.log`).
@@ -825,7 +596,7 @@ fn engine_unavailable(engine: Engine) {
 fn no_such_engine_binary() {
     let scene = Scene::new(Engine::Docker, "nobinary");
     let file = scene.copy_in(&repo_root().join("examples/quickstart.yaml"));
-    let mut command = scene.engine.copili(scene.dir.path());
+    let mut command = scene.copili();
     command.arg("run").arg(&file).args(["--name", &scene.identity, "--engine", "/no/such/binary"]);
     let output = run(&mut command);
     assert_engine_unavailable(&output, "/no/such/binary");
@@ -834,29 +605,20 @@ fn no_such_engine_binary() {
 /// `--dry-run` prints the engine commands, `--env NAME` without values, and runs none: the
 /// engine binary on `PATH` is a stand-in that records any call and fails.
 fn dry_run_needs_no_engine(engine: Engine) {
-    use std::os::unix::fs::PermissionsExt as _;
-
     let scene = Scene::new(engine, "dryrun");
     let file = scene.fixture("env-secrets.yaml");
-    let fake_bin = scene.path("fake-bin");
-    std::fs::create_dir(&fake_bin).expect("create fake-bin/");
-    engine.hand_over_dir(&fake_bin);
-    let calls = scene.path("engine-calls");
-    let fake = fake_bin.join(engine.client_name());
-    std::fs::write(&fake, format!("#!/bin/sh\necho \"$0 $*\" >> '{}'\nexit 1\n", calls.display()))
-        .expect("write the fake engine");
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod the fake engine");
+    let fake = scene.fake_engine();
     let secret = format!("dry-s3cret-{}-{}", engine.slug(), std::process::id());
     let output = run(scene
         .run_command(&file)
         .args(["--dry-run", "--set-env", "GLOBAL_TOKEN"])
-        .env("PATH", &fake_bin)
+        .env("PATH", &fake.bin)
         .env_remove("CONTAINERS_CONF")
         .env("SECRET_VALUE", &secret)
         .env("SECRET_MULTILINE", format!("{secret}\nsecond line"))
         .env("GLOBAL_TOKEN", &secret));
     assert_eq!(output.code(), Some(0), "{}", output.describe());
-    assert!(!calls.exists(), "the dry run ran the engine: {:?}", std::fs::read_to_string(&calls));
+    fake.assert_not_called();
     assert!(!all_output(&output).contains(&secret), "a secret value was printed\n{}", output.describe());
 
     let stdout = output.stdout();
@@ -938,7 +700,7 @@ fn one_run_per_identity(engine: Engine) {
     let file = scene.fixture("lock.yaml");
     scene.shared_dir("sync");
     let mut first = Running::spawn(scene.run_command(&file).args(["--label", "team=e2e"]));
-    let mut beside = Running::spawn(&mut scene.run_command_as(&file, &other.identity));
+    let mut beside = Running::spawn(&mut scene.command_as("run", &file, &other.identity));
     let pipeline = format!("io.copili.pipeline={}", scene.identity);
     wait_until(Duration::from_secs(60), "both pipelines' containers run", || {
         assert!(first.is_running() && beside.is_running(), "a run ended before the other started");

@@ -12,39 +12,22 @@
 //! The engines must have been set up (`cargo xtask setup`, which `cargo xtask test` runs): a
 //! missing engine fails these tests, it never skips them.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use copili_e2e::{
-    build_test_image_variant, engine_setup, manifest_requests, push_image, registry_address, registry_password,
-    registry_user, remove_test_image_variant, run, CmdlineSampler, CmdlineSamples, Engine, Output, Running,
+    all_output, assert_finished, assert_no_output_from, assert_output_line, assert_reason, assert_report_status,
+    assert_summary, build_test_image_variant, engine_setup, engine_tests, manifest_requests, push_image, read_report,
+    registry_address, registry_password, registry_user, remove_test_image_variant, report_item, run, CmdlineSampler,
+    CmdlineSamples, Engine, Output, Running, Scene, RUN_TIMEOUT,
 };
 use serde_json::Value;
 
-/// The longest a run of these small pipelines may take before the test gives up on it.
-const RUN_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// One test function per engine per scenario: `<engine>::<scenario>`, as in `engines.rs`, so
-/// that `cargo test --test images docker::` or `cargo test --test images pull_always` select
-/// them.
-macro_rules! engine_tests {
-    ($($module:ident => $engine:expr),+ $(,)?; $scenarios:tt) => {
-        $(engine_tests!(@module $module, $engine, $scenarios);)+
-    };
-    (@module $module:ident, $engine:expr, [$($scenario:ident),+ $(,)?]) => {
-        mod $module {
-            $(
-                #[test]
-                fn $scenario() {
-                    super::$scenario($engine);
-                }
-            )+
-        }
-    };
-}
-
+// One test function per engine per scenario: `<engine>::<scenario>` (see `engine_tests!`), as in
+// `engines.rs`, so that `cargo test --test images docker::` or `cargo test --test images
+// pull_always` select them.
 engine_tests!(
     rootful_podman => copili_e2e::Engine::RootfulPodman,
     rootless_podman => copili_e2e::Engine::RootlessPodman,
@@ -62,17 +45,16 @@ engine_tests!(
 
 // --- The scene of one test --------------------------------------------------------------------
 
-/// One test's pipeline identity, private directory and images on one engine. When the scene is
-/// dropped, the images it pulled and those built under its identity are removed, and, if the
-/// test failed, whatever the pipeline left on the engine.
-struct Scene {
-    engine: Engine,
-    identity: String,
-    dir: tempfile::TempDir,
+/// One test's [`Scene`] (its pipeline identity `e2e-img-<scenario>-<engine>-<pid>` and private
+/// directory) and its images on one engine. When the scene is dropped, the images it pulled and
+/// those built under its identity are removed, and, if the test failed, whatever the pipeline
+/// left on the engine.
+struct ImageScene {
+    scene: Scene,
     /// Images to remove from the engine at the end.
     images: RefCell<Vec<String>>,
     /// The image this test pushes (rootful podman's, the test image with an id of its own).
-    source: std::cell::OnceCell<String>,
+    source: OnceCell<String>,
 }
 
 /// A repository of one test in the registry, holding the test image as `:latest`.
@@ -85,46 +67,23 @@ struct RegistryImage {
     reference: String,
 }
 
-impl Scene {
-    fn new(engine: Engine, scenario: &str) -> Scene {
-        engine.assert_ready();
-        let identity = format!("e2e-img-{}-{}-{}", scenario.replace('_', "-"), engine.slug(), std::process::id());
-        let dir = tempfile::Builder::new().prefix("copili-e2e-").tempdir_in("/tmp").expect("a temporary directory");
-        engine.hand_over_dir(dir.path());
-        Scene { engine, identity, dir, images: RefCell::new(Vec::new()), source: std::cell::OnceCell::new() }
-    }
+impl std::ops::Deref for ImageScene {
+    type Target = Scene;
 
-    fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
+    fn deref(&self) -> &Scene {
+        &self.scene
     }
+}
 
-    /// Writes a file of the scene (its directories made and handed over first), readable by
-    /// every user; its path.
-    fn write(&self, relative: &str, text: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt as _;
-        let path = self.path(relative);
-        let parent = path.parent().expect("a file in the scene's directory");
-        self.make_dirs(parent);
-        std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod a file");
-        path
+impl ImageScene {
+    fn new(engine: Engine, scenario: &str) -> ImageScene {
+        let scene = Scene::new(engine, &format!("img-{scenario}"));
+        ImageScene { scene, images: RefCell::new(Vec::new()), source: OnceCell::new() }
     }
 
     /// Writes a pipeline file made from `template` (see [`pipeline`]); its path.
     fn write_pipeline(&self, relative: &str, template: &str, values: &[(&str, &str)]) -> PathBuf {
         self.write(relative, &pipeline(&self.identity, template, values))
-    }
-
-    /// Creates `dir` and its missing parents, each handed over to the user copili runs as.
-    fn make_dirs(&self, dir: &Path) {
-        if dir.is_dir() {
-            return;
-        }
-        if let Some(parent) = dir.parent() {
-            self.make_dirs(parent);
-        }
-        std::fs::create_dir(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-        self.engine.hand_over_dir(dir);
     }
 
     /// Pushes the test image (with an id of this test's own) to a new repository of this test,
@@ -146,27 +105,11 @@ impl Scene {
         self.images.borrow_mut().push(image.to_string());
     }
 
-    /// `copili` in the scene's directory, as the engine variant runs it.
-    fn copili(&self) -> Command {
-        self.engine.copili(self.dir.path())
-    }
-
-    /// `copili run FILE --name IDENTITY --engine ENGINE`, run in the scene's directory.
-    fn run_command(&self, file: &Path) -> Command {
-        let mut command = self.copili();
-        command.arg("run").arg(file).args(["--name", &self.identity, "--engine", self.engine.engine_arg()]);
-        command
-    }
-
     /// `copili plan FILE --engine ENGINE`, run in the scene's directory.
     fn plan_command(&self, file: &Path) -> Command {
         let mut command = self.copili();
         command.arg("plan").arg(file).args(["--engine", self.engine.engine_arg()]);
         command
-    }
-
-    fn assert_no_leftovers(&self) {
-        self.engine.assert_no_leftovers(&self.identity);
     }
 
     /// The label copili puts on what it creates for this pipeline, built images included.
@@ -175,10 +118,12 @@ impl Scene {
     }
 }
 
-impl Drop for Scene {
+impl Drop for ImageScene {
     fn drop(&mut self) {
+        // What the pipeline left first, so that no container keeps an image below (the inner
+        // scene, dropped next, looks again and removes the lock files).
         if std::thread::panicking() {
-            self.engine.remove_leftovers(&self.identity);
+            self.scene.remove_leftovers();
         }
         // Never a panic here: it would abort a test that is already failing.
         for image in self.images.borrow().iter() {
@@ -189,13 +134,6 @@ impl Drop for Scene {
         }
         for id in self.engine.try_images_with_label(&self.pipeline_label()).unwrap_or_default() {
             let _ = run(self.engine.client().args(["rmi", "--force", &id]));
-        }
-        // Tidying only: the identity's lock file in copili's per-user lock directory.
-        let lock = format!("{}.lock", self.identity);
-        let _ = std::fs::remove_file(std::env::temp_dir().join("copili-0").join(&lock));
-        if self.engine == Engine::RootlessPodman {
-            let runtime_dir = engine_setup().get("COPILI_TEST_ROOTLESS_XDG_RUNTIME_DIR");
-            let _ = std::fs::remove_file(Path::new(runtime_dir).join("copili").join(&lock));
         }
     }
 }
@@ -249,60 +187,6 @@ fn pipeline(identity: &str, template: &str, values: &[(&str, &str)]) -> String {
 
 // --- Reading copili's output ------------------------------------------------------------------
 
-/// Both streams, for lines that may go to either (status lines, the summary).
-fn all_output(output: &Output) -> String {
-    format!("{}{}", output.stdout(), output.stderr())
-}
-
-/// Asserts that the container's output has the line `text`, prefixed by `prefix` (the
-/// container's name), compose-style: `prefix   | text`.
-fn assert_output_line(output: &Output, prefix: &str, text: &str) {
-    let found = output
-        .stdout()
-        .lines()
-        .any(|line| line.split_once('|').is_some_and(|(who, rest)| who.trim_end() == prefix && rest.trim() == text));
-    assert!(found, "no output line `{prefix} | {text}`\n{}", output.describe());
-}
-
-/// Asserts that no line of output is a line of the container's own output.
-fn assert_no_output_from(output: &Output, prefix: &str) {
-    let text = all_output(output);
-    let found = text.lines().find(|line| line.split_once('|').is_some_and(|(who, _)| who.trim_end() == prefix));
-    assert!(found.is_none(), "`{prefix}` printed output but should not have run\n{}", output.describe());
-}
-
-/// The line saying how `container` ended (`<-- NAME STATUS…`); it must say `status` and
-/// contain `detail`.
-fn assert_finished(output: &Output, container: &str, status: &str, detail: &str) {
-    let text = all_output(output);
-    let prefix = format!("<-- {container} ");
-    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with(&prefix)).collect();
-    assert_eq!(lines.len(), 1, "expected one line `<-- {container} {status}…`\n{}", output.describe());
-    let line = lines[0];
-    assert!(
-        line[prefix.len()..].starts_with(status) && line.contains(detail),
-        "expected `<-- {container} {status}…{detail}…`, found `{line}`\n{}",
-        output.describe()
-    );
-}
-
-/// Asserts the row of `container` in the summary table: status, exit code (`-` for none),
-/// attempts.
-fn assert_summary(output: &Output, container: &str, status: &str, exit_code: &str, attempts: &str) {
-    let text = all_output(output);
-    let statuses = ["succeeded", "failed", "cancelled", "skipped"];
-    let row = text
-        .lines()
-        .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>())
-        .find(|cols| cols.len() >= 4 && cols[0] == container && statuses.contains(&cols[1].as_str()))
-        .unwrap_or_else(|| panic!("no row for `{container}` in a summary table\n{}", output.describe()));
-    assert_eq!(
-        &row[1..4],
-        &[status.to_string(), exit_code.to_string(), attempts.to_string()],
-        "summary row of `{container}`: {row:?}"
-    );
-}
-
 /// The lines about `image` (`--> image IMAGE …`, `<-- image IMAGE …`, `=== image IMAGE …`).
 fn image_lines(output: &Output, image: &str) -> Vec<String> {
     all_output(output)
@@ -330,40 +214,9 @@ fn assert_pulled_once(output: &Output, image: &str) {
     );
 }
 
-/// The JSON report copili wrote with `--report FILE`.
-fn read_report(path: &Path, output: &Output) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("copili wrote no report to {}: {e}\n{}", path.display(), output.describe()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("the report is not JSON: {e}\n{text}"))
-}
-
-/// The report's entry of `container`: its status and (when given) that its reason contains
-/// `reason`.
-fn assert_report_container(report: &Value, container: &str, status: &str, reason: Option<&str>) {
-    let entry = report["containers"]
-        .as_array()
-        .unwrap_or_else(|| panic!("the report has no `containers` list: {report:#}"))
-        .iter()
-        .find(|c| c["name"] == container)
-        .unwrap_or_else(|| panic!("no container `{container}` in the report: {report:#}"));
-    assert_eq!(entry["status"], status, "{container}: {entry:#}");
-    match reason {
-        Some(reason) => assert!(
-            entry["reason"].as_str().is_some_and(|r| r.contains(reason)),
-            "{container}: the reason should contain `{reason}`: {entry:#}"
-        ),
-        None => assert!(entry["reason"].is_null(), "{container}: no reason expected: {entry:#}"),
-    }
-}
-
 /// The report's entry of `image` in its `images` list.
 fn report_image<'a>(report: &'a Value, image: &str) -> &'a Value {
-    report["images"]
-        .as_array()
-        .unwrap_or_else(|| panic!("the report has no `images` list: {report:#}"))
-        .iter()
-        .find(|i| i["image"] == image)
-        .unwrap_or_else(|| panic!("no image `{image}` in the report's `images`: {report:#}"))
+    report_item(report, "images", "image", image)
 }
 
 /// Asserts the report's entry of `image`: status, attempts, and that the reason contains
@@ -372,13 +225,7 @@ fn assert_report_image(report: &Value, image: &str, status: &str, attempts: u64,
     let entry = report_image(report, image);
     assert_eq!(entry["status"], status, "{image}: {entry:#}");
     assert_eq!(entry["attempts"].as_u64(), Some(attempts), "{image}: {entry:#}");
-    match reason {
-        Some(reason) => assert!(
-            entry["reason"].as_str().is_some_and(|r| r.contains(reason)),
-            "{image}: the reason should contain `{reason}`: {entry:#}"
-        ),
-        None => assert!(entry["reason"].is_null(), "{image}: no reason expected: {entry:#}"),
-    }
+    assert_reason(entry, image, reason);
     if matches!(status, "pulled" | "built") {
         assert!(entry["duration_s"].as_f64().is_some_and(|d| d >= 0.0), "{image}: duration_s: {entry:#}");
     }
@@ -480,7 +327,7 @@ impl Drop for UserStore {
 /// the log files, the report or the plan, and the user's own credential stores are neither
 /// changed nor left with copili's temporary credentials.
 fn registry_credentials(engine: Engine) {
-    let scene = Scene::new(engine, "creds");
+    let scene = ImageScene::new(engine, "creds");
     let registry = registry_address();
     let right = registry_password();
     let wrong = format!("wr0ng-pa55-{}-{}", engine.slug(), std::process::id());
@@ -599,11 +446,11 @@ fn registry_credentials(engine: Engine) {
     let report_text = std::fs::read_to_string(&report).unwrap_or_default();
     let report_json = read_report(&report, &output);
     assert_eq!(report_json["exit_code"], 1, "{report_json:#}");
-    assert_report_container(&report_json, "good", "succeeded", None);
-    assert_report_container(&report_json, "bad", "failed", Some(&refused));
-    assert_report_container(&report_json, "after_bad", "cancelled", Some("dependency bad failed"));
-    assert_report_container(&report_json, "nocreds", "failed", Some(&missing));
-    assert_report_container(&report_json, "local", "succeeded", None);
+    assert_report_status(&report_json, "good", "succeeded", None);
+    assert_report_status(&report_json, "bad", "failed", Some(&refused));
+    assert_report_status(&report_json, "after_bad", "cancelled", Some("dependency bad failed"));
+    assert_report_status(&report_json, "nocreds", "failed", Some(&missing));
+    assert_report_status(&report_json, "local", "succeeded", None);
     assert_report_image(&report_json, &good.reference, "pulled", 1, None);
     assert_report_image(&report_json, &bad.reference, "failed", 1, Some(&refused));
     assert_report_image(&report_json, &nocreds.reference, "failed", 1, Some(&missing));
@@ -659,7 +506,7 @@ fn registry_credentials(engine: Engine) {
 // --- One pull per image ---------------------------------------------------------------------
 
 /// A pipeline of one container `only` pulling `image` with credentials; the run's output.
-fn run_one_container_pull(scene: &Scene, name: &str, image: &RegistryImage) -> Output {
+fn run_one_container_pull(scene: &ImageScene, name: &str, image: &RegistryImage) -> Output {
     let template = r#"
         @ID@:
           - name: only
@@ -679,7 +526,7 @@ fn run_one_container_pull(scene: &Scene, name: &str, image: &RegistryImage) -> O
 /// absent at first: it is pulled once, early. The registry is asked for its manifest as often
 /// as when one container pulls the same image alone.
 fn one_pull_for_three_containers(engine: Engine) {
-    let scene = Scene::new(engine, "once");
+    let scene = ImageScene::new(engine, "once");
     scene.write(".env", &registry_env());
     // Whether the engine already has the image's layers changes what it asks the registry: a
     // first pull of the content warms the engine up, so the two pulls compared find the same.
@@ -748,7 +595,7 @@ fn one_pull_for_three_containers(engine: Engine) {
 /// run; `--pull never` does the same to a container without `pull:`, even when the registry
 /// has the image and the credentials are right.
 fn pull_never_absent(engine: Engine) {
-    let scene = Scene::new(engine, "never");
+    let scene = ImageScene::new(engine, "never");
     let absent = format!("localhost/copili-{}-absent:latest", scene.identity);
     assert!(!engine.has_image(&absent), "{absent} must be absent");
     let file = scene.write_pipeline(
@@ -800,9 +647,9 @@ fn pull_never_absent(engine: Engine) {
     assert!(took < Duration::from_secs(20), "a run of four small containers took {took:?}\n{}", output.describe());
     assert!(!engine.has_image(&absent), "{absent} appeared");
     let report = read_report(&report, &output);
-    assert_report_container(&report, "never_absent", "failed", Some(&never));
-    assert_report_container(&report, "after_never", "cancelled", Some("dependency never_absent failed"));
-    assert_report_container(&report, "never_present", "succeeded", None);
+    assert_report_status(&report, "never_absent", "failed", Some(&never));
+    assert_report_status(&report, "after_never", "cancelled", Some("dependency never_absent failed"));
+    assert_report_status(&report, "never_present", "succeeded", None);
     assert_report_image(&report, &absent, "failed", 0, Some(&never));
     scene.assert_no_leftovers();
 
@@ -845,7 +692,7 @@ fn pull_never_absent(engine: Engine) {
 /// An absent image is pulled once (`missing`, the default) and then used as it is; `pull:
 /// always` and `--pull always` pull it again, the registry asked each time.
 fn pull_always(engine: Engine) {
-    let scene = Scene::new(engine, "always");
+    let scene = ImageScene::new(engine, "always");
     scene.write(".env", &registry_env());
     let image = scene.registry_image("always");
     let template = r#"
@@ -937,7 +784,7 @@ fn image_id(engine: Engine, image: &str) -> String {
 /// names, and the images run. A second run rebuilds nothing; after a change in the directory,
 /// only its image is rebuilt. The build argument's value is never on a command line.
 fn build_local_and_git(engine: Engine) {
-    let scene = Scene::new(engine, "build");
+    let scene = ImageScene::new(engine, "build");
     let base = engine_setup().get("COPILI_TEST_IMAGE");
     scene.write("ctx/msg.txt", "hello-from-the-context\n");
     scene.write(
@@ -1064,9 +911,7 @@ fn build_local_and_git(engine: Engine) {
 /// name; it runs nothing (the engine on `PATH` is a stand-in that records calls and fails) and
 /// prints no secret.
 fn dry_run_lists_login_pull_build(engine: Engine) {
-    use std::os::unix::fs::PermissionsExt as _;
-
-    let scene = Scene::new(engine, "dryrun");
+    let scene = ImageScene::new(engine, "dryrun");
     let password = format!("dry-pa55-{}-{}", engine.slug(), std::process::id());
     let build_arg = format!("dry-arg-{}-{}", engine.slug(), std::process::id());
     scene.write(".env", &format!("REG_USER={}\nREG_PASSWORD={password}\n", registry_user()));
@@ -1092,16 +937,10 @@ fn dry_run_lists_login_pull_build(engine: Engine) {
         "#,
         &[("@REPO@", &image_repo), ("@ARG@", &build_arg)],
     );
-    let fake_bin = scene.path("fake-bin");
-    scene.make_dirs(&fake_bin);
-    let calls = scene.path("engine-calls");
-    let fake = fake_bin.join(engine.engine_arg());
-    std::fs::write(&fake, format!("#!/bin/sh\necho \"$0 $*\" >> '{}'\nexit 1\n", calls.display()))
-        .expect("write the fake engine");
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod the fake engine");
-    let output = run(scene.run_command(&file).arg("--dry-run").env("PATH", &fake_bin).env_remove("CONTAINERS_CONF"));
+    let fake = scene.fake_engine();
+    let output = run(scene.run_command(&file).arg("--dry-run").env("PATH", &fake.bin).env_remove("CONTAINERS_CONF"));
     assert_eq!(output.code(), Some(0), "{}", output.describe());
-    assert!(!calls.exists(), "the dry run ran the engine: {:?}", std::fs::read_to_string(&calls));
+    fake.assert_not_called();
     assert_no_secret("the dry run's output", &all_output(&output), &[&password, &build_arg]);
 
     let stdout = output.stdout();
@@ -1171,7 +1010,7 @@ fn plan_block<'a>(text: &'a str, container: &str) -> Vec<&'a str> {
 /// is absent with `pull: never` (the container will fail) or will be built, in text and JSON;
 /// with an engine that cannot be run it could not tell.
 fn plan_shows_images(engine: Engine) {
-    let scene = Scene::new(engine, "plan");
+    let scene = ImageScene::new(engine, "plan");
     scene.write(".env", &registry_env());
     scene.write("ctx/Dockerfile", &format!("FROM {}\n", engine_setup().get("COPILI_TEST_IMAGE")));
     let absent = format!("{}/copili/{}-absent", registry_address(), scene.identity);

@@ -9,24 +9,23 @@
 //! the pipeline's state (`.copili/` beside the pipeline file). Afterwards the engine is asked,
 //! by copili's `io.copili.pipeline` label, whether anything was left behind: nothing may be.
 //!
-//! Service mode is watched while it runs ([`Live`] collects its console line by line), so the
+//! Service mode is watched while it runs ([`Running`] collects its console as it comes), so the
 //! timing assertions count what happened between two lines, not since the process started.
 //!
 //! The engines must have been set up (`cargo xtask setup`, which `cargo xtask test` runs): a
 //! missing engine fails these tests, it never skips them.
 
-use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use copili_e2e::{run, wait_until, Engine, Output};
+use copili_e2e::{
+    assert_finished, assert_no_output_from, assert_output_line, assert_summary, engine_tests, format_rfc3339,
+    is_output_line, parse_rfc3339, run, summary_row, unix_now, wait_until, Engine, Output, Running, Scene, RUN_TIMEOUT,
+};
 use serde_json::Value;
-
-/// The longest a run of these small pipelines may take before the test gives up on it.
-const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// How long service mode may take to stop and remove everything after SIGTERM (the `sleep`s
 /// ignore SIGTERM and are killed after `--stop-timeout 1s`).
@@ -35,25 +34,9 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The test image, busybox.
 const IMAGE: &str = "localhost/copili-test";
 
-/// One test function per engine per scenario: `<engine>::<scenario>`, as in `engines.rs`, so
-/// that `cargo test --test service docker::` or `cargo test --test service catch_up` select
-/// them.
-macro_rules! engine_tests {
-    ($($module:ident => $engine:expr),+ $(,)?; $scenarios:tt) => {
-        $(engine_tests!(@module $module, $engine, $scenarios);)+
-    };
-    (@module $module:ident, $engine:expr, [$($scenario:ident),+ $(,)?]) => {
-        mod $module {
-            $(
-                #[test]
-                fn $scenario() {
-                    super::$scenario($engine);
-                }
-            )+
-        }
-    };
-}
-
+// One test function per engine per scenario: `<engine>::<scenario>` (see `engine_tests!`), as in
+// `engines.rs`, so that `cargo test --test service docker::` or `cargo test --test service
+// catch_up` select them.
 engine_tests!(
     rootful_podman => copili_e2e::Engine::RootfulPodman,
     rootless_podman => copili_e2e::Engine::RootlessPodman,
@@ -70,89 +53,46 @@ engine_tests!(
 );
 
 // --- The scene of one test --------------------------------------------------------------------
+//
+// Each test runs in a `Scene` of its own (`copili_e2e::Scene`): its private directory, which
+// also holds the pipeline's state, and the pipeline identities it uses. What those identities
+// left on the engine is removed when the scene is dropped after a failure, and their lock
+// files always.
 
-/// One test's private directory on one engine and the pipeline identities it uses. What those
-/// identities left on the engine is removed when the scene is dropped after a failure, and
-/// their lock files always.
-struct Scene {
-    engine: Engine,
-    identity: String,
-    /// Further identities the test runs under (`--name`, or a file's top-level key).
-    others: Vec<String>,
-    dir: tempfile::TempDir,
+/// What the service tests do in a [`Scene`] beyond `copili run`: service mode, `copili
+/// status` and the state file.
+trait ServiceScene {
+    /// `copili service FILE …` with a grace period of one second (the `sleep`s ignore SIGTERM).
+    fn service_command(&self, file: &Path, identity: &str) -> Command;
+
+    /// `copili status FILE --name IDENTITY` (no engine needed).
+    fn status_command(&self, file: &Path, identity: &str) -> Command;
+
+    /// The state file of `identity` in the default state directory, `.copili/` beside the
+    /// pipeline files.
+    fn state_path(&self, identity: &str) -> PathBuf;
+
+    /// Writes the state file of `identity` by hand, as the user copili runs as would have.
+    fn write_state(&self, identity: &str, state: &Value);
 }
 
-impl Scene {
-    fn new(engine: Engine, scenario: &str) -> Scene {
-        engine.assert_ready();
-        let identity = format!("e2e-{}-{}-{}", scenario.replace('_', "-"), engine.slug(), std::process::id());
-        let dir = tempfile::Builder::new().prefix("copili-e2e-").tempdir_in("/tmp").expect("a temporary directory");
-        engine.hand_over_dir(dir.path());
-        Scene { engine, identity, others: Vec::new(), dir }
-    }
-
-    /// Another identity for this test, `<identity>-<suffix>`, cleaned up with the scene.
-    fn other_identity(&mut self, suffix: &str) -> String {
-        let identity = format!("{}-{suffix}", self.identity);
-        self.others.push(identity.clone());
-        identity
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
-    }
-
-    /// Writes a pipeline file into the scene's directory (relative host paths in it resolve
-    /// there); its absolute path.
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt as _;
-        let path = self.path(name);
-        std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod a pipeline file");
-        path
-    }
-
-    /// A directory beside the pipeline file that every container user may write to.
-    fn shared_dir(&self, relative: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt as _;
-        let dir = self.path(relative);
-        std::fs::create_dir_all(&dir).expect("create a directory");
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod a directory");
-        dir
-    }
-
-    /// `copili SUBCOMMAND FILE --name IDENTITY --engine ENGINE`, run in the scene's directory.
-    fn command_as(&self, subcommand: &str, file: &Path, identity: &str) -> Command {
-        let mut command = self.engine.copili(self.dir.path());
-        command.arg(subcommand).arg(file).args(["--name", identity, "--engine", self.engine.engine_arg()]);
-        command
-    }
-
-    fn run_command(&self, file: &Path) -> Command {
-        self.command_as("run", file, &self.identity)
-    }
-
-    /// `copili service FILE …` with a grace period of one second (the `sleep`s ignore SIGTERM).
+impl ServiceScene for Scene {
     fn service_command(&self, file: &Path, identity: &str) -> Command {
         let mut command = self.command_as("service", file, identity);
         command.args(["--stop-timeout", "1s"]);
         command
     }
 
-    /// `copili status FILE --name IDENTITY` (no engine needed).
     fn status_command(&self, file: &Path, identity: &str) -> Command {
-        let mut command = self.engine.copili(self.dir.path());
+        let mut command = self.copili();
         command.arg("status").arg(file).args(["--name", identity]);
         command
     }
 
-    /// The state file of `identity` in the default state directory, `.copili/` beside the
-    /// pipeline files.
     fn state_path(&self, identity: &str) -> PathBuf {
         self.path(&format!(".copili/{identity}.json"))
     }
 
-    /// Writes the state file of `identity` by hand, as the user copili runs as would have.
     fn write_state(&self, identity: &str, state: &Value) {
         use std::os::unix::fs::MetadataExt as _;
         let dir = self.path(".copili");
@@ -165,155 +105,9 @@ impl Scene {
         std::fs::write(&path, state.to_string()).expect("write a state file");
         std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).expect("chown the state file");
     }
-
-    /// Names of the identity's running containers of pipeline container `container`.
-    fn running(&self, identity: &str, container: &str) -> Vec<String> {
-        let pipeline = format!("io.copili.pipeline={identity}");
-        let container = format!("io.copili.container={container}");
-        self.engine.containers_with_labels(&[&pipeline, &container], false)
-    }
 }
 
-impl Drop for Scene {
-    fn drop(&mut self) {
-        let identities: Vec<&String> = std::iter::once(&self.identity).chain(&self.others).collect();
-        for identity in &identities {
-            if std::thread::panicking() {
-                self.engine.remove_leftovers(identity);
-            }
-            // Tidying only: the lock files (in copili's per-user lock directory,
-            // `$XDG_RUNTIME_DIR/copili` or `/tmp/copili-<uid>`) would stay behind otherwise.
-            let lock = format!("{identity}.lock");
-            let _ = std::fs::remove_file(std::env::temp_dir().join("copili-0").join(&lock));
-            if self.engine == Engine::RootlessPodman {
-                let runtime_dir = copili_e2e::engine_setup().get("COPILI_TEST_ROOTLESS_XDG_RUNTIME_DIR");
-                let _ = std::fs::remove_file(Path::new(runtime_dir).join("copili").join(&lock));
-            }
-        }
-    }
-}
-
-// --- copili in the background, watched line by line ------------------------------------------
-
-/// A copili process whose standard output is read line by line while it runs (service mode
-/// runs until signalled; the test acts on what it printed so far). Killed (SIGKILL) and waited
-/// for if dropped before [`Live::wait`], so a failing test leaves no process.
-struct Live {
-    child: std::process::Child,
-    stdout: Arc<Mutex<Vec<String>>>,
-    stderr: Arc<Mutex<Vec<String>>>,
-    readers: Vec<std::thread::JoinHandle<()>>,
-    started: Instant,
-}
-
-impl Live {
-    fn spawn(command: &mut Command) -> Live {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("copili can be started");
-        let started = Instant::now();
-        let (stdout, stderr) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
-        let collect = |stream: Box<dyn std::io::Read + Send>, lines: &Arc<Mutex<Vec<String>>>| {
-            let lines = Arc::clone(lines);
-            std::thread::spawn(move || {
-                let mut reader = std::io::BufReader::new(stream);
-                let mut line = Vec::new();
-                while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
-                    let text = String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).to_string();
-                    lines.lock().unwrap_or_else(PoisonError::into_inner).push(text);
-                    line.clear();
-                }
-            })
-        };
-        let readers = vec![
-            collect(Box::new(child.stdout.take().expect("stdout is piped")), &stdout),
-            collect(Box::new(child.stderr.take().expect("stderr is piped")), &stderr),
-        ];
-        Live { child, stdout, stderr, readers, started }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The lines of standard output so far.
-    fn lines(&self) -> Vec<String> {
-        self.stdout.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-
-    /// Both streams so far, for assertion messages.
-    fn describe(&self) -> String {
-        let stderr = self.stderr.lock().unwrap_or_else(PoisonError::into_inner).join("\n");
-        format!("--- stdout so far\n{}\n--- stderr so far\n{stderr}", self.lines().join("\n"))
-    }
-
-    fn is_running(&mut self) -> bool {
-        self.child.try_wait().expect("the child can be polled").is_none()
-    }
-
-    /// Waits until a line of standard output satisfies `matches`; its index. Fails the test if
-    /// copili ends first or after `timeout`.
-    fn wait_for_line(&mut self, timeout: Duration, what: &str, matches: impl Fn(&str) -> bool) -> usize {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(index) = self.lines().iter().position(|l| matches(l)) {
-                return index;
-            }
-            assert!(self.is_running(), "copili ended before {what}\n{}", self.describe());
-            assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}\n{}", self.describe());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Sends `signal` (`TERM`, `KILL`, …) to copili, with `kill(1)`.
-    fn signal(&self, signal: &str) {
-        let pid = self.pid().to_string();
-        let output = run(Command::new("kill").args(["-s", signal, &pid]));
-        assert_eq!(output.code(), Some(0), "kill -s {signal} {pid}\n{}", output.describe());
-    }
-
-    /// Waits for the end, at most `timeout` (then copili is killed and the test fails).
-    fn wait(mut self, timeout: Duration) -> Output {
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("the child can be polled") {
-                break Some(status);
-            }
-            if Instant::now() >= deadline {
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let finished = status.is_some();
-        let status = status.unwrap_or_else(|| {
-            let _ = self.child.kill();
-            self.child.wait().expect("the killed child can be waited for")
-        });
-        for reader in self.readers.drain(..) {
-            reader.join().expect("the reader does not panic");
-        }
-        let joined = |lines: &Arc<Mutex<Vec<String>>>| {
-            let lines = lines.lock().unwrap_or_else(PoisonError::into_inner);
-            lines.iter().map(|l| format!("{l}\n")).collect::<String>().into_bytes()
-        };
-        let output =
-            Output { raw: std::process::Output { status, stdout: joined(&self.stdout), stderr: joined(&self.stderr) } };
-        assert!(finished, "still running after {timeout:?}, killed\n{}", output.describe());
-        output
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
+// --- Watching service mode ----------------------------------------------------------------------
 
 /// Samples, in a thread and until stopped, how many containers of one pipeline container run
 /// at once; the most seen and how many samples saw any.
@@ -347,65 +141,6 @@ impl RunningSampler {
 }
 
 // --- Reading copili's output and state ----------------------------------------------------------
-
-fn all_output(output: &Output) -> String {
-    format!("{}{}", output.stdout(), output.stderr())
-}
-
-/// Whether `line` is the container's own output `prefix | text` with a text starting with
-/// `text_start`.
-fn is_output_line(line: &str, prefix: &str, text_start: &str) -> bool {
-    line.split_once('|').is_some_and(|(who, rest)| who.trim_end() == prefix && rest.trim().starts_with(text_start))
-}
-
-/// Asserts that the container printed the line `text`.
-fn assert_output_line(output: &Output, prefix: &str, text: &str) {
-    let found = output.stdout().lines().any(|l| is_output_line(l, prefix, text) && l.trim_end().ends_with(text));
-    assert!(found, "no output line `{prefix} | {text}`\n{}", output.describe());
-}
-
-/// Asserts that no line of output is the container's own.
-fn assert_no_output_from(output: &Output, prefix: &str) {
-    let text = all_output(output);
-    let found = text.lines().find(|line| is_output_line(line, prefix, ""));
-    assert!(found.is_none(), "`{prefix}` printed output but should not have run\n{}", output.describe());
-}
-
-/// The line saying how `container` ended (`<-- NAME STATUS…`): exactly one, saying `status`
-/// and containing `detail`.
-fn assert_finished(output: &Output, container: &str, status: &str, detail: &str) {
-    let text = all_output(output);
-    let prefix = format!("<-- {container} ");
-    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with(&prefix)).collect();
-    assert_eq!(lines.len(), 1, "expected one line `<-- {container} {status}…`\n{}", output.describe());
-    let line = lines[0];
-    assert!(
-        line[prefix.len()..].starts_with(status) && line.contains(detail),
-        "expected `<-- {container} {status}…{detail}…`, found `{line}`\n{}",
-        output.describe()
-    );
-}
-
-/// The row of `container` in the final summary table, split into columns.
-fn summary_row(output: &Output, container: &str) -> Vec<String> {
-    let text = all_output(output);
-    let statuses = ["succeeded", "failed", "cancelled", "skipped"];
-    text.lines()
-        .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>())
-        .find(|cols| cols.len() >= 4 && cols[0] == container && statuses.contains(&cols[1].as_str()))
-        .unwrap_or_else(|| panic!("no row for `{container}` in a summary table\n{}", output.describe()))
-}
-
-/// Asserts the summary row of `container`: status, exit code (`-` for none), attempts.
-fn assert_summary(output: &Output, container: &str, status: &str, exit_code: &str, attempts: &str) {
-    let row = summary_row(output, container);
-    assert_eq!(
-        &row[1..4],
-        &[status.to_string(), exit_code.to_string(), attempts.to_string()],
-        "summary row of `{container}`: {row:?}\n{}",
-        output.describe()
-    );
-}
 
 /// Asserts from the console that `container` never had two runs at once: after its `--> NAME
 /// started`, neither another start nor a run given up before it started (`<-- NAME cancelled:
@@ -449,67 +184,8 @@ fn history(state: &Value) -> &Vec<Value> {
 }
 
 // --- Time, without a date library ------------------------------------------------------------
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The date of a day since 1970-01-01 (`civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
-}
-
-/// Seconds since the epoch of an RFC 3339 time (`2026-11-25T12:00:00.25Z`, `…+01:00`); `None`
-/// if it is not one.
-fn parse_rfc3339(text: &str) -> Option<f64> {
-    let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
-    let bytes = text.as_bytes();
-    if bytes.len() < 20 || bytes[4] != b'-' || bytes[7] != b'-' || bytes[10] != b'T' || bytes[13] != b':' {
-        return None;
-    }
-    let days = days_from_civil(number(0..4)?, number(5..7)?, number(8..10)?);
-    let mut seconds = (days * 86_400 + number(11..13)? * 3600 + number(14..16)? * 60 + number(17..19)?) as f64;
-    let rest = &text[19..];
-    let zone_at = rest.find(['Z', '+', '-'])?;
-    let fraction = &rest[..zone_at];
-    if !fraction.is_empty() {
-        seconds += format!("0{fraction}").parse::<f64>().ok()?;
-    }
-    let zone = &rest[zone_at..];
-    if zone != "Z" {
-        let sign = if zone.starts_with('-') { -1 } else { 1 };
-        let (hours, minutes) = zone[1..].split_once(':')?;
-        let offset = hours.parse::<i64>().ok()? * 3600 + minutes.parse::<i64>().ok()? * 60;
-        seconds -= (sign * offset) as f64;
-    }
-    Some(seconds)
-}
-
-/// `2026-11-25T00:00:00Z` for a whole number of seconds since the epoch.
-fn format_rfc3339(unix: i64) -> String {
-    let (year, month, day) = civil_from_days(unix.div_euclid(86_400));
-    let second_of_day = unix.rem_euclid(86_400);
-    let (hour, minute, second) = (second_of_day / 3600, second_of_day % 3600 / 60, second_of_day % 60);
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).expect("after 1970").as_secs_f64()
-}
+//
+// `copili_e2e`'s RFC 3339 helpers, checked against known dates.
 
 #[test]
 fn the_time_helpers_agree() {
@@ -550,7 +226,7 @@ fn service_every_2s(engine: Engine) {
 "#
         ),
     );
-    let mut service = Live::spawn(&mut scene.service_command(&file, &scene.identity));
+    let mut service = Running::spawn(&mut scene.service_command(&file, &scene.identity));
     let first_due = service.wait_for_line(RUN_TIMEOUT, "the initial run's end (`=== … next due at`)", |l| {
         l.starts_with("=== ") && l.contains(" next due at ")
     });
@@ -705,7 +381,7 @@ fn a_due_group_ending_does_not_release_a_running_container(engine: Engine) {
     let missed = serde_json::json!({"last_due": long_ago});
     scene
         .write_state(&scene.identity, &serde_json::json!({"version": 1, "service": {"quick": missed, "long": missed}}));
-    let mut service = Live::spawn(scene.service_command(&file, &scene.identity).arg("--no-initial-run"));
+    let mut service = Running::spawn(scene.service_command(&file, &scene.identity).arg("--no-initial-run"));
     let sampler = RunningSampler::start(engine, &scene.identity, "quick");
     service.wait_for_line(RUN_TIMEOUT, "the catch-up run of quick and long", |l| {
         l.starts_with("=== service run ") && l.ends_with(": quick, long")
@@ -759,17 +435,20 @@ fn sigkill_leaves_valid_state(engine: Engine) {
     );
     // Straight to the schedule: both are due at once, `tick` again every second (each run
     // saves the state), while `long` sleeps.
-    let mut service = Live::spawn(scene.service_command(&file, &scene.identity).arg("--no-initial-run"));
+    let mut service = Running::spawn(scene.service_command(&file, &scene.identity).arg("--no-initial-run"));
     let tick_done = |l: &str| l.starts_with("=== service run ") && l.ends_with(" done: tick succeeded");
     wait_until(RUN_TIMEOUT, "long runs and tick has run twice", || {
         assert!(service.is_running(), "service mode ended\n{}", service.describe());
         service.lines().iter().filter(|l| tick_done(l)).count() >= 2
-            && !scene.running(&scene.identity, "long").is_empty()
+            && !scene.running_container(&scene.identity, "long").is_empty()
     });
     service.signal("KILL");
     let killed = service.wait(STOP_TIMEOUT);
     assert_eq!(killed.shell_status(), 137, "{}", killed.describe());
-    assert!(!scene.running(&scene.identity, "long").is_empty(), "a killed copili cannot have stopped its container");
+    assert!(
+        !scene.running_container(&scene.identity, "long").is_empty(),
+        "a killed copili cannot have stopped its container"
+    );
 
     let state_path = scene.state_path(&scene.identity);
     let state = read_state(&state_path);
@@ -814,8 +493,8 @@ fn two_runs_lock(engine: Engine) {
     );
     scene.shared_dir("sync");
 
-    let mut first = Live::spawn(&mut scene.run_command(&file));
-    let mut beside = Live::spawn(&mut scene.command_as("run", &file, &other));
+    let mut first = Running::spawn(&mut scene.run_command(&file));
+    let mut beside = Running::spawn(&mut scene.command_as("run", &file, &other));
     wait_until(RUN_TIMEOUT, "both identities' holders run", || {
         assert!(
             first.is_running() && beside.is_running(),
@@ -823,7 +502,8 @@ fn two_runs_lock(engine: Engine) {
             first.describe(),
             beside.describe()
         );
-        !scene.running(&scene.identity, "holder").is_empty() && !scene.running(&other, "holder").is_empty()
+        !scene.running_container(&scene.identity, "holder").is_empty()
+            && !scene.running_container(&other, "holder").is_empty()
     });
 
     let refusal = format!(
@@ -845,13 +525,13 @@ fn two_runs_lock(engine: Engine) {
         assert_no_output_from(&second, "holder");
     }
     assert_eq!(
-        scene.running(&scene.identity, "holder").len(),
+        scene.running_container(&scene.identity, "holder").len(),
         1,
         "the refused runs must not touch the first's container"
     );
 
     // Another top-level key, no `--name`: its own identity, its own lock.
-    let mut command = scene.engine.copili(scene.dir.path());
+    let mut command = scene.copili();
     command.arg("run").arg(&quick).args(["--engine", engine.engine_arg()]);
     let output = run(&mut command);
     assert_eq!(output.code(), Some(0), "{}", output.describe());
@@ -1148,8 +828,9 @@ fn catch_up(engine: Engine) {
 
     let announced = |l: &str| l.starts_with("=== service run ") && !l.contains(" done: ");
     let mut with =
-        Live::spawn(scene.service_command(&file, &scene.identity).arg("--no-initial-run").env("CATCH_UP", "true"));
-    let mut none = Live::spawn(scene.service_command(&file, &without).arg("--no-initial-run").env("CATCH_UP", "false"));
+        Running::spawn(scene.service_command(&file, &scene.identity).arg("--no-initial-run").env("CATCH_UP", "true"));
+    let mut none =
+        Running::spawn(scene.service_command(&file, &without).arg("--no-initial-run").env("CATCH_UP", "false"));
     let first_run = with.wait_for_line(RUN_TIMEOUT, "the catch-up run", announced);
     let caught_up_after = with.started.elapsed();
     with.wait_for_line(RUN_TIMEOUT, "the catch-up run's end", |l| {

@@ -4,6 +4,12 @@
 //! Cargo builds the binaries of the package under test for its integration tests, but this
 //! crate tests another package's binary, so [`copili`] builds it itself (once per test
 //! process; a no-op when it is up to date).
+//!
+//! For the tests on real engines (`engines.rs`, `images.rs`, `service.rs`): the engines of
+//! `cargo xtask setup` ([`Engine`]), one test per engine and scenario ([`engine_tests!`]), a
+//! test's identity and directory ([`Scene`]), processes in flight ([`Running`]), and what they
+//! read of copili's console ([`assert_output_line`], [`assert_finished`], [`assert_summary`],
+//! …), its JSON report ([`read_report`], …) and its RFC 3339 times ([`parse_rfc3339`], …).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -179,7 +185,7 @@ pub fn fixture(relative: &str) -> PathBuf {
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// `PATH` for the rootless user, as `cargo xtask setup` uses it: Debian's default, so that
@@ -512,13 +518,17 @@ impl Output {
     }
 }
 
-/// A process running in the background with its output collected; killed (SIGKILL) and
-/// waited for if dropped before [`Running::wait`], so a failing test leaves no process.
+/// A process running in the background with its output collected as it comes, so that a test
+/// can act on what it printed so far ([`Running::lines`], [`Running::wait_for_line`]; service
+/// mode runs until signalled); killed (SIGKILL) and waited for if dropped before
+/// [`Running::wait`], so a failing test leaves no process.
 #[derive(Debug)]
 pub struct Running {
     child: std::process::Child,
-    stdout: Option<std::thread::JoinHandle<Vec<u8>>>,
-    stderr: Option<std::thread::JoinHandle<Vec<u8>>>,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    /// The readers of standard output and standard error, in that order.
+    readers: Vec<std::thread::JoinHandle<()>>,
     /// When it was started.
     pub started: Instant,
 }
@@ -533,16 +543,26 @@ impl Running {
             .spawn()
             .expect("the command can be started");
         let started = Instant::now();
-        let collect = |mut stream: Box<dyn std::io::Read + Send>| {
+        let (stdout, stderr) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
+        let collect = |mut stream: Box<dyn std::io::Read + Send>, buffer: &Arc<Mutex<Vec<u8>>>| {
+            let buffer = Arc::clone(buffer);
             std::thread::spawn(move || {
-                let mut bytes = Vec::new();
-                let _ = stream.read_to_end(&mut bytes);
-                bytes
+                let mut chunk = [0; 8192];
+                loop {
+                    match stream.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => buffer.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(&chunk[..n]),
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
             })
         };
-        let stdout = Some(collect(Box::new(child.stdout.take().expect("stdout is piped"))));
-        let stderr = Some(collect(Box::new(child.stderr.take().expect("stderr is piped"))));
-        Running { child, stdout, stderr, started }
+        let readers = vec![
+            collect(Box::new(child.stdout.take().expect("stdout is piped")), &stdout),
+            collect(Box::new(child.stderr.take().expect("stderr is piped")), &stderr),
+        ];
+        Running { child, stdout, stderr, readers, started }
     }
 
     /// Starts `command` as the leader of a new process group, as a shell does with a
@@ -556,6 +576,37 @@ impl Running {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The lines of standard output so far, without their line ends. A line still being
+    /// written is not one yet (unless the stream has ended).
+    pub fn lines(&self) -> Vec<String> {
+        let ended = self.readers.first().is_none_or(std::thread::JoinHandle::is_finished);
+        let bytes = self.stdout.lock().unwrap_or_else(PoisonError::into_inner);
+        let complete = if ended { bytes.len() } else { bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) };
+        String::from_utf8_lossy(&bytes[..complete]).lines().map(String::from).collect()
+    }
+
+    /// Both streams so far, for assertion messages.
+    pub fn describe(&self) -> String {
+        let text = |buffer: &Arc<Mutex<Vec<u8>>>| {
+            String::from_utf8_lossy(&buffer.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+        };
+        format!("--- stdout so far\n{}--- stderr so far\n{}", text(&self.stdout), text(&self.stderr))
+    }
+
+    /// Waits until a line of standard output satisfies `matches`; its index in
+    /// [`Running::lines`]. Fails the test if the process ends first or after `timeout`.
+    pub fn wait_for_line(&mut self, timeout: Duration, what: &str, matches: impl Fn(&str) -> bool) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(index) = self.lines().iter().position(|l| matches(l)) {
+                return index;
+            }
+            assert!(self.is_running(), "the process ended before {what}\n{}", self.describe());
+            assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}\n{}", self.describe());
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Sends `signal` (`INT`, `TERM`, …) to the process, with `kill(1)`.
@@ -579,7 +630,7 @@ impl Running {
     }
 
     /// Waits for the end, at most `timeout`: a process still running then is killed and the
-    /// test fails, showing what it printed.
+    /// test fails, showing what it printed. The output is byte for byte what it wrote.
     pub fn wait(mut self, timeout: Duration) -> Output {
         let deadline = Instant::now() + timeout;
         let status = loop {
@@ -599,13 +650,13 @@ impl Running {
                 self.child.wait().expect("the killed child can be waited for")
             }
         };
-        let output = Output {
-            raw: std::process::Output {
-                status,
-                stdout: self.stdout.take().map(|t| t.join().expect("the reader does not panic")).unwrap_or_default(),
-                stderr: self.stderr.take().map(|t| t.join().expect("the reader does not panic")).unwrap_or_default(),
-            },
-        };
+        for reader in std::mem::take(&mut self.readers) {
+            reader.join().expect("the reader does not panic");
+        }
+        let take =
+            |buffer: &Arc<Mutex<Vec<u8>>>| std::mem::take(&mut *buffer.lock().unwrap_or_else(PoisonError::into_inner));
+        let output =
+            Output { raw: std::process::Output { status, stdout: take(&self.stdout), stderr: take(&self.stderr) } };
         assert!(finished, "still running after {timeout:?}, killed\n{}", output.describe());
         output
     }
@@ -912,5 +963,461 @@ impl Engine {
             let _ = run(self.client().args(["rmi", "--force", &id]));
         }
         self.images_with_label(label)
+    }
+}
+
+// --- One test per engine and scenario -----------------------------------------------------------
+
+/// One test function per engine per scenario: `<engine>::<scenario>`, so that
+/// `cargo test --test engines docker::` or `cargo test --test engines sidecars` select them.
+///
+/// Given modules and engines, then the list of scenarios, each a function of the calling
+/// file taking the [`Engine`]:
+///
+/// ```text
+/// engine_tests!(
+///     rootful_podman => copili_e2e::Engine::RootfulPodman,
+///     docker => copili_e2e::Engine::Docker;
+///     [quickstart, exit_codes]
+/// );
+/// ```
+///
+/// makes `rootful_podman::quickstart`, `rootful_podman::exit_codes`, `docker::quickstart` and
+/// `docker::exit_codes`, each calling `quickstart(Engine::…)` or `exit_codes(Engine::…)`.
+#[macro_export]
+macro_rules! engine_tests {
+    ($($module:ident => $engine:expr),+ $(,)?; $scenarios:tt) => {
+        $($crate::engine_tests!(@module $module, $engine, $scenarios);)+
+    };
+    (@module $module:ident, $engine:expr, [$($scenario:ident),+ $(,)?]) => {
+        mod $module {
+            $(
+                #[test]
+                fn $scenario() {
+                    super::$scenario($engine);
+                }
+            )+
+        }
+    };
+}
+
+/// The longest a run of the engine tests' small pipelines may take before the test gives up
+/// on it.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(90);
+
+// --- Reading copili's console -------------------------------------------------------------------
+
+use serde_json::Value;
+
+/// Both streams, for lines that may go to either (status lines, the summary).
+pub fn all_output(output: &Output) -> String {
+    format!("{}{}", output.stdout(), output.stderr())
+}
+
+/// The text of `line` if it is a line of the container's own output, prefixed by `prefix`
+/// (the container's name, `main/sidecar` for a sidecar's) compose-style: `prefix   | text`;
+/// the text is trimmed.
+pub fn output_line_text<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
+    let (who, rest) = line.split_once('|')?;
+    (who.trim_end() == prefix).then(|| rest.trim())
+}
+
+/// Whether `line` is the container's own output `prefix | text` with a text starting with
+/// `text_start`.
+pub fn is_output_line(line: &str, prefix: &str, text_start: &str) -> bool {
+    output_line_text(line, prefix).is_some_and(|text| text.starts_with(text_start))
+}
+
+/// Asserts that the container's standard output has the line `text` (exactly), prefixed by
+/// `prefix` (see [`output_line_text`]).
+pub fn assert_output_line(output: &Output, prefix: &str, text: &str) {
+    let found = output.stdout().lines().any(|line| output_line_text(line, prefix) == Some(text));
+    assert!(found, "no output line `{prefix} | {text}`\n{}", output.describe());
+}
+
+/// Asserts that no line of output (either stream) is a line of the container's own output.
+pub fn assert_no_output_from(output: &Output, prefix: &str) {
+    let text = all_output(output);
+    let found = text.lines().find(|line| output_line_text(line, prefix).is_some());
+    assert!(found.is_none(), "`{prefix}` printed output but should not have run\n{}", output.describe());
+}
+
+/// Asserts the line saying how `container` ended (`<-- NAME STATUS…`): exactly one, saying
+/// `status` and containing `detail`.
+pub fn assert_finished(output: &Output, container: &str, status: &str, detail: &str) {
+    let text = all_output(output);
+    let prefix = format!("<-- {container} ");
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with(&prefix)).collect();
+    assert_eq!(lines.len(), 1, "expected one line `<-- {container} {status}…`\n{}", output.describe());
+    let line = lines[0];
+    assert!(
+        line[prefix.len()..].starts_with(status) && line.contains(detail),
+        "expected `<-- {container} {status}…{detail}…`, found `{line}`\n{}",
+        output.describe()
+    );
+}
+
+/// The row of `container` in the final summary table (`NAME STATUS EXIT-CODE ATTEMPTS …`),
+/// split into columns.
+pub fn summary_row(output: &Output, container: &str) -> Vec<String> {
+    let text = all_output(output);
+    let statuses = ["succeeded", "failed", "cancelled", "skipped"];
+    text.lines()
+        .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>())
+        .find(|cols| cols.len() >= 4 && cols[0] == container && statuses.contains(&cols[1].as_str()))
+        .unwrap_or_else(|| {
+            panic!("no row for `{container}` in a summary table (issue 4, item 6)\n{}", output.describe())
+        })
+}
+
+/// Asserts the summary row of `container`: status, exit code (`-` for none), attempts.
+pub fn assert_summary(output: &Output, container: &str, status: &str, exit_code: &str, attempts: &str) {
+    let row = summary_row(output, container);
+    assert_eq!(
+        &row[1..4],
+        &[status.to_string(), exit_code.to_string(), attempts.to_string()],
+        "summary row of `{container}`: {row:?}\n{}",
+        output.describe()
+    );
+}
+
+// --- The JSON report ----------------------------------------------------------------------------
+
+/// The JSON report copili wrote with `--report FILE` (issue 4, item 6).
+pub fn read_report(path: &Path, output: &Output) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!("copili wrote no report to {} (--report, issue 4 item 6): {e}\n{}", path.display(), output.describe())
+    });
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("the report is not JSON: {e}\n{text}"))
+}
+
+/// The entry of the report's list `list` (`containers`, `images`) whose `key` is `value`.
+pub fn report_item<'a>(report: &'a Value, list: &str, key: &str, value: &str) -> &'a Value {
+    report[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("the report has no `{list}` list: {report:#}"))
+        .iter()
+        .find(|item| item[key] == value)
+        .unwrap_or_else(|| panic!("no `{value}` ({key}) in the report's `{list}`: {report:#}"))
+}
+
+/// The report's entry of `container` in its `containers` list.
+pub fn report_entry<'a>(report: &'a Value, container: &str) -> &'a Value {
+    report_item(report, "containers", "name", container)
+}
+
+/// Asserts that the `reason` of a report's entry (of a container or an image, named `what`)
+/// contains `reason`, or is null for `None`.
+pub fn assert_reason(entry: &Value, what: &str, reason: Option<&str>) {
+    match reason {
+        Some(reason) => assert!(
+            entry["reason"].as_str().is_some_and(|r| r.contains(reason)),
+            "{what}: the reason should contain `{reason}`: {entry:#}"
+        ),
+        None => assert!(entry["reason"].is_null(), "{what}: no reason expected: {entry:#}"),
+    }
+}
+
+/// Asserts the status of `container`'s entry in the report and its reason (see
+/// [`assert_reason`]).
+pub fn assert_report_status(report: &Value, container: &str, status: &str, reason: Option<&str>) {
+    let entry = report_entry(report, container);
+    assert_eq!(entry["status"], status, "{container}: {entry:#}");
+    assert_reason(entry, container, reason);
+}
+
+// --- Time, without a date library ---------------------------------------------------------------
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The date of a day since 1970-01-01 (`civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// Seconds since the epoch of an RFC 3339 time (`2026-11-25T12:00:00Z`,
+/// `2026-11-25T12:00:00.25+01:00`, …); `None` if it is not one: digits where the date and
+/// time have them, `-`, `T` and `:` between them, an optional fraction (`.` and digits), and
+/// `Z` or an offset `±HH:MM`.
+pub fn parse_rfc3339(text: &str) -> Option<f64> {
+    let digits = |range: std::ops::Range<usize>| {
+        let part = text.get(range)?;
+        part.bytes().all(|b| b.is_ascii_digit()).then(|| part.parse::<i64>().ok())?
+    };
+    let bytes = text.as_bytes();
+    if bytes.len() < 20
+        || bytes[4] != b'-'
+        || bytes[7] != b'-'
+        || bytes[10] != b'T'
+        || bytes[13] != b':'
+        || bytes[16] != b':'
+    {
+        return None;
+    }
+    let days = days_from_civil(digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let mut seconds = (days * 86_400 + digits(11..13)? * 3600 + digits(14..16)? * 60 + digits(17..19)?) as f64;
+    let rest = &text[19..];
+    let zone_at = rest.find(['Z', '+', '-'])?;
+    let fraction = &rest[..zone_at];
+    if !fraction.is_empty() {
+        let fraction_digits = fraction.strip_prefix('.')?;
+        if fraction_digits.is_empty() || !fraction_digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        seconds += format!("0{fraction}").parse::<f64>().ok()?;
+    }
+    let zone = &rest[zone_at..];
+    if zone != "Z" {
+        let sign = if zone.starts_with('-') { -1 } else { 1 };
+        let (hours, minutes) = zone[1..].split_once(':')?;
+        let two_digits = |part: &str| part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit());
+        if !two_digits(hours) || !two_digits(minutes) {
+            return None;
+        }
+        let offset = hours.parse::<i64>().ok()? * 3600 + minutes.parse::<i64>().ok()? * 60;
+        seconds -= (sign * offset) as f64;
+    }
+    Some(seconds)
+}
+
+/// Whether `text` is an RFC 3339 time (see [`parse_rfc3339`]).
+pub fn is_rfc3339(text: &str) -> bool {
+    parse_rfc3339(text).is_some()
+}
+
+/// `2026-11-25T00:00:00Z` for a whole number of seconds since the epoch.
+pub fn format_rfc3339(unix: i64) -> String {
+    let (year, month, day) = civil_from_days(unix.div_euclid(86_400));
+    let second_of_day = unix.rem_euclid(86_400);
+    let (hour, minute, second) = (second_of_day / 3600, second_of_day % 3600 / 60, second_of_day % 60);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
+}
+
+/// Seconds since the epoch, now.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::SystemTime::UNIX_EPOCH).expect("after 1970").as_secs_f64()
+}
+
+// --- The scene of one engine test ---------------------------------------------------------------
+
+/// One test's pipeline identity (`e2e-<scenario>-<engine>-<pid>`, so that tests run in parallel
+/// with each other and with another `cargo test` in the same tree), further identities it runs
+/// under, and its private directory (under /tmp, usable by the user copili runs as), on one
+/// engine.
+///
+/// When the scene is dropped after a failure, what its identities left on the engine is
+/// removed (after the assertions have seen it), so that a failure does not pollute the next
+/// run; their lock files are removed always.
+#[derive(Debug)]
+pub struct Scene {
+    /// The engine variant the test runs on.
+    pub engine: Engine,
+    /// The test's pipeline identity (`--name`).
+    pub identity: String,
+    /// Further identities the test runs under (`--name`, or a file's top-level key).
+    others: Vec<String>,
+    dir: tempfile::TempDir,
+}
+
+impl Scene {
+    /// A scene of `scenario` (`_` become `-` in the identity) on `engine`, which must be ready
+    /// (see [`Engine::assert_ready`]).
+    pub fn new(engine: Engine, scenario: &str) -> Scene {
+        engine.assert_ready();
+        let identity = format!("e2e-{}-{}-{}", scenario.replace('_', "-"), engine.slug(), std::process::id());
+        let dir = tempfile::Builder::new().prefix("copili-e2e-").tempdir_in("/tmp").expect("a temporary directory");
+        engine.hand_over_dir(dir.path());
+        Scene { engine, identity, others: Vec::new(), dir }
+    }
+
+    /// The scene's private directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Another identity for this test, `<identity>-<suffix>`, cleaned up with the scene.
+    pub fn other_identity(&mut self, suffix: &str) -> String {
+        let identity = format!("{}-{suffix}", self.identity);
+        self.others.push(identity.clone());
+        identity
+    }
+
+    /// The path of `relative` in the scene's directory.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// Copies `tests/fixtures/run/<name>` into the scene's directory (relative host paths in
+    /// it resolve there); the copy's absolute path.
+    pub fn fixture(&self, name: &str) -> PathBuf {
+        self.copy_in(&repo_root().join("tests/fixtures/run").join(name))
+    }
+
+    /// Copies a file of the repository into the scene's directory, which the rootless user can
+    /// read wherever the checkout is; the copy's absolute path.
+    pub fn copy_in(&self, source: &Path) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let name = source.file_name().expect("a file name");
+        let target = self.dir.path().join(name);
+        std::fs::copy(source, &target).unwrap_or_else(|e| panic!("copy {}: {e}", source.display()));
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).expect("chmod a copy");
+        target
+    }
+
+    /// Writes a file of the scene (its directories made and handed over first, see
+    /// [`Scene::make_dirs`]), readable by every user; its absolute path.
+    pub fn write(&self, relative: &str, text: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = self.path(relative);
+        let parent = path.parent().expect("a file in the scene's directory");
+        self.make_dirs(parent);
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod a file");
+        path
+    }
+
+    /// Creates `dir` and its missing parents, each handed over to the user copili runs as
+    /// (see [`Engine::hand_over_dir`]).
+    pub fn make_dirs(&self, dir: &Path) {
+        if dir.is_dir() {
+            return;
+        }
+        if let Some(parent) = dir.parent() {
+            self.make_dirs(parent);
+        }
+        std::fs::create_dir(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        self.engine.hand_over_dir(dir);
+    }
+
+    /// A directory of the scene that every container user may write to (rootless podman's
+    /// containers write as a mapped uid); its path.
+    pub fn shared_dir(&self, relative: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = self.path(relative);
+        std::fs::create_dir_all(&dir).expect("create a directory");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod a directory");
+        dir
+    }
+
+    /// `copili` in the scene's directory, as the engine variant runs it (see
+    /// [`Engine::copili`]).
+    pub fn copili(&self) -> Command {
+        self.engine.copili(self.dir.path())
+    }
+
+    /// `copili SUBCOMMAND FILE --name IDENTITY --engine ENGINE`, run in the scene's directory.
+    pub fn command_as(&self, subcommand: &str, file: &Path, identity: &str) -> Command {
+        let mut command = self.copili();
+        command.arg(subcommand).arg(file).args(["--name", identity, "--engine", self.engine.engine_arg()]);
+        command
+    }
+
+    /// `copili run FILE --name IDENTITY --engine ENGINE` under the scene's identity, run in
+    /// the scene's directory.
+    pub fn run_command(&self, file: &Path) -> Command {
+        self.command_as("run", file, &self.identity)
+    }
+
+    /// Fails the test when anything with the scene's identity is left on the engine.
+    pub fn assert_no_leftovers(&self) {
+        self.engine.assert_no_leftovers(&self.identity);
+    }
+
+    /// Names of the running containers of the scene's identity with role `role` (`main`,
+    /// `sidecar`).
+    pub fn running(&self, role: &str) -> Vec<String> {
+        self.with_role(role, false)
+    }
+
+    /// Names of the containers (any state) of the scene's identity with role `role`.
+    pub fn created(&self, role: &str) -> Vec<String> {
+        self.with_role(role, true)
+    }
+
+    fn with_role(&self, role: &str, all: bool) -> Vec<String> {
+        let pipeline = format!("io.copili.pipeline={}", self.identity);
+        let role = format!("io.copili.role={role}");
+        self.engine.containers_with_labels(&[&pipeline, &role], all)
+    }
+
+    /// Names of `identity`'s running containers of pipeline container `container`.
+    pub fn running_container(&self, identity: &str, container: &str) -> Vec<String> {
+        let pipeline = format!("io.copili.pipeline={identity}");
+        let container = format!("io.copili.container={container}");
+        self.engine.containers_with_labels(&[&pipeline, &container], false)
+    }
+
+    /// A stand-in for the engine's client in the directory `fake-bin/` of the scene, for a
+    /// `PATH` of that directory alone: it records each call in `engine-calls` and fails.
+    pub fn fake_engine(&self) -> FakeEngine {
+        use std::os::unix::fs::PermissionsExt as _;
+        let bin = self.path("fake-bin");
+        self.make_dirs(&bin);
+        let calls = self.path("engine-calls");
+        let fake = bin.join(self.engine.client_name());
+        std::fs::write(&fake, format!("#!/bin/sh\necho \"$0 $*\" >> '{}'\nexit 1\n", calls.display()))
+            .expect("write the fake engine");
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod the fake engine");
+        FakeEngine { bin, calls }
+    }
+
+    /// Removes whatever the scene's identities left on the engine (see
+    /// [`Engine::remove_leftovers`]); done when a failed test's scene is dropped.
+    pub fn remove_leftovers(&self) {
+        for identity in std::iter::once(&self.identity).chain(&self.others) {
+            self.engine.remove_leftovers(identity);
+        }
+    }
+}
+
+impl Drop for Scene {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.remove_leftovers();
+        }
+        // Tidying only: the identities are this test process's own, their lock files (in
+        // copili's per-user lock directory: `$XDG_RUNTIME_DIR/copili` or `/tmp/copili-<uid>`)
+        // would otherwise stay behind, one per test and run.
+        for identity in std::iter::once(&self.identity).chain(&self.others) {
+            let lock = format!("{identity}.lock");
+            let _ = std::fs::remove_file(std::env::temp_dir().join("copili-0").join(&lock));
+            if self.engine == Engine::RootlessPodman {
+                let runtime_dir = engine_setup().get("COPILI_TEST_ROOTLESS_XDG_RUNTIME_DIR");
+                let _ = std::fs::remove_file(Path::new(runtime_dir).join("copili").join(&lock));
+            }
+        }
+    }
+}
+
+/// An engine client that records its calls and fails (see [`Scene::fake_engine`]): proof that
+/// a dry run or a plan ran no engine.
+#[derive(Debug)]
+pub struct FakeEngine {
+    /// The directory holding the stand-in, for `PATH`.
+    pub bin: PathBuf,
+    /// The file each call is appended to.
+    pub calls: PathBuf,
+}
+
+impl FakeEngine {
+    /// Fails the test if the stand-in was called.
+    pub fn assert_not_called(&self) {
+        assert!(!self.calls.exists(), "the dry run ran the engine: {:?}", std::fs::read_to_string(&self.calls));
     }
 }
