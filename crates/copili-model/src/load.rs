@@ -1291,7 +1291,7 @@ impl Loader {
                         self.error("`ready` applies to sidecars only", key.span, Some(at)).help = Some(help);
                         continue;
                     }
-                    spec.ready = self.ready(value, key.span, &label);
+                    spec.ready = self.ready(value, key.span, &label).map(Box::new);
                 }
                 "pull" => {
                     if let Some(text) = self.text(value, at, false) {
@@ -1325,7 +1325,7 @@ impl Loader {
                         }
                     }
                 }
-                "resources" => spec.resources = self.resources(value, at, &label),
+                "resources" => spec.resources = self.resources(value, at, &label).map(Box::new),
                 "catch_up" => {
                     spec.catch_up = self.bool_value(value, at).unwrap_or(false);
                     service_only_keys.push((key.span, "catch_up"));
@@ -1334,7 +1334,7 @@ impl Loader {
                     service_only_keys.push((key.span, "schedule"));
                     if let Some(text) = self.text(value, at, false) {
                         match copili_schedule::Schedule::parse(&text) {
-                            Ok(schedule) => spec.schedule = Some(schedule),
+                            Ok(schedule) => spec.schedule = Some(Box::new(schedule)),
                             Err(error) => {
                                 let message = error.to_string();
                                 let (message, help) = match message.split_once("; ") {
@@ -1367,7 +1367,7 @@ impl Loader {
                         }
                     }
                 }
-                "build" => spec.build = self.build(value, at, &label),
+                "build" => spec.build = self.build(value, at, &label).map(Box::new),
                 other => unreachable!("property `{other}` is in the table but not handled"),
             }
         }
@@ -2443,11 +2443,11 @@ mod tests {
     fn ready_forms() {
         let ready = |props: &str| ok(&sidecar(props)).containers[0].sidecars[0].ready.clone();
         let check = |command: &[&str], timeout: u64, interval: u64| {
-            Some(ReadyCheck {
+            Some(Box::new(ReadyCheck {
                 command: command.iter().map(|s| s.to_string()).collect(),
                 timeout: Duration::from_secs(timeout),
                 interval: Duration::from_secs(interval),
-            })
+            }))
         };
         assert_eq!(
             ready("        ready: wget -q -O- 'http://localhost:8080/'\n"),
@@ -2656,12 +2656,12 @@ mod tests {
         let p = ok("p:\n  - name: a\n    image_repo: x\n    placement: [node.labels.disk==ssd, 'node.role != manager']\n    resources: {cpus: 1.5, memory: 512m, reservations: {cpus: 0.5, memory: 256Mi}}\n    env_vars: {A: literal, B: $PW, C: 'cost $$5', D: '${DB}x'}\n");
         let a = &p.containers[0];
         assert_eq!(a.placement, vec!["node.labels.disk==ssd", "node.role != manager"]);
-        let r = a.resources.expect("resources");
+        let r = a.resources.as_deref().expect("resources");
         assert_eq!((r.limits.cpus, r.limits.memory), (Some(1.5), Some(512 << 20)));
         assert_eq!((r.reservations.cpus, r.reservations.memory), (Some(0.5), Some(256 << 20)));
         assert_eq!(a.env_from_variables, vec!["B", "D"]);
         let p = ok("p:\n  - {name: a, image_repo: x, resources: {limits: {memory: 1g}}, env_vars: [X=$PW, Y=1]}\n");
-        assert_eq!(p.containers[0].resources.and_then(|r| r.limits.memory), Some(1 << 30));
+        assert_eq!(p.containers[0].resources.as_ref().and_then(|r| r.limits.memory), Some(1 << 30));
         assert_eq!(p.containers[0].env_from_variables, vec!["X"]);
         assert_eq!(error_with_help(&container("    placement: [ssd]\n")).0, "invalid placement constraint `ssd`");
         assert_eq!(error_with_help(&container("    resources: {memory: lots}\n")).0, "invalid amount of memory `lots`");

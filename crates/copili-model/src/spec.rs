@@ -83,16 +83,17 @@ pub struct ContainerSpec {
     /// The wait before the first retry, doubled before each further one (`retry_delay: 10s`).
     pub retry_delay: Duration,
     /// For a sidecar: a command run inside it until it succeeds, before its container starts.
-    pub ready: Option<ReadyCheck>,
+    pub ready: Option<Box<ReadyCheck>>,
     /// When to pull the image (`pull:`); `None` is the run's default (`--pull`, else `missing`).
     pub pull: Option<PullPolicy>,
     /// Verify the registry's TLS certificate (`tls_verify: false` adds podman's
     /// `--tls-verify=false`; docker decides by its daemon's `insecure-registries`).
     pub tls_verify: bool,
-    /// Build the image instead of pulling it (`build:`).
-    pub build: Option<BuildSpec>,
+    /// Build the image instead of pulling it (`build:`). The rare, large properties are boxed:
+    /// a pipeline of 10,000 containers keeps every description in memory.
+    pub build: Option<Box<BuildSpec>>,
     /// A service container's own schedule (`schedule:`), else the run's.
-    pub schedule: Option<copili_schedule::Schedule>,
+    pub schedule: Option<Box<copili_schedule::Schedule>>,
     /// The time zone of the schedule (`timezone:`, an IANA name or `local`), else the run's.
     pub timezone: Option<String>,
     /// Run a service container once at start-up when a run was missed while copili was down.
@@ -104,7 +105,7 @@ pub struct ContainerSpec {
     /// Swarm placement constraints (`node.labels.disk==ssd`); node selectors when exported.
     pub placement: Vec<String>,
     /// CPU and memory limits and reservations.
-    pub resources: Option<Resources>,
+    pub resources: Option<Box<Resources>>,
     /// Where things were written, for the planner's messages.
     pub spans: ContainerSpans,
 }
@@ -334,5 +335,16 @@ impl Volume {
             VolumeSource::HostPath { resolved, .. } => resolved.display().to_string(),
         };
         format!("{source}:{}:{}", self.target, if self.read_only { "ro" } else { "rw" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every description of a large pipeline is in memory at once (10,000 containers in the
+    /// benchmark): rare, large properties are boxed so that the common case stays small.
+    #[test]
+    fn a_container_description_stays_small() {
+        let size = std::mem::size_of::<super::ContainerSpec>();
+        assert!(size <= 560, "ContainerSpec grew to {size} bytes: box the new rare property");
     }
 }

@@ -108,6 +108,11 @@ pub enum ImageEvent {
     },
     /// A build was skipped: the image was built from the same inputs before.
     UpToDate,
+    /// The engine's id of the image, once it is there (for the run state).
+    Identified {
+        /// `sha256:…`.
+        id: String,
+    },
     /// The image cannot be had; the containers that need it fail.
     Failed {
         /// Why, in copili's words (the registry named, credentials never).
@@ -196,7 +201,7 @@ fn source_of(spec: &ContainerSpec, run_policy: Option<PullPolicy>) -> ImageSourc
         }
     };
     match &spec.build {
-        Some(build) => ImageSource::Build { build: build.clone(), policy, auth, tls_verify: spec.tls_verify },
+        Some(build) => ImageSource::Build { build: (**build).clone(), policy, auth, tls_verify: spec.tls_verify },
         None => ImageSource::Pull { policy, auth, tls_verify: spec.tls_verify },
     }
 }
@@ -803,7 +808,7 @@ pub fn plan(
                     Ok(Some(true)) => Planned::Present,
                     Ok(Some(false)) if *policy == PullPolicy::Never => Planned::AbsentNever,
                     Ok(Some(false)) => Planned::WillPull,
-                    Ok(None) => Planned::Unknown("not checked: `--engine none`".into()),
+                    Ok(None) => Planned::Unknown("the engine was not asked".into()),
                     Err(reason) => Planned::Unknown(reason),
                 },
             };

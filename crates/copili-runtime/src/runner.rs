@@ -596,8 +596,19 @@ fn prepare_images(
             &mut |event| on_event(RunEvent::Image { image: job.image.clone(), users: job.users.clone(), event }),
             &mut |line| on_event(RunEvent::BuildOutput { container: owner, line }),
         );
+        let ready = result.is_ok();
         if tx.send(Message::Image { job: j, result }).is_err() {
             return;
+        }
+        // The image's id for the state, looked up while its containers already start.
+        if ready {
+            if let Ok(Some(id)) = engine.image_id(&job.image) {
+                on_event(RunEvent::Image {
+                    image: job.image.clone(),
+                    users: job.users.clone(),
+                    event: ImageEvent::Identified { id },
+                });
+            }
         }
     }
 }
@@ -843,7 +854,7 @@ fn request_for(
         command: spec.command.clone(),
         network: network.map(String::from),
         network_aliases: alias.map(String::from).into_iter().collect(),
-        resources: spec.resources,
+        resources: spec.resources.as_deref().copied(),
         placement: spec.placement.clone(),
         registry_auth: match (&spec.image_reg_username, &spec.image_reg_password) {
             (Some(username), Some(password)) if !username.is_empty() => Some(crate::engine::RegistryAuth {

@@ -165,40 +165,30 @@ pub(crate) fn reporters_for(args: &RunArgs, info: &RunInfo, summary: bool) -> Re
     reporters
 }
 
-/// Records a run in the state, with the ids of the images its containers used; a failure to
-/// write is a warning (the run itself happened).
-pub(crate) fn record_state(
-    state: &RunState,
-    engine: &dyn Engine,
-    spec: &copili::model::Pipeline,
-    record: RecordedRun<'_>,
-) {
-    let ids = image_ids(engine, spec, record.outcomes);
-    if let Err(e) = state.record_run(spec, &RecordedRun { image_ids: &ids, ..record }) {
+/// Records a run in the state; a failure to write is a warning (the run itself happened).
+pub(crate) fn record_state(state: &RunState, spec: &copili::model::Pipeline, record: RecordedRun<'_>) {
+    if let Err(e) = state.record_run(spec, &record) {
         eprintln!("warning: {e}");
     }
 }
 
-/// The ids of the images the containers that ran used, for the state.
-fn image_ids(
-    engine: &dyn Engine,
-    spec: &copili::model::Pipeline,
-    outcomes: &[runner::Outcome],
-) -> HashMap<String, String> {
-    let mut ids = HashMap::new();
-    for (container, outcome) in spec.containers.iter().zip(outcomes) {
-        if outcome.attempts == 0 {
-            continue;
-        }
-        let image = container.image();
-        if ids.contains_key(&image) {
-            continue;
-        }
-        if let Ok(Some(id)) = engine.image_id(&image) {
-            ids.insert(image, id);
+/// Collects the image ids a run reports (`ImageEvent::Identified`), for the state: the runner
+/// looks them up while the containers run, not after.
+#[derive(Default)]
+pub(crate) struct ImageIds(Mutex<HashMap<String, String>>);
+
+impl ImageIds {
+    /// Keeps the id an event reports, if it reports one.
+    pub(crate) fn note(&self, event: &RunEvent) {
+        if let RunEvent::Image { image, event: copili_runtime::images::ImageEvent::Identified { id }, .. } = event {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner).insert(image.clone(), id.clone());
         }
     }
-    ids
+
+    /// The ids by image reference.
+    pub(crate) fn take(self) -> HashMap<String, String> {
+        self.0.into_inner().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// `copili run`.
@@ -233,9 +223,12 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
         Some(policy) => policy,
         None => &no_hooks,
     };
+    let ids = ImageIds::default();
     let outcomes = runner::run_with_hooks(&**engine, spec, plan, config, &cancel, hooks, &|event: RunEvent| {
+        ids.note(&event);
         reporters.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
     });
+    let ids = ids.take();
     signals.close();
 
     let received = signal.load(Ordering::SeqCst);
@@ -254,12 +247,12 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
             command: if args.resume { RunCommand::Resume } else { RunCommand::Run },
             outcomes: &outcomes,
             containers: &containers,
-            image_ids: &HashMap::new(),
+            image_ids: &ids,
             started_at,
             finished_at,
             exit_code: code,
         };
-        record_state(state, &**engine, spec, record);
+        record_state(state, spec, record);
     }
     let mut reporters = reporters.into_inner().unwrap_or_else(PoisonError::into_inner);
     reporters.finish(&RunSummary { outcomes, finished_at, exit_code: code });

@@ -55,7 +55,7 @@ fn timings(
             }
             None => (defaults.zone.clone(), defaults.zone_name.clone()),
         };
-        let schedule = container.schedule.clone().unwrap_or_else(|| defaults.schedule.clone());
+        let schedule = container.schedule.as_deref().cloned().unwrap_or_else(|| defaults.schedule.clone());
         out.push((c, container.name.clone(), Timing { schedule, zone, zone_name }, container.catch_up));
     }
     Ok(out)
@@ -412,7 +412,9 @@ fn run_once(
         let names: Vec<&str> = containers.iter().map(|&c| spec.containers[c].name.as_str()).collect();
         say(&format!("=== service run {run_id}: {}", names.join(", ")));
     }
+    let ids = crate::run_command::ImageIds::default();
     let outcomes = runner::run_with_hooks(&**engine, spec, plan, &config, cancel, hooks, &|event: RunEvent| {
+        ids.note(&event);
         let about_others = match &event {
             RunEvent::ContainerFinished { container, .. } => !mine.contains(container),
             _ => false,
@@ -434,12 +436,12 @@ fn run_once(
             command,
             outcomes: &outcomes,
             containers,
-            image_ids: &HashMap::new(),
+            image_ids: &ids.take(),
             started_at,
             finished_at,
             exit_code: code,
         };
-        record_state(state, &**engine, spec, record);
+        record_state(state, spec, record);
     }
     let mut reporters = reporters.into_inner().unwrap_or_else(PoisonError::into_inner);
     if initial {

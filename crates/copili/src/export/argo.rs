@@ -852,7 +852,7 @@ impl Builder<'_> {
                 .collect();
             container.insert("volumeMounts".into(), Value::Array(mounts));
         }
-        if let Some(resources) = c.resources {
+        if let Some(resources) = c.resources.as_deref() {
             let amounts = |a: copili_model::ResourceAmounts| {
                 let mut map = Map::new();
                 if let Some(cpus) = a.cpus {

@@ -88,7 +88,9 @@ pub struct ContainerJson {
     pub name: String,
     /// `repo:tag`.
     pub image: String,
-    /// What happens to the image before the run.
+    /// What happens to the image before the run; absent when the engine was not asked
+    /// (`--engine none`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub image_status: Option<ImageJson>,
     /// When to pull: `missing`, `always` or `never`.
     pub pull: &'static str,
@@ -131,7 +133,9 @@ pub struct SidecarJson {
     pub name: String,
     /// `repo:tag`.
     pub image: String,
-    /// What happens to the image before the run.
+    /// What happens to the image before the run; absent when the engine was not asked
+    /// (`--engine none`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub image_status: Option<ImageJson>,
     /// The command.
     pub command: Vec<String>,

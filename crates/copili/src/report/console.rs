@@ -86,7 +86,7 @@ impl Console {
     fn image_line(&mut self, image: &str, users: &[usize], event: &ImageEvent) -> Option<String> {
         let what = format!("image {image}");
         let line = match event {
-            ImageEvent::Present => return None,
+            ImageEvent::Present | ImageEvent::Identified { .. } => return None,
             ImageEvent::Progress(text) => {
                 if let Some(bar) = self.bars.get(image) {
                     bar.set_message(format!("{what} pulling: {}", one_line(text)));

@@ -300,7 +300,7 @@ impl Reporter for JsonReport {
                         report.status = "failed".into();
                         report.reason = Some(reason.clone());
                     }
-                    ImageEvent::Progress(_) | ImageEvent::Retrying { .. } => return,
+                    ImageEvent::Progress(_) | ImageEvent::Retrying { .. } | ImageEvent::Identified { .. } => return,
                 }
             }
             RunEvent::Output { .. }

@@ -179,7 +179,10 @@ impl Reporter for LogFiles {
                         humantime::format_duration(*delay)
                     ),
                     ImageEvent::Failed { reason } => format!("image {image} failed: {}", super::one_line(reason)),
-                    ImageEvent::Present | ImageEvent::Pulling { .. } | ImageEvent::Progress(_) => return,
+                    ImageEvent::Present
+                    | ImageEvent::Pulling { .. }
+                    | ImageEvent::Progress(_)
+                    | ImageEvent::Identified { .. } => return,
                 };
                 for &container in users {
                     self.write(container, &format!("{SECTION_RULE} {text}\n"));
