@@ -123,13 +123,32 @@ impl CliEngine {
             sink(self.render_dry(args, env));
             return Ok(dry_run_answer(args));
         }
-        let mut expression = duct::cmd(&self.binary, args).stdout_capture().stderr_capture().stdin_null().unchecked();
+        self.checked(args, self.spawn_captured(args, env, None)?)
+    }
+
+    /// Runs the client (never in a dry run) with its outputs captured, `env` added to its
+    /// environment and `input` (or nothing) on its standard input, in its own process group.
+    fn spawn_captured(
+        &self,
+        args: &[String],
+        env: &[(&str, &str)],
+        input: Option<&[u8]>,
+    ) -> Result<std::process::Output, EngineError> {
+        let mut expression = duct::cmd(&self.binary, args).stdout_capture().stderr_capture().unchecked();
+        expression = match input {
+            Some(bytes) => expression.stdin_bytes(bytes.to_vec()),
+            None => expression.stdin_null(),
+        };
         for (name, value) in env {
             expression = expression.env(name, value);
         }
-        let output = own_process_group(expression)
+        own_process_group(expression)
             .run()
-            .map_err(|e| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() })?;
+            .map_err(|e| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() })
+    }
+
+    /// The standard output of a client that exited 0; otherwise its failure.
+    fn checked(&self, args: &[String], output: std::process::Output) -> Result<String, EngineError> {
         if output.status.success() {
             return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
         }
@@ -394,10 +413,7 @@ impl CliEngine {
             sink(self.render_quoted(args));
             return Ok((true, String::new(), String::new()));
         }
-        let expression = duct::cmd(&self.binary, args).stdout_capture().stderr_capture().stdin_null().unchecked();
-        let output = own_process_group(expression)
-            .run()
-            .map_err(|e| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() })?;
+        let output = self.spawn_captured(args, &[], None)?;
         Ok((
             output.status.success(),
             String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -416,22 +432,7 @@ impl CliEngine {
             sink(self.render_dry(args, env));
             return Ok(String::new());
         }
-        let mut expression =
-            duct::cmd(&self.binary, args).stdout_capture().stderr_capture().stdin_bytes(input.to_vec()).unchecked();
-        for (name, value) in env {
-            expression = expression.env(name, value);
-        }
-        let output = own_process_group(expression)
-            .run()
-            .map_err(|e| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() })?;
-        if output.status.success() {
-            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
-        }
-        Err(EngineError::Failed {
-            command: self.render(args),
-            code: output.status.code(),
-            stderr: tail(&output.stderr),
-        })
+        self.checked(args, self.spawn_captured(args, env, Some(input))?)
     }
 
     /// Streams a pull or build: `Ok` when the client exits 0.
@@ -799,10 +800,7 @@ impl Engine for CliEngine {
         if self.dry_run.is_some() {
             return self.run(&a).map(|_| 0);
         }
-        let output =
-            own_process_group(duct::cmd(&self.binary, &a).stdout_capture().stderr_capture().stdin_null().unchecked())
-                .run()
-                .map_err(|e| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() })?;
+        let output = self.spawn_captured(&a, &[], None)?;
         output.status.code().ok_or_else(|| EngineError::Failed {
             command: self.render(&a),
             code: None,

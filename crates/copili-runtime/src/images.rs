@@ -62,15 +62,6 @@ impl ImageJob {
     pub fn owner(&self) -> usize {
         self.users.first().copied().unwrap_or_default()
     }
-
-    /// `pull`, `build` or `invalid`, for messages.
-    pub fn action(&self) -> &'static str {
-        match self.source {
-            ImageSource::Pull { .. } => "pull",
-            ImageSource::Build { .. } => "build",
-            ImageSource::Invalid(_) => "invalid",
-        }
-    }
 }
 
 /// What happened to an image, as [`crate::RunEvent::Image`] reports it.

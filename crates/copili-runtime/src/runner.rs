@@ -501,9 +501,10 @@ pub fn run_with_hooks(
             }
             // A hook that keeps saying "not yet" while nothing runs and no image is awaited
             // would wait forever: what is left is cancelled.
-            let waiting: Vec<usize> = to_run.iter().copied().filter(|&c| outcomes[c].is_none()).collect();
-            if running == 0
-                && !started_any
+            let stalled = running == 0 && !started_any;
+            let waiting: Vec<usize> =
+                if stalled { to_run.iter().copied().filter(|&c| outcomes[c].is_none()).collect() } else { Vec::new() };
+            if stalled
                 && !waiting.is_empty()
                 && waiting.iter().all(|&c| needs[c].iter().all(|&j| images[j].is_some()))
                 && waiting.iter().all(|&c| !ready[c])

@@ -54,11 +54,6 @@ impl SwarmEngine {
         SwarmEngine { docker }
     }
 
-    /// The docker client used.
-    pub fn docker(&self) -> &CliEngine {
-        &self.docker
-    }
-
     /// The `docker service create` command for a request: a job for a pipeline's container
     /// (`job`), a service of one replica for a sidecar. Public for `plan --engine swarm`.
     pub fn service_command(&self, request: &CreateRequest, job: bool) -> Result<ServiceCommand, EngineError> {
@@ -201,7 +196,7 @@ impl SwarmEngine {
         let _ = self.docker.stream_cancellable(&follow, &[], &mut |line| count(line, on_line), Some(&stop));
         // What came after the follower was stopped, by position in each stream.
         let all = args(["service", "logs", "--raw", service]);
-        if let Ok((true, stdout, stderr)) = self.capture_both(&all) {
+        if let Ok((true, stdout, stderr)) = self.docker.run_capturing_both(&all) {
             for (stream, text) in [(LogStream::Stdout, stdout), (LogStream::Stderr, stderr)] {
                 let index = usize::from(stream == LogStream::Stderr);
                 for line in text.lines().skip(seen[index]) {
@@ -218,11 +213,6 @@ impl SwarmEngine {
             Err(EngineError::Failed { stderr, .. }) if is_no_such_service(&stderr) => Ok(()),
             Err(e) => Err(e),
         }
-    }
-
-    /// Runs the client; whether it succeeded, and both outputs.
-    fn capture_both(&self, a: &[String]) -> Result<(bool, String, String), EngineError> {
-        self.docker.run_capturing_both(a)
     }
 
     /// The containers of a service's tasks on this node (swarm labels them with the service's
