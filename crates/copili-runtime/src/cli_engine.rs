@@ -775,8 +775,10 @@ impl Engine for CliEngine {
         if ids.is_empty() {
             return Ok(());
         }
+        // podman 4.3's `rm --force` removes none of the containers named, and still exits 0,
+        // when one of them is already gone; `--ignore` makes it remove the others.
         let mut a = match self.kind {
-            EngineKind::Podman => args(["rm", "--force", "--time", "0", "--volumes"]),
+            EngineKind::Podman => args(["rm", "--force", "--ignore", "--time", "0", "--volumes"]),
             EngineKind::Docker => args(["rm", "--force", "--volumes"]),
         };
         a.extend(ids.iter().cloned());
@@ -788,7 +790,7 @@ impl Engine for CliEngine {
         // `rm --force` would first wait out the stop timeout of a PID 1 that ignores SIGTERM
         // (a shell, httpd); the stop with its grace period comes before this when wanted.
         let a = match self.kind {
-            EngineKind::Podman => args(["rm", "--force", "--time", "0", "--volumes", id]),
+            EngineKind::Podman => args(["rm", "--force", "--ignore", "--time", "0", "--volumes", id]),
             EngineKind::Docker => args(["rm", "--force", "--volumes", id]),
         };
         self.run(&a).map(|_| ())

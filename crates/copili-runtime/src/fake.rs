@@ -65,6 +65,7 @@ struct State {
 pub struct FakeEngine {
     scripts: HashMap<String, Script>,
     pull_scripts: HashMap<String, PullScript>,
+    batched_removal: bool,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -84,6 +85,14 @@ impl FakeEngine {
     /// How pulling `image` goes.
     pub fn with_pull_script(mut self, image: &str, script: PullScript) -> FakeEngine {
         self.pull_scripts.insert(image.to_string(), script);
+        self
+    }
+
+    /// Removal contends with starting, as on podman, so the runner removes ended containers
+    /// in batches; like podman 4.3's `rm --force`, a batch naming a container that is gone
+    /// removes none of them (and does not fail).
+    pub fn with_batched_removal(mut self) -> FakeEngine {
+        self.batched_removal = true;
         self
     }
 
@@ -255,6 +264,18 @@ impl Engine for FakeEngine {
         }
         self.changed.notify_all();
         Ok(())
+    }
+
+    fn removal_contends_with_start(&self) -> bool {
+        self.batched_removal
+    }
+
+    fn remove_all(&self, ids: &[String]) -> Result<(), EngineError> {
+        if self.batched_removal && !ids.iter().all(|id| self.state().containers.contains_key(id)) {
+            self.state().calls.push(format!("remove_all {} (one is gone: none removed)", ids.join(" ")));
+            return Ok(());
+        }
+        ids.iter().try_for_each(|id| self.remove(id))
     }
 
     fn exec(&self, _id: &str, _command: &[String]) -> Result<i32, EngineError> {

@@ -536,13 +536,18 @@ pub fn run_with_hooks(
                 Ok(Message::Done { container, outcome }) => {
                     running -= 1;
                     is_running[container] = false;
-                    let name = config.engine_name(&[&pipeline.containers[container].name]);
-                    if engine.removal_contends_with_start() {
-                        pending_removal.push(name);
-                    } else {
-                        scope.spawn(move || {
-                            let _ = engine.remove(&name);
-                        });
+                    // A main container with sidecars was removed with them, before their
+                    // network, by its own thread; the others are removed here.
+                    let spec = &pipeline.containers[container];
+                    if spec.sidecars.is_empty() {
+                        let name = config.engine_name(&[&spec.name]);
+                        if engine.removal_contends_with_start() {
+                            pending_removal.push(name);
+                        } else {
+                            scope.spawn(move || {
+                                let _ = engine.remove(&name);
+                            });
+                        }
                     }
                     let failed = outcome.status == Status::Failed;
                     finish(&mut outcomes, container, outcome);
@@ -1248,6 +1253,26 @@ mod tests {
         assert_eq!(run.outcomes[0].exit_code, None);
         assert!(run.outcomes[0].reason.as_deref().is_some_and(|r| r.contains("no such image")));
         assert_eq!(run.outcomes[1].status, Status::Cancelled);
+    }
+
+    /// A container with sidecars ends at about the time as others: it is removed with its
+    /// sidecars, and must not be named again in the batch of others (podman 4.3 then removes
+    /// none of the batch: a CI run left a container behind that way).
+    #[test]
+    fn batched_removal_leaves_nothing_behind() {
+        let text = "p:
+  - {name: first, image_repo: x}
+  - {name: second, image_repo: x, dependencies: [first]}
+  - {name: third, image_repo: x}
+  - {name: host, image_repo: x, sidecars: [{name: side, image_repo: x}]}
+";
+        let side = Script { runs_for: Duration::from_secs(30), ..Script::default() };
+        let engine = FakeEngine::new([("side", side)]).with_batched_removal();
+        let run = run_with(text, &engine, &config(4), &CancelToken::new());
+        assert!(run.outcomes.iter().all(|o| o.status == Status::Succeeded), "{:?}", statuses(&run));
+        let calls = engine.calls();
+        assert!(!calls.iter().any(|c| c.contains("none removed")), "{calls:#?}");
+        assert_eq!(engine.leftovers(), (0, 0), "{calls:#?}");
     }
 
     #[test]
