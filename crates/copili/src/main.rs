@@ -211,7 +211,11 @@ pub(crate) fn write_stdout(text: &str) -> anyhow::Result<()> {
 }
 
 /// Writes to a buffered stdout; a closed pipe is not an error.
-fn write_stdout_with(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> anyhow::Result<()> {
+/// The writer is a concrete type, not `dyn Write`: serde_json writes a plan's JSON in many
+/// small pieces, and a virtual call for each was 5 % of `plan --format json`'s instructions.
+fn write_stdout_with(
+    write: impl FnOnce(&mut std::io::BufWriter<std::io::StdoutLock<'static>>) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     match write(&mut stdout).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
