@@ -231,7 +231,16 @@ fn service_every_2s(engine: Engine) {
         l.starts_with("=== ") && l.contains(" next due at ")
     });
     let sampler = RunningSampler::start(engine, &scene.identity, "slow");
-    std::thread::sleep(Duration::from_secs(10));
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(4));
+    // While it runs, `status` shows the next due times service mode scheduled.
+    let status = run(scene.status_command(&file, &scene.identity).args(["--format", "json"]));
+    assert_eq!(status.code(), Some(0), "{}", status.describe());
+    let status: Value = serde_json::from_str(&status.stdout()).unwrap_or_else(|e| panic!("not JSON: {e}"));
+    let bases: Vec<&Value> =
+        status["service"].as_array().expect("service").iter().map(|s| &s["next_due_basis"]).collect();
+    assert!(bases.len() == 2 && bases.iter().all(|b| *b == "scheduled by the running service"), "{status:#}");
+    std::thread::sleep(Duration::from_secs(10).saturating_sub(started.elapsed()));
     assert!(service.is_running(), "service mode ended by itself\n{}", service.describe());
     service.signal("TERM");
     let output = service.wait(STOP_TIMEOUT);
@@ -333,9 +342,20 @@ fn service_every_2s(engine: Engine) {
     assert_eq!(initial["exit_code"], 0, "{state:#}");
     for name in ["tick", "slow"] {
         let record = &state["service"][name];
-        for key in ["last_due", "next_due", "last_run_started"] {
+        for key in ["last_due", "last_run_started"] {
             assert!(record[key].as_str().and_then(parse_rfc3339).is_some(), "service.{name}.{key}: {state:#}");
         }
+        // Stopped: nothing is scheduled any more.
+        assert!(record["next_due"].is_null(), "service.{name}.next_due after the stop: {state:#}");
+    }
+    // So `status` says when service mode would run them if it started now.
+    let status = run(scene.status_command(&file, &scene.identity).args(["--format", "json"]));
+    assert_eq!(status.code(), Some(0), "{}", status.describe());
+    let status: Value = serde_json::from_str(&status.stdout()).unwrap_or_else(|e| panic!("not JSON: {e}"));
+    let service = status["service"].as_array().expect("service");
+    assert_eq!(service.len(), 2, "{status:#}");
+    for entry in service {
+        assert_eq!(entry["next_due_basis"], "if service mode started now", "{status:#}");
     }
     let load_finished = state["containers"]["load"]["finished_at"].as_str().and_then(parse_rfc3339);
     let load_finished = load_finished.unwrap_or_else(|| panic!("containers.load.finished_at: {state:#}"));

@@ -87,6 +87,25 @@ impl PipelineLock {
         Ok(PipelineLock { file, path })
     }
 
+    /// The pid of the process holding the lock of `identity` in `dir`, if one does; found
+    /// without touching the lock (a try-lock could make a run starting at that moment refuse),
+    /// in the kernel's list of file locks. `None` where there is no such list (not Linux).
+    pub fn holder(dir: &Path, identity: &str) -> Option<u32> {
+        let path = dir.join(format!("{}.lock", crate::runner::engine_name(&[identity])));
+        let metadata = std::fs::metadata(path).ok()?;
+        let locks = std::fs::read_to_string("/proc/locks").ok()?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            holder_in(&locks, metadata.dev(), metadata.ino())
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (metadata, locks);
+            None
+        }
+    }
+
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -99,9 +118,59 @@ impl Drop for PipelineLock {
     }
 }
 
+/// The pid holding a `flock` on the file `(dev, ino)` in `/proc/locks`' text, whose lines
+/// read `1: FLOCK  ADVISORY  WRITE 4242 fe:00:893088 0 EOF` (device major:minor in hex).
+fn holder_in(locks: &str, dev: u64, ino: u64) -> Option<u32> {
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (kind, pid, file) = (fields.get(1)?, fields.get(4)?, fields.get(5)?);
+        let mut parts = file.split(':');
+        let (maj, min, inode) = (parts.next()?, parts.next()?, parts.next()?);
+        let matches = *kind == "FLOCK"
+            && u64::from_str_radix(maj, 16).ok()? == major
+            && u64::from_str_radix(min, 16).ok()? == minor
+            && inode.parse::<u64>().ok()? == ino;
+        if matches {
+            pid.parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_holder_is_found_in_the_kernels_list_without_taking_the_lock() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert_eq!(PipelineLock::holder(dir.path(), "nightly"), None, "no lock file yet");
+        let lock = PipelineLock::acquire(dir.path(), "nightly").expect("free");
+        if cfg!(target_os = "linux") {
+            assert_eq!(PipelineLock::holder(dir.path(), "nightly"), Some(std::process::id()));
+        }
+        assert_eq!(PipelineLock::holder(dir.path(), "other"), None);
+        drop(lock);
+        assert_eq!(PipelineLock::holder(dir.path(), "nightly"), None, "released");
+        // Looking did not take it.
+        PipelineLock::acquire(dir.path(), "nightly").expect("still free");
+    }
+
+    #[test]
+    fn proc_locks_lines_are_matched_by_device_and_inode() {
+        let locks = "1: OFDLCK ADVISORY  WRITE -1 fe:00:1189124 0 EOF\n\
+                     2: FLOCK  ADVISORY  WRITE 32272 fe:00:893088 0 EOF\n\
+                     3: POSIX  ADVISORY  WRITE 811 fe:01:893089 0 EOF\n";
+        let dev = 0xfe << 8;
+        assert_eq!(holder_in(locks, dev, 893_088), Some(32272));
+        assert_eq!(holder_in(locks, dev, 1_189_124), None, "not a flock");
+        assert_eq!(holder_in(locks, dev | 1, 893_088), None, "another device");
+        assert_eq!(holder_in(locks, (0xfe << 8) | 1, 893_089), None, "a POSIX lock");
+        assert_eq!(holder_in("garbage\n\n", dev, 1), None);
+    }
 
     #[test]
     fn a_second_holder_is_refused_with_the_pid_and_the_lock_frees_on_drop() {

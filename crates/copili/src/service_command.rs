@@ -352,6 +352,11 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
         Ok(())
     })?;
     signals.close();
+    // Nothing is scheduled any more: `copili status` then says when service mode would run
+    // each one if it started now, not what this one would have done.
+    if let Err(e) = state.update(|s| s.service.values_mut().for_each(|record| record.next_due = None)) {
+        eprintln!("warning: {e}");
+    }
     say("=== service mode stopped");
     Ok(exit_code::SUCCESS)
 }
@@ -509,9 +514,14 @@ pub fn status(
         }
     };
     let now = Timestamp::now();
+    // A service that stops clears its next due times; one that was killed leaves them, but no
+    // longer holds the pipeline's lock.
+    let running =
+        copili_runtime::lock::PipelineLock::holder(&copili_runtime::lock::PipelineLock::default_dir(), &identity)
+            .is_some();
     let next_due = |name: &str, timing: &Timing| -> (Timestamp, &'static str) {
         match state.service.get(name).and_then(|s| s.next_due) {
-            Some(next) if next > now => (next, "scheduled by the running service"),
+            Some(next) if running => (next, "scheduled by the running service"),
             _ => {
                 let last = state.service.get(name).and_then(|s| s.last_due);
                 (timing.schedule.startup(&timing.zone, last, now, false).next_due, "if service mode started now")
