@@ -14,6 +14,7 @@
 mod argo_schema;
 mod bench;
 mod bench_run;
+mod cluster;
 mod demo;
 mod setup;
 mod test;

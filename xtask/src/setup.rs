@@ -16,8 +16,9 @@
 //!    whose DNS resolves a sidecar's `--network-alias` (without them `apt-get
 //!    --no-install-recommends` satisfies podman with the CNI plugins, which resolve no names
 //!    without the separate dnsname plugin), and `catatonit`, rootless podman's pause process
-//!    (`catatonit -P`) and `--init`. Installed with `apt-get --no-install-recommends` when
-//!    `dpkg-query` does not report them `install ok installed`.
+//!    (`catatonit -P`) and `--init`; and `iproute2` (`ip`) for step 7. Installed with
+//!    `apt-get --no-install-recommends` when `dpkg-query` does not report them `install ok
+//!    installed`.
 //! 2. **containers.conf** in `target/test-env/`: `runtime = "runc"` because podman's default
 //!    runtime `crun` fails here (`setrlimit RLIMIT_NOFILE: Operation not permitted`, then
 //!    `cgroups in hybrid mode not supported`), and `default_ulimits` of 1024 because the process
@@ -56,9 +57,12 @@
 //!    `target/test-env/registry.log`. The test image is pushed to it as
 //!    `copili/busybox:latest` (podman `--creds`: the password is the tests' own, not a secret),
 //!    and an unauthenticated pull must be refused.
-//! 7. **Argo schema**: Argo Workflows' published schema and a validator for it, for the export
+//! 7. **Swarm cluster**: a two-node Docker Swarm on this host, each node a docker daemon in a
+//!    network namespace of its own, for the tests that run a pipeline across nodes (see
+//!    [`crate::cluster`]; `ip` from `iproute2` makes the namespaces).
+//! 8. **Argo schema**: Argo Workflows' published schema and a validator for it, for the export
 //!    tests, installed with npm (see [`crate::argo_schema`]).
-//! 8. **Summary**: engine versions (and podman's OCI runtime and network backend, which prove
+//! 9. **Summary**: engine versions (and podman's OCI runtime and network backend, which prove
 //!    the containers.conf is read), and what a test needs, also written as `KEY=VALUE` lines to
 //!    `target/test-env/engines.env` ([`ENGINES_ENV_FILE`]).
 
@@ -98,6 +102,7 @@ const PACKAGES: &[&str] = &[
     "netavark",
     "aardvark-dns",
     "catatonit",
+    "iproute2",
 ];
 
 /// podman's settings for this host (see step 2 in the module documentation), exactly as
@@ -124,7 +129,7 @@ const DOCKERD_TIMEOUT: Duration = Duration::from_secs(60);
 const TAIL_LINES: usize = 25;
 
 /// Number of steps, for the `[n/8]` headers.
-const N_STEPS: usize = 8;
+const N_STEPS: usize = 9;
 
 /// Where the test registry listens (plain HTTP on loopback, which docker allows by default).
 pub(crate) const REGISTRY_ADDR: &str = "127.0.0.1:5858";
@@ -150,6 +155,8 @@ pub(crate) struct EngineEnv {
     pub(crate) versions: Versions,
     /// The registry's access log.
     pub(crate) registry_log: PathBuf,
+    /// The two-node swarm.
+    pub(crate) cluster: crate::cluster::Cluster,
 }
 
 /// The unprivileged user for rootless podman, and where its podman finds its settings.
@@ -242,6 +249,9 @@ impl EngineEnv {
             ("COPILI_TEST_REGISTRY_IMAGE", format!("{REGISTRY_ADDR}/{REGISTRY_IMAGE}")),
             ("COPILI_TEST_REGISTRY_LOG", path(&self.registry_log)),
             ("COPILI_TEST_ARGO_VALIDATOR", path(&crate::argo_schema::validator_path(&self.dir))),
+            ("COPILI_TEST_CLUSTER_MANAGER", self.cluster.manager.clone()),
+            ("COPILI_TEST_CLUSTER_WORKER", self.cluster.worker.clone()),
+            ("COPILI_TEST_CLUSTER_NODE_LABEL", crate::cluster::NODE_LABEL.to_string()),
         ]
     }
 }
@@ -292,11 +302,17 @@ pub(crate) fn ensure() -> Result<EngineEnv> {
     let registry_log = dir.join("registry.log");
     progress.done(ensure_registry(&dir, &registry_log, &containers_conf).map_err(|error| progress.failed(error))?);
 
+    progress.step("swarm cluster");
+    let (cluster, outcome) =
+        crate::cluster::ensure(&docker, &dir, &mut image_tar).map_err(|error| progress.failed(error))?;
+    progress.done(outcome);
+
     progress.step("argo schema");
     progress.done(crate::argo_schema::ensure(&dir).map_err(|error| progress.failed(error))?);
 
     progress.step("summary");
-    let mut env = EngineEnv { dir, containers_conf, docker, rootless, versions: Versions::default(), registry_log };
+    let mut env =
+        EngineEnv { dir, containers_conf, docker, rootless, versions: Versions::default(), registry_log, cluster };
     env.versions = versions(&env).map_err(|error| progress.failed(error))?;
     let env_file = env.dir.join(ENGINES_ENV_FILE);
     write_if_changed(&env_file, &render_env_file(&env.versions, &env.vars()).map_err(Error::Failed)?)
@@ -347,7 +363,7 @@ impl Progress {
     }
 }
 
-fn seconds(duration: Duration) -> String {
+pub(crate) fn seconds(duration: Duration) -> String {
     format!("{:.1}s", duration.as_secs_f64())
 }
 
@@ -355,13 +371,13 @@ fn seconds(duration: Duration) -> String {
 // Running commands
 
 /// Runs `command` with its output captured; fails only if it cannot be started.
-fn output(command: &mut Command) -> Result<Output> {
+pub(crate) fn output(command: &mut Command) -> Result<Output> {
     command.stdin(Stdio::null());
     command.output().map_err(|error| Error::Failed(format!("cannot start `{}`: {error}", display_command(command))))
 }
 
 /// Runs `command` with its output captured; fails unless it exits 0, with its stderr.
-fn checked(command: &mut Command) -> Result<Output> {
+pub(crate) fn checked(command: &mut Command) -> Result<Output> {
     let output = output(command)?;
     if output.status.success() {
         Ok(output)
@@ -381,7 +397,7 @@ fn expect_exit_code(command: &mut Command, expected_code: i32) -> Result {
 }
 
 /// `command`'s trimmed stdout; it must exit 0.
-fn stdout_of(command: &mut Command) -> Result<String> {
+pub(crate) fn stdout_of(command: &mut Command) -> Result<String> {
     let output = checked(command)?;
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
@@ -398,12 +414,12 @@ fn command_failed(command: &Command, output: &Output, what: &str) -> Error {
 }
 
 /// The last `n_lines` lines of `text`, without trailing blank lines.
-fn tail(text: &str, n_lines: usize) -> String {
+pub(crate) fn tail(text: &str, n_lines: usize) -> String {
     let lines: Vec<&str> = text.trim_end().lines().collect();
     lines[lines.len().saturating_sub(n_lines)..].join("\n")
 }
 
-fn io_failed(what: &str, path: &Path, error: std::io::Error) -> Error {
+pub(crate) fn io_failed(what: &str, path: &Path, error: std::io::Error) -> Error {
     Error::Failed(format!("cannot {what} {}: {error}", path.display()))
 }
 
@@ -584,7 +600,7 @@ fn wait_for_dockerd(docker: &Path, dockerd: &mut Child, log: &Path, log_start: u
 // Step 4: the test image
 
 /// The image's tar file, built at most once per run and only when an engine lacks the image.
-struct ImageTar {
+pub(crate) struct ImageTar {
     dir: PathBuf,
     built: Option<PathBuf>,
 }
@@ -596,7 +612,7 @@ impl ImageTar {
 
     /// The tar of a root filesystem holding `/bin/busybox` and a symlink to it per applet, as in
     /// ENGINE-NOTES: `tar -C busybox-rootfs -cf busybox.tar .`
-    fn get(&mut self) -> Result<PathBuf> {
+    pub(crate) fn get(&mut self) -> Result<PathBuf> {
         if let Some(tar) = &self.built {
             return Ok(tar.clone());
         }
@@ -1119,6 +1135,10 @@ mod tests {
                 docker_server: "20.10.24+dfsg1".into(),
             },
             registry_log: PathBuf::from("/work/main/target/test-env/registry.log"),
+            cluster: crate::cluster::Cluster {
+                manager: "unix:///run/copili-cluster/node1.sock".into(),
+                worker: "unix:///run/copili-cluster/node2.sock".into(),
+            },
         }
     }
 
@@ -1146,6 +1166,9 @@ COPILI_TEST_REGISTRY_PASSWORD=Reg1stry-pa55-9f3c1d
 COPILI_TEST_REGISTRY_IMAGE=127.0.0.1:5858/copili/busybox:latest
 COPILI_TEST_REGISTRY_LOG=/work/main/target/test-env/registry.log
 COPILI_TEST_ARGO_VALIDATOR=/work/main/target/test-env/argo-validate/validate.mjs
+COPILI_TEST_CLUSTER_MANAGER=unix:///run/copili-cluster/node1.sock
+COPILI_TEST_CLUSTER_WORKER=unix:///run/copili-cluster/node2.sock
+COPILI_TEST_CLUSTER_NODE_LABEL=copili-e2e.node
 ")
         );
         let bad = [("CONTAINERS_CONF", "/tmp/a\nb".to_string())];
