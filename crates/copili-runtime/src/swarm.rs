@@ -11,8 +11,10 @@
 //! - `docker service logs --follow` never ends, not even when the service is removed: the
 //!   follower is stopped once the task ended (or the service is gone), and the lines it missed
 //!   are fetched once more, without `--follow`.
-//! - A service has no `stop`: removing it stops its task with the stop grace period given at
-//!   creation (`--stop-grace-period`, copili's `--stop-timeout`).
+//! - A service has no `stop`, and docker 20.10 leaves a removed job's running task alone: a
+//!   stop is `docker stop` on this node and, for other nodes, a constraint no node meets, which
+//!   shuts the task down with the stop grace period given at creation (`--stop-grace-period`,
+//!   copili's `--stop-timeout`); then the service is removed (see `stop`).
 //! - An overlay network can only be removed once the removed services' tasks are gone: its
 //!   removal is retried for a while.
 //! - `exec` (a sidecar's `ready` check) reaches the task's container on this node only.
@@ -28,6 +30,10 @@ use crate::engine::{
 
 /// How often a task's state is polled.
 const POLL: Duration = Duration::from_millis(100);
+
+/// A placement constraint no node meets (copili never sets this label): added to a job that
+/// is stopped, so that swarm shuts its task down and starts no other (see `stop`).
+const STOPPED_CONSTRAINT: &str = "node.labels.io.copili.stopped==true";
 
 /// How long a network's removal is retried while the removed services' tasks shut down.
 const NETWORK_REMOVAL_TIMEOUT: Duration = Duration::from_secs(20);
@@ -420,9 +426,14 @@ impl Engine for SwarmEngine {
         }
     }
 
-    /// Stops the task's container on this node with the grace period (`docker stop`: docker
-    /// 20.10's swarm leaves a job's running task alone when its service is removed), then
-    /// removes the service, which stops tasks elsewhere with `--stop-grace-period`.
+    /// Stops a job's task wherever it runs, then removes the service.
+    ///
+    /// docker 20.10's swarm leaves a job's running task alone when its service is removed
+    /// (moby#44312, fixed in docker 24), so removing is not enough. On this node, `docker
+    /// stop` gives the task's container the grace period (and its exit code stays readable).
+    /// On any other node, which no `docker` command of this client reaches, a new iteration of
+    /// the job that no node may take ([`STOPPED_CONSTRAINT`]) makes swarm shut the running task
+    /// down, with the `--stop-grace-period` given at creation (copili's `--stop-timeout`).
     fn stop(&self, id: &str, grace: Duration) -> Result<(), EngineError> {
         let running: Vec<String> = self
             .local_containers(id)
@@ -436,6 +447,12 @@ impl Engine for SwarmEngine {
             a.extend(running);
             let _ = self.docker.run(&a);
         }
+        // `--no-resolve-image`: an update would otherwise ask the registry for the image's
+        // digest again, which an air-gapped host cannot.
+        let shut_down = ["service", "update", "--detach", "--quiet", "--no-resolve-image", "--constraint-add"];
+        let mut a = args(shut_down);
+        a.extend([STOPPED_CONSTRAINT.to_string(), id.to_string()]);
+        let _ = self.docker.run(&a);
         self.remove_service(id)
     }
 
