@@ -871,6 +871,7 @@ fn request_for(
             _ => None,
         },
         stop_timeout: config.stop_timeout,
+        ready: spec.ready.as_deref().cloned(),
     }
 }
 
@@ -904,6 +905,7 @@ fn attempt_once(
                 cleanup.network = Some(net.clone());
                 network = Some(net);
                 let mut ready_checks = Vec::new();
+                let (following_tx, following_rx) = mpsc::channel::<()>();
                 for sidecar in &spec.sidecars {
                     if cancel.is_cancelled() {
                         return Attempt::Interrupted(None);
@@ -923,11 +925,22 @@ fn attempt_once(
                     if let Some(check) = &sidecar.ready {
                         ready_checks.push((sidecar.name.clone(), id.clone(), check));
                     }
+                    let following = following_tx.clone();
                     scope.spawn(move || {
+                        let _ = following.send(());
                         let _ = engine.follow_logs(&id, &mut |line| {
                             on_event(RunEvent::Output { container, sidecar: Some(sidecar_name.clone()), line })
                         });
                     });
+                }
+                // The followers have started before the main container can run: a main that
+                // ends at once must not take its sidecars' output with them (the followers of
+                // a removed container find nothing to follow).
+                let deadline = Instant::now() + Duration::from_secs(2);
+                for _ in &spec.sidecars {
+                    if following_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_err() {
+                        break;
+                    }
                 }
                 for (name, id, check) in ready_checks {
                     if let Err(reason) = wait_ready(engine, &name, &id, check, cancel) {
@@ -1598,7 +1611,9 @@ mod tests {
             ],
             "{calls:#?}"
         );
-        let pulls: Vec<&String> = calls.iter().filter(|c| c.starts_with("before_pull")).collect();
+        // Images are prepared on several threads: their calls come in any order.
+        let mut pulls: Vec<&String> = calls.iter().filter(|c| c.starts_with("before_pull")).collect();
+        pulls.sort();
         assert_eq!(pulls, vec!["before_pull x:latest for a,c", "before_pull y:latest for b"]);
         let before_pull_x = calls.iter().position(|c| c.starts_with("before_pull x")).expect("called");
         let before_run_a = calls.iter().position(|c| c == "before_run a").expect("called");
