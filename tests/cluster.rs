@@ -175,9 +175,11 @@ fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-/// A wide pipeline: three jobs pinned to each node, then one on the worker that depends on all
-/// six and reads a page from its sidecar, which runs on the manager. Every job ran where its
-/// placement says, the sidecar was reached by name across nodes, and nothing is left.
+/// A wide pipeline: three jobs pinned to each node, then one on the manager that depends on
+/// all six and reads a page from its sidecar, which runs on the worker and has a `ready`
+/// check (answered by swarm's health check there: no `docker exec` reaches that node). Every
+/// job ran where its placement says, the sidecar was reached by name across nodes, and
+/// nothing is left.
 #[test]
 fn a_wide_pipeline_runs_on_both_nodes() {
     let cluster = Cluster::new("wide");
@@ -201,14 +203,14 @@ fn a_wide_pipeline_runs_on_both_nodes() {
       - name: web
         image_repo: @IMAGE@
         {}
-        command: [sh, -c, "mkdir -p /w && echo served-from-one > /w/index.html && exec httpd -f -p 8080 -h /w"]
+        command: [sh, -c, "mkdir -p /w && echo served-from-two > /w/index.html && exec httpd -f -p 8080 -h /w"]
         ready:
           command: [wget, -q, -O, /dev/null, "http://127.0.0.1:8080/"]
           interval: 200ms
           timeout: 30s
 "#,
-        pin("two"),
-        pin("one")
+        pin("one"),
+        pin("two")
     ));
     let file = cluster.write("wide.yaml", &yaml);
     let sampler = Sampler::start(&cluster.identity);
@@ -219,12 +221,12 @@ fn a_wide_pipeline_runs_on_both_nodes() {
         assert_output_line(&output, name, &format!("{name}-done"));
         assert_finished(&output, name, "succeeded", "");
     }
-    assert_output_line(&output, "gather", "served-from-one");
+    assert_output_line(&output, "gather", "served-from-two");
     assert_output_line(&output, "gather", "gathered");
     assert_summary(&output, "gather", "succeeded", "0", "1");
-    let on_manager = set(&["one-a/main", "one-b/main", "one-c/main", "web/sidecar"]);
+    let on_manager = set(&["one-a/main", "one-b/main", "one-c/main", "gather/main"]);
     assert_eq!(manager, on_manager, "what ran on the manager (node one)\n{}", output.describe());
-    let on_worker = set(&["two-a/main", "two-b/main", "two-c/main", "gather/main"]);
+    let on_worker = set(&["two-a/main", "two-b/main", "two-c/main", "web/sidecar"]);
     assert_eq!(worker, on_worker, "what ran on the worker (node two)\n{}", output.describe());
     // The six jobs of the first level ran side by side, three on each node.
     let level_one = all_started_before_any_ended(&output, &["one-a", "one-b", "one-c", "two-a", "two-b", "two-c"]);

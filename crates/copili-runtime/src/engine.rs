@@ -35,6 +35,9 @@ pub struct CreateRequest {
     pub registry_auth: Option<RegistryAuth>,
     /// The grace period of a stop (backends that fix it when the container is created).
     pub stop_timeout: Duration,
+    /// A sidecar's ready check, for backends that set it up when the container is created
+    /// (swarm: a health check, which works on every node); local engines run it with `exec`.
+    pub ready: Option<copili_model::ReadyCheck>,
 }
 
 /// Credentials for one registry, used for one pull or build only.

@@ -17,12 +17,15 @@
 //!   copili's `--stop-timeout`); then the service is removed (see `stop`).
 //! - An overlay network can only be removed once the removed services' tasks are gone: its
 //!   removal is retried for a while.
-//! - `exec` (a sidecar's `ready` check) reaches the task's container on this node only.
+//! - `docker exec` reaches containers on this node only: a sidecar's `ready` check is its
+//!   service's health check instead, which swarm runs wherever the task is (see `exec`).
+//! - `service rm` returns before a task on another node has stopped: a sidecar there is
+//!   scaled to 0 and awaited first (see `remove`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::cli_engine::{args, AuthDir, CliEngine};
+use crate::cli_engine::{args, shell_quote, AuthDir, CliEngine};
 use crate::engine::{
     BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, MountSource,
     PullRequest,
@@ -34,6 +37,10 @@ const POLL: Duration = Duration::from_millis(100);
 /// A placement constraint no node meets (copili never sets this label): added to a job that
 /// is stopped, so that swarm shuts its task down and starts no other (see `stop`).
 const STOPPED_CONSTRAINT: &str = "node.labels.io.copili.stopped==true";
+
+/// How long copili waits for a sidecar's task on another node to stop (its stop grace period
+/// included).
+const REMOTE_STOP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long a network's removal is retried while the removed services' tasks shut down.
 const NETWORK_REMOVAL_TIMEOUT: Duration = Duration::from_secs(20);
@@ -77,8 +84,23 @@ impl SwarmEngine {
         a.push("--no-resolve-image".into());
         a.push("--hostname".into());
         a.push(request.hostname.clone());
-        let grace = request.stop_timeout.as_secs() + u64::from(request.stop_timeout.subsec_nanos() > 0);
+        // A sidecar is killed when its container is done with it, as the local engines remove
+        // it (`rm --force`): no grace period, also on a node copili must wait for.
+        let grace =
+            if job { request.stop_timeout.as_secs() + u64::from(request.stop_timeout.subsec_nanos() > 0) } else { 0 };
         a.push(format!("--stop-grace-period={grace}s"));
+        if let Some(check) = &request.ready {
+            // A sidecar's ready check becomes its health check: swarm keeps the task `starting`
+            // until it passes, wherever the task runs (see `exec`). One probe may take the
+            // check's whole time; it is never declared unhealthy, since copili's own timeout
+            // decides when to give up.
+            let command: Vec<String> = check.command.iter().map(|arg| shell_quote(arg)).collect();
+            a.push("--health-cmd".into());
+            a.push(command.join(" "));
+            a.push(format!("--health-interval={}ms", check.interval.as_millis().max(1)));
+            a.push(format!("--health-timeout={}s", check.timeout.as_secs().max(1)));
+            a.push(format!("--health-retries={}", i32::MAX));
+        }
         for (key, value) in &request.labels {
             // On the service (found by `copili clean`) and on its task's container.
             a.push("--label".into());
@@ -263,6 +285,29 @@ impl SwarmEngine {
         }
     }
 
+    /// Stops a (sidecar) service's task on another node and waits until it no longer runs:
+    /// `docker service scale ID=0`, then its task's state is polled (at most
+    /// [`REMOTE_STOP_TIMEOUT`]; the stop grace period is within it). `service rm` alone returns
+    /// at once, while the node stops the task on its own time. Jobs are left alone: they ended
+    /// or were stopped (see `stop`).
+    fn shut_down_elsewhere(&self, id: &str) {
+        let mode = "{{if .Spec.Mode.Replicated}}replicated{{end}}";
+        if !matches!(self.docker.run(&args(["service", "inspect", "--format", mode, id])), Ok(m) if m.trim() == "replicated")
+        {
+            return;
+        }
+        if self.docker.run(&args(["service", "scale", "--detach", &format!("{id}=0")])).is_err() {
+            return;
+        }
+        let deadline = Instant::now() + REMOTE_STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            match self.docker.run(&args(["service", "ps", "--format", "{{.CurrentState}}", id])) {
+                Ok(states) if states.lines().any(is_active_task_state) => std::thread::sleep(POLL),
+                _ => return,
+            }
+        }
+    }
+
     /// The values of label `key` on the services matching `labels` (`copili clean`).
     pub fn service_labels(&self, labels: &[(String, String)], key: &str) -> Result<Vec<String>, EngineError> {
         let mut values = Vec::new();
@@ -289,6 +334,15 @@ impl Task {
     fn has_ended(&self) -> bool {
         matches!(self.state.as_str(), "complete" | "failed" | "rejected" | "shutdown" | "orphaned" | "remove")
     }
+}
+
+/// Whether a task's `CurrentState` (`Running 3 seconds ago`) is one before its end.
+fn is_active_task_state(state: &str) -> bool {
+    let word = state.split_whitespace().next().unwrap_or("").to_lowercase();
+    matches!(
+        word.as_str(),
+        "new" | "pending" | "assigned" | "accepted" | "ready" | "preparing" | "starting" | "running"
+    )
 }
 
 fn is_no_such_service(stderr: &str) -> bool {
@@ -456,7 +510,13 @@ impl Engine for SwarmEngine {
         self.remove_service(id)
     }
 
+    /// Removes the service and its task's container on this node. A sidecar whose task runs
+    /// on another node is first scaled to 0 and its task awaited there (see
+    /// `shut_down_elsewhere`), so that the run does not end while it still runs.
     fn remove(&self, id: &str) -> Result<(), EngineError> {
+        if !self.docker.is_dry_run() && self.local_containers(id).is_empty() {
+            self.shut_down_elsewhere(id);
+        }
         let result = self.remove_service(id);
         if !self.docker.is_dry_run() {
             self.remove_local_containers(id);
@@ -468,11 +528,18 @@ impl Engine for SwarmEngine {
         ids.iter().try_for_each(|id| self.remove(id))
     }
 
+    /// A sidecar's ready check: a service created with it as its health check is ready when
+    /// its task is `running` (swarm holds it `starting` until the check passes), on whichever
+    /// node it runs. Otherwise the command runs in the task's container, on this node only.
     fn exec(&self, id: &str, command: &[String]) -> Result<i32, EngineError> {
         let task = match self.task(id)? {
             Some(task) if task.state == "running" => task,
             _ => return Ok(1),
         };
+        let template = "{{if .Spec.TaskTemplate.ContainerSpec.Healthcheck}}health-check{{end}}";
+        if self.docker.run(&args(["service", "inspect", "--format", template, id]))?.trim() == "health-check" {
+            return Ok(0);
+        }
         let container =
             self.docker.run(&args(["inspect", "--format", "{{json .Status.ContainerStatus}}", &task.id]))?;
         let container = serde_json::from_str::<serde_json::Value>(container.trim())
@@ -609,6 +676,7 @@ mod tests {
             placement: vec!["node.labels.disk==ssd".into()],
             registry_auth: None,
             stop_timeout: Duration::from_millis(1500),
+            ready: None,
         };
         let command = engine.service_command(&request, true).expect("a command");
         let line = command.args.join(" ");
@@ -620,8 +688,18 @@ mod tests {
         assert!(line.contains("--constraint node.labels.disk==ssd"), "{line}");
         assert!(line.ends_with("localhost/x:latest sh -c echo hi"), "{line}");
         assert!(line.contains("--env-file") && !line.contains("hunter2"), "{line}");
-        let sidecar = CreateRequest { network_aliases: vec!["cache".into()], ..request };
+        assert!(!line.contains("--health"), "{line}");
+        let ready = copili_model::ReadyCheck {
+            command: vec!["redis-cli".into(), "ping".into(), "it's".into()],
+            timeout: Duration::from_secs(30),
+            interval: Duration::from_millis(250),
+        };
+        let sidecar = CreateRequest { network_aliases: vec!["cache".into()], ready: Some(ready), ..request };
         let line = engine.service_command(&sidecar, false).expect("a command").args.join(" ");
         assert!(line.contains("--replicas 1") && line.contains("--network name=p-load-net,alias=cache"), "{line}");
+        assert!(
+            line.contains(r"--health-cmd redis-cli ping 'it'\''s' --health-interval=250ms --health-timeout=30s --health-retries=2147483647"),
+            "{line}"
+        );
     }
 }
