@@ -138,7 +138,8 @@ impl Drop for Cluster {
     }
 }
 
-/// Records which of the pipeline's containers each node ran, by polling both daemons.
+/// Records which of the pipeline's containers each node ran, by polling both daemons a few
+/// times a second: every container of the tests lives for a second or more.
 struct Sampler {
     stop: Arc<AtomicBool>,
     seen: Arc<Mutex<[BTreeSet<String>; 2]>>,
@@ -156,7 +157,7 @@ impl Sampler {
                     let found = node.containers(&identity, false);
                     record.lock().expect("not poisoned")[index].extend(found);
                 }
-                std::thread::sleep(Duration::from_millis(150));
+                std::thread::sleep(Duration::from_millis(100));
             }
         });
         Sampler { stop, seen, thread }
@@ -198,7 +199,7 @@ fn a_wide_pipeline_runs_on_both_nodes() {
     image_repo: @IMAGE@
     {}
     dependencies: [one-a, one-b, one-c, two-a, two-b, two-c]
-    command: [sh, -c, "wget -q -O - http://web:8080/ && echo gathered"]
+    command: [sh, -c, "wget -q -O - http://web:8080/ && echo gathered && sleep 1"]
     sidecars:
       - name: web
         image_repo: @IMAGE@
