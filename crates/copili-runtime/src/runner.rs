@@ -1268,7 +1268,7 @@ mod tests {
         assert_eq!(run.outcomes[1].status, Status::Cancelled);
     }
 
-    /// A container with sidecars ends at about the time as others: it is removed with its
+    /// A container with sidecars ends at about the same time as others: it is removed with its
     /// sidecars, and must not be named again in the batch of others (podman 4.3 then removes
     /// none of the batch: a CI run left a container behind that way).
     #[test]

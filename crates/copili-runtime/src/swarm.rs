@@ -657,6 +657,16 @@ mod tests {
     use copili_model::{ResourceAmounts, Resources, Secret};
 
     #[test]
+    fn task_states_before_the_end_are_active() {
+        for state in ["Running 3 seconds ago", "Starting less than a second ago", "Pending 1 second ago", "assigned"] {
+            assert!(is_active_task_state(state), "{state}");
+        }
+        for state in ["Shutdown 1 second ago", "Complete 2 seconds ago", "Failed 1 second ago", "Rejected", ""] {
+            assert!(!is_active_task_state(state), "{state}");
+        }
+    }
+
+    #[test]
     fn a_job_with_everything() {
         let engine = SwarmEngine::new(CliEngine::new("docker", EngineKind::Docker));
         let request = CreateRequest {
