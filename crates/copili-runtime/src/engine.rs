@@ -300,6 +300,14 @@ pub trait Engine: Send + Sync {
 }
 
 impl EngineError {
+    /// The line of a failed client's error output that says what went wrong: the last one
+    /// that mentions an error (not docker's "Run 'docker run --help'…"), else the last one.
+    pub fn telling_line(&self) -> Option<&str> {
+        let EngineError::Failed { stderr, .. } = self else { return None };
+        let lines = || stderr.lines().rev().map(str::trim).filter(|l| !l.is_empty());
+        lines().find(|l| l.to_lowercase().contains("error")).or_else(|| lines().next())
+    }
+
     /// The client's subcommand that failed (`login`, `pull`, `build`, …), read from the command.
     pub fn step(&self) -> Option<&str> {
         match self {

@@ -451,15 +451,11 @@ pub fn classify(error: &EngineError, had_credentials: bool) -> PullFailure {
 /// An engine error's telling line.
 fn short(error: &EngineError) -> String {
     match error {
-        EngineError::Failed { stderr, code, .. } => {
-            let lines = || stderr.lines().rev().map(str::trim).filter(|l| !l.is_empty());
-            let line = lines().find(|l| l.to_lowercase().contains("error")).or_else(|| lines().next());
-            match (line, code) {
-                (Some(line), _) => line.to_string(),
-                (None, Some(code)) => format!("exit code {code}"),
-                (None, None) => "killed".into(),
-            }
-        }
+        EngineError::Failed { code, .. } => match (error.telling_line(), code) {
+            (Some(line), _) => line.to_string(),
+            (None, Some(code)) => format!("exit code {code}"),
+            (None, None) => "killed".into(),
+        },
         other => other.to_string(),
     }
 }

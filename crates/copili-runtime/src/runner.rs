@@ -729,16 +729,11 @@ fn run_container(
 /// the error, for whoever needs it).
 fn engine_reason(error: &EngineError) -> String {
     match error {
-        EngineError::Failed { stderr, code, .. } => {
-            // The line that says what went wrong, not docker's "Run 'docker run --help'…".
-            let lines = || stderr.lines().rev().map(str::trim).filter(|l| !l.is_empty());
-            let last = lines().find(|l| l.to_lowercase().contains("error")).or_else(|| lines().next());
-            match (last, code) {
-                (Some(line), _) => format!("engine error: {line}"),
-                (None, Some(code)) => format!("engine error (exit code {code})"),
-                (None, None) => "engine error".into(),
-            }
-        }
+        EngineError::Failed { code, .. } => match (error.telling_line(), code) {
+            (Some(line), _) => format!("engine error: {line}"),
+            (None, Some(code)) => format!("engine error (exit code {code})"),
+            (None, None) => "engine error".into(),
+        },
         other => format!("engine error: {other}"),
     }
 }
