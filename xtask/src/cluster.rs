@@ -31,7 +31,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::setup::{checked, io_failed, output, seconds, stdout_of, tail, ImageTar, TEST_IMAGE};
+use crate::setup::{checked, io_failed, output, seconds, stdout_of, wait_for_dockerd, ImageTar, TEST_IMAGE};
 use crate::{display_command, Error, Result};
 
 /// Sockets, exec roots and pid files of the nodes' daemons.
@@ -46,7 +46,7 @@ const NODE_SUBNET_PREFIX: &str = "10.123.0";
 const OVERLAY_POOL: &str = "10.124.0.0/16";
 /// The node label tests place jobs with: `one` on the manager, `two` on the worker.
 pub(crate) const NODE_LABEL: &str = "copili-e2e.node";
-/// How long a node's daemon may take to answer, and the worker to be seen ready.
+/// How long the worker may take to be seen ready.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One node of the cluster.
@@ -282,25 +282,12 @@ fn start_daemon(docker: &Path, node: Node, log: &Path) -> Result {
         .stderr(log_for_stderr);
     let line = display_command(&start);
     let mut daemon = start.spawn().map_err(|error| Error::Failed(format!("cannot start `{line}`: {error}")))?;
-    let started = Instant::now();
-    loop {
-        if output(node.docker(docker).args(["info", "--format", "{{.ServerVersion}}"]))?.status.success() {
-            return Ok(());
-        }
-        let log_tail =
-            || format!("--- {} ---\n{}", log.display(), tail(&fs::read_to_string(log).unwrap_or_default(), 25));
-        if let Ok(Some(status)) = daemon.try_wait() {
-            return Err(Error::Failed(format!("`{line}` exited ({status}) before answering\n{}", log_tail())));
-        }
-        if started.elapsed() > START_TIMEOUT {
-            return Err(Error::Failed(format!(
-                "`{line}` did not answer within {}s\n{}",
-                START_TIMEOUT.as_secs(),
-                log_tail()
-            )));
-        }
-        thread::sleep(Duration::from_millis(250));
-    }
+    let info = || {
+        let mut info = node.docker(docker);
+        info.args(["info", "--format", "{{.ServerVersion}}"]);
+        info
+    };
+    wait_for_dockerd(&info, &mut daemon, log, 0).map(|_| ())
 }
 
 /// `swarm init` on the manager, `swarm join` of the worker, the node labels.

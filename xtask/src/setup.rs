@@ -414,7 +414,7 @@ fn command_failed(command: &Command, output: &Output, what: &str) -> Error {
 }
 
 /// The last `n_lines` lines of `text`, without trailing blank lines.
-pub(crate) fn tail(text: &str, n_lines: usize) -> String {
+fn tail(text: &str, n_lines: usize) -> String {
     let lines: Vec<&str> = text.trim_end().lines().collect();
     lines[lines.len().saturating_sub(n_lines)..].join("\n")
 }
@@ -542,7 +542,7 @@ fn ensure_dockerd(docker: &Path, log: &Path) -> Result<String> {
     let line = display_command(&start);
     let mut dockerd = start.spawn().map_err(|error| Error::Failed(format!("cannot start `{line}`: {error}")))?;
     eprintln!("    started `{line}` (pid {}), log in {}", dockerd.id(), log.display());
-    wait_for_dockerd(docker, &mut dockerd, log, log_start)
+    wait_for_dockerd(&|| docker_info(docker), &mut dockerd, log, log_start)
 }
 
 /// Docker Swarm mode on this docker engine, a one-node swarm (ENGINE-NOTES' recipe), for
@@ -566,10 +566,17 @@ fn docker_info(docker: &Path) -> Command {
     info
 }
 
-fn wait_for_dockerd(docker: &Path, dockerd: &mut Child, log: &Path, log_start: u64) -> Result<String> {
+/// Polls `info` (a `docker info` for the daemon) until it answers; fails with the end of the
+/// daemon's `log` (from `log_start`) when the daemon exits or does not answer in time.
+pub(crate) fn wait_for_dockerd(
+    info: &dyn Fn() -> Command,
+    dockerd: &mut Child,
+    log: &Path,
+    log_start: u64,
+) -> Result<String> {
     let started = Instant::now();
     loop {
-        let answer = output(&mut docker_info(docker))?;
+        let answer = output(&mut info())?;
         if answer.status.success() {
             return Ok(format!("dockerd (pid {}) answers after {}", dockerd.id(), seconds(started.elapsed())));
         }
