@@ -276,8 +276,7 @@ impl SwarmEngine {
 
     /// Removes the service's containers on this node at once (the swarm agent would, later):
     /// an overlay network goes away only when no container is attached to it any more.
-    fn remove_local_containers(&self, service: &str) {
-        let ids: Vec<String> = self.local_containers(service).into_iter().map(|(id, _)| id).collect();
+    fn remove_local_containers(&self, ids: Vec<String>) {
         if !ids.is_empty() {
             let mut a = args(["rm", "--force", "--volumes"]);
             a.extend(ids);
@@ -514,13 +513,17 @@ impl Engine for SwarmEngine {
     /// on another node is first scaled to 0 and its task awaited there (see
     /// `shut_down_elsewhere`), so that the run does not end while it still runs.
     fn remove(&self, id: &str) -> Result<(), EngineError> {
-        if !self.docker.is_dry_run() && self.local_containers(id).is_empty() {
+        if self.docker.is_dry_run() {
+            return self.remove_service(id);
+        }
+        let local_ids = || -> Vec<String> { self.local_containers(id).into_iter().map(|(id, _)| id).collect() };
+        let local = local_ids();
+        if local.is_empty() {
             self.shut_down_elsewhere(id);
         }
         let result = self.remove_service(id);
-        if !self.docker.is_dry_run() {
-            self.remove_local_containers(id);
-        }
+        // Listed again only when there was none: a task may have started here meanwhile.
+        self.remove_local_containers(if local.is_empty() { local_ids() } else { local });
         result
     }
 
