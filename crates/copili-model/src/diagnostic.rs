@@ -10,6 +10,8 @@ use std::fmt::{self, Write as _};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::document::Span;
+use crate::escape::{escape_controls, escape_controls_in_lines};
+use crate::secret::Secret;
 
 /// The text a pipeline was read from, kept for rendering snippets.
 #[derive(Debug)]
@@ -33,32 +35,65 @@ struct Mask {
     len: u32,
 }
 
-/// A line as shown in a snippet: secrets replaced by `****`.
+/// A source line as a snippet shows it: secrets replaced by `****`, characters that would act on
+/// a terminal escaped ([`crate::escape`]), and where each character of the line is shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MaskedLine {
     /// The text shown.
     pub text: String,
     /// Masked ranges of the original line, as 0-based character columns `[start, end)`.
     segments: Vec<(usize, usize)>,
+    /// Where each character of the original line starts in `text` (in characters), and one
+    /// more entry: the length of `text`.
+    starts: Vec<usize>,
 }
 
 impl MaskedLine {
     const MASK_LEN: usize = 4;
 
+    fn new(raw: &str, segments: Vec<(usize, usize)>) -> MaskedLine {
+        let mut text = String::with_capacity(raw.len());
+        let mut starts = Vec::with_capacity(raw.len() + 1);
+        let mut shown = 0;
+        let mut segment = segments.iter().peekable();
+        for (column, c) in raw.chars().enumerate() {
+            while segment.next_if(|&&(_, end)| end <= column).is_some() {}
+            match segment.peek() {
+                Some(&&(start, _)) if start <= column => {
+                    if start == column {
+                        text.push_str(Secret::MASK);
+                        starts.push(shown);
+                        shown += Self::MASK_LEN;
+                    } else {
+                        starts.push(shown - Self::MASK_LEN);
+                    }
+                }
+                _ => {
+                    starts.push(shown);
+                    crate::escape::shown(c, &mut text);
+                    shown += crate::escape::shown_width(c);
+                }
+            }
+        }
+        starts.push(shown);
+        MaskedLine { text, segments, starts }
+    }
+
     /// Where a 0-based column of the original line is shown, and how many characters an
     /// underline of `len` covers there (a place inside a secret points at its `****`).
     pub fn display(&self, column: usize, len: usize) -> (usize, usize) {
-        let mut shift: isize = 0;
-        for &(start, end) in &self.segments {
-            if column >= end {
-                shift += Self::MASK_LEN as isize - (end - start) as isize;
-            } else if column >= start {
-                return ((start as isize + shift).max(0) as usize, Self::MASK_LEN);
-            } else {
-                break;
-            }
-        }
-        ((column as isize + shift).max(0) as usize, len)
+        let last = self.starts.len() - 1;
+        let inside = |column: usize| self.segments.iter().find(|&&(start, end)| start < column && column < end);
+        let from = match self.segments.iter().find(|&&(start, end)| start <= column && column < end) {
+            Some(&(start, _)) => return (self.starts[start], Self::MASK_LEN),
+            None => self.starts[column.min(last)],
+        };
+        let end_column = column.saturating_add(len).min(last);
+        let to = match inside(end_column) {
+            Some(&(start, _)) => self.starts[start] + Self::MASK_LEN,
+            None => self.starts[end_column],
+        };
+        (from, to.saturating_sub(from).max(1))
     }
 }
 
@@ -131,15 +166,7 @@ impl SourceFile {
                 _ => merged.push((start, end)),
             }
         }
-        let mut text = String::with_capacity(raw.len());
-        let mut at = 0;
-        for &(start, end) in &merged {
-            text.extend(&chars[at..start]);
-            text.push_str("****");
-            at = end;
-        }
-        text.extend(&chars[at.min(chars.len())..]);
-        Some(MaskedLine { text, segments: merged })
+        Some(MaskedLine::new(raw, merged))
     }
 }
 
@@ -263,22 +290,24 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        writeln!(f, "{label}: {}", self.message)?;
+        // Everything here may quote the file: what would act on a terminal is escaped.
+        writeln!(f, "{label}: {}", escape_controls(&self.message))?;
         let context = match (&self.container, &self.property) {
             (Some(c), Some(p)) => format!(" (container `{c}`, property `{p}`)"),
             (Some(c), None) => format!(" (container `{c}`)"),
             (None, Some(p)) => format!(" (property `{p}`)"),
             (None, None) => String::new(),
         };
+        let context = escape_controls(&context);
         if let Some(source) = &self.source {
             let gutter =
                 self.notes.iter().map(|n| n.span.line).chain([self.span.line]).max().unwrap_or(0).to_string().len();
             let pad = " ".repeat(gutter);
-            writeln!(f, "{pad}--> {}{context}", location(&source.name, self.span))?;
+            writeln!(f, "{pad}--> {}{context}", escape_controls(&location(&source.name, self.span)))?;
             snippet(f, source, self.span, &pad)?;
             for note in &self.notes {
-                writeln!(f, "note: {}", note.message)?;
-                writeln!(f, "{pad}--> {}", location(&source.name, note.span))?;
+                writeln!(f, "note: {}", escape_controls(&note.message))?;
+                writeln!(f, "{pad}--> {}", escape_controls(&location(&source.name, note.span)))?;
                 snippet(f, source, note.span, &pad)?;
             }
         } else if !context.is_empty() {
@@ -291,29 +320,54 @@ impl fmt::Display for Diagnostic {
                 ),
                 None => " ".to_string(),
             };
-            writeln!(f, "{pad} = help: {help}")?;
+            writeln!(f, "{pad} = help: {}", escape_controls_in_lines(help))?;
         }
         Ok(())
     }
 }
+
+/// How many characters of a source line a snippet shows at most: long lines (a one-line JSON
+/// file) are cut around the place, as rustc does, so that a message fits a terminal.
+const SNIPPET_WIDTH: usize = 100;
+
+/// How many characters a cut snippet keeps before the place it underlines.
+const SNIPPET_CONTEXT: usize = 30;
+
+const ELLIPSIS: &str = "...";
 
 fn snippet(f: &mut fmt::Formatter<'_>, source: &SourceFile, span: Span, pad: &str) -> fmt::Result {
     if !span.is_known() {
         return Ok(());
     }
     let Some(masked) = source.line(span.line) else { return Ok(()) };
-    let line = &masked.text;
-    let width = pad.len();
-    let line_no = format!("{:>width$}", span.line);
-    let mut underline = String::new();
-    let chars = line.chars().count();
+    let chars: Vec<char> = masked.text.chars().collect();
     let (start, len) = masked.display(span.column.saturating_sub(1) as usize, span.len.max(1) as usize);
-    let start = start.min(chars);
-    for c in line.chars().take(start) {
+    let start = start.min(chars.len());
+    let len = len.min(chars.len().saturating_sub(start).max(1));
+    // The window of the shown line that fits: all of it, or the place with some context.
+    let (from, to) = if chars.len() <= SNIPPET_WIDTH {
+        (0, chars.len())
+    } else {
+        // As much of the line as fits, the place with some context before it.
+        let from = start.saturating_sub(SNIPPET_CONTEXT).min(chars.len() - SNIPPET_WIDTH);
+        (from, from + SNIPPET_WIDTH)
+    };
+    let mut line: String = chars[from..to].iter().collect();
+    let mut underline = String::new();
+    if from > 0 {
+        line.insert_str(0, ELLIPSIS);
+        underline.push_str(&" ".repeat(ELLIPSIS.len()));
+    }
+    if to < chars.len() {
+        line.push_str(ELLIPSIS);
+    }
+    for &c in &chars[from..start.max(from)] {
         underline.push(if c == '\t' { '\t' } else { ' ' });
     }
-    let len = len.min(chars.saturating_sub(start).max(1));
+    let len = len.min(to.saturating_sub(start)).max(1);
     let _ = write!(underline, "{}", "^".repeat(len));
+    let width = pad.len();
+    let line_no = format!("{:>width$}", span.line);
     writeln!(f, "{pad} |")?;
     writeln!(f, "{line_no} | {line}")?;
     writeln!(f, "{pad} | {underline}")

@@ -11,6 +11,8 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span as YamlSpan, SpannedEventReceiver, Tag};
 
+use crate::secret::{is_reference_only, Secrecy};
+
 /// Where a node was written: 1-based line and column (in characters), and how many characters
 /// to underline. A line of 0 means the position is unknown (input given as a value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -197,6 +199,28 @@ pub struct Parsed {
     pub problems: Vec<ParseProblem>,
     /// How many items [`parse_streaming`] handed over.
     pub streamed: usize,
+    /// Where values in secret positions are written ([`Secrecy`]), read up to a syntax error:
+    /// every occurrence, duplicates and misspelt properties included.
+    pub secrets: Vec<SecretSpan>,
+}
+
+/// Where a secret value is written: its start and the line it ends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretSpan {
+    /// Where the value starts (and, on one line, its length).
+    pub span: Span,
+    /// The 1-based line it ends on.
+    pub end_line: u32,
+}
+
+/// The secret span of a node in a secret position, unless it shows nothing secret: nothing
+/// (null), or only variable references (`${DB_PASSWORD}`: the secret is elsewhere).
+pub(crate) fn secret_span(node: &Node) -> Option<SecretSpan> {
+    match &node.value {
+        Value::Null => None,
+        Value::Scalar { text, .. } if is_reference_only(text) => None,
+        _ => node.span.is_known().then_some(SecretSpan { span: node.span, end_line: node.end_line }),
+    }
 }
 
 /// How many nodes aliases may add by expansion before the document is refused
@@ -218,11 +242,21 @@ pub fn parse_streaming(text: &str, syntax: Syntax, on_item: &mut dyn FnMut(usize
 }
 
 fn parse_inner(text: &str, syntax: Syntax, on_item: Option<&mut dyn FnMut(usize, Node)>) -> Parsed {
+    // A byte order mark, which editors on Windows write, is allowed before JSON (RFC 8259 §8.1)
+    // as before YAML: the JSON readers see a space in its place, so columns stay right.
+    let without_bom;
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) if syntax != Syntax::Yaml => {
+            without_bom = format!(" {rest}");
+            without_bom.as_str()
+        }
+        _ => text,
+    };
     let looks_like_json = matches!(text.trim_start().chars().next(), Some('{') | Some('['));
     let json = match syntax {
         Syntax::Json => match check_json(text) {
             Ok(()) => true,
-            Err(problem) => return Parsed { root: None, problems: vec![problem], streamed: 0 },
+            Err(problem) => return Parsed { problems: vec![problem], ..Parsed::default() },
         },
         Syntax::Detect => looks_like_json && check_json(text).is_ok(),
         Syntax::Yaml => false,
@@ -230,8 +264,13 @@ fn parse_inner(text: &str, syntax: Syntax, on_item: Option<&mut dyn FnMut(usize,
     if json {
         let mut reader = crate::json_tree::Reader::new(text, on_item);
         return match reader.document() {
-            Ok(root) => Parsed { root: Some(root), problems: reader.problems, streamed: reader.streamed },
-            Err(problem) => Parsed { root: None, problems: vec![problem], streamed: 0 },
+            Ok(root) => Parsed {
+                root: Some(root),
+                problems: reader.problems,
+                streamed: reader.streamed,
+                secrets: reader.secrets,
+            },
+            Err(problem) => Parsed { problems: vec![problem], secrets: reader.secrets, ..Parsed::default() },
         };
     }
     let mut builder = Builder { on_item, ..Builder::default() };
@@ -239,20 +278,21 @@ fn parse_inner(text: &str, syntax: Syntax, on_item: Option<&mut dyn FnMut(usize,
     match parser.load(&mut builder, true) {
         Ok(()) => {}
         Err(error) => {
+            let secrets = std::mem::take(&mut builder.secrets);
             if syntax == Syntax::Detect && looks_like_json {
                 if let Err(problem) = check_json(text) {
-                    return Parsed { root: None, problems: vec![problem], streamed: 0 };
+                    return Parsed { problems: vec![problem], secrets, ..Parsed::default() };
                 }
             }
             let span = marker_span(error.marker(), 1);
             let info = error.info().to_string();
-            return Parsed { root: None, problems: vec![explain_yaml(text, &info, span)], streamed: 0 };
+            return Parsed { problems: vec![explain_yaml(text, &info, span)], secrets, ..Parsed::default() };
         }
     }
     if let Some(problem) = builder.fatal.take() {
-        return Parsed { root: None, problems: vec![problem], streamed: 0 };
+        return Parsed { problems: vec![problem], secrets: builder.secrets, ..Parsed::default() };
     }
-    Parsed { root: builder.root, problems: builder.problems, streamed: builder.streamed }
+    Parsed { root: builder.root, problems: builder.problems, streamed: builder.streamed, secrets: builder.secrets }
 }
 
 fn check_json(text: &str) -> Result<(), ParseProblem> {
@@ -320,8 +360,21 @@ fn explain_yaml(text: &str, info: &str, span: Span) -> ParseProblem {
 fn explain_json(text: &str, message: &str, span: Span) -> ParseProblem {
     let span = clamp(text, span);
     let mut problem = ParseProblem { message: format!("invalid JSON: {message}"), span, first: None, help: None };
-    let before = byte_offset(text, span).map(|at| text[..at].trim_end());
-    if message.starts_with("key must be a string") && before.is_some_and(|b| b.ends_with(',')) {
+    let offset = byte_offset(text, span);
+    let before = offset.map(|at| text[..at].trim_end());
+    let here = offset.map_or("", |at| &text[at..]);
+    if here.starts_with("//") || here.starts_with("/*") {
+        problem.message = "invalid JSON: a comment: JSON has no comments".into();
+        problem.span = Span { len: 2, ..span };
+        problem.help =
+            Some("remove it, or write the pipeline in YAML (a `.yaml` file), where `#` starts a comment".into());
+    } else if here.starts_with(']') && before.is_some_and(|b| b.ends_with(',')) {
+        if let Some(comma) = before.map(str::len) {
+            problem.message = "invalid JSON: a trailing comma: JSON allows no `,` before `]`".into();
+            problem.span = span_at(text, comma - 1);
+            problem.help = Some("remove this `,`".into());
+        }
+    } else if message.starts_with("key must be a string") && before.is_some_and(|b| b.ends_with(',')) {
         if let Some(comma) = before.map(str::len) {
             problem.message = "invalid JSON: a trailing comma: JSON allows no `,` before `}`".into();
             problem.span = span_at(text, comma - 1);
@@ -431,9 +484,10 @@ fn underline_to(start: Span, end: &YamlSpan) -> Span {
 }
 
 /// A collection under construction.
+/// `secrecy` is the collection's own, from the key it stands under.
 enum Frame {
-    Seq { span: Span, anchor: usize, items: Vec<Node> },
-    Map { span: Span, anchor: usize, entries: Vec<(Node, Node)>, key: Option<Node> },
+    Seq { span: Span, anchor: usize, items: Vec<Node>, secrecy: Secrecy },
+    Map { span: Span, anchor: usize, entries: Vec<(Node, Node)>, key: Option<Node>, secrecy: Secrecy },
 }
 
 #[derive(Default)]
@@ -447,6 +501,7 @@ struct Builder<'hook> {
     expanded: usize,
     problems: Vec<ParseProblem>,
     fatal: Option<ParseProblem>,
+    secrets: Vec<SecretSpan>,
 }
 
 impl<'input> SpannedEventReceiver<'input> for Builder<'_> {
@@ -469,35 +524,43 @@ impl<'input> SpannedEventReceiver<'input> for Builder<'_> {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let node = scalar_node(text.into_owned(), style, tag.as_deref(), &span);
+                self.mark_if_secret(&node, self.secrecy_here());
                 self.finish(node, anchor);
             }
             Event::SequenceStart(anchor, _) => {
-                self.stack.push(Frame::Seq { span: marker_span(&marker, 1), anchor, items: Vec::with_capacity(4) })
+                let secrecy = self.secrecy_here();
+                let items = Vec::with_capacity(4);
+                self.stack.push(Frame::Seq { span: marker_span(&marker, 1), anchor, items, secrecy })
             }
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
-                span: marker_span(&marker, 1),
-                anchor,
-                entries: Vec::with_capacity(8),
-                key: None,
-            }),
+            Event::MappingStart(anchor, _) => {
+                let secrecy = self.secrecy_here();
+                let entries = Vec::with_capacity(8);
+                self.stack.push(Frame::Map { span: marker_span(&marker, 1), anchor, entries, key: None, secrecy })
+            }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq { span: start, anchor, items }) = self.stack.pop() {
+                if let Some(Frame::Seq { span: start, anchor, items, secrecy }) = self.stack.pop() {
                     let end_line = span.end.line() as u32;
                     let start = underline_to(start, &span);
-                    self.finish(Node { value: Value::Seq(items), span: start, end_line }, anchor);
+                    let node = Node { value: Value::Seq(items), span: start, end_line };
+                    self.mark_if_secret(&node, secrecy);
+                    self.finish(node, anchor);
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map { span: start, anchor, entries, .. }) = self.stack.pop() {
+                if let Some(Frame::Map { span: start, anchor, entries, secrecy, .. }) = self.stack.pop() {
                     let end_line = span.end.line() as u32;
                     let start = underline_to(start, &span);
                     let entries = self.merge_keys(entries);
-                    self.finish(Node { value: Value::Map(entries), span: start, end_line }, anchor);
+                    let node = Node { value: Value::Map(entries), span: start, end_line };
+                    self.mark_if_secret(&node, secrecy);
+                    self.finish(node, anchor);
                 }
             }
             Event::Alias(anchor) => match self.anchors.get(&anchor) {
                 Some(node) => {
                     let node = node.clone();
+                    // An alias in a secret position: the secret is written at the anchor.
+                    self.mark_if_secret(&node, self.secrecy_here());
                     self.expanded += count_nodes(&node);
                     if self.expanded > ALIAS_EXPANSION_BUDGET {
                         self.fatal = Some(ParseProblem {
@@ -525,6 +588,26 @@ impl<'input> SpannedEventReceiver<'input> for Builder<'_> {
 }
 
 impl Builder<'_> {
+    /// The secrecy of the node that completes next, from the collection it goes into.
+    fn secrecy_here(&self) -> Secrecy {
+        match self.stack.last() {
+            None => Secrecy::Open,
+            Some(Frame::Seq { secrecy, .. }) => secrecy.of_item(),
+            Some(Frame::Map { secrecy, key: None, .. }) => secrecy.of_key(),
+            Some(Frame::Map { secrecy, key: Some(key), .. }) => match scalar_key(key) {
+                Some(key) => secrecy.of_value(key),
+                None => secrecy.of_value(""),
+            },
+        }
+    }
+
+    /// Remembers where a node in a secret position is written.
+    fn mark_if_secret(&mut self, node: &Node, secrecy: Secrecy) {
+        if secrecy == Secrecy::Secret {
+            self.secrets.extend(secret_span(node));
+        }
+    }
+
     /// Puts a completed node where it belongs: the root, a sequence item, a key or a value,
     /// or hands it over when it is an item of the first top-level key's list.
     fn finish(&mut self, node: Node, anchor: usize) {

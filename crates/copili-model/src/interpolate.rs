@@ -81,11 +81,13 @@ impl Expansion {
 /// Why a string could not be expanded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InterpolationError {
-    /// `${VAR:?message}` or `${VAR?message}` with the variable missing.
-    #[error("required variable `{name}` is not set: {message}")]
+    /// `${VAR:?message}` or `${VAR?message}` with the variable missing (or, with `:?`, empty).
+    #[error("required variable `{name}` is {}: {message}", if *empty { "set but empty" } else { "not set" })]
     Required {
         /// The variable.
         name: String,
+        /// Whether the variable is set, to an empty value (which `:?` refuses too).
+        empty: bool,
         /// The message written in the description (or a default one).
         message: String,
     },
@@ -262,7 +264,7 @@ fn expand_braced(
                 } else {
                     message.value
                 };
-                return Err(InterpolationError::Required { name, message });
+                return Err(InterpolationError::Required { name, empty: current.is_some(), message });
             }
         },
         Some('+') => {
@@ -346,9 +348,17 @@ mod tests {
         let err = |s: &str| interpolate(s, &vars()).expect_err(s);
         assert_eq!(
             err("${NOPE:?set NOPE to the database URL}"),
-            InterpolationError::Required { name: "NOPE".into(), message: "set NOPE to the database URL".into() }
+            InterpolationError::Required {
+                name: "NOPE".into(),
+                empty: false,
+                message: "set NOPE to the database URL".into()
+            }
         );
-        assert!(matches!(err("${EMPTY:?}"), InterpolationError::Required { .. }));
+        assert!(matches!(err("${EMPTY:?}"), InterpolationError::Required { empty: true, .. }));
+        assert_eq!(
+            err("${EMPTY:?give it a value}").to_string(),
+            "required variable `EMPTY` is set but empty: give it a value"
+        );
         assert!(matches!(err("a $ b"), InterpolationError::Syntax { position: 3, .. }));
         assert!(matches!(err("${HOST"), InterpolationError::Syntax { .. }));
         assert!(matches!(err("${}"), InterpolationError::Syntax { .. }));

@@ -6,7 +6,8 @@
 //! only on text `serde_json` has accepted, so its own error handling is minimal; messages come
 //! from `serde_json`.
 
-use super::document::{Node, ParseProblem, ScalarType, Span, Value};
+use super::document::{secret_span, Node, ParseProblem, ScalarType, SecretSpan, Span, Value};
+use crate::secret::Secrecy;
 
 /// Nesting deeper than this is refused, as by the YAML parser.
 const MAX_DEPTH: usize = 256;
@@ -18,11 +19,21 @@ pub(crate) struct Reader<'t, 'h> {
     on_item: Option<&'h mut dyn FnMut(usize, Node)>,
     pub(crate) streamed: usize,
     pub(crate) problems: Vec<ParseProblem>,
+    /// Where values in secret positions are written (see [`Secrecy`]).
+    pub(crate) secrets: Vec<SecretSpan>,
 }
 
 impl<'t, 'h> Reader<'t, 'h> {
     pub(crate) fn new(text: &'t str, on_item: Option<&'h mut dyn FnMut(usize, Node)>) -> Self {
-        Reader { chars: text.chars().peekable(), line: 1, column: 1, on_item, streamed: 0, problems: Vec::new() }
+        Reader {
+            chars: text.chars().peekable(),
+            line: 1,
+            column: 1,
+            on_item,
+            streamed: 0,
+            problems: Vec::new(),
+            secrets: Vec::new(),
+        }
     }
 
     fn here(&self) -> Span {
@@ -53,7 +64,7 @@ impl<'t, 'h> Reader<'t, 'h> {
     /// Reads the whole document.
     pub(crate) fn document(&mut self) -> Result<Node, ParseProblem> {
         self.skip_whitespace();
-        let root = self.value(0, false)?;
+        let root = self.value(0, false, Secrecy::Open)?;
         self.skip_whitespace();
         match self.chars.peek() {
             None => Ok(root),
@@ -61,15 +72,24 @@ impl<'t, 'h> Reader<'t, 'h> {
         }
     }
 
-    /// Reads a value; `stream` hands the items of this array over instead of keeping them.
-    fn value(&mut self, depth: usize, stream: bool) -> Result<Node, ParseProblem> {
+    /// Reads a value; `stream` hands the items of this array over instead of keeping them;
+    /// `secrecy` is the value's, from the key it stands under.
+    fn value(&mut self, depth: usize, stream: bool, secrecy: Secrecy) -> Result<Node, ParseProblem> {
+        let node = self.unmarked_value(depth, stream, secrecy)?;
+        if secrecy == Secrecy::Secret {
+            self.secrets.extend(secret_span(&node));
+        }
+        Ok(node)
+    }
+
+    fn unmarked_value(&mut self, depth: usize, stream: bool, secrecy: Secrecy) -> Result<Node, ParseProblem> {
         if depth > MAX_DEPTH {
             return Err(self.fail("nested too deeply"));
         }
         let start = self.here();
         match self.chars.peek().copied() {
-            Some('{') => self.object(start, depth),
-            Some('[') => self.array(start, depth, stream),
+            Some('{') => self.object(start, depth, secrecy),
+            Some('[') => self.array(start, depth, stream, secrecy),
             Some('"') => {
                 let text = self.string()?;
                 let len = if self.line == start.line { self.column - start.column } else { 1 };
@@ -105,7 +125,7 @@ impl<'t, 'h> Reader<'t, 'h> {
         (span, self.line)
     }
 
-    fn object(&mut self, start: Span, depth: usize) -> Result<Node, ParseProblem> {
+    fn object(&mut self, start: Span, depth: usize, secrecy: Secrecy) -> Result<Node, ParseProblem> {
         self.bump(); // {
         let mut entries: Vec<(Node, Node)> = Vec::with_capacity(8);
         loop {
@@ -122,7 +142,7 @@ impl<'t, 'h> Reader<'t, 'h> {
                 Some('"') => {}
                 _ => return Err(self.fail("expected a key")),
             }
-            let key = self.value(depth + 1, false)?;
+            let key = self.value(depth + 1, false, secrecy.of_key())?;
             self.skip_whitespace();
             if self.bump() != Some(':') {
                 return Err(self.fail("expected `:`"));
@@ -130,7 +150,11 @@ impl<'t, 'h> Reader<'t, 'h> {
             self.skip_whitespace();
             // The containers: the value of the first key of the document's object.
             let stream = depth == 0 && entries.is_empty() && self.on_item.is_some();
-            let value = self.value(depth + 1, stream)?;
+            let value_secrecy = match key.as_scalar() {
+                Some((key, _)) => secrecy.of_value(key),
+                None => secrecy.of_value(""),
+            };
+            let value = self.value(depth + 1, stream, value_secrecy)?;
             if let Some(problem) = super::document::duplicate_key(&entries, &key) {
                 self.problems.push(problem);
                 continue;
@@ -141,7 +165,7 @@ impl<'t, 'h> Reader<'t, 'h> {
         Ok(Node { value: Value::Map(entries), span, end_line })
     }
 
-    fn array(&mut self, start: Span, depth: usize, stream: bool) -> Result<Node, ParseProblem> {
+    fn array(&mut self, start: Span, depth: usize, stream: bool, secrecy: Secrecy) -> Result<Node, ParseProblem> {
         self.bump(); // [
         let mut items = Vec::new();
         loop {
@@ -158,7 +182,7 @@ impl<'t, 'h> Reader<'t, 'h> {
                 None => return Err(self.fail("unexpected end of file")),
                 _ => {}
             }
-            let item = self.value(depth + 1, false)?;
+            let item = self.value(depth + 1, false, secrecy.of_item())?;
             match (stream, self.on_item.as_mut()) {
                 (true, Some(hook)) => {
                     hook(self.streamed, item);

@@ -12,6 +12,7 @@
 pub mod diagnostic;
 pub mod document;
 pub mod dotenv;
+pub mod escape;
 pub mod interpolate;
 mod json_tree;
 pub mod load;
@@ -23,7 +24,7 @@ pub mod spec;
 pub use diagnostic::{Diagnostic, Diagnostics, Note, Severity, SourceFile};
 pub use document::Span;
 pub use interpolate::VarSource;
-pub use load::{load, load_draft, Draft, EnvFile, Input, LoadOptions};
+pub use load::{decode_utf8, load, load_draft, Draft, EnvFile, Input, LoadOptions};
 pub use secret::Secret;
 pub use spec::{
     registry_of, BuildContext, BuildSpec, ContainerSpans, ContainerSpec, Pipeline, PullPolicy, ReadyCheck,

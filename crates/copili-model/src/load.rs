@@ -18,7 +18,7 @@ use crate::document::{self, Node, ScalarType, Span, Syntax, Value};
 use crate::dotenv;
 use crate::interpolate::{interpolate, InterpolationError, VarSource, Variables};
 use crate::properties::{self, OnSidecar};
-use crate::secret::Secret;
+use crate::secret::{secrecy_of_key, Secrecy, Secret};
 use crate::spec::{
     BuildContext, BuildSpec, ContainerSpans, ContainerSpec, Pipeline, PullPolicy, ReadyCheck, ResourceAmounts,
     Resources, VariableUse, Volume, VolumeSource,
@@ -102,8 +102,9 @@ pub fn load_draft(input: Input<'_>, options: &LoadOptions) -> Draft {
     let (name, text, syntax, base_dir) = match input {
         Input::File(path) => {
             let name = path.display().to_string();
-            match std::fs::read_to_string(path) {
-                Ok(text) => {
+            match std::fs::read(path).map(|bytes| decode_utf8(&name, bytes)) {
+                Ok(Err(d)) => return Draft { pipeline: None, diagnostics: Diagnostics { items: vec![*d] } },
+                Ok(Ok(text)) => {
                     let syntax = match path.extension().and_then(|e| e.to_str()) {
                         Some(ext) if ext.eq_ignore_ascii_case("json") => Syntax::Json,
                         _ => Syntax::Yaml,
@@ -168,7 +169,6 @@ pub fn load_draft(input: Input<'_>, options: &LoadOptions) -> Draft {
         (Input::Value(value), _) => (Some(Node::from_json(value)), 0),
         (_, Some(text)) => {
             let parsed = document::parse_streaming(text, syntax, &mut |index, item| {
-                mask_secrets(&item, &source);
                 let label = match &item.value {
                     Value::Map(entries) => entries
                         .iter()
@@ -182,8 +182,10 @@ pub fn load_draft(input: Input<'_>, options: &LoadOptions) -> Draft {
                     containers.push(spec);
                 }
             });
-            if let Some(root) = &parsed.root {
-                mask_secrets(root, &source);
+            // Every value in a secret position, as the parser found them: duplicates and
+            // misspelt properties included, which the tree does not hold or know.
+            for secret in &parsed.secrets {
+                source.mask(secret.span, secret.end_line);
             }
             let syntax_failed = parsed.root.is_none() && !parsed.problems.is_empty();
             for problem in parsed.problems {
@@ -235,6 +237,28 @@ pub fn load_draft(input: Input<'_>, options: &LoadOptions) -> Draft {
         name_span,
     });
     Draft { pipeline, diagnostics: Diagnostics { items: diagnostics } }
+}
+
+/// A pipeline's bytes as text, or an error at the first byte that is not UTF-8, shown in its
+/// line (bad bytes as `�`).
+pub fn decode_utf8(name: &str, bytes: Vec<u8>) -> Result<String, Box<Diagnostic>> {
+    let error = match String::from_utf8(bytes) {
+        Ok(text) => return Ok(text),
+        Err(error) => error,
+    };
+    let bytes = error.as_bytes();
+    let at = error.utf8_error().valid_up_to();
+    let before = String::from_utf8_lossy(&bytes[..at]);
+    let line = before.matches('\n').count() as u32 + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
+    let byte = bytes.get(at).copied().unwrap_or_default();
+    let source = Arc::new(SourceFile::new(name, String::from_utf8_lossy(bytes)));
+    // Not parsed: secrets are found by the layout of the text, as after a syntax error.
+    mask_by_layout(&source);
+    let d = Diagnostic::error(format!("the file is not UTF-8 text: byte 0x{byte:02x} at line {line}, column {column}"))
+        .at(&source, Span { line, column, len: 1 })
+        .help("save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 FILE`)");
+    Err(Box::new(d))
 }
 
 fn io_reason(error: &std::io::Error) -> String {
@@ -362,87 +386,35 @@ fn default_build_repo(spec: &mut ContainerSpec, pipeline: &str) {
     spec.image_repo = format!("localhost/{path}");
 }
 
-/// Whether a value is nothing but variable references without defaults (`${DB_PASSWORD}`):
-/// the secret is elsewhere, and showing the reference helps.
-fn is_reference_only(node: &Node) -> bool {
-    static REFERENCES: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"^(?:\$\{[A-Za-z_][A-Za-z0-9_]*(?::?\?[^}$]*)?\}|\$[A-Za-z_][A-Za-z0-9_]*)+$").expect("valid regex")
-    });
-    matches!(&node.value, Value::Scalar { text, .. } if REFERENCES.is_match(text))
-}
-
-fn mask_value(node: &Node, source: &SourceFile) {
-    if !matches!(node.value, Value::Null) && !is_reference_only(node) {
-        source.mask(node.span, node.end_line);
-    }
-}
-
-/// After a syntax error there is no tree to find secrets in: mask by the text's layout instead,
-/// generously. On a line naming `image_reg_password` or `env_vars`, everything after that
-/// key; below `env_vars`, every line indented deeper than it (block YAML and pretty JSON alike).
+/// After a syntax error the parser's secrets end where it stopped: mask by the text's layout
+/// too, generously. On a line with a key whose value is or may be a secret ([`secrecy_of_key`]:
+/// `image_reg_password`, `env_vars`, `args`, their near misses), everything after that key; below
+/// it, every line indented deeper than it (block YAML and pretty JSON alike).
 fn mask_by_layout(source: &SourceFile) {
+    static KEY: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?:^|[\s{,\[])["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?\s*:(?:\s|$)"#).expect("valid regex")
+    });
     let Some(text) = source.text() else { return };
     let indent = |l: &str| l.chars().take_while(|c| c.is_whitespace()).count();
-    let mut env_block: Option<usize> = None;
+    let mut block: Option<usize> = None;
     for (index, line) in text.lines().enumerate() {
         let number = index as u32 + 1;
         let whole = |from: usize| Span { line: number, column: from as u32 + 1, len: line.chars().count() as u32 };
-        if let Some(block) = env_block {
-            if line.trim().is_empty() || indent(line) > block {
+        if let Some(block_indent) = block {
+            if line.trim().is_empty() || indent(line) > block_indent {
                 source.mask(whole(indent(line)), number);
                 continue;
             }
-            env_block = None;
+            block = None;
         }
-        for key in ["image_reg_password", "env_vars", "args"] {
-            if let Some(at) = line.find(key) {
-                let after_key = at + key.len();
-                let mut from = line[after_key..].find(':').map_or(after_key, |c| after_key + c + 1);
-                from += line[from..].len() - line[from..].trim_start().len();
-                let column = line[..from].chars().count();
-                source.mask(whole(column), number);
-                if key != "image_reg_password" {
-                    env_block = Some(indent(line));
-                }
-            }
-        }
-    }
-}
-
-/// Marks the values of `image_reg_password` and `env_vars` — wherever they appear, so that
-/// misplaced ones are covered too — so that no snippet shows them.
-fn mask_secrets(node: &Node, source: &SourceFile) {
-    let mut todo = vec![node];
-    while let Some(node) = todo.pop() {
-        match &node.value {
-            Value::Map(entries) => {
-                for (key, value) in entries {
-                    match key.as_scalar().map(|(k, _)| k) {
-                        Some("image_reg_password") => mask_value(value, source),
-                        Some("args") => match &value.value {
-                            Value::Map(vars) => vars.iter().for_each(|(_, v)| mask_value(v, source)),
-                            Value::Seq(items) => items.iter().for_each(|item| mask_value(item, source)),
-                            _ => mask_value(value, source),
-                        },
-                        Some("env_vars") => match &value.value {
-                            Value::Map(vars) => {
-                                for (_, v) in vars {
-                                    mask_value(v, source);
-                                }
-                            }
-                            Value::Seq(items) => {
-                                for item in items {
-                                    mask_value(item, source);
-                                }
-                            }
-                            _ => mask_value(value, source),
-                        },
-                        _ => todo.push(value),
-                    }
-                }
-            }
-            Value::Seq(items) => todo.extend(items.iter()),
-            _ => {}
+        let secret_key = KEY.captures_iter(line).find_map(|captures| {
+            let (key, whole_match) = (captures.get(1)?, captures.get(0)?);
+            (secrecy_of_key(key.as_str()) != Secrecy::Open).then_some(whole_match.end())
+        });
+        if let Some(after_colon) = secret_key {
+            let from = after_colon + (line[after_colon..].len() - line[after_colon..].trim_start().len());
+            source.mask(whole(line[..from].chars().count()), number);
+            block = Some(indent(line));
         }
     }
 }
@@ -803,9 +775,11 @@ impl Loader {
                 }
                 Some(expansion.value)
             }
-            Err(InterpolationError::Required { name, message }) => {
-                self.uses.insert(name.clone(), VarSource::Undefined);
-                self.error(format!("required variable `{name}` is not set: {message}"), span, Some(at));
+            Err(error @ InterpolationError::Required { .. }) => {
+                if let InterpolationError::Required { name, empty: false, .. } = &error {
+                    self.uses.insert(name.clone(), VarSource::Undefined);
+                }
+                self.error(error.to_string(), span, Some(at));
                 None
             }
             Err(InterpolationError::Syntax { position, message }) => {
