@@ -603,7 +603,7 @@ impl Builder<'_> {
 
     /// Remembers where a node in a secret position is written.
     fn mark_if_secret(&mut self, node: &Node, secrecy: Secrecy) {
-        if secrecy == Secrecy::Secret {
+        if secrecy.masks(node) {
             self.secrets.extend(secret_span(node));
         }
     }

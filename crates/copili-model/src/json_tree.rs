@@ -76,7 +76,7 @@ impl<'t, 'h> Reader<'t, 'h> {
     /// `secrecy` is the value's, from the key it stands under.
     fn value(&mut self, depth: usize, stream: bool, secrecy: Secrecy) -> Result<Node, ParseProblem> {
         let node = self.unmarked_value(depth, stream, secrecy)?;
-        if secrecy == Secrecy::Secret {
+        if secrecy.masks(&node) {
             self.secrets.extend(secret_span(&node));
         }
         Ok(node)

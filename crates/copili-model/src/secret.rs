@@ -65,6 +65,16 @@ impl Secrecy {
         }
     }
 
+    /// Whether a node of this secrecy is masked: a secret, or a scalar where values are
+    /// secrets (`env_vars: hunter2`, a value where a mapping belongs).
+    pub fn masks(self, node: &crate::document::Node) -> bool {
+        match self {
+            Secrecy::Secret => true,
+            Secrecy::Values => matches!(node.value, crate::document::Value::Scalar { .. }),
+            Secrecy::Open => false,
+        }
+    }
+
     /// The secrecy of an item of a list of this secrecy.
     pub fn of_item(self) -> Secrecy {
         match self {
