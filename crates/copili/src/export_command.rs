@@ -9,7 +9,8 @@ use copili::exit_code;
 use copili::export::argo::{self, ArgoOptions};
 
 use crate::cli::{ArgoArgs, ExportTarget};
-use crate::{load_and_plan, write_stdout};
+use crate::load_and_plan;
+use crate::output::errln;
 
 /// Runs `copili export TARGET`.
 pub(crate) fn export(target: &ExportTarget) -> anyhow::Result<i32> {
@@ -22,7 +23,7 @@ fn export_argo(args: &ArgoArgs) -> anyhow::Result<i32> {
     let options = match argo_options(args) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return Ok(exit_code::INVALID_INPUT);
         }
     };
@@ -32,17 +33,17 @@ fn export_argo(args: &ArgoArgs) -> anyhow::Result<i32> {
     let export = match argo::export(&pipeline, &plan, &options) {
         Ok(export) => export,
         Err(error) => {
-            eprintln!("error: {:#}", anyhow::Error::new(error));
+            errln!("error: {:#}", anyhow::Error::new(error));
             return Ok(exit_code::INVALID_INPUT);
         }
     };
     for warning in &export.warnings {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
     let yaml = copili::export::to_yaml(&export.documents)?;
     match &args.output {
         Some(path) => std::fs::write(path, &yaml).with_context(|| format!("cannot write {}", path.display()))?,
-        None => write_stdout(&yaml)?,
+        None => crate::output::print(&yaml),
     }
     match &args.secrets_manifest {
         Some(path) => {
@@ -50,9 +51,9 @@ fn export_argo(args: &ArgoArgs) -> anyhow::Result<i32> {
             write_private(path, &manifest).with_context(|| format!("cannot write {}", path.display()))?;
             let names: Vec<String> = export.secrets.iter().map(|s| format!("`{}`", s.name)).collect();
             if names.is_empty() {
-                eprintln!("note: the documents need no Secrets; {} is empty", path.display());
+                errln!("note: the documents need no Secrets; {} is empty", path.display());
             } else {
-                eprintln!(
+                errln!(
                     "note: wrote the Secrets {} with their values to {} (mode 0600): apply it before the workflow, \
                      and keep it out of version control",
                     names.join(" and "),
@@ -67,13 +68,14 @@ fn export_argo(args: &ArgoArgs) -> anyhow::Result<i32> {
                 } else {
                     format!("key {}, with logins for {}", secret.keys.join(", "), secret.registries.join(", "))
                 };
-                eprintln!(
+                errln!(
                     "note: the documents read the Secret `{}` ({}, {what}): create it in the cluster",
-                    secret.name, secret.kind
+                    secret.name,
+                    secret.kind
                 );
             }
             if !export.secrets.is_empty() {
-                eprintln!("note: or let copili write them, values included: --secrets-manifest FILE");
+                errln!("note: or let copili write them, values included: --secrets-manifest FILE");
             }
         }
     }

@@ -1,13 +1,21 @@
 //! The `copili` binary: parses the command line, calls the library, prints, and maps
 //! outcomes to the documented exit codes (`copili::exit_code`). Nothing else.
+//!
+//! Every byte it writes goes through [`output`]: no write can panic (`println!` would on a full
+//! disk), the lints below keep it so.
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
 mod export_command;
+mod output;
 mod run_command;
 mod service_command;
 
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
+
+use crate::output::{errln, outln};
 
 use clap::{CommandFactory as _, Parser as _};
 use copili::{exit_code, render, Diagnostics, EnvFile, Input, LoadOptions, Pipeline, Plan, Selection};
@@ -15,15 +23,38 @@ use copili::{exit_code, render, Diagnostics, EnvFile, Input, LoadOptions, Pipeli
 use crate::cli::{Cli, Command, GraphFormat, InputArgs, PlanFormat};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let code = match run(cli) {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            exit_code::FAILURE
-        }
+    let code = match Cli::try_parse() {
+        Ok(cli) => match run(cli) {
+            Ok(code) => code,
+            Err(error) => {
+                errln!("error: {error:#}");
+                exit_code::FAILURE
+            }
+        },
+        Err(error) => clap_message(&error),
     };
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
+    ExitCode::from(u8::try_from(output::finish(code)).unwrap_or(1))
+}
+
+/// Prints what clap has to say instead of running a command — the help, the version, a usage
+/// error — through [`output`] (clap's own `exit` would ignore a full disk), and returns its
+/// exit code: 0 for the help and the version, 2 for a usage error.
+fn clap_message(error: &clap::Error) -> i32 {
+    use std::io::IsTerminal as _;
+    let on_terminal =
+        if error.use_stderr() { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
+    let rendered = error.render();
+    let text = if on_terminal && std::env::var_os("NO_COLOR").is_none() {
+        rendered.ansi().to_string()
+    } else {
+        rendered.to_string()
+    };
+    if error.use_stderr() {
+        output::eprint(&text);
+    } else {
+        output::print(&text);
+    }
+    error.exit_code()
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -40,7 +71,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 n => format!(", {n} sidecars"),
             };
             let warnings = if warnings == 0 { String::new() } else { format!(", {}", plural(warnings, "warning")) };
-            println!(
+            outln!(
                 "{}: pipeline `{}` is valid: {}{sidecars}, {} selected in {}{warnings}",
                 spec.source.name,
                 pipeline.identity(),
@@ -68,10 +99,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                             }
                         }
                     }
-                    write_stdout(&text)?
+                    output::print(&text);
                 }
                 // Written as it is serialized: a large plan is never one string in memory.
-                PlanFormat::Json => write_stdout_with(|out| {
+                PlanFormat::Json => output::print_with(|out| {
                     let mut json = render::plan::to_json(&pipeline, &plan, &images);
                     json.swarm_commands = swarm.map(|commands| {
                         commands.into_iter().map(|(name, lines)| (name, serde_json::Value::from(lines))).collect()
@@ -91,7 +122,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 GraphFormat::Dot => render::graph::to_dot(&pipeline, &plan),
                 GraphFormat::Mermaid => render::graph::to_mermaid(&pipeline, &plan),
             };
-            write_stdout(&text)?;
+            output::print(&text);
             Ok(exit_code::SUCCESS)
         }
         Command::Run { input, run } => run_command::run(&input, &run),
@@ -104,13 +135,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Schema => {
             let mut json = serde_json::to_string_pretty(&copili::model::schema::json_schema())?;
             json.push('\n');
-            write_stdout(&json)?;
+            output::print(&json);
             Ok(exit_code::SUCCESS)
         }
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "copili", &mut out);
-            std::io::stdout().write_all(&out)?;
+            output::print_with(|stdout| stdout.write_all(&out))?;
             Ok(exit_code::SUCCESS)
         }
     }
@@ -153,7 +184,7 @@ fn swarm_commands(pipeline: &Pipeline, plan: &Plan) -> Vec<(String, Vec<String>)
             let binds = request.mounts.iter().any(|m| matches!(m.source, copili::runtime::MountSource::Host(_)));
             if binds && request.placement.is_empty() {
                 let who = sidecar.as_ref().map_or(container.name.clone(), |s| format!("{}/{s}", container.name));
-                eprintln!(
+                errln!(
                     "warning: `{who}` bind-mounts a host path but has no `placement`: on a swarm the path is on whichever node runs it (add e.g. `placement: [node.hostname==…]`, or use shared storage)"
                 );
             }
@@ -205,24 +236,6 @@ fn release_at_exit<T>(value: T) {
     std::mem::forget(value);
 }
 
-/// Writes to stdout; a closed pipe (`copili plan … | head`) is not an error.
-pub(crate) fn write_stdout(text: &str) -> anyhow::Result<()> {
-    write_stdout_with(|out| out.write_all(text.as_bytes()))
-}
-
-/// Writes to a buffered stdout; a closed pipe is not an error.
-/// The writer is a concrete type, not `dyn Write`: serde_json writes a plan's JSON in many
-/// small pieces, and a virtual call for each was 5 % of `plan --format json`'s instructions.
-fn write_stdout_with(
-    write: impl FnOnce(&mut std::io::BufWriter<std::io::StdoutLock<'static>>) -> std::io::Result<()>,
-) -> anyhow::Result<()> {
-    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    match write(&mut stdout).and_then(|()| stdout.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
-}
-
 /// Loads, validates and plans; prints diagnostics to stderr. `None` when the input is
 /// invalid (the caller exits 2). The count is the number of warnings printed.
 pub(crate) fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Result<Option<(Pipeline, Plan, usize)>> {
@@ -235,7 +248,7 @@ pub(crate) fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Re
     let source = if input.file.as_os_str() == "-" {
         let mut text = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-            eprintln!("error: cannot read the pipeline from standard input: {e}");
+            errln!("error: cannot read the pipeline from standard input: {e}");
             return Ok(None);
         }
         stdin_text = text;
@@ -252,7 +265,7 @@ pub(crate) fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Re
     };
     let pipeline = match &input.name {
         Some(name) if name.trim().is_empty() => {
-            eprintln!("error: --name must not be empty");
+            errln!("error: --name must not be empty");
             return Ok(None);
         }
         Some(name) => pipeline.with_identity(name.clone()),
@@ -268,7 +281,7 @@ pub(crate) fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Re
         Ok(plan) => plan,
         Err(diagnostics) => {
             for w in pipeline.warnings() {
-                eprintln!("{w}");
+                errln!("{w}");
             }
             report_invalid(&diagnostics, &input.file.display().to_string());
             return Ok(None);
@@ -276,7 +289,7 @@ pub(crate) fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Re
     };
     let warnings: Vec<_> = pipeline.warnings().iter().chain(&plan.warnings).collect();
     for w in &warnings {
-        eprintln!("{w}");
+        errln!("{w}");
     }
     let n = warnings.len();
     Ok(Some((pipeline, plan, n)))
@@ -292,7 +305,7 @@ fn plural(n: usize, word: &str) -> String {
 }
 
 fn report_invalid(diagnostics: &Diagnostics, file: &str) {
-    eprint!("{diagnostics}");
+    output::eprint(&diagnostics.to_string());
     let errors = diagnostics.error_count();
     let warnings = diagnostics.items.len() - errors;
     let file = if file == "-" { "<stdin>" } else { file };
@@ -306,5 +319,5 @@ fn report_invalid(diagnostics: &Diagnostics, file: &str) {
     if warnings > 0 {
         summary.push_str(&format!(", {}", plural(warnings, "warning")));
     }
-    eprintln!("{summary}");
+    errln!("{summary}");
 }

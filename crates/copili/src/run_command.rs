@@ -4,7 +4,7 @@
 //! reports, and maps the outcome to an exit code.
 
 use std::collections::HashMap;
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
@@ -19,6 +19,7 @@ use copili_runtime::{CliEngine, Engine, EngineError, EngineKind, SwarmEngine};
 use copili_state::RunCommand;
 
 use crate::cli::{InputArgs, RunArgs};
+use crate::output::{errln, outln};
 
 /// What `run` and `service` share once the pipeline is loaded, the engine answers and the
 /// lock is held.
@@ -44,7 +45,7 @@ pub(crate) fn start_session(
     let (global_env, global_labels) = match parse_globals(args) {
         Ok(globals) => globals,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return Ok(Err(exit_code::INVALID_INPUT));
         }
     };
@@ -52,7 +53,7 @@ pub(crate) fn start_session(
     let engine = match select_engine(&args.engine, args.dry_run) {
         Ok(engine) => engine,
         Err(e) => {
-            eprintln!("error: container engine `{}` unavailable: {e}", args.engine);
+            errln!("error: container engine `{}` unavailable: {e}", args.engine);
             write_report_without_run(args, &pipeline, &plan, "engine unavailable", exit_code::ENGINE_UNAVAILABLE);
             return Ok(Err(exit_code::ENGINE_UNAVAILABLE));
         }
@@ -61,7 +62,7 @@ pub(crate) fn start_session(
     let jobs = if args.dry_run { Some(1) } else { args.jobs.map(usize::from) };
     if !args.dry_run {
         if let Err(e) = engine.ping() {
-            eprintln!("error: container engine `{}` does not answer: {}", engine.name(), one_line(&e.to_string()));
+            errln!("error: container engine `{}` does not answer: {}", engine.name(), one_line(&e.to_string()));
             write_report_without_run(args, &pipeline, &plan, "engine unavailable", exit_code::ENGINE_UNAVAILABLE);
             return Ok(Err(exit_code::ENGINE_UNAVAILABLE));
         }
@@ -75,7 +76,7 @@ pub(crate) fn start_session(
             Ok(lock) => Some(lock),
             Err(e) => {
                 // No report: the running run may well be writing the same file.
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return Ok(Err(exit_code::FAILURE));
             }
         }
@@ -83,7 +84,7 @@ pub(crate) fn start_session(
     // Holding the lock, whatever carries this pipeline's labels is a crashed run's leftover.
     if !args.dry_run {
         if let Err(e) = runner::clean(&*engine, Some(&identity)) {
-            eprintln!("warning: could not remove leftovers of an earlier run: {}", one_line(&e.to_string()));
+            errln!("warning: could not remove leftovers of an earlier run: {}", one_line(&e.to_string()));
         }
     }
     // The state: read by a dry run only when it exists, never written by one.
@@ -94,8 +95,8 @@ pub(crate) fn start_session(
         match RunState::open(&state_dir, &identity) {
             Ok(state) => Some(state),
             Err(e) => {
-                eprintln!("error: {e}");
-                eprintln!("help: move the file away to start with an empty state, or pass --state-dir");
+                errln!("error: {e}");
+                errln!("help: move the file away to start with an empty state, or pass --state-dir");
                 return Ok(Err(exit_code::FAILURE));
             }
         }
@@ -139,7 +140,7 @@ pub(crate) fn select_engine(choice: &str, dry_run: bool) -> Result<Box<dyn Engin
     let engine = if dry_run {
         engine.dry_run(|line| {
             // `copili run --dry-run | head` closes the pipe early: not an error.
-            let _ = writeln!(std::io::stdout().lock(), "{line}");
+            outln!("{line}");
         })
     } else {
         engine
@@ -152,7 +153,7 @@ pub(crate) fn select_engine(choice: &str, dry_run: bool) -> Result<Box<dyn Engin
 pub(crate) fn reporters_for(args: &RunArgs, info: &RunInfo, summary: bool) -> Reporters {
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut reporters = Reporters::new();
-    let console = Console::new(Box::new(std::io::stdout()), info, color);
+    let console = Console::new(Box::new(crate::output::Stdout), info, color);
     // On a terminal, each pull is one line that updates.
     let console = if std::io::stdout().is_terminal() && !args.dry_run { console.with_progress() } else { console };
     reporters.push(if summary { console } else { console.without_summary() });
@@ -168,7 +169,7 @@ pub(crate) fn reporters_for(args: &RunArgs, info: &RunInfo, summary: bool) -> Re
 /// Records a run in the state; a failure to write is a warning (the run itself happened).
 pub(crate) fn record_state(state: &RunState, spec: &copili::model::Pipeline, record: RecordedRun<'_>) {
     if let Err(e) = state.record_run(spec, &record) {
-        eprintln!("warning: {e}");
+        errln!("warning: {e}");
     }
 }
 
@@ -201,12 +202,12 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
     let policy = match state.as_ref().map(|s| SkipPolicy::new(&s.lock(), args.force, args.resume)).transpose() {
         Ok(policy) => policy,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return Ok(exit_code::FAILURE);
         }
     };
     if args.resume && policy.is_none() {
-        eprintln!("error: --resume: this pipeline has no previous run to resume");
+        errln!("error: --resume: this pipeline has no previous run to resume");
         return Ok(exit_code::FAILURE);
     }
 
@@ -257,7 +258,7 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
     let mut reporters = reporters.into_inner().unwrap_or_else(PoisonError::into_inner);
     reporters.finish(&RunSummary { outcomes, finished_at, exit_code: code });
     for error in reporters.errors() {
-        eprintln!("warning: {error}");
+        errln!("warning: {error}");
     }
     Ok(code)
 }
@@ -288,7 +289,7 @@ fn write_report_without_run(args: &RunArgs, pipeline: &copili::Pipeline, plan: &
         .collect();
     report.finish(&RunSummary { outcomes, finished_at: now, exit_code: code });
     for error in report.errors() {
-        eprintln!("warning: {error}");
+        errln!("warning: {error}");
     }
 }
 
@@ -364,7 +365,7 @@ fn clean_all_idle(engine: &dyn Engine) -> Result<(usize, usize), copili_runtime:
                 containers += c;
                 networks += n;
             }
-            Err(e) => eprintln!("note: {e}: its containers are left alone"),
+            Err(e) => errln!("note: {e}: its containers are left alone"),
         }
     }
     Ok((containers, networks))
@@ -379,7 +380,7 @@ pub fn clean(file: Option<&std::path::Path>, name: Option<&str>, engine: &str) -
             match copili::Pipeline::from_path(file, &options) {
                 Ok(pipeline) => Some(pipeline.identity().to_string()),
                 Err(diagnostics) => {
-                    eprint!("{diagnostics}");
+                    crate::output::eprint(&diagnostics.to_string());
                     return Ok(exit_code::INVALID_INPUT);
                 }
             }
@@ -389,12 +390,12 @@ pub fn clean(file: Option<&std::path::Path>, name: Option<&str>, engine: &str) -
     let engine = match select_engine(engine, false) {
         Ok(engine) => engine,
         Err(e) => {
-            eprintln!("error: container engine `{engine}` unavailable: {e}");
+            errln!("error: container engine `{engine}` unavailable: {e}");
             return Ok(exit_code::ENGINE_UNAVAILABLE);
         }
     };
     if let Err(e) = engine.ping() {
-        eprintln!("error: container engine `{}` does not answer: {}", engine.name(), one_line(&e.to_string()));
+        errln!("error: container engine `{}` does not answer: {}", engine.name(), one_line(&e.to_string()));
         return Ok(exit_code::ENGINE_UNAVAILABLE);
     }
     // Never a live run's containers: cleaning a pipeline takes its lock.
@@ -402,7 +403,7 @@ pub fn clean(file: Option<&std::path::Path>, name: Option<&str>, engine: &str) -
         Some(identity) => match PipelineLock::acquire(&PipelineLock::default_dir(), identity) {
             Ok(lock) => Some(lock),
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return Ok(exit_code::FAILURE);
             }
         },
@@ -415,11 +416,11 @@ pub fn clean(file: Option<&std::path::Path>, name: Option<&str>, engine: &str) -
     match result {
         Ok((containers, networks)) => {
             let plural = |n: usize, word: &str| if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") };
-            println!("removed {} and {}", plural(containers, "container"), plural(networks, "network"));
+            outln!("removed {} and {}", plural(containers, "container"), plural(networks, "network"));
             Ok(exit_code::SUCCESS)
         }
         Err(e) => {
-            eprintln!("error: {}", one_line(&e.to_string()));
+            errln!("error: {}", one_line(&e.to_string()));
             Ok(exit_code::FAILURE)
         }
     }

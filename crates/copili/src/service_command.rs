@@ -24,6 +24,7 @@ use copili_schedule::Schedule;
 use copili_state::RunCommand;
 
 use crate::cli::{InputArgs, PlanFormat, RunArgs, ScheduleArgs, ServiceArgs};
+use crate::output::{errln, outln};
 use crate::run_command::{record_state, reporters_for, start_session, Session};
 
 /// The run's default schedule and zone (`--every` / `--cron`, `--timezone`).
@@ -129,26 +130,23 @@ fn watch_stop_signals(stop: &Arc<Stop>, cancel: &CancelToken) -> anyhow::Result<
 }
 
 fn say(line: &str) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stdout().lock(), "{line}");
+    outln!("{line}");
 }
 
 /// `copili service`.
 pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) -> anyhow::Result<i32> {
     if args.dry_run {
-        eprintln!(
-            "error: `copili service` has no --dry-run; use `copili run --dry-run` and `copili plan --service-only`"
-        );
+        errln!("error: `copili service` has no --dry-run; use `copili run --dry-run` and `copili plan --service-only`");
         return Ok(exit_code::INVALID_INPUT);
     }
     if args.resume {
-        eprintln!("error: `copili service` has no --resume; it runs the whole pipeline first");
+        errln!("error: `copili service` has no --resume; it runs the whole pipeline first");
         return Ok(exit_code::INVALID_INPUT);
     }
     let defaults = match defaults(&service_args.schedule) {
         Ok(defaults) => defaults,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return Ok(exit_code::INVALID_INPUT);
         }
     };
@@ -158,7 +156,7 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
     };
     let Session { pipeline, plan, config, state, .. } = &session;
     let Some(state) = state else {
-        eprintln!("error: no run state");
+        errln!("error: no run state");
         return Ok(exit_code::FAILURE);
     };
     let spec = pipeline.spec();
@@ -171,7 +169,7 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
     let service_plan = match pipeline.plan(&selection) {
         Ok(plan) => plan,
         Err(diagnostics) => {
-            eprint!("{diagnostics}");
+            crate::output::eprint(&diagnostics.to_string());
             return Ok(exit_code::INVALID_INPUT);
         }
     };
@@ -179,7 +177,7 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
     let timings = match timings(spec, &service_containers, &defaults) {
         Ok(timings) => timings,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return Ok(exit_code::INVALID_INPUT);
         }
     };
@@ -316,7 +314,7 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
                         }
                     });
                     if let Err(e) = recorded {
-                        eprintln!("warning: {e}");
+                        errln!("warning: {e}");
                     }
                     in_flight += 1;
                     let run_id = next_run_id();
@@ -355,7 +353,7 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
     // Nothing is scheduled any more: `copili status` then says when service mode would run
     // each one if it started now, not what this one would have done.
     if let Err(e) = state.update(|s| s.service.values_mut().for_each(|record| record.next_due = None)) {
-        eprintln!("warning: {e}");
+        errln!("warning: {e}");
     }
     say("=== service mode stopped");
     Ok(exit_code::SUCCESS)
@@ -371,7 +369,7 @@ fn save_schedule(state: &RunState, schedule: &ServiceSchedule) {
         }
     });
     if let Err(e) = result {
-        eprintln!("warning: {e}");
+        errln!("warning: {e}");
     }
 }
 
@@ -461,7 +459,7 @@ fn run_once(
         reporters.finish(&RunSummary { outcomes: outcomes.clone(), finished_at, exit_code: code });
     }
     for error in reporters.errors() {
-        eprintln!("warning: {error}");
+        errln!("warning: {error}");
     }
     outcomes
 }
@@ -479,7 +477,7 @@ pub fn status(
     let pipeline = match copili::Pipeline::from_path(file, &options) {
         Ok(pipeline) => pipeline,
         Err(diagnostics) => {
-            eprint!("{diagnostics}");
+            crate::output::eprint(&diagnostics.to_string());
             return Ok(exit_code::INVALID_INPUT);
         }
     };
@@ -487,7 +485,7 @@ pub fn status(
     let defaults = match defaults(schedule_args) {
         Ok(defaults) => defaults,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return Ok(exit_code::INVALID_INPUT);
         }
     };
@@ -499,7 +497,7 @@ pub fn status(
     let state = match state {
         Ok(state) => state,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(exit_code::FAILURE);
         }
     };
@@ -509,7 +507,7 @@ pub fn status(
     let timings = match timings(spec, &services, &defaults) {
         Ok(timings) => timings,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return Ok(exit_code::INVALID_INPUT);
         }
     };
@@ -618,6 +616,6 @@ pub fn status(
             }
         }
     }
-    crate::write_stdout(&out)?;
+    crate::output::print(&out);
     Ok(exit_code::SUCCESS)
 }
