@@ -497,3 +497,104 @@ fn swarm_mode_not_active_is_engine_unavailable() {
     assert_eq!(stderr.lines().count(), 1, "one line\n{}", output.describe());
     assert!(stderr.contains("Docker Swarm mode is not active") && stderr.contains("docker swarm init"), "{stderr}");
 }
+
+// --- output that cannot be written -------------------------------------------------------------
+
+/// A client that answers as an engine without any container or network of copili's: enough
+/// for `copili clean` to print its one line.
+fn empty_engine(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let docker = dir.join("docker");
+    std::fs::write(&docker, "#!/bin/sh\ncase \"$1\" in\n  version) echo 24.0.7 ;;\n  *) ;;\nesac\n")
+        .expect("write the stand-in");
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    docker
+}
+
+/// Every command, with arguments that make it write to standard output (and need no engine:
+/// `clean` gets a stand-in). One list for both ways stdout can fail. `service` is not in it:
+/// it needs a real engine and runs until stopped; it writes through the same writer.
+fn commands_that_print(dir: &Path) -> Vec<Vec<String>> {
+    let engine = empty_engine(dir).display().to_string();
+    let state = dir.join("state").display().to_string();
+    let lines = [
+        format!("validate {QUICKSTART}"),
+        format!("plan {QUICKSTART} --engine none"),
+        format!("plan {QUICKSTART} --engine none --format json"),
+        format!("graph {QUICKSTART}"),
+        format!("graph {QUICKSTART} --format mermaid"),
+        format!("run {QUICKSTART} --dry-run --engine docker"),
+        format!("status {QUICKSTART} --state-dir {state}"),
+        format!("status {QUICKSTART} --state-dir {state} --format json"),
+        format!("clean --engine {engine}"),
+        format!("export argo {QUICKSTART} --timezone UTC"),
+        "schema".to_string(),
+        "completions bash".to_string(),
+        "completions fish".to_string(),
+        "--help".to_string(),
+        "-h".to_string(),
+        "--version".to_string(),
+        "plan --help".to_string(),
+        "help run".to_string(),
+    ];
+    lines.iter().map(|line| line.split(' ').map(String::from).collect()).collect()
+}
+
+/// Runs `copili ARGS` with `stdout` as its standard output.
+fn run_with_stdout(args: &[String], stdout: std::process::Stdio) -> Output {
+    let raw = copili()
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("the command can be started");
+    Output { raw }
+}
+
+/// Before the fix, `copili validate F > /dev/full` panicked (exit 101).
+#[test]
+fn a_full_disk_is_one_line_and_exit_1_for_every_command() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for args in commands_that_print(dir.path()) {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full can be opened");
+        let output = run_with_stdout(&args, full.into());
+        let what = format!("copili {}: {}", args.join(" "), output.describe());
+        assert_eq!(output.code(), Some(1), "{what}");
+        let stderr = output.stderr();
+        assert!(!stderr.contains("panicked"), "{what}");
+        let about_stdout: Vec<&str> = stderr.lines().filter(|l| l.contains("standard output")).collect();
+        assert_eq!(about_stdout, ["error: cannot write to standard output: No space left on device"], "{what}");
+    }
+}
+
+/// A reader that went away (`copili plan F | head -1`) is not an error: the command ends
+/// quietly, with the exit code it would have had (0 here, as ripgrep's). The pipe's read end
+/// is closed before the command starts, so every write fails with EPIPE.
+#[test]
+fn a_closed_pipe_ends_quietly_for_every_command() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for args in commands_that_print(dir.path()) {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let output = run_with_stdout(&args, writer.into());
+        let what = format!("copili {}: {}", args.join(" "), output.describe());
+        assert_eq!(output.code(), Some(0), "{what}");
+        let stderr = output.stderr();
+        assert!(!stderr.contains("panicked") && !stderr.contains("standard output"), "{what}");
+    }
+}
+
+/// The commands of the list do print when stdout works (else the two tests above prove
+/// nothing).
+#[test]
+fn every_command_of_the_list_prints() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for args in commands_that_print(dir.path()) {
+        let output = run_with_stdout(&args, std::process::Stdio::piped());
+        let what = format!("copili {}: {}", args.join(" "), output.describe());
+        assert_eq!(output.code(), Some(0), "{what}");
+        assert!(!output.stdout().is_empty(), "{what}");
+    }
+}
