@@ -58,7 +58,15 @@ Containers left out by the selection are drawn dashed, with the reason.";
 
 /// Run a pipeline of docker or podman containers in a coordinated way.
 #[derive(Debug, Parser)]
-#[command(name = "copili", version, about, after_help = EXAMPLES, propagate_version = true)]
+// Our own `help` command: clap's refuses `copili help --help`.
+#[command(
+    name = "copili",
+    version,
+    about,
+    after_help = EXAMPLES,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -83,8 +91,9 @@ pub enum Command {
         /// Plan service mode's reruns: service containers only.
         #[arg(long)]
         service_only: bool,
-        /// The engine asked which images are present: `auto`, `docker`, `podman`, a client's
-        /// path, or `none` not to ask.
+        /// The engine asked which images are present: `auto`, `docker`, `podman`, `swarm` (also
+        /// lists the `docker service` commands a run makes; the images are the manager's
+        /// docker's), a client's path, or `none` not to ask.
         #[arg(long, env = "COPILI_ENGINE", default_value = "auto", value_name = "ENGINE")]
         engine: String,
         /// The pull policy of every container, as for `run`.
@@ -107,9 +116,12 @@ pub enum Command {
         /// The pipeline and selection.
         #[command(flatten)]
         input: InputArgs,
-        /// The run's options.
+        /// The options `run` shares with `service`.
         #[command(flatten)]
         run: RunArgs,
+        /// The options of `run` alone.
+        #[command(flatten)]
+        once: RunOnceArgs,
     },
     /// Run the pipeline once, then rerun its service containers on their schedule
     ///
@@ -130,13 +142,13 @@ pub enum Command {
     /// Show the last runs of a pipeline and when its service containers are next due.
     Status {
         /// The pipeline file.
-        #[arg(value_name = "FILE")]
+        #[arg(value_name = "FILE", value_parser = PathParser)]
         file: PathBuf,
         /// The identity the pipeline ran under, if not its top-level key.
         #[arg(long, value_name = "NAME")]
         name: Option<String>,
         /// Where the run state is kept (default: `.copili/` beside the pipeline file).
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", value_parser = PathParser)]
         state_dir: Option<PathBuf>,
         /// How many runs to show.
         #[arg(long, default_value_t = 10, value_name = "N")]
@@ -151,12 +163,13 @@ pub enum Command {
     /// Remove every container and network copili left (of one pipeline, or of all).
     Clean {
         /// The pipeline whose leftovers to remove; without it, every pipeline's.
-        #[arg(value_name = "FILE")]
+        #[arg(value_name = "FILE", value_parser = PathParser)]
         file: Option<PathBuf>,
         /// The identity the pipeline ran under, if not its top-level key.
         #[arg(long, value_name = "NAME")]
         name: Option<String>,
-        /// The container engine.
+        /// The container engine: `auto` (podman if installed, else docker), `docker`, `podman`,
+        /// `swarm` (Docker Swarm mode through the docker client), or the path of a client binary.
         #[arg(long, env = "COPILI_ENGINE", default_value = "auto", value_name = "ENGINE")]
         engine: String,
     },
@@ -174,20 +187,40 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Write a man page for copili and one for each of its commands into a directory
+    ///
+    /// The pages are `copili.1`, `copili-validate.1` and so on to `copili-export-argo.1`, generated from
+    /// the same definitions as `--help`; the directory is created if need be.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man {
+        /// The directory, e.g. `~/.local/share/man/man1`.
+        #[arg(value_name = "DIR", value_parser = PathParser)]
+        dir: PathBuf,
+    },
+    /// Print the help of copili, or of a command (the long form, as `COMMAND --help`).
+    Help {
+        /// The command, and its subcommand (`export argo`).
+        #[arg(value_name = "COMMAND")]
+        command: Vec<String>,
+    },
 }
+
+const MAN_EXAMPLES: &str = "Examples:
+  copili man ~/.local/share/man/man1 && man copili-run
+  sudo copili man /usr/local/share/man/man1";
 
 /// The input options every command that reads a pipeline takes.
 #[derive(Debug, Args)]
 pub struct InputArgs {
     /// The pipeline file (YAML or JSON), or `-` for standard input.
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "FILE", value_parser = PathParser)]
     pub file: PathBuf,
     /// Run under this identity instead of the file's top-level key (like compose's project
     /// name), so two files with the same key can run side by side.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// Read variables from this file instead of the `.env` beside the pipeline file.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = PathParser)]
     pub env_file: Option<PathBuf>,
     /// Make an undefined variable without a default an error instead of a warning.
     #[arg(long)]
@@ -203,11 +236,11 @@ pub struct InputArgs {
     pub skip: Vec<String>,
 }
 
-/// The options of `copili run`.
+/// The options of `copili run` that `copili service` takes too.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The container engine: `auto` (podman if installed, else docker), `docker`, `podman`, or
-    /// the path of a client binary.
+    /// The container engine: `auto` (podman if installed, else docker), `docker`, `podman`,
+    /// `swarm` (Docker Swarm mode through the docker client), or the path of a client binary.
     #[arg(long, env = "COPILI_ENGINE", default_value = "auto", value_name = "ENGINE")]
     pub engine: String,
     /// How many containers run at once (sidecars take no slot); default: the number of CPUs.
@@ -227,24 +260,29 @@ pub struct RunArgs {
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
     /// Where the per-container log files go.
-    #[arg(long, default_value = "logs", value_name = "DIR")]
+    #[arg(long, default_value = "logs", value_name = "DIR", value_parser = PathParser)]
     pub log_dir: PathBuf,
     /// Write a JSON report of the run here (also when interrupted).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = PathParser)]
     pub report: Option<PathBuf>,
-    /// Print the engine commands in order instead of running them.
-    #[arg(long)]
-    pub dry_run: bool,
     /// The pull policy of every container, overriding their `pull`: `missing` (pull only an
     /// absent image), `always` (copili 1.4's force pull), or `never` (air-gapped hosts).
     #[arg(long, value_name = "POLICY", value_parser = parse_pull_policy)]
     pub pull: Option<copili::model::PullPolicy>,
     /// Where the run state is kept (default: `.copili/` beside the pipeline file).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = PathParser)]
     pub state_dir: Option<PathBuf>,
     /// Run `run_once` containers even when they succeeded before.
     #[arg(long)]
     pub force: bool,
+}
+
+/// The options of `copili run` that `copili service` has no use for.
+#[derive(Debug, Args)]
+pub struct RunOnceArgs {
+    /// Print the engine commands in order instead of running them.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Rerun only what failed or was cancelled in the previous run; its successes count as met
     /// dependencies.
     #[arg(long, conflicts_with = "force")]
@@ -297,10 +335,10 @@ pub struct ArgoArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// Write the documents here instead of to standard output.
-    #[arg(long, short = 'o', value_name = "FILE")]
+    #[arg(long, short = 'o', value_name = "FILE", value_parser = PathParser)]
     pub output: Option<PathBuf>,
     /// Also write the Secrets the documents refer to, with their values, to this file (mode 0600).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = PathParser)]
     pub secrets_manifest: Option<PathBuf>,
     /// Mount this PersistentVolumeClaim instead of a host path: mounts of HOST or below it
     /// (with a subPath) use PVC (repeatable; HOST is relative to the working directory).
@@ -340,6 +378,35 @@ pub fn default_schedule(every: Option<&str>, cron: Option<&str>) -> Result<copil
             Err(e) => Err(format!("--cron {cron}: {e}")),
         },
         (None, None) => Ok(Schedule::default()),
+    }
+}
+
+/// The parser of every path on the command line: a line break or a NUL in it is refused, naming
+/// the option. The engine, env files and log readers would split such a path, or cut it short;
+/// no real path needs one. Anything else, not UTF-8 included, is a path as given.
+#[derive(Debug, Clone, Copy)]
+pub struct PathParser;
+
+impl clap::builder::TypedValueParser for PathParser {
+    type Value = PathBuf;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<PathBuf, clap::Error> {
+        let bytes = value.as_encoded_bytes();
+        let what = if bytes.contains(&b'\n') {
+            "a line break"
+        } else if bytes.contains(&0) {
+            "a NUL byte"
+        } else {
+            return Ok(PathBuf::from(value));
+        };
+        let option = arg.map_or_else(|| "a path".to_string(), ToString::to_string);
+        let message = format!("{option}: {value:?}: a path must not contain {what}\n");
+        Err(clap::Error::raw(clap::error::ErrorKind::ValueValidation, message).with_cmd(cmd))
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod cli;
 mod export_command;
+mod help_command;
 mod output;
 mod run_command;
 mod service_command;
@@ -17,7 +18,7 @@ use std::process::ExitCode;
 
 use crate::output::{errln, outln};
 
-use clap::{CommandFactory as _, Parser as _};
+use clap::Parser as _;
 use copili::{exit_code, render, Diagnostics, EnvFile, Input, LoadOptions, Pipeline, Plan, Selection};
 
 use crate::cli::{Cli, Command, GraphFormat, InputArgs, PlanFormat};
@@ -40,15 +41,7 @@ fn main() -> ExitCode {
 /// error — through [`output`] (clap's own `exit` would ignore a full disk), and returns its
 /// exit code: 0 for the help and the version, 2 for a usage error.
 fn clap_message(error: &clap::Error) -> i32 {
-    use std::io::IsTerminal as _;
-    let on_terminal =
-        if error.use_stderr() { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
-    let rendered = error.render();
-    let text = if on_terminal && std::env::var_os("NO_COLOR").is_none() {
-        rendered.ansi().to_string()
-    } else {
-        rendered.to_string()
-    };
+    let text = output::styled(&error.render(), error.use_stderr());
     if error.use_stderr() {
         output::eprint(&text);
     } else {
@@ -125,7 +118,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             output::print(&text);
             Ok(exit_code::SUCCESS)
         }
-        Command::Run { input, run } => run_command::run(&input, &run),
+        Command::Run { input, run, once } => run_command::run(&input, &run, &once),
         Command::Service { input, run, service } => service_command::service(&input, &run, &service),
         Command::Status { file, name, state_dir, runs, format, schedule } => {
             service_command::status(&file, name.as_deref(), state_dir.as_deref(), runs, format, &schedule)
@@ -138,12 +131,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             output::print(&json);
             Ok(exit_code::SUCCESS)
         }
-        Command::Completions { shell } => {
-            let mut out = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "copili", &mut out);
-            output::print_with(|stdout| stdout.write_all(&out))?;
-            Ok(exit_code::SUCCESS)
-        }
+        Command::Completions { shell } => help_command::completions(shell),
+        Command::Man { dir } => help_command::man(&dir),
+        Command::Help { command } => Ok(help_command::help(&command)),
     }
 }
 
@@ -246,12 +236,18 @@ pub(crate) fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Re
     }
     let stdin_text;
     let source = if input.file.as_os_str() == "-" {
-        let mut text = String::new();
-        if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+        let mut bytes = Vec::new();
+        if let Err(e) = std::io::stdin().read_to_end(&mut bytes) {
             errln!("error: cannot read the pipeline from standard input: {e}");
             return Ok(None);
         }
-        stdin_text = text;
+        stdin_text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                errln!("error: {}", not_utf8("<stdin>", e.as_bytes(), e.utf8_error()));
+                return Ok(None);
+            }
+        };
         Input::Stdin(&stdin_text)
     } else {
         Input::File(&input.file)
@@ -295,6 +291,18 @@ pub(crate) fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Re
     Ok(Some((pipeline, plan, n)))
 }
 
+/// `NAME:LINE:COLUMN: not UTF-8: byte 0xff`: where the first byte that is not UTF-8 is (the
+/// column counts characters, as the diagnostics' columns do).
+fn not_utf8(name: &str, bytes: &[u8], error: std::str::Utf8Error) -> String {
+    let valid = &bytes[..error.valid_up_to()];
+    let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |at| at + 1);
+    let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+    // The part of the line before the bad byte is valid UTF-8.
+    let column = std::str::from_utf8(&valid[line_start..]).map_or(0, |text| text.chars().count()) + 1;
+    let byte = bytes.get(error.valid_up_to()).map_or_else(String::new, |b| format!(": byte {b:#04x}"));
+    format!("{name}:{line}:{column}: not UTF-8{byte}")
+}
+
 /// `1 container`, `2 containers`.
 fn plural(n: usize, word: &str) -> String {
     if n == 1 {
@@ -320,4 +328,21 @@ fn report_invalid(diagnostics: &Diagnostics, file: &str) {
         summary.push_str(&format!(", {}", plural(warnings, "warning")));
     }
     errln!("{summary}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_utf8;
+
+    fn located(bytes: &[u8]) -> String {
+        let error = std::str::from_utf8(bytes).expect_err("not UTF-8");
+        not_utf8("<stdin>", bytes, error)
+    }
+
+    #[test]
+    fn the_first_bad_byte_is_located_by_line_and_character() {
+        assert_eq!(located(b"\xff"), "<stdin>:1:1: not UTF-8: byte 0xff");
+        assert_eq!(located(b"p:\n  - name: \xc3\xa9t\xe9\n"), "<stdin>:2:13: not UTF-8: byte 0xe9");
+        assert_eq!(located(b"a\nb\nc\x80"), "<stdin>:3:2: not UTF-8: byte 0x80");
+    }
 }

@@ -102,6 +102,18 @@ pub(crate) fn eprint(text: &str) {
     let _ = io::stderr().lock().write_all(text.as_bytes());
 }
 
+/// Clap's styled text, with its colours when it goes to a terminal (standard error if
+/// `stderr`, else standard output) and `NO_COLOR` is not set.
+pub(crate) fn styled(text: &clap::builder::StyledStr, stderr: bool) -> String {
+    use std::io::IsTerminal as _;
+    let terminal = if stderr { io::stderr().is_terminal() } else { io::stdout().is_terminal() };
+    if terminal && std::env::var_os("NO_COLOR").is_none() {
+        text.ansi().to_string()
+    } else {
+        text.to_string()
+    }
+}
+
 /// The exit code once the command is done: `code`, or 1 instead of 0 when standard output
 /// could not be written. Flushes what is left.
 pub(crate) fn finish(code: i32) -> i32 {

@@ -18,7 +18,7 @@ use copili_runtime::runner::{self, CancelToken, RunConfig, RunEvent, Status};
 use copili_runtime::{CliEngine, Engine, EngineError, EngineKind, SwarmEngine};
 use copili_state::RunCommand;
 
-use crate::cli::{InputArgs, RunArgs};
+use crate::cli::{InputArgs, RunArgs, RunOnceArgs};
 use crate::output::{errln, outln};
 
 /// What `run` and `service` share once the pipeline is loaded, the engine answers and the
@@ -37,6 +37,7 @@ pub(crate) struct Session {
 pub(crate) fn start_session(
     input: &InputArgs,
     args: &RunArgs,
+    dry_run: bool,
     service_only: bool,
 ) -> anyhow::Result<Result<Session, i32>> {
     let Some((pipeline, plan, _)) = crate::load_and_plan(input, service_only)? else {
@@ -50,7 +51,7 @@ pub(crate) fn start_session(
         }
     };
 
-    let engine = match select_engine(&args.engine, args.dry_run) {
+    let engine = match select_engine(&args.engine, dry_run) {
         Ok(engine) => engine,
         Err(e) => {
             errln!("error: container engine `{}` unavailable: {e}", args.engine);
@@ -59,8 +60,8 @@ pub(crate) fn start_session(
         }
     };
     // A dry run shows the commands in the order one job at a time would run them.
-    let jobs = if args.dry_run { Some(1) } else { args.jobs.map(usize::from) };
-    if !args.dry_run {
+    let jobs = if dry_run { Some(1) } else { args.jobs.map(usize::from) };
+    if !dry_run {
         if let Err(e) = engine.ping() {
             errln!("error: container engine `{}` does not answer: {}", engine.name(), one_line(&e.to_string()));
             write_report_without_run(args, &pipeline, &plan, "engine unavailable", exit_code::ENGINE_UNAVAILABLE);
@@ -69,7 +70,7 @@ pub(crate) fn start_session(
     }
 
     let identity = pipeline.identity().to_string();
-    let lock = if args.dry_run {
+    let lock = if dry_run {
         None
     } else {
         match PipelineLock::acquire(&PipelineLock::default_dir(), &identity) {
@@ -82,14 +83,14 @@ pub(crate) fn start_session(
         }
     };
     // Holding the lock, whatever carries this pipeline's labels is a crashed run's leftover.
-    if !args.dry_run {
+    if !dry_run {
         if let Err(e) = runner::clean(&*engine, Some(&identity)) {
             errln!("warning: could not remove leftovers of an earlier run: {}", one_line(&e.to_string()));
         }
     }
     // The state: read by a dry run only when it exists, never written by one.
     let state_dir = args.state_dir.clone().unwrap_or_else(|| copili::run_state::default_dir(&input.file));
-    let state = if args.dry_run && !state_dir.is_dir() {
+    let state = if dry_run && !state_dir.is_dir() {
         None
     } else {
         match RunState::open(&state_dir, &identity) {
@@ -114,7 +115,7 @@ pub(crate) fn start_session(
         images: copili_runtime::images::ImageConfig {
             policy: args.pull,
             // A dry run shows the images in the order of the plan.
-            parallel: if args.dry_run { 1 } else { 3 },
+            parallel: if dry_run { 1 } else { 3 },
             ..Default::default()
         },
         instance: None,
@@ -122,12 +123,33 @@ pub(crate) fn start_session(
     Ok(Ok(Session { pipeline, plan, engine, config, state, _lock: lock }))
 }
 
+/// Whether `--engine` names an engine; if not (`none`), says so. `none` is `plan`'s way not to
+/// ask an engine, and `COPILI_ENGINE` is read by every command, so `run` may well be given it:
+/// it must never mean a client binary called `none`.
+pub(crate) fn names_an_engine(command: &str, engine: &str) -> bool {
+    if engine != "none" {
+        return true;
+    }
+    errln!(
+        "error: --engine none: `copili {command}` needs a container engine (auto, docker, podman, swarm or a \
+         client's path); `none` is for `copili plan` (COPILI_ENGINE may have set it)"
+    );
+    false
+}
+
 /// The engine `--engine` names: `auto`, `docker`, `podman`, `swarm` (Docker Swarm mode through
 /// the docker client) or a client's path. A dry run prints the commands and needs no engine,
-/// not even its client.
+/// not even its client; for it, `none` is `auto`.
 pub(crate) fn select_engine(choice: &str, dry_run: bool) -> Result<Box<dyn Engine>, EngineError> {
+    if choice == "none" && !dry_run {
+        return Err(EngineError::NotFound { binary: "none".into(), reason: "`none` names no engine".into() });
+    }
     let swarm = choice == "swarm";
-    let client = if swarm { "docker" } else { choice };
+    let client = match choice {
+        "swarm" => "docker",
+        "none" => "auto",
+        other => other,
+    };
     let engine = match (CliEngine::select(client), dry_run) {
         (Ok(engine), _) => engine,
         (Err(_), true) => {
@@ -150,14 +172,14 @@ pub(crate) fn select_engine(choice: &str, dry_run: bool) -> Result<Box<dyn Engin
 
 /// The reporters of one run: the console (with the summary table or without), the log files
 /// (not for a dry run), `--report`.
-pub(crate) fn reporters_for(args: &RunArgs, info: &RunInfo, summary: bool) -> Reporters {
+pub(crate) fn reporters_for(args: &RunArgs, dry_run: bool, info: &RunInfo, summary: bool) -> Reporters {
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut reporters = Reporters::new();
     let console = Console::new(Box::new(crate::output::Stdout), info, color);
     // On a terminal, each pull is one line that updates.
-    let console = if std::io::stdout().is_terminal() && !args.dry_run { console.with_progress() } else { console };
+    let console = if std::io::stdout().is_terminal() && !dry_run { console.with_progress() } else { console };
     reporters.push(if summary { console } else { console.without_summary() });
-    if !args.dry_run {
+    if !dry_run {
         reporters.push(LogFiles::new(&args.log_dir, info));
     }
     if let Some(path) = &args.report {
@@ -193,20 +215,23 @@ impl ImageIds {
 }
 
 /// `copili run`.
-pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
-    let session = match start_session(input, args, false)? {
+pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> anyhow::Result<i32> {
+    if !once.dry_run && !names_an_engine("run", &args.engine) {
+        return Ok(exit_code::INVALID_INPUT);
+    }
+    let session = match start_session(input, args, once.dry_run, false)? {
         Ok(session) => session,
         Err(code) => return Ok(code),
     };
     let Session { pipeline, plan, engine, config, state, .. } = &session;
-    let policy = match state.as_ref().map(|s| SkipPolicy::new(&s.lock(), args.force, args.resume)).transpose() {
+    let policy = match state.as_ref().map(|s| SkipPolicy::new(&s.lock(), args.force, once.resume)).transpose() {
         Ok(policy) => policy,
         Err(message) => {
             errln!("error: {message}");
             return Ok(exit_code::FAILURE);
         }
     };
-    if args.resume && policy.is_none() {
+    if once.resume && policy.is_none() {
         errln!("error: --resume: this pipeline has no previous run to resume");
         return Ok(exit_code::FAILURE);
     }
@@ -218,7 +243,7 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
     let spec = pipeline.spec();
     let started_at = SystemTime::now();
     let info = RunInfo::new(pipeline, &config.run_id, engine.name(), started_at);
-    let reporters = Mutex::new(reporters_for(args, &info, true));
+    let reporters = Mutex::new(reporters_for(args, once.dry_run, &info, true));
     let no_hooks = runner::NoHooks;
     let hooks: &dyn runner::Hooks = match &policy {
         Some(policy) => policy,
@@ -241,11 +266,11 @@ pub fn run(input: &InputArgs, args: &RunArgs) -> anyhow::Result<i32> {
         exit_code::FAILURE
     };
     let finished_at = SystemTime::now();
-    if let (Some(state), false) = (state, args.dry_run) {
+    if let (Some(state), false) = (state, once.dry_run) {
         let containers: Vec<usize> = plan.order().collect();
         let record = RecordedRun {
             run_id: &config.run_id,
-            command: if args.resume { RunCommand::Resume } else { RunCommand::Run },
+            command: if once.resume { RunCommand::Resume } else { RunCommand::Run },
             outcomes: &outcomes,
             containers: &containers,
             image_ids: &ids,
@@ -373,6 +398,9 @@ fn clean_all_idle(engine: &dyn Engine) -> Result<(usize, usize), copili_runtime:
 
 /// `copili clean [FILE]`.
 pub fn clean(file: Option<&std::path::Path>, name: Option<&str>, engine: &str) -> anyhow::Result<i32> {
+    if !names_an_engine("clean", engine) {
+        return Ok(exit_code::INVALID_INPUT);
+    }
     let identity = match (name, file) {
         (Some(name), _) => Some(name.to_string()),
         (None, Some(file)) => {

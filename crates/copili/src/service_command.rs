@@ -135,12 +135,7 @@ fn say(line: &str) {
 
 /// `copili service`.
 pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) -> anyhow::Result<i32> {
-    if args.dry_run {
-        errln!("error: `copili service` has no --dry-run; use `copili run --dry-run` and `copili plan --service-only`");
-        return Ok(exit_code::INVALID_INPUT);
-    }
-    if args.resume {
-        errln!("error: `copili service` has no --resume; it runs the whole pipeline first");
+    if !crate::run_command::names_an_engine("service", &args.engine) {
         return Ok(exit_code::INVALID_INPUT);
     }
     let defaults = match defaults(&service_args.schedule) {
@@ -150,7 +145,7 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
             return Ok(exit_code::INVALID_INPUT);
         }
     };
-    let session = match start_session(input, args, false)? {
+    let session = match start_session(input, args, false, false)? {
         Ok(session) => session,
         Err(code) => return Ok(code),
     };
@@ -409,7 +404,7 @@ fn run_once(
     }
     let started_at = SystemTime::now();
     let info = RunInfo::new(pipeline, run_id, engine.name(), started_at);
-    let reporters = Mutex::new(reporters_for(args, &info, initial));
+    let reporters = Mutex::new(reporters_for(args, false, &info, initial));
     let mine: HashSet<usize> = containers.iter().copied().collect();
     if !initial {
         let names: Vec<&str> = containers.iter().map(|&c| spec.containers[c].name.as_str()).collect();

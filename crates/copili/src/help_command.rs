@@ -1,0 +1,98 @@
+//! The commands that describe the command line itself, all from the clap definitions of
+//! [`crate::cli`]: `copili help`, `copili completions`, `copili man`.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+use clap::CommandFactory as _;
+use copili::exit_code;
+
+use crate::cli::Cli;
+use crate::output::{self, errln, outln};
+
+/// `copili help [COMMAND…]`: the long help of copili or of a (sub)command. clap's own `help`
+/// command refuses `copili help --help`; this one is an ordinary command, with a help of its own.
+pub(crate) fn help(path: &[String]) -> i32 {
+    let mut root = Cli::command();
+    root.build();
+    let mut command = &mut root;
+    for name in path {
+        match command.find_subcommand_mut(name) {
+            Some(sub) => command = sub,
+            None => {
+                errln!("error: unrecognized subcommand '{name}'\n\nFor a list of the commands, try 'copili --help'.");
+                return exit_code::INVALID_INPUT;
+            }
+        }
+    }
+    output::print(&output::styled(&command.render_long_help(), false));
+    exit_code::SUCCESS
+}
+
+/// `copili completions SHELL`. Fish's script gets the values of positional arguments too, which
+/// clap_complete's fish generator leaves out (it completes options only): without them, `copili
+/// completions <TAB>` would offer files, where bash's script offers the shells.
+pub(crate) fn completions(shell: clap_complete::Shell) -> anyhow::Result<i32> {
+    let mut command = Cli::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "copili", &mut script);
+    if shell == clap_complete::Shell::Fish {
+        script.extend_from_slice(fish_positionals(&command).as_bytes());
+    }
+    output::print_with(|out| out.write_all(&script))?;
+    Ok(exit_code::SUCCESS)
+}
+
+/// `complete` lines for the positional arguments with a fixed set of values, of every command
+/// one level down (`copili completions <TAB>`), in the form of clap_complete's own lines.
+fn fish_positionals(root: &clap::Command) -> String {
+    let mut out = String::new();
+    for sub in root.get_subcommands() {
+        for arg in sub.get_positionals() {
+            let values: Vec<String> = arg
+                .get_possible_values()
+                .iter()
+                .filter(|v| !v.is_hide_set())
+                .map(|v| v.get_name().to_string())
+                .collect();
+            if values.is_empty() {
+                continue;
+            }
+            // Once one is given, there is nothing more to complete.
+            let given = values.join(" ");
+            out.push_str(&format!(
+                "complete -c copili -n \"__fish_copili_using_subcommand {}; and not __fish_seen_subcommand_from {given}\" -f -a \"{given}\"\n",
+                sub.get_name()
+            ));
+        }
+    }
+    out
+}
+
+/// `copili man DIR`: a page for copili and one for each command, subcommands included, named
+/// as `man` looks them up (`copili-export-argo.1`); says which files it wrote.
+pub(crate) fn man(dir: &Path) -> anyhow::Result<i32> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut root = Cli::command();
+    root.build();
+    let mut written = Vec::new();
+    write_pages(&root, dir, &mut written)?;
+    for path in written {
+        outln!("wrote {}", path.display());
+    }
+    Ok(exit_code::SUCCESS)
+}
+
+fn write_pages(command: &clap::Command, dir: &Path, written: &mut Vec<std::path::PathBuf>) -> anyhow::Result<()> {
+    let page = clap_mangen::Man::new(command.clone());
+    let path = dir.join(page.get_filename());
+    let mut roff = Vec::new();
+    page.render(&mut roff)?;
+    std::fs::write(&path, roff).with_context(|| format!("cannot write {}", path.display()))?;
+    written.push(path);
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+        write_pages(sub, dir, written)?;
+    }
+    Ok(())
+}
