@@ -537,6 +537,8 @@ fn commands_that_print(dir: &Path) -> Vec<Vec<String>> {
         "--version".to_string(),
         "plan --help".to_string(),
         "help run".to_string(),
+        "help --help".to_string(),
+        format!("man {}", dir.join("man").display()),
     ];
     lines.iter().map(|line| line.split(' ').map(String::from).collect()).collect()
 }
@@ -596,5 +598,259 @@ fn every_command_of_the_list_prints() {
         let what = format!("copili {}: {}", args.join(" "), output.describe());
         assert_eq!(output.code(), Some(0), "{what}");
         assert!(!output.stdout().is_empty(), "{what}");
+    }
+}
+
+// --- help, completions and man pages as documented ----------------------------------------------
+
+/// `copili help --help` is the help of `help` (clap's own `help` refused it), and `copili help
+/// COMMAND` is `copili COMMAND --help`, subcommands included.
+#[test]
+fn help_is_a_command_with_a_help_of_its_own() {
+    let output = success(&["help", "--help"]);
+    assert!(output.stdout().contains("Usage: copili help [COMMAND]..."), "{}", output.describe());
+    assert_eq!(success(&["help"]).stdout(), success(&["--help"]).stdout());
+    for command in [&["plan"][..], &["run"], &["service"], &["export", "argo"], &["help"]] {
+        let mut help = vec!["help"];
+        help.extend_from_slice(command);
+        let mut flag = command.to_vec();
+        flag.push("--help");
+        assert_eq!(success(&help).stdout(), success(&flag).stdout(), "{command:?}");
+    }
+    let output = run(copili().args(["help", "frobnicate"]));
+    assert_eq!(output.code(), Some(2), "{}", output.describe());
+    assert!(output.stderr().contains("unrecognized subcommand 'frobnicate'"), "{}", output.describe());
+}
+
+/// `service --help` offers only what `service` takes; `run --help` still has `--dry-run` and
+/// `--resume`, which `service` refuses as unknown (exit 2).
+#[test]
+fn service_offers_only_the_options_it_takes() {
+    let service = success(&["service", "--help"]).stdout();
+    let run_help = success(&["run", "--help"]).stdout();
+    for option in ["--dry-run", "--resume"] {
+        assert!(!service.contains(option), "service --help offers {option}:\n{service}");
+        assert!(run_help.contains(option), "run --help lacks {option}:\n{run_help}");
+        let output = run(copili().args(["service", QUICKSTART, option]));
+        assert_eq!(output.code(), Some(2), "{option}: {}", output.describe());
+        assert!(output.stderr().contains(&format!("unexpected argument '{option}'")), "{}", output.describe());
+    }
+    for option in
+        ["--engine", "--jobs", "--fail-fast", "--stop-timeout", "--set-env", "--log-dir", "--force", "--every"]
+    {
+        assert!(service.contains(option), "service --help lacks {option}:\n{service}");
+    }
+    insta::assert_snapshot!("help_run", run_help);
+    insta::assert_snapshot!("help_service", service);
+}
+
+/// Every command with `--engine` names `swarm` in its help.
+#[test]
+fn engine_help_names_swarm_wherever_it_is_taken() {
+    for command in ["plan", "run", "service", "clean"] {
+        let help = success(&[command, "--help"]).stdout();
+        let engine = help.split("--engine <ENGINE>").nth(1).unwrap_or_else(|| panic!("{command}: no --engine\n{help}"));
+        let text: String =
+            engine.split("\n  -").next().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(text.contains("`swarm`"), "{command}: {text}");
+    }
+}
+
+/// `--engine none` is `plan`'s; `run`, `service` and `clean` refuse it with one line and exit 2,
+/// from the flag or from `COPILI_ENGINE`, and never run a program called `none` (one is in the
+/// working directory and on `PATH` here, and would leave a mark). A dry run takes it as `auto`.
+#[test]
+fn engine_none_is_refused_by_the_commands_that_need_an_engine() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mark = dir.path().join("ran");
+    let none = dir.path().join("none");
+    std::fs::write(&none, format!("#!/bin/sh\ntouch {}\n", mark.display())).expect("write the trap");
+    std::fs::set_permissions(&none, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let file = repo_root().join(QUICKSTART).display().to_string();
+    let path = format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap_or_default());
+    for command in [vec!["run", &file], vec!["service", &file], vec!["clean", &file], vec!["clean"]] {
+        for from_env in [false, true] {
+            let mut copili = copili();
+            copili.current_dir(dir.path()).env("PATH", &path).args(&command);
+            if from_env {
+                copili.env("COPILI_ENGINE", "none");
+            } else {
+                copili.args(["--engine", "none"]);
+            }
+            let output = run(&mut copili);
+            let what = format!("{command:?} (from the environment: {from_env}): {}", output.describe());
+            assert_eq!(output.code(), Some(2), "{what}");
+            let stderr = output.stderr();
+            assert_eq!(stderr.lines().count(), 1, "{what}");
+            assert!(
+                stderr.starts_with(&format!("error: --engine none: `copili {}` needs a container engine", command[0])),
+                "{what}"
+            );
+            assert!(!mark.exists(), "{what}: a program called `none` ran");
+        }
+    }
+    let output =
+        run(copili().current_dir(dir.path()).env("PATH", &path).args(["run", &file, "--dry-run", "--engine", "none"]));
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    assert!(output.stdout().contains(" run --name ExmaplePipeline-dataloader_01"), "{}", output.describe());
+    assert!(!mark.exists(), "a program called `none` ran");
+    // And `plan` takes it, as before.
+    success(&["plan", QUICKSTART, "--engine", "none"]);
+}
+
+/// Standard input that is not UTF-8 is invalid input (2), located at its first bad byte.
+#[test]
+fn stdin_that_is_not_utf8_is_located_invalid_input() {
+    use std::io::Write as _;
+
+    for (bytes, expected) in [
+        (&b"\xff"[..], "error: <stdin>:1:1: not UTF-8: byte 0xff"),
+        (&b"p:\n  - name: caf\xc3\xa9\xfe\n"[..], "error: <stdin>:2:15: not UTF-8: byte 0xfe"),
+    ] {
+        for command in ["validate", "plan", "graph"] {
+            let mut child = copili()
+                .args([command, "-"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("the command can be started");
+            child.stdin.take().expect("stdin is piped").write_all(bytes).expect("stdin can be written");
+            let output = Output { raw: child.wait_with_output().expect("the command can be waited for") };
+            assert_eq!(output.code(), Some(2), "{command}: {}", output.describe());
+            assert_eq!(output.stderr(), format!("{expected}\n"), "{command}: {}", output.describe());
+            assert_eq!(output.stdout(), "", "{command}");
+        }
+    }
+}
+
+/// The shells, as clap's fish script leaves them out (it completes options only).
+const SHELLS: [&str; 5] = ["bash", "elvish", "fish", "powershell", "zsh"];
+
+/// `copili completions <TAB>` offers the shells in fish as in bash: the script has the line,
+/// and fish itself (installed by `cargo xtask setup`), given the script, completes them.
+#[test]
+fn fish_completes_the_shells_of_completions() {
+    let script = success(&["completions", "fish"]).stdout();
+    let line = script
+        .lines()
+        .find(|l| l.contains("__fish_copili_using_subcommand completions") && l.contains(" -a "))
+        .unwrap_or_else(|| panic!("no candidates for `copili completions`:\n{script}"));
+    for shell in SHELLS {
+        assert!(line.contains(shell), "{shell}: {line}");
+    }
+    let bash = success(&["completions", "bash"]).stdout();
+    assert!(bash.contains(&SHELLS.join(" ")), "bash offers the shells");
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("copili.fish");
+    std::fs::write(&file, &script).expect("write the script");
+    let ask = |line: &str| -> Vec<String> {
+        let output = std::process::Command::new("fish")
+            .args(["--no-config", "-c", &format!("source {}; complete -C '{line}'", file.display())])
+            .current_dir(dir.path())
+            .output()
+            .unwrap_or_else(|e| panic!("fish, installed by `cargo xtask setup`, cannot be started: {e}"));
+        assert!(output.status.success(), "fish: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|l| l.split('\t').next().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(ask("copili completions "), SHELLS);
+    assert_eq!(ask("copili completions p"), ["powershell"]);
+    assert!(ask("copili ").contains(&"completions".to_string()));
+}
+
+/// The commands `copili --help` (and `copili export --help`) lists, with their man page names.
+fn man_page_names() -> Vec<String> {
+    let commands = |args: &[&str]| -> Vec<String> {
+        let help = success(args).stdout();
+        let list = help.split("Commands:\n").nth(1).expect("a list of commands");
+        list.lines()
+            .take_while(|l| l.starts_with("  "))
+            // Not the wrapped lines of a description, which are indented further.
+            .filter(|l| !l.starts_with("   "))
+            .filter_map(|l| l.split_whitespace().next().map(String::from))
+            .collect()
+    };
+    let mut names = vec!["copili".to_string()];
+    for command in commands(&["--help"]) {
+        names.push(format!("copili-{command}"));
+        if command == "export" {
+            names.extend(commands(&["export", "--help"]).iter().map(|sub| format!("copili-export-{sub}")));
+        }
+    }
+    names
+}
+
+/// `copili man DIR` writes a page per command, each valid roff that groff renders without a
+/// warning, with its title and NAME, and says which files it wrote.
+#[test]
+fn man_writes_a_valid_page_per_command() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let man = dir.path().join("share/man/man1");
+    let output = success(&["man", &man.display().to_string()]);
+    let names = man_page_names();
+    assert!(names.len() > 12 && names.contains(&"copili-export-argo".to_string()), "{names:?}");
+    let mut written: Vec<String> = std::fs::read_dir(&man)
+        .expect("the directory was created")
+        .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    let mut expected: Vec<String> = names.iter().map(|n| format!("{n}.1")).collect();
+    expected.sort();
+    assert_eq!(written, expected);
+    for name in &names {
+        let path = man.join(format!("{name}.1"));
+        assert!(output.stdout().contains(&format!("wrote {}\n", path.display())), "{}", output.describe());
+        let page = std::fs::read_to_string(&path).expect("the page is readable");
+        assert!(page.lines().any(|l| l.starts_with(&format!(".TH {name} 1 "))), "{name}: no .TH\n{page}");
+        let name_section = page.split(".SH NAME\n").nth(1).unwrap_or_else(|| panic!("{name}: no NAME\n{page}"));
+        assert!(name_section.starts_with(&format!("{} \\- ", name.replace('-', "\\-"))), "{name}: {name_section}");
+        let rendered = std::process::Command::new("groff")
+            .args(["-man", "-Tutf8", "-ww", "-P-cbu"])
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| panic!("groff, installed by `cargo xtask setup`, cannot be started: {e}"));
+        let warnings = String::from_utf8_lossy(&rendered.stderr);
+        assert!(rendered.status.success() && warnings.is_empty(), "{name}: {warnings}");
+        let text = String::from_utf8_lossy(&rendered.stdout);
+        assert!(text.contains("NAME") && text.contains("SYNOPSIS"), "{name}:\n{text}");
+    }
+    let run_page = std::fs::read_to_string(man.join("copili-run.1")).expect("copili-run.1");
+    assert!(run_page.contains("dry\\-run") && run_page.contains("swarm"), "{run_page}");
+}
+
+// --- paths the engine would read differently ----------------------------------------------------
+
+/// A line break in any path given on the command line is refused before anything is read or
+/// run, naming the option; one list of every path option.
+#[test]
+fn a_line_break_in_any_path_is_refused_naming_the_option() {
+    let bad = "logs\nx";
+    let cases: [(&[&str], &str); 12] = [
+        (&["validate", bad], "<FILE>"),
+        (&["plan", QUICKSTART, "--env-file", bad], "--env-file <PATH>"),
+        (&["run", QUICKSTART, "--dry-run", "--log-dir", bad], "--log-dir <DIR>"),
+        (&["run", QUICKSTART, "--dry-run", "--state-dir", bad], "--state-dir <DIR>"),
+        (&["run", QUICKSTART, "--dry-run", "--report", bad], "--report <FILE>"),
+        (&["service", QUICKSTART, "--log-dir", bad], "--log-dir <DIR>"),
+        (&["status", bad], "<FILE>"),
+        (&["status", QUICKSTART, "--state-dir", bad], "--state-dir <DIR>"),
+        (&["clean", bad], "[FILE]"),
+        (&["export", "argo", QUICKSTART, "-o", bad], "--output <FILE>"),
+        (&["export", "argo", QUICKSTART, "--secrets-manifest", bad], "--secrets-manifest <FILE>"),
+        (&["man", bad], "<DIR>"),
+    ];
+    for (args, option) in cases {
+        let output = run(copili().args(args));
+        let what = format!("{args:?}: {}", output.describe());
+        assert_eq!(output.code(), Some(2), "{what}");
+        assert_eq!(output.stdout(), "", "{what}");
+        let first = output.stderr().lines().next().unwrap_or_default().to_string();
+        assert_eq!(first, format!("error: {option}: \"logs\\nx\": a path must not contain a line break"), "{what}");
     }
 }

@@ -16,7 +16,8 @@
 //!    whose DNS resolves a sidecar's `--network-alias` (without them `apt-get
 //!    --no-install-recommends` satisfies podman with the CNI plugins, which resolve no names
 //!    without the separate dnsname plugin), and `catatonit`, rootless podman's pause process
-//!    (`catatonit -P`) and `--init`; and `iproute2` (`ip`) for step 7. Installed with
+//!    (`catatonit -P`) and `--init`; `iproute2` (`ip`) for step 7; `fish` and `groff-base`, for
+//!    the tests of `copili completions fish` and `copili man` (tests/cli.rs). Installed with
 //!    `apt-get --no-install-recommends` when `dpkg-query` does not report them `install ok
 //!    installed`.
 //! 2. **containers.conf** in `target/test-env/`: `runtime = "runc"` because podman's default
@@ -103,6 +104,8 @@ const PACKAGES: &[&str] = &[
     "aardvark-dns",
     "catatonit",
     "iproute2",
+    "fish",
+    "groff-base",
 ];
 
 /// podman's settings for this host (see step 2 in the module documentation), exactly as

@@ -9,25 +9,21 @@ use clap::CommandFactory as _;
 use copili::exit_code;
 
 use crate::cli::Cli;
-use crate::output::{self, errln, outln};
+use crate::output::{self, outln};
 
-/// `copili help [COMMAND…]`: the long help of copili or of a (sub)command. clap's own `help`
-/// command refuses `copili help --help`; this one is an ordinary command, with a help of its own.
+/// `copili help [COMMAND…]`: exactly what `copili [COMMAND…] --help` prints, also for an
+/// unknown command (clap's usage error, exit 2). clap's own `help` command refuses `copili help
+/// --help`; this one is an ordinary command, with a help of its own.
 pub(crate) fn help(path: &[String]) -> i32 {
-    let mut root = Cli::command();
-    root.build();
-    let mut command = &mut root;
-    for name in path {
-        match command.find_subcommand_mut(name) {
-            Some(sub) => command = sub,
-            None => {
-                errln!("error: unrecognized subcommand '{name}'\n\nFor a list of the commands, try 'copili --help'.");
-                return exit_code::INVALID_INPUT;
-            }
+    let args = std::iter::once("copili").chain(path.iter().map(String::as_str)).chain(std::iter::once("--help"));
+    match Cli::command().try_get_matches_from(args) {
+        Err(error) => crate::clap_message(&error),
+        // `--help` always ends parsing; should a path ever swallow it, the top-level help.
+        Ok(_) => {
+            output::print(&output::styled(&Cli::command().render_long_help(), false));
+            exit_code::SUCCESS
         }
     }
-    output::print(&output::styled(&command.render_long_help(), false));
-    exit_code::SUCCESS
 }
 
 /// `copili completions SHELL`. Fish's script gets the values of positional arguments too, which

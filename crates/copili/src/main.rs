@@ -40,7 +40,7 @@ fn main() -> ExitCode {
 /// Prints what clap has to say instead of running a command — the help, the version, a usage
 /// error — through [`output`] (clap's own `exit` would ignore a full disk), and returns its
 /// exit code: 0 for the help and the version, 2 for a usage error.
-fn clap_message(error: &clap::Error) -> i32 {
+pub(crate) fn clap_message(error: &clap::Error) -> i32 {
     let text = output::styled(&error.render(), error.use_stderr());
     if error.use_stderr() {
         output::eprint(&text);
