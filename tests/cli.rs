@@ -854,3 +854,17 @@ fn a_line_break_in_any_path_is_refused_naming_the_option() {
         assert_eq!(first, format!("error: {option}: \"logs\\nx\": a path must not contain a line break"), "{what}");
     }
 }
+
+/// Standard error that cannot be written is no panic either: the exit code stays the one the
+/// command has (2 for an invalid pipeline, for a usage error).
+#[test]
+fn a_full_stderr_changes_nothing_but_what_is_seen() {
+    for (args, code) in [(&["validate", "tests/fixtures/invalid/json-missing-quote.json"][..], 2), (&["frobnicate"], 2)]
+    {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full can be opened");
+        let raw = copili().args(args).stdin(std::process::Stdio::null()).stderr(full).output().expect("started");
+        let output = Output { raw };
+        assert_eq!(output.code(), Some(code), "{args:?}: {}", output.describe());
+        assert_eq!(output.stdout(), "", "{args:?}");
+    }
+}

@@ -197,7 +197,7 @@ pub enum Command {
         #[arg(value_name = "DIR", value_parser = PathParser)]
         dir: PathBuf,
     },
-    /// Print the help of copili, or of a command (the long form, as `COMMAND --help`).
+    /// Print the help of copili, or of a command (the same as `copili COMMAND --help`).
     Help {
         /// The command, and its subcommand (`export argo`).
         #[arg(value_name = "COMMAND")]
