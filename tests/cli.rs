@@ -512,10 +512,18 @@ fn empty_engine(dir: &Path) -> PathBuf {
     docker
 }
 
-/// Every command, with arguments that make it write to standard output (and need no engine:
-/// `clean` gets a stand-in). One list for both ways stdout can fail. `service` is not in it:
-/// it needs a real engine and runs until stopped; it writes through the same writer.
-fn commands_that_print(dir: &Path) -> Vec<Vec<String>> {
+/// A command of [`commands_that_print`].
+struct Printing {
+    args: Vec<String>,
+    /// Runs until stopped (`service`): SIGTERM once it wrote its state, which it does after
+    /// its first lines.
+    until_stopped: Option<PathBuf>,
+}
+
+/// Every command, with arguments that make it write to standard output, and no engine needed:
+/// `clean` and `service` get a stand-in, `service` goes straight to its (empty) schedule and is
+/// stopped. One list for every way stdout can fail.
+fn commands_that_print(dir: &Path) -> Vec<Printing> {
     let engine = empty_engine(dir).display().to_string();
     let state = dir.join("state").display().to_string();
     let lines = [
@@ -540,29 +548,59 @@ fn commands_that_print(dir: &Path) -> Vec<Vec<String>> {
         "help --help".to_string(),
         format!("man {}", dir.join("man").display()),
     ];
-    lines.iter().map(|line| line.split(' ').map(String::from).collect()).collect()
+    let mut commands: Vec<Printing> = lines
+        .iter()
+        .map(|line| Printing { args: line.split(' ').map(String::from).collect(), until_stopped: None })
+        .collect();
+    // Without service containers, service mode says so on stdout and waits to be stopped.
+    let service_state = dir.join("service-state");
+    let args = ["service", "tests/fixtures/valid/seed-json-01-hello.json", "--no-initial-run", "--engine", &engine];
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    args.extend(["--state-dir".to_string(), service_state.display().to_string()]);
+    commands.push(Printing { args, until_stopped: Some(service_state) });
+    commands
 }
 
-/// Runs `copili ARGS` with `stdout` as its standard output.
-fn run_with_stdout(args: &[String], stdout: std::process::Stdio) -> Output {
-    let raw = copili()
-        .args(args)
+/// Runs a command of [`commands_that_print`] with `stdout` as its standard output; its lock
+/// (`service`) in `dir`, not where other tests' are.
+fn run_with_stdout(command: &Printing, dir: &Path, stdout: std::process::Stdio) -> Output {
+    let mut child = copili()
+        .args(&command.args)
+        .env("XDG_RUNTIME_DIR", dir)
         .stdin(std::process::Stdio::null())
         .stdout(stdout)
         .stderr(std::process::Stdio::piped())
-        .output()
+        .spawn()
         .expect("the command can be started");
-    Output { raw }
+    if let Some(state) = &command.until_stopped {
+        let started = std::time::Instant::now();
+        let saved = || {
+            std::fs::read_dir(state)
+                .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".json")))
+                .unwrap_or(false)
+        };
+        while !saved() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?} wrote no state", command.args);
+            assert!(child.try_wait().expect("the child can be polled").is_none(), "{:?} ended early", command.args);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill can be run");
+        assert!(status.success(), "kill -TERM failed");
+    }
+    Output { raw: child.wait_with_output().expect("the command can be waited for") }
 }
 
 /// Before the fix, `copili validate F > /dev/full` panicked (exit 101).
 #[test]
 fn a_full_disk_is_one_line_and_exit_1_for_every_command() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    for args in commands_that_print(dir.path()) {
+    for command in commands_that_print(dir.path()) {
         let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full can be opened");
-        let output = run_with_stdout(&args, full.into());
-        let what = format!("copili {}: {}", args.join(" "), output.describe());
+        let output = run_with_stdout(&command, dir.path(), full.into());
+        let what = format!("copili {}: {}", command.args.join(" "), output.describe());
         assert_eq!(output.code(), Some(1), "{what}");
         let stderr = output.stderr();
         assert!(!stderr.contains("panicked"), "{what}");
@@ -577,11 +615,11 @@ fn a_full_disk_is_one_line_and_exit_1_for_every_command() {
 #[test]
 fn a_closed_pipe_ends_quietly_for_every_command() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    for args in commands_that_print(dir.path()) {
+    for command in commands_that_print(dir.path()) {
         let (reader, writer) = std::io::pipe().expect("a pipe");
         drop(reader);
-        let output = run_with_stdout(&args, writer.into());
-        let what = format!("copili {}: {}", args.join(" "), output.describe());
+        let output = run_with_stdout(&command, dir.path(), writer.into());
+        let what = format!("copili {}: {}", command.args.join(" "), output.describe());
         assert_eq!(output.code(), Some(0), "{what}");
         let stderr = output.stderr();
         assert!(!stderr.contains("panicked") && !stderr.contains("standard output"), "{what}");
@@ -593,9 +631,9 @@ fn a_closed_pipe_ends_quietly_for_every_command() {
 #[test]
 fn every_command_of_the_list_prints() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    for args in commands_that_print(dir.path()) {
-        let output = run_with_stdout(&args, std::process::Stdio::piped());
-        let what = format!("copili {}: {}", args.join(" "), output.describe());
+    for command in commands_that_print(dir.path()) {
+        let output = run_with_stdout(&command, dir.path(), std::process::Stdio::piped());
+        let what = format!("copili {}: {}", command.args.join(" "), output.describe());
         assert_eq!(output.code(), Some(0), "{what}");
         assert!(!output.stdout().is_empty(), "{what}");
     }
