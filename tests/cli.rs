@@ -1,5 +1,6 @@
 //! End-to-end tests of the real `copili` binary on valid input: validate, plan, graph, schema,
-//! completions, selection, variables and secrets, standard input, usage errors.
+//! completions, selection, variables and secrets, standard input, usage errors; every command
+//! with a standard output that fails; help, man pages and paths on the command line.
 
 use std::path::{Path, PathBuf};
 
