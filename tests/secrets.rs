@@ -55,9 +55,15 @@ enum Syntax {
 /// Where the secret goes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Position {
-    Password { sidecar: bool },
-    EnvMap { sidecar: bool },
-    EnvList { sidecar: bool },
+    Password {
+        sidecar: bool,
+    },
+    EnvMap {
+        sidecar: bool,
+    },
+    EnvList {
+        sidecar: bool,
+    },
     BuildArgs,
     /// `run --set-env KEY=VALUE`.
     SetEnv,
@@ -144,7 +150,10 @@ fn secret_entries(case: &Case) -> Option<(String, Doc)> {
         ),
         Position::EnvList { .. } => (
             spelling("env_vars"),
-            Doc::Seq(vec![Doc::Str("PLAIN=1".into(), Style::Plain), secret_value(case, format!("DB_PASSWORD={value}"))]),
+            Doc::Seq(vec![
+                Doc::Str("PLAIN=1".into(), Style::Plain),
+                secret_value(case, format!("DB_PASSWORD={value}")),
+            ]),
         ),
         Position::BuildArgs => (spelling("args"), Doc::Map(vec![("TOKEN".into(), secret_value(case, value))])),
         Position::SetEnv => return None,
@@ -191,11 +200,15 @@ fn pipeline(case: &Case) -> Doc {
         ("dependencies".into(), Doc::Seq(vec![Doc::Str("first".into(), Style::Plain)])),
     ];
     match case.position {
-        Position::Password { sidecar: true } | Position::EnvMap { sidecar: true } | Position::EnvList { sidecar: true } => {
+        Position::Password { sidecar: true }
+        | Position::EnvMap { sidecar: true }
+        | Position::EnvList { sidecar: true } => {
             sidecar.extend(secret_map);
             noise(&mut sidecar);
         }
-        Position::Password { sidecar: false } | Position::EnvMap { sidecar: false } | Position::EnvList { sidecar: false } => {
+        Position::Password { sidecar: false }
+        | Position::EnvMap { sidecar: false }
+        | Position::EnvList { sidecar: false } => {
             first.extend(secret_map);
             noise(&mut first);
         }
@@ -333,7 +346,15 @@ fn json(doc: &Doc, indent: usize, pretty: bool, out: &mut String) {
         Doc::Map(entries) => {
             out.push('{');
             for (i, (key, value)) in entries.iter().enumerate() {
-                out.push_str(if i == 0 { nl } else { if pretty { ",\n" } else { ", " } });
+                out.push_str(if i == 0 {
+                    nl
+                } else {
+                    if pretty {
+                        ",\n"
+                    } else {
+                        ", "
+                    }
+                });
                 out.push_str(&format!("{inner}{}: ", json_string(key)));
                 json(value, indent + 2, pretty, out);
             }
@@ -342,7 +363,15 @@ fn json(doc: &Doc, indent: usize, pretty: bool, out: &mut String) {
         Doc::Seq(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
-                out.push_str(if i == 0 { nl } else { if pretty { ",\n" } else { ", " } });
+                out.push_str(if i == 0 {
+                    nl
+                } else {
+                    if pretty {
+                        ",\n"
+                    } else {
+                        ", "
+                    }
+                });
                 out.push_str(&inner);
                 json(item, indent + 2, pretty, out);
             }
@@ -377,7 +406,8 @@ fn text(case: &Case) -> String {
 }
 
 fn case_strategy() -> impl Strategy<Value = Case> {
-    let syntax = prop_oneof![Just(Syntax::YamlBlock), Just(Syntax::YamlFlow), Just(Syntax::Json), Just(Syntax::JsonOneLine)];
+    let syntax =
+        prop_oneof![Just(Syntax::YamlBlock), Just(Syntax::YamlFlow), Just(Syntax::Json), Just(Syntax::JsonOneLine)];
     let position = prop_oneof![
         any::<bool>().prop_map(|sidecar| Position::Password { sidecar }),
         any::<bool>().prop_map(|sidecar| Position::EnvMap { sidecar }),
@@ -502,7 +532,9 @@ fn check_case(case: &Case) -> Result<(), TestCaseError> {
     // The Workflow is output too; the secrets manifest is where the value belongs.
     if let Ok(text) = std::fs::read_to_string(&workflow) {
         if let Some(piece) = leaks(&text) {
-            return Err(TestCaseError::fail(format!("`{piece}` of the secret is in the Workflow\n{case_text}\n{text}")));
+            return Err(TestCaseError::fail(format!(
+                "`{piece}` of the secret is in the Workflow\n{case_text}\n{text}"
+            )));
         }
     }
     Ok(())

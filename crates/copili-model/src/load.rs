@@ -255,7 +255,7 @@ pub fn decode_utf8(name: &str, bytes: Vec<u8>) -> Result<String, Box<Diagnostic>
     let source = Arc::new(SourceFile::new(name, String::from_utf8_lossy(bytes)));
     // Not parsed: secrets are found by the layout of the text, as after a syntax error.
     mask_by_layout(&source);
-    let d = Diagnostic::error(format!("the file is not UTF-8 text: byte 0x{byte:02x} at line {line}, column {column}"))
+    let d = Diagnostic::error(format!("not UTF-8 text: byte 0x{byte:02x} at line {line}, column {column}"))
         .at(&source, Span { line, column, len: 1 })
         .help("save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 FILE`)");
     Err(Box::new(d))

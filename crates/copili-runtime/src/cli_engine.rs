@@ -593,13 +593,36 @@ pub(crate) fn own_process_group(expression: duct::Expression) -> duct::Expressio
 
 /// An argument as a POSIX shell would need it: bare when it holds only safe characters,
 /// else in single quotes.
+///
+/// An argument with characters that would act on a terminal (ESC, a line break, other control
+/// characters) is written in bash's `$'…'` quoting with those characters escaped, so that a
+/// dry-run line neither rewrites the terminal nor spans lines, and still pastes as the same
+/// argument.
 pub fn shell_quote(arg: &str) -> String {
+    use std::fmt::Write as _;
     let safe = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
     if safe {
-        arg.to_string()
-    } else {
-        format!("'{}'", arg.replace('\'', r"'\''"))
+        return arg.to_string();
     }
+    if !arg.chars().any(|c| c != '\t' && copili_model::escape::acts_on_terminal(c)) {
+        return format!("'{}'", arg.replace('\'', r"'\''"));
+    }
+    let mut quoted = String::from("$'");
+    for c in arg.chars() {
+        let _ = match c {
+            '\\' => write!(quoted, "\\\\"),
+            '\'' => write!(quoted, "\\'"),
+            '\n' => write!(quoted, "\\n"),
+            '\t' => write!(quoted, "\\t"),
+            c if copili_model::escape::acts_on_terminal(c) && (c as u32) < 0x80 => {
+                write!(quoted, "\\x{:02x}", c as u32)
+            }
+            c if copili_model::escape::acts_on_terminal(c) => write!(quoted, "\\U{:08x}", c as u32),
+            c => write!(quoted, "{c}"),
+        };
+    }
+    quoted.push('\'');
+    quoted
 }
 
 /// What a dry run answers: the output a successful command would give.
@@ -996,6 +1019,32 @@ impl Engine for CliEngine {
 mod tests {
     use super::*;
     use copili_model::Secret;
+
+    /// A quoted argument pastes back as itself (bash reads it), on one line and with nothing
+    /// that acts on a terminal.
+    #[test]
+    fn shell_quote_round_trips_through_bash() {
+        let args = [
+            "plain",
+            "with space",
+            "it's",
+            "",
+            "a\nb",
+            "\u{1b}[31mred\u{7}",
+            "tab\there",
+            "back\\slash'\n",
+            "\u{202e}x",
+        ];
+        for arg in args {
+            let quoted = shell_quote(arg);
+            assert!(!quoted.chars().any(|c| c != '\t' && copili_model::escape::acts_on_terminal(c)), "{quoted:?}");
+            let output = std::process::Command::new("bash")
+                .args(["-c", &format!("printf %s {quoted}")])
+                .output()
+                .expect("bash runs");
+            assert_eq!(String::from_utf8_lossy(&output.stdout), arg, "{quoted}");
+        }
+    }
 
     fn request() -> CreateRequest {
         CreateRequest {

@@ -241,10 +241,10 @@ pub(crate) fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Re
             errln!("error: cannot read the pipeline from standard input: {e}");
             return Ok(None);
         }
-        stdin_text = match String::from_utf8(bytes) {
+        stdin_text = match copili::model::decode_utf8("<stdin>", bytes) {
             Ok(text) => text,
-            Err(e) => {
-                errln!("error: {}", not_utf8("<stdin>", e.as_bytes(), e.utf8_error()));
+            Err(diagnostic) => {
+                report_invalid(&Diagnostics { items: vec![*diagnostic] }, "-");
                 return Ok(None);
             }
         };
@@ -291,18 +291,6 @@ pub(crate) fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Re
     Ok(Some((pipeline, plan, n)))
 }
 
-/// `NAME:LINE:COLUMN: not UTF-8: byte 0xff`: where the first byte that is not UTF-8 is (the
-/// column counts characters, as the diagnostics' columns do).
-fn not_utf8(name: &str, bytes: &[u8], error: std::str::Utf8Error) -> String {
-    let valid = &bytes[..error.valid_up_to()];
-    let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |at| at + 1);
-    let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-    // The part of the line before the bad byte is valid UTF-8.
-    let column = std::str::from_utf8(&valid[line_start..]).map_or(0, |text| text.chars().count()) + 1;
-    let byte = bytes.get(error.valid_up_to()).map_or_else(String::new, |b| format!(": byte {b:#04x}"));
-    format!("{name}:{line}:{column}: not UTF-8{byte}")
-}
-
 /// `1 container`, `2 containers`.
 fn plural(n: usize, word: &str) -> String {
     if n == 1 {
@@ -328,21 +316,4 @@ fn report_invalid(diagnostics: &Diagnostics, file: &str) {
         summary.push_str(&format!(", {}", plural(warnings, "warning")));
     }
     errln!("{summary}");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::not_utf8;
-
-    fn located(bytes: &[u8]) -> String {
-        let error = std::str::from_utf8(bytes).expect_err("not UTF-8");
-        not_utf8("<stdin>", bytes, error)
-    }
-
-    #[test]
-    fn the_first_bad_byte_is_located_by_line_and_character() {
-        assert_eq!(located(b"\xff"), "<stdin>:1:1: not UTF-8: byte 0xff");
-        assert_eq!(located(b"p:\n  - name: \xc3\xa9t\xe9\n"), "<stdin>:2:13: not UTF-8: byte 0xe9");
-        assert_eq!(located(b"a\nb\nc\x80"), "<stdin>:3:2: not UTF-8: byte 0x80");
-    }
 }

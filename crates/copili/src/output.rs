@@ -124,17 +124,28 @@ pub(crate) fn finish(code: i32) -> i32 {
     }
 }
 
-/// `println!` to [`Stdout`], never panicking.
+/// Writes copili's own text to standard output: characters from a file, the environment or an
+/// engine that would act on a terminal are escaped ([`copili::model::escape`]).
+pub(crate) fn print_own(text: &str) {
+    print(&copili::model::escape::escape_controls_in_lines(text));
+}
+
+/// Writes copili's own text to standard error, escaped like [`print_own`]'s.
+pub(crate) fn eprint_own(text: &str) {
+    eprint(&copili::model::escape::escape_controls_in_lines(text));
+}
+
+/// `println!` to [`Stdout`], never panicking; for copili's own text ([`print_own`]).
 macro_rules! outln {
     ($($arg:tt)*) => {
-        $crate::output::print(&format!("{}\n", format_args!($($arg)*)))
+        $crate::output::print_own(&format!("{}\n", format_args!($($arg)*)))
     };
 }
 
-/// `eprintln!`, never panicking.
+/// `eprintln!`, never panicking; for copili's own text ([`eprint_own`]).
 macro_rules! errln {
     ($($arg:tt)*) => {
-        $crate::output::eprint(&format!("{}\n", format_args!($($arg)*)))
+        $crate::output::eprint_own(&format!("{}\n", format_args!($($arg)*)))
     };
 }
 

@@ -334,7 +334,10 @@ fn parse_globals(args: &RunArgs) -> Result<Globals, String> {
             Some(("", _)) => return Err(format!("--set-env `={}`: the name is empty", Secret::MASK)),
             Some((key, _)) if key.chars().any(|c| c.is_whitespace() || c.is_control()) => {
                 let shown = copili::model::escape::escape_controls(key);
-                return Err(format!("--set-env `{shown}={}`: a name cannot hold white space or control characters", Secret::MASK));
+                return Err(format!(
+                    "--set-env `{shown}={}`: a name cannot hold white space or control characters",
+                    Secret::MASK
+                ));
             }
             Some((key, value)) => env.push((key.to_string(), Secret::new(value))),
             None => match std::env::var(item) {

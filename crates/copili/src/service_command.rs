@@ -611,6 +611,6 @@ pub fn status(
             }
         }
     }
-    crate::output::print(&out);
+    crate::output::print_own(&out);
     Ok(exit_code::SUCCESS)
 }

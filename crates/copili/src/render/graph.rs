@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use crate::{Pipeline, Plan};
 
 fn dot_escape(text: &str) -> String {
+    let text = copili_model::escape::escape_controls(text);
     text.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
@@ -68,6 +69,7 @@ pub fn to_dot(pipeline: &Pipeline, plan: &Plan) -> String {
 }
 
 fn mermaid_escape(text: &str) -> String {
+    let text = copili_model::escape::escape_controls(text);
     text.replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;")
 }
 

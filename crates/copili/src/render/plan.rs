@@ -373,7 +373,11 @@ pub fn to_text(pipeline: &Pipeline, plan: &Plan, images: &ImagePlans) -> String 
             let _ = writeln!(out, "  {:<width$}  {}", v.name, v.source.as_str());
         }
     }
-    out
+    // Descriptions, paths and commands come from the file: nothing in them may act on a terminal.
+    match copili_model::escape::escape_controls_in_lines(&out) {
+        std::borrow::Cow::Borrowed(_) => out,
+        std::borrow::Cow::Owned(escaped) => escaped,
+    }
 }
 
 fn detail_lines(out: &mut String, c: &ContainerSpec, main: bool, images: &ImagePlans) {

@@ -230,8 +230,10 @@ pub fn human_duration(duration: Duration) -> String {
 }
 
 /// A message on one line: engines' errors carry several (the tail of their stderr).
+/// Characters that would act on a terminal are escaped: a reason can quote a file or an engine.
 pub fn one_line(text: &str) -> String {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    let joined = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+    copili_model::escape::escape_controls(&joined).into_owned()
 }
 
 #[cfg(test)]
