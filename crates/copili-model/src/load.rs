@@ -317,21 +317,44 @@ fn absolute(path: &Path, base: &Path) -> PathBuf {
     out
 }
 
+/// The units of an amount of memory, lowercase, with their power of 2 (powers of 1024, as
+/// docker's); any case is accepted.
+pub(crate) const MEMORY_UNITS: &[(&str, u32)] = &[
+    ("", 0),
+    ("b", 0),
+    ("k", 10),
+    ("kb", 10),
+    ("ki", 10),
+    ("kib", 10),
+    ("m", 20),
+    ("mb", 20),
+    ("mi", 20),
+    ("mib", 20),
+    ("g", 30),
+    ("gb", 30),
+    ("gi", 30),
+    ("gib", 30),
+    ("t", 40),
+    ("tb", 40),
+    ("ti", 40),
+    ("tib", 40),
+];
+
+/// The most CPUs a container may be given.
+pub(crate) const MAX_CPUS: f64 = 4096.0;
+
+/// The least memory engines accept, 4 MiB.
+pub(crate) const MIN_MEMORY: u64 = 4 * 1024 * 1024;
+
 /// Bytes from `512m`, `1g`, `1.5G`, `256Mi`, `1024` (units are powers of 1024, as docker's).
 pub(crate) fn parse_memory(text: &str) -> Option<u64> {
     let text = text.trim();
     let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: f64 = number.parse().ok()?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "ki" | "kib" => 1 << 10,
-        "m" | "mb" | "mi" | "mib" => 1 << 20,
-        "g" | "gb" | "gi" | "gib" => 1 << 30,
-        "t" | "tb" | "ti" | "tib" => 1 << 40,
-        _ => return None,
-    };
-    let bytes = number * factor as f64;
+    let unit = unit.trim().to_ascii_lowercase();
+    let (_, power) = MEMORY_UNITS.iter().find(|(name, _)| *name == unit)?;
+    let bytes = number * (1u64 << power) as f64;
     (0.0..1e18).contains(&bytes).then_some(bytes as u64)
 }
 
@@ -419,18 +442,43 @@ fn mask_by_layout(source: &SourceFile) {
     }
 }
 
-static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$").expect("valid regex"));
-static REPOSITORY: LazyLock<Regex> = LazyLock::new(|| {
+/// A container or named volume's name, unanchored (the schema builds its patterns from it).
+pub(crate) const NAME_SYNTAX: &str = r"[a-zA-Z0-9][a-zA-Z0-9_.-]*";
+/// The longest container name: a hostname's label.
+pub(crate) const MAX_NAME_LEN: usize = 63;
+/// An image tag, unanchored.
+pub(crate) const TAG_SYNTAX: &str = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}";
+/// A placement constraint, unanchored.
+pub(crate) const PLACEMENT_SYNTAX: &str = r"\s*[A-Za-z0-9_.\-/]+\s*(==|!=)\s*\S+\s*";
+
+/// An image repository, without tag and digest (docker's reference grammar), unanchored.
+pub(crate) fn repository_syntax() -> String {
     let domain_component = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)";
     let domain = format!(r"(?:{domain_component}(?:\.{domain_component})*(?::[0-9]+)?)");
     let path_component = r"(?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)";
-    let digest = r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})";
-    Regex::new(&format!(r"^(?:{domain}/)?{path_component}(?:/{path_component})*{digest}?$")).expect("valid regex")
-});
+    format!(r"(?:{domain}/)?{path_component}(?:/{path_component})*")
+}
+
+/// An image digest, `@algorithm:hex`, unanchored.
+pub(crate) fn digest_syntax() -> &'static str {
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})"
+}
+
+static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!("^{NAME_SYNTAX}$")).expect("valid regex"));
+static REPOSITORY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!("^{}{}?$", repository_syntax(), digest_syntax())).expect("valid regex"));
 static PLACEMENT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*[A-Za-z0-9_.\-/]+\s*(==|!=)\s*\S+\s*$").expect("valid regex"));
-static TAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").expect("valid regex"));
+    LazyLock::new(|| Regex::new(&format!("^{PLACEMENT_SYNTAX}$")).expect("valid regex"));
+static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!("^{TAG_SYNTAX}$")).expect("valid regex"));
+
+/// Characters no path of the pipeline file may hold (volumes, build context, Dockerfile): the
+/// engine CLIs and their config files read a line break or a NUL differently, or not at all.
+pub(crate) const PATH_FORBIDDEN: [char; 3] = ['\n', '\r', '\0'];
+
+/// [`PATH_FORBIDDEN`] as the inside of a regex character class (`\u000A…`), for the schema.
+pub(crate) fn path_forbidden_class() -> String {
+    PATH_FORBIDDEN.iter().map(|c| format!(r"\u{:04X}", u32::from(*c))).collect()
+}
 
 /// The most `retries` a container may have.
 const MAX_RETRIES: u32 = 100;
@@ -1398,8 +1446,8 @@ impl Loader {
             format!("invalid name `{name}`: a name starting with `-` would be read as an option by the engine CLI")
         } else if !NAME.is_match(name) {
             format!("invalid name `{name}`: docker and podman accept letters, digits, `_`, `.` and `-`, starting with a letter or digit")
-        } else if name.len() > 63 {
-            format!("the name `{name}` is longer than 63 characters, the limit of the hostname it becomes")
+        } else if name.len() > MAX_NAME_LEN {
+            format!("the name `{name}` is longer than {MAX_NAME_LEN} characters, the limit of the hostname it becomes")
         } else {
             return true;
         };
@@ -1639,7 +1687,7 @@ impl Loader {
         let Some(text) = self.text(node, at, false) else { return };
         if key == "cpus" {
             match text.trim().parse::<f64>() {
-                Ok(cpus) if cpus > 0.0 && cpus.is_finite() && cpus <= 4096.0 => into.cpus = Some(cpus),
+                Ok(cpus) if cpus > 0.0 && cpus.is_finite() && cpus <= MAX_CPUS => into.cpus = Some(cpus),
                 _ => {
                     self.error(
                         format!("invalid number of CPUs `{text}`: expected a number above 0, e.g. `0.5` or `2`"),
@@ -1650,7 +1698,7 @@ impl Loader {
             }
         } else {
             match parse_memory(&text) {
-                Some(bytes) if bytes >= 4 * 1024 * 1024 => into.memory = Some(bytes),
+                Some(bytes) if bytes >= MIN_MEMORY => into.memory = Some(bytes),
                 Some(_) => {
                     self.error(format!("memory `{text}` is below the 4 MiB engines accept"), node.span, Some(at));
                 }

@@ -12,6 +12,62 @@ pub enum OnSidecar {
     Refused,
 }
 
+/// The kinds of value a property takes, each read by one conversion of the loader
+/// ([`crate::load`](mod@crate::load)) and given one shape in the JSON Schema
+/// ([`crate::schema`](mod@crate::schema)), which matches on every kind: a property cannot be
+/// added to the table without a shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A container name: letters, digits, `_`, `.`, `-`, at most 63.
+    Name,
+    /// An image repository, optionally with a tag or digest.
+    ImageRepo,
+    /// An image tag.
+    Tag,
+    /// Any text: a string, or a number or boolean taken as written.
+    Text,
+    /// `true` or `false`, or a variable that expands to one.
+    Boolean {
+        /// The value when the property is absent.
+        default: bool,
+    },
+    /// A list of texts (`dependencies`, `exlude_in_env`).
+    TextList,
+    /// `env_vars`: a mapping of names to values, or a list of `NAME=VALUE`.
+    EnvVars,
+    /// `labels`: as `env_vars`, names not empty and not `io.copili.*`.
+    Labels,
+    /// `volumes`: `{HOST: {bind: PATH, mode: rw|ro}}` or a list of `HOST:PATH[:ro|:rw]`.
+    Volumes,
+    /// A command: a string split shell-style, or a list of texts.
+    Command,
+    /// A list of sidecar descriptions.
+    Sidecars,
+    /// A duration string such as `1h 30m`, or a number of seconds.
+    Duration {
+        /// Whether zero is allowed.
+        zero: bool,
+        /// The value when the property is absent, shown by editors.
+        default: Option<&'static str>,
+    },
+    /// A whole number from 0 to 100.
+    Retries,
+    /// A sidecar's readiness check: a command, or `{command, timeout, interval}`.
+    Ready,
+    /// `always`, `missing` or `never`.
+    Pull,
+    /// A service schedule: `every 10m`, `daily 03:30`, a cron expression.
+    Schedule,
+    /// An IANA time zone name, or `local`.
+    TimeZone,
+    /// A list of swarm constraints `ATTRIBUTE==VALUE` or `ATTRIBUTE!=VALUE`.
+    Placement,
+    /// `{cpus, memory, reservations}` or `{limits, reservations}`.
+    Resources,
+    /// A build context, or `{context, dockerfile, args, target}`.
+    Build,
+}
+
 /// One property of a container description.
 #[derive(Debug, Clone, Copy)]
 pub struct Property {
@@ -23,6 +79,8 @@ pub struct Property {
     pub required: bool,
     /// What it means on a sidecar.
     pub on_sidecar: OnSidecar,
+    /// What its value may be: the loader's conversion and the schema's shape of it.
+    pub value: ValueKind,
     /// One line for the schema and the docs.
     pub summary: &'static str,
 }
@@ -34,6 +92,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: true,
         on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Name,
         summary: "Identifier within the pipeline and the container's hostname: letters, digits, `_`, `.`, `-`, starting with a letter or digit.",
     },
     Property {
@@ -41,6 +100,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &["repo"],
         required: true,
         on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::ImageRepo,
         summary: "Image repository, e.g. `my-namespace/my-image` or `registry.example.com:5000/team/image`; optional with `build` (default `localhost/copili-<pipeline>-<name>`).",
     },
     Property {
@@ -48,6 +108,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Tag,
         summary: "Image tag (default `latest`).",
     },
     Property {
@@ -55,6 +116,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Text,
         summary: "Link to the code repository or other information.",
     },
     Property {
@@ -62,6 +124,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Text,
         summary: "Short description.",
     },
     Property {
@@ -69,6 +132,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Text,
         summary: "Registry user name; use a variable such as `${REGISTRY_USER}`.",
     },
     Property {
@@ -76,6 +140,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Text,
         summary: "Registry password (a secret: never shown); use a variable such as `${REGISTRY_PASSWORD}`.",
     },
     Property {
@@ -83,6 +148,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::NoEffect,
+        value: ValueKind::Boolean { default: false },
         summary: "Rerun on a schedule in service mode (default false).",
     },
     Property {
@@ -90,6 +156,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::EnvVars,
         summary: "Environment variables; numbers and booleans become strings. Values are secrets: never shown.",
     },
     Property {
@@ -97,6 +164,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &["dependency"],
         required: false,
         on_sidecar: OnSidecar::Refused,
+        value: ValueKind::TextList,
         summary: "Names of containers that must succeed before this one starts.",
     },
     Property {
@@ -104,6 +172,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &["exclude_in_env"],
         required: false,
         on_sidecar: OnSidecar::NoEffect,
+        value: ValueKind::TextList,
         summary: "Environments (values of `ENV` or `--environment`) in which this container is skipped.",
     },
     Property {
@@ -111,6 +180,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Volumes,
         summary: "Mounts: `{HOST: {bind: PATH, mode: rw|ro}}` or a list of `HOST:PATH[:ro|:rw]`; a bare name is a named volume.",
     },
     Property {
@@ -118,6 +188,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Command,
         summary: "Command: a list of strings, or one string split shell-style.",
     },
     Property {
@@ -125,6 +196,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::Refused,
+        value: ValueKind::Sidecars,
         summary: "Helper containers started with this one and removed when it ends.",
     },
     Property {
@@ -132,6 +204,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Labels,
         summary: "Container labels.",
     },
     Property {
@@ -139,6 +212,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::NoEffect,
+        value: ValueKind::Boolean { default: false },
         summary: "Run even when it ran before (default false).",
     },
     Property {
@@ -146,6 +220,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::NoEffect,
+        value: ValueKind::Duration { zero: false, default: None },
         summary: "Stop the container and fail it when it runs longer: a duration such as `30m` or `1h 30m`, or a number of seconds (default: no limit).",
     },
     Property {
@@ -153,6 +228,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::NoEffect,
+        value: ValueKind::Retries,
         summary: "Attempts after the first when the container fails, 0 to 100 (default 0).",
     },
     Property {
@@ -160,6 +236,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::NoEffect,
+        value: ValueKind::Duration { zero: true, default: Some("10s") },
         summary: "Wait before the first retry, doubled before each further one: a duration or a number of seconds (default `10s`).",
     },
     Property {
@@ -168,6 +245,7 @@ pub const PROPERTIES: &[Property] = &[
         required: false,
         // Sidecars only: the loader refuses it on a container of the pipeline itself.
         on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Ready,
         summary: "Sidecars only: a command run inside the sidecar until it succeeds, before its container starts; a string, a list, or `{command, timeout, interval}` (default timeout `60s`, interval `1s`).",
     },
     Property {
@@ -175,6 +253,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::NoEffect,
+        value: ValueKind::Boolean { default: false },
         summary: "Run only until it has succeeded once (the state in `.copili/` remembers); `force_rerun` or `--force` run it again (default false).",
     },
     Property {
@@ -182,6 +261,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::NoEffect,
+        value: ValueKind::Schedule,
         summary: "Service containers: when to rerun in service mode: `every 10m`, `daily 03:30`, or a cron expression such as `*/10 * * * *` (default: the run's `--every`/`--cron`, else daily at 00:00).",
     },
     Property {
@@ -189,6 +269,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::NoEffect,
+        value: ValueKind::TimeZone,
         summary: "Service containers: the time zone of `schedule`, an IANA name such as `Europe/Berlin` (default: `--timezone`, else local time).",
     },
     Property {
@@ -196,6 +277,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::NoEffect,
+        value: ValueKind::Boolean { default: false },
         summary: "Service containers: when a run was due while copili was down, run once at start-up (never once per missed run); otherwise wait for the next (default false).",
     },
     Property {
@@ -203,6 +285,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Placement,
         summary: "Where it may run on a cluster: Docker Swarm constraints such as `node.labels.disk==ssd` or `node.role!=manager` (node selectors when exported to Kubernetes); no effect on a single host.",
     },
     Property {
@@ -210,6 +293,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Resources,
         summary: "CPU and memory: `{cpus: 2, memory: 1g, reservations: {cpus: 0.5, memory: 256m}}` (or compose's `limits`/`reservations`); limits for every engine, reservations on swarm and Kubernetes (memory also on docker and podman).",
     },
     Property {
@@ -217,6 +301,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Pull,
         summary: "When to pull the image: `missing` (default: only when no image of that name and tag is present), `always`, or `never` (an absent image fails the container).",
     },
     Property {
@@ -224,6 +309,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Boolean { default: true },
         summary: "Verify the registry's TLS certificate (default true); `false` lets podman use a plain-HTTP registry (docker decides by its daemon's `insecure-registries`).",
     },
     Property {
@@ -231,6 +317,7 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &[],
         required: false,
         on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Build,
         summary: "Build the image instead of pulling it: a context (a directory, or a git repository `URL[#REF][:SUBDIR]`), or `{context, dockerfile, args, target}`; tagged `image_repo:tag`.",
     },
 ];

@@ -14,8 +14,11 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::load::{duration_pattern, DURATION_UNITS, MAX_DURATION};
-use crate::properties::{OnSidecar, Property, PROPERTIES};
+use crate::load::{
+    digest_syntax, duration_pattern, path_forbidden_class, repository_syntax, DURATION_UNITS, MAX_CPUS, MAX_DURATION,
+    MAX_NAME_LEN, MEMORY_UNITS, MIN_MEMORY, NAME_SYNTAX, PLACEMENT_SYNTAX, TAG_SYNTAX,
+};
+use crate::properties::{OnSidecar, ValueKind, PROPERTIES};
 
 /// The schema's `$id`: where it is published, beside the repository.
 pub const SCHEMA_ID: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/copili.schema.json");
@@ -23,19 +26,39 @@ pub const SCHEMA_ID: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/copili.schem
 /// The JSON Schema draft the schema follows (the newest that yaml-language-server fully supports).
 pub const SCHEMA_DRAFT: &str = "http://json-schema.org/draft-07/schema#";
 
-/// A container or volume name (letters, digits, `_`, `.`, `-`, at most 63: a hostname), or a
-/// value with a variable.
-const NAME_PATTERN: &str = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$|\$";
-
-/// An image tag (up to 128 characters, not starting with `.` or `-`), or a value with a variable.
-const TAG_PATTERN: &str = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$|\$";
-
 /// A value with a variable (`${VAR}` or `$VAR`), for booleans and enums given by a variable.
 const VARIABLE_PATTERN: &str = r"\$";
 
-/// The short volume form `HOST:PATH[:ro|:rw]` (the path inside the container is absolute), or
-/// a value with a variable.
-const VOLUME_PATTERN: &str = r"^[^:]+:/[^:]*(:(ro|rw))?$|\$";
+/// The JSON types the loader reads as text: a number or boolean is taken as written.
+const TEXT_TYPES: [&str; 3] = ["string", "number", "boolean"];
+
+/// `^(syntax)$`, or a value with a variable (checked by the loader once expanded).
+fn anchored_or_variable(syntax: &str) -> String {
+    format!(r"^(?:{syntax})$|\$")
+}
+
+/// A container or volume name as the loader reads it, or a value with a variable.
+fn name_pattern() -> String {
+    anchored_or_variable(NAME_SYNTAX)
+}
+
+/// The host side of a mount as the loader reads it: a named volume, or a host path (it starts
+/// with `.` or `~`, or holds a `/`); no `:`, line break or NUL.
+fn mount_host_syntax() -> String {
+    let path_char = format!("[^:{}]", path_forbidden_class());
+    format!(r"{NAME_SYNTAX}|[.~]{path_char}*|{path_char}*/{path_char}*")
+}
+
+/// The path inside the container: absolute, no `:`, line break or NUL.
+fn mount_target_syntax() -> String {
+    format!("/[^:{}]*", path_forbidden_class())
+}
+
+/// A path the loader takes (build context, Dockerfile): not blank, no line break or NUL.
+fn path_pattern() -> String {
+    let forbidden = path_forbidden_class();
+    anchored_or_variable(&format!(r"[^{forbidden}]*[^\s{forbidden}][^{forbidden}]*"))
+}
 
 /// A duration as the loader reads it (`30m`, `1h 30m`, `600` as a string), or a value with a
 /// variable. Numbers are seconds and need no pattern.
@@ -124,10 +147,10 @@ fn description_schema(kind: Kind) -> Value {
             (Kind::Sidecar, OnSidecar::NoEffect) => "No effect on a sidecar (accepted with a warning). ",
             _ => "",
         };
-        let shape = match (kind, property.name) {
+        let shape = match (kind, property.value) {
             // The loader refuses `ready` on a container of the pipeline: it checks a sidecar.
-            (Kind::Container, "ready") => json!({ "not": {} }),
-            _ => value_shape(property).unwrap_or_else(|| json!({})),
+            (Kind::Container, ValueKind::Ready) => json!({ "not": {} }),
+            (_, value) => value_shape(value),
         };
         let description = format!("{note}{}", property.summary);
         properties.insert(property.name.to_string(), with_description(&shape, &description));
@@ -137,10 +160,20 @@ fn description_schema(kind: Kind) -> Value {
         }
 
         let spellings: Vec<&str> = std::iter::once(property.name).chain(property.aliases.iter().copied()).collect();
-        if property.name == "image_repo" {
+        if property.value == ValueKind::ImageRepo {
             // Required unless the image is built.
             let any: Vec<Value> = spellings.iter().chain(&["build"]).map(|s| json!({ "required": [s] })).collect();
             all_of.push(json!({ "anyOf": any }));
+            // A repository that carries a tag or a digest leaves no place for `tag`.
+            for spelling in &spellings {
+                all_of.push(json!({
+                    "if": {
+                        "required": [spelling],
+                        "properties": { *spelling: { "type": "string", "pattern": r"^[^$]*@|^[^$]*:[^/$]*$" } }
+                    },
+                    "then": { "not": { "required": ["tag"] } }
+                }));
+            }
         } else if property.required {
             if spellings.len() == 1 {
                 required.push(property.name);
@@ -189,124 +222,72 @@ fn with_description(shape: &Value, description: &str) -> Value {
     Value::Object(out)
 }
 
-/// The shape of a property's value, as the loader accepts it; `None` for a property this
-/// module does not know yet (a test keeps that from happening).
+/// The shape of a value of each kind, as the loader's conversion accepts it (one match arm
+/// per kind, so that a new kind cannot be without a shape).
 ///
-/// The loader reads any scalar where it expects text (`tag: 1.0` is the tag `1.0`), so text
-/// properties accept numbers; `null` stands for "none" in lists and mappings.
-fn value_shape(property: &Property) -> Option<Value> {
-    let text = json!({ "type": ["string", "number"] });
-    let shape = match property.name {
-        "name" => json!({
-            "type": ["string", "number"],
-            "pattern": NAME_PATTERN,
+/// The loader reads any scalar where it expects text (`tag: 1.0` is the tag `1.0`, `desc: true`
+/// the text `true`), so text accepts numbers and booleans; `null` stands for "none" in lists
+/// and mappings.
+fn value_shape(kind: ValueKind) -> Value {
+    let text = json!({ "type": TEXT_TYPES });
+    match kind {
+        ValueKind::Name => json!({
+            "type": TEXT_TYPES,
+            "pattern": name_pattern(),
+            // A negative number's text starts with `-`.
             "minimum": 0,
+            "anyOf": [{ "maxLength": MAX_NAME_LEN }, { "pattern": VARIABLE_PATTERN }],
             "patternErrorMessage":
                 "letters, digits, `_`, `.` and `-`, starting with a letter or digit, at most 63 characters"
         }),
-        "image_repo" => json!({ "type": ["string", "number"], "minLength": 1 }),
-        "tag" => json!({
-            "type": ["string", "number"],
-            "pattern": TAG_PATTERN,
+        ValueKind::ImageRepo => json!({
+            "type": TEXT_TYPES,
+            "pattern": anchored_or_variable(&format!("{}(?::{TAG_SYNTAX})?{}?", repository_syntax(), digest_syntax())),
+            "minimum": 0,
+            "patternErrorMessage": "`[registry[:port]/]path/name[:tag][@digest]`, path components in lowercase"
+        }),
+        ValueKind::Tag => json!({
+            "type": TEXT_TYPES,
+            "pattern": anchored_or_variable(TAG_SYNTAX),
             "minimum": 0,
             "default": "latest",
             "patternErrorMessage": "up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"
         }),
-        "info_link" | "desc" | "image_reg_username" | "image_reg_password" => text,
-        "pull" => json!({
-            "type": "string",
-            "anyOf": [{ "enum": ["always", "missing", "never"] }, { "pattern": VARIABLE_PATTERN }],
-            "default": "missing"
-        }),
-        "tls_verify" => json!({
+        ValueKind::Text => text,
+        ValueKind::Boolean { default } => json!({
             "type": ["boolean", "string"],
             "pattern": VARIABLE_PATTERN,
-            "default": true,
-            "patternErrorMessage": "`true`, `false` or a variable such as `${REGISTRY_TLS_VERIFY}`"
-        }),
-        "build" => {
-            let context = json!({ "type": "string", "minLength": 1 });
-            json!({
-                "type": ["string", "object"],
-                "minLength": 1,
-                "required": ["context"],
-                "additionalProperties": false,
-                "properties": {
-                    "context": with_description(&context, "A directory (relative to the pipeline file) or a git repository `URL[#REF][:SUBDIR]`, cloned with the `git` CLI."),
-                    "dockerfile": with_description(&json!({ "type": "string", "minLength": 1 }), "The Dockerfile, relative to the context (default `Dockerfile`)."),
-                    "args": with_description(&json!({
-                        "type": ["object", "null"],
-                        "propertyNames": { "pattern": r"^[^=]+$|\$" },
-                        "additionalProperties": { "type": ["string", "number", "boolean"] }
-                    }), "Build arguments (`--build-arg`); values are secrets: never shown."),
-                    "target": with_description(&json!({ "type": "string", "minLength": 1 }), "The stage to build (`--target`)."),
-                }
-            })
-        }
-        "schedule" => json!({
-            "type": "string",
-            "minLength": 1,
-            "examples": ["every 10m", "daily 03:30", "*/10 * * * *"]
-        }),
-        "placement" => json!({
-            "type": ["array", "null"],
-            "items": { "type": "string", "pattern": r"^\s*[A-Za-z0-9_.\-/]+\s*(==|!=)\s*\S+\s*$|\$" },
-            "examples": [["node.labels.disk==ssd"]]
-        }),
-        "resources" => {
-            let amounts = json!({
-                "type": "object",
-                "additionalProperties": false,
-                "properties": {
-                    "cpus": { "type": ["number", "string"], "description": "CPUs, e.g. `0.5` or `2`." },
-                    "memory": { "type": ["integer", "string"], "description": "Bytes, or with a unit: `512m`, `1g`, `256Mi`." }
-                }
-            });
-            json!({
-                "type": "object",
-                "additionalProperties": false,
-                "properties": {
-                    "cpus": amounts["properties"]["cpus"].clone(),
-                    "memory": amounts["properties"]["memory"].clone(),
-                    "limits": with_description(&amounts, "The most the container may use."),
-                    "reservations": with_description(&amounts, "What the container is guaranteed."),
-                }
-            })
-        }
-        "timezone" => json!({ "type": "string", "minLength": 1, "examples": ["Europe/Berlin", "UTC", "local"] }),
-        "is_service_container" | "force_rerun" | "run_once" | "catch_up" => json!({
-            "type": ["boolean", "string"],
-            "pattern": VARIABLE_PATTERN,
-            "default": false,
+            "default": default,
             "patternErrorMessage": "`true`, `false` or a variable such as `${RUN_AS_SERVICE}`"
         }),
-        "env_vars" => json!({
-            "type": ["object", "null"],
-            "propertyNames": { "pattern": r"^[^=]+$|\$" },
-            "additionalProperties": { "type": ["string", "number", "boolean"] }
-        }),
-        "labels" => json!({
-            "type": ["object", "null"],
-            "propertyNames": { "minLength": 1, "not": { "pattern": r"^io\.copili\." } },
-            "additionalProperties": { "type": ["string", "number", "boolean"] }
-        }),
-        "dependencies" | "exlude_in_env" => json!({ "type": ["array", "null"], "items": text }),
+        ValueKind::TextList => json!({ "type": ["array", "null"], "items": text }),
+        ValueKind::EnvVars => string_map_shape(
+            json!({ "pattern": r"^[^=\u0000]+$|\$" }),
+            json!({ "type": "string", "pattern": r"^[^=\u0000]+=|\$" }),
+        ),
+        ValueKind::Labels => string_map_shape(
+            json!({ "minLength": 1, "not": { "pattern": r"^io\.copili\." } }),
+            json!({ "type": "string", "pattern": r"^[^=]+=|\$", "not": { "pattern": r"^io\.copili\." } }),
+        ),
         // `additionalProperties` applies to the mapping form only, `items` to the list form.
-        "volumes" => json!({
+        ValueKind::Volumes => json!({
             "type": ["object", "array", "null"],
-            "propertyNames": { "minLength": 1 },
+            "propertyNames": { "pattern": anchored_or_variable(&mount_host_syntax()) },
             "additionalProperties": { "$ref": "#/definitions/volume_binding" },
             "items": {
                 "type": "string",
-                "pattern": VOLUME_PATTERN,
-                "patternErrorMessage": "`HOST:PATH`, `HOST:PATH:ro` or `HOST:PATH:rw`, PATH absolute"
+                "pattern": anchored_or_variable(&format!(
+                    "(?:{}):{}(?::(?:ro|rw))?",
+                    mount_host_syntax(),
+                    mount_target_syntax()
+                )),
+                "patternErrorMessage": "`HOST:PATH`, `HOST:PATH:ro` or `HOST:PATH:rw`, PATH absolute, neither holding `:`"
             }
         }),
-        "command" => json!({ "type": ["string", "array", "null"], "items": text }),
-        "sidecars" => json!({ "type": ["array", "null"], "items": { "$ref": "#/definitions/sidecar" } }),
-        "timeout" => duration_shape(true, None),
-        "retry_delay" => duration_shape(false, Some("10s")),
-        "retries" => json!({
+        ValueKind::Command => json!({ "type": ["string", "number", "boolean", "array", "null"], "items": text }),
+        ValueKind::Sidecars => json!({ "type": ["array", "null"], "items": { "$ref": "#/definitions/sidecar" } }),
+        ValueKind::Duration { zero, default } => duration_shape(!zero, default),
+        ValueKind::Retries => json!({
             "type": ["integer", "string"],
             "minimum": 0,
             "maximum": 100,
@@ -314,42 +295,144 @@ fn value_shape(property: &Property) -> Option<Value> {
             "default": 0,
             "patternErrorMessage": "a whole number from 0 to 100, or a variable such as `${RETRIES}`"
         }),
-        // A string or a list is the command; the mapping adds `timeout` and `interval`.
-        "ready" => {
-            let command = json!({
-                "type": ["string", "array"],
-                "pattern": r"\S",
-                "minItems": 1,
-                "items": text,
-            });
-            let mut shape = command.clone();
-            if let Value::Object(map) = &mut shape {
-                map.insert("type".into(), json!(["string", "array", "object", "null"]));
-                map.insert("required".into(), json!(["command"]));
-                map.insert("additionalProperties".into(), json!(false));
-                map.insert(
-                    "properties".into(),
-                    json!({
-                        "command": with_description(
-                            &command,
-                            "The command run inside the sidecar until it exits 0: a list of strings, or one string split shell-style."
-                        ),
-                        "timeout": with_description(
-                            &duration_shape(true, Some("60s")),
-                            "How long to keep trying before the container fails."
-                        ),
-                        "interval": with_description(
-                            &duration_shape(true, Some("1s")),
-                            "The pause between tries; at most `timeout`."
-                        ),
-                    }),
-                );
-            }
-            shape
+        ValueKind::Ready => ready_shape(),
+        ValueKind::Pull => json!({
+            "type": "string",
+            "anyOf": [{ "enum": ["always", "missing", "never"] }, { "pattern": VARIABLE_PATTERN }],
+            "default": "missing"
+        }),
+        ValueKind::Schedule => json!({
+            "type": "string",
+            "minLength": 1,
+            "examples": ["every 10m", "daily 03:30", "*/10 * * * *"]
+        }),
+        ValueKind::TimeZone => {
+            json!({ "type": "string", "minLength": 1, "examples": ["Europe/Berlin", "UTC", "local"] })
         }
-        _ => return None,
+        ValueKind::Placement => json!({
+            "type": ["array", "null"],
+            "items": { "type": "string", "pattern": anchored_or_variable(PLACEMENT_SYNTAX) },
+            "examples": [["node.labels.disk==ssd"]]
+        }),
+        ValueKind::Resources => resources_shape(),
+        ValueKind::Build => build_shape(),
+    }
+}
+
+/// `env_vars`, `labels` and `build.args`: a mapping of names to values, or compose's list of
+/// `NAME=VALUE` (the same item twice is the same name twice; other duplicates only the loader
+/// sees).
+fn string_map_shape(names: Value, items: Value) -> Value {
+    json!({
+        "type": ["object", "array", "null"],
+        "propertyNames": names,
+        "additionalProperties": { "type": TEXT_TYPES },
+        "items": items,
+        "uniqueItems": true
+    })
+}
+
+/// `ready`: a string or a list is the command; the mapping adds `timeout` and `interval`.
+fn ready_shape() -> Value {
+    // Not empty once split shell-style: a word that is no `#` comment.
+    let command = json!({
+        "type": ["string", "number", "boolean", "array"],
+        "pattern": r"^\s*[^\s#]|\n\s*[^\s#]",
+        "minItems": 1,
+        "items": { "type": TEXT_TYPES },
+    });
+    let mut shape = command.clone();
+    if let Value::Object(map) = &mut shape {
+        map.insert("type".into(), json!(["string", "number", "boolean", "array", "object", "null"]));
+        map.insert("required".into(), json!(["command"]));
+        map.insert("additionalProperties".into(), json!(false));
+        map.insert(
+            "properties".into(),
+            json!({
+                "command": with_description(
+                    &command,
+                    "The command run inside the sidecar until it exits 0: a list of strings, or one string split shell-style."
+                ),
+                "timeout": with_description(
+                    &duration_shape(true, Some("60s")),
+                    "How long to keep trying before the container fails."
+                ),
+                "interval": with_description(
+                    &duration_shape(true, Some("1s")),
+                    "The pause between tries; at most `timeout`."
+                ),
+            }),
+        );
+    }
+    shape
+}
+
+/// `resources`: `{cpus, memory, reservations}` or compose's `{limits, reservations}`.
+fn resources_shape() -> Value {
+    // Case-insensitive units, as the loader reads them.
+    let any_case = |unit: &str| -> String {
+        unit.chars().map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())).collect()
     };
-    Some(shape)
+    let units: Vec<String> = MEMORY_UNITS.iter().filter(|(u, _)| !u.is_empty()).map(|(u, _)| any_case(u)).collect();
+    let memory_pattern = format!(r"^\s*(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?:{})?\s*$|\$", units.join("|"));
+    let cpus = json!({
+        "type": ["number", "string"],
+        "exclusiveMinimum": 0,
+        "maximum": MAX_CPUS,
+        "pattern": r"^\s*\+?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*$|\$",
+        "description": "CPUs, e.g. `0.5` or `2`."
+    });
+    let memory = json!({
+        "type": ["number", "string"],
+        "minimum": MIN_MEMORY,
+        "pattern": memory_pattern,
+        "description": "Bytes, or with a unit: `512m`, `1g`, `256Mi`; at least 4 MiB."
+    });
+    let amounts = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": { "cpus": cpus, "memory": memory }
+    });
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "cpus": cpus,
+            "memory": memory,
+            "limits": with_description(&amounts, "The most the container may use."),
+            "reservations": with_description(&amounts, "What the container is guaranteed."),
+        }
+    })
+}
+
+/// `build`: a context, or `{context, dockerfile, args, target}`.
+fn build_shape() -> Value {
+    let path = json!({ "type": TEXT_TYPES, "pattern": path_pattern() });
+    let mut shape = path.clone();
+    if let Value::Object(map) = &mut shape {
+        map.insert("type".into(), json!(["string", "number", "boolean", "object"]));
+        map.insert("required".into(), json!(["context"]));
+        map.insert("additionalProperties".into(), json!(false));
+        map.insert(
+            "properties".into(),
+            json!({
+                "context": with_description(&path, "A directory (relative to the pipeline file) or a git repository `URL[#REF][:SUBDIR]`, cloned with the `git` CLI."),
+                "dockerfile": with_description(&path, "The Dockerfile, relative to the context (default `Dockerfile`)."),
+                "args": with_description(
+                    &string_map_shape(
+                        json!({ "pattern": r"^[^=\u0000]+$|\$" }),
+                        json!({ "type": "string", "pattern": r"^[^=\u0000]+=|\$" }),
+                    ),
+                    "Build arguments (`--build-arg`); values are secrets: never shown."
+                ),
+                "target": with_description(
+                    &json!({ "type": TEXT_TYPES, "minimum": 0, "pattern": r"^(?:[^-\s]|\s+\S)|\$" }),
+                    "The stage to build (`--target`)."
+                ),
+            }),
+        );
+    }
+    shape
 }
 
 /// One mount of the mapping form of `volumes`: `{bind: PATH, mode: rw|ro}`.
@@ -363,7 +446,7 @@ fn volume_binding() -> Value {
             "bind": {
                 "description": "The absolute path inside the container.",
                 "type": "string",
-                "pattern": r"^/|\$"
+                "pattern": anchored_or_variable(&mount_target_syntax())
             },
             "mode": {
                 "description": "`rw` (read-write, the default) or `ro` (read-only).",
@@ -418,7 +501,6 @@ mod tests {
         let container = &schema["definitions"]["container"]["properties"];
         let sidecar = &schema["definitions"]["sidecar"]["properties"];
         for property in PROPERTIES {
-            assert!(value_shape(property).is_some(), "no shape for `{}`", property.name);
             for spelling in std::iter::once(property.name).chain(property.aliases.iter().copied()) {
                 let description = container[spelling]["description"].as_str().unwrap_or_default();
                 assert!(description.contains(property.summary), "`{spelling}`: {description:?}");
