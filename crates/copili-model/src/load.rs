@@ -480,6 +480,13 @@ pub(crate) fn path_forbidden_class() -> String {
     PATH_FORBIDDEN.iter().map(|c| format!(r"\u{:04X}", u32::from(*c))).collect()
 }
 
+/// What forbidden character a path holds, in words.
+fn forbidden_in_path(path: &str) -> Option<&'static str> {
+    path.chars()
+        .find(|c| PATH_FORBIDDEN.contains(c))
+        .map(|c| if c == '\0' { "a NUL character" } else { "a line break" })
+}
+
 /// The most `retries` a container may have.
 const MAX_RETRIES: u32 = 100;
 
@@ -912,9 +919,51 @@ impl Loader {
         }
     }
 
-    /// A mapping of strings (`env_vars`, `labels`): keys and values expanded, numbers and
-    /// booleans as written.
+    /// A mapping of strings (`env_vars`, `labels`, `build.args`), in either form: keys and
+    /// values expanded, numbers and booleans as written, each name once.
     fn string_map(
+        &mut self,
+        node: &Node,
+        property: &str,
+        container: &str,
+        secret: bool,
+    ) -> Vec<(String, String, Span)> {
+        let entries = self.string_map_entries(node, property, container, secret);
+        self.once_per_name(entries, property, container)
+    }
+
+    /// Refuses a name set twice, pointing at the second with a note at the first, as the
+    /// parser does for duplicate keys (which catches a mapping's keys as written; this catches
+    /// the list form's names and keys that expand alike). Never quotes a value: it may be a
+    /// secret. Empty names are left to the caller, which refuses them.
+    fn once_per_name(
+        &mut self,
+        entries: Vec<(String, String, Span)>,
+        property: &str,
+        container: &str,
+    ) -> Vec<(String, String, Span)> {
+        let mut first: HashMap<String, Span> = HashMap::with_capacity(entries.len());
+        let mut out = Vec::with_capacity(entries.len());
+        for (name, value, span) in entries {
+            if name.is_empty() {
+                out.push((name, value, span));
+                continue;
+            }
+            if let Some(&first_span) = first.get(&name) {
+                let at = At { container, property };
+                let d = self.error(format!("duplicate name `{}`", name.escape_debug()), span, Some(at));
+                d.notes.push(crate::diagnostic::Note { message: "first set here".into(), span: first_span });
+                d.help = Some(format!("a name may appear once in `{property}`; keep one"));
+                continue;
+            }
+            first.insert(name.clone(), span);
+            out.push((name, value, span));
+        }
+        out
+    }
+
+    /// [`Loader::string_map`]'s entries, before duplicate names are refused.
+    fn string_map_entries(
         &mut self,
         node: &Node,
         property: &str,
@@ -1559,6 +1608,10 @@ impl Loader {
             self.error("the build context is empty", context_node.span, Some(context_at));
             return None;
         }
+        if let Some(found) = forbidden_in_path(&written) {
+            self.path_error("the build context", found, context_node.span, context_at);
+            return None;
+        }
         let context = match BuildContext::parse(written.trim(), &self.base_dir) {
             BuildContext::Dir { written, resolved } => {
                 let resolved = absolute(&resolved, &self.base_dir);
@@ -1575,6 +1628,8 @@ impl Loader {
                     if let Some(file) = self.text(value, at, false) {
                         if file.trim().is_empty() {
                             self.error("the Dockerfile's name is empty", value.span, Some(at));
+                        } else if let Some(found) = forbidden_in_path(&file) {
+                            self.path_error("the Dockerfile's name", found, value.span, at);
                         } else {
                             spec.dockerfile = Some(file);
                         }
@@ -1989,7 +2044,9 @@ impl Loader {
             Value::Map(entries) => {
                 for (key, value) in entries {
                     let Some(host) = self.text(key, at, false) else { continue };
-                    let path = format!("volumes[\"{host}\"]");
+                    // Debug-quoted: a line break in the host would otherwise end the line.
+                    let path = format!("volumes[{host:?}]");
+                    let shown = host.escape_debug().to_string();
                     let at = At { container, property: &path };
                     let Value::Map(options) = &value.value else {
                         self.error(
@@ -1997,7 +2054,7 @@ impl Loader {
                             value.span,
                             Some(at),
                         )
-                        .help = Some(format!("or use the list form: `- {host}:/path/in/container:ro`"));
+                        .help = Some(format!("or use the list form: `- {shown}:/path/in/container:ro`"));
                         continue;
                     };
                     let mut bind: Option<(String, Span)> = None;
@@ -2021,25 +2078,11 @@ impl Loader {
                     }
                     let Some((target, target_span)) = bind else {
                         self.error("missing `bind`: the path inside the container", key.span, Some(at)).help =
-                            Some(format!("write `{host}: {{bind: /path/in/container, mode: rw}}`"));
+                            Some(format!("write `{shown}: {{bind: /path/in/container, mode: rw}}`"));
                         continue;
                     };
-                    let read_only = match mode {
-                        None => false,
-                        Some((m, span)) => match m.as_str() {
-                            "rw" => false,
-                            "ro" => true,
-                            other => {
-                                self.error(
-                                    format!("invalid volume mode `{other}`: expected `rw` or `ro`"),
-                                    span,
-                                    Some(at),
-                                );
-                                continue;
-                            }
-                        },
-                    };
-                    if let Some(volume) = self.volume(&host, key.span, &target, target_span, read_only, at) {
+                    let mode = mode.as_ref().map(|(m, span)| (m.as_str(), *span));
+                    if let Some(volume) = self.mount(&host, key.span, &target, target_span, mode, at) {
                         volumes.push((volume, target_span));
                     }
                 }
@@ -2060,29 +2103,27 @@ impl Loader {
                     }) else {
                         continue;
                     };
-                    let parts: Vec<&str> = text.split(':').collect();
-                    let (host, target, read_only) = match parts.as_slice() {
-                        [host, target] => (*host, *target, false),
-                        [host, target, "rw"] => (*host, *target, false),
-                        [host, target, "ro"] => (*host, *target, true),
-                        [_, _, mode] => {
-                            self.error(
-                                format!("invalid volume mode `{mode}` in `{text}`: expected `rw` or `ro`"),
-                                item.span,
-                                Some(at),
-                            );
-                            continue;
-                        }
+                    // Checked before the split: the line would be quoted in the message.
+                    if let Some(found) = forbidden_in_path(&text) {
+                        self.path_error("the volume", found, item.span, at);
+                        continue;
+                    }
+                    let (host, target, mode) = match text.split(':').collect::<Vec<_>>().as_slice() {
+                        [host, target] => (*host, *target, None),
+                        // `./a:b:/c`: a `:` inside a path, not a mode.
+                        [host, target, mode] if !mode.starts_with('/') => (*host, *target, Some((*mode, item.span))),
                         _ => {
                             self.error(
                                 format!("invalid volume `{text}`: expected `HOST:PATH[:ro|:rw]`"),
                                 item.span,
                                 Some(at),
-                            );
+                            )
+                            .help =
+                                Some("neither the host path nor the path inside the container may hold a `:`".into());
                             continue;
                         }
                     };
-                    if let Some(volume) = self.volume(host, item.span, target, item.span, read_only, at) {
+                    if let Some(volume) = self.mount(host, item.span, target, item.span, mode, at) {
                         volumes.push((volume, item.span));
                     }
                 }
@@ -2110,18 +2151,50 @@ impl Loader {
         out
     }
 
-    fn volume(
+    /// Reports a path holding a character of [`PATH_FORBIDDEN`] (the path is not quoted: it
+    /// would break the message's line).
+    fn path_error(&mut self, what: &str, found: &str, span: Span, at: At<'_>) {
+        self.error(format!("{what} holds {found}"), span, Some(at)).help = Some(
+            "docker and podman would read such a path differently: paths hold no line breaks or NUL characters".into(),
+        );
+    }
+
+    /// Checks one mount, `(host, target, mode)`, by the same rules for both forms of `volumes`:
+    /// what the list form cannot say (a `:` inside a path) the mapping form may not say either,
+    /// as the engine would split it differently; no path holds a line break or a NUL.
+    fn mount(
         &mut self,
         host: &str,
         host_span: Span,
         target: &str,
         target_span: Span,
-        read_only: bool,
+        mode: Option<(&str, Span)>,
         at: At<'_>,
     ) -> Option<Volume> {
         if host.is_empty() {
             self.error("the volume's host side is empty", host_span, Some(at));
             return None;
+        }
+        if let Some(found) = forbidden_in_path(host) {
+            self.path_error("the volume's host side", found, host_span, at);
+            return None;
+        }
+        if let Some(found) = forbidden_in_path(target) {
+            self.path_error("the path inside the container", found, target_span, at);
+            return None;
+        }
+        for (what, path, span) in
+            [("the volume's host side", host, host_span), ("the path inside the container", target, target_span)]
+        {
+            if path.contains(':') {
+                self.error(
+                    format!("{what} `{path}` holds a `:`, which docker and podman read as a separator"),
+                    span,
+                    Some(at),
+                )
+                .help = Some("mount a path without `:` (a parent directory, or a symbolic link to it)".into());
+                return None;
+            }
         }
         if !target.starts_with('/') {
             self.error(
@@ -2131,6 +2204,14 @@ impl Loader {
             );
             return None;
         }
+        let read_only = match mode {
+            None | Some(("rw", _)) => false,
+            Some(("ro", _)) => true,
+            Some((other, span)) => {
+                self.error(format!("invalid volume mode `{other}`: expected `rw` or `ro`"), span, Some(at));
+                return None;
+            }
+        };
         // As in compose: a bare name is a named volume, anything with `/` or a leading `.` or
         // `~` a host path.
         let source = if !host.contains('/') && !host.starts_with('.') && !host.starts_with('~') {
@@ -2702,6 +2783,153 @@ mod tests {
         assert_eq!(parse_memory("1.5g"), Some(3 << 29));
         assert_eq!(parse_memory("10 MB"), Some(10 << 20));
         assert_eq!(parse_memory("x"), None);
+    }
+
+    /// Loads one container with `volumes` set to `volumes`.
+    fn with_volumes(volumes: serde_json::Value) -> Result<Vec<Volume>, Vec<String>> {
+        let doc = serde_json::json!({ "p": [{ "name": "a", "image_repo": "busybox", "volumes": volumes }] });
+        match load(Input::Value(&doc), &options()) {
+            Ok(p) => Ok(p.containers[0].volumes.clone()),
+            Err(d) => Err(d.errors().map(|e| e.message.clone()).collect()),
+        }
+    }
+
+    #[test]
+    fn a_colon_in_a_mapping_volume_is_refused_as_the_list_form_cannot_say_it() {
+        let host = with_volumes(serde_json::json!({ "./a:b": { "bind": "/x" } }));
+        assert_eq!(
+            host,
+            Err(vec!["the volume's host side `./a:b` holds a `:`, which docker and podman read as a separator".into()])
+        );
+        let target = with_volumes(serde_json::json!({ "./a": { "bind": "/x:ro" } }));
+        assert_eq!(
+            target,
+            Err(vec![
+                "the path inside the container `/x:ro` holds a `:`, which docker and podman read as a separator".into()
+            ])
+        );
+        let list = with_volumes(serde_json::json!(["./a:b:/x"]));
+        assert_eq!(list, Err(vec!["invalid volume `./a:b:/x`: expected `HOST:PATH[:ro|:rw]`".into()]));
+    }
+
+    #[test]
+    fn a_line_break_or_nul_in_any_path_is_refused_and_located() {
+        let cases = [
+            (serde_json::json!({ "./a\nb": { "bind": "/x" } }), "the volume's host side holds a line break"),
+            (serde_json::json!({ "./a": { "bind": "/x\r" } }), "the path inside the container holds a line break"),
+            (serde_json::json!({ "./a\u{0}": { "bind": "/x" } }), "the volume's host side holds a NUL character"),
+            (serde_json::json!(["./a\nb:/x"]), "the volume holds a line break"),
+            (serde_json::json!(["./a:/x\u{0}:ro"]), "the volume holds a NUL character"),
+        ];
+        for (volumes, expected) in cases {
+            assert_eq!(with_volumes(volumes.clone()), Err(vec![expected.to_string()]), "{volumes}");
+        }
+        // In a file, the error points at the value (its key in the mapping form), and the
+        // message header does not break the line.
+        let text = "p:\n  - name: a\n    image_repo: busybox\n    volumes:\n      \"./a\\nb\": {bind: /x}\n      ./c: {bind: \"/y\\u0000\"}\n    build: {context: \"./ctx\\n\", dockerfile: \"Docker\\u0000file\"}\n";
+        let draft = load_draft(Input::Text(text), &options());
+        let errors: Vec<_> = draft.diagnostics.errors().collect();
+        let found: Vec<_> = errors.iter().map(|e| (e.message.as_str(), e.span.line, e.span.column)).collect();
+        assert_eq!(
+            found,
+            [
+                ("the volume's host side holds a line break", 5, 7),
+                ("the path inside the container holds a NUL character", 6, 19),
+                ("the build context holds a line break", 7, 22),
+            ],
+            "{errors:#?}"
+        );
+        assert_eq!(errors[0].property.as_deref(), Some(r#"volumes["./a\nb"]"#));
+        let dockerfile = container("    build: {context: ., dockerfile: \"Docker\\u0000file\"}\n");
+        assert_eq!(error_with_help(&dockerfile).0, "the Dockerfile's name holds a NUL character");
+        let git = container("    build: \"https://git.example.com/x.git\\n#main\"\n");
+        assert_eq!(error_with_help(&git).0, "the build context holds a line break");
+    }
+
+    proptest::proptest! {
+        /// Both forms of `volumes` read a `(host, target, mode)` triple by the same rules: where
+        /// the list form can say it, both accept the same mount or both refuse; what only the
+        /// mapping form can say (a `:` inside a path) it refuses.
+        #[test]
+        fn both_volume_forms_follow_the_same_rules(
+            host in "[a-z./~: \n\u{0}-]{0,5}",
+            target in "[a-z/: \n\r\u{0}]{0,5}",
+            mode in proptest::option::of("ro|rw|rx|"),
+        ) {
+            let mut binding = serde_json::json!({ "bind": target });
+            if let Some(mode) = &mode {
+                binding["mode"] = serde_json::json!(mode);
+            }
+            let mapping = with_volumes(serde_json::json!({ host.clone(): binding }));
+            let joined = match &mode {
+                Some(mode) => format!("{host}:{target}:{mode}"),
+                None => format!("{host}:{target}"),
+            };
+            let list = with_volumes(serde_json::json!([joined]));
+            if host.contains(':') || target.contains(':') {
+                proptest::prop_assert!(mapping.is_err(), "{host:?} {target:?}: {mapping:?}");
+            } else {
+                proptest::prop_assert_eq!(mapping.is_ok(), list.is_ok(), "{:?}: {:?} / {:?}", joined, mapping, list);
+                if let (Ok(a), Ok(b)) = (&mapping, &list) {
+                    proptest::prop_assert_eq!(a, b);
+                }
+            }
+            if host.contains(PATH_FORBIDDEN) || target.contains(PATH_FORBIDDEN) {
+                proptest::prop_assert!(mapping.is_err() && list.is_err());
+            }
+        }
+
+        /// A name set twice in the list form is an error at the second, with a note at the
+        /// first, naming the name and never the value.
+        #[test]
+        fn duplicate_names_in_the_list_form_are_refused(names in proptest::collection::vec("[A-C]", 1..6)) {
+            for property in ["env_vars", "labels"] {
+                let items: Vec<String> = names.iter().enumerate().map(|(i, n)| format!("{n}=hunter2-{i}")).collect();
+                let doc = serde_json::json!({ "p": [{ "name": "a", "image_repo": "busybox", property: items }] });
+                let draft = load_draft(Input::Value(&doc), &options());
+                let errors: Vec<_> = draft.diagnostics.errors().collect();
+                let distinct: std::collections::BTreeSet<&String> = names.iter().collect();
+                proptest::prop_assert_eq!(errors.len(), names.len() - distinct.len(), "{:#?}", errors);
+                for e in &errors {
+                    proptest::prop_assert!(e.message.starts_with("duplicate name `"), "{}", e.message);
+                    proptest::prop_assert_eq!(e.notes.len(), 1);
+                    let all = format!("{} {:?} {:?}", e.message, e.help, e.notes);
+                    proptest::prop_assert!(!all.contains("hunter2"), "{}", all);
+                }
+                let pipeline = draft.pipeline.as_ref();
+                let kept = pipeline.map_or(0, |p| match property {
+                    "env_vars" => p.containers[0].env_vars.len(),
+                    _ => p.containers[0].labels.len(),
+                });
+                proptest::prop_assert_eq!(kept, distinct.len());
+            }
+        }
+    }
+
+    #[test]
+    fn duplicate_names_are_refused_in_every_string_map() {
+        let text = "p:\n  - name: a\n    image_repo: busybox\n    env_vars:\n      - A=hunter2\n      - B=1\n      - A=hunter2\n";
+        let draft = load_draft(Input::Text(text), &options());
+        let found: Vec<_> = draft.diagnostics.errors().collect();
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let e = found[0];
+        assert_eq!(e.message, "duplicate name `A`");
+        assert_eq!((e.span.line, e.property.as_deref()), (7, Some("env_vars")));
+        assert_eq!(e.notes.iter().map(|n| n.span.line).collect::<Vec<_>>(), [5]);
+        assert_eq!(e.help.as_deref(), Some("a name may appear once in `env_vars`; keep one"));
+        // Keys that differ as written but expand alike (DB=neo4j), and build arguments.
+        assert_eq!(
+            error_with_help(&container("    env_vars: {neo4j_X: 1, \"${DB}_X\": 2}\n")).0,
+            "duplicate name `neo4j_X`"
+        );
+        assert_eq!(error_with_help(&container("    labels: [team=a, team=b]\n")).0, "duplicate name `team`");
+        assert_eq!(
+            error_with_help(&container("    build: {context: ., args: [V=1, V=2]}\n")),
+            ("duplicate name `V`".into(), Some("a name may appear once in `build.args`; keep one".into()))
+        );
+        // Distinct names, and empty ones (refused as such, not as duplicates), are no duplicates.
+        ok(&container("    env_vars: [A=1, AB=1, B=A]\n"));
+        assert_eq!(errors(&container("    env_vars: [=1, =2]\n")).len(), 2);
     }
 
     #[test]
