@@ -782,6 +782,176 @@ mod tests {
         }
     }
 
+    /// The validator, compiled once for the property tests.
+    static VALIDATOR: std::sync::LazyLock<jsonschema::Validator> = std::sync::LazyLock::new(validator);
+
+    /// Whether the loader accepts `doc` (with `HOME` set, for `~` in volumes).
+    fn loads(doc: &Value) -> bool {
+        let mut options = options();
+        options.process_env.insert("HOME".into(), "/home/u".into());
+        load(Input::Value(doc), &options).is_ok()
+    }
+
+    fn one_container(property: &str, value: Value) -> Value {
+        json!({ "p": [{ "name": "a", "image_repo": "busybox", property: value }] })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 1000, ..Default::default() })]
+
+        /// The volume patterns are built from the loader's rules: both forms agree with the
+        /// loader on every mount without variables.
+        #[test]
+        fn volume_patterns_agree_with_the_loader(
+            host in "[a-z./~: \n\r\u{0}-]{0,5}",
+            target in "[a-z/: \n\u{0}]{0,5}",
+            mode in proptest::option::of("ro|rw|rx|"),
+        ) {
+            let validator = &*VALIDATOR;
+            let mut binding = json!({ "bind": target });
+            if let Some(mode) = &mode {
+                binding["mode"] = json!(mode);
+            }
+            let doc = one_container("volumes", json!({ host.clone(): binding }));
+            proptest::prop_assert_eq!(validator.is_valid(&doc), loads(&doc), "{}", doc);
+            let joined = match &mode {
+                Some(mode) => format!("{host}:{target}:{mode}"),
+                None => format!("{host}:{target}"),
+            };
+            let doc = one_container("volumes", json!([joined]));
+            proptest::prop_assert_eq!(validator.is_valid(&doc), loads(&doc), "{}", doc);
+        }
+
+        /// The list forms of `env_vars` and `labels`, and their mapping keys, agree with the
+        /// loader on every name without variables.
+        #[test]
+        fn string_map_patterns_agree_with_the_loader(
+            items in proptest::collection::vec("(io\\.copili\\.)?[ab=\u{0} ]{0,3}", 1..3),
+        ) {
+            // A name twice is the loader's alone to see (unless the items are equal).
+            let names: std::collections::BTreeSet<&str> = items.iter().map(|i| i.split('=').next().unwrap_or(i)).collect();
+            proptest::prop_assume!(names.len() == items.len());
+            let validator = &*VALIDATOR;
+            for property in ["env_vars", "labels"] {
+                let doc = one_container(property, json!(items));
+                proptest::prop_assert_eq!(validator.is_valid(&doc), loads(&doc), "{}", doc);
+                let mapping: serde_json::Map<String, Value> = items.iter().map(|k| (k.clone(), json!("v"))).collect();
+                let doc = one_container(property, Value::Object(mapping));
+                proptest::prop_assert_eq!(validator.is_valid(&doc), loads(&doc), "{}", doc);
+            }
+        }
+    }
+
+    /// The repository pattern is the loader's grammar, with a tag or digest; `tag` beside a
+    /// repository that carries one is refused by both.
+    #[test]
+    fn image_repository_patterns_agree_with_the_loader() {
+        let validator = validator();
+        let digest = format!("@sha256:{}", "ab".repeat(32));
+        let repos = [
+            "busybox".to_string(),
+            "redis:7".into(),
+            "localhost:5000/team/redis:7.2".into(),
+            "Registry.Example.com:5000/team/x".into(),
+            format!("busybox{digest}"),
+            format!("busybox:1{digest}"),
+            "Redis".into(),
+            "https://registry.example.com/x".into(),
+            "redis:".into(),
+            "redis:.x".into(),
+            "a/b:c/d".into(),
+            "a__b/c--d".into(),
+            "a_-b".into(),
+            "".into(),
+            "a@sha256:12".into(),
+        ];
+        for repo in &repos {
+            for tag in [None, Some("8")] {
+                let mut container = json!({ "name": "a", "image_repo": repo });
+                if let Some(tag) = tag {
+                    container["tag"] = json!(tag);
+                }
+                let doc = json!({ "p": [container] });
+                assert_eq!(validator.is_valid(&doc), loads(&doc), "{doc}");
+            }
+        }
+        for number in [json!(5), json!(1.5), json!(-1), json!(true)] {
+            let doc = json!({ "p": [{ "name": "a", "image_repo": number }] });
+            assert_eq!(validator.is_valid(&doc), loads(&doc), "{doc}");
+        }
+    }
+
+    /// Resource amounts: the patterns and bounds are the loader's.
+    #[test]
+    fn resource_patterns_agree_with_the_loader() {
+        let validator = validator();
+        let cpus = [
+            json!(2),
+            json!(0.5),
+            json!(0),
+            json!(-1),
+            json!(4097),
+            json!("1.5"),
+            json!("0.5 "),
+            json!("x"),
+            json!("1e1"),
+            json!(true),
+        ];
+        let memory = [
+            json!(268435456),
+            json!(1024),
+            json!("512m"),
+            json!("1.5G"),
+            json!("256Mi"),
+            json!("10 MB"),
+            json!("1x"),
+            json!("m"),
+            json!("1.2.3g"),
+            json!(".5g"),
+            json!(false),
+        ];
+        for amount in cpus {
+            let doc = one_container("resources", json!({ "cpus": amount }));
+            assert_eq!(validator.is_valid(&doc), loads(&doc), "{doc}");
+        }
+        for amount in memory {
+            let doc = one_container("resources", json!({ "reservations": { "memory": amount } }));
+            assert_eq!(validator.is_valid(&doc), loads(&doc), "{doc}");
+        }
+    }
+
+    /// Commands and ready checks: every scalar is a command; an empty one is refused by both for
+    /// `ready`.
+    #[test]
+    fn command_and_ready_forms_agree_with_the_loader() {
+        let validator = validator();
+        let values = [
+            json!("echo hi"),
+            json!(5),
+            json!(true),
+            json!(["-p", 3000, false]),
+            json!([]),
+            json!(""),
+            json!("  "),
+            json!("# only a comment"),
+            json!("x # a comment"),
+            json!(null),
+            json!([["nested"]]),
+            json!([null]),
+            json!({ "run": "x" }),
+        ];
+        for value in values {
+            let doc = one_container("command", value.clone());
+            assert_eq!(validator.is_valid(&doc), loads(&doc), "{doc}");
+            let sidecar = json!({ "name": "s", "image_repo": "redis", "ready": value });
+            let doc = one_container("sidecars", json!([sidecar]));
+            assert_eq!(validator.is_valid(&doc), loads(&doc), "{doc}");
+            let sidecar = json!({ "name": "s", "image_repo": "redis", "ready": { "command": value } });
+            let doc = one_container("sidecars", json!([sidecar]));
+            assert_eq!(validator.is_valid(&doc), loads(&doc), "{doc}");
+        }
+    }
+
     #[test]
     fn to_json_keeps_yaml_types() {
         let json = to_json("k: [1, 1.5, true, x, '2', ~, 0x1F, .inf, 99999999999999999999]\n");
