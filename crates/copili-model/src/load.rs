@@ -477,7 +477,25 @@ pub(crate) const PATH_FORBIDDEN: [char; 3] = ['\n', '\r', '\0'];
 
 /// [`PATH_FORBIDDEN`] as the inside of a regex character class (`\u000A…`), for the schema.
 pub(crate) fn path_forbidden_class() -> String {
-    PATH_FORBIDDEN.iter().map(|c| format!(r"\u{:04X}", u32::from(*c))).collect()
+    char_class(&PATH_FORBIDDEN)
+}
+
+/// Characters an environment variable's or build argument's name cannot hold.
+pub(crate) const ENV_NAME_FORBIDDEN: [char; 2] = ['=', '\0'];
+
+/// [`ENV_NAME_FORBIDDEN`] as the inside of a regex character class, for the schema.
+pub(crate) fn env_name_forbidden_class() -> String {
+    char_class(&ENV_NAME_FORBIDDEN)
+}
+
+/// The prefix of the labels copili sets itself.
+pub(crate) const RESERVED_LABEL_PREFIX: &str = "io.copili.";
+
+/// Characters as the inside of a regex character class: visible ASCII as itself, others as
+/// `\uXXXX` (the same in Rust's regex crate and in ECMA 262, JSON Schema's dialect).
+fn char_class(chars: &[char]) -> String {
+    let literal = |c: &char| c.is_ascii_graphic() && !r"\]^-[".contains(*c);
+    chars.iter().map(|c| if literal(c) { c.to_string() } else { format!(r"\u{:04X}", u32::from(*c)) }).collect()
 }
 
 /// What forbidden character a path holds, in words.
@@ -1264,7 +1282,7 @@ impl Loader {
                 "force_rerun" => spec.force_rerun = self.bool_value(value, at).unwrap_or(false),
                 "env_vars" => {
                     for (key_text, v, key_span) in self.string_map(value, "env_vars", &label, true) {
-                        if key_text.is_empty() || key_text.contains(['=', '\0']) {
+                        if key_text.is_empty() || key_text.contains(ENV_NAME_FORBIDDEN) {
                             self.error(
                                 "invalid environment variable name: it must be non-empty and hold no `=`",
                                 key_span,
@@ -1280,7 +1298,7 @@ impl Loader {
                     for (key_text, v, key_span) in self.string_map(value, "labels", &label, false) {
                         if key_text.is_empty() {
                             self.error("a label name must not be empty", key_span, Some(at));
-                        } else if key_text.starts_with("io.copili.") {
+                        } else if key_text.starts_with(RESERVED_LABEL_PREFIX) {
                             self.error(
                                 format!("the label `{key_text}` is reserved: copili sets `io.copili.*` labels itself"),
                                 key_span,
@@ -1647,7 +1665,7 @@ impl Loader {
                 }
                 "args" => {
                     for (name, v, span) in self.string_map(value, "build.args", container, true) {
-                        if name.is_empty() || name.contains(['=', '\0']) {
+                        if name.is_empty() || name.contains(ENV_NAME_FORBIDDEN) {
                             self.error(
                                 "invalid build argument name: it must be non-empty and hold no `=`",
                                 span,

@@ -15,8 +15,9 @@
 use serde_json::{json, Map, Value};
 
 use crate::load::{
-    digest_syntax, duration_pattern, path_forbidden_class, repository_syntax, DURATION_UNITS, MAX_CPUS, MAX_DURATION,
-    MAX_NAME_LEN, MEMORY_UNITS, MIN_MEMORY, NAME_SYNTAX, PLACEMENT_SYNTAX, TAG_SYNTAX,
+    digest_syntax, duration_pattern, env_name_forbidden_class, path_forbidden_class, repository_syntax, DURATION_UNITS,
+    MAX_CPUS, MAX_DURATION, MAX_NAME_LEN, MEMORY_UNITS, MIN_MEMORY, NAME_SYNTAX, PLACEMENT_SYNTAX,
+    RESERVED_LABEL_PREFIX, TAG_SYNTAX,
 };
 use crate::properties::{OnSidecar, ValueKind, PROPERTIES};
 
@@ -261,14 +262,14 @@ fn value_shape(kind: ValueKind) -> Value {
             "patternErrorMessage": "`true`, `false` or a variable such as `${RUN_AS_SERVICE}`"
         }),
         ValueKind::TextList => json!({ "type": ["array", "null"], "items": text }),
-        ValueKind::EnvVars => string_map_shape(
-            json!({ "pattern": r"^[^=\u0000]+$|\$" }),
-            json!({ "type": "string", "pattern": r"^[^=\u0000]+=|\$" }),
-        ),
-        ValueKind::Labels => string_map_shape(
-            json!({ "minLength": 1, "not": { "pattern": r"^io\.copili\." } }),
-            json!({ "type": "string", "pattern": r"^[^=]+=|\$", "not": { "pattern": r"^io\.copili\." } }),
-        ),
+        ValueKind::EnvVars => env_map_shape(),
+        ValueKind::Labels => {
+            let reserved = format!("^{}", regex_escape(RESERVED_LABEL_PREFIX));
+            string_map_shape(
+                json!({ "minLength": 1, "not": { "pattern": reserved } }),
+                json!({ "type": "string", "pattern": r"^[^=]+=|\$", "not": { "pattern": reserved } }),
+            )
+        }
         // `additionalProperties` applies to the mapping form only, `items` to the list form.
         ValueKind::Volumes => json!({
             "type": ["object", "array", "null"],
@@ -329,6 +330,26 @@ fn string_map_shape(names: Value, items: Value) -> Value {
         "additionalProperties": { "type": TEXT_TYPES },
         "items": items,
         "uniqueItems": true
+    })
+}
+
+/// `env_vars` and `build.args`: names not empty, without the characters the loader refuses.
+fn env_map_shape() -> Value {
+    let forbidden = env_name_forbidden_class();
+    string_map_shape(
+        json!({ "pattern": format!(r"^[^{forbidden}]+$|\$") }),
+        json!({ "type": "string", "pattern": format!(r"^[^{forbidden}]+=|\$") }),
+    )
+}
+
+/// `text` as a regex matching it literally.
+fn regex_escape(text: &str) -> String {
+    text.chars().fold(String::new(), |mut out, c| {
+        if r"\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+        out
     })
 }
 
@@ -419,10 +440,7 @@ fn build_shape() -> Value {
                 "context": with_description(&path, "A directory (relative to the pipeline file) or a git repository `URL[#REF][:SUBDIR]`, cloned with the `git` CLI."),
                 "dockerfile": with_description(&path, "The Dockerfile, relative to the context (default `Dockerfile`)."),
                 "args": with_description(
-                    &string_map_shape(
-                        json!({ "pattern": r"^[^=\u0000]+$|\$" }),
-                        json!({ "type": "string", "pattern": r"^[^=\u0000]+=|\$" }),
-                    ),
+                    &env_map_shape(),
                     "Build arguments (`--build-arg`); values are secrets: never shown."
                 ),
                 "target": with_description(
