@@ -2,15 +2,17 @@
 //! complete and check pipeline files as they are written.
 //!
 //! The schema is generated from [`PROPERTIES`], the table the loader reads too: names, aliases,
-//! summaries and what is required come from there, so the schema cannot drift from the loader.
-//! Only the shape of each property's value is written here, after the conversions of
-//! [`crate::load`](mod@crate::load). `docs/copili.schema.json` is this schema written out; a test keeps it equal
-//! (`COPILI_BLESS=1 cargo test -p copili-model schema` rewrites it).
+//! summaries, what is required and the kind of each value ([`ValueKind`]) come from there, so
+//! the schema cannot drift from the loader. Only the shape of each kind is written here, after
+//! the conversions of [`crate::load`](mod@crate::load), with the loader's own syntax constants
+//! (names, tags, repositories, durations, forbidden characters). `docs/copili.schema.json` is
+//! this schema written out; a test keeps it equal (`COPILI_BLESS=1 cargo test -p copili-model
+//! schema` rewrites it), and `tests/schema_fixtures.rs` checks it against every fixture.
 //!
 //! Values may hold `${VAR}` references that copili expands before it validates, so wherever the
 //! loader checks a pattern or a boolean, the schema also accepts any string with a `$`. The
 //! schema checks what a document can hold without its variables; the loader remains the judge
-//! (it also checks image repositories, the dependency graph and host paths).
+//! (it also checks the dependency graph, rules across items and the variables' values).
 
 use serde_json::{json, Map, Value};
 
