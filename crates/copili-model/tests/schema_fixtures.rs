@@ -54,10 +54,14 @@ const NOT_SHAPE_ERRORS: &[(&str, Why)] = &[
     ("interpolation-required-variable-unset.yaml", Why::Variable),
     ("interpolation-unclosed-brace.yaml", Why::Variable),
     ("retries-variable-not-a-number.yaml", Why::Variable),
+    ("interpolation-required-variable-empty.yaml", Why::Variable),
     // The file does not parse: an editor reports the syntax, not the schema.
     ("empty-file.yaml", Why::Syntax),
     ("json-missing-quote.json", Why::Syntax),
     ("json-trailing-comma.json", Why::Syntax),
+    ("json-trailing-comma-in-array.json", Why::Syntax),
+    ("json-comment.json", Why::Syntax),
+    ("not-utf8.yaml", Why::Syntax),
     ("secret-on-json-syntax-error-line.json", Why::Syntax),
     ("secret-on-yaml-syntax-error-line.yaml", Why::Syntax),
     ("yaml-bad-indentation.yaml", Why::Syntax),
@@ -67,6 +71,9 @@ const NOT_SHAPE_ERRORS: &[(&str, Why)] = &[
     ("yaml-unknown-alias.yaml", Why::Syntax),
     // A duplicate key is the parser's error; the tree an editor checks keeps the first.
     ("duplicate-key-in-container.yaml", Why::Syntax),
+    ("secret-duplicate-password.yaml", Why::Syntax),
+    ("secret-duplicate-env-var.yaml", Why::Syntax),
+    ("secret-duplicate-env-var.json", Why::Syntax),
 ];
 
 /// Why JSON Schema cannot say what is wrong with an invalid fixture.
@@ -123,7 +130,9 @@ fn file_name(path: &Path) -> String {
 /// The file as the JSON an editor checks; `None` when it does not parse (or the parser reports
 /// a problem, such as a duplicate key).
 fn as_json(path: &Path) -> Option<Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    // A file that is not UTF-8 does not parse.
+    let text = String::from_utf8(bytes).ok()?;
     let syntax = if path.extension().is_some_and(|e| e == "json") { Syntax::Json } else { Syntax::Yaml };
     let parsed = document::parse(&text, syntax);
     if !parsed.problems.is_empty() {
