@@ -110,7 +110,11 @@ pub struct ContainerJson {
     pub volumes: Vec<String>,
     /// Labels.
     pub labels: serde_json::Map<String, serde_json::Value>,
-    /// Environments in which it is skipped (the property's own spelling, as in the file).
+    /// Environments in which it is left out: the property `exlude_in_env` (or its alias), under
+    /// the documented, correctly spelt name.
+    pub exclude_in_env: Vec<String>,
+    /// The same list under the property's seed spelling, which copili 0.1.0 wrote here:
+    /// deprecated, kept so that scripts written for it go on working.
     pub exlude_in_env: Vec<String>,
     /// Whether it runs even when it ran before.
     pub force_rerun: bool,
@@ -248,6 +252,7 @@ pub fn to_json(pipeline: &Pipeline, plan: &Plan, images: &ImagePlans) -> PlanJso
                 env_vars: masked_env(&c.env_vars),
                 volumes: c.volumes.iter().map(|v| v.short_form()).collect(),
                 labels: labels(&c.labels),
+                exclude_in_env: c.exclude_in_env.clone(),
                 exlude_in_env: c.exclude_in_env.clone(),
                 force_rerun: c.force_rerun,
                 image_reg_username: c.image_reg_username.clone(),
@@ -407,5 +412,28 @@ fn detail_lines(out: &mut String, c: &ContainerSpec, main: bool, images: &ImageP
     if let Some(user) = &c.image_reg_username {
         let password = if c.image_reg_password.is_some() { " (password ****)" } else { "" };
         let _ = writeln!(out, "{indent}registry login: {user}{password}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{LoadOptions, Selection};
+
+    #[test]
+    fn json_gives_the_environments_under_the_documented_name_and_the_deprecated_one() {
+        let yaml = "p:\n  - {name: a, image_repo: x, exlude_in_env: [PROD, QA]}\n  - {name: b, image_repo: x, exclude_in_env: [DEV]}\n";
+        let pipeline = Pipeline::from_str(yaml, &LoadOptions::default()).expect("a valid pipeline");
+        let plan = pipeline.plan(&Selection::default()).expect("a plannable pipeline");
+        let json = serde_json::to_value(to_json(&pipeline, &plan, &ImagePlans::new())).expect("serializable");
+        let containers = json["containers"].as_array().expect("a list of containers");
+        let fields = |i: usize| {
+            let keys: Vec<&str> = containers[i].as_object().expect("an object").keys().map(String::as_str).collect();
+            let at = keys.iter().position(|k| *k == "exclude_in_env").expect("`exclude_in_env` is given");
+            assert_eq!(keys[at + 1], "exlude_in_env", "the deprecated spelling follows the documented one");
+            (containers[i]["exclude_in_env"].clone(), containers[i]["exlude_in_env"].clone())
+        };
+        assert_eq!(fields(0), (serde_json::json!(["PROD", "QA"]), serde_json::json!(["PROD", "QA"])));
+        assert_eq!(fields(1), (serde_json::json!(["DEV"]), serde_json::json!(["DEV"])));
     }
 }
