@@ -15,10 +15,11 @@
 //!
 //! The blocks are split between two test targets: `docs` runs those that need no container
 //! engine, `docs_engine` those that do ([`needs_engine`]); in the copy given to trycmd the
-//! other target's blocks are marked `console,ignore`. Line numbers in trycmd's messages are
-//! those of the original document. `TRYCMD=overwrite cargo test -p copili-e2e --test docs`
+//! other target's blocks are marked `console,ignore`, and each block it runs gets an empty
+//! line before its closing fence (trycmd's layout), so line numbers in trycmd's messages are
+//! those of the copy. `TRYCMD=overwrite cargo test -p copili-e2e --test docs`
 //! writes the real output back into the original documents (review the diff: keep the
-//! wildcards that stand for what varies).
+//! wildcards that stand for what varies). `COPILI_DOCS_KEEP=1` keeps the copies, to look at.
 
 use std::path::{Path, PathBuf};
 
@@ -44,16 +45,20 @@ pub fn documents() -> Vec<PathBuf> {
 pub struct Block {
     /// The index (0-based) of its opening fence line.
     pub open: usize,
+    /// How far the fence is indented (in a list item); trycmd runs only unindented blocks.
+    pub indent: usize,
     /// The info string of the opening fence, trimmed.
     pub info: String,
     /// Its lines between the fences.
     pub body: Vec<String>,
+    /// The index of its closing fence line (the number of lines when it is not closed).
+    pub close: usize,
 }
 
 impl Block {
     /// The command lines (`$ ` lines, without the prompt).
     pub fn commands(&self) -> Vec<&str> {
-        self.body.iter().filter_map(|line| line.strip_prefix("$ ")).collect()
+        self.body.iter().filter_map(|line| line.trim_start().strip_prefix("$ ")).collect()
     }
 
     /// Whether it is a console transcript (the info strings trycmd runs).
@@ -68,14 +73,19 @@ pub fn blocks(text: &str) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut lines = text.lines().enumerate();
     while let Some((index, line)) = lines.next() {
-        let ticks = line.chars().take_while(|&c| c == '`').count();
+        let indent = line.len() - line.trim_start().len();
+        let trimmed = line.trim_start();
+        let ticks = trimmed.chars().take_while(|&c| c == '`').count();
         if ticks < 3 {
             continue;
         }
-        let fence = &line[..ticks];
-        let mut block = Block { open: index, info: line[ticks..].trim().to_string(), body: Vec::new() };
-        for (_, line) in lines.by_ref() {
-            if line.starts_with(fence) && line[ticks..].trim().is_empty() {
+        let fence = &trimmed[..ticks];
+        let info = trimmed[ticks..].trim().to_string();
+        let mut block = Block { open: index, indent, info, body: Vec::new(), close: text.lines().count() };
+        for (at, line) in lines.by_ref() {
+            let unindented = line.trim_start();
+            if unindented.starts_with(fence) && unindented[ticks..].trim().is_empty() {
+                block.close = at;
                 break;
             }
             block.body.push(line.to_string());
@@ -88,13 +98,13 @@ pub fn blocks(text: &str) -> Vec<Block> {
 /// Whether a console block needs a container engine: it runs `copili run`, `service` or
 /// `clean` (other than `run --dry-run`), `copili plan` (which asks the engine whether each
 /// image is present, unless `--engine none`), or an engine's client or a process tool
-/// directly.
+/// directly, or `jq` or `cat` (which read what a run wrote).
 pub fn needs_engine(block: &Block) -> bool {
     block.commands().iter().any(|command| {
         let words: Vec<String> = shlex_words(command);
         let program = words.iter().position(|w| !w.contains('=')).map(|i| words[i].as_str());
         match program {
-            Some("podman" | "docker" | "ps" | "kill") => true,
+            Some("podman" | "docker" | "ps" | "kill" | "jq" | "cat") => true,
             Some("copili") => {
                 let subcommand = words.iter().skip_while(|w| *w != "copili").nth(1).map(String::as_str);
                 let dry_run = words.iter().any(|w| w == "--dry-run");
@@ -191,7 +201,7 @@ pub fn run_documents(suite: Suite, configure: impl Fn(&trycmd::TestCases)) {
         }
         let stem = document.file_stem().and_then(|s| s.to_str()).expect("a UTF-8 document name");
         let copy = work.path().join(format!("{stem}.md"));
-        let (rewritten, changed) = mark_other_blocks(&text, &blocks, suite);
+        let rewritten = mark_other_blocks(&text, &blocks, suite);
         std::fs::write(&copy, rewritten).expect("the copy can be written");
         let inputs = work.path().join(format!("{stem}.in"));
         copy_dir(&repo_root().join("examples"), &inputs.join("examples"));
@@ -200,30 +210,32 @@ pub fn run_documents(suite: Suite, configure: impl Fn(&trycmd::TestCases)) {
             copy_dir(&fixtures, &inputs);
         }
         std::fs::create_dir_all(work.path().join(format!("{stem}.out"))).expect("the .out directory");
-        copies.push((copy, original, changed));
+        copies.push((copy, original));
+    }
+    if std::env::var_os("COPILI_DOCS_KEEP").is_some() {
+        eprintln!("the documents' copies are kept in {}", work.keep().display());
     }
     assert!(!copies.is_empty(), "no document has a console block for {suite:?}: the harness finds nothing");
 
     let cases = trycmd::TestCases::new();
     cases.register_bin("copili", copili_binary());
+    for tool in ["cat", "env", "jq", "podman", "docker"] {
+        if let Ok(path) = which(tool) {
+            cases.register_bin(tool, path);
+        }
+    }
     cases.env("LANG", "C");
     configure(&cases);
-    for (copy, _, _) in &copies {
+    for (copy, _) in &copies {
         cases.case(copy);
     }
     let overwrite = std::env::var("TRYCMD").is_ok_and(|v| v == "overwrite");
     if overwrite {
         // trycmd writes the real output into the copies; carry it back to the originals.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cases.run()));
-        for (copy, original, changed) in &copies {
+        for (copy, original) in &copies {
             let text = std::fs::read_to_string(copy).expect("the copy can be read");
-            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-            for (index, line) in changed {
-                lines[*index] = line.clone();
-            }
-            let mut text = lines.join("\n");
-            text.push('\n');
-            std::fs::write(original, text).expect("the original can be written");
+            std::fs::write(original, unmark(&text)).expect("the original can be written");
         }
         if let Err(panic) = result {
             std::panic::resume_unwind(panic);
@@ -233,29 +245,74 @@ pub fn run_documents(suite: Suite, configure: impl Fn(&trycmd::TestCases)) {
     }
 }
 
-/// The document with the blocks that `suite` does not run marked so that trycmd skips them
-/// (a console block of the other suite becomes `console,ignore`; a fence without an info
-/// string, which trycmd would take for a transcript, becomes `text`), and the original lines
-/// it changed. The number of lines stays the same.
-fn mark_other_blocks(text: &str, blocks: &[Block], suite: Suite) -> (String, Vec<(usize, String)>) {
+/// The document as trycmd is to read it: the blocks that `suite` does not run are marked so
+/// that trycmd skips them (a console block of the other suite becomes `console,ignore`; a
+/// fence without an info string, which trycmd would take for a transcript, becomes `text`),
+/// and the blocks it runs get an empty line before their closing fence (trycmd takes the last
+/// line break of a block for layout, and copili ends its output with one) and `/` for every
+/// `\` in their expected output, as trycmd (snapbox) writes every `\` of the real output as
+/// `/` before comparing (for Windows paths): the DOT graph's `\n` stays readable in the
+/// document. `TRYCMD=overwrite` writes such lines back with `/`: restore the `\`.
+fn mark_other_blocks(text: &str, blocks: &[Block], suite: Suite) -> String {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let mut changed = Vec::new();
-    for block in blocks {
+    for block in blocks.iter().rev().filter(|b| b.indent == 0) {
+        if suite.runs(block) {
+            let close = block.close.min(lines.len());
+            for line in &mut lines[block.open + 1..close] {
+                if !line.starts_with("$ ") && !line.starts_with("? ") {
+                    *line = line.replace('\\', "/");
+                }
+            }
+            lines.insert(close, String::new());
+            continue;
+        }
         let marked = if block.info.is_empty() {
-            "text"
-        } else if block.is_console() && !suite.runs(block) {
-            "console,ignore"
+            BARE_FENCE
+        } else if block.is_console() {
+            OTHER_SUITE
         } else {
             continue;
         };
         let line = &lines[block.open];
         let ticks = line.chars().take_while(|&c| c == '`').count();
-        changed.push((block.open, line.clone()));
         lines[block.open] = format!("{}{marked}", &line[..ticks]);
     }
     let mut text = lines.join("\n");
     text.push('\n');
-    (text, changed)
+    text
+}
+
+/// The info string that marks, in a copy, a console block of the other suite.
+const OTHER_SUITE: &str = "console,ignore,copili-other-suite";
+/// The info string that marks, in a copy, a fence that had none.
+const BARE_FENCE: &str = "text,copili-bare-fence";
+
+/// Undoes [`mark_other_blocks`] on a copy that trycmd has rewritten.
+fn unmark(text: &str) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for block in blocks(text).iter().rev().filter(|b| b.indent == 0) {
+        let line = &lines[block.open];
+        let ticks = line.chars().take_while(|&c| c == '`').count();
+        if block.info == "console" && block.body.last().is_some_and(|l| l.is_empty()) {
+            lines.remove(block.close - 1);
+        } else if block.info == OTHER_SUITE {
+            lines[block.open] = format!("{}console", &line[..ticks]);
+        } else if block.info == BARE_FENCE {
+            lines[block.open] = line[..ticks].to_string();
+        }
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
+}
+
+/// The path of `program` on `PATH` (as a shell would find it).
+fn which(program: &str) -> Result<PathBuf, String> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| format!("`{program}` is not on PATH"))
 }
 
 /// Copies the directory `from` into `to` (created), recursively.
@@ -280,17 +337,24 @@ mod tests {
 
     #[test]
     fn blocks_are_found_with_their_info_strings() {
-        let text = "a\n```console\n$ copili run x.yaml\nout\n```\n\n````yaml\n```\n````\n```\nbare\n```\n";
+        let text = "a\n```console\n$ copili run x.yaml\nout\n```\n\n````yaml\n```\n````\n```\nbare\n```\n- item\n\n  ```console\n  $ copili\n  ```\n";
         let found = blocks(text);
         let infos: Vec<&str> = found.iter().map(|b| b.info.as_str()).collect();
-        assert_eq!(infos, ["console", "yaml", ""]);
+        assert_eq!(infos, ["console", "yaml", "", "console"]);
+        assert_eq!(found[3].indent, 2);
         assert_eq!(found[0].commands(), ["copili run x.yaml"]);
         assert_eq!(found[1].body, ["```"]);
     }
 
     #[test]
     fn engine_blocks_are_told_apart() {
-        let block = |command: &str| Block { open: 0, info: "console".into(), body: vec![format!("$ {command}")] };
+        let block = |command: &str| Block {
+            open: 0,
+            indent: 0,
+            info: "console".into(),
+            body: vec![format!("$ {command}")],
+            close: 2,
+        };
         assert!(needs_engine(&block("copili run kg.yaml --engine podman")));
         assert!(needs_engine(&block("PATH=/nonexistent copili run kg.yaml")));
         assert!(needs_engine(&block("copili clean --engine podman")));

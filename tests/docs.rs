@@ -13,11 +13,15 @@ fn console_examples_without_an_engine() {
     run_documents(Suite::NoEngine, |cases| {
         // No engine is looked for: examples that would find one run in `docs_engine`.
         cases.env("PATH", "/nonexistent");
+        // `~` in the examples' volumes.
+        cases.env("HOME", "/home/kg");
     });
 }
 
-/// Every ```` ```console ```` block is run (trycmd skips one whose info string says
-/// `ignore`), and no other kind of block holds a `$ copili` transcript that would not be.
+/// Every ```` ```console ```` block is run (trycmd skips one whose info string says `ignore`,
+/// and indented ones), and no other kind of block holds a `$ copili` transcript, except
+/// ```` ```text ````: the marker of a recorded session that cannot be run (one that needs a
+/// second terminal, job control or a killed process), whose text says so.
 #[test]
 fn every_console_block_is_run() {
     let mut problems = Vec::new();
@@ -27,16 +31,20 @@ fn every_console_block_is_run() {
         for block in blocks(&text) {
             let place = format!("{}:{}", document.display(), block.open + 1);
             if block.is_console() {
+                if block.indent > 0 {
+                    problems.push(format!("{place}: trycmd does not run an indented console block"));
+                }
                 if block.info != "console" {
                     problems.push(format!("{place}: ```{} is not run: write ```console", block.info));
                 }
                 if block.commands().is_empty() {
                     problems.push(format!("{place}: a console block without a `$ ` command"));
                 }
-            } else if block.body.iter().any(|line| line.starts_with("$ ")) {
+            } else if block.info != "text" && block.body.iter().any(|line| line.trim_start().starts_with("$ copili")) {
                 problems.push(format!(
-                    "{place}: a ```{} block with `$ ` lines is a transcript that is not run: make it \
-                     ```console (and true) or drop the prompts",
+                    "{place}: a ```{} block with `$ copili` lines looks like a transcript but is not run: make \
+                     it ```console (and true), or ```text for a recorded session that cannot be run (say \
+                     why in the text)",
                     block.info
                 ));
             }

@@ -17,7 +17,12 @@ fn console_examples_on_engines() {
     let setup = engine_setup();
     run_documents(Suite::Engine, |cases| {
         cases.env("CONTAINERS_CONF", setup.get("CONTAINERS_CONF"));
-        cases.env("PATH", "/usr/local/bin:/usr/bin:/bin");
+        // copili first, for `env … copili`; /usr/sbin for netavark's iptables.
+        let copili_dir = copili_e2e::copili_binary().parent().expect("the binary is in a directory");
+        cases.env(
+            "PATH",
+            format!("{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", copili_dir.display()),
+        );
         cases.timeout(std::time::Duration::from_secs(180));
     });
 }
