@@ -217,6 +217,10 @@ pub fn run_documents(suite: Suite, configure: impl Fn(&trycmd::TestCases)) {
     }
     assert!(!copies.is_empty(), "no document has a console block for {suite:?}: the harness finds nothing");
 
+    // Variables copili reads that the host may have set; the examples set them themselves.
+    for name in ["ENV", "COPILI_ENGINE"] {
+        std::env::remove_var(name);
+    }
     let cases = trycmd::TestCases::new();
     cases.register_bin("copili", copili_binary());
     for tool in ["cat", "env", "jq", "podman", "docker"] {

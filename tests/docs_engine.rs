@@ -15,14 +15,19 @@ fn console_examples_on_engines() {
     Engine::RootfulPodman.assert_ready();
     Engine::Docker.assert_ready();
     let setup = engine_setup();
+    // Set in this process, which trycmd's commands inherit, and not with `TestCases::env`:
+    // that would override what an example sets itself (`CONTAINERS_CONF=/nonexistent.conf
+    // copili …`). copili's directory comes first for `env … copili`; /usr/sbin holds
+    // netavark's iptables.
+    let copili_dir = copili_e2e::copili_binary().parent().expect("the binary is in a directory");
+    let path = format!("{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", copili_dir.display());
+    std::env::set_var("PATH", path);
+    std::env::set_var("CONTAINERS_CONF", setup.get("CONTAINERS_CONF"));
+    // One document at a time: several run the same pipelines (the quickstart, `kg-nightly`),
+    // whose lock and container names a parallel run would share. trycmd runs its cases on
+    // rayon's global pool, which reads this when it starts.
+    std::env::set_var("RAYON_NUM_THREADS", "1");
     run_documents(Suite::Engine, |cases| {
-        cases.env("CONTAINERS_CONF", setup.get("CONTAINERS_CONF"));
-        // copili first, for `env … copili`; /usr/sbin for netavark's iptables.
-        let copili_dir = copili_e2e::copili_binary().parent().expect("the binary is in a directory");
-        cases.env(
-            "PATH",
-            format!("{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", copili_dir.display()),
-        );
         cases.timeout(std::time::Duration::from_secs(180));
     });
 }
