@@ -30,4 +30,9 @@ fn console_examples_on_engines() {
     run_documents(Suite::Engine, |cases| {
         cases.timeout(std::time::Duration::from_secs(180));
     });
+    // The pipelines the examples run (examples/quickstart.yaml and tests/fixtures/docs/*/):
+    // every run removes what it started, as the documents say.
+    for identity in ["ExmaplePipeline", "kg-nightly", "kg-link", "nightly", "notready", "mount", "p"] {
+        Engine::RootfulPodman.assert_no_leftovers(identity);
+    }
 }
