@@ -103,6 +103,9 @@ pub fn needs_engine(block: &Block) -> bool {
     block.commands().iter().any(|command| {
         let words: Vec<String> = shlex_words(command);
         let program = words.iter().position(|w| !w.contains('=')).map(|i| words[i].as_str());
+        // `env [-u NAME] [NAME=VALUE]… copili …` runs copili.
+        let program =
+            if program == Some("env") && words.iter().any(|w| w == "copili") { Some("copili") } else { program };
         match program {
             Some("podman" | "docker" | "ps" | "kill" | "jq" | "cat") => true,
             Some("copili") => {
@@ -362,6 +365,7 @@ mod tests {
         assert!(needs_engine(&block("copili run kg.yaml --engine podman")));
         assert!(needs_engine(&block("PATH=/nonexistent copili run kg.yaml")));
         assert!(needs_engine(&block("copili clean --engine podman")));
+        assert!(needs_engine(&block("env -u CONTAINERS_CONF copili run kg.yaml")));
         assert!(needs_engine(&block("podman ps -a --format '{{.Names}}'")));
         assert!(!needs_engine(&block("copili run kg.yaml --dry-run --engine docker")));
         assert!(needs_engine(&block("copili plan kg.yaml")));
