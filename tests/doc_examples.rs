@@ -174,6 +174,38 @@ fn shlex_words(line: &str) -> Vec<String> {
     words
 }
 
+/// The blocks of `text` (the document `name`) that look like transcripts but that neither
+/// target runs, one message each: a console block that trycmd skips (an info string other
+/// than `console`, such as `console,ignore`; an indented fence, in a list item) or that has
+/// no command, and a block of another kind holding `$ copili` lines — except ```` ```text ````,
+/// the marker of a recorded session that cannot be run (one that needs a second terminal, job
+/// control or a killed process), whose text must say so.
+pub fn unrun_blocks(name: &str, text: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for block in blocks(text) {
+        let place = format!("{name}:{}", block.open + 1);
+        if block.is_console() {
+            if block.indent > 0 {
+                problems.push(format!("{place}: trycmd does not run an indented console block"));
+            }
+            if block.info != "console" {
+                problems.push(format!("{place}: ```{} is not run: write ```console", block.info));
+            }
+            if block.commands().is_empty() {
+                problems.push(format!("{place}: a console block without a `$ ` command"));
+            }
+        } else if block.info != "text" && block.body.iter().any(|line| line.trim_start().starts_with("$ copili")) {
+            problems.push(format!(
+                "{place}: a ```{} block with `$ copili` lines looks like a transcript but is not run: make it \
+                 ```console (and true), or ```text for a recorded session that cannot be run (say why in \
+                 the text)",
+                block.info
+            ));
+        }
+    }
+    problems
+}
+
 /// Which of the two test targets runs a document's blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Suite {
@@ -351,6 +383,17 @@ mod tests {
         assert_eq!(found[3].indent, 2);
         assert_eq!(found[0].commands(), ["copili run x.yaml"]);
         assert_eq!(found[1].body, ["```"]);
+    }
+
+    #[test]
+    fn blocks_that_would_not_run_are_found() {
+        let run = "```console\n$ copili validate a.yaml\nok\n```\n```text\n$ copili run a.yaml &\n```\n";
+        assert_eq!(unrun_blocks("d.md", run), Vec::<String>::new());
+        let unrun = "```console,ignore\n$ copili x\n```\n- item\n\n  ```console\n  $ copili y\n  ```\n\
+                     ```sh\n$ copili z\n```\n```\n$ copili w\n```\n```console\nno prompt\n```\n";
+        let problems = unrun_blocks("d.md", unrun);
+        let places: Vec<&str> = problems.iter().map(|p| p.split(": ").next().unwrap_or_default()).collect();
+        assert_eq!(places, ["d.md:1", "d.md:6", "d.md:9", "d.md:12", "d.md:15"], "{problems:#?}");
     }
 
     #[test]
