@@ -79,6 +79,10 @@ pub fn blocks(text: &str) -> Vec<Block> {
         if ticks < 3 {
             continue;
         }
+        if trimmed[ticks..].contains('`') {
+            // Not a fence (CommonMark): an inline code span such as ```` ```console ````.
+            continue;
+        }
         let fence = &trimmed[..ticks];
         let info = trimmed[ticks..].trim().to_string();
         let mut block = Block { open: index, indent, info, body: Vec::new(), close: text.lines().count() };
@@ -376,7 +380,7 @@ mod tests {
 
     #[test]
     fn blocks_are_found_with_their_info_strings() {
-        let text = "a\n```console\n$ copili run x.yaml\nout\n```\n\n````yaml\n```\n````\n```\nbare\n```\n- item\n\n  ```console\n  $ copili\n  ```\n";
+        let text = "a\n```console\n$ copili run x.yaml\nout\n```\n\n````yaml\n```\n````\n```\nbare\n```\n- item\n\n  ```console\n  $ copili\n  ```\n```` ```console ```` is code\n";
         let found = blocks(text);
         let infos: Vec<&str> = found.iter().map(|b| b.info.as_str()).collect();
         assert_eq!(infos, ["console", "yaml", "", "console"]);
