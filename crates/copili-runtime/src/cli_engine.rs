@@ -77,11 +77,9 @@ impl CliEngine {
     /// its name, else from its `--version`).
     pub fn select(choice: &str) -> Result<CliEngine, EngineError> {
         match choice {
-            "" | "auto" => {
-                CliEngine::find(EngineKind::Podman).or_else(|_| CliEngine::find(EngineKind::Docker)).map_err(|_| {
-                    EngineError::NotFound { binary: "podman or docker".into(), reason: "neither is on PATH".into() }
-                })
-            }
+            "" | "auto" => CliEngine::find(EngineKind::Podman)
+                .or_else(|_| CliEngine::find(EngineKind::Docker))
+                .map_err(|_| EngineError::NoClientOnPath),
             "docker" => CliEngine::find(EngineKind::Docker),
             "podman" => CliEngine::find(EngineKind::Podman),
             path => {

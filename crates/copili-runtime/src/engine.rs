@@ -147,6 +147,9 @@ pub struct LogLine {
 /// its exit code if it had one, and the end of its error output.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {
+    /// `auto` found neither client.
+    #[error("neither podman nor docker is on PATH")]
+    NoClientOnPath,
     /// The client binary could not be found or started.
     #[error("cannot run `{binary}`: {reason}")]
     NotFound {
@@ -314,7 +317,7 @@ impl EngineError {
             EngineError::Failed { command, .. } | EngineError::UnexpectedOutput { command, .. } => {
                 command.split_whitespace().skip(1).find(|word| !word.starts_with('-') && !word.contains('='))
             }
-            EngineError::NotFound { .. } => None,
+            EngineError::NotFound { .. } | EngineError::NoClientOnPath => None,
         }
     }
 }

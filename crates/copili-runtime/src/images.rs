@@ -396,7 +396,7 @@ pub fn classify(error: &EngineError, had_credentials: bool) -> PullFailure {
     let text = match error {
         EngineError::Failed { stderr, .. } => stderr.to_lowercase(),
         EngineError::UnexpectedOutput { output, .. } => output.to_lowercase(),
-        EngineError::NotFound { .. } => return PullFailure::Other,
+        EngineError::NotFound { .. } | EngineError::NoClientOnPath => return PullFailure::Other,
     };
     let any = |words: &[&str]| words.iter().any(|w| text.contains(w));
     let unreachable = any(&[
