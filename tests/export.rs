@@ -13,6 +13,24 @@ use serde_json::Value;
 
 const QUICKSTART: &str = "examples/quickstart.yaml";
 const RICH: &str = "tests/fixtures/export/rich.yaml";
+/// Env values of every kind (`tests/fixtures/export/env-values.yaml`), with its variables.
+const ENV_VALUES: [&str; 3] =
+    ["tests/fixtures/export/env-values.yaml", "--env-file", "tests/fixtures/export/env-values.env"];
+
+/// The markers of the env-values fixture: its env values, written in the file and from
+/// variables, of containers and a sidecar, by the Secret key each must be found under.
+const ENV_MARKERS: [(&str, &str); 9] = [
+    ("LITERAL", "literal-m4rker-main"),
+    ("FROM_VAR", "var-m4rker-env"),
+    ("URL", "https://bot:var-m4rker-env@db.example.com"),
+    ("LEVEL", "info"),
+    ("POSTGRES_PASSWORD", "literal-m4rker-sidecar"),
+    ("load.FROM_VAR", "var-m4rker-sidecar"),
+    ("LIST", "literal-m4rker-list"),
+    ("report.LEVEL", "debug"),
+    // The file's `$$` is a `$`; a Secret's value reaches the container unexpanded.
+    ("EXPANDS", "cost $(not-a-var)"),
+];
 
 /// The values of `tests/fixtures/export/.env` that must never appear in the documents: two
 /// env values from variables (one inside a longer value) and the registry password.
@@ -111,7 +129,9 @@ fn quickstart_yaml() {
     assert_eq!(
         output.stderr(),
         "warning: CronWorkflow `exmaplepipeline-servicecontainer01` has no time zone: Argo reads its schedule in the \
-         workflow controller's time zone, where copili would use local time; pass --timezone or set `timezone`\n"
+         workflow controller's time zone, where copili would use local time; pass --timezone or set `timezone`\n\
+         note: the documents read the Secret `exmaplepipeline-env` (Opaque, key EXIT_CODE): create it in the cluster\n\
+         note: or let copili write them, values included: --secrets-manifest FILE\n"
     );
 }
 
@@ -154,6 +174,8 @@ fn secrets_stay_out_of_the_documents_and_go_to_the_private_manifest() {
         serde_json::json!({
             "NEO4J_PASSWORD": "neo4j-s3cret-8d1f",
             "API_TOKEN": "token-tok-s3cret-42",
+            "LOG_LEVEL": "info",
+            "BATCH_SIZE": "5000",
             "TOKEN": "tok-s3cret-42",
         })
     );
@@ -185,9 +207,191 @@ fn secrets_stay_out_of_the_documents_and_go_to_the_private_manifest() {
         assert!(!output.stdout().contains(secret) && !output.stderr().contains(secret), "{}", output.describe());
     }
     assert!(output.stderr().contains(
-        "note: the documents read the Secret `kg-nightly-env` (Opaque, keys NEO4J_PASSWORD, API_TOKEN, TOKEN): create \
-         it in the cluster"
+        "note: the documents read the Secret `kg-nightly-env` (Opaque, keys NEO4J_PASSWORD, API_TOKEN, LOG_LEVEL, \
+         BATCH_SIZE, TOKEN): create it in the cluster"
     ));
+}
+
+/// The `env` entries of the container (`main`) or sidecar `container` of template `template`.
+fn env_of<'a>(workflow: &'a Value, template: &str, container: &str) -> &'a Value {
+    let template = workflow["spec"]["templates"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["name"] == template))
+        .unwrap_or_else(|| panic!("no template `{template}` in {workflow:#}"));
+    if container == "main" {
+        &template["container"]["env"]
+    } else {
+        template["sidecars"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == container))
+            .map(|s| &s["env"])
+            .unwrap_or_else(|| panic!("no sidecar `{container}` in {template:#}"))
+    }
+}
+
+/// `env` entries reading the Secret `env-markers-env`, by env name and Secret key.
+fn secret_refs(entries: &[(&str, &str)]) -> Value {
+    entries
+        .iter()
+        .map(|(name, key)| {
+            serde_json::json!({"name": name, "valueFrom": {"secretKeyRef": {"name": "env-markers-env", "key": key}}})
+        })
+        .collect()
+}
+
+#[test]
+fn every_env_value_is_read_from_the_secret_and_only_the_manifest_has_it() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let workflow_file = dir.path().join("workflow.yaml");
+    let manifest_file = dir.path().join("secrets.yaml");
+    let output =
+        export(&[&ENV_VALUES[..], &["-o", path(&workflow_file), "--secrets-manifest", path(&manifest_file)]].concat());
+    let workflow_text = std::fs::read_to_string(&workflow_file).expect("the documents were written");
+    for (_, marker) in ENV_MARKERS.iter().filter(|(_, m)| m.contains("m4rker")) {
+        assert!(!workflow_text.contains(marker), "`{marker}` in the documents:\n{workflow_text}");
+        assert!(!output.stdout().contains(marker) && !output.stderr().contains(marker), "{}", output.describe());
+    }
+    assert!(!workflow_text.contains("value:"), "no env value in clear:\n{workflow_text}");
+    let documents = documents(&workflow_text);
+    assert_valid_for_argo("env-values.yaml", &documents);
+    let workflow = &documents[0];
+    assert_eq!(
+        env_of(workflow, "load", "main"),
+        &secret_refs(&[("LITERAL", "LITERAL"), ("FROM_VAR", "FROM_VAR"), ("URL", "URL"), ("LEVEL", "LEVEL")])
+    );
+    assert_eq!(
+        env_of(workflow, "load", "db"),
+        &secret_refs(&[("POSTGRES_PASSWORD", "POSTGRES_PASSWORD"), ("FROM_VAR", "load.FROM_VAR")])
+    );
+    assert_eq!(
+        env_of(workflow, "report", "main"),
+        &secret_refs(&[("LIST", "LIST"), ("LEVEL", "report.LEVEL"), ("EXPANDS", "EXPANDS")])
+    );
+
+    assert_eq!(mode(&manifest_file), 0o600);
+    let secrets = documents_of_file(&manifest_file);
+    assert_eq!(kinds(&secrets), ["Secret"]);
+    assert_eq!(secrets[0]["metadata"]["name"], "env-markers-env");
+    let expected: serde_json::Map<String, Value> =
+        ENV_MARKERS.iter().map(|(key, value)| (key.to_string(), Value::from(*value))).collect();
+    assert_eq!(secrets[0]["stringData"], Value::Object(expected));
+    assert_eq!(
+        output.stderr(),
+        format!(
+            "note: wrote the Secret `env-markers-env` with its values to {} (mode 0600): apply it before the \
+             workflow, and keep it out of version control\n",
+            manifest_file.display()
+        )
+    );
+}
+
+#[test]
+fn plain_env_writes_every_env_value_in_clear() {
+    let output = export(&[&ENV_VALUES[..], &["--plain-env"]].concat());
+    let documents = documents(&output.stdout());
+    assert_valid_for_argo("env-values.yaml --plain-env", &documents);
+    let workflow = &documents[0];
+    let values = |entries: &[(&str, &str)]| -> Value {
+        entries.iter().map(|(name, value)| serde_json::json!({"name": name, "value": value})).collect()
+    };
+    assert_eq!(
+        env_of(workflow, "load", "main"),
+        &values(&[
+            ("LITERAL", "literal-m4rker-main"),
+            ("FROM_VAR", "var-m4rker-env"),
+            ("URL", "https://bot:var-m4rker-env@db.example.com"),
+            ("LEVEL", "info"),
+        ])
+    );
+    assert_eq!(
+        env_of(workflow, "load", "db"),
+        &values(&[("POSTGRES_PASSWORD", "literal-m4rker-sidecar"), ("FROM_VAR", "var-m4rker-sidecar")])
+    );
+    // In a `value`, Kubernetes expands `$(…)`: escaped as `$$(…)`.
+    assert_eq!(
+        env_of(workflow, "report", "main"),
+        &values(&[("LIST", "literal-m4rker-list"), ("LEVEL", "debug"), ("EXPANDS", "cost $$(not-a-var)")])
+    );
+    assert!(!output.stdout().contains("secretKeyRef"), "{}", output.stdout());
+    assert_eq!(output.stderr(), "", "no Secret to create");
+}
+
+#[test]
+fn one_file_for_documents_and_secrets_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let d = dir.path();
+    std::fs::create_dir(d.join("sub")).expect("mkdir");
+    std::fs::write(d.join("existing.yaml"), "old").expect("writable");
+    std::fs::hard_link(d.join("existing.yaml"), d.join("hard.yaml")).expect("a hard link");
+    std::os::unix::fs::symlink(d.join("existing.yaml"), d.join("link.yaml")).expect("a symbolic link");
+    std::os::unix::fs::symlink(d.join("new.yaml"), d.join("dangling.yaml")).expect("a symbolic link");
+    let before = listing(d);
+    let cases = [
+        ("new.yaml", "new.yaml"),
+        ("new.yaml", "./new.yaml"),
+        ("new.yaml", "sub/../new.yaml"),
+        ("dangling.yaml", "new.yaml"),
+        ("existing.yaml", "existing.yaml"),
+        ("existing.yaml", "link.yaml"),
+        ("hard.yaml", "existing.yaml"),
+        ("sub/../link.yaml", "./hard.yaml"),
+    ];
+    let mut messages = String::new();
+    for (documents, manifest) in cases {
+        let output = run(copili()
+            .current_dir(d)
+            .args(["export", "argo", &repo_root().join(RICH).display().to_string()])
+            .args(["-o", documents, "--secrets-manifest", manifest]));
+        assert_eq!(output.code(), Some(2), "-o {documents} --secrets-manifest {manifest}: {}", output.describe());
+        assert_eq!(output.stdout(), "");
+        for secret in RICH_SECRETS {
+            assert!(!output.stderr().contains(secret), "{}", output.stderr());
+        }
+        assert_eq!(listing(d), before, "-o {documents} --secrets-manifest {manifest}: nothing is created");
+        assert_eq!(std::fs::read_to_string(d.join("existing.yaml")).expect("readable"), "old", "nor changed");
+        messages.push_str(&output.stderr());
+    }
+    insta::assert_snapshot!("export_argo_same_file", messages);
+}
+
+#[test]
+fn a_dash_is_standard_output_and_never_a_file() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let d = dir.path();
+    let rich = repo_root().join(RICH).display().to_string();
+    let in_dir = |args: &[&str]| run(copili().current_dir(d).args(["export", "argo", &rich]).args(args));
+
+    // `-o -`: the documents on standard output, as without -o.
+    let output = in_dir(&["-o", "-"]);
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    assert_eq!(output.stdout(), export(&[RICH]).stdout());
+    assert_eq!(listing(d), Vec::<String>::new(), "no file called `-`");
+
+    // `--secrets-manifest -` with the documents in a file: the Secrets on standard output.
+    let output = in_dir(&["-o", "workflow.yaml", "--secrets-manifest", "-"]);
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    assert_eq!(kinds(&documents(&output.stdout())), ["Secret", "Secret"]);
+    for secret in RICH_SECRETS {
+        assert!(output.stdout().contains(secret), "{secret} missing:\n{}", output.stdout());
+    }
+    assert_eq!(kinds(&documents_of_file(&d.join("workflow.yaml")))[0], "Workflow");
+    assert!(output.stderr().contains(
+        "note: wrote the Secrets `kg-nightly-env` and `kg-nightly-registry` with their values to standard output: \
+         apply them before the workflow"
+    ));
+    assert_eq!(listing(d), ["workflow.yaml"], "no file called `-`");
+    std::fs::remove_file(d.join("workflow.yaml")).expect("removable");
+
+    // Both on standard output would mix the values into the documents: refused.
+    let mut messages = String::new();
+    for args in [&["--secrets-manifest", "-"][..], &["-o", "-", "--secrets-manifest", "-"]] {
+        let output = in_dir(args);
+        assert_eq!(output.code(), Some(2), "{args:?}: {}", output.describe());
+        assert_eq!(output.stdout(), "", "{args:?}");
+        assert_eq!(listing(d), Vec::<String>::new(), "{args:?}");
+        messages.push_str(&output.stderr());
+    }
+    insta::assert_snapshot!("export_argo_both_to_stdout", messages);
 }
 
 #[test]
@@ -275,6 +479,21 @@ fn containers_a_run_would_cancel_are_left_out() {
         "warning: `check_test_data` is left out: it depends on `load_test_data`, which is excluded in environment \
          `PROD` (a run would cancel it)"
     ));
+}
+
+/// The documents of a YAML file.
+fn documents_of_file(file: &Path) -> Vec<Value> {
+    documents(&std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display())))
+}
+
+/// The names of a directory's entries, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("readable")
+        .map(|entry| entry.expect("an entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 fn path(path: &Path) -> &str {

@@ -334,12 +334,17 @@ pub struct ArgoArgs {
     /// The pipeline and selection.
     #[command(flatten)]
     pub input: InputArgs,
-    /// Write the documents here instead of to standard output.
+    /// Write the documents here instead of to standard output (`-`: standard output).
     #[arg(long, short = 'o', value_name = "FILE", value_parser = PathParser)]
     pub output: Option<PathBuf>,
-    /// Also write the Secrets the documents refer to, with their values, to this file (mode 0600).
+    /// Also write the Secrets the documents refer to, with their values, to this file (mode
+    /// 0600; not the file of -o). `-`: standard output, when -o names a file.
     #[arg(long, value_name = "FILE", value_parser = PathParser)]
     pub secrets_manifest: Option<PathBuf>,
+    /// Write env values in clear into the Workflow, instead of reading every one from the
+    /// Secret `<pipeline>-env`: whoever can read the documents can read them.
+    #[arg(long)]
+    pub plain_env: bool,
     /// Mount this PersistentVolumeClaim instead of a host path: mounts of HOST or below it
     /// (with a subPath) use PVC (repeatable; HOST is relative to the working directory).
     #[arg(long = "volume-map", value_name = "HOST=PVC")]
@@ -363,9 +368,11 @@ const EXPORT_ARGO_EXAMPLES: &str = "Examples:
   copili export argo pipeline.yaml -o workflow.yaml
   kubectl create -f workflow.yaml    # the Workflow runs once; the CronWorkflows stay
   copili export argo pipeline.yaml --secrets-manifest secrets.yaml --namespace argo
+  copili export argo pipeline.yaml -o workflow.yaml --secrets-manifest - | kubectl apply -f -
   copili export argo pipeline.yaml --volume-map ./exports=kg-exports --timezone Europe/Berlin
 
-Exit codes: 0 written, 2 invalid input (also a schedule Argo cannot express).";
+Exit codes: 0 written, 2 invalid input (also a schedule Argo cannot express, or -o and
+--secrets-manifest naming the same file).";
 
 /// The schedule `--every` or `--cron` names (daily at 00:00 without either), or what is wrong.
 pub fn default_schedule(every: Option<&str>, cron: Option<&str>) -> Result<copili_schedule::Schedule, String> {

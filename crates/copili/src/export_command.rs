@@ -20,8 +20,10 @@ pub(crate) fn export(target: &ExportTarget) -> anyhow::Result<i32> {
 }
 
 fn export_argo(args: &ArgoArgs) -> anyhow::Result<i32> {
-    let options = match argo_options(args) {
-        Ok(options) => options,
+    // Checked before anything is read or written: a refused command line writes nothing.
+    let destinations = destinations(args).and_then(|d| argo_options(args).map(|options| (d, options)));
+    let ((documents_to, manifest_to), options) = match destinations {
+        Ok(checked) => checked,
         Err(message) => {
             errln!("error: {message}");
             return Ok(exit_code::INVALID_INPUT);
@@ -41,30 +43,45 @@ fn export_argo(args: &ArgoArgs) -> anyhow::Result<i32> {
         errln!("warning: {warning}");
     }
     let yaml = copili::export::to_yaml(&export.documents)?;
-    match &args.output {
-        Some(path) => std::fs::write(path, &yaml).with_context(|| format!("cannot write {}", path.display()))?,
-        None => crate::output::print(&yaml),
+    match &documents_to {
+        Destination::File(path) => {
+            std::fs::write(path, &yaml).with_context(|| format!("cannot write {}", path.display()))?
+        }
+        Destination::Stdout => crate::output::print(&yaml),
     }
-    match &args.secrets_manifest {
-        Some(path) => {
+    match &manifest_to {
+        Some(destination) => {
             let manifest = copili::export::to_yaml(&export.secrets_manifest())?;
-            write_private(path, &manifest).with_context(|| format!("cannot write {}", path.display()))?;
+            let (place, nothing) = match destination {
+                Destination::File(path) => {
+                    write_private(path, &manifest).with_context(|| format!("cannot write {}", path.display()))?;
+                    (format!("{} (mode 0600)", path.display()), format!("{} is empty", path.display()))
+                }
+                Destination::Stdout => {
+                    crate::output::print(&manifest);
+                    ("standard output".to_string(), "nothing written to standard output".to_string())
+                }
+            };
             let names: Vec<String> = export.secrets.iter().map(|s| format!("`{}`", s.name)).collect();
-            if names.is_empty() {
-                errln!("note: the documents need no Secrets; {} is empty", path.display());
-            } else {
-                errln!(
-                    "note: wrote the Secrets {} with their values to {} (mode 0600): apply it before the workflow, \
-                     and keep it out of version control",
+            match names.len() {
+                0 => errln!("note: the documents need no Secrets; {nothing}"),
+                1 => errln!(
+                    "note: wrote the Secret {} with its values to {place}: apply it before the workflow, and keep \
+                     it out of version control",
+                    names.join("")
+                ),
+                _ => errln!(
+                    "note: wrote the Secrets {} with their values to {place}: apply them before the workflow, and \
+                     keep them out of version control",
                     names.join(" and "),
-                    path.display()
-                );
+                ),
             }
         }
         None => {
             for secret in &export.secrets {
                 let what = if secret.registries.is_empty() {
-                    format!("keys {}", secret.keys.join(", "))
+                    let word = if secret.keys.len() == 1 { "key" } else { "keys" };
+                    format!("{word} {}", secret.keys.join(", "))
                 } else {
                     format!("key {}, with logins for {}", secret.keys.join(", "), secret.registries.join(", "))
                 };
@@ -80,6 +97,79 @@ fn export_argo(args: &ArgoArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(exit_code::SUCCESS)
+}
+
+/// Where a YAML stream goes: `-` is standard output, never a file called `-`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Destination {
+    Stdout,
+    File(PathBuf),
+}
+
+impl Destination {
+    fn of(path: &Path) -> Destination {
+        if path == Path::new("-") {
+            Destination::Stdout
+        } else {
+            Destination::File(path.to_path_buf())
+        }
+    }
+}
+
+/// Where the documents (`-o`, standard output by default) and the Secrets manifest go, or why
+/// not: both to standard output would mix the values into the documents, and one file for both
+/// would overwrite the documents with the values.
+fn destinations(args: &ArgoArgs) -> Result<(Destination, Option<Destination>), String> {
+    let documents = args.output.as_deref().map_or(Destination::Stdout, Destination::of);
+    let Some(manifest_path) = args.secrets_manifest.as_deref() else {
+        return Ok((documents, None));
+    };
+    let manifest = Destination::of(manifest_path);
+    match (&documents, &manifest) {
+        (Destination::Stdout, Destination::Stdout) => {
+            Err("--secrets-manifest -: the documents go to standard output already, and the Secrets' values must not \
+             be mixed into them; write the documents to a file with -o FILE"
+                .to_string())
+        }
+        (Destination::File(documents), Destination::File(manifest)) if same_file(documents, manifest) => Err(format!(
+            "-o {} and --secrets-manifest {} name the same file: the Secrets' values would overwrite the \
+                 documents; give two files",
+            documents.display(),
+            manifest.display()
+        )),
+        _ => Ok((documents, Some(manifest))),
+    }
+}
+
+/// Whether two paths name one file: the same inode when both exist, else the same path once
+/// symbolic links and `.`/`..` are resolved (as far as the directories exist).
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    if let (Ok(a), Ok(b)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        use std::os::unix::fs::MetadataExt as _;
+        return a.dev() == b.dev() && a.ino() == b.ino();
+    }
+    match (resolved(a), resolved(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => absolute(a).ok() == absolute(b).ok(),
+    }
+}
+
+/// The path a write to `path` would create or open: symbolic links followed (also one whose
+/// target does not exist yet), its directory canonicalised. `None` when the directory does
+/// not exist (the write fails anyway).
+fn resolved(path: &Path) -> Option<PathBuf> {
+    let mut path = std::path::absolute(path).ok()?;
+    // As the kernel does: at most 40 links.
+    for _ in 0..40 {
+        let Ok(target) = std::fs::read_link(&path) else { break };
+        path = path.parent()?.join(target);
+    }
+    if let Ok(canonical) = std::fs::canonicalize(&path) {
+        return Some(canonical);
+    }
+    let name = path.file_name()?;
+    Some(std::fs::canonicalize(path.parent()?).ok()?.join(name))
 }
 
 /// The export options of the command line, or what is wrong with them.
@@ -101,6 +191,7 @@ fn argo_options(args: &ArgoArgs) -> Result<ArgoOptions, String> {
         namespace: args.namespace.clone(),
         default_schedule,
         default_timezone: args.timezone.clone(),
+        plain_env: args.plain_env,
     })
 }
 
@@ -133,4 +224,43 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     file.write_all(text.as_bytes())?;
     file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dash_is_standard_output() {
+        assert_eq!(Destination::of(Path::new("-")), Destination::Stdout);
+        assert_eq!(Destination::of(Path::new("./-")), Destination::File(PathBuf::from("./-")));
+        assert_eq!(Destination::of(Path::new("w.yaml")), Destination::File(PathBuf::from("w.yaml")));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn same_file_sees_through_spellings_and_links() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let d = dir.path();
+        std::fs::create_dir(d.join("sub")).expect("mkdir");
+        let file = d.join("w.yaml");
+        // Neither exists yet: compared as paths.
+        assert!(same_file(&file, &d.join("sub/../w.yaml")));
+        assert!(same_file(&file, &d.join("./w.yaml")));
+        assert!(!same_file(&file, &d.join("s.yaml")));
+        // A link to a file that does not exist yet is the file it would create.
+        std::os::unix::fs::symlink(&file, d.join("dangling")).expect("symlink");
+        assert!(same_file(&file, &d.join("dangling")));
+        std::os::unix::fs::symlink("../w.yaml", d.join("sub/relative")).expect("symlink");
+        assert!(same_file(&d.join("sub/relative"), &file));
+        // Existing: the same inode, also through a hard link or a linked directory.
+        std::fs::write(&file, "x").expect("writable");
+        std::fs::hard_link(&file, d.join("hard")).expect("link");
+        assert!(same_file(&file, &d.join("hard")));
+        std::os::unix::fs::symlink(d, d.join("sub/up")).expect("symlink");
+        assert!(same_file(&d.join("sub/up/w.yaml"), &file));
+        std::fs::write(d.join("other"), "x").expect("writable");
+        assert!(!same_file(&file, &d.join("other")));
+        assert!(!same_file(&file, &d.join("missing")));
+    }
 }

@@ -8,10 +8,12 @@
 //! `copili export argo`, has the table); what has no Argo or Kubernetes counterpart is named in
 //! [`ArgoExport::warnings`].
 //!
-//! Secrets never reach the documents: an `env_vars` value that came from a `${VARIABLE}`
-//! becomes a `secretKeyRef` into the Secret `<pipeline>-env`, registry logins become the
+//! Secrets never reach the documents: every `env_vars` value (of containers and sidecars,
+//! written in the file or from a `${VARIABLE}`: copili treats them all as secrets) becomes a
+//! `secretKeyRef` into the Secret `<pipeline>-env`, registry logins become the
 //! `imagePullSecrets` entry `<pipeline>-registry`. The values are only in
 //! [`ArgoExport::secrets_manifest`], which the binary writes to a private file on request.
+//! [`ArgoOptions::plain_env`] is the one way to write env values into the documents.
 //!
 //! Argo's v4 schema is the reference: a container template's container needs a `name`, and a
 //! `CronWorkflow` lists its `schedules` (the singular `schedule` is gone).
@@ -66,6 +68,9 @@ pub struct ArgoOptions {
     /// The time zone of schedules without their own `timezone` (`--timezone`). `None` or
     /// `local`: the document has no `timezone`, and Argo uses its controller's.
     pub default_timezone: Option<String>,
+    /// `--plain-env`: write env values in clear into the documents (`env[].value`), instead
+    /// of reading them from the Secret `<pipeline>-env`. Registry logins stay in their Secret.
+    pub plain_env: bool,
 }
 
 /// Why a pipeline cannot be exported with these options.
@@ -233,6 +238,7 @@ pub fn export(pipeline: &Pipeline, plan: &Plan, options: &ArgoOptions) -> Result
 
     let mut builder = Builder {
         env_secret: format!("{base}-env"),
+        plain_env: options.plain_env,
         volume_map: &options.volume_map,
         volume_map_used: vec![false; options.volume_map.len()],
         env_keys: Vec::new(),
@@ -626,6 +632,8 @@ struct Built {
 /// What the templates share: Secret keys, registry logins, volumes, warnings.
 struct Builder<'a> {
     env_secret: String,
+    /// Env values as `value`s instead of `secretKeyRef`s.
+    plain_env: bool,
     volume_map: &'a [(PathBuf, String)],
     volume_map_used: Vec<bool>,
     env_keys: Vec<(String, Secret)>,
@@ -818,11 +826,13 @@ impl Builder<'_> {
                 .env_vars
                 .iter()
                 .map(|(key, value)| {
-                    if c.env_from_variables.contains(key) {
+                    if self.plain_env {
+                        json!({ "name": key, "value": kubernetes_escape(value.expose()) })
+                    } else {
+                        // Kubernetes expands `$(NAME)` in `value` only: a Secret's value is
+                        // passed on as it is, unescaped.
                         let secret_key = self.env_key(key, value, task);
                         json!({ "name": key, "valueFrom": { "secretKeyRef": { "name": self.env_secret, "key": secret_key } } })
-                    } else {
-                        json!({ "name": key, "value": kubernetes_escape(value.expose()) })
                     }
                 })
                 .collect();
@@ -877,8 +887,8 @@ impl Builder<'_> {
         container
     }
 
-    /// The Secret key of an env value that came from a variable: its name, unless that key
-    /// already holds another value (then qualified by the template's name).
+    /// The Secret key of an env value: its name, unless that key already holds another value
+    /// (then qualified by the template's name, then numbered).
     fn env_key(&mut self, env_name: &str, value: &Secret, task: &str) -> String {
         let base = secret_key(env_name);
         let mut candidate = base.clone();
@@ -1214,49 +1224,76 @@ mod tests {
     }
 
     #[test]
-    fn env_values_from_variables_become_secret_references() {
-        let export = check(
-            "p:\n  - name: a\n    image_repo: x\n    env_vars: {PW: $DB_PASSWORD, LEVEL: info, URL: 'bolt://${OTHER}'}\n  - \
-             name: b\n    image_repo: x\n    env_vars: {PW: '${OTHER}', SAME: '${DB_PASSWORD}'}\n    sidecars:\n      - \
-             {name: db, image_repo: y, env_vars: {PW: '${DB_PASSWORD}'}}\n",
-        );
+    fn every_env_value_becomes_a_secret_reference() {
+        let yaml = "p:\n  - name: a\n    image_repo: x\n    env_vars: {PW: $DB_PASSWORD, LEVEL: info, URL: 'bolt://${OTHER}'}\n  - \
+                    name: b\n    image_repo: x\n    env_vars: ['PW=${OTHER}', 'SAME=${DB_PASSWORD}', LEVEL=debug]\n    sidecars:\n      - \
+                    {name: db, image_repo: y, env_vars: {PW: '${DB_PASSWORD}', LEVEL: trace, EMPTY: ''}}\n";
+        let export = check(yaml);
         let workflow = &export.documents[0];
         let secret_ref = |key: &str| json!({"secretKeyRef": {"name": "p-env", "key": key}});
         assert_eq!(
             template(workflow, "a")["container"]["env"],
             json!([
                 {"name": "PW", "valueFrom": secret_ref("PW")},
-                {"name": "LEVEL", "value": "info"},
+                {"name": "LEVEL", "valueFrom": secret_ref("LEVEL")},
                 {"name": "URL", "valueFrom": secret_ref("URL")},
             ])
         );
-        // `PW` of `b` holds another value: its own key.
+        // `PW` and `LEVEL` of `b` hold other values: their own keys.
         assert_eq!(
             template(workflow, "b")["container"]["env"],
-            json!([{"name": "PW", "valueFrom": secret_ref("b.PW")}, {"name": "SAME", "valueFrom": secret_ref("SAME")}])
+            json!([
+                {"name": "PW", "valueFrom": secret_ref("b.PW")},
+                {"name": "SAME", "valueFrom": secret_ref("SAME")},
+                {"name": "LEVEL", "valueFrom": secret_ref("b.LEVEL")},
+            ])
         );
+        // The sidecar's `LEVEL` is a third value; `b.LEVEL` is taken: numbered.
         assert_eq!(
             template(workflow, "b")["sidecars"][0]["env"],
-            json!([{"name": "PW", "valueFrom": secret_ref("PW")}])
+            json!([
+                {"name": "PW", "valueFrom": secret_ref("PW")},
+                {"name": "LEVEL", "valueFrom": secret_ref("LEVEL_3")},
+                {"name": "EMPTY", "valueFrom": secret_ref("EMPTY")},
+            ])
         );
         assert_eq!(
             export.secrets,
             vec![RequiredSecret {
                 name: "p-env".into(),
                 kind: "Opaque",
-                keys: vec!["PW".into(), "URL".into(), "b.PW".into(), "SAME".into()],
+                keys: ["PW", "LEVEL", "URL", "b.PW", "SAME", "b.LEVEL", "LEVEL_3", "EMPTY"].map(String::from).to_vec(),
                 registries: vec![],
             }]
         );
         let text = super::super::to_yaml(&export.documents).expect("yaml");
-        assert!(!text.contains(SECRET_VALUE) && !text.contains("other-value"), "{text}");
+        for value in [SECRET_VALUE, "other-value", "info", "debug", "trace"] {
+            assert!(!text.contains(value), "`{value}` in the documents:\n{text}");
+        }
         let manifest = export.secrets_manifest();
         assert_eq!(
             manifest[0]["stringData"],
-            json!({"PW": SECRET_VALUE, "URL": "bolt://other-value", "b.PW": "other-value", "SAME": SECRET_VALUE})
+            json!({"PW": SECRET_VALUE, "LEVEL": "info", "URL": "bolt://other-value", "b.PW": "other-value",
+                   "SAME": SECRET_VALUE, "b.LEVEL": "debug", "LEVEL_3": "trace", "EMPTY": ""})
         );
         assert_eq!(manifest[0]["type"], "Opaque");
         assert_eq!(manifest[0]["metadata"]["name"], "p-env");
+    }
+
+    #[test]
+    fn plain_env_writes_the_values_in_clear() {
+        let yaml = "p:\n  - name: a\n    image_repo: x\n    env_vars: {PW: $DB_PASSWORD, LEVEL: info}\n    sidecars: \
+                    [{name: s, image_repo: y, env_vars: [X=1]}]\n";
+        let options = ArgoOptions { plain_env: true, ..ArgoOptions::default() };
+        let export = export_with(yaml, &Selection::default(), &options).expect("exports");
+        let a = template(&export.documents[0], "a");
+        assert_eq!(
+            a["container"]["env"],
+            json!([{"name": "PW", "value": SECRET_VALUE}, {"name": "LEVEL", "value": "info"}])
+        );
+        assert_eq!(a["sidecars"][0]["env"], json!([{"name": "X", "value": "1"}]));
+        assert!(export.secrets.is_empty(), "{:?}", export.secrets);
+        assert!(export.secrets_manifest().is_empty());
     }
 
     #[test]
@@ -1494,12 +1531,16 @@ mod tests {
         assert_eq!(kubernetes_escape("echo $HOSTNAME ${X:-0}"), "echo $HOSTNAME ${X:-0}");
         assert_eq!(kubernetes_escape("echo $(date) $$ $"), "echo $$(date) $$$ $");
         assert_eq!(kubernetes_escape("$$("), "$$$$(");
-        let export = check(
-            "p:\n  - {name: a, image_repo: x, command: ['sh', '-c', 'echo $$(date) {{x}}'], env_vars: {A: 'x$$(B)'}}\n",
-        );
+        let yaml =
+            "p:\n  - {name: a, image_repo: x, command: ['sh', '-c', 'echo $$(date) {{x}}'], env_vars: {A: 'x$$(B)'}}\n";
+        let export = check(yaml);
         let a = template(&export.documents[0], "a");
         assert_eq!(a["container"]["args"], json!(["sh", "-c", "echo $$(date) {{x}}"]));
-        assert_eq!(a["container"]["env"], json!([{"name": "A", "value": "x$$(B)"}]));
+        // A Secret's value is not expanded: kept as the container gets it.
+        assert_eq!(export.secrets_manifest()[0]["stringData"], json!({"A": "x$(B)"}));
+        let options = ArgoOptions { plain_env: true, ..ArgoOptions::default() };
+        let plain = export_with(yaml, &Selection::default(), &options).expect("exports");
+        assert_eq!(template(&plain.documents[0], "a")["container"]["env"], json!([{"name": "A", "value": "x$$(B)"}]));
         assert_eq!(
             export.warnings,
             vec!["`a`: Argo reads `{{…}}` in the command as its own template expression; the workflow may fail to resolve it"]
