@@ -8,6 +8,8 @@
 //!   see [`bench`].
 //! - `cargo xtask setup`: install, start and check the container engines and the test image
 //!   the engine tests need, see [`setup`].
+//! - `cargo xtask fuzz [--minutes N]`: run the `cargo fuzz` targets of `fuzz/` and print
+//!   libFuzzer's figures, see [`fuzz`].
 //!
 //! xtask depends on std and, on Linux, libc only: it is the first thing CI compiles.
 
@@ -16,6 +18,7 @@ mod bench;
 mod bench_run;
 mod cluster;
 mod demo;
+mod fuzz;
 mod setup;
 mod test;
 
@@ -32,6 +35,7 @@ subcommands:
   demo                            build copili and show validate, plan and graph on the examples
   bench [--runs N]                time and peak memory of validate/plan on generated pipelines
   setup                           install, start and check podman (rootful, rootless) and docker (root)
+  fuzz [--minutes N] [--target T] run the cargo fuzz targets N minutes each (default 10), print the figures
 ";
 
 /// Exit status for a bad command line, as for copili's own usage errors.
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         "demo" => demo::run(options),
         "bench" => bench::run(options),
         "setup" => setup::run(options),
+        "fuzz" => fuzz::run(options),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
