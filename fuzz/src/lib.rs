@@ -20,7 +20,12 @@ fn load_options() -> LoadOptions {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-    LoadOptions { process_env: env, env_file: EnvFile::Disabled, strict_env: false, working_dir: PathBuf::from("/fuzz") }
+    LoadOptions {
+        process_env: env,
+        env_file: EnvFile::Disabled,
+        strict_env: false,
+        working_dir: PathBuf::from("/fuzz"),
+    }
 }
 
 /// Runs everything on `text`, YAML or JSON; panics on a finding.

@@ -114,8 +114,14 @@ const SCHEDULES: [&str; 9] =
 const ZONES: [&str; 4] = ["Europe/Berlin", "UTC", "local", "Mars/Olympus"];
 const VOLUMES: [&str; 8] =
     ["./data:/data", "/srv/data/genes:/g:ro", "pgdata:/var/lib/pg", "/srv:/all:rw", "~/x:/x", ":/x", "./d", "/a:/b:rx"];
-const PLACEMENTS: [&str; 6] =
-    ["node.labels.disk==ssd", "node.hostname==n1", "node.role != manager", "node.platform.arch==x86_64", "node.id==x", "ssd"];
+const PLACEMENTS: [&str; 6] = [
+    "node.labels.disk==ssd",
+    "node.hostname==n1",
+    "node.role != manager",
+    "node.platform.arch==x86_64",
+    "node.id==x",
+    "ssd",
+];
 const MEMORY: [&str; 5] = ["512m", "1g", "4194305", "1.5Gi", "lots"];
 const PULLS: [&str; 4] = ["always", "missing", "never", "sometimes"];
 
