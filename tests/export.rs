@@ -2,8 +2,10 @@
 //! seed's examples and a rich fixture (`tests/fixtures/export/rich.yaml`, with its `.env`).
 //! Every document written must satisfy Argo Workflows' published schema, checked offline by the
 //! validator `cargo xtask setup` installs (`COPILI_TEST_ARGO_VALIDATOR`); the YAML of the
-//! quickstart and of the rich fixture is pinned by snapshots; secret values never reach the
-//! documents, only the `--secrets-manifest` file, which only its owner can read.
+//! quickstart and of the rich fixture is pinned by snapshots; secret values — every env value
+//! (`tests/fixtures/export/env-values.yaml` has one of each kind) and registry logins — never
+//! reach the documents, only the `--secrets-manifest` file, which only its owner can read, unless
+//! `--plain-env` asks for them in clear. `-` is standard output; one file for both is refused.
 
 use std::path::Path;
 use std::process::Command;
