@@ -608,6 +608,19 @@ mod tests {
         format!("p:\n  - name: a\n    image_repo: busybox\n{props}")
     }
 
+    #[test]
+    fn an_empty_property_name_is_named_as_such() {
+        assert_eq!(error_with_help(&container("    \"\": x\n")).0, "a property name must not be empty");
+        assert_eq!(
+            error_with_help(&container("    ? [x]\n    : y\n")).0,
+            "a property name must be a string, found a list"
+        );
+        assert_eq!(
+            error_with_help(r#"{"p": [{"name": "a", "image_repo": "busybox", "": 1}]}"#).0,
+            "a property name must not be empty"
+        );
+    }
+
     fn sidecar(props: &str) -> String {
         format!("p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - name: s\n        image_repo: redis\n{props}")
     }

@@ -230,7 +230,10 @@ impl Loader {
         }
         let mut suggested: Vec<&'static str> = Vec::new();
         for (key, text) in unknown {
-            let message = if text.is_empty() {
+            let message = if matches!(key.value, Value::Scalar { ty: ScalarType::Str, .. }) && text.is_empty() {
+                // Found by fuzzing: `"": x` read "must be a string, found a string".
+                "a property name must not be empty".to_string()
+            } else if text.is_empty() {
                 format!("a property name must be a string, found {}", key.kind_name())
             } else {
                 format!("unknown property `{text}`")
