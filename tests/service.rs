@@ -409,7 +409,11 @@ fn a_due_group_ending_does_not_release_a_running_container(engine: Engine) {
     service.wait_for_line(RUN_TIMEOUT, "the end of the catch-up run", |l| {
         l.starts_with("=== service run ") && l.contains(" done: ") && l.contains("long ")
     });
-    std::thread::sleep(Duration::from_secs(3));
+    // Quick starts again after the catch-up run ended: wait for its third start (not for a
+    // fixed time, which a loaded machine's slower containers may not fill), then stop.
+    wait_until(RUN_TIMEOUT, "quick's third start", || {
+        service.lines().iter().filter(|l| *l == "--> quick started").count() >= 3
+    });
     service.signal("TERM");
     let output = service.wait(STOP_TIMEOUT);
     let (most_quick, _) = sampler.stop();
