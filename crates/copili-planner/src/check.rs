@@ -26,11 +26,14 @@ pub(crate) fn edges(pipeline: &Pipeline) -> (Vec<Edge>, Vec<Diagnostic>) {
         .filter(|(_, c)| !c.name.is_empty())
         .map(|(i, c)| (c.name.as_str(), i))
         .collect();
-    let sidecar_of: HashMap<&str, &str> = pipeline
-        .containers
-        .iter()
-        .flat_map(|c| c.sidecars.iter().map(move |s| (s.name.as_str(), c.name.as_str())))
-        .collect();
+    // A name may be a sidecar of several containers (each is scoped to its own job); a
+    // dependency resolves to a container of that name first.
+    let mut sidecar_of: HashMap<&str, Vec<&str>> = HashMap::new();
+    for c in &pipeline.containers {
+        for s in &c.sidecars {
+            sidecar_of.entry(s.name.as_str()).or_default().push(c.name.as_str());
+        }
+    }
     let mut edges = Vec::new();
     for (dependent, container) in pipeline.containers.iter().enumerate() {
         for (position, dependency) in container.dependencies.iter().enumerate() {
@@ -53,8 +56,9 @@ pub(crate) fn edges(pipeline: &Pipeline) -> (Vec<Edge>, Vec<Diagnostic>) {
                 None => {
                     let mut d = diagnostic(format!("unknown dependency `{dependency}`"));
                     d = match sidecar_of.get(dependency.as_str()) {
-                        Some(main) => d.help(format!(
-                            "`{dependency}` is a sidecar of `{main}`; a sidecar runs with its container and cannot be depended on"
+                        Some(mains) => d.help(format!(
+                            "`{dependency}` is a sidecar of {}; a sidecar runs with its container and cannot be depended on",
+                            quoted_list(mains, "and")
                         )),
                         None => match suggest(dependency, valid_names(pipeline)) {
                             Some(s) => d.help(format!("did you mean `{s}`?")),
@@ -67,6 +71,16 @@ pub(crate) fn edges(pipeline: &Pipeline) -> (Vec<Edge>, Vec<Diagnostic>) {
         }
     }
     (edges, diagnostics)
+}
+
+/// `` `a` `` or `` `a`, `b` and `c` `` (`conjunction` is `and` or `or`), for the containers a
+/// sidecar name belongs to.
+pub(crate) fn quoted_list(names: &[&str], conjunction: &str) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} {conjunction} {last}", rest.join(", ")),
+        _ => quoted.join(""),
+    }
 }
 
 /// Names worth suggesting: those that are valid (an invalid one has its own error).

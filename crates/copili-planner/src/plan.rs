@@ -343,12 +343,20 @@ fn selection_errors(pipeline: &Pipeline, selection: &Selection) -> Vec<Diagnosti
                 continue;
             }
             let mut d = Diagnostic::error(format!("{option} names an unknown container `{name}`"));
-            let sidecar_of =
-                pipeline.containers.iter().find(|c| c.sidecars.iter().any(|s| s.name == *name)).map(|c| &c.name);
-            d = match (sidecar_of, suggest(name, crate::check::valid_names(pipeline))) {
-                (Some(main), _) => d.help(format!("`{name}` is a sidecar of `{main}`; select `{main}` instead")),
-                (None, Some(s)) => d.help(format!("did you mean `{s}`?")),
-                (None, None) => d.help(format!("the containers are: {}", crate::check::name_list(pipeline))),
+            let sidecar_of: Vec<&str> = pipeline
+                .containers
+                .iter()
+                .filter(|c| c.sidecars.iter().any(|s| s.name == *name))
+                .map(|c| c.name.as_str())
+                .collect();
+            d = match (sidecar_of.is_empty(), suggest(name, crate::check::valid_names(pipeline))) {
+                (false, _) => d.help(format!(
+                    "`{name}` is a sidecar of {}; select {} instead",
+                    crate::check::quoted_list(&sidecar_of, "and"),
+                    crate::check::quoted_list(&sidecar_of, "or")
+                )),
+                (true, Some(s)) => d.help(format!("did you mean `{s}`?")),
+                (true, None) => d.help(format!("the containers are: {}", crate::check::name_list(pipeline))),
             };
             errors.push(d);
         }
@@ -451,6 +459,43 @@ mod tests {
         let err = super::plan(&p, &Selection { only: vec!["dataloader_3".into()], ..Selection::default() })
             .expect_err("unknown name");
         assert_eq!(err.items[0].help.as_deref(), Some("did you mean `dataloader_03`?"));
+    }
+
+    /// Two jobs each with a sidecar `db`, and a container named `db` too.
+    const SHARED: &str = "p:
+  - {name: a, image_repo: x, sidecars: [{name: db, image_repo: redis}, {name: cache, image_repo: redis}]}
+  - {name: b, image_repo: x, sidecars: [{name: db, image_repo: redis}, {name: cache, image_repo: redis}]}
+  - {name: db, image_repo: x}
+";
+
+    #[test]
+    fn a_name_that_is_a_container_and_sidecars_resolves_to_the_container() {
+        let text = format!("{SHARED}  - {{name: c, image_repo: x, dependencies: [db]}}\n");
+        let p = pipeline(&text);
+        let plan = plan(&p, &Selection { only: vec!["db".into()], ..Selection::default() }).expect("valid");
+        assert_eq!(levels(&p, &plan), vec![vec!["db"]]);
+        let plan = plan_all(&p);
+        assert_eq!(levels(&p, &plan), vec![vec!["a", "b", "db"], vec!["c"]]);
+    }
+
+    fn plan_all(p: &Pipeline) -> Plan {
+        plan(p, &Selection::default()).expect("valid")
+    }
+
+    #[test]
+    fn a_sidecar_name_of_several_containers_names_them_all() {
+        let text = format!("{SHARED}  - {{name: c, image_repo: x, dependencies: [cache]}}\n");
+        let errors = crate::check(&pipeline(&text));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].message, "unknown dependency `cache`");
+        assert_eq!(
+            errors[0].help.as_deref(),
+            Some("`cache` is a sidecar of `a` and `b`; a sidecar runs with its container and cannot be depended on")
+        );
+        let p = pipeline(SHARED);
+        let err = super::plan(&p, &Selection { skip: vec!["cache".into()], ..Selection::default() })
+            .expect_err("a sidecar is no container");
+        assert_eq!(err.items[0].help.as_deref(), Some("`cache` is a sidecar of `a` and `b`; select `a` or `b` instead"));
     }
 
     #[test]

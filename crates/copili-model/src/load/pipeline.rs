@@ -90,55 +90,120 @@ impl Loader {
         Some((name, key_span, containers))
     }
 
+    /// Containers' names are unique in the pipeline; a sidecar's name is unique among its
+    /// container's sidecars and differs from its container's name (they are hostnames on the
+    /// job's network), but two containers may each have a sidecar `db`: each is reached only on
+    /// its own job's network, and the engine names `<pipeline>-<main>-<sidecar>` differ.
     pub(super) fn check_unique_names(&mut self, containers: &[ContainerSpec]) {
-        let mut seen: HashMap<&str, (Span, Option<&str>)> = HashMap::with_capacity(containers.len());
+        let mut seen: HashMap<&str, Span> = HashMap::with_capacity(containers.len());
         for container in containers {
-            let all = std::iter::once((container, None))
-                .chain(container.sidecars.iter().map(|s| (s, Some(container.name.as_str()))));
-            for (spec, parent) in all {
-                if spec.name.is_empty() {
+            if container.name.is_empty() {
+                continue;
+            }
+            match seen.get(container.name.as_str()) {
+                Some(&first) => self.duplicate(
+                    &container.name,
+                    &container.name,
+                    "a container",
+                    container.spans.name,
+                    first,
+                    "container names must be unique in a pipeline",
+                ),
+                None => {
+                    seen.insert(&container.name, container.spans.name);
+                }
+            }
+        }
+        for container in containers {
+            let mut on_network: HashMap<&str, Span> = HashMap::with_capacity(container.sidecars.len() + 1);
+            if !container.name.is_empty() {
+                on_network.insert(&container.name, container.spans.name);
+            }
+            for sidecar in &container.sidecars {
+                if sidecar.name.is_empty() {
                     continue;
                 }
-                match seen.get(spec.name.as_str()) {
-                    Some(&(first, first_parent)) => {
-                        let what = |p: Option<&str>| match p {
-                            Some(main) => format!("a sidecar of `{main}`"),
-                            None => "a container".to_string(),
-                        };
-                        let label = parent.map_or(spec.name.clone(), |p| format!("{p}/{}", spec.name));
-                        let message = format!("duplicate name `{}`: it is already {}", spec.name, what(first_parent));
-                        self.error(message, spec.spans.name, Some(At { container: &label, property: "name" }))
-                            .notes
-                            .push(crate::diagnostic::Note { message: "first defined here".into(), span: first });
-                        if let Some(d) = self.diagnostics.last_mut() {
-                            d.help = Some("names must be unique in a pipeline, sidecars included".into());
-                        }
-                    }
+                let label = format!("{}/{}", container.name, sidecar.name);
+                match on_network.get(sidecar.name.as_str()) {
+                    Some(&first) if sidecar.name == container.name => self.duplicate(
+                        &sidecar.name,
+                        &label,
+                        "the name of its own container",
+                        sidecar.spans.name,
+                        first,
+                        "a sidecar and its container share a network where each is reached by its name; rename the sidecar",
+                    ),
+                    Some(&first) => self.duplicate(
+                        &sidecar.name,
+                        &label,
+                        &format!("a sidecar of `{}`", container.name),
+                        sidecar.spans.name,
+                        first,
+                        "names must be unique among one container's sidecars",
+                    ),
                     None => {
-                        seen.insert(&spec.name, (spec.spans.name, parent));
+                        on_network.insert(&sidecar.name, sidecar.spans.name);
                     }
                 }
             }
         }
         // Engine-side names are `<pipeline>-<name>` and, for sidecars, `<pipeline>-<main>-<sidecar>`:
-        // a sidecar `db` of `load` and a container `load-db` would be the same container.
+        // a sidecar `db` of `load` and a container `load-db` would be the same container, and so
+        // would the sidecars `c` of `a-b` and `b-c` of `a`.
+        let mut engine: HashMap<String, (Span, Option<String>)> = HashMap::new();
+        for container in containers {
+            if !container.name.is_empty() {
+                engine.entry(container.name.clone()).or_insert((container.spans.name, None));
+            }
+        }
         for container in containers {
             for sidecar in &container.sidecars {
+                if container.name.is_empty() || sidecar.name.is_empty() {
+                    continue;
+                }
                 let joined = format!("{}-{}", container.name, sidecar.name);
-                if let Some(&(span, _)) = seen.get(joined.as_str()) {
-                    let label = format!("{}/{}", container.name, sidecar.name);
-                    let message = format!(
-                        "the sidecar `{}` of `{}` and the container `{joined}` would have the same name on the engine",
-                        sidecar.name, container.name
-                    );
-                    self.error(message, sidecar.spans.name, Some(At { container: &label, property: "name" }))
-                        .notes
-                        .push(crate::diagnostic::Note { message: format!("`{joined}` is defined here"), span });
-                    if let Some(d) = self.diagnostics.last_mut() {
-                        d.help = Some("rename the sidecar or the container".into());
+                let label = format!("{}/{}", container.name, sidecar.name);
+                match engine.get(joined.as_str()).map(|(span, other)| (*span, other.as_deref())) {
+                    Some((span, None)) => {
+                        let message = format!(
+                            "the sidecar `{}` of `{}` and the container `{joined}` would have the same name on the engine",
+                            sidecar.name, container.name
+                        );
+                        self.error(message, sidecar.spans.name, Some(At { container: &label, property: "name" }))
+                            .notes
+                            .push(crate::diagnostic::Note { message: format!("`{joined}` is defined here"), span });
+                        if let Some(d) = self.diagnostics.last_mut() {
+                            d.help = Some("rename the sidecar or the container".into());
+                        }
+                    }
+                    // The same sidecar listed twice in one container has its own error above.
+                    Some((_, Some(other))) if other == label => {}
+                    Some((span, Some(other))) => {
+                        let message = format!(
+                            "the sidecars `{label}` and `{other}` would have the same name on the engine (`{joined}`)"
+                        );
+                        self.error(message, sidecar.spans.name, Some(At { container: &label, property: "name" }))
+                            .notes
+                            .push(crate::diagnostic::Note { message: format!("`{other}` is defined here"), span });
+                        if let Some(d) = self.diagnostics.last_mut() {
+                            d.help = Some("rename one of the sidecars".into());
+                        }
+                    }
+                    None => {
+                        engine.insert(joined, (sidecar.spans.name, Some(label)));
                     }
                 }
             }
+        }
+    }
+
+    /// A name used a second time where it must be unique.
+    fn duplicate(&mut self, name: &str, label: &str, already: &str, span: Span, first: Span, help: &str) {
+        self.error(format!("duplicate name `{name}`: it is already {already}"), span, Some(At { container: label, property: "name" }))
+            .notes
+            .push(crate::diagnostic::Note { message: "first defined here".into(), span: first });
+        if let Some(d) = self.diagnostics.last_mut() {
+            d.help = Some(help.into());
         }
     }
 
