@@ -324,6 +324,12 @@ pub fn copili_labels(identity: &str, run_id: &str, container: &str, role: &str) 
     ]
 }
 
+/// A sidecar's key where it must be told from other containers' sidecars of the same name
+/// (its `io.copili.container` label, as in the console prefixes and the report): `main/sidecar`.
+fn sidecar_key(spec: &ContainerSpec, sidecar: &ContainerSpec) -> String {
+    format!("{}/{}", spec.name, sidecar.name)
+}
+
 /// Removes every container and network copili left of a pipeline (by its identity), or of
 /// all pipelines (`None`), found by copili's labels. Returns how many of each were removed.
 pub fn clean(engine: &dyn Engine, identity: Option<&str>) -> Result<(usize, usize), EngineError> {
@@ -809,7 +815,7 @@ pub fn planned_requests(spec: &ContainerSpec, config: &RunConfig) -> Vec<(Option
     let mut requests = Vec::new();
     for sidecar in &spec.sidecars {
         let name = config.engine_name(&[&spec.name, &sidecar.name]);
-        let labels = copili_labels(identity, &config.run_id, &sidecar.name, "sidecar");
+        let labels = copili_labels(identity, &config.run_id, &sidecar_key(spec, sidecar), "sidecar");
         let request = request_for(sidecar, name, labels, config, network.as_deref(), Some(&sidecar.name));
         requests.push((Some(sidecar.name.clone()), request));
     }
@@ -906,7 +912,7 @@ fn attempt_once(
                         return Attempt::Interrupted(None);
                     }
                     let name = config.engine_name(&[&spec.name, &sidecar.name]);
-                    let labels = copili_labels(identity, &config.run_id, &sidecar.name, "sidecar");
+                    let labels = copili_labels(identity, &config.run_id, &sidecar_key(spec, sidecar), "sidecar");
                     let request = request_for(sidecar, name, labels, config, network.as_deref(), Some(&sidecar.name));
                     let id = match engine.create(&request) {
                         Ok(id) => id,
@@ -1308,6 +1314,50 @@ mod tests {
             .filter(|e| matches!(e, RunEvent::Output { sidecar: Some(s), .. } if s == "cache"))
             .count();
         assert_eq!(sidecar_lines, 1);
+    }
+
+    #[test]
+    fn two_jobs_with_a_sidecar_of_the_same_name_stay_apart() {
+        let text = "p:\n  - name: a\n    image_repo: x\n    sidecars: [&db {name: db, image_repo: httpd}]\n  - name: b\n    image_repo: x\n    sidecars: [*db]\n";
+        // The mains run a moment, so that each sidecar's line is read before it is removed.
+        let main = Script { runs_for: Duration::from_millis(300), ..Script::default() };
+        let engine = FakeEngine::new([
+            ("a", main.clone()),
+            ("b", main),
+            ("db", Script { runs_for: Duration::from_secs(30), output: vec!["sidecar up".into()], ..Script::default() }),
+        ]);
+        let run = run_with(text, &engine, &config(2), &CancelToken::new());
+        assert!(run.outcomes.iter().all(|o| o.status == Status::Succeeded), "{:?}", statuses(&run));
+        let mut sidecars: Vec<_> = engine
+            .requests()
+            .into_iter()
+            .filter(|r| r.labels.contains(&("io.copili.role".into(), "sidecar".into())))
+            .map(|r| {
+                let key = r.labels.iter().find(|(k, _)| k == "io.copili.container").map(|(_, v)| v.clone());
+                (r.name, r.network, r.network_aliases, key)
+            })
+            .collect();
+        sidecars.sort();
+        let expected = |main: &str| {
+            (
+                format!("q-{main}-db"),
+                Some(format!("q-{main}-net")),
+                vec!["db".to_string()],
+                Some(format!("{main}/db")),
+            )
+        };
+        assert_eq!(sidecars, vec![expected("a"), expected("b")]);
+        assert_eq!(engine.leftovers(), (0, 0));
+        let mut lines: Vec<_> = run
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                RunEvent::Output { container, sidecar: Some(s), .. } => Some((*container, s.clone())),
+                _ => None,
+            })
+            .collect();
+        lines.sort();
+        assert_eq!(lines, vec![(0, "db".to_string()), (1, "db".to_string())]);
     }
 
     fn image_events(run: &Run) -> Vec<(String, ImageEvent)> {
