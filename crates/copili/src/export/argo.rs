@@ -1438,6 +1438,20 @@ mod tests {
     }
 
     #[test]
+    fn a_sidecar_name_is_unique_per_template_only() {
+        let yaml = "p:\n  - name: a\n    image_repo: x\n    sidecars: [&db {name: db, image_repo: redis}]\n  - name: b\n    image_repo: x\n    sidecars: [*db]\n  - name: db\n    image_repo: x\n";
+        let export = check(yaml);
+        let workflow = &export.documents[0];
+        for task in ["a", "b"] {
+            let t = template(workflow, task);
+            assert_eq!(t["sidecars"].as_array().map(Vec::len), Some(1), "{t:#}");
+            assert_eq!(t["sidecars"][0]["name"], "db", "{t:#}");
+            assert_eq!(t["hostAliases"], json!([{"ip": "127.0.0.1", "hostnames": ["db"]}]));
+        }
+        assert_eq!(template(workflow, "db")["container"]["name"], "main");
+    }
+
+    #[test]
     fn sidecars_with_ready_checks_host_aliases_and_pull_policy() {
         let export = check(
             "p:\n  - name: a\n    image_repo: x\n    pull: always\n    command: [run, --fast]\n    sidecars:\n      - \
