@@ -71,6 +71,18 @@ fn validate_accepts_the_examples() {
     }
 }
 
+/// A sidecar is scoped to its container: it may be named like another container of the
+/// pipeline (it is reached by name only on its own job's network).
+#[test]
+fn validate_accepts_a_sidecar_named_like_another_container() {
+    let file = "tests/fixtures/valid/sidecar-named-like-another-container.yaml";
+    let output = success(&["validate", file]);
+    assert!(output.stdout().contains("is valid"), "{}", output.describe());
+    let plan = plan_json(&[file]);
+    assert_eq!(plan["levels"], json!([["cache", "fetch_genes"]]));
+    assert_eq!(container(&plan, "fetch_genes")["sidecars"][0]["name"], "cache");
+}
+
 #[test]
 fn validate_accepts_the_seed_examples_verbatim() {
     for file in [
