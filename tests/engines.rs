@@ -36,6 +36,7 @@ engine_tests!(
         quickstart,
         exit_codes,
         sidecars,
+        shared_sidecar_name,
         policies,
         fail_fast,
         env_and_secrets,
@@ -280,6 +281,59 @@ fn sidecars(engine: Engine) {
     let sections = assert_log(&logs, "client", "ok-from-sidecar", "succeeded", "0", &output);
     let body = &sections[sections.len() - 1].body;
     assert!(body.iter().any(|l| l == "[web] web-starting"), "client.log lacks `[web] web-starting`: {body:#?}");
+}
+
+/// Sidecars are scoped to their container (issue 12, item 3): one sidecar `db`, anchored and
+/// reused by the jobs `a` and `b`, next to a container named `db` that `a` depends on. Each
+/// main reaches its own sidecar (the token its `db` printed); the console, the log files and
+/// the report keep them apart; nothing is left behind.
+fn shared_sidecar_name(engine: Engine) {
+    let scene = Scene::new(engine, "shside");
+    let file = scene.fixture("shared-sidecar-name.yaml");
+    let logs = scene.path("logs");
+    let report_path = scene.path("report.json");
+    let output =
+        run(scene.run_command(&file).args(["--jobs", "3", "--log-dir"]).arg(&logs).arg("--report").arg(&report_path));
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    scene.assert_no_leftovers();
+
+    // The token each sidecar printed, by its console prefix.
+    let stdout = output.stdout();
+    let token_of = |prefix: &str| -> String {
+        let tokens: Vec<&str> = stdout
+            .lines()
+            .filter_map(|l| copili_e2e::output_line_text(l, prefix))
+            .filter(|t| t.starts_with("token-"))
+            .collect();
+        assert_eq!(tokens.len(), 1, "one token line from `{prefix}`\n{}", output.describe());
+        tokens[0].to_string()
+    };
+    let (token_a, token_b) = (token_of("a/db"), token_of("b/db"));
+    assert_ne!(token_a, token_b, "two sidecars, two tokens\n{}", output.describe());
+    assert_output_line(&output, "a", &format!("got-{token_a}"));
+    assert_output_line(&output, "b", &format!("got-{token_b}"));
+    // The container `db` is a container of its own, not a sidecar.
+    assert_output_line(&output, "db", "plain-db-container");
+    assert_no_output_from(&output, "db/db");
+    for name in ["db", "a", "b"] {
+        assert_finished(&output, name, "succeeded", "");
+    }
+
+    // Each main's log holds its own sidecar's line; the container `db` has a log of its own.
+    for (main, token) in [("a", &token_a), ("b", &token_b)] {
+        let sections = assert_log(&logs, main, &format!("got-{token}"), "succeeded", "0", &output);
+        let body = &sections[sections.len() - 1].body;
+        let sidecar_lines: Vec<&String> = body.iter().filter(|l| l.starts_with("[db] ")).collect();
+        assert_eq!(sidecar_lines, vec![&format!("[db] {token}")], "{main}.log: {body:#?}");
+    }
+    assert_log(&logs, "db", "plain-db-container", "succeeded", "0", &output);
+
+    // The report lists each container once; `db` is the container.
+    let report = read_report(&report_path, &output);
+    assert_report_run(&report, &scene.identity, engine, 0, &["db", "a", "b"]);
+    for name in ["db", "a", "b"] {
+        assert_report_container(&report, name, "succeeded", Some(0), 1, None);
+    }
 }
 
 /// `timeout` stops and fails a container (cancelling its dependent); `retries` runs a failing
