@@ -495,7 +495,10 @@ mod tests {
         let p = pipeline(SHARED);
         let err = super::plan(&p, &Selection { skip: vec!["cache".into()], ..Selection::default() })
             .expect_err("a sidecar is no container");
-        assert_eq!(err.items[0].help.as_deref(), Some("`cache` is a sidecar of `a` and `b`; select `a` or `b` instead"));
+        assert_eq!(
+            err.items[0].help.as_deref(),
+            Some("`cache` is a sidecar of `a` and `b`; select `a` or `b` instead")
+        );
     }
 
     #[test]

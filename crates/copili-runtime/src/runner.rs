@@ -1324,7 +1324,10 @@ mod tests {
         let engine = FakeEngine::new([
             ("a", main.clone()),
             ("b", main),
-            ("db", Script { runs_for: Duration::from_secs(30), output: vec!["sidecar up".into()], ..Script::default() }),
+            (
+                "db",
+                Script { runs_for: Duration::from_secs(30), output: vec!["sidecar up".into()], ..Script::default() },
+            ),
         ]);
         let run = run_with(text, &engine, &config(2), &CancelToken::new());
         assert!(run.outcomes.iter().all(|o| o.status == Status::Succeeded), "{:?}", statuses(&run));
@@ -1339,12 +1342,7 @@ mod tests {
             .collect();
         sidecars.sort();
         let expected = |main: &str| {
-            (
-                format!("q-{main}-db"),
-                Some(format!("q-{main}-net")),
-                vec!["db".to_string()],
-                Some(format!("{main}/db")),
-            )
+            (format!("q-{main}-db"), Some(format!("q-{main}-net")), vec!["db".to_string()], Some(format!("{main}/db")))
         };
         assert_eq!(sidecars, vec![expected("a"), expected("b")]);
         assert_eq!(engine.leftovers(), (0, 0));

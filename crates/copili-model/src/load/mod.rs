@@ -611,9 +611,11 @@ mod tests {
     #[test]
     fn a_sidecar_anchored_once_is_reused_by_two_containers() {
         let p = ok("p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - &db {name: db, image_repo: redis, tag: '7'}\n  - name: b\n    image_repo: busybox\n    sidecars: [*db]\n");
-        let sidecars: Vec<_> =
-            p.containers.iter().flat_map(|c| c.sidecars.iter().map(|s| (c.name.as_str(), s.name.as_str(), s.image())))
-                .collect();
+        let sidecars: Vec<_> = p
+            .containers
+            .iter()
+            .flat_map(|c| c.sidecars.iter().map(|s| (c.name.as_str(), s.name.as_str(), s.image())))
+            .collect();
         assert_eq!(sidecars, vec![("a", "db", "redis:7".to_string()), ("b", "db", "redis:7".to_string())]);
         // A sidecar may also be named like another job's container: it lives on its own job's network.
         let p = ok("p:\n  - name: db\n    image_repo: busybox\n  - name: b\n    image_repo: busybox\n    sidecars: [{name: db, image_repo: redis}]\n");

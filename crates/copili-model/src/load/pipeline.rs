@@ -199,9 +199,13 @@ impl Loader {
 
     /// A name used a second time where it must be unique.
     fn duplicate(&mut self, name: &str, label: &str, already: &str, span: Span, first: Span, help: &str) {
-        self.error(format!("duplicate name `{name}`: it is already {already}"), span, Some(At { container: label, property: "name" }))
-            .notes
-            .push(crate::diagnostic::Note { message: "first defined here".into(), span: first });
+        self.error(
+            format!("duplicate name `{name}`: it is already {already}"),
+            span,
+            Some(At { container: label, property: "name" }),
+        )
+        .notes
+        .push(crate::diagnostic::Note { message: "first defined here".into(), span: first });
         if let Some(d) = self.diagnostics.last_mut() {
             d.help = Some(help.into());
         }
