@@ -30,11 +30,13 @@ const NOT_SHAPE_ERRORS: &[(&str, Why)] = &[
     ("self-dependency.yaml", Why::Graph),
     ("unknown-dependency-did-you-mean.yaml", Why::Graph),
     ("unknown-dependency-no-suggestion.yaml", Why::Graph),
-    // Names unique across the pipeline, or clashing once joined as the engine joins them.
+    // Names unique where they meet (containers; one container's sidecars and its own name), or
+    // clashing once joined as the engine joins them.
     ("duplicate-container-names.yaml", Why::AcrossItems),
-    ("duplicate-name-container-and-sidecar.yaml", Why::AcrossItems),
+    ("sidecar-named-like-its-container.yaml", Why::AcrossItems),
     ("duplicate-sidecar-names.yaml", Why::AcrossItems),
     ("sidecar-engine-name-clash.yaml", Why::AcrossItems),
+    ("sidecar-sidecar-engine-name-clash.yaml", Why::AcrossItems),
     ("volume-two-on-one-path.yaml", Why::AcrossItems),
     // A name twice in a list of `NAME=VALUE` with different values: JSON Schema compares whole
     // items only (env-vars-list-duplicate-name.json repeats an item, which it refuses).
