@@ -1,8 +1,10 @@
 //! `$VAR` and `${VAR}` in pipeline descriptions, with compose's forms: `${VAR:-default}`,
 //! `${VAR-default}`, `${VAR:?message}`, `${VAR?message}`, `${VAR:+alternative}`,
 //! `${VAR+alternative}`, and `$$` for a literal `$`. Defaults and alternatives may themselves
-//! contain variables. A `$` followed by anything else is an error, as in docker compose, so a
-//! typo is never silently kept.
+//! contain variables. As in compose-go, a `$` followed by anything but a name, `{` or `$` is
+//! kept as written (`sh -c 'n=$(wc -l < f)'`, `a $ b`, `grep '^id$'`, `$1`), while a malformed
+//! `${…}` (`${`, `${}`, `${1X}`, `${HOST:x}`) is an error, so a typo in a reference is never
+//! silently kept.
 
 use std::collections::HashMap;
 
@@ -106,6 +108,25 @@ pub fn has_references(input: &str) -> bool {
     input.contains('$')
 }
 
+/// Whether written text refers to a variable: a `$NAME` or a `${…}` (valid or not) that is not
+/// escaped by `$$`. A `$` kept as written (`a $ b`, `$(…)`, `$1`) refers to none.
+pub fn refers_to_variables(input: &str) -> bool {
+    let mut chars = input.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '$' {
+            continue;
+        }
+        match chars.peek() {
+            Some('$') => {
+                chars.next();
+            }
+            Some(&n) if n == '{' || is_name_start(n) => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Expands every variable reference in `input`.
 pub fn interpolate(input: &str, vars: &Variables) -> Result<Expansion, InterpolationError> {
     let mut out = Expansion::default();
@@ -161,30 +182,37 @@ fn expand_into(input: &str, vars: &Variables, out: &mut Expansion, depth: usize)
                 i = end;
             }
             _ => {
-                return Err(InterpolationError::Syntax {
-                    position,
-                    message: "`$` must be followed by a variable name or `{`; write `$$` for a literal `$`".into(),
-                })
+                // Neither a name, `{` nor `$`: kept as written, as compose-go does.
+                out.value.push('$');
+                i += 1;
             }
         }
     }
     Ok(())
 }
 
-/// Index of the `}` closing the `{` at `open`, counting nested braces.
+/// Index of the `}` closing the `${` whose `{` is at `open`. As in compose-go, only a nested
+/// `${` opens another level (`$${` is an escaped `$` and a `{`), so a default may hold a lone
+/// `{` (`${X:-{}`).
 fn matching_brace(chars: &[char], open: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    for (offset, &c) in chars[open..].iter().enumerate() {
-        match c {
-            '{' => depth += 1,
-            '}' => {
+    let mut depth = 1usize;
+    let mut i = open + 1;
+    while i < chars.len() {
+        match (chars[i], chars.get(i + 1)) {
+            ('$', Some('$')) => i += 1,
+            ('$', Some('{')) => {
+                depth += 1;
+                i += 1;
+            }
+            ('}', _) => {
                 depth -= 1;
                 if depth == 0 {
-                    return Some(open + offset);
+                    return Some(i);
                 }
             }
             _ => {}
         }
+        i += 1;
     }
     None
 }
@@ -359,11 +387,32 @@ mod tests {
             err("${EMPTY:?give it a value}").to_string(),
             "required variable `EMPTY` is set but empty: give it a value"
         );
-        assert!(matches!(err("a $ b"), InterpolationError::Syntax { position: 3, .. }));
+        assert!(matches!(err("a ${1X} b"), InterpolationError::Syntax { position: 3, .. }));
         assert!(matches!(err("${HOST"), InterpolationError::Syntax { .. }));
         assert!(matches!(err("${}"), InterpolationError::Syntax { .. }));
         assert!(matches!(err("${1X}"), InterpolationError::Syntax { .. }));
         assert!(matches!(err("${HOST:x}"), InterpolationError::Syntax { .. }));
-        assert!(matches!(err("trailing $"), InterpolationError::Syntax { .. }));
+        assert!(matches!(err("${X:-${}"), InterpolationError::Syntax { .. }));
+    }
+
+    #[test]
+    fn a_dollar_before_anything_else_is_kept() {
+        for kept in ["a $ b", "sh -c 'n=$(wc -l < f)'", "grep '^id$'", "$1", "trailing $", "$}", "${X:-a $ b}"] {
+            let expected = kept.replace("${X:-a $ b}", "a $ b");
+            check(kept, &expected);
+        }
+        check("$$(date) $HOST$", "$(date) db$");
+        check("${NOPE:-{}", "{");
+        check("${NOPE:-$${}}", "${}");
+    }
+
+    #[test]
+    fn what_refers_to_variables() {
+        for yes in ["$HOST", "${HOST}", "a${", "x $_y", "$$$A"] {
+            assert!(refers_to_variables(yes), "{yes:?}");
+        }
+        for no in ["plain", "a $ b", "$(date)", "$1", "$$HOST", "^id$", "$$$$"] {
+            assert!(!refers_to_variables(no), "{no:?}");
+        }
     }
 }

@@ -30,8 +30,9 @@ pub const SCHEMA_ID: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/copili.schem
 /// The JSON Schema draft the schema follows (the newest that yaml-language-server fully supports).
 pub const SCHEMA_DRAFT: &str = "http://json-schema.org/draft-07/schema#";
 
-/// A value with a variable (`${VAR}` or `$VAR`), for booleans and enums given by a variable.
-const VARIABLE_PATTERN: &str = r"\$";
+/// A value with a variable (`${VAR}` or `$VAR`, not escaped as `$$`), for booleans and enums
+/// given by a variable. A `$` before anything else is kept as written (`a $ b`), so it is none.
+const VARIABLE_PATTERN: &str = r"(?:^|[^$])(?:\$\$)*\$[A-Za-z_{]";
 
 /// The JSON types the loader reads as text: a number or boolean is taken as written.
 const TEXT_TYPES: [&str; 3] = ["string", "number", "boolean"];

@@ -50,9 +50,9 @@ const NOT_SHAPE_ERRORS: &[(&str, Why)] = &[
     ("only-unknown-name.yaml", Why::Outside),
     ("skip-unknown-name.yaml", Why::Outside),
     ("strict-env-undefined-variable.yaml", Why::Outside),
-    // Variables: the schema accepts any value with a `$`, which copili expands first.
+    // Variables: the schema accepts any value with a variable reference, which copili expands
+    // first.
     ("interpolation-invalid-name.yaml", Why::Variable),
-    ("interpolation-lone-dollar.yaml", Why::Variable),
     ("interpolation-required-variable-unset.yaml", Why::Variable),
     ("interpolation-unclosed-brace.yaml", Why::Variable),
     ("retries-variable-not-a-number.yaml", Why::Variable),

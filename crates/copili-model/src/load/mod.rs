@@ -326,9 +326,10 @@ fn absolute(path: &Path, base: &Path) -> PathBuf {
     out
 }
 
-/// Whether written text refers to a variable (`$$` is a literal `$`).
+/// Whether written text refers to a variable (`$$` is a literal `$`, and a `$` before anything
+/// but a name or `{` is kept as written).
 fn uses_variable(text: &str) -> bool {
-    text.replace("$$", "").contains('$')
+    crate::interpolate::refers_to_variables(text)
 }
 
 /// The names (as written) of the `env_vars` entries whose value refers to a variable: they
