@@ -130,7 +130,7 @@ pub fn refers_to_variables(input: &str) -> bool {
 /// Expands every variable reference in `input`.
 pub fn interpolate(input: &str, vars: &Variables) -> Result<Expansion, InterpolationError> {
     let mut out = Expansion::default();
-    expand_into(input, vars, &mut out, 0)?;
+    expand_into(input, 0, vars, &mut out, 0)?;
     Ok(out)
 }
 
@@ -144,9 +144,17 @@ fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
-fn expand_into(input: &str, vars: &Variables, out: &mut Expansion, depth: usize) -> Result<(), InterpolationError> {
+/// Expands `input`, which starts at character `base` (0-based) of the whole string: error
+/// positions are the whole string's.
+fn expand_into(
+    input: &str,
+    base: usize,
+    vars: &Variables,
+    out: &mut Expansion,
+    depth: usize,
+) -> Result<(), InterpolationError> {
     if depth > MAX_NESTING {
-        return Err(InterpolationError::Syntax { position: 1, message: "defaults nested too deeply".into() });
+        return Err(InterpolationError::Syntax { position: base + 1, message: "defaults nested too deeply".into() });
     }
     let chars: Vec<char> = input.chars().collect();
     let mut i = 0;
@@ -157,7 +165,7 @@ fn expand_into(input: &str, vars: &Variables, out: &mut Expansion, depth: usize)
             i += 1;
             continue;
         }
-        let position = i + 1;
+        let position = base + i + 1;
         match chars.get(i + 1) {
             Some('$') => {
                 out.value.push('$');
@@ -189,6 +197,18 @@ fn expand_into(input: &str, vars: &Variables, out: &mut Expansion, depth: usize)
         }
     }
     Ok(())
+}
+
+/// The reference an error at 1-based `position` of `input` is about, as written: a `${…}` up to
+/// its closing `}`, else up to the next white space (at most 40 characters).
+pub fn reference_at(input: &str, position: usize) -> String {
+    let chars: Vec<char> = input.chars().skip(position.saturating_sub(1)).collect();
+    let end = match chars.get(1) {
+        Some('{') => matching_brace(&chars, 1).map(|close| close + 1),
+        _ => None,
+    };
+    let end = end.unwrap_or_else(|| chars.iter().take_while(|c| !c.is_whitespace()).count());
+    chars[..end.min(40)].iter().collect()
 }
 
 /// Index of the `}` closing the `${` whose `{` is at `open`. As in compose-go, only a nested
@@ -251,6 +271,9 @@ fn expand_braced(
         substitute_plain(&name, vars, out);
         return Ok(());
     }
+    // Where the operator's argument starts in the whole string (0-based): after `${`, the
+    // name, the colon if any and the operator.
+    let arg_base = position + 1 + name_len + usize::from(rest.starts_with(':')) + 1;
     let (colon, op, arg) = match rest.strip_prefix(':') {
         Some(r) => (true, r.chars().next(), r.get(1..).unwrap_or("")),
         None => (false, rest.chars().next(), rest.get(1..).unwrap_or("")),
@@ -272,7 +295,7 @@ fn expand_braced(
                     None => VarSource::Default,
                 };
                 out.uses.push(VarUse { name, source });
-                expand_into(arg, vars, out, depth + 1)?;
+                expand_into(arg, arg_base, vars, out, depth + 1)?;
             }
         }
         Some('?') => match (set, current) {
@@ -282,7 +305,7 @@ fn expand_braced(
             }
             _ => {
                 let mut message = Expansion::default();
-                expand_into(arg, vars, &mut message, depth + 1)?;
+                expand_into(arg, arg_base, vars, &mut message, depth + 1)?;
                 let message = if message.value.is_empty() {
                     if colon {
                         "it must be set and not empty".to_string()
@@ -299,7 +322,7 @@ fn expand_braced(
             let source = current.map_or(VarSource::Undefined, |(_, s)| s);
             out.uses.push(VarUse { name, source: if set { source } else { VarSource::Default } });
             if set {
-                expand_into(arg, vars, out, depth + 1)?;
+                expand_into(arg, arg_base, vars, out, depth + 1)?;
             }
         }
         _ => {
@@ -393,6 +416,9 @@ mod tests {
         assert!(matches!(err("${1X}"), InterpolationError::Syntax { .. }));
         assert!(matches!(err("${HOST:x}"), InterpolationError::Syntax { .. }));
         assert!(matches!(err("${X:-${}"), InterpolationError::Syntax { .. }));
+        // Positions inside defaults are the whole string's.
+        assert!(matches!(err("ab ${X:-${1X}}"), InterpolationError::Syntax { position: 9, .. }));
+        assert!(matches!(err("${X:?m ${}}"), InterpolationError::Syntax { position: 8, .. }));
     }
 
     #[test]
@@ -404,6 +430,14 @@ mod tests {
         check("$$(date) $HOST$", "$(date) db$");
         check("${NOPE:-{}", "{");
         check("${NOPE:-$${}}", "${}");
+    }
+
+    #[test]
+    fn the_reference_of_an_error() {
+        assert_eq!(reference_at("echo \"${1X}\" done", 7), "${1X}");
+        assert_eq!(reference_at("a ${X:-${1X}} b", 3), "${X:-${1X}}");
+        assert_eq!(reference_at("${NAME rest", 1), "${NAME");
+        assert_eq!(reference_at("", 1), "");
     }
 
     #[test]

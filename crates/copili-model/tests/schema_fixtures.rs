@@ -53,6 +53,8 @@ const NOT_SHAPE_ERRORS: &[(&str, Why)] = &[
     // Variables: the schema accepts any value with a variable reference, which copili expands
     // first.
     ("interpolation-invalid-name.yaml", Why::Variable),
+    ("interpolation-invalid-in-block.yaml", Why::Variable),
+    ("interpolation-invalid-in-secret-block.yaml", Why::Variable),
     ("interpolation-required-variable-unset.yaml", Why::Variable),
     ("interpolation-unclosed-brace.yaml", Why::Variable),
     ("retries-variable-not-a-number.yaml", Why::Variable),

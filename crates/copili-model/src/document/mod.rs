@@ -8,12 +8,14 @@
 //! file gets JSON's own error message.
 
 mod explain;
+mod place;
 mod yaml;
 
 use saphyr_parser::Parser;
 
 use crate::secret::{is_reference_only, Secrecy};
 use explain::*;
+pub(crate) use place::place_in_value;
 use yaml::*;
 
 /// Where a node was written: 1-based line and column (in characters), and how many characters

@@ -505,6 +505,33 @@ mod tests {
         draft.diagnostics.errors().map(|d| d.message.clone()).collect()
     }
 
+    /// The message and place (line, column) of every error.
+    fn placed_errors(text: &str) -> Vec<(String, u32, u32)> {
+        let draft = load_draft(Input::Text(text), &options());
+        draft.diagnostics.errors().map(|d| (d.message.clone(), d.span.line, d.span.column)).collect()
+    }
+
+    #[test]
+    fn an_invalid_reference_in_a_multi_line_string_is_placed_where_it_is_written() {
+        let block =
+            "p:\n  - name: a\n    image_repo: busybox\n    command:\n      - |\n        one\n        two ${1X}\n";
+        let message = "invalid variable reference `${1X}`: a variable name starts with a letter or `_` and holds letters, digits and `_`";
+        assert_eq!(placed_errors(block), vec![(message.to_string(), 7, 13)]);
+        let quoted = "p:\n  - name: a\n    image_repo: busybox\n    command: [\"one\n      two ${1X}\"]\n";
+        assert_eq!(placed_errors(quoted), vec![(message.to_string(), 5, 11)]);
+        // An escape: the value's start, counting characters.
+        let escaped = "p:\n  - name: a\n    image_repo: busybox\n    command: [\"\\tone\n      two ${1X}\"]\n";
+        let errors = placed_errors(escaped);
+        assert_eq!((errors[0].1, errors[0].2), (4, 15), "{errors:?}");
+        assert!(errors[0].0.contains("at character 10 of the value"), "{errors:?}");
+        // A secret: the line only, the reference not quoted.
+        let secret =
+            "p:\n  - name: a\n    image_repo: busybox\n    env_vars:\n      PW: |\n        hunter2\n        x${1X}\n";
+        let errors = placed_errors(secret);
+        assert_eq!((errors[0].1, errors[0].2), (7, 9), "{errors:?}");
+        assert!(!errors[0].0.contains("1X") && !errors[0].0.contains("hunter2"), "{errors:?}");
+    }
+
     #[test]
     fn seed_quick_example() {
         let p = ok("ExmaplePipeline:\n  - name: dataloader_02\n    image_repo: stakater/exit-container\n    dependencies:\n      - dataloader_01\n    env_vars:\n      EXIT_CODE: 0\n  - name: dataloader_01\n    image_repo: stakater/exit-container\n");
