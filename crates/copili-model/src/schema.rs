@@ -108,7 +108,7 @@ pub fn json_schema() -> Value {
         "description": concat!(
             "A copili pipeline: a mapping with one key, the pipeline's name, holding the list of container ",
             "descriptions. Values may use `${VAR}` references to the environment and a `.env` file; `$$` is a ",
-            "literal `$`."
+            "literal `$`, and a `$` before anything but a name, `{` or `$` is kept as written."
         ),
         "type": "object",
         "minProperties": 1,
@@ -1142,6 +1142,19 @@ mod tests {
     }
 
     /// `docs/copili.schema.json` is the generated schema; `COPILI_BLESS=1` rewrites it.
+    #[test]
+    fn the_variable_pattern_is_what_the_loader_expands() {
+        let pattern = regex::Regex::new(VARIABLE_PATTERN).expect("valid regex");
+        for text in ["${RUN}", "$RUN", "x${", "a $$${B}", "$$$_a"] {
+            assert!(pattern.is_match(text), "{text:?} refers to a variable");
+            assert!(crate::interpolate::refers_to_variables(text), "{text:?}");
+        }
+        for text in ["a $ b", "$(date)", "$1", "$$RUN", "^id$", "$$$$x"] {
+            assert!(!pattern.is_match(text), "{text:?} refers to no variable");
+            assert!(!crate::interpolate::refers_to_variables(text), "{text:?}");
+        }
+    }
+
     #[test]
     fn the_committed_schema_file_is_up_to_date() {
         let path = workspace_root().join("docs/copili.schema.json");
