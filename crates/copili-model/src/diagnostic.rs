@@ -126,8 +126,8 @@ impl SourceFile {
         }
     }
 
-    /// The raw text of a 1-based line.
-    fn raw_line(&self, line: u32) -> Option<&str> {
+    /// The raw text of a 1-based line, secrets included: for finding places, never for showing.
+    pub(crate) fn raw_line(&self, line: u32) -> Option<&str> {
         let text = self.text.as_ref()?;
         let index = usize::try_from(line).ok()?.checked_sub(1)?;
         let start = *self.line_starts.get(index)?;

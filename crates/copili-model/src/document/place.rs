@@ -12,25 +12,29 @@
 
 use super::Span;
 
+/// A 1-based line of the source, without its line break.
+pub type Lines<'a> = &'a dyn Fn(u32) -> Option<&'a str>;
+
 /// A character of the rebuilt value and where it is written (1-based line and column).
 type Placed = (char, u32, u32);
 
 /// Where the `index`-th character (0-based) of `value` is written, and how many of the `len`
 /// characters from there are written after it on the same line (at least 1); `None` when the
 /// place cannot be said exactly. `span` is where the scalar starts in `source`.
-pub fn place_in_value(source: &str, span: Span, value: &str, index: usize, len: usize) -> Option<Span> {
+/// `lines` gives a 1-based line of the source without its line break (only the lines around
+/// the value are read, so a large file costs nothing more).
+pub fn place_in_value<'a>(lines: Lines<'a>, span: Span, value: &str, index: usize, len: usize) -> Option<Span> {
     if !span.is_known() {
         return None;
     }
-    let lines: Vec<&str> = source.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
-    let first: Vec<char> = lines.get(span.line as usize - 1)?.chars().collect();
+    let first: Vec<char> = lines(span.line)?.chars().collect();
     let start = span.column as usize - 1;
     let quoted = matches!(first.get(start)?, '\'' | '"');
     // A block scalar starts at its first content line; its header ends an earlier line.
-    let header = if quoted { None } else { block_header_before(&lines, span.line) };
+    let header = if quoted { None } else { block_header_before(lines, span.line) };
     let placed = match header {
-        Some((header_line, folded)) => block(&lines, header_line, folded)?,
-        None => flow(&lines, span.line, start, value.chars().count())?,
+        Some((header_line, folded)) => block(lines, header_line, folded)?,
+        None => flow(lines, span.line, start, value.chars().count())?,
     };
     let rebuilt: String = placed.iter().map(|p| p.0).collect();
     let same = if header.is_some() {
@@ -48,7 +52,7 @@ pub fn place_in_value(source: &str, span: Span, value: &str, index: usize, len: 
         .enumerate()
         .take_while(|(k, p)| {
             // On the same line, one after the other, as written (not a folded break).
-            let written = lines[p.1 as usize - 1].chars().nth(p.2 as usize - 1);
+            let written = lines(p.1).and_then(|l| l.chars().nth(p.2 as usize - 1));
             p.1 == line && p.2 == column + *k as u32 && written == Some(p.0)
         })
         .count();
@@ -59,9 +63,9 @@ pub fn place_in_value(source: &str, span: Span, value: &str, index: usize, len: 
 /// `line`: that line's number, and whether the block is folded. A header with an explicit
 /// indentation indicator (`|2`) is not taken: the block's indentation is then not its first
 /// line's.
-fn block_header_before(lines: &[&str], line: u32) -> Option<(u32, bool)> {
-    let number = (1..line).rev().find(|&n| lines.get(n as usize - 1).is_some_and(|l| !l.trim().is_empty()))?;
-    let text: Vec<char> = lines[number as usize - 1].chars().collect();
+fn block_header_before(lines: Lines<'_>, line: u32) -> Option<(u32, bool)> {
+    let number = (1..line).rev().find(|&n| lines(n).is_some_and(|l| !l.trim().is_empty()))?;
+    let text: Vec<char> = lines(number)?.chars().collect();
     for (k, &c) in text.iter().enumerate().rev() {
         if !matches!(c, '|' | '>') || k > 0 && !text[k - 1].is_whitespace() {
             continue;
@@ -81,12 +85,12 @@ fn block_header_before(lines: &[&str], line: u32) -> Option<(u32, bool)> {
 }
 
 /// A literal or folded block whose header ends line `header_line`.
-fn block(lines: &[&str], header_line: u32, folded: bool) -> Option<Vec<Placed>> {
-    let body = &lines[header_line as usize..];
-    let indent = body.iter().find(|l| !l.trim().is_empty()).map(|l| l.chars().take_while(|&c| c == ' ').count())?;
+fn block(lines: Lines<'_>, header_line: u32, folded: bool) -> Option<Vec<Placed>> {
+    let body = (header_line + 1..).map_while(|n| Some((n, lines(n)?)));
+    let indent =
+        body.clone().find(|(_, l)| !l.trim().is_empty()).map(|(_, l)| l.chars().take_while(|&c| c == ' ').count())?;
     let mut content: Vec<(u32, Vec<char>)> = Vec::new();
-    for (k, line) in body.iter().enumerate() {
-        let number = header_line + 1 + k as u32;
+    for (number, line) in body {
         let leading = line.chars().take_while(|&c| c == ' ').count();
         if !line.trim().is_empty() && leading < indent {
             break;
@@ -130,8 +134,8 @@ fn block(lines: &[&str], header_line: u32, folded: bool) -> Option<Vec<Placed>> 
 /// folds flow scalars: a line's surrounding white space dropped, a break between two lines a
 /// space, each empty line between them a break. A plain string ends once `count` characters
 /// are rebuilt.
-fn flow(lines: &[&str], first_line: u32, start: usize, count: usize) -> Option<Vec<Placed>> {
-    let first: Vec<char> = lines.get(first_line as usize - 1)?.chars().collect();
+fn flow(lines: Lines<'_>, first_line: u32, start: usize, count: usize) -> Option<Vec<Placed>> {
+    let first: Vec<char> = lines(first_line)?.chars().collect();
     let quote = match first[start] {
         q @ ('\'' | '"') => Some(q),
         _ => None,
@@ -141,7 +145,7 @@ fn flow(lines: &[&str], first_line: u32, start: usize, count: usize) -> Option<V
     let mut number = first_line;
     let mut from = start + usize::from(quote.is_some());
     loop {
-        let chars: Vec<char> = lines.get(number as usize - 1)?.chars().collect();
+        let chars: Vec<char> = lines(number)?.chars().collect();
         // This line's piece: (char, 0-based column), and whether the string ends on it.
         let mut piece: Vec<(char, usize)> = Vec::new();
         let mut closed = false;
@@ -211,7 +215,9 @@ mod tests {
         let (value, _) = node.as_scalar().expect("a scalar");
         let byte = value.find(needle).expect("needle in the value");
         let index = value[..byte].chars().count();
-        place_in_value(source, node.span, value, index, needle.chars().count()).map(|s| (s.line, s.column, s.len))
+        let all: Vec<&str> = source.split('\n').collect();
+        let lines = |n: u32| all.get((n as usize).checked_sub(1)?).copied();
+        place_in_value(&lines, node.span, value, index, needle.chars().count()).map(|s| (s.line, s.column, s.len))
     }
 
     #[test]

@@ -62,13 +62,20 @@ impl Loader {
                 let quoted = if secret { String::new() } else { format!(" `{reference}`") };
                 // At its own line and column when the source says exactly where (inside a
                 // block or a multi-line string too); else at the value, counting characters.
-                let exact = self.source.text().and_then(|source| {
-                    let place =
-                        crate::document::place_in_value(source, span, text, position - 1, reference.chars().count())?;
-                    // In a secret, only the line is said: the column would tell what precedes
-                    // the reference; the snippet points at the line's `****`.
-                    Some(if secret { secret_line_start(source, span, place.line) } else { place })
-                });
+                let source = Arc::clone(&self.source);
+                let lines = |n: u32| source.raw_line(n);
+                let exact =
+                    crate::document::place_in_value(&lines, span, text, position - 1, reference.chars().count()).map(
+                        |place| {
+                            // In a secret, only the line is said: the column would tell what
+                            // precedes the reference; the snippet points at the line's `****`.
+                            if secret {
+                                secret_line_start(lines(place.line), span, place.line)
+                            } else {
+                                place
+                            }
+                        },
+                    );
                 match exact {
                     Some(place) => {
                         self.error(format!("invalid variable reference{quoted}: {message}"), place, Some(at));
@@ -300,13 +307,12 @@ impl Loader {
     }
 }
 
-/// Where a secret value's masked text starts on `line`: the value's start on its first line,
-/// the line's first non-blank character on the others.
-fn secret_line_start(source: &str, value: Span, line: u32) -> Span {
+/// Where a secret value's masked text starts on `line` (whose text is `text`): the value's
+/// start on its first line, the line's first non-blank character on the others.
+fn secret_line_start(text: Option<&str>, value: Span, line: u32) -> Span {
     if line == value.line {
         return Span { len: 1, ..value };
     }
-    let indent =
-        source.lines().nth(line as usize - 1).map_or(0, |l| l.chars().take_while(|c| c.is_whitespace()).count());
+    let indent = text.map_or(0, |l| l.chars().take_while(|c| c.is_whitespace()).count());
     Span { line, column: indent as u32 + 1, len: 1 }
 }
