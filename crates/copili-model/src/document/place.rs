@@ -133,7 +133,7 @@ fn block(lines: Lines<'_>, header_line: u32, folded: bool) -> Option<Vec<Placed>
 /// A quoted or plain string from `start` (a 0-based column of `first_line`), folded as YAML
 /// folds flow scalars: a line's surrounding white space dropped, a break between two lines a
 /// space, each empty line between them a break. A plain string ends once `count` characters
-/// are rebuilt.
+/// are rebuilt (the rest of its last line, a comment or a flow collection's `,`, is cut).
 fn flow(lines: Lines<'_>, first_line: u32, start: usize, count: usize) -> Option<Vec<Placed>> {
     let first: Vec<char> = lines(first_line)?.chars().collect();
     let quote = match first[start] {
@@ -193,7 +193,13 @@ fn flow(lines: Lines<'_>, first_line: u32, start: usize, count: usize) -> Option
             }
             out.extend(piece.iter().map(|&(c, k)| (c, number, k as u32 + 1)));
         }
-        if closed || (quote.is_none() && out.len() >= count) {
+        if closed {
+            return Some(out);
+        }
+        if quote.is_none() && out.len() >= count {
+            // A plain string's last line may go on (` # comment`, `, next]`): the value is
+            // what the rebuilt text starts with, compared by the caller.
+            out.truncate(count);
             return Some(out);
         }
         number += 1;
@@ -263,6 +269,8 @@ mod tests {
         assert_eq!(place(source, "${1X}"), Some((2, 7, 5)));
         assert_eq!(place(source, "three"), Some((4, 3, 5)));
         assert_eq!(place("v: a ${1X} b\n", "${1X}"), Some((1, 6, 5)));
+        assert_eq!(place("v: a ${1X} # note\n", "${1X}"), Some((1, 6, 5)));
+        assert_eq!(place("v: one\n  two ${1X} # note\n", "${1X}"), Some((2, 7, 5)));
     }
 
     #[test]
