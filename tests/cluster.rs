@@ -227,7 +227,8 @@ fn a_wide_pipeline_runs_on_both_nodes() {
     assert_summary(&output, "gather", "succeeded", "0", "1");
     let on_manager = set(&["one-a/main", "one-b/main", "one-c/main", "gather/main"]);
     assert_eq!(manager, on_manager, "what ran on the manager (node one)\n{}", output.describe());
-    let on_worker = set(&["two-a/main", "two-b/main", "two-c/main", "web/sidecar"]);
+    // A sidecar's `io.copili.container` label names its container too: `gather/web`.
+    let on_worker = set(&["two-a/main", "two-b/main", "two-c/main", "gather/web/sidecar"]);
     assert_eq!(worker, on_worker, "what ran on the worker (node two)\n{}", output.describe());
     // The six jobs of the first level ran side by side, three on each node.
     let level_one = all_started_before_any_ended(&output, &["one-a", "one-b", "one-c", "two-a", "two-b", "two-c"]);
