@@ -16,6 +16,17 @@ impl Loader {
         }
     }
 
+    /// A scalar as [`Self::text`] reads it; anything else is reported as not `expected`.
+    pub(super) fn scalar_text(&mut self, node: &Node, at: At<'_>, secret: bool, expected: &str) -> Option<String> {
+        match &node.value {
+            Value::Scalar { .. } => self.text(node, at, secret),
+            _ => {
+                self.error(format!("expected {expected}, found {}", node.kind_name()), node.span, Some(at));
+                None
+            }
+        }
+    }
+
     pub(super) fn expand(&mut self, text: &str, span: Span, at: At<'_>, secret: bool) -> Option<String> {
         if !crate::interpolate::has_references(text) {
             return Some(text.to_string());
@@ -227,15 +238,7 @@ impl Loader {
         };
         let mut out = Vec::with_capacity(entries.len());
         for (key, value) in entries {
-            let Some(key_text) = (match &key.value {
-                Value::Scalar { .. } => self.text(key, at, false),
-                _ => {
-                    self.error(format!("expected a name, found {}", key.kind_name()), key.span, Some(at));
-                    None
-                }
-            }) else {
-                continue;
-            };
+            let Some(key_text) = self.scalar_text(key, at, false, "a name") else { continue };
             // Messages name the key as written: expanded, it could carry a variable's value.
             let written = key.as_scalar().map_or("", |(k, _)| k);
             let path = format!("{property}.{written}");
@@ -282,15 +285,7 @@ impl Loader {
         let at = At { container, property };
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            let Some(text) = (match &item.value {
-                Value::Scalar { .. } => self.text(item, at, secret),
-                _ => {
-                    self.error(format!("expected `NAME=value`, found {}", item.kind_name()), item.span, Some(at));
-                    None
-                }
-            }) else {
-                continue;
-            };
+            let Some(text) = self.scalar_text(item, at, secret, "`NAME=value`") else { continue };
             match text.split_once('=') {
                 Some((name, value)) => out.push((name.to_string(), value.to_string(), item.span)),
                 None => {
