@@ -16,6 +16,7 @@ pub mod escape;
 pub mod interpolate;
 mod json_tree;
 pub mod load;
+pub mod options;
 pub mod properties;
 pub mod schema;
 pub mod secret;
@@ -25,6 +26,7 @@ pub use diagnostic::{Diagnostic, Diagnostics, Note, Severity, SourceFile};
 pub use document::Span;
 pub use interpolate::VarSource;
 pub use load::{decode_utf8, load, load_draft, Draft, EnvFile, Input, LoadOptions};
+pub use options::{Device, ExtraHost, Gpus, HostAddress, NetworkAttachment, NetworkMode, RunOptions, Tmpfs, Ulimit};
 pub use secret::Secret;
 pub use spec::{
     registry_of, BuildContext, BuildSpec, ContainerSpans, ContainerSpec, Pipeline, PullPolicy, ReadyCheck,

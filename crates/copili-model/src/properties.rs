@@ -66,6 +66,24 @@ pub enum ValueKind {
     Resources,
     /// A build context, or `{context, dockerfile, args, target}`.
     Build,
+    /// `networks`: a list of network names, or a mapping of names to `{aliases}` or null.
+    Networks,
+    /// `network_mode`: `bridge`, `host` or `none`.
+    NetworkMode,
+    /// `extra_hosts`: a list of `NAME:ADDRESS` (or `NAME=ADDRESS`), or a mapping.
+    ExtraHosts,
+    /// One text or a list of texts (`devices`, `tmpfs`, `cap_add`, `cap_drop`).
+    OneOrList,
+    /// `env_file`: a path, a list of paths, or `{path, required}` items.
+    EnvFile,
+    /// `gpus`: `all`, a count, or a list of device ids.
+    Gpus,
+    /// A size in bytes with a unit (`shm_size: 256m`).
+    Size,
+    /// `ulimits`: a mapping of names to a number or `{soft, hard}`.
+    Ulimits,
+    /// A signal name (`SIGTERM`, `TERM`) or number.
+    Signal,
 }
 
 /// One property of a container description.
@@ -320,11 +338,182 @@ pub const PROPERTIES: &[Property] = &[
         value: ValueKind::Build,
         summary: "Build the image instead of pulling it: a context (a directory, or a git repository `URL[#REF][:SUBDIR]`), or `{context, dockerfile, args, target}`; tagged `image_repo:tag`.",
     },
+    Property {
+        name: "networks",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Networks,
+        summary: "Existing engine networks to join (created outside copili, e.g. by another compose stack), besides the job's own network when it has sidecars: a list of names, or a mapping of names to `{aliases: [...]}`; a missing network fails the run before anything starts.",
+    },
+    Property {
+        name: "network_mode",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::NetworkMode,
+        summary: "The network stack: `bridge` (the engine's default network), `host` (the host's own) or `none` (loopback only); not with `networks`, nor on a container with sidecars.",
+    },
+    Property {
+        name: "extra_hosts",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::ExtraHosts,
+        summary: "Entries added to `/etc/hosts`: a list of `NAME:ADDRESS` or a mapping; the address `host-gateway` is the host as the container reaches it, on docker and podman alike.",
+    },
+    Property {
+        name: "user",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Text,
+        summary: "The user the command runs as: `UID`, `UID:GID`, `NAME` or `NAME:GROUP` (default: the image's).",
+    },
+    Property {
+        name: "working_dir",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Text,
+        summary: "The working directory of the command, an absolute path (default: the image's).",
+    },
+    Property {
+        name: "entrypoint",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Command,
+        summary: "Replaces the image's entrypoint: a list of strings, or one string split shell-style; `[]` or `''` resets it to none. As with the engines, the image's own command is not used then: give `command`.",
+    },
+    Property {
+        name: "env_file",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::EnvFile,
+        summary: "Files of `KEY=VALUE` lines (`.env` syntax) whose variables the container gets, relative to the pipeline file: one path, a list, or `{path, required: false}` items; `env_vars` win. Values are secrets: never on a command line, never shown.",
+    },
+    Property {
+        name: "devices",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::OneOrList,
+        summary: "Host devices made available: `HOST[:CONTAINER[:PERMISSIONS]]` such as `/dev/fuse` or `/dev/sdb:/dev/xvdb:r`, or a CDI name such as `nvidia.com/gpu=0`.",
+    },
+    Property {
+        name: "gpus",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Gpus,
+        summary: "GPUs: `all`, a number of them, or a list of device ids; docker's `--gpus`, podman's CDI devices `nvidia.com/gpu=…` (the NVIDIA container toolkit must be set up on the host).",
+    },
+    Property {
+        name: "shm_size",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Size,
+        summary: "The size of `/dev/shm`: a number of bytes with a unit such as `256m` or `1g` (default: the engine's, 64 MiB).",
+    },
+    Property {
+        name: "tmpfs",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::OneOrList,
+        summary: "tmpfs mounts: one absolute path or a list, each optionally with mount options (`/tmp:size=64m,mode=1777`).",
+    },
+    Property {
+        name: "read_only",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Boolean { default: false },
+        summary: "Mount the root file system read-only (default false); volumes and `tmpfs` stay writable.",
+    },
+    Property {
+        name: "init",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Boolean { default: false },
+        summary: "Run an init process as PID 1 that forwards signals and reaps zombies (default false).",
+    },
+    Property {
+        name: "cap_add",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::OneOrList,
+        summary: "Linux capabilities to add, such as `NET_ADMIN` (`CAP_` may be written).",
+    },
+    Property {
+        name: "cap_drop",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::OneOrList,
+        summary: "Linux capabilities to drop, such as `NET_RAW` or `ALL`.",
+    },
+    Property {
+        name: "ulimits",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Ulimits,
+        summary: "Process limits: a mapping of names (`nofile`, `nproc`, …) to a number (soft and hard) or `{soft, hard}`; `-1` is unlimited.",
+    },
+    Property {
+        name: "stop_signal",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Signal,
+        summary: "The signal that asks the container to stop, such as `SIGINT` (default: the image's, else `SIGTERM`).",
+    },
+    Property {
+        name: "stop_grace_period",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Allowed,
+        value: ValueKind::Duration { zero: true, default: None },
+        summary: "How long a stop waits for the container to end before killing it: a duration such as `30s` or a number of seconds (default: the run's `--stop-timeout`, 10s).",
+    },
 ];
 
 /// The property a key names, by canonical spelling or alias.
 pub fn lookup(key: &str) -> Option<&'static Property> {
     PROPERTIES.iter().find(|p| p.name == key || p.aliases.contains(&key))
+}
+
+/// The container options read into [`crate::options::RunOptions`].
+pub const RUN_OPTIONS: &[&str] = &[
+    "networks",
+    "network_mode",
+    "extra_hosts",
+    "user",
+    "working_dir",
+    "entrypoint",
+    "env_file",
+    "devices",
+    "gpus",
+    "shm_size",
+    "tmpfs",
+    "read_only",
+    "init",
+    "cap_add",
+    "cap_drop",
+    "ulimits",
+    "stop_signal",
+    "stop_grace_period",
+];
+
+/// Whether a property is one of [`RUN_OPTIONS`].
+pub fn is_run_option(name: &str) -> bool {
+    RUN_OPTIONS.contains(&name)
 }
 
 /// The closest known spelling to an unknown key, if one is close enough to be a typo.

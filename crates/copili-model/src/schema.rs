@@ -21,6 +21,7 @@ use crate::load::{
     MAX_CPUS, MAX_DURATION, MAX_NAME_LEN, MEMORY_UNITS, MIN_MEMORY, NAME_SYNTAX, PLACEMENT_SYNTAX,
     RESERVED_LABEL_PREFIX, TAG_SYNTAX,
 };
+use crate::options::{SIGNALS, ULIMIT_NAMES};
 use crate::properties::{OnSidecar, ValueKind, PROPERTIES};
 use crate::spec::ReadyCheck;
 
@@ -323,7 +324,134 @@ fn value_shape(kind: ValueKind) -> Value {
         }),
         ValueKind::Resources => resources_shape(),
         ValueKind::Build => build_shape(),
+        ValueKind::Networks => json!({
+            "type": ["array", "object", "null"],
+            "items": { "type": TEXT_TYPES, "pattern": anchored_or_variable(NAME_SYNTAX) },
+            "uniqueItems": true,
+            "propertyNames": { "pattern": anchored_or_variable(NAME_SYNTAX) },
+            "additionalProperties": {
+                "type": ["object", "null"],
+                "additionalProperties": false,
+                "properties": {
+                    "aliases": {
+                        "type": ["array", "null"],
+                        "items": { "type": TEXT_TYPES, "pattern": anchored_or_variable(r"[A-Za-z0-9_][A-Za-z0-9_.-]*") },
+                        "description": "Further names the container is reachable by on this network."
+                    }
+                }
+            },
+            "examples": [["neo4j-net"]]
+        }),
+        ValueKind::NetworkMode => json!({
+            "type": "string",
+            "anyOf": [{ "enum": ["bridge", "host", "none"] }, { "pattern": VARIABLE_PATTERN }]
+        }),
+        ValueKind::ExtraHosts => {
+            let entry = r"^\s*[A-Za-z0-9_][A-Za-z0-9_.-]*\s*[:=]\s*(?:host-gateway|[0-9A-Fa-f.:\[\]]+)\s*$|\$";
+            json!({
+                "type": ["array", "object", "null"],
+                "items": {
+                    "type": "string",
+                    "pattern": entry,
+                    "patternErrorMessage": "`NAME:ADDRESS`, the address an IP or `host-gateway`"
+                },
+                "propertyNames": { "pattern": anchored_or_variable(r"[A-Za-z0-9_][A-Za-z0-9_.-]*") },
+                "additionalProperties": {
+                    "type": "string",
+                    "pattern": r"^\s*(?:host-gateway|[0-9A-Fa-f.:\[\]]+)\s*$|\$"
+                },
+                "examples": [["host.docker.internal:host-gateway", "db:10.0.0.5"]]
+            })
+        }
+        ValueKind::OneOrList => json!({
+            "type": ["string", "array", "null"],
+            "minLength": 1,
+            "items": { "type": TEXT_TYPES, "minLength": 1 }
+        }),
+        ValueKind::EnvFile => {
+            let item = json!({
+                "type": ["string", "object"],
+                "minLength": 1,
+                "required": ["path"],
+                "additionalProperties": false,
+                "properties": {
+                    "path": { "type": "string", "minLength": 1 },
+                    "required": {
+                        "type": ["boolean", "string"],
+                        "pattern": VARIABLE_PATTERN,
+                        "default": true,
+                        "description": "`false`: a missing file is no error."
+                    }
+                }
+            });
+            json!({
+                "type": ["string", "array", "object", "null"],
+                "minLength": 1,
+                "items": item,
+                "required": ["path"],
+                "additionalProperties": false,
+                "properties": item["properties"].clone()
+            })
+        }
+        ValueKind::Gpus => json!({
+            "type": ["string", "integer", "array"],
+            "minimum": 1,
+            "pattern": r"^\s*(?:[aA][lL][lL]|[0-9]+)\s*$|\$",
+            "minItems": 1,
+            "items": { "type": ["string", "integer"], "pattern": r"^\s*[A-Za-z0-9_-]+\s*$" },
+            "examples": ["all", 1, ["0", "1"]]
+        }),
+        ValueKind::Size => json!({
+            "type": ["number", "string"],
+            "minimum": 1,
+            "pattern": size_pattern(),
+            "examples": ["64m", "1g"]
+        }),
+        ValueKind::Ulimits => {
+            let limit = json!({ "type": ["integer", "string"], "minimum": -1, "pattern": r"^\s*-?[0-9]+\s*$|\$" });
+            json!({
+                "type": ["object", "null"],
+                "propertyNames": { "enum": ULIMIT_NAMES },
+                "additionalProperties": {
+                    "anyOf": [
+                        limit.clone(),
+                        {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "required": ["soft", "hard"],
+                            "properties": { "soft": limit.clone(), "hard": limit }
+                        }
+                    ]
+                },
+                "examples": [{ "nofile": { "soft": 1024, "hard": 4096 }, "nproc": 512 }]
+            })
+        }
+        ValueKind::Signal => {
+            let any_case = |word: &str| -> String {
+                word.chars().map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())).collect()
+            };
+            let names: Vec<String> = SIGNALS.iter().map(|s| any_case(s)).collect();
+            let realtime = format!("{}(?:{}|{})(?:[+-][0-9]+)?", any_case("RTM"), any_case("IN"), any_case("AX"));
+            let pattern =
+                format!(r"^\s*(?:{})?(?:{}|{realtime})\s*$|^\s*[0-9]+\s*$|\$", any_case("SIG"), names.join("|"));
+            json!({
+                "type": ["string", "integer"],
+                "minimum": 1,
+                "maximum": 64,
+                "pattern": pattern,
+                "examples": ["SIGTERM", "SIGINT"]
+            })
+        }
     }
+}
+
+/// A size in bytes, as the loader reads memory amounts.
+fn size_pattern() -> String {
+    let any_case = |unit: &str| -> String {
+        unit.chars().map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())).collect()
+    };
+    let units: Vec<String> = MEMORY_UNITS.iter().filter(|(u, _)| !u.is_empty()).map(|(u, _)| any_case(u)).collect();
+    format!(r"^\s*(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?:{})?\s*$|\$", units.join("|"))
 }
 
 /// `env_vars`, `labels` and `build.args`: a mapping of names to values, or compose's list of
@@ -966,7 +1094,28 @@ mod tests {
 
     /// Properties whose grammar the schema does not hold (a schedule's, the time zone
     /// database): the schema accepts more than the loader.
-    const LOOSER_IN_THE_SCHEMA: [&str; 2] = ["schedule", "timezone"];
+    /// The container options' finer grammar (IP addresses, capability and ulimit names,
+    /// device and tmpfs forms, env files on disk) is the loader's too.
+    const LOOSER_IN_THE_SCHEMA: [&str; 18] = [
+        "schedule",
+        "timezone",
+        "extra_hosts",
+        "user",
+        "working_dir",
+        "env_file",
+        "devices",
+        "gpus",
+        "shm_size",
+        "tmpfs",
+        "cap_add",
+        "cap_drop",
+        "ulimits",
+        "stop_signal",
+        "networks",
+        "network_mode",
+        "entrypoint",
+        "stop_grace_period",
+    ];
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 400, ..Default::default() })]

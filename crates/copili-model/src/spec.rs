@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::diagnostic::{Diagnostic, SourceFile};
 use crate::document::Span;
 use crate::interpolate::VarSource;
+use crate::options::RunOptions;
 use crate::secret::Secret;
 
 /// A pipeline description: a name and its containers, in the order written.
@@ -106,6 +107,9 @@ pub struct ContainerSpec {
     pub placement: Vec<String>,
     /// CPU and memory limits and reservations.
     pub resources: Option<Box<Resources>>,
+    /// The container options compose users expect (`networks`, `user`, `tmpfs`, …); `None`
+    /// when none is set (read them with [`ContainerSpec::options`]).
+    pub run_options: Option<Box<RunOptions>>,
     /// Where things were written, for the planner's messages.
     pub spans: ContainerSpans,
 }
@@ -284,7 +288,15 @@ pub fn registry_of(image_repo: &str) -> &str {
     }
 }
 
+/// The options of a container that sets none.
+static NO_OPTIONS: RunOptions = RunOptions::NONE;
+
 impl ContainerSpec {
+    /// The container options (`networks`, `user`, `tmpfs`, …), empty when none is set.
+    pub fn options(&self) -> &RunOptions {
+        self.run_options.as_deref().unwrap_or(&NO_OPTIONS)
+    }
+
     /// The registry the image comes from (see [`registry_of`]).
     pub fn registry(&self) -> &str {
         registry_of(&self.image_repo)

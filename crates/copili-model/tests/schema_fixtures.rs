@@ -386,6 +386,57 @@ fn forms(property: &str) -> Vec<Form> {
             ("args as a mapping", |v| v.get("args").is_some_and(Value::is_object)),
             ("args as a list", |v| v.get("args").is_some_and(Value::is_array)),
         ],
+        "networks" => vec![
+            ("a list of names", |v| list_items(v, Value::is_string)),
+            ("a mapping with aliases", |v| map_values(v, |n| n.get("aliases").is_some())),
+            ("a mapping with null", |v| map_values(v, Value::is_null)),
+        ],
+        "network_mode" => vec![("host", |v| v == "host"), ("none", |v| v == "none")],
+        "extra_hosts" => vec![
+            ("NAME:host-gateway", |v| item_text(v, |s| s.ends_with(":host-gateway"))),
+            ("NAME:IP", |v| item_text(v, |s| s.contains(':') && !s.contains('='))),
+            ("NAME=IP", |v| item_text(v, |s| s.contains('='))),
+            ("a mapping", Value::is_object),
+        ],
+        "user" => vec![
+            ("UID:GID", |v| v.as_str().is_some_and(|s| s.contains(':'))),
+            ("a name", |v| v.as_str().is_some_and(|s| !s.contains(':') && s.parse::<u32>().is_err())),
+            ("a UID", |v| v.as_str().is_some_and(|s| s.parse::<u32>().is_ok())),
+        ],
+        "working_dir" => text,
+        "entrypoint" => vec![
+            ("a list", |v| v.as_array().is_some_and(|l| !l.is_empty())),
+            ("a string", |v| v.as_str().is_some_and(|s| !s.is_empty())),
+            ("[], a reset", |v| v.as_array().is_some_and(Vec::is_empty)),
+            ("'', a reset", |v| v == ""),
+        ],
+        "env_file" => vec![
+            ("a path", Value::is_string),
+            ("a list of paths", |v| list_items(v, Value::is_string)),
+            ("{path, required: false}", |v| {
+                v.as_array().is_some_and(|l| l.iter().any(|i| i.get("required") == Some(&Value::Bool(false))))
+            }),
+        ],
+        "devices" => vec![
+            ("a list", Value::is_array),
+            ("one device", Value::is_string),
+            ("HOST:CONTAINER:PERMISSIONS", |v| item_text(v, |s| s.matches(':').count() == 2)),
+        ],
+        "gpus" => vec![("all", |v| v == "all"), ("a count", Value::is_u64), ("device ids", Value::is_array)],
+        "shm_size" => vec![("with a unit", Value::is_string), ("bytes", Value::is_u64)],
+        "tmpfs" => vec![
+            ("one path", Value::is_string),
+            ("a list", Value::is_array),
+            ("with options", |v| item_text(v, |s| s.contains(':'))),
+        ],
+        "read_only" | "init" => boolean[..2].to_vec(),
+        "cap_add" | "cap_drop" => vec![("a list", Value::is_array), ("one", Value::is_string)],
+        "ulimits" => vec![
+            ("{soft, hard}", |v| map_values(v, |l| l.get("soft").is_some())),
+            ("one number", |v| map_values(v, Value::is_number)),
+        ],
+        "stop_signal" => vec![("a name", Value::is_string), ("a number", Value::is_number)],
+        "stop_grace_period" => [duration[..2].to_vec(), vec![("zero", |v| v == "0s")]].concat(),
         _ => Vec::new(),
     }
 }

@@ -222,17 +222,104 @@ impl CliEngine {
             a.push("--volume".into());
             a.push(format!("{source}:{}:{}", mount.target, if mount.read_only { "ro" } else { "rw" }));
         }
+        // The job's own network first (its sidecars meet there), then the ones the container
+        // joins besides (`networks`).
+        let mut networks: Vec<(&str, &[String])> = Vec::new();
         if let Some(network) = &request.network {
-            a.push("--network".into());
-            a.push(network.clone());
-            for alias in &request.network_aliases {
-                a.push("--network-alias".into());
-                a.push(alias.clone());
+            networks.push((network, &request.network_aliases));
+        }
+        networks.extend(request.options.networks.iter().map(|n| (n.name.as_str(), n.aliases.as_slice())));
+        let mut connect = Vec::new();
+        match (self.kind, networks.as_slice()) {
+            (_, []) => {}
+            (_, [(network, aliases)]) => {
+                a.push("--network".into());
+                a.push(network.to_string());
+                for alias in *aliases {
+                    a.push("--network-alias".into());
+                    a.push(alias.clone());
+                }
+            }
+            // podman joins several at once, each with its own aliases.
+            (EngineKind::Podman, several) => {
+                for (network, aliases) in several {
+                    let aliases: Vec<String> = aliases.iter().map(|alias| format!("alias={alias}")).collect();
+                    let settings = if aliases.is_empty() { String::new() } else { format!(":{}", aliases.join(",")) };
+                    a.push(format!("--network={network}{settings}"));
+                }
+            }
+            // docker 20.10 creates a container on one network; the others are connected before
+            // it starts.
+            (EngineKind::Docker, [(first, aliases), rest @ ..]) => {
+                a.push("--network".into());
+                a.push(first.to_string());
+                for alias in *aliases {
+                    a.push("--network-alias".into());
+                    a.push(alias.clone());
+                }
+                connect = rest.iter().map(|(n, aliases)| (n.to_string(), aliases.to_vec())).collect();
             }
         }
+        let host_gateway = self.host_gateway(request, networks.first().map(|(n, _)| *n))?;
+        a.extend(crate::run_args::option_args(self.kind, &request.options, host_gateway.as_deref()));
         a.push(request.image.clone());
+        a.extend(crate::run_args::command_prefix(&request.options).iter().cloned());
         a.extend(request.command.iter().cloned());
-        Ok(Prepared { args: a, client_env: in_client_env, _env_dir: env_dir })
+        Ok(Prepared { args: a, client_env: in_client_env, _env_dir: env_dir, connect })
+    }
+
+    /// What `host-gateway` stands for where the engine does not know the word: podman 4
+    /// refuses it (`invalid IP address in add-host`), so copili gives the address podman itself
+    /// gives `host.containers.internal`: the gateway of the container's first network when
+    /// rootful, the host's own address when rootless (reached through slirp4netns), loopback
+    /// on the host's network. `None`: docker, or no `host-gateway` entry.
+    fn host_gateway(
+        &self,
+        request: &CreateRequest,
+        first_network: Option<&str>,
+    ) -> Result<Option<String>, EngineError> {
+        let wanted = request.options.extra_hosts.iter().any(|h| h.address == copili_model::HostAddress::HostGateway);
+        if self.kind != EngineKind::Podman || !wanted {
+            return Ok(None);
+        }
+        if request.options.network_mode == Some(copili_model::NetworkMode::Host) {
+            return Ok(Some("127.0.0.1".into()));
+        }
+        let unresolved = |reason: String| EngineError::NotFound {
+            binary: self.display.clone(),
+            reason: format!("cannot resolve `host-gateway` for `{}`: {reason}", request.hostname),
+        };
+        if crate::run_args::running_rootless() {
+            return crate::run_args::host_address()
+                .map(Some)
+                .ok_or_else(|| unresolved("the host has no network address but loopback".into()));
+        }
+        let network = first_network.unwrap_or("podman");
+        if self.dry_run.is_some() {
+            return Ok(Some(format!("<gateway of {network}>")));
+        }
+        let a = args(["network", "inspect", "--format", "{{range .Subnets}}{{.Gateway}} {{end}}", network]);
+        let out = self.run(&a)?;
+        out.split_whitespace()
+            .find(|ip| ip.parse::<std::net::Ipv4Addr>().is_ok())
+            .or_else(|| out.split_whitespace().next())
+            .map(|ip| Some(ip.to_string()))
+            .ok_or_else(|| unresolved(format!("the network `{network}` has no gateway")))
+    }
+
+    /// Connects a created container to the networks it could not be created on (docker).
+    fn connect(&self, id: &str, prepared: &Prepared) -> Result<(), EngineError> {
+        for (network, aliases) in &prepared.connect {
+            let mut a = args(["network", "connect"]);
+            for alias in aliases {
+                a.push("--alias".into());
+                a.push(alias.clone());
+            }
+            a.push(network.clone());
+            a.push(id.to_string());
+            self.run(&a)?;
+        }
+        Ok(())
     }
 
     /// How environment values reach a container without ever being on a command line: the
@@ -564,6 +651,8 @@ struct Prepared {
     args: Vec<String>,
     client_env: Vec<(String, copili_model::Secret)>,
     _env_dir: Option<tempfile::TempDir>,
+    /// Networks (with aliases) to connect the created container to before it starts.
+    connect: Vec<(String, Vec<String>)>,
 }
 
 impl Prepared {
@@ -700,6 +789,7 @@ impl Engine for CliEngine {
         if id.is_empty() {
             return Err(EngineError::UnexpectedOutput { command: self.render(&prepared.args), output: out });
         }
+        self.connect(&id, &prepared)?;
         Ok(id)
     }
 
@@ -712,7 +802,16 @@ impl Engine for CliEngine {
         request: &CreateRequest,
         on_line: &mut dyn FnMut(LogLine),
     ) -> Result<ExitStatus, EngineError> {
-        let prepared = self.prepare("run", request)?;
+        let mut prepared = self.prepare("run", request)?;
+        if !prepared.connect.is_empty() {
+            // Created, connected, then started attached: `start --attach` streams the output
+            // and exits with the container's code, as `run` does.
+            prepared = self.prepare("create", request)?;
+            let client_env = prepared.client_env();
+            self.run_with_env(&prepared.args, &client_env)?;
+            self.connect(&request.name, &prepared)?;
+            prepared.args = args(["start", "--attach", &request.name]);
+        }
         let client_env = prepared.client_env();
         let (status, stderr) = self.stream(&prepared.args, &client_env, on_line)?;
         // docker and podman document `run`'s exit code as the container's own, except 125,

@@ -38,6 +38,8 @@ pub struct CreateRequest {
     /// A sidecar's ready check, for backends that set it up when the container is created
     /// (swarm: a health check, which works on every node); local engines run it with `exec`.
     pub ready: Option<copili_model::ReadyCheck>,
+    /// The container options (`networks`, `user`, `tmpfs`, …).
+    pub options: copili_model::RunOptions,
 }
 
 /// Credentials for one registry, used for one pull or build only.

@@ -871,8 +871,9 @@ fn request_for(
             }),
             _ => None,
         },
-        stop_timeout: config.stop_timeout,
+        stop_timeout: spec.options().stop_grace_period.unwrap_or(config.stop_timeout),
         ready: spec.ready.as_deref().cloned(),
+        options: spec.options().clone(),
     }
 }
 
@@ -1002,7 +1003,11 @@ fn attempt_once(
                 let urgent_now = cancel.is_urgent() && !stopped_urgently;
                 let due = stopped_for.is_some() && !stop_in_flight && Instant::now() >= next_stop_at;
                 if due || urgent_now {
-                    let grace = if cancel.is_urgent() { Duration::ZERO } else { config.stop_timeout };
+                    let grace = if cancel.is_urgent() {
+                        Duration::ZERO
+                    } else {
+                        spec.options().stop_grace_period.unwrap_or(config.stop_timeout)
+                    };
                     stopped_urgently |= cancel.is_urgent();
                     stop_in_flight = true;
                     let (stop_id, stop_tx) = (id.clone(), stop_tx.clone());

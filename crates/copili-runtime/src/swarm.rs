@@ -690,6 +690,7 @@ mod tests {
             registry_auth: None,
             stop_timeout: Duration::from_millis(1500),
             ready: None,
+            options: Default::default(),
         };
         let command = engine.service_command(&request, true).expect("a command");
         let line = command.args.join(" ");

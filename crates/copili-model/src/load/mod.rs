@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use regex::Regex;
 
+mod options;
 mod pipeline;
 mod scalars;
 mod syntax;

@@ -348,6 +348,7 @@ impl Loader {
             env_from_variables: Vec::new(),
             placement: Vec::new(),
             resources: None,
+            run_options: None,
             spans: ContainerSpans { item: node.span, name: name_span, dependencies: Vec::new() },
         };
         let mut explicit_tag: Option<Span> = None;
@@ -357,6 +358,8 @@ impl Loader {
         // Keys that only matter for a service container.
         let mut service_only_keys: Vec<(Span, &'static str)> = Vec::new();
         let mut retry_delay_key: Option<Span> = None;
+        // The variables of `env_file`, which `env_vars` override.
+        let mut env_from_files: Vec<(String, Secret)> = Vec::new();
         for &(property, key, value) in &fields {
             let at = At { container: &label, property: property.name };
             if parent.is_some() {
@@ -586,10 +589,21 @@ impl Loader {
                     }
                 }
                 "build" => spec.build = self.build(value, at, &label).map(Box::new),
+                name if properties::is_run_option(name) => {
+                    let options = spec.run_options.get_or_insert_with(Default::default);
+                    options.written.push((property.name, key.span));
+                    self.run_option(property.name, value, at, options, &mut env_from_files);
+                }
                 other => unreachable!("property `{other}` is in the table but not handled"),
             }
         }
 
+        if !env_from_files.is_empty() {
+            env_from_files.retain(|(name, _)| !spec.env_vars.iter().any(|(set, _)| set == name));
+            env_from_files.append(&mut spec.env_vars);
+            spec.env_vars = env_from_files;
+        }
+        self.check_network_options(&spec, parent, &label);
         if parent.is_none() && !spec.is_service_container {
             for (span, property) in service_only_keys {
                 let at = Some(At { container: &label, property });

@@ -2,4 +2,5 @@
 //! `graph` as DOT or Mermaid. Pure functions from data to strings; only the binary writes.
 
 pub mod graph;
+pub mod options;
 pub mod plan;

@@ -126,6 +126,9 @@ pub struct ContainerJson {
     pub info_link: Option<String>,
     /// Description.
     pub desc: Option<String>,
+    /// The container options that are set (`networks`, `user`, `tmpfs`, …), by property name.
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub options: serde_json::Map<String, serde_json::Value>,
     /// Sidecars (same fields, without dependencies, sidecars and level).
     pub sidecars: Vec<SidecarJson>,
 }
@@ -157,6 +160,9 @@ pub struct SidecarJson {
     pub info_link: Option<String>,
     /// Description.
     pub desc: Option<String>,
+    /// The container options that are set, by property name.
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub options: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A container left out.
@@ -259,6 +265,7 @@ pub fn to_json(pipeline: &Pipeline, plan: &Plan, images: &ImagePlans) -> PlanJso
                 image_reg_password: c.image_reg_password.as_ref().map(|_| Secret::MASK.to_string()),
                 info_link: c.info_link.clone(),
                 desc: c.desc.clone(),
+                options: super::options::options_json(c.options()),
                 sidecars: c.sidecars.iter().map(|s| sidecar_json(s, images)).collect(),
             }
         })
@@ -303,6 +310,7 @@ fn sidecar_json(s: &ContainerSpec, images: &ImagePlans) -> SidecarJson {
         image_reg_password: s.image_reg_password.as_ref().map(|_| Secret::MASK.to_string()),
         info_link: s.info_link.clone(),
         desc: s.desc.clone(),
+        options: super::options::options_json(s.options()),
     }
 }
 
@@ -408,6 +416,9 @@ fn detail_lines(out: &mut String, c: &ContainerSpec, main: bool, images: &ImageP
     }
     for v in &c.volumes {
         let _ = writeln!(out, "{indent}volume: {}", v.short_form());
+    }
+    for (name, value) in super::options::option_lines(c.options()) {
+        let _ = writeln!(out, "{indent}{name}: {value}");
     }
     if let Some(user) = &c.image_reg_username {
         let password = if c.image_reg_password.is_some() { " (password ****)" } else { "" };
