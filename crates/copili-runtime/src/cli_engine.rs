@@ -349,9 +349,10 @@ impl CliEngine {
         Ok(EnvArgs { args, client_env, dir })
     }
 
-    /// Runs the client, calling `on_line` for every line of its stdout and stderr as they come
-    /// (each through its own pipe, read concurrently, so that neither can fill up and stall);
-    /// its exit code (`None` if killed) and the last lines of its stderr.
+    /// Runs the client, calling `on_line` for every line of its stdout and stderr as soon as it
+    /// is read, in the order read (each pipe has a reader of its own, so that neither can fill
+    /// up and stall, nor hold back the other's lines); its exit code (`None` if killed) and the
+    /// last lines of its stderr.
     fn stream(
         &self,
         a: &[String],
@@ -381,26 +382,18 @@ impl CliEngine {
             expression = expression.env(name, value);
         }
         let handle = own_process_group(expression).reader().map_err(spawn_error)?;
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        let err_thread = std::thread::spawn(move || {
-            for line in BufReader::new(err_reader).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
         let mut stderr_tail: Vec<String> = Vec::new();
-        let mut deliver_stderr = |line: String, on_line: &mut dyn FnMut(LogLine)| {
-            stderr_tail.push(line.clone());
-            if stderr_tail.len() > STDERR_TAIL_LINES {
-                stderr_tail.remove(0);
-            }
-            on_line(LogLine { stream: LogStream::Stderr, text: line });
-        };
         let finished = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
+            // Both readers send to one channel; the lines are handed on here, on the caller's
+            // thread, as they arrive. A container that writes to stderr only (PostgreSQL does)
+            // is followed as live as one that writes to stdout.
+            let (tx, rx) = std::sync::mpsc::channel::<LogLine>();
+            let (handle, finished) = (&handle, &finished);
+            let stdout_tx = tx.clone();
+            scope.spawn(move || send_lines(handle, LogStream::Stdout, &stdout_tx));
+            scope.spawn(move || send_lines(err_reader, LogStream::Stderr, &tx));
             if let Some(cancelled) = cancelled {
-                let (handle, finished) = (&handle, &finished);
                 scope.spawn(move || {
                     while !finished.load(std::sync::atomic::Ordering::SeqCst) {
                         if cancelled() {
@@ -411,47 +404,23 @@ impl CliEngine {
                     }
                 });
             }
-            self.read_lines(&handle, &rx, &mut deliver_stderr, on_line);
+            // Ends when both pipes have ended.
+            for line in rx {
+                if line.stream == LogStream::Stderr {
+                    stderr_tail.push(line.text.clone());
+                    if stderr_tail.len() > STDERR_TAIL_LINES {
+                        stderr_tail.remove(0);
+                    }
+                }
+                on_line(line);
+            }
             finished.store(true, std::sync::atomic::Ordering::SeqCst);
         });
-        let _ = err_thread.join();
-        while let Ok(line) = rx.try_recv() {
-            deliver_stderr(line, on_line);
-        }
         let status = match handle.try_wait() {
             Ok(Some(output)) => output.status.code(),
             _ => None,
         };
         Ok((status, stderr_tail.join("\n")))
-    }
-
-    /// Reads the client's stdout line by line until it ends, passing on its stderr lines as
-    /// they arrive.
-    fn read_lines(
-        &self,
-        handle: &duct::ReaderHandle,
-        rx: &std::sync::mpsc::Receiver<String>,
-        deliver_stderr: &mut DeliverLine<'_>,
-        on_line: &mut dyn FnMut(LogLine),
-    ) {
-        let mut reader = BufReader::new(handle);
-        let mut buffer = Vec::new();
-        loop {
-            while let Ok(line) = rx.try_recv() {
-                deliver_stderr(line, on_line);
-            }
-            buffer.clear();
-            match reader.read_until(b'\n', &mut buffer) {
-                Ok(0) => break,
-                Ok(_) => {
-                    let text = String::from_utf8_lossy(&buffer).trim_end_matches(['\n', '\r']).to_string();
-                    on_line(LogLine { stream: LogStream::Stdout, text });
-                }
-                // The reader reports a non-zero exit of the client as an error: the status
-                // is read below.
-                Err(_) => break,
-            }
-        }
     }
 
     /// Logs in to `auth.registry` with `--password-stdin`, into a new private directory that
@@ -642,8 +611,28 @@ pub(crate) struct EnvArgs {
     pub(crate) dir: Option<tempfile::TempDir>,
 }
 
-/// Hands a line of stderr on (keeping the tail for errors).
-type DeliverLine<'a> = dyn FnMut(String, &mut dyn FnMut(LogLine)) + 'a;
+/// Sends every line read from `source` as a line of `stream`, as soon as it is read, until the
+/// source ends or nobody listens. Bytes that are not UTF-8 are replaced, never the end of the
+/// stream.
+fn send_lines(source: impl std::io::Read, stream: LogStream, tx: &std::sync::mpsc::Sender<LogLine>) {
+    let mut reader = BufReader::new(source);
+    let mut buffer = Vec::new();
+    loop {
+        buffer.clear();
+        match reader.read_until(b'\n', &mut buffer) {
+            Ok(0) => return,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&buffer).trim_end_matches(['\n', '\r']).to_string();
+                if tx.send(LogLine { stream, text }).is_err() {
+                    return;
+                }
+            }
+            // A pipe that fails ends like one that ended; the client's status is read from its
+            // handle afterwards.
+            Err(_) => return,
+        }
+    }
+}
 
 /// Arguments of `create`/`run` with the private directory of their environment file, removed
 /// when this is dropped.
@@ -1141,6 +1130,48 @@ mod tests {
                 .expect("bash runs");
             assert_eq!(String::from_utf8_lossy(&output.stdout), arg, "{quoted}");
         }
+    }
+
+    /// A script that waits, after each line, until the test's `on_line` has seen it (a marker
+    /// file it creates), then writes the next line to the other stream: each line must be
+    /// handed on as soon as it is written, whichever stream it is on. Before, stderr lines
+    /// waited for the next stdout line (a sidecar that logs to stderr only showed its start-up
+    /// lines when it was removed), and this script gave up waiting.
+    #[test]
+    fn lines_of_both_streams_are_handed_on_as_soon_as_they_are_read() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let marker = |n: u32| dir.path().join(format!("seen-{n}"));
+        let script = r#"
+            wait_for() { i=0; while [ ! -e "$DIR/seen-$1" ]; do
+                i=$((i + 1)); if [ $i -gt 1200 ]; then echo "line $1 was not handed on"; exit 3; fi
+                sleep 0.05; done; }
+            echo err-1 >&2; wait_for 1
+            echo out-2; wait_for 2
+            echo err-3 >&2; wait_for 3
+            printf 'not-utf8-\377\n' >&2
+            echo out-4"#;
+        let engine = CliEngine::new("/bin/sh", EngineKind::Docker);
+        let dir_value = dir.path().display().to_string();
+        let mut lines = Vec::new();
+        let (status, stderr_tail) = engine
+            .stream(&args(["-c", script]), &[("DIR", &dir_value)], &mut |line| {
+                if let Some(n) = line.text.split('-').nth(1).and_then(|n| n.parse::<u32>().ok()) {
+                    std::fs::write(marker(n), "").expect("write a marker");
+                }
+                lines.push((line.stream, line.text));
+            })
+            .expect("sh runs");
+        let expected = [
+            (LogStream::Stderr, "err-1"),
+            (LogStream::Stdout, "out-2"),
+            (LogStream::Stderr, "err-3"),
+            (LogStream::Stderr, "not-utf8-\u{fffd}"),
+            (LogStream::Stdout, "out-4"),
+        ];
+        let expected: Vec<(LogStream, String)> = expected.iter().map(|(s, t)| (*s, t.to_string())).collect();
+        assert_eq!(lines, expected);
+        assert_eq!(status, Some(0));
+        assert_eq!(stderr_tail, "err-1\nerr-3\nnot-utf8-\u{fffd}");
     }
 
     fn request() -> CreateRequest {
