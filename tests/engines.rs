@@ -37,6 +37,7 @@ engine_tests!(
         exit_codes,
         sidecars,
         shared_sidecar_name,
+        live_sidecar_output,
         policies,
         fail_fast,
         env_and_secrets,
@@ -334,6 +335,46 @@ fn shared_sidecar_name(engine: Engine) {
     for name in ["db", "a", "b"] {
         assert_report_container(&report, name, "succeeded", Some(0), 1, None);
     }
+}
+
+/// Sidecar output is live (issue 12, item 5): a sidecar's start-up lines, the last one on
+/// stderr, reach the console and the main container's log file while the sidecar runs, before
+/// the lines its main container writes after seeing them there (it reads its own log file
+/// through a mount); the main's own stderr line too. The order is the content's, not a sleep's:
+/// a line held back makes the main give up (`never saw: …`, exit 3).
+fn live_sidecar_output(engine: Engine) {
+    let scene = Scene::new(engine, "live_side");
+    let file = scene.fixture("live-sidecar-output.yaml");
+    let logs = scene.shared_dir("logs");
+    let output = run(scene.run_command(&file).arg("--log-dir").arg(&logs));
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    assert_finished(&output, "main", "succeeded", "");
+    scene.assert_no_leftovers();
+
+    let expected =
+        [("main/side", "side-out-1"), ("main/side", "side-err-2"), ("main", "main-err-3"), ("main", "main-out-4")];
+    let stdout = output.stdout();
+    let console: Vec<(&str, &str)> = stdout
+        .lines()
+        .filter_map(|line| {
+            let (who, text) = line.split_once('|')?;
+            let who = who.trim_end();
+            (who == "main" || who == "main/side").then(|| (who, text.trim()))
+        })
+        .collect();
+    assert_eq!(console, expected, "the console's container lines, in order\n{}", output.describe());
+
+    let log = read_log(&logs, "main", &output);
+    let sections = log_sections(&log);
+    let body = &sections.last().unwrap_or_else(|| panic!("main.log has no run section:\n{log}")).body;
+    // The output, after the header's `key: value` lines, without the `--- attempt 1` rule.
+    let lines: Vec<&str> = body
+        .iter()
+        .map(String::as_str)
+        .skip_while(|l| !l.starts_with("----"))
+        .filter(|l| !l.starts_with("----"))
+        .collect();
+    assert_eq!(lines, ["[side] side-out-1", "[side] side-err-2", "main-err-3", "main-out-4"], "main.log:\n{log}");
 }
 
 /// `timeout` stops and fails a container (cancelling its dependent); `retries` runs a failing
