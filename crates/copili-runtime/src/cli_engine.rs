@@ -716,6 +716,13 @@ fn dry_run_answer(args: &[String]) -> String {
 
 /// Whether an error output says that an image does not exist (docker: "No such image",
 /// podman: "image not known").
+/// docker: `network X not found`, `No such network: X`; podman: `unable to find network with
+/// name or ID X: network not found`.
+pub(crate) fn is_no_such_network(stderr: &str) -> bool {
+    let lower = stderr.to_lowercase();
+    lower.contains("not found") || lower.contains("no such network")
+}
+
 pub(crate) fn is_no_such_image(stderr: &str) -> bool {
     let lower = stderr.to_lowercase();
     lower.contains("no such image") || lower.contains("image not known") || lower.contains("no such object")
@@ -927,6 +934,14 @@ impl Engine for CliEngine {
         }
         a.push(name.to_string());
         self.run(&a).map(|_| ())
+    }
+
+    fn network_exists(&self, name: &str) -> Result<bool, EngineError> {
+        match self.run(&args(["network", "inspect", "--format", "{{.Name}}", name])) {
+            Ok(_) => Ok(true),
+            Err(EngineError::Failed { stderr, .. }) if is_no_such_network(&stderr) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     fn network_remove(&self, name: &str) -> Result<(), EngineError> {

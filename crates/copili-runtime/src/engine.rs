@@ -247,6 +247,9 @@ pub trait Engine: Send + Sync {
     /// Removes a network.
     fn network_remove(&self, name: &str) -> Result<(), EngineError>;
 
+    /// Whether a network of this name exists (one a container can be asked to join).
+    fn network_exists(&self, name: &str) -> Result<bool, EngineError>;
+
     /// Names of the containers (running or not) carrying all these labels.
     fn containers_with_labels(&self, labels: &[(String, String)]) -> Result<Vec<String>, EngineError>;
 

@@ -48,6 +48,8 @@ struct FakeContainer {
 struct State {
     containers: HashMap<String, FakeContainer>,
     networks: Vec<String>,
+    /// Networks made outside copili, which containers may join (`networks:`).
+    outside_networks: Vec<String>,
     attempts: HashMap<String, usize>,
     calls: Vec<String>,
     running: usize,
@@ -79,6 +81,12 @@ impl FakeEngine {
     /// These images are absent until pulled or built (all others are present).
     pub fn with_absent_images(self, images: &[&str]) -> FakeEngine {
         self.state().absent = images.iter().map(|i| i.to_string()).collect();
+        self
+    }
+
+    /// These networks exist, made outside copili.
+    pub fn with_networks(self, networks: &[&str]) -> FakeEngine {
+        self.state().outside_networks = networks.iter().map(|n| n.to_string()).collect();
         self
     }
 
@@ -287,6 +295,11 @@ impl Engine for FakeEngine {
         state.calls.push(format!("network create {name}"));
         state.networks.push(name.to_string());
         Ok(())
+    }
+
+    fn network_exists(&self, name: &str) -> Result<bool, EngineError> {
+        let state = self.state();
+        Ok(state.networks.iter().chain(&state.outside_networks).any(|n| n == name))
     }
 
     fn network_remove(&self, name: &str) -> Result<(), EngineError> {

@@ -7,6 +7,7 @@
 //! reporting back on a channel. Cancellation (a signal, `--fail-fast`) is a shared
 //! [`CancelToken`] the workers watch while they wait.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -805,6 +806,50 @@ impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
         self.run();
     }
+}
+
+/// A network a container is to join (`networks:`) that the engine does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingNetwork {
+    /// The container (`main/sidecar` for a sidecar).
+    pub container: String,
+    /// The network's name.
+    pub network: String,
+}
+
+/// The networks of `networks:` that do not exist, for the containers a plan runs, checked
+/// before anything starts (a job must not fail half-way for a network that was never
+/// there). Each network is asked about once; a dry run asks nothing.
+pub fn missing_networks(
+    engine: &dyn Engine,
+    pipeline: &Pipeline,
+    plan: &Plan,
+) -> Result<Vec<MissingNetwork>, EngineError> {
+    if engine.is_dry_run() {
+        return Ok(Vec::new());
+    }
+    let mut known: HashMap<String, bool> = HashMap::new();
+    let mut missing = Vec::new();
+    for c in plan.order().map(|i| &pipeline.containers[i]) {
+        let owners = std::iter::once((c.name.clone(), c))
+            .chain(c.sidecars.iter().map(|s| (format!("{}/{}", c.name, s.name), s)));
+        for (label, owner) in owners {
+            for network in &owner.options().networks {
+                let exists = match known.get(&network.name) {
+                    Some(&exists) => exists,
+                    None => {
+                        let exists = engine.network_exists(&network.name)?;
+                        known.insert(network.name.clone(), exists);
+                        exists
+                    }
+                };
+                if !exists {
+                    missing.push(MissingNetwork { container: label.clone(), network: network.name.clone() });
+                }
+            }
+        }
+    }
+    Ok(missing)
 }
 
 /// What a run asks the engine to create for a container, in order: its sidecars (each with
@@ -1719,5 +1764,31 @@ mod tests {
     fn engine_names_are_sanitised() {
         assert_eq!(engine_name(&["My Pipeline", "load"]), "My-Pipeline-load");
         assert_eq!(engine_name(&["-x", "a"]), "c-x-a");
+    }
+
+    #[test]
+    fn networks_that_do_not_exist_are_found_before_anything_runs() {
+        let p = pipeline(
+            "p:
+  - {name: a, image_repo: x, networks: [graph, gone]}
+  - name: b
+    image_repo: x
+    networks: [gone]
+    sidecars: [{name: db, image_repo: x, networks: [also-gone, graph]}]
+  - {name: c, image_repo: x, networks: [skipped-net], exlude_in_env: [PROD]}
+",
+        );
+        let selection = Selection { environment: Some("PROD".into()), ..Selection::default() };
+        let plan = copili_planner::plan(&p, &selection).expect("a plan");
+        let engine = FakeEngine::new([]).with_networks(&["graph"]);
+        let missing = missing_networks(&engine, &p, &plan).expect("the engine answers");
+        let found: Vec<(&str, &str)> = missing.iter().map(|m| (m.container.as_str(), m.network.as_str())).collect();
+        assert_eq!(found, [("a", "gone"), ("b", "gone"), ("b/db", "also-gone")]);
+        // Nothing was created meanwhile.
+        assert!(
+            engine.calls().iter().all(|c| !c.starts_with("create") && !c.starts_with("run")),
+            "{:?}",
+            engine.calls()
+        );
     }
 }

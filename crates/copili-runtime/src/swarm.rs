@@ -130,6 +130,7 @@ impl SwarmEngine {
             }
             a.push(spec);
         }
+        service_option_args(&request.options, &mut a);
         if let Some(resources) = &request.resources {
             if let Some(cpus) = resources.limits.cpus {
                 a.push(format!("--limit-cpu={cpus}"));
@@ -158,6 +159,10 @@ impl SwarmEngine {
             None => None,
         };
         a.push(request.image.clone());
+        // `--entrypoint` takes the first word; the others go before the command.
+        if let Some([_, rest @ ..]) = request.options.entrypoint.as_deref() {
+            a.extend(rest.iter().cloned());
+        }
         a.extend(request.command.iter().cloned());
         Ok(ServiceCommand { args: a, env, _env_dir: env_dir, _auth: auth })
     }
@@ -347,6 +352,71 @@ fn is_active_task_state(state: &str) -> bool {
 fn is_no_such_service(stderr: &str) -> bool {
     let lower = stderr.to_lowercase();
     lower.contains("no such service") || lower.contains("not found") || lower.contains("no such object")
+}
+
+/// The container options as `docker service create` takes them. What a service cannot have
+/// (`devices`, `gpus`, `ulimits`, `network_mode: bridge`, `host-gateway`, tmpfs options but
+/// size and mode) is refused before the run (`copili_planner::backend`).
+fn service_option_args(o: &copili_model::RunOptions, a: &mut Vec<String>) {
+    for network in &o.networks {
+        let mut spec = format!("name={}", network.name);
+        for alias in &network.aliases {
+            spec.push_str(&format!(",alias={alias}"));
+        }
+        a.push("--network".into());
+        a.push(spec);
+    }
+    match o.network_mode {
+        Some(copili_model::NetworkMode::Host) => a.push("--network=host".into()),
+        Some(copili_model::NetworkMode::None) => a.push("--network=none".into()),
+        Some(copili_model::NetworkMode::Bridge) | None => {}
+    }
+    for host in &o.extra_hosts {
+        if let copili_model::HostAddress::Ip(ip) = host.address {
+            a.push(format!("--host={}:{ip}", host.name));
+        }
+    }
+    if let Some(user) = &o.user {
+        a.push(format!("--user={user}"));
+    }
+    if let Some(dir) = &o.working_dir {
+        a.push(format!("--workdir={dir}"));
+    }
+    if let Some(entrypoint) = &o.entrypoint {
+        // The service's `--entrypoint` is split shell-style: one quoted word.
+        a.push(format!("--entrypoint={}", entrypoint.first().map(|w| shell_quote(w)).unwrap_or_default()));
+    }
+    if let Some(bytes) = o.shm_size {
+        a.push("--mount".into());
+        a.push(format!("type=tmpfs,destination=/dev/shm,tmpfs-size={bytes}"));
+    }
+    for tmpfs in &o.tmpfs {
+        let mut spec = format!("type=tmpfs,destination={}", tmpfs.target);
+        for option in tmpfs.options.iter().flat_map(|o| o.split(',')) {
+            if let Some(size) = option.strip_prefix("size=") {
+                spec.push_str(&format!(",tmpfs-size={size}"));
+            } else if let Some(mode) = option.strip_prefix("mode=") {
+                spec.push_str(&format!(",tmpfs-mode={mode}"));
+            }
+        }
+        a.push("--mount".into());
+        a.push(spec);
+    }
+    if o.read_only {
+        a.push("--read-only".into());
+    }
+    if o.init {
+        a.push("--init".into());
+    }
+    for cap in &o.cap_add {
+        a.push(format!("--cap-add={cap}"));
+    }
+    for cap in &o.cap_drop {
+        a.push(format!("--cap-drop={cap}"));
+    }
+    if let Some(signal) = &o.stop_signal {
+        a.push(format!("--stop-signal={signal}"));
+    }
 }
 
 impl Engine for SwarmEngine {
@@ -555,6 +625,10 @@ impl Engine for SwarmEngine {
         self.docker.exec(&container, command)
     }
 
+    fn network_exists(&self, name: &str) -> Result<bool, EngineError> {
+        self.docker.network_exists(name)
+    }
+
     fn network_create(&self, name: &str, labels: &[(String, String)]) -> Result<(), EngineError> {
         let mut a = args(["network", "create", "--driver", "overlay", "--attachable"]);
         for (key, value) in labels {
@@ -714,6 +788,35 @@ mod tests {
         assert!(
             line.contains(r"--health-cmd redis-cli ping 'it'\''s' --health-interval=250ms --health-timeout=30s --health-retries=2147483647"),
             "{line}"
+        );
+    }
+
+    #[test]
+    fn container_options_become_service_options() {
+        let text = "p:\n  - name: a\n    image_repo: x\n    networks: {graph: {aliases: [loader]}}\n    extra_hosts: ['db:10.0.0.5']\n    user: '1000'\n    working_dir: /w\n    entrypoint: [/bin/sh, -c]\n    shm_size: 64m\n    tmpfs: ['/t:size=16m,mode=1777']\n    read_only: true\n    init: true\n    cap_add: [NET_ADMIN]\n    cap_drop: [ALL]\n    stop_signal: INT\n";
+        let options = copili_model::LoadOptions { env_file: copili_model::EnvFile::Disabled, ..Default::default() };
+        let pipeline = copili_model::load(copili_model::Input::Text(text), &options).expect("valid");
+        let mut a = Vec::new();
+        service_option_args(pipeline.containers[0].options(), &mut a);
+        assert_eq!(
+            a,
+            [
+                "--network",
+                "name=graph,alias=loader",
+                "--host=db:10.0.0.5",
+                "--user=1000",
+                "--workdir=/w",
+                "--entrypoint=/bin/sh",
+                "--mount",
+                "type=tmpfs,destination=/dev/shm,tmpfs-size=67108864",
+                "--mount",
+                "type=tmpfs,destination=/t,tmpfs-size=16m,tmpfs-mode=1777",
+                "--read-only",
+                "--init",
+                "--cap-add=NET_ADMIN",
+                "--cap-drop=ALL",
+                "--stop-signal=SIGINT",
+            ]
         );
     }
 }

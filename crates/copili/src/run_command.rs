@@ -69,6 +69,34 @@ pub(crate) fn start_session(
         }
     }
 
+    // Networks the containers join must be there before anything starts.
+    match runner::missing_networks(&*engine, pipeline.spec(), &plan) {
+        Ok(missing) if missing.is_empty() => {}
+        Ok(missing) => {
+            let client = if engine.name().contains("podman") { "podman" } else { "docker" };
+            for m in &missing {
+                errln!(
+                    "error: container `{}`: network `{}` does not exist on {}",
+                    m.container,
+                    m.network,
+                    engine.name()
+                );
+            }
+            let first = &missing[0].network;
+            errln!(
+                "help: `networks` joins networks made outside copili: create it first (`{client} network create {first}`), \
+                 or start the stack that makes it; `{client} network ls` lists those there are"
+            );
+            write_report_without_run(args, &pipeline, &plan, "network missing", exit_code::FAILURE);
+            return Ok(Err(exit_code::FAILURE));
+        }
+        Err(e) => {
+            errln!("error: container engine `{}` could not list networks: {}", engine.name(), one_line(&e.to_string()));
+            write_report_without_run(args, &pipeline, &plan, "engine unavailable", exit_code::ENGINE_UNAVAILABLE);
+            return Ok(Err(exit_code::ENGINE_UNAVAILABLE));
+        }
+    }
+
     let identity = pipeline.identity().to_string();
     let lock = if dry_run {
         None
