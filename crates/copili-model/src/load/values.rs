@@ -299,9 +299,13 @@ impl Loader {
                 match shlex::split(&text) {
                     Some(words) => words,
                     None => {
-                        self.error("the command has an unclosed quote or a trailing backslash", node.span, Some(at))
-                            .help =
-                            Some("write the command as a list of strings to avoid shell-style splitting".into());
+                        let what = if at.property == "entrypoint" { "entrypoint" } else { "command" };
+                        self.error(
+                            format!("the {what} has an unclosed quote or a trailing backslash"),
+                            node.span,
+                            Some(at),
+                        )
+                        .help = Some(format!("write the {what} as a list of strings to avoid shell-style splitting"));
                         Vec::new()
                     }
                 }
