@@ -424,8 +424,11 @@ impl Loader {
                             Some("an index such as `0` or a UUID such as `GPU-3a23c669`".into());
                     }
                 }
-                if ids.is_empty() {
+                if items.is_empty() {
                     self.error("the list of GPUs is empty", node.span, Some(at)).help = Some(help.into());
+                    return None;
+                }
+                if ids.is_empty() {
                     return None;
                 }
                 Some(Gpus::Ids(ids))

@@ -325,8 +325,13 @@ impl Loader {
                 })
                 .collect(),
             Value::Map(_) => {
+                let example = if at.property == "entrypoint" {
+                    "`entrypoint: [/bin/sh, -c]`"
+                } else {
+                    "`command: [python, load.py, --full]`"
+                };
                 self.error("expected a list of strings or one string, found a mapping", node.span, Some(at)).help =
-                    Some("write a list, e.g. `command: [python, load.py, --full]`".into());
+                    Some(format!("write a list, e.g. {example}"));
                 Vec::new()
             }
         }
