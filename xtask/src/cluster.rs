@@ -107,7 +107,8 @@ pub(crate) struct Cluster {
 }
 
 impl Cluster {
-    fn new() -> Cluster {
+    /// The cluster's two nodes, as step 7 makes them.
+    pub(crate) fn new() -> Cluster {
         Cluster { manager: MANAGER.host(), worker: WORKER.host() }
     }
 }

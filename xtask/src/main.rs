@@ -17,6 +17,7 @@ mod argo_schema;
 mod bench;
 mod bench_run;
 mod cluster;
+mod debian_image;
 mod demo;
 mod fuzz;
 mod setup;
@@ -35,6 +36,7 @@ subcommands:
   demo                            build copili and show validate, plan and graph on the examples
   bench [--runs N]                time and peak memory of validate/plan on generated pipelines
   setup                           install, start and check podman (rootful, rootless) and docker (root)
+  setup debian-image              only build (cached) and import the Debian test image (PostgreSQL, Redis)
   fuzz [--minutes N] [--target T] run the cargo fuzz targets N minutes each (default 10), print the figures
 ";
 

@@ -17,7 +17,8 @@
 //!    --no-install-recommends` satisfies podman with the CNI plugins, which resolve no names
 //!    without the separate dnsname plugin), and `catatonit`, rootless podman's pause process
 //!    (`catatonit -P`) and `--init`; `iproute2` (`ip`) for step 7; `fish` and `groff-base`, for
-//!    the tests of `copili completions fish` and `copili man` (tests/cli.rs). Installed with
+//!    the tests of `copili completions fish` and `copili man` (tests/cli.rs); `debootstrap` for
+//!    step 8. Installed with
 //!    `apt-get --no-install-recommends` when `dpkg-query` does not report them `install ok
 //!    installed`.
 //! 2. **containers.conf** in `target/test-env/`: `runtime = "runc"` because podman's default
@@ -61,11 +62,18 @@
 //! 7. **Swarm cluster**: a two-node Docker Swarm on this host, each node a docker daemon in a
 //!    network namespace of its own, for the tests that run a pipeline across nodes (see
 //!    [`crate::cluster`]; `ip` from `iproute2` makes the namespaces).
-//! 8. **Argo schema**: Argo Workflows' published schema and a validator for it, for the export
+//! 8. **Debian image** [`crate::debian_image::DEBIAN_IMAGE`]: Debian bookworm with PostgreSQL 15
+//!    and Redis 7 (servers and clients), for the knowledge-graph example that
+//!    `tests/realistic.rs` runs: built once with `debootstrap` from Debian's mirror (about a
+//!    minute), cached in `/var/cache/copili-test/` outside the checkout (keyed on the package
+//!    list), imported into rootful and rootless podman, docker and both swarm nodes where it is
+//!    missing or stale (see [`crate::debian_image`]). `cargo xtask setup debian-image` runs
+//!    only this step (and step 1 and the summary) on a machine set up already.
+//! 9. **Argo schema**: Argo Workflows' published schema and a validator for it, for the export
 //!    tests, installed with npm (see [`crate::argo_schema`]).
-//! 9. **Summary**: engine versions (and podman's OCI runtime and network backend, which prove
-//!    the containers.conf is read), and what a test needs, also written as `KEY=VALUE` lines to
-//!    `target/test-env/engines.env` ([`ENGINES_ENV_FILE`]).
+//! 10. **Summary**: engine versions (and podman's OCI runtime and network backend, which prove
+//!     the containers.conf is read), and what a test needs, also written as `KEY=VALUE` lines
+//!     to `target/test-env/engines.env` ([`ENGINES_ENV_FILE`]).
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -106,6 +114,7 @@ const PACKAGES: &[&str] = &[
     "iproute2",
     "fish",
     "groff-base",
+    "debootstrap",
 ];
 
 /// podman's settings for this host (see step 2 in the module documentation), exactly as
@@ -131,8 +140,8 @@ const DOCKERD_TIMEOUT: Duration = Duration::from_secs(60);
 /// Lines of a failing command's stderr (or of dockerd's log) shown in an error.
 const TAIL_LINES: usize = 25;
 
-/// Number of steps, for the `[n/8]` headers.
-const N_STEPS: usize = 9;
+/// Number of steps, for the `[n/10]` headers.
+const N_STEPS: usize = 10;
 
 /// Where the test registry listens (plain HTTP on loopback, which docker allows by default).
 pub(crate) const REGISTRY_ADDR: &str = "127.0.0.1:5858";
@@ -255,6 +264,7 @@ impl EngineEnv {
             ("COPILI_TEST_CLUSTER_MANAGER", self.cluster.manager.clone()),
             ("COPILI_TEST_CLUSTER_WORKER", self.cluster.worker.clone()),
             ("COPILI_TEST_CLUSTER_NODE_LABEL", crate::cluster::NODE_LABEL.to_string()),
+            ("COPILI_TEST_DEBIAN_IMAGE", crate::debian_image::DEBIAN_IMAGE.to_string()),
         ]
     }
 }
@@ -265,12 +275,13 @@ fn podman_command(containers_conf: &Path) -> Command {
     command
 }
 
-/// Runs `cargo xtask setup`.
+/// Runs `cargo xtask setup`, or `cargo xtask setup debian-image` (see [`ensure_debian_image_only`]).
 pub(crate) fn run(args: &[String]) -> Result {
-    if let Some(arg) = args.first() {
-        reject_unknown_option(arg)?;
+    match args {
+        [] => ensure().map(|_| ()),
+        [only] if only == "debian-image" => ensure_debian_image_only(),
+        [arg, ..] => reject_unknown_option(arg),
     }
-    ensure().map(|_| ())
 }
 
 /// Installs, starts and checks everything the engine tests need (the steps of the module
@@ -310,6 +321,15 @@ pub(crate) fn ensure() -> Result<EngineEnv> {
         crate::cluster::ensure(&docker, &dir, &mut image_tar).map_err(|error| progress.failed(error))?;
     progress.done(outcome);
 
+    progress.step("debian image");
+    let targets = crate::debian_image::Targets {
+        containers_conf: &containers_conf,
+        docker: &docker,
+        rootless: &rootless,
+        cluster: &cluster,
+    };
+    progress.done(crate::debian_image::ensure(&targets).map_err(|error| progress.failed(error))?);
+
     progress.step("argo schema");
     progress.done(crate::argo_schema::ensure(&dir).map_err(|error| progress.failed(error))?);
 
@@ -325,31 +345,77 @@ pub(crate) fn ensure() -> Result<EngineEnv> {
     Ok(env)
 }
 
+/// `cargo xtask setup debian-image`: step 1 (packages, for debootstrap) and step 8 (the Debian
+/// image) only, then the summary, on a machine the other steps set up already. Nothing is
+/// started, stopped or reconfigured: the engines are only asked whether they have the image.
+fn ensure_debian_image_only() -> Result {
+    let mut progress = Progress::of(3);
+    let dir = target_dir()?.join("test-env");
+
+    progress.step("packages");
+    progress.done(ensure_packages().map_err(|error| progress.failed(error))?);
+
+    progress.step("debian image");
+    let containers_conf = dir.join("containers.conf");
+    let docker = find_in_path("docker").ok_or_else(|| progress.failed(Error::Failed("no `docker` on PATH".into())))?;
+    if !containers_conf.is_file() {
+        return Err(progress.failed(Error::Failed(format!(
+            "{} is missing: run `cargo xtask setup` (all steps) first",
+            containers_conf.display()
+        ))));
+    }
+    let rootless = ensure_rootless_user(&containers_conf).map_err(|error| progress.failed(error))?;
+    let cluster = crate::cluster::Cluster::new();
+    let targets = crate::debian_image::Targets {
+        containers_conf: &containers_conf,
+        docker: &docker,
+        rootless: &rootless,
+        cluster: &cluster,
+    };
+    progress.done(crate::debian_image::ensure(&targets).map_err(|error| progress.failed(error))?);
+
+    progress.step("summary");
+    let registry_log = dir.join("registry.log");
+    let mut env =
+        EngineEnv { dir, containers_conf, docker, rootless, versions: Versions::default(), registry_log, cluster };
+    env.versions = versions(&env).map_err(|error| progress.failed(error))?;
+    let env_file = env.dir.join(ENGINES_ENV_FILE);
+    write_if_changed(&env_file, &render_env_file(&env.versions, &env.vars()).map_err(Error::Failed)?)
+        .map_err(|error| progress.failed(error))?;
+    progress.done(format!("written to {}", env_file.display()));
+    Ok(())
+}
+
 /// Step headers and timings.
 struct Progress {
     started: Instant,
     step_started: Instant,
     step_idx: usize,
+    n_steps: usize,
     step_name: &'static str,
 }
 
 impl Progress {
     fn new() -> Progress {
+        Progress::of(N_STEPS)
+    }
+
+    fn of(n_steps: usize) -> Progress {
         let now = Instant::now();
-        Progress { started: now, step_started: now, step_idx: 0, step_name: "" }
+        Progress { started: now, step_started: now, step_idx: 0, n_steps, step_name: "" }
     }
 
     fn step(&mut self, name: &'static str) {
         self.step_idx += 1;
         self.step_name = name;
         self.step_started = Instant::now();
-        eprintln!("==> [{}/{N_STEPS}] setup: {name} (at {})", self.step_idx, seconds(self.started.elapsed()));
+        eprintln!("==> [{}/{}] setup: {name} (at {})", self.step_idx, self.n_steps, seconds(self.started.elapsed()));
     }
 
     fn done(&self, outcome: String) {
         eprintln!("    {outcome}");
         eprintln!("    {} ok in {}", self.step_name, seconds(self.step_started.elapsed()));
-        if self.step_idx == N_STEPS {
+        if self.step_idx == self.n_steps {
             eprintln!("==> setup done in {}", seconds(self.started.elapsed()));
         }
     }
@@ -405,7 +471,7 @@ pub(crate) fn stdout_of(command: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
-fn command_failed(command: &Command, output: &Output, what: &str) -> Error {
+pub(crate) fn command_failed(command: &Command, output: &Output, what: &str) -> Error {
     let mut message = format!("`{}` {what} ({})", display_command(command), output.status);
     for (name, bytes) in [("stderr", &output.stderr), ("stdout", &output.stdout)] {
         let text = String::from_utf8_lossy(bytes);
@@ -1179,6 +1245,7 @@ COPILI_TEST_ARGO_VALIDATOR=/work/main/target/test-env/argo-validate/validate.mjs
 COPILI_TEST_CLUSTER_MANAGER=unix:///run/copili-cluster/node1.sock
 COPILI_TEST_CLUSTER_WORKER=unix:///run/copili-cluster/node2.sock
 COPILI_TEST_CLUSTER_NODE_LABEL=copili-e2e.node
+COPILI_TEST_DEBIAN_IMAGE=localhost/copili-debian:latest
 ")
         );
         let bad = [("CONTAINERS_CONF", "/tmp/a\nb".to_string())];
