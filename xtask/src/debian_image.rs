@@ -5,7 +5,8 @@
 //! Built offline (only Debian's package mirror answers on these machines) with
 //! `debootstrap --variant=minbase --include=PACKAGES bookworm ROOTFS http://deb.debian.org/debian`,
 //! trimmed of what no container reads (downloaded `.deb` files, apt's package lists,
-//! documentation, manual pages, translations: 640 MB become about 420 MB), and tarred without
+//! documentation, manual pages, translations, PostgreSQL's optional JIT; see [`EMPTIED`] and
+//! [`REMOVED`]: 640 MB become about 230 MB), and tarred without
 //! the device nodes of `/dev` (every engine mounts its own `/dev`; rootless podman could not
 //! create them). The tar is **cached outside the checkout**, in [`CACHE_DIR`], so that a new
 //! clone or a `cargo clean` reuses it: debootstrap takes about 45 s, importing a tar a few.
@@ -53,9 +54,9 @@ const VARIANT: &str = "minbase";
 /// (`sh`, coreutils, `setpriv` and `runuser` are essential and in minbase already.)
 const PACKAGES: &[&str] = &["postgresql-15", "postgresql-client-15", "redis-server", "redis-tools"];
 
-/// What the root filesystem loses before it is tarred: files no container reads. Part of the
-/// cache key (a changed list rebuilds).
-const TRIMMED: &[&str] = &[
+/// Directories the root filesystem is emptied of before it is tarred: files no container
+/// reads (downloaded packages, apt's lists, documentation, translations).
+const EMPTIED: &[&str] = &[
     "var/cache/apt/archives",
     "var/lib/apt/lists",
     "usr/share/doc",
@@ -64,9 +65,31 @@ const TRIMMED: &[&str] = &[
     "usr/share/locale",
 ];
 
+/// Files and directories removed as well, for size: LLVM and Z3 (140 MB, a third of the image)
+/// serve only PostgreSQL's optional JIT compiler, which without its `llvmjit.so` is simply not
+/// available (`pg_jit_available()` is false, queries run as they would with `jit = off`); and
+/// the cluster Debian's postinst made, which nothing uses (each PostgreSQL sidecar of the
+/// example initialises its own on its volume). Every engine store copies the image, and
+/// rootless podman's `vfs` driver copies it again for every container it creates.
+const REMOVED: &[&str] = &[
+    "usr/lib/x86_64-linux-gnu/libLLVM-14.so.1",
+    "usr/lib/x86_64-linux-gnu/libLLVM-14.so",
+    "usr/lib/x86_64-linux-gnu/libz3.so.4",
+    "usr/lib/postgresql/15/lib/llvmjit.so",
+    "usr/lib/postgresql/15/lib/llvmjit_types.bc",
+    "usr/lib/postgresql/15/lib/bitcode",
+    "var/lib/postgresql/15",
+    "etc/postgresql/15",
+];
+
 /// The cache key: a hash of everything the tar is built from, as 16 hex digits.
 fn cache_key() -> String {
-    let recipe = format!("{SUITE}\n{MIRROR}\n{VARIANT}\n{}\n{}\nno-dev-nodes\n", PACKAGES.join(","), TRIMMED.join(","));
+    let recipe = format!(
+        "{SUITE}\n{MIRROR}\n{VARIANT}\n{}\n{}\n{}\nno-dev-nodes\n",
+        PACKAGES.join(","),
+        EMPTIED.join(","),
+        REMOVED.join(",")
+    );
     format!("{:016x}", fnv1a64(recipe.as_bytes()))
 }
 
@@ -137,8 +160,15 @@ pub(crate) fn ensure(targets: &Targets<'_>) -> Result<String> {
     let stores = targets.stores();
     let mut missing = Vec::new();
     for store in &stores {
-        if image_key((store.client)())?.as_deref() != Some(key.as_str()) {
-            missing.push(store);
+        match image_key((store.client)())? {
+            Some(found) if found == key => {}
+            Some(_) => {
+                // An image of an older recipe: untagged by the import, it would keep its space.
+                // Best effort: a container still using it keeps it.
+                let _ = output((store.client)().args(["image", "rm", DEBIAN_IMAGE]));
+                missing.push(store);
+            }
+            None => missing.push(store),
         }
     }
     if missing.is_empty() {
@@ -240,8 +270,11 @@ fn build_tar(debootstrap: &Path, rootfs: &Path, partial: &Path) -> Result {
         .env("DEBIAN_FRONTEND", "noninteractive");
     eprintln!("    {}", display_command(&bootstrap));
     checked(&mut bootstrap)?;
-    for relative in TRIMMED {
+    for relative in EMPTIED {
         empty_dir(&rootfs.join(relative))?;
+    }
+    for relative in REMOVED {
+        remove_path(&rootfs.join(relative))?;
     }
     // Device nodes are the engines' business (and rootless podman cannot create them).
     checked(Command::new("tar").arg("--exclude=./dev/*").arg("-C").arg(rootfs).arg("-cf").arg(partial).arg("."))?;
@@ -256,12 +289,21 @@ fn empty_dir(dir: &Path) -> Result {
         Err(error) => return Err(io_failed("read", dir, error)),
     };
     for entry in entries {
-        let path = entry.map_err(|error| io_failed("read", dir, error))?.path();
-        let removed =
-            if path.is_dir() && !path.is_symlink() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
-        removed.map_err(|error| io_failed("remove", &path, error))?;
+        remove_path(&entry.map_err(|error| io_failed("read", dir, error))?.path())?;
     }
     Ok(())
+}
+
+/// Removes a file, a symlink or a directory tree; a missing one is fine (a package that no
+/// longer ships it).
+fn remove_path(path: &Path) -> Result {
+    let removed = match fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(error) if error.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(error) => Err(error),
+    };
+    removed.map_err(|error| io_failed("remove", path, error))
 }
 
 /// Removes a root filesystem being built, unmounting first whatever debootstrap left mounted
