@@ -196,7 +196,15 @@ fn knowledge_graph(engine: Engine) {
     // Nothing of copili's is left: no container, no network; the named volumes are the
     // pipeline's data and stay, as in compose (removed by `Volumes`).
     scene.assert_no_leftovers();
-    assert!(volumes.exists(&volumes.data) && volumes.exists(&volumes.pgdata), "the named volumes hold the data");
+    let filter = format!("name={}", scene.identity);
+    let mut named: Vec<String> = engine
+        .client_output(&["volume", "ls", "--format", "{{.Name}}", "--filter", &filter])
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    named.sort();
+    assert_eq!(named, [volumes.data.clone(), volumes.pgdata.clone()], "the run's volumes are the two it names");
 }
 
 /// A server started outside copili, on a network of its own, and a step that joins that
