@@ -1271,6 +1271,15 @@ COPILI_TEST_DEBIAN_IMAGE=localhost/copili-debian:latest
     }
 
     #[test]
+    fn setup_takes_only_the_debian_image_step_as_an_argument() {
+        assert_eq!(run(&["--bogus".to_string()]), Err(Error::Usage("unexpected argument `--bogus`".into())));
+        assert_eq!(
+            run(&["debian-image".to_string(), "extra".to_string()]),
+            Err(Error::Usage("unexpected argument `debian-image`".into()))
+        );
+    }
+
+    #[test]
     fn containers_conf_is_the_verified_one() {
         assert_eq!(
             CONTAINERS_CONF,
