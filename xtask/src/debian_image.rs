@@ -17,7 +17,9 @@
 //! whose image lacks it or has another one gets the new tar imported; an engine whose image has
 //! the key is left alone. The tar is written under a temporary name and renamed when complete,
 //! so an interrupted build is never taken for a finished one (its leftovers are removed by the
-//! next run).
+//! next run). The key is of the recipe, not of the mirror's contents: newer package versions
+//! in the mirror (a point release, security updates) are picked up only when the cached tar is
+//! deleted (`rm /var/cache/copili-test/copili-debian-*.tar`, then `cargo xtask setup`).
 //!
 //! The image is imported into rootful podman, docker, rootless podman (from standard input, so
 //! the rootless user needs no readable copy of the root-only cache) and both nodes of the
