@@ -195,6 +195,24 @@ impl Tmpfs {
             None => self.target.clone(),
         }
     }
+
+    /// The mount options one by one, as `(NAME, VALUE)`: `size=64m,noexec` gives
+    /// `("size", Some("64m"))` and `("noexec", None)`.
+    pub fn option_list(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.options.as_deref().unwrap_or_default().split(',').filter(|o| !o.is_empty()).map(|option| {
+            match option.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (option, None),
+            }
+        })
+    }
+
+    /// The `size=` option in bytes, when it is given as a size (`64m`, `1g`, `65536`; the
+    /// engines also take a percentage of the memory, which has no byte count).
+    pub fn size_bytes(&self) -> Option<u64> {
+        let (_, size) = self.option_list().find(|(name, _)| *name == "size")?;
+        crate::load::parse_memory(size?)
+    }
 }
 
 /// A process resource limit.
@@ -305,5 +323,21 @@ mod tests {
         assert_eq!(device("/dev/fuse", None, Some("rw")).short_form(), "/dev/fuse:/dev/fuse:rw");
         assert_eq!(Tmpfs { target: "/run".into(), options: Some("size=64m".into()) }.short_form(), "/run:size=64m");
         assert_eq!(Ulimit { name: "nofile".into(), soft: 1024, hard: -1 }.short_form(), "nofile=1024:-1");
+    }
+
+    #[test]
+    fn tmpfs_options_one_by_one_and_the_size_in_bytes() {
+        let tmpfs = |options: Option<&str>| Tmpfs { target: "/tmp".into(), options: options.map(Into::into) };
+        let listed = tmpfs(Some("size=64m,noexec,mode=1777"));
+        assert_eq!(
+            listed.option_list().collect::<Vec<_>>(),
+            vec![("size", Some("64m")), ("noexec", None), ("mode", Some("1777"))]
+        );
+        assert_eq!(listed.size_bytes(), Some(64 << 20));
+        assert_eq!(tmpfs(Some("size=65536")).size_bytes(), Some(65536));
+        assert_eq!(tmpfs(Some("size=50%")).size_bytes(), None);
+        assert_eq!(tmpfs(Some("mode=1777")).size_bytes(), None);
+        assert_eq!(tmpfs(None).option_list().count(), 0);
+        assert_eq!(tmpfs(None).size_bytes(), None);
     }
 }

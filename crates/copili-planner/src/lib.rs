@@ -5,12 +5,16 @@
 //! unknown dependencies, self-dependencies, cycles (printed as a path, which daggy's
 //! `WouldCycle` does not name) — and [`plan`] applies the selection (environment, `--only`,
 //! `--skip`, service-only) and computes topological levels, ties broken by file order.
+//! [`unsupported`] names the container options a [`Backend`] (Docker Swarm, the Argo export)
+//! cannot carry.
 //!
 //! Architecture invariant: the planner does no IO and never panics on input; every index it
 //! hands out points into `Pipeline::containers`.
 
+pub mod backend;
 mod check;
 mod plan;
 
+pub use backend::{unsupported, Backend};
 pub use check::check;
 pub use plan::{plan, Blocked, Exclusion, ExclusionReason, Plan, Selection};
