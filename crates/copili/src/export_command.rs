@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use copili::exit_code;
-use copili::export::argo::{self, ArgoOptions};
+use copili::export::argo::{self, ArgoOptions, ExportError};
 
 use crate::cli::{ArgoArgs, ExportTarget};
 use crate::load_and_plan;
@@ -34,6 +34,21 @@ fn export_argo(args: &ArgoArgs) -> anyhow::Result<i32> {
     };
     let export = match argo::export(&pipeline, &plan, &options) {
         Ok(export) => export,
+        Err(ExportError::Unsupported(diagnostics)) => {
+            // Shown as validation errors are; nothing is written.
+            crate::output::eprint(&diagnostics.to_string());
+            let errors = diagnostics.error_count();
+            let file = if args.input.file.as_os_str() == "-" {
+                "<stdin>".into()
+            } else {
+                args.input.file.display().to_string()
+            };
+            errln!(
+                "\nerror: `{file}` cannot be exported to Argo Workflows: {errors} {}",
+                if errors == 1 { "error" } else { "errors" }
+            );
+            return Ok(exit_code::INVALID_INPUT);
+        }
         Err(error) => {
             errln!("error: {:#}", anyhow::Error::new(error));
             return Ok(exit_code::INVALID_INPUT);

@@ -22,14 +22,17 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use copili_model::{ContainerSpec, PullPolicy, ReadyCheck, Secret, VolumeSource};
+use copili_model::{
+    ContainerSpec, Gpus, HostAddress, NetworkMode, PullPolicy, ReadyCheck, RunOptions, Secret, VolumeSource,
+};
 use copili_schedule::Schedule;
 use serde_json::{json, Map, Value};
 
 use super::{
     base64, dns_label, is_dns_label, is_dns_subdomain, label_key, label_value, secret_key, UniqueNames, DNS_LABEL_MAX,
 };
-use crate::{Pipeline, Plan};
+use crate::planner::{unsupported, Backend};
+use crate::{Diagnostics, Pipeline, Plan};
 
 /// The API version of every Argo document.
 pub const API_VERSION: &str = "argoproj.io/v1alpha1";
@@ -130,6 +133,10 @@ pub enum ExportError {
     /// The selection leaves nothing to run.
     #[error("nothing to export: the selection leaves out every container")]
     NothingSelected,
+    /// Container options that Kubernetes pods cannot carry ([`Backend::Argo`]): one located
+    /// error each, to be shown as validation errors are.
+    #[error("the pipeline uses container options that cannot be exported to Argo Workflows")]
+    Unsupported(Diagnostics),
 }
 
 /// A Secret the documents refer to, which the cluster must have: its name and keys, never
@@ -216,6 +223,10 @@ const REGISTRY_SECRET_TYPE: &str = "kubernetes.io/dockerconfigjson";
 
 /// Exports `pipeline` as planned in `plan` (see the module documentation).
 pub fn export(pipeline: &Pipeline, plan: &Plan, options: &ArgoOptions) -> Result<ArgoExport, ExportError> {
+    let refused = unsupported(pipeline.spec(), Backend::Argo);
+    if !refused.is_empty() {
+        return Err(ExportError::Unsupported(Diagnostics { items: refused }));
+    }
     check_options(options)?;
     let spec = pipeline.spec();
     let mut warnings = blocked_warnings(pipeline, plan);
@@ -672,13 +683,17 @@ impl Builder<'_> {
         template.insert("metadata".into(), Value::Object(metadata));
 
         let owner = format!("`{}`", c.name);
-        template.insert("container".into(), Value::Object(self.container(c, "main", &owner, task, &mut volumes)));
+        // tmpfs and /dev/shm: memory-backed emptyDirs of this pod only.
+        let mut pod_volumes = Vec::new();
+        let main = self.container(c, "main", &owner, task, &mut volumes, &mut pod_volumes);
+        template.insert("container".into(), Value::Object(main));
+        // `/etc/hosts` is the pod's: the sidecars' names and every container's `extra_hosts`.
+        let mut host_aliases = HostAliases::default();
 
         if !c.sidecars.is_empty() {
             // Argo's own containers are `main`, `wait` and `init`.
             let mut names = UniqueNames::reserving(&["main", "wait", "init"]);
             let mut sidecars = Vec::new();
-            let mut hostnames: Vec<String> = Vec::new();
             for s in &c.sidecars {
                 registry_login |= self.registry_login(s);
                 let label = match dns_label(&s.name, DNS_LABEL_MAX) {
@@ -687,7 +702,7 @@ impl Builder<'_> {
                 };
                 let name = names.claim(&label, DNS_LABEL_MAX);
                 let owner = format!("sidecar `{}` of `{}`", s.name, c.name);
-                let mut sidecar = self.container(s, &name, &owner, task, &mut volumes);
+                let mut sidecar = self.container(s, &name, &owner, task, &mut volumes, &mut pod_volumes);
                 if let Some(ready) = &s.ready {
                     sidecar.insert("readinessProbe".into(), readiness_probe(ready));
                     self.warnings.push(format!(
@@ -708,12 +723,36 @@ impl Builder<'_> {
                     ));
                     label
                 };
-                if !hostnames.contains(&hostname) {
-                    hostnames.push(hostname);
-                }
+                host_aliases.add("127.0.0.1", hostname);
             }
             template.insert("sidecars".into(), Value::Array(sidecars));
-            template.insert("hostAliases".into(), json!([{ "ip": "127.0.0.1", "hostnames": hostnames }]));
+        }
+        for owner in std::iter::once(c).chain(&c.sidecars) {
+            for host in &owner.options().extra_hosts {
+                // `host-gateway` is refused before the export (`Backend::Argo`).
+                if let HostAddress::Ip(ip) = host.address {
+                    host_aliases.add(&ip.to_string(), host.name.clone());
+                }
+            }
+        }
+        if !host_aliases.0.is_empty() {
+            let entries = host_aliases.0.into_iter().map(|(ip, hostnames)| json!({ "ip": ip, "hostnames": hostnames }));
+            template.insert("hostAliases".into(), Value::Array(entries.collect()));
+        }
+        if !pod_volumes.is_empty() {
+            template.insert("volumes".into(), Value::Array(pod_volumes));
+        }
+        // A template has no `hostNetwork` or `terminationGracePeriodSeconds` of its own: Argo
+        // patches the pod's spec with `podSpecPatch`.
+        let mut patch = Map::new();
+        if c.options().network_mode == Some(NetworkMode::Host) {
+            patch.insert("hostNetwork".into(), true.into());
+        }
+        if let Some(grace) = c.options().stop_grace_period {
+            patch.insert("terminationGracePeriodSeconds".into(), whole_seconds(grace).into());
+        }
+        if !patch.is_empty() {
+            template.insert("podSpecPatch".into(), Value::Object(patch).to_string().into());
         }
 
         if c.retries > 0 {
@@ -790,7 +829,8 @@ impl Builder<'_> {
         }
     }
 
-    /// A `container` (or sidecar) entry; records volumes used into `volumes`.
+    /// A `container` (or sidecar) entry; records the workflow's volumes it uses into `volumes`,
+    /// and adds the memory-backed volumes of its tmpfs mounts and `/dev/shm` to `pod_volumes`.
     fn container(
         &mut self,
         c: &ContainerSpec,
@@ -798,7 +838,9 @@ impl Builder<'_> {
         owner: &str,
         task: &str,
         volumes: &mut Vec<usize>,
+        pod_volumes: &mut Vec<Value>,
     ) -> Map<String, Value> {
+        let options = c.options();
         let mut container = Map::new();
         container.insert("name".into(), name.into());
         container.insert("image".into(), c.image().into());
@@ -810,16 +852,32 @@ impl Builder<'_> {
             };
             container.insert("imagePullPolicy".into(), policy.into());
         }
-        if !c.command.is_empty() {
-            // `command` replaces the image's CMD, which Kubernetes calls `args`.
-            let args: Vec<String> = c.command.iter().map(|word| kubernetes_escape(word)).collect();
-            container.insert("args".into(), json!(args));
-            if c.command.iter().any(|word| word.contains("{{")) {
-                self.warnings.push(format!(
-                    "{owner}: Argo reads `{{{{…}}}}` in the command as its own template expression; the workflow may \
-                     fail to resolve it"
-                ));
+        // Kubernetes calls the image's ENTRYPOINT `command` and its CMD `args`; a `command` given
+        // without `args` runs without the image's CMD, as docker's `--entrypoint` does.
+        let (command, args): (&[String], &[String]) = match options.entrypoint.as_deref() {
+            None => (&[], &c.command),
+            // An empty entrypoint runs the command itself (refused without one, `Backend::Argo`).
+            Some([]) => (&c.command, &[]),
+            Some(entrypoint) => (entrypoint, &c.command),
+        };
+        for (field, words) in [("command", command), ("args", args)] {
+            if !words.is_empty() {
+                let escaped: Vec<String> = words.iter().map(|word| kubernetes_escape(word)).collect();
+                container.insert(field.into(), json!(escaped));
             }
+        }
+        if command.iter().chain(args).any(|word| word.contains("{{")) {
+            self.warnings.push(format!(
+                "{owner}: Argo reads `{{{{…}}}}` in the command as its own template expression; the workflow may fail \
+                 to resolve it"
+            ));
+        }
+        if let Some(dir) = &options.working_dir {
+            container.insert("workingDir".into(), dir.clone().into());
+        }
+        let security = security_context(options);
+        if !security.is_empty() {
+            container.insert("securityContext".into(), Value::Object(security));
         }
         if !c.env_vars.is_empty() {
             let env: Vec<Value> = c
@@ -838,8 +896,9 @@ impl Builder<'_> {
                 .collect();
             container.insert("env".into(), Value::Array(env));
         }
+        let mut mounts: Vec<Value> = Vec::new();
         if !c.volumes.is_empty() {
-            let mounts: Vec<Value> = c
+            mounts = c
                 .volumes
                 .iter()
                 .map(|volume| {
@@ -860,9 +919,35 @@ impl Builder<'_> {
                     Value::Object(mount)
                 })
                 .collect();
+        }
+        let memory_mounts =
+            options.shm_size.map(|size| ("dshm".to_string(), "/dev/shm", Some(size))).into_iter().chain(
+                options.tmpfs.iter().map(|t| (format!("tmpfs-{}", t.target), t.target.as_str(), t.size_bytes())),
+            );
+        for (base, target, size) in memory_mounts {
+            let base = match dns_label(&base, DNS_LABEL_MAX) {
+                label if label == "tmpfs" => "tmpfs-root".to_string(),
+                label => label,
+            };
+            let volume_name = self.volume_names.claim(&base, DNS_LABEL_MAX);
+            let mut empty_dir = Map::new();
+            empty_dir.insert("medium".into(), "Memory".into());
+            if let Some(size) = size {
+                empty_dir.insert("sizeLimit".into(), memory_quantity(size).into());
+            }
+            pod_volumes.push(json!({ "name": volume_name, "emptyDir": empty_dir }));
+            mounts.push(json!({ "name": volume_name, "mountPath": target }));
+        }
+        if !mounts.is_empty() {
             container.insert("volumeMounts".into(), Value::Array(mounts));
         }
-        if let Some(resources) = c.resources.as_deref() {
+        let gpus = match options.gpus {
+            // `all` and device ids are refused before the export (`Backend::Argo`).
+            Some(Gpus::Count(count)) => Some(count),
+            _ => None,
+        };
+        if c.resources.is_some() || gpus.is_some() {
+            let resources = c.resources.as_deref().copied().unwrap_or_default();
             let amounts = |a: copili_model::ResourceAmounts| {
                 let mut map = Map::new();
                 if let Some(cpus) = a.cpus {
@@ -875,7 +960,11 @@ impl Builder<'_> {
             };
             let mut map = Map::new();
             for (field, amount) in [("limits", resources.limits), ("requests", resources.reservations)] {
-                let amount = amounts(amount);
+                let mut amount = amounts(amount);
+                if let Some(count) = gpus.filter(|_| field == "limits") {
+                    // The NVIDIA device plugin's resource; a request defaults to the limit.
+                    amount.insert(GPU_RESOURCE.into(), count.to_string().into());
+                }
                 if !amount.is_empty() {
                     map.insert(field.into(), Value::Object(amount));
                 }
@@ -1011,6 +1100,57 @@ impl Builder<'_> {
             ));
         }
         into.entry(k8s_key).or_insert(Value::String(k8s_value));
+    }
+}
+
+/// The resource the NVIDIA device plugin offers GPUs as.
+const GPU_RESOURCE: &str = "nvidia.com/gpu";
+
+/// A container's `securityContext`: its user and group, a read-only root, capabilities.
+fn security_context(options: &RunOptions) -> Map<String, Value> {
+    let mut context = Map::new();
+    if let Some(user) = &options.user {
+        // Numbers only: a named user is refused before the export (`Backend::Argo`).
+        let (uid, gid) = match user.split_once(':') {
+            Some((uid, gid)) => (uid, Some(gid)),
+            None => (user.as_str(), None),
+        };
+        if let Ok(uid) = uid.parse::<u64>() {
+            context.insert("runAsUser".into(), uid.into());
+        }
+        if let Some(Ok(gid)) = gid.map(str::parse::<u64>) {
+            context.insert("runAsGroup".into(), gid.into());
+        }
+    }
+    if options.read_only {
+        context.insert("readOnlyRootFilesystem".into(), true.into());
+    }
+    let mut capabilities = Map::new();
+    for (field, list) in [("add", &options.cap_add), ("drop", &options.cap_drop)] {
+        if !list.is_empty() {
+            capabilities.insert(field.into(), json!(list));
+        }
+    }
+    if !capabilities.is_empty() {
+        context.insert("capabilities".into(), Value::Object(capabilities));
+    }
+    context
+}
+
+/// A pod's `hostAliases`: host names by address, in the order first given.
+#[derive(Debug, Default)]
+struct HostAliases(Vec<(String, Vec<String>)>);
+
+impl HostAliases {
+    fn add(&mut self, ip: &str, hostname: String) {
+        match self.0.iter_mut().find(|(known, _)| known == ip) {
+            Some((_, hostnames)) => {
+                if !hostnames.contains(&hostname) {
+                    hostnames.push(hostname);
+                }
+            }
+            None => self.0.push((ip.to_string(), vec![hostname])),
+        }
     }
 }
 
@@ -1711,6 +1851,163 @@ mod tests {
             run(ArgoOptions { default_timezone: Some("Mars/Olympus".into()), ..Default::default() }),
             "invalid --timezone `Mars/Olympus`"
         );
+    }
+
+    #[test]
+    fn container_options_map_to_the_container_and_its_pod() {
+        let export = check(
+            "p:\n  - name: load\n    image_repo: x\n    command: [sh, -c, 'echo $$(id -u)']\n    user: '1000:1001'\n    \
+             working_dir: /app\n    entrypoint: [tini, --]\n    read_only: true\n    cap_add: [net_admin]\n    \
+             cap_drop: [ALL]\n    network_mode: host\n    extra_hosts: ['db:10.0.0.5', 'cache=10.0.0.5', 'v6:[::1]']\n    \
+             shm_size: 256m\n    tmpfs: [/run, '/tmp:size=64m']\n    gpus: 2\n    stop_grace_period: 1m30s\n    \
+             resources: {memory: 1g}\n",
+        );
+        let load = template(&export.documents[0], "load");
+        assert_eq!(
+            load["container"],
+            json!({
+                "name": "main",
+                "image": "x:latest",
+                "command": ["tini", "--"],
+                "args": ["sh", "-c", "echo $$(id -u)"],
+                "workingDir": "/app",
+                "securityContext": {
+                    "runAsUser": 1000,
+                    "runAsGroup": 1001,
+                    "readOnlyRootFilesystem": true,
+                    "capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]},
+                },
+                "volumeMounts": [
+                    {"name": "dshm", "mountPath": "/dev/shm"},
+                    {"name": "tmpfs-run", "mountPath": "/run"},
+                    {"name": "tmpfs-tmp", "mountPath": "/tmp"},
+                ],
+                "resources": {"limits": {"memory": "1Gi", "nvidia.com/gpu": "2"}},
+            })
+        );
+        assert_eq!(
+            load["volumes"],
+            json!([
+                {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "256Mi"}},
+                {"name": "tmpfs-run", "emptyDir": {"medium": "Memory"}},
+                {"name": "tmpfs-tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+            ])
+        );
+        assert_eq!(
+            load["hostAliases"],
+            json!([{"ip": "10.0.0.5", "hostnames": ["db", "cache"]}, {"ip": "::1", "hostnames": ["v6"]}])
+        );
+        let patch: Value = serde_json::from_str(load["podSpecPatch"].as_str().expect("a string")).expect("JSON");
+        assert_eq!(patch, json!({"hostNetwork": true, "terminationGracePeriodSeconds": 90}));
+        assert!(export.warnings.is_empty(), "{:?}", export.warnings);
+        // Pod volumes are not the workflow's.
+        assert!(export.documents[0]["spec"].get("volumes").is_none());
+    }
+
+    #[test]
+    fn an_entrypoint_becomes_the_command_and_an_empty_one_runs_the_command_itself() {
+        let export = check(
+            "p:\n  - {name: a, image_repo: x, entrypoint: /bin/sh}\n  - {name: b, image_repo: x, entrypoint: '', \
+             command: 'report --all'}\n  - {name: c, image_repo: x, entrypoint: [], command: [serve]}\n  - {name: d, \
+             image_repo: x, command: [serve]}\n",
+        );
+        let workflow = &export.documents[0];
+        let fields = |name: &str| {
+            let container = &template(workflow, name)["container"];
+            (container.get("command").cloned(), container.get("args").cloned())
+        };
+        // Without args, Kubernetes runs the command without the image's CMD, as docker does.
+        assert_eq!(fields("a"), (Some(json!(["/bin/sh"])), None));
+        assert_eq!(fields("b"), (Some(json!(["report", "--all"])), None));
+        assert_eq!(fields("c"), (Some(json!(["serve"])), None));
+        assert_eq!(fields("d"), (None, Some(json!(["serve"]))));
+        let braces = check("p:\n  - {name: a, image_repo: x, entrypoint: ['{{x}}']}\n");
+        assert_eq!(
+            braces.warnings,
+            vec!["`a`: Argo reads `{{…}}` in the command as its own template expression; the workflow may fail to resolve it"]
+        );
+    }
+
+    #[test]
+    fn sidecar_options_stay_with_the_sidecar_and_extra_hosts_join_the_pods() {
+        let export = check(
+            "p:\n  - name: a\n    image_repo: x\n    stop_grace_period: 10s\n    extra_hosts: ['graph:10.1.0.2']\n    \
+             sidecars:\n      - {name: db, image_repo: y, user: '999', read_only: true, tmpfs: /var/run/postgresql, \
+             shm_size: 1g, extra_hosts: ['ext:192.168.1.9', 'graph:10.1.0.2', 'self:127.0.0.1']}\n  - {name: b, \
+             image_repo: x, tmpfs: '/tmp:size=1m', volumes: ['dshm:/data']}\n",
+        );
+        let workflow = &export.documents[0];
+        let a = template(workflow, "a");
+        assert!(a["container"].get("securityContext").is_none(), "{a:#}");
+        assert!(a["container"].get("volumeMounts").is_none(), "{a:#}");
+        assert_eq!(
+            a["sidecars"][0],
+            json!({
+                "name": "db",
+                "image": "y:latest",
+                "securityContext": {"runAsUser": 999, "readOnlyRootFilesystem": true},
+                "volumeMounts": [
+                    {"name": "dshm", "mountPath": "/dev/shm"},
+                    {"name": "tmpfs-var-run-postgresql", "mountPath": "/var/run/postgresql"},
+                ],
+            })
+        );
+        assert_eq!(
+            a["volumes"],
+            json!([
+                {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}},
+                {"name": "tmpfs-var-run-postgresql", "emptyDir": {"medium": "Memory"}},
+            ])
+        );
+        assert_eq!(
+            a["hostAliases"],
+            json!([
+                {"ip": "127.0.0.1", "hostnames": ["db", "self"]},
+                {"ip": "10.1.0.2", "hostnames": ["graph"]},
+                {"ip": "192.168.1.9", "hostnames": ["ext"]},
+            ])
+        );
+        assert_eq!(a["podSpecPatch"], r#"{"terminationGracePeriodSeconds":10}"#);
+        // Volume names are unique in the workflow: the named volume `dshm` is not `a`'s /dev/shm.
+        let b = template(workflow, "b");
+        assert_eq!(
+            b["container"]["volumeMounts"],
+            json!([{"name": "dshm-2", "mountPath": "/data"}, {"name": "tmpfs-tmp", "mountPath": "/tmp"}])
+        );
+        assert_eq!(
+            workflow["spec"]["volumes"],
+            json!([{"name": "dshm-2", "persistentVolumeClaim": {"claimName": "dshm"}}])
+        );
+        assert!(b.get("podSpecPatch").is_none());
+    }
+
+    #[test]
+    fn options_pods_cannot_carry_are_refused_before_anything_is_exported() {
+        let yaml = "p:\n  - {name: a, image_repo: x, networks: [graph], is_service_container: true, schedule: every \
+                    7m}\n  - {name: b, image_repo: x, sidecars: [{name: db, image_repo: y, devices: [/dev/fuse]}]}\n";
+        let error = export_with(yaml, &Selection::default(), &ArgoOptions::default()).expect_err("refused");
+        assert_eq!(error.to_string(), "the pipeline uses container options that cannot be exported to Argo Workflows");
+        let ExportError::Unsupported(diagnostics) = error else { panic!("{error:?}") };
+        assert_eq!(
+            diagnostics
+                .items
+                .iter()
+                .map(|d| (d.container.as_deref(), d.property.as_deref(), d.message.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    Some("a"),
+                    Some("networks"),
+                    "`networks` cannot be exported to Argo Workflows: pods have no engine networks"
+                ),
+                (
+                    Some("b/db"),
+                    Some("devices"),
+                    "`devices` cannot be exported to Argo Workflows: pods have no device lists"
+                ),
+            ]
+        );
+        assert!(diagnostics.items.iter().all(|d| d.source.is_some()), "located");
     }
 
     #[test]
