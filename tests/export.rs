@@ -6,6 +6,8 @@
 //! (`tests/fixtures/export/env-values.yaml` has one of each kind) and registry logins — never
 //! reach the documents, only the `--secrets-manifest` file, which only its owner can read, unless
 //! `--plain-env` asks for them in clear. `-` is standard output; one file for both is refused.
+//! Every container option that pods can carry is exported (`tests/fixtures/export/options.yaml`,
+//! validated and pinned); the others are refused, located and naming Argo, and nothing is written.
 
 use std::path::Path;
 use std::process::Command;
@@ -15,6 +17,10 @@ use serde_json::Value;
 
 const QUICKSTART: &str = "examples/quickstart.yaml";
 const RICH: &str = "tests/fixtures/export/rich.yaml";
+/// Every container option the export maps (`tests/fixtures/export/options.yaml`).
+const OPTIONS: &str = "tests/fixtures/export/options.yaml";
+/// The value of `tests/fixtures/export/options.env`, an env file of `OPTIONS`.
+const ENV_FILE_SECRET: &str = "envfile-m4rker-5e2a";
 /// Env values of every kind (`tests/fixtures/export/env-values.yaml`), with its variables.
 const ENV_VALUES: [&str; 3] =
     ["tests/fixtures/export/env-values.yaml", "--env-file", "tests/fixtures/export/env-values.env"];
@@ -481,6 +487,65 @@ fn containers_a_run_would_cancel_are_left_out() {
         "warning: `check_test_data` is left out: it depends on `load_test_data`, which is excluded in environment \
          `PROD` (a run would cancel it)"
     ));
+}
+
+#[test]
+fn every_mappable_container_option_exports_to_documents_argo_accepts() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let manifest = dir.path().join("secrets.yaml");
+    let output = export(&[OPTIONS, "--secrets-manifest", path(&manifest)]);
+    let documents = documents(&output.stdout());
+    assert_valid_for_argo(OPTIONS, &documents);
+    insta::assert_snapshot!("export_argo_options", redact(&output.stdout()));
+    let template = |name: &str| {
+        documents[0]["spec"]["templates"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no template `{name}`"))
+    };
+    let load = template("load-genes");
+    let main = &load["container"];
+    assert_eq!(main["command"], serde_json::json!(["tini", "--"]));
+    assert_eq!(main["workingDir"], "/app");
+    assert_eq!(main["securityContext"]["runAsUser"], 1000);
+    assert_eq!(main["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(main["resources"]["limits"]["nvidia.com/gpu"], "1");
+    let patch: Value = serde_json::from_str(load["podSpecPatch"].as_str().expect("a string")).expect("JSON");
+    assert_eq!(patch, serde_json::json!({"hostNetwork": true, "terminationGracePeriodSeconds": 60}));
+    // An empty entrypoint: the command is what runs.
+    assert_eq!(template("report")["container"]["command"], serde_json::json!(["report", "--all"]));
+    // The env file's value is a secret: a Secret reference in the documents, the value only in
+    // the manifest.
+    assert!(!output.stdout().contains(ENV_FILE_SECRET) && !output.stderr().contains(ENV_FILE_SECRET));
+    assert_eq!(
+        main["env"],
+        serde_json::json!([{"name": "LOADER_TOKEN", "valueFrom": {"secretKeyRef": {"name": "kg-options-env", "key": "LOADER_TOKEN"}}}])
+    );
+    let secrets = documents_of_file(&manifest);
+    assert_eq!(secrets[0]["stringData"], serde_json::json!({"LOADER_TOKEN": ENV_FILE_SECRET}));
+}
+
+#[test]
+fn options_pods_cannot_carry_are_refused_located_and_nothing_is_written() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let d = dir.path();
+    std::fs::write(
+        d.join("p.yaml"),
+        "p:\n  - name: a\n    image_repo: x\n    networks: [graph]\n    user: postgres\n    devices: [/dev/fuse]\n    \
+         init: true\n    ulimits: {nofile: 1024}\n    stop_signal: SIGINT\n    gpus: all\n    tmpfs: ['/tmp:size=64m,mode=1777']\n  \
+         - name: b\n    image_repo: x\n    network_mode: none\n    extra_hosts: ['h:host-gateway', 'db:10.0.0.5']\n    \
+         entrypoint: ''\n  - name: c\n    image_repo: x\n    sidecars:\n      - {name: db, image_repo: y, \
+         stop_grace_period: 5s}\n",
+    )
+    .expect("writable");
+    let output = run(copili().current_dir(d).args(["export", "argo", "p.yaml", "-o", "w.yaml"]));
+    assert_eq!(output.code(), Some(2), "{}", output.describe());
+    assert_eq!(output.stdout(), "");
+    assert_eq!(listing(d), ["p.yaml"], "nothing is written");
+    let refusals = output.stderr().lines().filter(|l| l.contains("cannot be exported to Argo Workflows")).count();
+    assert_eq!(refusals, 13, "one per option, and the summary:\n{}", output.stderr());
+    insta::assert_snapshot!("export_argo_unsupported_options", output.stderr());
 }
 
 /// The documents of a YAML file.

@@ -122,7 +122,7 @@ fn swarm(property: &str, options: &RunOptions) -> Vec<Refusal> {
             "leave `network_mode` out (a service is on the swarm's networks), or use `host` or `none`",
         )],
         "extra_hosts" if options.extra_hosts.iter().any(|h| h.address == HostAddress::HostGateway) => {
-            host_gateway(options, "a service's task may run on any node: there is no one host to point at")
+            host_gateway(options, "a service's task may run on any node, with no one host to point at")
         }
         "tmpfs" => tmpfs_options(options, &["size", "mode"], "a service's tmpfs mount takes only `size=` and `mode=`"),
         _ => Vec::new(),
@@ -183,7 +183,7 @@ fn argo(property: &str, spec: &ContainerSpec, sidecar: bool) -> Vec<Refusal> {
         )],
         "ulimits" => vec![Refusal::new(
             backtick(property),
-            "Kubernetes has no limits per container: the nodes' container runtime sets them",
+            "Kubernetes has no limits per container (the nodes' container runtime sets them)",
             "remove `ulimits`, or raise the limits in the image's entrypoint (`ulimit -n` before the command)",
         )],
         "stop_signal" => vec![Refusal::new(
@@ -334,8 +334,8 @@ mod tests {
             argo.iter().map(|d| d.message.as_str()).collect::<Vec<_>>(),
             [
                 "`devices` cannot be exported to Argo Workflows: pods have no device lists",
-                "`ulimits` cannot be exported to Argo Workflows: Kubernetes has no limits per container: the nodes' \
-                 container runtime sets them",
+                "`ulimits` cannot be exported to Argo Workflows: Kubernetes has no limits per container (the nodes' \
+                 container runtime sets them)",
             ]
         );
         let shown = argo[0].to_string();
@@ -383,8 +383,8 @@ mod tests {
         taken_by(swarm, "network_mode: none");
         assert_eq!(
             refused(swarm, "extra_hosts: ['db:10.0.0.5', 'h:host-gateway', 'g:host-gateway']"),
-            ["`h:host-gateway`, `g:host-gateway` cannot be used on Docker Swarm: a service's task may run on any node: \
-              there is no one host to point at"]
+            ["`h:host-gateway`, `g:host-gateway` cannot be used on Docker Swarm: a service's task may run on any node, \
+              with no one host to point at"]
         );
         taken_by(swarm, "extra_hosts: ['db:10.0.0.5', 'v6=::1']");
     }
@@ -493,8 +493,8 @@ mod tests {
         taken_by(argo, "init: false");
         assert_eq!(
             refused(argo, "ulimits: {nproc: 512}"),
-            ["`ulimits` cannot be exported to Argo Workflows: Kubernetes has no limits per container: the nodes' \
-              container runtime sets them"]
+            ["`ulimits` cannot be exported to Argo Workflows: Kubernetes has no limits per container (the nodes' \
+              container runtime sets them)"]
         );
         assert_eq!(
             refused(argo, "stop_signal: SIGINT"),
