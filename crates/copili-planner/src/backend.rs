@@ -53,8 +53,19 @@ impl Refusal {
 /// carry: one located error each, at the option's key, labelled `main/sidecar` for a sidecar,
 /// in file order. Empty when the backend takes everything.
 pub fn unsupported(pipeline: &Pipeline, backend: Backend) -> Vec<Diagnostic> {
+    unsupported_among(pipeline, 0..pipeline.containers.len(), backend)
+}
+
+/// [`unsupported`] for some containers only (indexes into `pipeline.containers`, with their
+/// sidecars), in the order given: what a selection leaves out does not reach the backend, and
+/// cannot be wrong there. Indexes out of range are ignored.
+pub fn unsupported_among(
+    pipeline: &Pipeline,
+    containers: impl IntoIterator<Item = usize>,
+    backend: Backend,
+) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
-    for container in &pipeline.containers {
+    for container in containers.into_iter().filter_map(|i| pipeline.containers.get(i)) {
         check(pipeline, container, None, backend, &mut diagnostics);
         for sidecar in &container.sidecars {
             check(pipeline, sidecar, Some(container), backend, &mut diagnostics);
@@ -341,6 +352,21 @@ mod tests {
         let shown = argo[0].to_string();
         assert!(shown.contains("(container `a`, property `devices`)"), "{shown}");
         assert!(shown.contains("= help: request the device as a resource of the cluster's device plugin"), "{shown}");
+    }
+
+    #[test]
+    fn among_some_containers_only_theirs_are_refused() {
+        let p = pipeline(
+            "p:\n  - {name: a, image_repo: x, devices: [/dev/fuse]}\n  - {name: b, image_repo: x, sidecars: [{name: \
+             s, image_repo: y, init: true}]}\n  - {name: c, image_repo: x, gpus: all}\n",
+        );
+        let containers = |diagnostics: Vec<Diagnostic>| -> Vec<String> {
+            diagnostics.into_iter().filter_map(|d| d.container).collect()
+        };
+        assert_eq!(containers(unsupported(&p, Backend::Argo)), ["a", "b/s", "c"]);
+        assert_eq!(containers(unsupported_among(&p, [2, 1], Backend::Argo)), ["c", "b/s"]);
+        assert_eq!(containers(unsupported_among(&p, [1, 7], Backend::Swarm)), Vec::<String>::new());
+        assert_eq!(containers(unsupported_among(&p, [0], Backend::Swarm)), ["a"]);
     }
 
     #[test]

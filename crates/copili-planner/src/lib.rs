@@ -15,6 +15,6 @@ pub mod backend;
 mod check;
 mod plan;
 
-pub use backend::{unsupported, Backend};
+pub use backend::{unsupported, unsupported_among, Backend};
 pub use check::check;
 pub use plan::{plan, Blocked, Exclusion, ExclusionReason, Plan, Selection};

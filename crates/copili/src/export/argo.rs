@@ -6,7 +6,8 @@
 //! selected container that the run would cancel because a dependency is left out (copili 1.4's
 //! "cancelled"), with a warning. Everything else maps property by property (docs/cli.md,
 //! `copili export argo`, has the table); what has no Argo or Kubernetes counterpart is named in
-//! [`ArgoExport::warnings`].
+//! [`ArgoExport::warnings`]. The container options a pod cannot carry are refused first
+//! ([`ExportError::Unsupported`], from `copili_planner::unsupported_among`).
 //!
 //! Secrets never reach the documents: every `env_vars` value (of containers and sidecars,
 //! written in the file or from a `${VARIABLE}`: copili treats them all as secrets) becomes a
@@ -31,7 +32,7 @@ use serde_json::{json, Map, Value};
 use super::{
     base64, dns_label, is_dns_label, is_dns_subdomain, label_key, label_value, secret_key, UniqueNames, DNS_LABEL_MAX,
 };
-use crate::planner::{unsupported, Backend};
+use crate::planner::{unsupported_among, Backend};
 use crate::{Diagnostics, Pipeline, Plan};
 
 /// The API version of every Argo document.
@@ -223,14 +224,15 @@ const REGISTRY_SECRET_TYPE: &str = "kubernetes.io/dockerconfigjson";
 
 /// Exports `pipeline` as planned in `plan` (see the module documentation).
 pub fn export(pipeline: &Pipeline, plan: &Plan, options: &ArgoOptions) -> Result<ArgoExport, ExportError> {
-    let refused = unsupported(pipeline.spec(), Backend::Argo);
+    let exported: Vec<usize> = plan.order().filter(|&i| plan.blocked_by(i).is_none()).collect();
+    // What is not exported cannot be wrong in the documents.
+    let refused = unsupported_among(pipeline.spec(), exported.iter().copied(), Backend::Argo);
     if !refused.is_empty() {
         return Err(ExportError::Unsupported(Diagnostics { items: refused }));
     }
     check_options(options)?;
     let spec = pipeline.spec();
     let mut warnings = blocked_warnings(pipeline, plan);
-    let exported: Vec<usize> = plan.order().filter(|&i| plan.blocked_by(i).is_none()).collect();
     if exported.is_empty() {
         return Err(ExportError::NothingSelected);
     }
@@ -2008,6 +2010,23 @@ mod tests {
             ]
         );
         assert!(diagnostics.items.iter().all(|d| d.source.is_some()), "located");
+        // What the selection leaves out is not exported, and not refused.
+        let selection = Selection { skip: vec!["a".into()], ..Selection::default() };
+        let ExportError::Unsupported(diagnostics) =
+            export_with(yaml, &selection, &ArgoOptions::default()).expect_err("refused")
+        else {
+            panic!("refused for its options")
+        };
+        assert_eq!(diagnostics.items.len(), 1);
+        assert_eq!(diagnostics.items[0].container.as_deref(), Some("b/db"));
+        let selection = Selection { only: vec!["a".into()], ..Selection::default() };
+        let error = export_with(yaml, &selection, &ArgoOptions::default()).expect_err("refused");
+        assert!(matches!(&error, ExportError::Unsupported(d) if d.items.len() == 1), "{error:?}");
+        let yaml = "p:\n  - {name: a, image_repo: x, exlude_in_env: [PROD], devices: [/dev/fuse]}\n  - {name: b, \
+                    image_repo: x}\n";
+        let selection = Selection { environment: Some("PROD".into()), ..Selection::default() };
+        let export = export_with(yaml, &selection, &ArgoOptions::default()).expect("`a` is not exported");
+        assert_eq!(tasks(&export.documents[0]), vec![("b".to_string(), vec![])]);
     }
 
     #[test]
