@@ -929,3 +929,25 @@ fn a_full_stderr_changes_nothing_but_what_is_seen() {
         assert_eq!(output.stdout(), "", "{args:?}");
     }
 }
+
+/// `--engine swarm` refuses, located and before any command, the options a service cannot
+/// have; `plan --engine swarm` too.
+#[test]
+fn swarm_refuses_what_a_service_cannot_have_before_anything_runs() {
+    let file = "tests/fixtures/run/swarm-refused-options.yaml";
+    for args in [vec!["run", file, "--engine", "swarm", "--dry-run"], vec!["plan", file, "--engine", "swarm"]] {
+        let output = run(copili().args(&args));
+        assert_eq!(output.code(), Some(2), "{args:?}\n{}", output.describe());
+        let stderr = output.stderr();
+        for expected in [
+            "error: `devices` cannot be used on Docker Swarm",
+            "swarm-refused-options.yaml:5:5 (container `a`, property `devices`)",
+            "error: `ulimits` cannot be used on Docker Swarm",
+            "error: `h:host-gateway` cannot be used on Docker Swarm",
+            "cannot run on Docker Swarm: 3 errors",
+        ] {
+            assert!(stderr.contains(expected), "{args:?}: no {expected:?} in\n{stderr}");
+        }
+        assert!(!output.stdout().contains("service create"), "{args:?}: a command was shown\n{}", output.stdout());
+    }
+}

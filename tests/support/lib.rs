@@ -765,11 +765,14 @@ pub fn rootless_copili_binary() -> &'static Path {
         std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755)).expect("chmod the copy");
         let target = dir.join(format!("copili-{}", std::process::id()));
         std::fs::rename(&staged, &target).expect("move the copy in place");
-        // Copies of earlier test processes are no longer needed.
+        // Copies of earlier test processes are no longer needed; those of test processes still
+        // running (another test target, another checkout's) are theirs.
         if let Ok(entries) = std::fs::read_dir(&dir) {
             for entry in entries.flatten() {
                 let path = entry.path();
-                if path != target && path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("copili-")) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let pid = name.strip_prefix("copili-").and_then(|pid| pid.parse::<u32>().ok());
+                if path != target && pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
                     let _ = std::fs::remove_file(path);
                 }
             }

@@ -785,7 +785,9 @@ fn wait_ready(
 /// Removes what an attempt created, on every path out of it (errors and panics included).
 struct Cleanup<'e> {
     engine: &'e dyn Engine,
-    containers: Vec<String>,
+    /// With the grace period of a sidecar that has `stop_grace_period`: stopped with it (its
+    /// `stop_signal` first) before it is removed, so that a database shuts down cleanly.
+    containers: Vec<(String, Option<Duration>)>,
     network: Option<String>,
 }
 
@@ -793,7 +795,10 @@ impl Cleanup<'_> {
     /// Main container first, then its sidecars, then their network. Removing a container
     /// also ends the `logs --follow` of it.
     fn run(&mut self) {
-        for id in self.containers.drain(..).rev() {
+        for (id, grace) in self.containers.drain(..).rev() {
+            if let Some(grace) = grace {
+                let _ = self.engine.stop(&id, grace);
+            }
             let _ = self.engine.remove(&id);
         }
         if let Some(network) = self.network.take() {
@@ -964,7 +969,7 @@ fn attempt_once(
                         Ok(id) => id,
                         Err(e) => return Attempt::EngineFailed(e),
                     };
-                    cleanup.containers.push(id.clone());
+                    cleanup.containers.push((id.clone(), sidecar.options().stop_grace_period));
                     if let Err(e) = engine.start(&id) {
                         return Attempt::EngineFailed(e);
                     }
@@ -1004,7 +1009,7 @@ fn attempt_once(
             // reported (the engine knows it by its name). With them it must go before their
             // network, which cannot be removed while a container is attached.
             if network.is_some() {
-                cleanup.containers.push(main_name.clone());
+                cleanup.containers.push((main_name.clone(), None));
             }
             let id = main_name.clone();
             let (wait_tx, wait_rx) = mpsc::channel();

@@ -85,9 +85,15 @@ impl SwarmEngine {
         a.push("--hostname".into());
         a.push(request.hostname.clone());
         // A sidecar is killed when its container is done with it, as the local engines remove
-        // it (`rm --force`): no grace period, also on a node copili must wait for.
-        let grace =
-            if job { request.stop_timeout.as_secs() + u64::from(request.stop_timeout.subsec_nanos() > 0) } else { 0 };
+        // it (`rm --force`): no grace period, also on a node copili must wait for, unless it
+        // has a `stop_grace_period`.
+        // A sidecar with its own `stop_grace_period` gets it, as on the local engines.
+        let graceful = job || request.options.stop_grace_period.is_some();
+        let grace = if graceful {
+            request.stop_timeout.as_secs() + u64::from(request.stop_timeout.subsec_nanos() > 0)
+        } else {
+            0
+        };
         a.push(format!("--stop-grace-period={grace}s"));
         if let Some(check) = &request.ready {
             // A sidecar's ready check becomes its health check: swarm keeps the task `starting`

@@ -79,6 +79,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let Some((pipeline, plan, _)) = load_and_plan(&input, service_only)? else {
                 return Ok(exit_code::INVALID_INPUT);
             };
+            if run_command::refused_by_backend(&engine, &pipeline, &plan, &input.file) {
+                return Ok(exit_code::INVALID_INPUT);
+            }
             let images = plan_images(&pipeline, &plan, &engine, pull);
             let swarm = (engine == "swarm").then(|| swarm_commands(&pipeline, &plan));
             match format {

@@ -51,6 +51,9 @@ pub(crate) fn start_session(
         }
     };
 
+    if refused_by_backend(&args.engine, &pipeline, &plan, &input.file) {
+        return Ok(Err(exit_code::INVALID_INPUT));
+    }
     let engine = match select_engine(&args.engine, dry_run) {
         Ok(engine) => engine,
         Err(e) => {
@@ -149,6 +152,30 @@ pub(crate) fn start_session(
         instance: None,
     };
     Ok(Ok(Session { pipeline, plan, engine, config, state, _lock: lock }))
+}
+
+/// On `--engine swarm`, whether the containers the plan runs use options a swarm service
+/// cannot have (`devices`, `ulimits`, …): then each is shown, located, as validation errors
+/// are, before anything is created.
+pub(crate) fn refused_by_backend(
+    engine: &str,
+    pipeline: &copili::Pipeline,
+    plan: &copili::Plan,
+    file: &std::path::Path,
+) -> bool {
+    if engine != "swarm" {
+        return false;
+    }
+    let refused = copili::planner::unsupported_among(pipeline.spec(), plan.order(), copili::planner::Backend::Swarm);
+    if refused.is_empty() {
+        return false;
+    }
+    let diagnostics = copili::Diagnostics { items: refused };
+    crate::output::eprint(&diagnostics.to_string());
+    let errors = diagnostics.error_count();
+    let file = if file.as_os_str() == "-" { "<stdin>".into() } else { file.display().to_string() };
+    errln!("\nerror: `{file}` cannot run on Docker Swarm: {errors} {}", if errors == 1 { "error" } else { "errors" });
+    true
 }
 
 /// Whether `--engine` names an engine; if not (`none`), says so. `none` is `plan`'s way not to
