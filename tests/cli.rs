@@ -951,3 +951,13 @@ fn swarm_refuses_what_a_service_cannot_have_before_anything_runs() {
         assert!(!output.stdout().contains("service create"), "{args:?}: a command was shown\n{}", output.stdout());
     }
 }
+
+/// `validate --for argo` refuses what `export argo` would, and passes what it can carry.
+#[test]
+fn validate_for_a_backend_names_it() {
+    let output = run(copili().args(["validate", "--for", "argo", "tests/fixtures/run/swarm-refused-options.yaml"]));
+    assert_eq!(output.code(), Some(2), "{}", output.describe());
+    assert!(output.stderr().contains("cannot be exported to Argo Workflows: 3 errors"), "{}", output.describe());
+    let output = run(copili().args(["validate", "--for", "argo", SEED_QUICK_EXAMPLE]));
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+}

@@ -22,6 +22,7 @@ Examples:
   copili validate pipeline.yaml
   copili validate --strict-env --env-file prod.env pipeline.yaml
   cat pipeline.json | copili validate -
+  copili validate --for swarm pipeline.yaml
 
 Exit codes: 0 valid (warnings may be printed), 2 invalid.";
 
@@ -78,7 +79,15 @@ pub struct Cli {
 pub enum Command {
     /// Check a pipeline file and report every problem, located.
     #[command(after_help = VALIDATE_EXAMPLES)]
-    Validate(InputArgs),
+    Validate {
+        /// The pipeline and selection.
+        #[command(flatten)]
+        input: InputArgs,
+        /// Also check that every selected container can run there: `swarm` (`run --engine
+        /// swarm`) or `argo` (`export argo`); options the backend cannot carry are errors.
+        #[arg(long = "for", value_enum, value_name = "BACKEND")]
+        backend: Option<BackendChoice>,
+    },
     /// Show what a run would do: containers by level, what is left out and why.
     #[command(after_help = PLAN_EXAMPLES)]
     Plan {
@@ -427,6 +436,15 @@ const SERVICE_EXAMPLES: &str = "Examples:
   copili service pipeline.yaml --every 10m
   copili service pipeline.yaml --cron '30 3 * * *' --timezone Europe/Berlin
   copili status pipeline.yaml                       # last runs, next due times";
+
+/// The backends `copili validate --for` checks a pipeline against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    /// Docker Swarm (`copili run --engine swarm`).
+    Swarm,
+    /// Argo Workflows (`copili export argo`).
+    Argo,
+}
 
 /// Formats of `copili plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

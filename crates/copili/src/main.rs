@@ -52,10 +52,19 @@ pub(crate) fn clap_message(error: &clap::Error) -> i32 {
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Validate(input) => {
+        Command::Validate { input, backend } => {
             let Some((pipeline, plan, warnings)) = load_and_plan(&input, false)? else {
                 return Ok(exit_code::INVALID_INPUT);
             };
+            if let Some(backend) = backend {
+                let backend = match backend {
+                    cli::BackendChoice::Swarm => copili::planner::Backend::Swarm,
+                    cli::BackendChoice::Argo => copili::planner::Backend::Argo,
+                };
+                if run_command::refused_by(backend, &pipeline, &plan, &input.file) {
+                    return Ok(exit_code::INVALID_INPUT);
+                }
+            }
             let spec = pipeline.spec();
             let sidecars: usize = spec.containers.iter().map(|c| c.sidecars.len()).sum();
             let sidecars = match sidecars {

@@ -155,18 +155,25 @@ pub(crate) fn start_session(
 }
 
 /// On `--engine swarm`, whether the containers the plan runs use options a swarm service
-/// cannot have (`devices`, `ulimits`, …): then each is shown, located, as validation errors
-/// are, before anything is created.
+/// cannot have (`devices`, `ulimits`, …): see [`refused_by`].
 pub(crate) fn refused_by_backend(
     engine: &str,
     pipeline: &copili::Pipeline,
     plan: &copili::Plan,
     file: &std::path::Path,
 ) -> bool {
-    if engine != "swarm" {
-        return false;
-    }
-    let refused = copili::planner::unsupported_among(pipeline.spec(), plan.order(), copili::planner::Backend::Swarm);
+    engine == "swarm" && refused_by(copili::planner::Backend::Swarm, pipeline, plan, file)
+}
+
+/// Whether the containers the plan runs use options `backend` cannot carry: then each is
+/// shown, located, as validation errors are, before anything is created or written.
+pub(crate) fn refused_by(
+    backend: copili::planner::Backend,
+    pipeline: &copili::Pipeline,
+    plan: &copili::Plan,
+    file: &std::path::Path,
+) -> bool {
+    let refused = copili::planner::unsupported_among(pipeline.spec(), plan.order(), backend);
     if refused.is_empty() {
         return false;
     }
@@ -174,7 +181,11 @@ pub(crate) fn refused_by_backend(
     crate::output::eprint(&diagnostics.to_string());
     let errors = diagnostics.error_count();
     let file = if file.as_os_str() == "-" { "<stdin>".into() } else { file.display().to_string() };
-    errln!("\nerror: `{file}` cannot run on Docker Swarm: {errors} {}", if errors == 1 { "error" } else { "errors" });
+    let (verb, name) = match backend {
+        copili::planner::Backend::Swarm => ("run on", "Docker Swarm"),
+        copili::planner::Backend::Argo => ("be exported to", "Argo Workflows"),
+    };
+    errln!("\nerror: `{file}` cannot {verb} {name}: {errors} {}", if errors == 1 { "error" } else { "errors" });
     true
 }
 
