@@ -340,8 +340,8 @@ fn env_file_values_are_secrets(engine: Engine) {
 ",
         image = image(4),
         side_image = image(8),
-        show = sh("echo reversed=$(printenv FILE_TOKEN | rev); echo mode=$FILE_MODE; sleep 2"),
-        side = sh("echo side-reversed=$(printenv FILE_TOKEN | rev); exec sleep 30"),
+        show = sh("echo reversed=$(echo \"$FILE_TOKEN\" | rev); echo mode=$FILE_MODE; sleep 2"),
+        side = sh("echo side-reversed=$(echo \"$FILE_TOKEN\" | rev); exec sleep 30"),
     );
     scene.write("pipeline/envfile.yaml", &yaml);
     // Relative to the working directory (the scene's): `values.env` is next to the pipeline.
@@ -556,9 +556,9 @@ fn missing_network_is_refused_before_anything_starts(engine: Engine) {
     );
     let file = scene.write("nonet.yaml", &yaml);
     let output = run(&mut scene.run_command(&file));
-    assert_ne!(output.code(), Some(0), "{}", output.describe());
+    assert_eq!(output.code(), Some(1), "{}", output.describe());
     assert!(
-        output.stderr().contains(&format!("network `{network}` does not exist")),
+        all_output(&output).contains(&format!("network `{network}` does not exist")),
         "no clear message about the missing network\n{}",
         output.describe()
     );
