@@ -91,13 +91,13 @@ fn fetch(key: &str, url: &str) -> String {
 // --- Process and file system ------------------------------------------------------------------------
 
 /// `user`, `working_dir`, `entrypoint` (list, string, and `[]` with a command), `ulimits`,
-/// `read_only` with a writable `tmpfs`, `shm_size`, `devices`, `init`, `cap_add`/`cap_drop`:
-/// each container prints what it sees.
+/// `read_only` with a writable `tmpfs`, `shm_size`, `devices`, `init`, `cap_add`/`cap_drop`,
+/// and a sidecar's `user`, `read_only` and `tmpfs`: each container prints what it sees, and a
+/// container without options prints the same for comparison.
 fn process_and_file_system(engine: Engine) {
     let scene = Scene::new(engine, "opts-process");
     let ids = quoted("echo uid=$(id -u); echo gid=$(id -g); echo pwd=$(pwd); echo nofile-soft=$(ulimit -n); \
-                  echo nofile-hard=$(ulimit -Hn); if [ -e /dev/fuse ]; then echo fuse=present; else echo fuse=absent; fi; \
-                  echo caps=$(awk '/^CapEff/ {print $2}' /proc/self/status)");
+                  echo nofile-hard=$(ulimit -Hn); if [ -e /dev/fuse ]; then echo fuse=present; else echo fuse=absent; fi");
     let fs = sh("if touch /root-file 2>/dev/null; then echo root=writable; else echo root=read-only; fi; \
                  touch /root-file 2>&1 | grep -q 'Read-only file system' && echo root-error=EROFS; \
                  if echo data > /scratch/file && [ \"$(cat /scratch/file)\" = data ]; then echo scratch=writable; fi; \
@@ -106,8 +106,28 @@ fn process_and_file_system(engine: Engine) {
                  if [ -c /dev/fuse ]; then echo fuse=char-device; fi; \
                  echo pid1=$(tr '\\0' ' ' < /proc/1/cmdline); echo self-pid=$$; \
                  echo caps=$(awk '/^CapEff/ {print $2}' /proc/self/status)");
+    // The same observations without any option, to compare with.
+    let plain = sh("echo caps=$(awk '/^CapEff/ {print $2}' /proc/self/status); \
+                    echo pid1=$(tr '\\0' ' ' < /proc/1/cmdline); \
+                    awk '$2 == \"/dev/shm\" {print \"shm-mount=\" $3 \" \" $4}' /proc/mounts");
+    // A sidecar's options: it serves what it sees from its tmpfs (its root is read-only).
+    let side = sh("echo \"uid=$(id -u) root=$(touch /x 2>/dev/null && echo writable || echo read-only)\" \
+                   > /www/index.html && exec httpd -f -p 8080 -h /www");
     let yaml = format!(
         "opts:
+  - name: plain
+{image}
+    command: {plain}
+  - name: with_side
+{image}
+    command: {with_side}
+    sidecars:
+      - name: helper
+{side_image}
+        user: \"4321\"
+        read_only: true
+        tmpfs: [\"/www:mode=1777\"]
+        command: {side}
   - name: ids
 {image}
     user: \"1234:2345\"
@@ -139,6 +159,8 @@ fn process_and_file_system(engine: Engine) {
     command: [/bin/echo, reset-then-command]
 ",
         image = image(4),
+        side_image = image(8),
+        with_side = sh(&fetch("sidecar-says", "http://helper:8080/")),
     );
     let file = scene.write("opts.yaml", &yaml);
     let output = run(scene.run_command(&file).args(["--jobs", "2"]));
@@ -181,7 +203,14 @@ fn process_and_file_system(engine: Engine) {
     assert_output_line(&output, "entry_list", "entry-list from-command");
     assert_output_line(&output, "entry_string", "entry-string from-command");
     assert_output_line(&output, "entry_reset", "reset-then-command");
-    for name in ["ids", "fs", "entry_list", "entry_string", "entry_reset"] {
+    // The sidecar's user, read-only root and tmpfs.
+    assert_output_line(&output, "with_side", "sidecar-says=uid=4321 root=read-only");
+    // Without options: the engine's default capabilities, the command as PID 1, the engine's
+    // default /dev/shm (64 MB on podman, 64 MiB on docker).
+    assert_ne!(printed_once(&output, "plain", "caps"), "0000000000001000", "{}", output.describe());
+    assert!(printed_once(&output, "plain", "pid1").starts_with("sh -c "), "{}", output.describe());
+    assert!(!printed_once(&output, "plain", "shm-mount").contains("size=131072k"), "{}", output.describe());
+    for name in ["plain", "with_side", "ids", "fs", "entry_list", "entry_string", "entry_reset"] {
         assert_finished(&output, name, "succeeded", "");
     }
     scene.assert_no_leftovers();
@@ -491,8 +520,8 @@ impl Drop for OutsideServer {
 
 /// `networks`: a container joins a network the test created outside copili and reaches a
 /// server there by name; a container with a sidecar joins it too, besides its job's own
-/// network, and reaches both its sidecar and the outside server (on docker: created on one
-/// network, connected to the other before it starts).
+/// network, with an alias there, and reaches its sidecar, the outside server, and itself by
+/// that alias (on docker: created on one network, connected to the other before it starts).
 fn networks_made_outside_copili(engine: Engine) {
     let scene = Scene::new(engine, "opts-networks");
     let network = format!("copili-e2e-net-{}-{}", engine.slug(), std::process::id());
@@ -516,10 +545,13 @@ fn networks_made_outside_copili(engine: Engine) {
         image = image(4),
         side_image = image(8),
         joiner = sh(&fetch("outside", "http://outside-srv:8080/")),
+        // It also serves itself, to be fetched by its alias, which only the outside network
+        // knows.
         both = sh(&format!(
-            "{}; {}",
+            "mkdir -p /me && echo served-by-alias > /me/index.html && httpd -p 8081 -h /me; {}; {}; {}",
             fetch("sidecar", "http://helper:8080/"),
-            fetch("outside", "http://outside-srv:8080/")
+            fetch("outside", "http://outside-srv:8080/"),
+            fetch("self", "http://both-alias:8081/"),
         )),
         helper = sh("mkdir -p /www && echo served-by-sidecar > /www/index.html && exec httpd -f -p 8080 -h /www"),
     );
@@ -529,11 +561,14 @@ fn networks_made_outside_copili(engine: Engine) {
     assert_output_line(&output, "joiner", "outside=served-outside");
     assert_output_line(&output, "both", "sidecar=served-by-sidecar");
     assert_output_line(&output, "both", "outside=served-outside");
+    assert_output_line(&output, "both", "self=served-by-alias");
     scene.assert_no_leftovers();
-    // The network is the test's: copili neither removed it nor left anything on it.
+    // The network is the test's: copili did not remove it.
     let left = engine.client_output(&["network", "inspect", "--format", "{{.Name}}", &network]);
-    assert_eq!(left.trim(), network, "the outside network is gone");
+    assert_eq!(left.trim(), network, "copili removed the outside network");
     drop(server);
+    let gone = run(engine.client().args(["network", "inspect", &network]));
+    assert_ne!(gone.code(), Some(0), "the test's network {network} is still there");
 }
 
 /// A network that does not exist: a clear error before anything starts (not the engine's
