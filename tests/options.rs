@@ -268,19 +268,26 @@ impl Drop for HostListener {
     }
 }
 
-/// The interface of the host's default route (`/proc/net/route`).
-fn default_route_interface() -> String {
-    let routes = std::fs::read_to_string("/proc/net/route").expect("/proc/net/route is readable");
-    routes
-        .lines()
-        .skip(1)
-        .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .find(|fields| fields.get(1) == Some(&"00000000"))
-        .and_then(|fields| fields.first().map(|f| f.to_string()))
-        .expect("the host has a default route")
+/// An interface of the host that no container on a bridge network has (a container's own is
+/// `eth0`, like many a host's): `docker0` when there is one (the docker engine of the tests
+/// makes it), else the first, by name, that is neither loopback, nor `eth*`, nor a short-lived
+/// `veth*`/`tap*` of some container.
+fn host_only_interface() -> String {
+    let dev = std::fs::read_to_string("/proc/net/dev").expect("/proc/net/dev is readable");
+    let mut names: Vec<String> =
+        dev.lines().skip(2).filter_map(|l| l.split(':').next()).map(|n| n.trim().to_string()).collect();
+    names.sort();
+    if names.iter().any(|n| n == "docker0") {
+        return "docker0".into();
+    }
+    names
+        .into_iter()
+        .find(|n| n != "lo" && !["eth", "veth", "tap"].iter().any(|p| n.starts_with(p)))
+        .unwrap_or_else(|| panic!("the host has no interface but loopback and eth*/veth*/tap*:\n{dev}"))
 }
 
-/// `network_mode: none` (loopback only), `network_mode: host` (the host's interfaces), and
+/// `network_mode: none` (loopback only), `host` (the host's interfaces), `bridge` (a network
+/// of the engine's, not the host's), and
 /// `extra_hosts` with a fixed address and `host-gateway`, which reaches a listener of the test
 /// on the host, on the engine's network and on the host's.
 fn network_modes_and_extra_hosts(engine: Engine) {
@@ -301,6 +308,10 @@ fn network_modes_and_extra_hosts(engine: Engine) {
   - name: on_host
 {image}
     network_mode: host
+    command: {on_host}
+  - name: bridged
+{image}
+    network_mode: bridge
     command: {on_host}
   - name: hosts
 {image}
@@ -324,11 +335,19 @@ fn network_modes_and_extra_hosts(engine: Engine) {
     assert_eq!(output.code(), Some(0), "{}", output.describe());
 
     assert_output_line(&output, "offline", "ifaces=lo");
+    let host_interface = host_only_interface();
     let on_host = printed_once(&output, "on_host", "ifaces");
-    let host_interface = default_route_interface();
     assert!(
         on_host.split_whitespace().any(|i| i == host_interface),
         "`network_mode: host` does not see the host's `{host_interface}`: {on_host}\n{}",
+        output.describe()
+    );
+    let bridged = printed_once(&output, "bridged", "ifaces");
+    let bridged: Vec<&str> = bridged.split_whitespace().collect();
+    assert!(
+        bridged.contains(&"lo") && bridged.len() >= 2 && !bridged.contains(&host_interface.as_str()),
+        "`network_mode: bridge`: loopback and an interface of its own, not the host's `{host_interface}`: \
+         {bridged:?}\n{}",
         output.describe()
     );
 
@@ -369,7 +388,7 @@ fn env_file_values_are_secrets(engine: Engine) {
 ",
         image = image(4),
         side_image = image(8),
-        show = sh("echo reversed=$(echo \"$FILE_TOKEN\" | rev); echo mode=$FILE_MODE; sleep 2"),
+        show = sh("echo reversed=$(echo \"$FILE_TOKEN\" | rev); echo mode=$FILE_MODE; sleep 3"),
         side = sh("echo side-reversed=$(echo \"$FILE_TOKEN\" | rev); exec sleep 30"),
     );
     scene.write("pipeline/envfile.yaml", &yaml);
@@ -408,6 +427,7 @@ fn env_file_values_are_secrets(engine: Engine) {
     }
 
     assert!(samples.with_secret.is_empty(), "command lines holding the env file's value: {:#?}", samples.with_secret);
+    // A run of over three seconds, a pass every 10 ms plus its own time: far more than 50.
     assert!(samples.sweeps >= 50, "only {} passes over /proc", samples.sweeps);
     // Proof that the sampler watched copili's engine clients: it saw at least one command
     // line naming the pipeline (`create`/`run`, `logs`, `wait`, `rm`, …).
