@@ -373,7 +373,16 @@ fn env_file_values_are_secrets(engine: Engine) {
     let scene = Scene::new(engine, "opts-envfile");
     let secret = format!("envf1le-s3cret-{}-{}-Zq", engine.slug(), std::process::id());
     let reversed: String = secret.chars().rev().collect();
-    scene.write("pipeline/values.env", &format!("# read by env_file\nFILE_TOKEN={secret}\nexport FILE_MODE=batch\n"));
+    // `.env` syntax: a comment, `export`, an unquoted value ended by ` #`, a single-quoted one
+    // taken literally, a double-quoted one with a line break (which no env file of the engine's
+    // can hold: copili hands that value over by name, in the client's environment).
+    scene.write(
+        "pipeline/values.env",
+        &format!(
+            "# read by env_file\nFILE_TOKEN={secret}\nexport FILE_MODE=batch # the mode\n\
+             FILE_LITERAL='two  spaces $NOT_EXPANDED'\nFILE_MULTI=\"{secret}-one\\n{secret}-two\"\n"
+        ),
+    );
     let yaml = format!(
         "envfile:
   - name: show
@@ -388,7 +397,8 @@ fn env_file_values_are_secrets(engine: Engine) {
 ",
         image = image(4),
         side_image = image(8),
-        show = sh("echo reversed=$(echo \"$FILE_TOKEN\" | rev); echo mode=$FILE_MODE; sleep 3"),
+        show = sh("echo reversed=$(echo \"$FILE_TOKEN\" | rev); echo \"mode=[$FILE_MODE]\"; \
+                   echo \"literal=[$FILE_LITERAL]\"; echo \"$FILE_MULTI\" | rev | sed 's/^/multi-reversed=/'; sleep 3"),
         side = sh("echo side-reversed=$(echo \"$FILE_TOKEN\" | rev); exec sleep 30"),
     );
     scene.write("pipeline/envfile.yaml", &yaml);
@@ -416,7 +426,12 @@ fn env_file_values_are_secrets(engine: Engine) {
     let samples = sampler.stop();
     assert_eq!(output.code(), Some(0), "{}", output.describe());
     assert_output_line(&output, "show", &format!("reversed={reversed}"));
-    assert_output_line(&output, "show", "mode=batch");
+    assert_output_line(&output, "show", "mode=[batch]");
+    assert_output_line(&output, "show", "literal=[two  spaces $NOT_EXPANDED]");
+    for part in ["one", "two"] {
+        let line: String = format!("{secret}-{part}").chars().rev().collect();
+        assert_output_line(&output, "show", &format!("multi-reversed={line}"));
+    }
     assert_output_line(&output, "show/side", &format!("side-reversed={reversed}"));
     assert_hidden("copili run", &all_output(&output));
     assert_hidden("the report", &std::fs::read_to_string(&report).expect("the report"));
