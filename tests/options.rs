@@ -289,7 +289,7 @@ fn host_only_interface() -> String {
 /// `network_mode: none` (loopback only), `host` (the host's interfaces), `bridge` (a network
 /// of the engine's, not the host's), and
 /// `extra_hosts` with a fixed address and `host-gateway`, which reaches a listener of the test
-/// on the host, on the engine's network and on the host's.
+/// on the host from the engine's default network, the host's, and a job's own network.
 fn network_modes_and_extra_hosts(engine: Engine) {
     let scene = Scene::new(engine, "opts-netmode");
     let body = format!("host-listener-{}-{}", engine.slug(), std::process::id());
@@ -322,12 +322,22 @@ fn network_modes_and_extra_hosts(engine: Engine) {
     network_mode: host
     extra_hosts: [\"h:host-gateway\"]
     command: {hosts_on_host}
+  - name: hosts_with_side
+{image}
+    extra_hosts: [\"h:host-gateway\"]
+    command: {hosts_on_host}
+    sidecars:
+      - name: idle
+{side_image}
+        extra_hosts: [\"h:host-gateway\"]
+        command: [sleep, \"30\"]
 ",
         image = image(4),
         offline = sh(interfaces),
         on_host = sh(interfaces),
         hosts = sh(&hosts),
         hosts_on_host = sh(&fetch("from-host", &format!("http://h:{}/", listener.port))),
+        side_image = image(8),
     );
     let file = scene.write("netmode.yaml", &yaml);
     let output = run(scene.run_command(&file).args(["--jobs", "2"]));
@@ -359,6 +369,8 @@ fn network_modes_and_extra_hosts(engine: Engine) {
     assert!(address.parse::<std::net::IpAddr>().is_ok(), "`h` is not an address but `{address}`");
     assert_output_line(&output, "hosts", &format!("from-host={body}"));
     assert_output_line(&output, "hosts_on_host", &format!("from-host={body}"));
+    // On the job's own network (it has a sidecar): podman resolves `host-gateway` there.
+    assert_output_line(&output, "hosts_with_side", &format!("from-host={body}"));
     scene.assert_no_leftovers();
 }
 
