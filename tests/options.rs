@@ -568,7 +568,8 @@ impl Drop for OutsideServer {
 /// `networks`: a container joins a network the test created outside copili and reaches a
 /// server there by name; a container with a sidecar joins it too, besides its job's own
 /// network, with an alias there, and reaches its sidecar, the outside server, and itself by
-/// that alias (on docker: created on one network, connected to the other before it starts).
+/// that alias; its sidecar joins the outside network too and reaches the server (on docker:
+/// each created on one network, connected to the other before it starts).
 fn networks_made_outside_copili(engine: Engine) {
     let scene = Scene::new(engine, "opts-networks");
     let network = format!("copili-e2e-net-{}-{}", engine.slug(), std::process::id());
@@ -587,6 +588,7 @@ fn networks_made_outside_copili(engine: Engine) {
     sidecars:
       - name: helper
 {side_image}
+        networks: [{network}]
         command: {helper}
 ",
         image = image(4),
@@ -600,13 +602,17 @@ fn networks_made_outside_copili(engine: Engine) {
             fetch("outside", "http://outside-srv:8080/"),
             fetch("self", "http://both-alias:8081/"),
         )),
-        helper = sh("mkdir -p /www && echo served-by-sidecar > /www/index.html && exec httpd -f -p 8080 -h /www"),
+        // The sidecar joins the outside network too: it serves what the outside server told it.
+        helper = sh(&format!(
+            "mkdir -p /www && ( {} ) > /www/index.html; exec httpd -f -p 8080 -h /www",
+            fetch("sidecar-got", "http://outside-srv:8080/")
+        )),
     );
     let file = scene.write("networks.yaml", &yaml);
     let output = run(scene.run_command(&file).args(["--jobs", "2"]));
     assert_eq!(output.code(), Some(0), "{}", output.describe());
     assert_output_line(&output, "joiner", "outside=served-outside");
-    assert_output_line(&output, "both", "sidecar=served-by-sidecar");
+    assert_output_line(&output, "both", "sidecar=sidecar-got=served-outside");
     assert_output_line(&output, "both", "outside=served-outside");
     assert_output_line(&output, "both", "self=served-by-alias");
     scene.assert_no_leftovers();
