@@ -110,9 +110,10 @@ fn process_and_file_system(engine: Engine) {
     let plain = sh("echo caps=$(awk '/^CapEff/ {print $2}' /proc/self/status); \
                     echo pid1=$(tr '\\0' ' ' < /proc/1/cmdline); \
                     awk '$2 == \"/dev/shm\" {print \"shm-mount=\" $3 \" \" $4}' /proc/mounts");
-    // A sidecar's options: it serves what it sees from its tmpfs (its root is read-only).
-    let side = sh("echo \"uid=$(id -u) root=$(touch /x 2>/dev/null && echo writable || echo read-only)\" \
-                   > /www/index.html && exec httpd -f -p 8080 -h /www");
+    // A sidecar's options: it serves what it sees from its tmpfs (its root is read-only: the
+    // error says so, which a user other than root would not be told on a writable root).
+    let side = sh("root=$(touch /x 2>&1 | grep -q 'Read-only file system' && echo read-only || echo not-read-only); \
+                   echo \"uid=$(id -u) root=$root\" > /www/index.html && exec httpd -f -p 8080 -h /www");
     let yaml = format!(
         "opts:
   - name: plain
