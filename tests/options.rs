@@ -104,6 +104,7 @@ fn process_and_file_system(engine: Engine) {
                  awk '$2 == \"/scratch\" {print \"scratch-mount=\" $3 \" \" $4}' /proc/mounts; \
                  awk '$2 == \"/dev/shm\" {print \"shm-mount=\" $3 \" \" $4}' /proc/mounts; \
                  if [ -c /dev/fuse ]; then echo fuse=char-device; fi; \
+                 if [ -c /dev/renamed-fuse ]; then echo renamed-fuse=char-device; fi; \
                  echo pid1=$(tr '\\0' ' ' < /proc/1/cmdline); echo self-pid=$$; \
                  echo caps=$(awk '/^CapEff/ {print $2}' /proc/self/status)");
     // The same observations without any option, to compare with.
@@ -141,7 +142,7 @@ fn process_and_file_system(engine: Engine) {
     read_only: true
     tmpfs: /scratch:size=16m
     shm_size: 128m
-    devices: [/dev/fuse]
+    devices: [/dev/fuse, \"/dev/fuse:/dev/renamed-fuse:rwm\"]
     init: true
     cap_drop: [ALL]
     cap_add: [NET_ADMIN]
@@ -185,8 +186,9 @@ fn process_and_file_system(engine: Engine) {
     assert!(scratch.starts_with("tmpfs ") && scratch.contains("size=16384k"), "/scratch: {scratch}");
     let shm = printed_once(&output, "fs", "shm-mount");
     assert!(shm.contains("size=131072k"), "/dev/shm: {shm}");
-    // devices
+    // devices: as is, and under another path with permissions
     assert_output_line(&output, "fs", "fuse=char-device");
+    assert_output_line(&output, "fs", "renamed-fuse=char-device");
     // init: PID 1 is the engine's init, which runs the command as its child.
     let pid1 = printed_once(&output, "fs", "pid1");
     let init = match engine {
