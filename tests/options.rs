@@ -36,6 +36,19 @@ engine_tests!(
     ]
 );
 
+// On Docker Swarm, the options a service can have (the others are refused before the run:
+// tests/cli.rs), seen from inside the task's container; env files and outside networks as on
+// the local engines.
+engine_tests!(
+    swarm => copili_e2e::Engine::Swarm;
+    [
+        options_a_service_can_have,
+        env_file_values_are_secrets,
+        networks_made_outside_copili,
+        missing_network_is_refused_before_anything_starts,
+    ]
+);
+
 // --- Writing pipelines ---------------------------------------------------------------------------
 
 /// The test image, as `image_repo` and `tag` lines of a container or sidecar indented by
@@ -86,6 +99,82 @@ fn fetch(key: &str, url: &str) -> String {
         "i=0; while [ $i -lt 100 ]; do if body=$(timeout 5 wget -q -O - {url} 2>/dev/null); then echo \"{key}=$body\"; \
          break; fi; i=$((i+1)); sleep 0.2; done; [ $i -lt 100 ] || {{ echo {key}=unreachable; exit 1; }}"
     )
+}
+
+// --- Docker Swarm ------------------------------------------------------------------------------------
+
+/// What `docker service create` carries over: `user`, `working_dir`, `entrypoint` (list and
+/// string), `read_only` with a writable `tmpfs` of a size, `shm_size`, `init`,
+/// `cap_add`/`cap_drop`, `extra_hosts` with an IP, `stop_signal` (read back from the task's
+/// container: nothing inside a container shows it).
+fn options_a_service_can_have(engine: Engine) {
+    let scene = Scene::new(engine, "opts-swarm");
+    let seen = sh("echo uid=$(id -u); echo gid=$(id -g); echo pwd=$(pwd); \
+                   touch /root-file 2>&1 | grep -q 'Read-only file system' && echo root-error=EROFS; \
+                   if echo data > /scratch/file && [ \"$(cat /scratch/file)\" = data ]; then echo scratch=writable; fi; \
+                   awk '$2 == \"/scratch\" {print \"scratch-mount=\" $3 \" \" $4}' /proc/mounts; \
+                   awk '$2 == \"/dev/shm\" {print \"shm-mount=\" $3 \" \" $4}' /proc/mounts; \
+                   echo pid1=$(tr '\\0' ' ' < /proc/1/cmdline); \
+                   echo caps=$(awk '/^CapEff/ {print $2}' /proc/self/status); \
+                   awk '$2 == \"db\" {print \"hosts=\" $1 \" \" $2}' /etc/hosts");
+    let yaml = format!(
+        "swarm-opts:
+  - name: root_view
+{image}
+    read_only: true
+    tmpfs: /scratch:size=16m
+    shm_size: 128m
+    init: true
+    cap_drop: [ALL]
+    cap_add: [NET_ADMIN]
+    extra_hosts: [\"db:10.1.2.3\"]
+    stop_signal: SIGINT
+    command: {seen}
+  - name: ids
+{image}
+    user: \"1234:2345\"
+    working_dir: /etc
+    command: {ids}
+  - name: entry_list
+{image}
+    entrypoint: [/bin/echo, entry-list]
+    command: [from-command]
+  - name: entry_string
+{image}
+    entrypoint: /bin/echo entry-string
+    command: [from-command]
+",
+        image = image(4),
+        ids = sh("echo uid=$(id -u); echo gid=$(id -g); echo pwd=$(pwd)"),
+    );
+    let file = scene.write("swarm-opts.yaml", &yaml);
+    // What `service create` was given, for what no container shows (the stop signal).
+    let plan = run(scene.copili().arg("plan").arg(&file).args(["--engine", "swarm"]));
+    assert_eq!(plan.code(), Some(0), "{}", plan.describe());
+    assert!(
+        plan.stdout().contains("--stop-signal=SIGINT"),
+        "no --stop-signal in the service command\n{}",
+        plan.stdout()
+    );
+    let output = run(scene.run_command(&file).args(["--jobs", "2"]));
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    assert_output_line(&output, "ids", "uid=1234");
+    assert_output_line(&output, "ids", "gid=2345");
+    assert_output_line(&output, "ids", "pwd=/etc");
+    assert_output_line(&output, "root_view", "root-error=EROFS");
+    assert_output_line(&output, "root_view", "scratch=writable");
+    let scratch = printed_once(&output, "root_view", "scratch-mount");
+    assert!(scratch.starts_with("tmpfs ") && scratch.contains("size=16384k"), "/scratch: {scratch}");
+    let shm = printed_once(&output, "root_view", "shm-mount");
+    assert!(shm.starts_with("tmpfs ") && shm.contains("size=131072k"), "/dev/shm: {shm}");
+    let pid1 = printed_once(&output, "root_view", "pid1");
+    assert!(pid1.starts_with("/sbin/docker-init -- ") && pid1.contains("sh -c"), "PID 1 is `{pid1}`");
+    // NET_ADMIN (bit 12) and nothing else.
+    assert_output_line(&output, "root_view", "caps=0000000000001000");
+    assert_output_line(&output, "root_view", "hosts=10.1.2.3 db");
+    assert_output_line(&output, "entry_list", "entry-list from-command");
+    assert_output_line(&output, "entry_string", "entry-string from-command");
+    scene.assert_no_leftovers();
 }
 
 // --- Process and file system ------------------------------------------------------------------------
@@ -542,7 +631,13 @@ impl OutsideServer {
     fn start(engine: Engine, network: &str, alias: &str, body: &str) -> OutsideServer {
         let server = OutsideServer { engine, network: network.to_string(), container: format!("{network}-server") };
         server.remove();
-        engine.client_output(&["network", "create", network]);
+        // A swarm job joins swarm-scoped networks only: an overlay that standalone containers
+        // (the server) may join too.
+        if engine == Engine::Swarm {
+            engine.client_output(&["network", "create", "--driver", "overlay", "--attachable", network]);
+        } else {
+            engine.client_output(&["network", "create", network]);
+        }
         let script = format!("mkdir -p /www && echo {body} > /www/index.html && exec httpd -f -p 8080 -h /www");
         let image = engine_setup().get("COPILI_TEST_IMAGE");
         engine.client_output(&[
@@ -564,7 +659,17 @@ impl OutsideServer {
 
     fn remove(&self) {
         let _ = run(self.engine.client().args(["rm", "--force", &self.container]));
-        let _ = run(self.engine.client().args(["network", "rm", &self.network]));
+        // An overlay keeps the endpoints of a removed swarm task for a moment: retried until
+        // it goes (or is gone).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let _ = run(self.engine.client().args(["network", "rm", &self.network]));
+            let gone = run(self.engine.client().args(["network", "inspect", &self.network])).code() != Some(0);
+            if gone || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
     }
 }
 

@@ -74,6 +74,11 @@ impl SwarmEngine {
         a.push(request.name.clone());
         if job {
             a.extend(args(["--mode", "replicated-job", "--restart-condition", "none"]));
+            // Others reach a job by its aliases on a network it joins (`networks: {N: {aliases}}`)
+            // at its task's address too, for the reason below.
+            if request.options.networks.iter().any(|n| !n.aliases.is_empty()) {
+                a.extend(args(["--endpoint-mode", "dnsrr"]));
+            }
         } else {
             // A sidecar is reached at its task's own address (DNS round robin), not through a
             // virtual IP: the virtual IP needs IPVS in the kernel, which not every host has.
