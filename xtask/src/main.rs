@@ -2,10 +2,10 @@
 //! (the [cargo-xtask](https://github.com/matklad/cargo-xtask) convention; the alias lives in
 //! `.cargo/config.toml`).
 //!
-//! - `cargo xtask test`: everything CI checks (`.ci/run` runs exactly this), see [`test`].
+//! - `cargo xtask test`: everything CI checks (`.ci/run` runs exactly this), see [`test`](mod@test).
 //! - `cargo xtask demo`: a newcomer's first look at copili, see [`demo`].
 //! - `cargo xtask bench`: time and memory of `validate` and `plan` on generated pipelines,
-//!   see [`bench`].
+//!   see [`bench`](mod@bench).
 //! - `cargo xtask setup`: install, start and check the container engines and the test image
 //!   the engine tests need, see [`setup`].
 //! - `cargo xtask fuzz [--minutes N]`: run the `cargo fuzz` targets of `fuzz/` and print
