@@ -15,7 +15,6 @@
 
 mod argo_schema;
 mod bench;
-mod bench_run;
 mod cluster;
 mod debian_image;
 mod demo;

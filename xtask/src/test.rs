@@ -3,7 +3,7 @@
 //! 1. `cargo fmt --all -- --check` (skip locally with `--no-fmt`)
 //! 2. `cargo clippy --workspace --all-targets -- -D warnings` (skip locally with `--no-clippy`)
 //! 3. `cargo xtask setup`: installs, starts and checks podman (rootful and rootless), docker and
-//!    the test image; a quick no-op when already done (see `setup.rs`)
+//!    the test image; a quick no-op when already done (see `setup/mod.rs`)
 //! 4. `cargo test --workspace`: every member, xtask included, the real-engine tests too.
 //!
 //! `.ci/run` runs exactly `cargo xtask test`, with no flags. The steps are a plain list

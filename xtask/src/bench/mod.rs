@@ -1,0 +1,151 @@
+//! `cargo xtask bench`: how long `copili validate` and `copili plan` take, and how much memory
+//! they need, on generated pipelines of 10,000 and 20,000 containers.
+//!
+//! The goal: 10,000 containers with about 30,000 dependency edges validate and plan in at most
+//! 100 ms and 50 MiB, and 20,000 take about twice that. This is a report, not a test: a missed
+//! goal is printed, only a failing command fails the run. `docs/benchmarks.md` says how to read
+//! the numbers.
+//!
+//! 1. Builds the release binary.
+//! 2. Writes the pipelines, YAML and JSON, to `<target>/bench/` ([`GeneratedPipeline`]).
+//! 3. Runs each command once to warm the page cache, then `--runs` times (7 by default),
+//!    measuring the wall time from spawn to exit and the child's peak RSS (`ru_maxrss` from
+//!    `wait4(2)`, Linux only). `copili --version` gives the floor: the cost of starting a process.
+//! 4. Prints a Markdown table (median, min, peak RSS, 20k/10k ratios, goal) and writes it to
+//!    `<target>/bench/results.md`.
+//!
+//! The modules: [`pipeline`] generates the pipelines, [`measure`] runs and times copili,
+//! [`report`] writes the table, and [`runtime`] compares `copili run` with the raw engine CLI.
+
+mod measure;
+mod pipeline;
+mod report;
+mod runtime;
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use crate::{build_copili_binary, target_dir, Error, Result};
+use measure::{machine_description, own_peak_mib, Bench};
+use pipeline::GeneratedPipeline;
+use report::{Report, Row};
+
+/// The pipeline sizes, in containers; the goal is set for the first, the second checks growth.
+const SIZES: [usize; 2] = [10_000, 20_000];
+/// The seed of the generator: the same files on every machine and run.
+const SEED: u64 = 0x00c0_9111_be4c_2024;
+
+const DEFAULT_RUNS: usize = 7;
+
+/// A pipeline file format.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Format {
+    Yaml,
+    Json,
+}
+
+impl Format {
+    const ALL: [Format; 2] = [Format::Yaml, Format::Json];
+
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Yaml => "yaml",
+            Format::Json => "json",
+        }
+    }
+}
+
+/// The benchmarked copili commands, the pipeline file's path appended to the first argument.
+const COMMANDS: [(&str, &[&str]); 2] = [("validate", &[]), ("plan", &["--format", "json", "--engine", "none"])];
+
+/// Runs `cargo xtask bench [--runs N]`.
+pub(crate) fn run(args: &[String]) -> Result {
+    let n_runs = parse_runs(args)?;
+    let copili = build_copili_binary(true)?;
+    let bench_dir = target_dir()?.join("bench");
+    fs::create_dir_all(&bench_dir).map_err(|error| io_failure("cannot create", &bench_dir, error))?;
+
+    let mut pipelines = Vec::new();
+    for n_containers in SIZES {
+        let pipeline = GeneratedPipeline::generate(n_containers, SEED);
+        for format in Format::ALL {
+            let path = bench_dir.join(format!("pipeline-{n_containers}.{}", format.extension()));
+            pipeline.write_file(&path, format).map_err(|error| io_failure("cannot write", &path, error))?;
+        }
+        eprintln!(
+            "generated {n_containers} containers, {} dependency edges, longest chain {} containers",
+            pipeline.n_edges(),
+            pipeline.longest_chain()
+        );
+        pipelines.push(pipeline);
+    }
+
+    let bench = Bench { copili: &copili, dir: &bench_dir, n_runs };
+    let version = bench.version()?;
+    let floor = bench.measure(&["--version"])?;
+    let mut rows = Vec::new();
+    for format in Format::ALL {
+        for (command, options) in COMMANDS {
+            for pipeline in &pipelines {
+                let file = format!("pipeline-{}.{}", pipeline.n_containers(), format.extension());
+                let mut args = vec![command, file.as_str()];
+                args.extend_from_slice(options);
+                let measurement = bench.measure(&args)?;
+                rows.push(Row {
+                    n_containers: pipeline.n_containers(),
+                    n_edges: pipeline.n_edges(),
+                    format,
+                    command: args
+                        .iter()
+                        .map(|arg| if *arg == file { "FILE" } else { arg })
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    measurement,
+                });
+            }
+        }
+    }
+
+    let report =
+        Report { version, n_runs, floor, rows, machine: machine_description(), measurer_peak_mib: own_peak_mib() };
+    let mut markdown = report.to_markdown();
+    // The runtime: copili against the raw engine CLI, on engines set up as for the tests.
+    let engines = crate::setup::ensure()?;
+    markdown.push_str(&runtime::run(&copili, &bench_dir, &engines, n_runs.min(5))?);
+    print!("{markdown}");
+    let results = bench_dir.join("results.md");
+    fs::write(&results, &markdown).map_err(|error| io_failure("cannot write", &results, error))?;
+    eprintln!("written to {}", results.display());
+    Ok(())
+}
+
+fn parse_runs(args: &[String]) -> Result<usize> {
+    match args {
+        [] => Ok(DEFAULT_RUNS),
+        [flag, value] if flag == "--runs" => match value.parse() {
+            Ok(n_runs) if n_runs > 0 => Ok(n_runs),
+            _ => Err(Error::Usage(format!("--runs takes a positive number, not `{value}`"))),
+        },
+        [flag] if flag == "--runs" => Err(Error::Usage("--runs takes a positive number".into())),
+        [other, ..] => Err(Error::Usage(format!("unexpected argument `{other}`"))),
+    }
+}
+
+fn io_failure(what: &str, path: &Path, error: io::Error) -> Error {
+    Error::Failed(format!("{what} {}: {error}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_option() {
+        let args = |list: &[&str]| list.iter().map(|arg| arg.to_string()).collect::<Vec<_>>();
+        assert_eq!(parse_runs(&args(&[])), Ok(DEFAULT_RUNS));
+        assert_eq!(parse_runs(&args(&["--runs", "3"])), Ok(3));
+        assert!(matches!(parse_runs(&args(&["--runs", "0"])), Err(Error::Usage(_))));
+        assert!(matches!(parse_runs(&args(&["--fast"])), Err(Error::Usage(_))));
+    }
+}
