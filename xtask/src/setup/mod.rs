@@ -90,6 +90,7 @@ mod rootless;
 mod summary;
 mod test_image;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::{reject_unknown_option, target_dir, Error, Result};
@@ -103,10 +104,10 @@ pub(crate) use test_image::ImageTar;
 use containers_conf::ensure_containers_conf;
 use dockerd::{ensure_dockerd, ensure_swarm};
 use packages::ensure_packages;
-use process::{find_in_path, write_if_changed};
+use process::find_in_path;
 use registry::ensure_registry;
 use rootless::{ensure_rootless_podman, ensure_rootless_user};
-use summary::{print_summary, render_env_file, versions, Versions};
+use summary::{print_summary, write_engines_env, Versions};
 use test_image::ensure_image;
 
 /// The image every engine test runs: busybox only, so it has `sh`, `true`, `sleep`, `env`,
@@ -170,13 +171,8 @@ pub(crate) fn ensure() -> Result<EngineEnv> {
     progress.done(outcome);
 
     progress.step("debian image");
-    let targets = crate::debian_image::Targets {
-        containers_conf: &containers_conf,
-        docker: &docker,
-        rootless: &rootless,
-        cluster: &cluster,
-    };
-    progress.done(crate::debian_image::ensure(&targets).map_err(|error| progress.failed(error))?);
+    let debian_image = ensure_debian_image(&containers_conf, &docker, &rootless, &cluster);
+    progress.done(debian_image.map_err(|error| progress.failed(error))?);
 
     progress.step("argo schema");
     progress.done(crate::argo_schema::ensure(&dir).map_err(|error| progress.failed(error))?);
@@ -184,10 +180,7 @@ pub(crate) fn ensure() -> Result<EngineEnv> {
     progress.step("summary");
     let mut env =
         EngineEnv { dir, containers_conf, docker, rootless, versions: Versions::default(), registry_log, cluster };
-    env.versions = versions(&env).map_err(|error| progress.failed(error))?;
-    let env_file = env.dir.join(ENGINES_ENV_FILE);
-    write_if_changed(&env_file, &render_env_file(&env.versions, &env.vars()).map_err(Error::Failed)?)
-        .map_err(|error| progress.failed(error))?;
+    let env_file = write_engines_env(&mut env).map_err(|error| progress.failed(error))?;
     print_summary(&env, &env_file);
     progress.done(format!("engines ready, written to {}", env_file.display()));
     Ok(env)
@@ -214,24 +207,26 @@ fn ensure_debian_image_only() -> Result {
     }
     let rootless = ensure_rootless_user(&containers_conf).map_err(|error| progress.failed(error))?;
     let cluster = crate::cluster::Cluster::new();
-    let targets = crate::debian_image::Targets {
-        containers_conf: &containers_conf,
-        docker: &docker,
-        rootless: &rootless,
-        cluster: &cluster,
-    };
-    progress.done(crate::debian_image::ensure(&targets).map_err(|error| progress.failed(error))?);
+    let debian_image = ensure_debian_image(&containers_conf, &docker, &rootless, &cluster);
+    progress.done(debian_image.map_err(|error| progress.failed(error))?);
 
     progress.step("summary");
     let registry_log = dir.join("registry.log");
     let mut env =
         EngineEnv { dir, containers_conf, docker, rootless, versions: Versions::default(), registry_log, cluster };
-    env.versions = versions(&env).map_err(|error| progress.failed(error))?;
-    let env_file = env.dir.join(ENGINES_ENV_FILE);
-    write_if_changed(&env_file, &render_env_file(&env.versions, &env.vars()).map_err(Error::Failed)?)
-        .map_err(|error| progress.failed(error))?;
+    let env_file = write_engines_env(&mut env).map_err(|error| progress.failed(error))?;
     progress.done(format!("written to {}", env_file.display()));
     Ok(())
+}
+
+/// Step 8, in both commands: the Debian image in every image store.
+fn ensure_debian_image(
+    containers_conf: &Path,
+    docker: &Path,
+    rootless: &RootlessUser,
+    cluster: &crate::cluster::Cluster,
+) -> Result<String> {
+    crate::debian_image::ensure(&crate::debian_image::Targets { containers_conf, docker, rootless, cluster })
 }
 
 /// Step headers and timings.

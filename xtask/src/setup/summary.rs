@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::containers_conf::podman_command;
-use super::process::stdout_of;
+use super::process::{stdout_of, write_if_changed};
 use super::registry::{REGISTRY_ADDR, REGISTRY_IMAGE, REGISTRY_PASSWORD, REGISTRY_USER};
 use super::rootless::RootlessUser;
 use super::TEST_IMAGE;
-use crate::Result;
+use crate::{Error, Result};
 
 /// What the tests need to know about the engines [`ensure`](super::ensure) set up.
 #[derive(Debug)]
@@ -80,7 +80,7 @@ impl EngineEnv {
     }
 }
 
-pub(super) fn versions(env: &EngineEnv) -> Result<Versions> {
+fn versions(env: &EngineEnv) -> Result<Versions> {
     // The OCI runtime shows that containers.conf is read; the network backend decides whether
     // `--network-alias` names resolve (netavark with aardvark-dns does, CNI without dnsname not).
     let podman_info = [
@@ -112,10 +112,19 @@ pub(super) fn print_summary(env: &EngineEnv, env_file: &Path) {
     }
 }
 
-/// The text of [`ENGINES_ENV_FILE`](super::ENGINES_ENV_FILE): a comment with the versions, then one `KEY=VALUE` line per
-/// variable. Values are not quoted: a reader takes everything after the first `=`. A value with
-/// a line break cannot be written that way and is an error.
-pub(super) fn render_env_file(versions: &Versions, vars: &[(&str, String)]) -> std::result::Result<String, String> {
+/// Asks the engines for their versions, then writes
+/// [`ENGINES_ENV_FILE`](super::ENGINES_ENV_FILE) (unless it holds that text already); its path.
+pub(super) fn write_engines_env(env: &mut EngineEnv) -> Result<PathBuf> {
+    env.versions = versions(env)?;
+    let env_file = env.dir.join(super::ENGINES_ENV_FILE);
+    write_if_changed(&env_file, &render_env_file(&env.versions, &env.vars()).map_err(Error::Failed)?)?;
+    Ok(env_file)
+}
+
+/// The text of [`ENGINES_ENV_FILE`](super::ENGINES_ENV_FILE): a comment with the versions, then
+/// one `KEY=VALUE` line per variable. Values are not quoted: a reader takes everything after the
+/// first `=`. A value with a line break cannot be written that way and is an error.
+fn render_env_file(versions: &Versions, vars: &[(&str, String)]) -> std::result::Result<String, String> {
     let mut text = String::from("# Written by `cargo xtask setup`: what the engine tests need. KEY=VALUE, unquoted.\n");
     text.push_str(&format!("# rootful podman {}\n", versions.podman));
     text.push_str(&format!("# rootless podman {}\n", versions.rootless_podman));
