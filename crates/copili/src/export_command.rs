@@ -4,72 +4,53 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use copili::exit_code;
 use copili::export::argo::{self, ArgoOptions, ExportError};
 
 use crate::cli::{ArgoArgs, ExportTarget};
+use crate::error::CliError;
 use crate::load_and_plan;
 use crate::output::errln;
 
 /// Runs `copili export TARGET`.
-pub(crate) fn export(target: &ExportTarget) -> anyhow::Result<i32> {
+pub(crate) fn export(target: &ExportTarget) -> Result<i32, CliError> {
     match target {
         ExportTarget::Argo(args) => export_argo(args),
     }
 }
 
-fn export_argo(args: &ArgoArgs) -> anyhow::Result<i32> {
+fn export_argo(args: &ArgoArgs) -> Result<i32, CliError> {
     // Checked before anything is read or written: a refused command line writes nothing.
-    let destinations = destinations(args).and_then(|d| argo_options(args).map(|options| (d, options)));
-    let ((documents_to, manifest_to), options) = match destinations {
-        Ok(checked) => checked,
-        Err(message) => {
-            errln!("error: {message}");
-            return Ok(exit_code::INVALID_INPUT);
-        }
-    };
-    let Some((pipeline, plan, _)) = load_and_plan(&args.input, false)? else {
-        return Ok(exit_code::INVALID_INPUT);
-    };
-    let export = match argo::export(&pipeline, &plan, &options) {
-        Ok(export) => export,
-        Err(ExportError::Unsupported(diagnostics)) => {
-            // Shown as validation errors are; nothing is written.
-            crate::output::eprint(&diagnostics.to_string());
-            let errors = diagnostics.error_count();
-            let file = if args.input.file.as_os_str() == "-" {
-                "<stdin>".into()
-            } else {
-                args.input.file.display().to_string()
-            };
-            errln!(
-                "\nerror: `{file}` cannot be exported to Argo Workflows: {errors} {}",
-                if errors == 1 { "error" } else { "errors" }
-            );
-            return Ok(exit_code::INVALID_INPUT);
-        }
-        Err(error) => {
-            errln!("error: {:#}", anyhow::Error::new(error));
-            return Ok(exit_code::INVALID_INPUT);
-        }
-    };
+    let ((documents_to, manifest_to), options) =
+        destinations(args).and_then(|d| argo_options(args).map(|options| (d, options))).map_err(CliError::Usage)?;
+    let (pipeline, plan, _) = load_and_plan(&args.input, false)?;
+    let export = argo::export(&pipeline, &plan, &options).map_err(|error| match error {
+        // Shown as validation errors are; nothing is written.
+        ExportError::Unsupported(diagnostics) => CliError::Refused {
+            diagnostics,
+            file: args.input.file.display().to_string(),
+            backend: copili::planner::Backend::Argo,
+        },
+        other => CliError::Export(other),
+    })?;
     for warning in &export.warnings {
         errln!("warning: {warning}");
     }
-    let yaml = copili::export::to_yaml(&export.documents)?;
+    let yaml = copili::export::to_yaml(&export.documents)
+        .map_err(|e| CliError::internal("the documents would not serialize", e))?;
     match &documents_to {
         Destination::File(path) => {
-            std::fs::write(path, &yaml).with_context(|| format!("cannot write {}", path.display()))?
+            std::fs::write(path, &yaml).map_err(|source| CliError::Write { path: path.clone(), source })?
         }
         Destination::Stdout => crate::output::print(&yaml),
     }
     match &manifest_to {
         Some(destination) => {
-            let manifest = copili::export::to_yaml(&export.secrets_manifest())?;
+            let manifest = copili::export::to_yaml(&export.secrets_manifest())
+                .map_err(|e| CliError::internal("the Secrets manifest would not serialize", e))?;
             let (place, nothing) = match destination {
                 Destination::File(path) => {
-                    write_private(path, &manifest).with_context(|| format!("cannot write {}", path.display()))?;
+                    write_private(path, &manifest).map_err(|source| CliError::Write { path: path.clone(), source })?;
                     (format!("{} (mode 0600)", path.display()), format!("{} is empty", path.display()))
                 }
                 Destination::Stdout => {

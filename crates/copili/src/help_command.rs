@@ -4,11 +4,11 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use anyhow::Context as _;
 use clap::CommandFactory as _;
 use copili::exit_code;
 
 use crate::cli::Cli;
+use crate::error::CliError;
 use crate::output::{self, outln};
 
 /// `copili help [COMMAND…]`: exactly what `copili [COMMAND…] --help` prints, also for an
@@ -29,14 +29,16 @@ pub(crate) fn help(path: &[String]) -> i32 {
 /// `copili completions SHELL`. Fish's script gets the values of positional arguments too, which
 /// clap_complete's fish generator leaves out (it completes options only): without them, `copili
 /// completions <TAB>` would offer files, where bash's script offers the shells.
-pub(crate) fn completions(shell: clap_complete::Shell) -> anyhow::Result<i32> {
+pub(crate) fn completions(shell: clap_complete::Shell) -> Result<i32, CliError> {
     let mut command = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "copili", &mut script);
     if shell == clap_complete::Shell::Fish {
         script.extend_from_slice(fish_positionals(&command).as_bytes());
     }
-    output::print_with(|out| out.write_all(&script))?;
+    // An error of standard output itself is said by `output`; nothing else can fail here.
+    output::print_with(|out| out.write_all(&script))
+        .map_err(|e| CliError::internal("the completion script could not be written", e))?;
     Ok(exit_code::SUCCESS)
 }
 
@@ -68,8 +70,8 @@ fn fish_positionals(root: &clap::Command) -> String {
 
 /// `copili man DIR`: a page for copili and one for each command, subcommands included, named
 /// as `man` looks them up (`copili-export-argo.1`); says which files it wrote.
-pub(crate) fn man(dir: &Path) -> anyhow::Result<i32> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+pub(crate) fn man(dir: &Path) -> Result<i32, CliError> {
+    std::fs::create_dir_all(dir).map_err(|source| CliError::CreateDir { path: dir.to_path_buf(), source })?;
     let mut root = Cli::command();
     root.build();
     let mut written = Vec::new();
@@ -80,12 +82,13 @@ pub(crate) fn man(dir: &Path) -> anyhow::Result<i32> {
     Ok(exit_code::SUCCESS)
 }
 
-fn write_pages(command: &clap::Command, dir: &Path, written: &mut Vec<std::path::PathBuf>) -> anyhow::Result<()> {
+fn write_pages(command: &clap::Command, dir: &Path, written: &mut Vec<std::path::PathBuf>) -> Result<(), CliError> {
     let page = clap_mangen::Man::new(command.clone());
     let path = dir.join(page.get_filename());
     let mut roff = Vec::new();
-    page.render(&mut roff)?;
-    std::fs::write(&path, roff).with_context(|| format!("cannot write {}", path.display()))?;
+    // Into memory: only a bug of the renderer can fail.
+    page.render(&mut roff).map_err(|e| CliError::internal("a man page would not render", e))?;
+    std::fs::write(&path, roff).map_err(|source| CliError::Write { path: path.clone(), source })?;
     written.push(path);
     for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
         write_pages(sub, dir, written)?;

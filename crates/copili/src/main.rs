@@ -1,12 +1,16 @@
 //! The `copili` binary: parses the command line, calls the library, prints, and maps
 //! outcomes to the documented exit codes (`copili::exit_code`). Nothing else.
 //!
+//! An error that stops a command is a [`CliError`], said and given its exit code in one place,
+//! [`main`].
+//!
 //! Every byte it writes goes through [`output`]: no write can panic (`println!` would on a full
 //! disk), the lints below keep it so.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
+mod error;
 mod export_command;
 mod help_command;
 mod output;
@@ -22,14 +26,15 @@ use clap::Parser as _;
 use copili::{exit_code, render, Diagnostics, EnvFile, Input, LoadOptions, Pipeline, Plan, Selection};
 
 use crate::cli::{Cli, Command, GraphFormat, InputArgs, PlanFormat};
+use crate::error::{plural, CliError};
 
 fn main() -> ExitCode {
     let code = match Cli::try_parse() {
-        Ok(cli) => match run(cli) {
+        Ok(cli) => match error::catching_panics(|| run(cli)) {
             Ok(code) => code,
             Err(error) => {
-                errln!("error: {error:#}");
-                exit_code::FAILURE
+                error.report();
+                error.exit_code()
             }
         },
         Err(error) => clap_message(&error),
@@ -50,20 +55,16 @@ pub(crate) fn clap_message(error: &clap::Error) -> i32 {
     error.exit_code()
 }
 
-fn run(cli: Cli) -> anyhow::Result<i32> {
+fn run(cli: Cli) -> Result<i32, CliError> {
     match cli.command {
         Command::Validate { input, backend } => {
-            let Some((pipeline, plan, warnings)) = load_and_plan(&input, false)? else {
-                return Ok(exit_code::INVALID_INPUT);
-            };
+            let (pipeline, plan, warnings) = load_and_plan(&input, false)?;
             if let Some(backend) = backend {
                 let backend = match backend {
                     cli::BackendChoice::Swarm => copili::planner::Backend::Swarm,
                     cli::BackendChoice::Argo => copili::planner::Backend::Argo,
                 };
-                if run_command::refused_by(backend, &pipeline, &plan, &input.file) {
-                    return Ok(exit_code::INVALID_INPUT);
-                }
+                run_command::refused_by(backend, &pipeline, &plan, &input.file)?;
             }
             let spec = pipeline.spec();
             let sidecars: usize = spec.containers.iter().map(|c| c.sidecars.len()).sum();
@@ -85,12 +86,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(exit_code::SUCCESS)
         }
         Command::Plan { input, format, service_only, engine, pull } => {
-            let Some((pipeline, plan, _)) = load_and_plan(&input, service_only)? else {
-                return Ok(exit_code::INVALID_INPUT);
-            };
-            if run_command::refused_by_backend(&engine, &pipeline, &plan, &input.file) {
-                return Ok(exit_code::INVALID_INPUT);
-            }
+            let (pipeline, plan, _) = load_and_plan(&input, service_only)?;
+            run_command::refused_by_backend(&engine, &pipeline, &plan, &input.file)?;
             let images = plan_images(&pipeline, &plan, &engine, pull);
             let swarm = (engine == "swarm").then(|| swarm_commands(&pipeline, &plan));
             match format {
@@ -114,15 +111,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     });
                     serde_json::to_writer_pretty(&mut *out, &json)?;
                     out.write_all(b"\n")
-                })?,
+                })
+                .map_err(|e| CliError::internal("the plan would not serialize", e))?,
             }
             release_at_exit((pipeline, plan));
             Ok(exit_code::SUCCESS)
         }
         Command::Graph { input, format } => {
-            let Some((pipeline, plan, _)) = load_and_plan(&input, false)? else {
-                return Ok(exit_code::INVALID_INPUT);
-            };
+            let (pipeline, plan, _) = load_and_plan(&input, false)?;
             let text = match format {
                 GraphFormat::Dot => render::graph::to_dot(&pipeline, &plan),
                 GraphFormat::Mermaid => render::graph::to_mermaid(&pipeline, &plan),
@@ -131,14 +127,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(exit_code::SUCCESS)
         }
         Command::Run { input, run, once } => run_command::run(&input, &run, &once),
-        Command::Service { input, run, service } => service_command::service(&input, &run, &service),
+        // Until service mode is a library whose errors are `CliError`s: anyhow's, worded as before.
+        Command::Service { input, run, service } => Ok(service_command::service(&input, &run, &service)?),
         Command::Status { file, name, state_dir, runs, format, schedule } => {
-            service_command::status(&file, name.as_deref(), state_dir.as_deref(), runs, format, &schedule)
+            Ok(service_command::status(&file, name.as_deref(), state_dir.as_deref(), runs, format, &schedule)?)
         }
         Command::Clean { file, name, engine } => run_command::clean(file.as_deref(), name.as_deref(), &engine),
         Command::Export { target } => export_command::export(&target),
         Command::Schema => {
-            let mut json = serde_json::to_string_pretty(&copili::model::schema::json_schema())?;
+            let mut json = serde_json::to_string_pretty(&copili::model::schema::json_schema())
+                .map_err(|e| CliError::internal("the JSON schema would not serialize", e))?;
             json.push('\n');
             output::print(&json);
             Ok(exit_code::SUCCESS)
@@ -238,9 +236,9 @@ fn release_at_exit<T>(value: T) {
     std::mem::forget(value);
 }
 
-/// Loads, validates and plans; prints diagnostics to stderr. `None` when the input is
-/// invalid (the caller exits 2). The count is the number of warnings printed.
-pub(crate) fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Result<Option<(Pipeline, Plan, usize)>> {
+/// Loads, validates and plans; prints the warnings to stderr. [`CliError::Invalid`] (or another
+/// invalid-input error) when the input is invalid. The count is the number of warnings printed.
+pub(crate) fn load_and_plan(input: &InputArgs, service_only: bool) -> Result<(Pipeline, Plan, usize), CliError> {
     let mut options = LoadOptions::from_process();
     options.strict_env = input.strict_env;
     if let Some(path) = &input.env_file {
@@ -249,33 +247,22 @@ pub(crate) fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Re
     let stdin_text;
     let source = if input.file.as_os_str() == "-" {
         let mut bytes = Vec::new();
-        if let Err(e) = std::io::stdin().read_to_end(&mut bytes) {
-            errln!("error: cannot read the pipeline from standard input: {e}");
-            return Ok(None);
-        }
-        stdin_text = match copili::model::decode_utf8("<stdin>", bytes) {
-            Ok(text) => text,
-            Err(diagnostic) => {
-                report_invalid(&Diagnostics { items: vec![*diagnostic] }, "-");
-                return Ok(None);
-            }
-        };
+        std::io::stdin().read_to_end(&mut bytes).map_err(CliError::Stdin)?;
+        stdin_text = copili::model::decode_utf8("<stdin>", bytes).map_err(|diagnostic| CliError::Invalid {
+            diagnostics: Diagnostics { items: vec![*diagnostic] },
+            file: "-".into(),
+        })?;
         Input::Stdin(&stdin_text)
     } else {
         Input::File(&input.file)
     };
+    let file = input.file.display().to_string();
     let pipeline = match Pipeline::load(source, &options) {
         Ok(pipeline) => pipeline,
-        Err(diagnostics) => {
-            report_invalid(&diagnostics, &input.file.display().to_string());
-            return Ok(None);
-        }
+        Err(diagnostics) => return Err(CliError::Invalid { diagnostics, file }),
     };
     let pipeline = match &input.name {
-        Some(name) if name.trim().is_empty() => {
-            errln!("error: --name must not be empty");
-            return Ok(None);
-        }
+        Some(name) if name.trim().is_empty() => return Err(CliError::Usage("--name must not be empty".into())),
         Some(name) => pipeline.with_identity(name.clone()),
         None => pipeline,
     };
@@ -291,8 +278,7 @@ pub(crate) fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Re
             for w in pipeline.warnings() {
                 errln!("{w}");
             }
-            report_invalid(&diagnostics, &input.file.display().to_string());
-            return Ok(None);
+            return Err(CliError::Invalid { diagnostics, file });
         }
     };
     let warnings: Vec<_> = pipeline.warnings().iter().chain(&plan.warnings).collect();
@@ -300,32 +286,5 @@ pub(crate) fn load_and_plan(input: &InputArgs, service_only: bool) -> anyhow::Re
         errln!("{w}");
     }
     let n = warnings.len();
-    Ok(Some((pipeline, plan, n)))
-}
-
-/// `1 container`, `2 containers`.
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
-
-fn report_invalid(diagnostics: &Diagnostics, file: &str) {
-    output::eprint(&diagnostics.to_string());
-    let errors = diagnostics.error_count();
-    let warnings = diagnostics.items.len() - errors;
-    let file = if file == "-" { "<stdin>" } else { file };
-    // Blame the pipeline file only for errors found in it (not for arguments or `.env`).
-    let in_file = diagnostics.errors().any(|d| d.source.as_ref().is_some_and(|s| s.name == file));
-    let mut summary = if in_file {
-        format!("\nerror: `{file}` is not a valid pipeline: {}", plural(errors, "error"))
-    } else {
-        format!("\nerror: aborting because of {}", plural(errors, "error"))
-    };
-    if warnings > 0 {
-        summary.push_str(&format!(", {}", plural(warnings, "warning")));
-    }
-    errln!("{summary}");
+    Ok((pipeline, plan, n))
 }

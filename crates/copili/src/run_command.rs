@@ -19,6 +19,7 @@ use copili_runtime::{CliEngine, Engine, EngineError, EngineKind, SwarmEngine};
 use copili_state::RunCommand;
 
 use crate::cli::{InputArgs, RunArgs, RunOnceArgs};
+use crate::error::{one_line, plural, CliError};
 use crate::output::{errln, outln};
 
 /// What `run` and `service` share once the pipeline is loaded, the engine answers and the
@@ -33,86 +34,47 @@ pub(crate) struct Session {
 }
 
 /// Loads, plans, picks the engine, checks it answers, takes the lock, removes leftovers and
-/// opens the state. `Err(code)`: the exit code, the message printed.
-pub(crate) fn start_session(
+/// opens the state; or says why not. When the engine cannot be used or a network is missing,
+/// `--report` is written first, every container cancelled with the reason.
+pub(crate) fn open_session(
     input: &InputArgs,
     args: &RunArgs,
     dry_run: bool,
     service_only: bool,
-) -> anyhow::Result<Result<Session, i32>> {
-    let Some((pipeline, plan, _)) = crate::load_and_plan(input, service_only)? else {
-        return Ok(Err(exit_code::INVALID_INPUT));
-    };
-    let (global_env, global_labels) = match parse_globals(args) {
-        Ok(globals) => globals,
-        Err(message) => {
-            errln!("error: {message}");
-            return Ok(Err(exit_code::INVALID_INPUT));
-        }
+) -> Result<Session, CliError> {
+    let (pipeline, plan, _) = crate::load_and_plan(input, service_only)?;
+    let (global_env, global_labels) = parse_globals(args).map_err(CliError::Usage)?;
+    refused_by_backend(&args.engine, &pipeline, &plan, &input.file)?;
+    let not_started = |cause: CliError, reason: &str| {
+        let report_errors = write_report_without_run(args, &pipeline, &plan, reason, cause.exit_code());
+        CliError::NotStarted { cause: Box::new(cause), report_errors }
     };
 
-    if refused_by_backend(&args.engine, &pipeline, &plan, &input.file) {
-        return Ok(Err(exit_code::INVALID_INPUT));
-    }
-    let engine = match select_engine(&args.engine, dry_run) {
-        Ok(engine) => engine,
-        Err(e) => {
-            errln!("error: container engine `{}` unavailable: {e}", args.engine);
-            write_report_without_run(args, &pipeline, &plan, "engine unavailable", exit_code::ENGINE_UNAVAILABLE);
-            return Ok(Err(exit_code::ENGINE_UNAVAILABLE));
-        }
-    };
+    let engine = select_engine(&args.engine, dry_run).map_err(|source| {
+        not_started(CliError::EngineMissing { engine: args.engine.clone(), source }, "engine unavailable")
+    })?;
     // A dry run shows the commands in the order one job at a time would run them.
     let jobs = if dry_run { Some(1) } else { args.jobs.map(usize::from) };
     if !dry_run {
-        if let Err(e) = engine.ping() {
-            errln!("error: container engine `{}` does not answer: {}", engine.name(), one_line(&e.to_string()));
-            write_report_without_run(args, &pipeline, &plan, "engine unavailable", exit_code::ENGINE_UNAVAILABLE);
-            return Ok(Err(exit_code::ENGINE_UNAVAILABLE));
-        }
+        engine.ping().map_err(|source| {
+            not_started(CliError::EngineSilent { engine: engine.name().to_string(), source }, "engine unavailable")
+        })?;
     }
 
     // Networks the containers join must be there before anything starts.
-    match runner::missing_networks(&*engine, pipeline.spec(), &plan) {
-        Ok(missing) if missing.is_empty() => {}
-        Ok(missing) => {
-            let client = if engine.name().contains("podman") { "podman" } else { "docker" };
-            for m in &missing {
-                errln!(
-                    "error: container `{}`: network `{}` does not exist on {}",
-                    m.container,
-                    m.network,
-                    engine.name()
-                );
-            }
-            let first = &missing[0].network;
-            errln!(
-                "help: `networks` joins networks made outside copili: create it first (`{client} network create {first}`), \
-                 or start the stack that makes it; `{client} network ls` lists those there are"
-            );
-            write_report_without_run(args, &pipeline, &plan, "network missing", exit_code::FAILURE);
-            return Ok(Err(exit_code::FAILURE));
-        }
-        Err(e) => {
-            errln!("error: container engine `{}` could not list networks: {}", engine.name(), one_line(&e.to_string()));
-            write_report_without_run(args, &pipeline, &plan, "engine unavailable", exit_code::ENGINE_UNAVAILABLE);
-            return Ok(Err(exit_code::ENGINE_UNAVAILABLE));
-        }
+    let missing = runner::missing_networks(&*engine, pipeline.spec(), &plan).map_err(|source| {
+        not_started(CliError::NetworksUnlisted { engine: engine.name().to_string(), source }, "engine unavailable")
+    })?;
+    if !missing.is_empty() {
+        return Err(not_started(
+            CliError::NetworksMissing { engine: engine.name().to_string(), missing },
+            "network missing",
+        ));
     }
 
     let identity = pipeline.identity().to_string();
-    let lock = if dry_run {
-        None
-    } else {
-        match PipelineLock::acquire(&PipelineLock::default_dir(), &identity) {
-            Ok(lock) => Some(lock),
-            Err(e) => {
-                // No report: the running run may well be writing the same file.
-                errln!("error: {e}");
-                return Ok(Err(exit_code::FAILURE));
-            }
-        }
-    };
+    // No report when the lock is held: the running run may well be writing the same file.
+    let lock = if dry_run { None } else { Some(PipelineLock::acquire(&PipelineLock::default_dir(), &identity)?) };
     // Holding the lock, whatever carries this pipeline's labels is a crashed run's leftover.
     if !dry_run {
         if let Err(e) = runner::clean(&*engine, Some(&identity)) {
@@ -121,18 +83,7 @@ pub(crate) fn start_session(
     }
     // The state: read by a dry run only when it exists, never written by one.
     let state_dir = args.state_dir.clone().unwrap_or_else(|| copili::run_state::default_dir(&input.file));
-    let state = if dry_run && !state_dir.is_dir() {
-        None
-    } else {
-        match RunState::open(&state_dir, &identity) {
-            Ok(state) => Some(state),
-            Err(e) => {
-                errln!("error: {e}");
-                errln!("help: move the file away to start with an empty state, or pass --state-dir");
-                return Ok(Err(exit_code::FAILURE));
-            }
-        }
-    };
+    let state = if dry_run && !state_dir.is_dir() { None } else { Some(RunState::open(&state_dir, &identity)?) };
 
     let config = RunConfig {
         identity: identity.clone(),
@@ -151,7 +102,21 @@ pub(crate) fn start_session(
         },
         instance: None,
     };
-    Ok(Ok(Session { pipeline, plan, engine, config, state, _lock: lock }))
+    Ok(Session { pipeline, plan, engine, config, state, _lock: lock })
+}
+
+/// [`open_session`] for `service`, until service mode returns [`CliError`]s too: the error
+/// said at once, `Err` its exit code.
+pub(crate) fn start_session(
+    input: &InputArgs,
+    args: &RunArgs,
+    dry_run: bool,
+    service_only: bool,
+) -> anyhow::Result<Result<Session, i32>> {
+    Ok(open_session(input, args, dry_run, service_only).map_err(|error| {
+        error.report();
+        error.exit_code()
+    }))
 }
 
 /// On `--engine swarm`, whether the containers the plan runs use options a swarm service
@@ -161,46 +126,46 @@ pub(crate) fn refused_by_backend(
     pipeline: &copili::Pipeline,
     plan: &copili::Plan,
     file: &std::path::Path,
-) -> bool {
-    engine == "swarm" && refused_by(copili::planner::Backend::Swarm, pipeline, plan, file)
+) -> Result<(), CliError> {
+    if engine == "swarm" {
+        refused_by(copili::planner::Backend::Swarm, pipeline, plan, file)?;
+    }
+    Ok(())
 }
 
-/// Whether the containers the plan runs use options `backend` cannot carry: then each is
-/// shown, located, as validation errors are, before anything is created or written.
+/// [`CliError::Refused`] when the containers the plan runs use options `backend` cannot carry:
+/// each is shown, located, as validation errors are, before anything is created or written.
 pub(crate) fn refused_by(
     backend: copili::planner::Backend,
     pipeline: &copili::Pipeline,
     plan: &copili::Plan,
     file: &std::path::Path,
-) -> bool {
+) -> Result<(), CliError> {
     let refused = copili::planner::unsupported_among(pipeline.spec(), plan.order(), backend);
     if refused.is_empty() {
-        return false;
+        return Ok(());
     }
     let diagnostics = copili::Diagnostics { items: refused };
-    crate::output::eprint(&diagnostics.to_string());
-    let errors = diagnostics.error_count();
-    let file = if file.as_os_str() == "-" { "<stdin>".into() } else { file.display().to_string() };
-    let (verb, name) = match backend {
-        copili::planner::Backend::Swarm => ("run on", "Docker Swarm"),
-        copili::planner::Backend::Argo => ("be exported to", "Argo Workflows"),
-    };
-    errln!("\nerror: `{file}` cannot {verb} {name}: {errors} {}", if errors == 1 { "error" } else { "errors" });
-    true
+    Err(CliError::Refused { diagnostics, file: file.display().to_string(), backend })
 }
 
-/// Whether `--engine` names an engine; if not (`none`), says so. `none` is `plan`'s way not to
+/// [`CliError::Usage`] when `--engine` names no engine (`none`). `none` is `plan`'s way not to
 /// ask an engine, and `COPILI_ENGINE` is read by every command, so `run` may well be given it:
 /// it must never mean a client binary called `none`.
-pub(crate) fn names_an_engine(command: &str, engine: &str) -> bool {
+pub(crate) fn require_engine(command: &str, engine: &str) -> Result<(), CliError> {
     if engine != "none" {
-        return true;
+        return Ok(());
     }
-    errln!(
-        "error: --engine none: `copili {command}` needs a container engine (auto, docker, podman, swarm or a \
+    Err(CliError::Usage(format!(
+        "--engine none: `copili {command}` needs a container engine (auto, docker, podman, swarm or a \
          client's path); `none` is for `copili plan` (COPILI_ENGINE may have set it)"
-    );
-    false
+    )))
+}
+
+/// [`require_engine`] for `service`, until service mode returns [`CliError`]s too: whether
+/// `--engine` names an engine; if not, says so.
+pub(crate) fn names_an_engine(command: &str, engine: &str) -> bool {
+    require_engine(command, engine).map_err(|error| error.report()).is_ok()
 }
 
 /// The engine `--engine` names: `auto`, `docker`, `podman`, `swarm` (Docker Swarm mode through
@@ -281,30 +246,24 @@ impl ImageIds {
 }
 
 /// `copili run`.
-pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> anyhow::Result<i32> {
-    if !once.dry_run && !names_an_engine("run", &args.engine) {
-        return Ok(exit_code::INVALID_INPUT);
+pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32, CliError> {
+    if !once.dry_run {
+        require_engine("run", &args.engine)?;
     }
-    let session = match start_session(input, args, once.dry_run, false)? {
-        Ok(session) => session,
-        Err(code) => return Ok(code),
-    };
+    let session = open_session(input, args, once.dry_run, false)?;
     let Session { pipeline, plan, engine, config, state, .. } = &session;
-    let policy = match state.as_ref().map(|s| SkipPolicy::new(&s.lock(), args.force, once.resume)).transpose() {
-        Ok(policy) => policy,
-        Err(message) => {
-            errln!("error: {message}");
-            return Ok(exit_code::FAILURE);
-        }
-    };
+    let policy = state
+        .as_ref()
+        .map(|s| SkipPolicy::new(&s.lock(), args.force, once.resume))
+        .transpose()
+        .map_err(CliError::Resume)?;
     if once.resume && policy.is_none() {
-        errln!("error: --resume: this pipeline has no previous run to resume");
-        return Ok(exit_code::FAILURE);
+        return Err(CliError::Resume("--resume: this pipeline has no previous run to resume".into()));
     }
 
     let cancel = CancelToken::new();
     let signal = Arc::new(AtomicI32::new(0));
-    let signals = watch_signals(&cancel, &signal)?;
+    let signals = watch_signals(&cancel, &signal).map_err(CliError::Signals)?;
 
     let spec = pipeline.spec();
     let started_at = SystemTime::now();
@@ -354,10 +313,17 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> anyhow::Res
     Ok(code)
 }
 
-/// `--report` on every outcome: also when the run could not start (engine unavailable,
-/// pipeline already running), every container recorded as cancelled with the reason.
-fn write_report_without_run(args: &RunArgs, pipeline: &copili::Pipeline, plan: &copili::Plan, reason: &str, code: i32) {
-    let Some(path) = &args.report else { return };
+/// `--report` on every outcome: also when the run could not start (engine unavailable, a
+/// network missing), every container recorded as cancelled with the reason. What could not be
+/// written, for the caller to say after the reason the run did not start.
+fn write_report_without_run(
+    args: &RunArgs,
+    pipeline: &copili::Pipeline,
+    plan: &copili::Plan,
+    reason: &str,
+    code: i32,
+) -> Vec<String> {
+    let Some(path) = &args.report else { return Vec::new() };
     let now = SystemTime::now();
     let info = RunInfo::new(pipeline, run_id(), &args.engine, now);
     let mut report = JsonReport::new(path, &info, system_clock());
@@ -379,14 +345,7 @@ fn write_report_without_run(args: &RunArgs, pipeline: &copili::Pipeline, plan: &
         })
         .collect();
     report.finish(&RunSummary { outcomes, finished_at: now, exit_code: code });
-    for error in report.errors() {
-        errln!("warning: {error}");
-    }
-}
-
-/// The first line of a message (engines print several).
-fn one_line(text: &str) -> String {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    report.errors().iter().map(ToString::to_string).collect()
 }
 
 /// `--set-env` and `--label`.
@@ -433,7 +392,7 @@ fn run_id() -> String {
 }
 
 /// SIGINT and SIGTERM become cancellation: the first stops gracefully, the second at once.
-fn watch_signals(cancel: &CancelToken, received: &Arc<AtomicI32>) -> anyhow::Result<signal_hook::iterator::Handle> {
+fn watch_signals(cancel: &CancelToken, received: &Arc<AtomicI32>) -> std::io::Result<signal_hook::iterator::Handle> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     let handle = signals.handle();
@@ -466,59 +425,33 @@ fn clean_all_idle(engine: &dyn Engine) -> Result<(usize, usize), copili_runtime:
 }
 
 /// `copili clean [FILE]`.
-pub fn clean(file: Option<&std::path::Path>, name: Option<&str>, engine: &str) -> anyhow::Result<i32> {
-    if !names_an_engine("clean", engine) {
-        return Ok(exit_code::INVALID_INPUT);
-    }
+pub fn clean(file: Option<&std::path::Path>, name: Option<&str>, engine: &str) -> Result<i32, CliError> {
+    require_engine("clean", engine)?;
     let identity = match (name, file) {
         (Some(name), _) => Some(name.to_string()),
         (None, Some(file)) => {
             let options = copili::LoadOptions::from_process();
             match copili::Pipeline::from_path(file, &options) {
                 Ok(pipeline) => Some(pipeline.identity().to_string()),
-                Err(diagnostics) => {
-                    crate::output::eprint(&diagnostics.to_string());
-                    return Ok(exit_code::INVALID_INPUT);
-                }
+                // The diagnostics alone, without the summary line `validate` ends with.
+                Err(diagnostics) => return Err(CliError::Diagnostics(diagnostics)),
             }
         }
         (None, None) => None,
     };
-    let engine = match select_engine(engine, false) {
-        Ok(engine) => engine,
-        Err(e) => {
-            errln!("error: container engine `{engine}` unavailable: {e}");
-            return Ok(exit_code::ENGINE_UNAVAILABLE);
-        }
-    };
-    if let Err(e) = engine.ping() {
-        errln!("error: container engine `{}` does not answer: {}", engine.name(), one_line(&e.to_string()));
-        return Ok(exit_code::ENGINE_UNAVAILABLE);
-    }
+    let engine = select_engine(engine, false)
+        .map_err(|source| CliError::EngineMissing { engine: engine.to_string(), source })?;
+    engine.ping().map_err(|source| CliError::EngineSilent { engine: engine.name().to_string(), source })?;
     // Never a live run's containers: cleaning a pipeline takes its lock.
     let _lock = match &identity {
-        Some(identity) => match PipelineLock::acquire(&PipelineLock::default_dir(), identity) {
-            Ok(lock) => Some(lock),
-            Err(e) => {
-                errln!("error: {e}");
-                return Ok(exit_code::FAILURE);
-            }
-        },
+        Some(identity) => Some(PipelineLock::acquire(&PipelineLock::default_dir(), identity)?),
         None => None,
     };
-    let result = match &identity {
+    let (containers, networks) = match &identity {
         Some(identity) => runner::clean(&*engine, Some(identity)),
         None => clean_all_idle(&*engine),
-    };
-    match result {
-        Ok((containers, networks)) => {
-            let plural = |n: usize, word: &str| if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") };
-            outln!("removed {} and {}", plural(containers, "container"), plural(networks, "network"));
-            Ok(exit_code::SUCCESS)
-        }
-        Err(e) => {
-            errln!("error: {}", one_line(&e.to_string()));
-            Ok(exit_code::FAILURE)
-        }
     }
+    .map_err(CliError::Engine)?;
+    outln!("removed {} and {}", plural(containers, "container"), plural(networks, "network"));
+    Ok(exit_code::SUCCESS)
 }
