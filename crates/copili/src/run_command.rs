@@ -222,7 +222,8 @@ pub(crate) fn reporters_for(args: &RunArgs, dry_run: bool, info: &RunInfo, summa
 /// Records a run in the state; a failure to write is a warning (the run itself happened).
 pub(crate) fn record_state(state: &RunState, spec: &copili::model::Pipeline, record: RecordedRun<'_>) {
     if let Err(e) = state.record_run(spec, &record) {
-        errln!("warning: {e}");
+        // With its cause: `cannot write the state file …: No space left on device`.
+        errln!("warning: {}", crate::error::chain(&e));
     }
 }
 
