@@ -20,7 +20,14 @@ use copili_runtime::runner::MissingNetwork;
 use copili_runtime::EngineError;
 use copili_state::StateError;
 
-use crate::output::{self, errln};
+use crate::output;
+
+/// Appends one of copili's own lines to `out`, as `errln!` would say it.
+macro_rules! own {
+    ($out:expr, $($arg:tt)*) => {
+        $out.push_str(&copili::model::escape::escape_controls_in_lines(&format!("{}\n", format_args!($($arg)*))))
+    };
+}
 
 /// Why a command stopped before doing what it was asked.
 #[derive(Debug)]
@@ -149,68 +156,81 @@ impl CliError {
         }
     }
 
-    /// Says the error on standard error, every line of it: the one place the binary words an
-    /// error that stopped a command.
+    /// Says the error on standard error, every line of it.
     pub(crate) fn report(&self) {
+        output::eprint(&self.to_text());
+    }
+
+    /// The error as [`report`](CliError::report) says it: the one place the binary words an
+    /// error that stopped a command. Diagnostics as they are (they escape what they quote);
+    /// copili's own lines with the characters that would act on a terminal escaped.
+    pub(crate) fn to_text(&self) -> String {
+        let mut out = String::new();
         match self {
             CliError::Invalid { diagnostics, file } => {
-                output::eprint(&diagnostics.to_string());
-                errln!("\n{}", invalid_summary(diagnostics, file));
+                out.push_str(&diagnostics.to_string());
+                own!(out, "\n{}", invalid_summary(diagnostics, file));
             }
-            CliError::Diagnostics(diagnostics) => output::eprint(&diagnostics.to_string()),
+            CliError::Diagnostics(diagnostics) => out.push_str(&diagnostics.to_string()),
             CliError::Refused { diagnostics, file, backend } => {
-                output::eprint(&diagnostics.to_string());
+                out.push_str(&diagnostics.to_string());
                 let (verb, name) = match backend {
                     Backend::Swarm => ("run on", "Docker Swarm"),
                     Backend::Argo => ("be exported to", "Argo Workflows"),
                 };
                 let errors = plural(diagnostics.error_count(), "error");
-                errln!("\nerror: `{}` cannot {verb} {name}: {errors}", shown_file(file));
+                own!(out, "\nerror: `{}` cannot {verb} {name}: {errors}", shown_file(file));
             }
-            CliError::Usage(message) | CliError::Resume(message) => errln!("error: {message}"),
-            CliError::Stdin(source) => errln!("error: cannot read the pipeline from standard input: {source}"),
+            CliError::Usage(message) | CliError::Resume(message) => own!(out, "error: {message}"),
+            CliError::Stdin(source) => own!(out, "error: cannot read the pipeline from standard input: {source}"),
             CliError::EngineMissing { engine, source } => {
-                errln!("error: container engine `{engine}` unavailable: {source}");
+                own!(out, "error: container engine `{engine}` unavailable: {source}");
             }
             CliError::EngineSilent { engine, source } => {
-                errln!("error: container engine `{engine}` does not answer: {}", one_line(&source.to_string()));
+                own!(out, "error: container engine `{engine}` does not answer: {}", one_line(&source.to_string()));
             }
             CliError::NetworksUnlisted { engine, source } => {
-                errln!("error: container engine `{engine}` could not list networks: {}", one_line(&source.to_string()));
+                own!(
+                    out,
+                    "error: container engine `{engine}` could not list networks: {}",
+                    one_line(&source.to_string())
+                );
             }
             CliError::NetworksMissing { engine, missing } => {
                 let client = if engine.contains("podman") { "podman" } else { "docker" };
                 for m in missing {
-                    errln!("error: container `{}`: network `{}` does not exist on {engine}", m.container, m.network);
+                    own!(out, "error: container `{}`: network `{}` does not exist on {engine}", m.container, m.network);
                 }
                 let first = missing.first().map_or("NETWORK", |m| m.network.as_str());
-                errln!(
+                own!(
+                    out,
                     "help: `networks` joins networks made outside copili: create it first (`{client} network create {first}`), \
                      or start the stack that makes it; `{client} network ls` lists those there are"
                 );
             }
-            CliError::Export(source) => errln!("error: {}", chain(source)),
-            CliError::Lock(source) => errln!("error: {}", chain(source)),
+            CliError::Export(source) => own!(out, "error: {}", chain(source)),
+            CliError::Lock(source) => own!(out, "error: {}", chain(source)),
             CliError::State(source) => {
-                errln!("error: {}", chain(source));
-                errln!("help: move the file away to start with an empty state, or pass --state-dir");
+                own!(out, "error: {}", chain(source));
+                own!(out, "help: move the file away to start with an empty state, or pass --state-dir");
             }
-            CliError::Signals(source) => errln!("error: {}", chain(source)),
-            CliError::Engine(source) => errln!("error: {}", one_line(&source.to_string())),
-            CliError::Write { path, source } => errln!("error: cannot write {}: {source}", path.display()),
-            CliError::CreateDir { path, source } => errln!("error: cannot create {}: {source}", path.display()),
+            CliError::Signals(source) => own!(out, "error: {}", chain(source)),
+            CliError::Engine(source) => own!(out, "error: {}", one_line(&source.to_string())),
+            CliError::Write { path, source } => own!(out, "error: cannot write {}: {source}", path.display()),
+            CliError::CreateDir { path, source } => own!(out, "error: cannot create {}: {source}", path.display()),
             CliError::NotStarted { cause, report_errors } => {
-                cause.report();
+                out.push_str(&cause.to_text());
                 for error in report_errors {
-                    errln!("warning: {error}");
+                    own!(out, "warning: {error}");
                 }
             }
             CliError::Internal(what) => {
-                errln!("error: internal error: {what}");
-                errln!("note: this is a bug in copili; please report it, with the command that met it");
+                own!(out, "error: internal error: {what}");
+                own!(out, "note: this is a bug in copili; please report it, with the command that met it");
             }
-            CliError::Other(error) => errln!("error: {error:#}"),
+            CliError::Other(error) => own!(out, "error: {error:#}"),
         }
+        out
     }
 
     /// The error a panic caught at the edge stands for, with the panic's message.
@@ -358,6 +378,27 @@ mod tests {
         };
         let error = CliError::NotStarted { cause: Box::new(cause), report_errors: vec!["cannot write r".into()] };
         assert_eq!(error.exit_code(), exit_code::ENGINE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn an_internal_error_says_it_is_a_bug() {
+        let error = CliError::Internal("copili panicked: an invariant broke".into());
+        insta::assert_snapshot!("internal", error.to_text());
+    }
+
+    #[test]
+    fn a_state_file_error_says_its_cause() {
+        let source = serde_json::from_str::<serde_json::Value>("{ not json").expect_err("not JSON");
+        let error = CliError::State(StateError::Corrupt { path: ".copili/nightly.json".into(), source });
+        insta::assert_snapshot!("state_corrupt", error.to_text());
+    }
+
+    #[test]
+    fn own_lines_are_escaped_diagnostics_are_not_reworded() {
+        let error = CliError::Usage("--label `a\u{1b}[31m`: expected KEY=VALUE".into());
+        assert!(!error.to_text().contains('\u{1b}'), "{}", error.to_text());
+        let error = CliError::Diagnostics(Diagnostics { items: Vec::new() });
+        assert_eq!(error.to_text(), "");
     }
 
     #[test]
