@@ -3,7 +3,6 @@
 //! lock, removes leftovers of a crashed run, turns SIGINT/SIGTERM into cancellation, runs,
 //! reports, and maps the outcome to an exit code.
 
-use std::collections::HashMap;
 use std::io::IsTerminal as _;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,7 +11,7 @@ use std::time::SystemTime;
 use copili::exit_code;
 use copili::model::Secret;
 use copili::report::{system_clock, Console, JsonReport, LogFiles, Reporter as _, Reporters, RunInfo, RunSummary};
-use copili::run_state::{RecordedRun, RunState, SkipPolicy};
+use copili::run_state::{ImageIds, RecordedRun, RunState, SkipPolicy};
 use copili_runtime::lock::PipelineLock;
 use copili_runtime::runner::{self, CancelToken, RunConfig, RunEvent, Status};
 use copili_runtime::{CliEngine, Engine, EngineError, EngineKind, SwarmEngine};
@@ -224,25 +223,6 @@ pub(crate) fn record_state(state: &RunState, spec: &copili::model::Pipeline, rec
     if let Err(e) = state.record_run(spec, &record) {
         // With its cause: `cannot write the state file …: No space left on device`.
         errln!("warning: {}", crate::error::chain(&e));
-    }
-}
-
-/// Collects the image ids a run reports (`ImageEvent::Identified`), for the state: the runner
-/// looks them up while the containers run, not after.
-#[derive(Default)]
-pub(crate) struct ImageIds(Mutex<HashMap<String, String>>);
-
-impl ImageIds {
-    /// Keeps the id an event reports, if it reports one.
-    pub(crate) fn note(&self, event: &RunEvent) {
-        if let RunEvent::Image { image, event: copili_runtime::images::ImageEvent::Identified { id }, .. } = event {
-            self.0.lock().unwrap_or_else(PoisonError::into_inner).insert(image.clone(), id.clone());
-        }
-    }
-
-    /// The ids by image reference.
-    pub(crate) fn take(self) -> HashMap<String, String> {
-        self.0.into_inner().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

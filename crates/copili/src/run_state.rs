@@ -99,6 +99,30 @@ impl RunState {
     }
 }
 
+/// Collects the image ids a run reports (`ImageEvent::Identified`), for the state: the runner
+/// looks them up while the containers run, not after.
+#[derive(Debug, Default)]
+pub struct ImageIds(Mutex<HashMap<String, String>>);
+
+impl ImageIds {
+    /// Keeps the id an event reports, if it reports one.
+    pub fn note(&self, event: &copili_runtime::runner::RunEvent) {
+        if let copili_runtime::runner::RunEvent::Image {
+            image,
+            event: copili_runtime::images::ImageEvent::Identified { id },
+            ..
+        } = event
+        {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner).insert(image.clone(), id.clone());
+        }
+    }
+
+    /// The ids by image reference.
+    pub fn take(self) -> HashMap<String, String> {
+        self.0.into_inner().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// What [`RunState::record_run`] records.
 pub struct RecordedRun<'a> {
     /// The run's id.

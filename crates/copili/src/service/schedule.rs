@@ -1,6 +1,6 @@
-//! Service mode's bookkeeping (`copili service`): when each service container is next due, which
-//! are due now, and that none runs twice at once. Pure: the caller supplies the time, so the
-//! arithmetic is tested without waiting.
+//! Service mode's bookkeeping: when each service container is next due, which are due now, and
+//! that none runs twice at once. Pure: the caller supplies the time, so the arithmetic is tested
+//! without waiting.
 //!
 //! A container's schedule is its own `schedule:` (in its `timezone:`), else the run's
 //! (`--every` / `--cron`, `--timezone`), else the seed's default, daily at 00:00 local time.
