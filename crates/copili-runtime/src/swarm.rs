@@ -67,6 +67,30 @@ impl SwarmEngine {
         SwarmEngine { docker }
     }
 
+    /// The command lines a swarm run makes for `spec`, in order, shell-quoted (`plan --engine
+    /// swarm`): its overlay network when it has sidecars, then a `service create` per sidecar
+    /// and one for the job. The same argv as a run's, from the same functions, rendered as a dry run renders them.
+    pub fn planned_command_lines(
+        &self,
+        spec: &copili_model::ContainerSpec,
+        config: &crate::runner::RunConfig,
+    ) -> Vec<String> {
+        // Rendered as a dry run renders the commands it does not run.
+        let line = |argv: &[String]| self.docker.render_quoted(argv);
+        let mut lines = Vec::new();
+        if !spec.sidecars.is_empty() {
+            let network = config.engine_name(&[&spec.name, "net"]);
+            let labels = crate::runner::copili_labels(&config.identity, &config.run_id, &spec.name, "network");
+            lines.push(line(&network_create_args(&network, &labels)));
+        }
+        for (sidecar, request) in crate::runner::planned_requests(spec, config) {
+            if let Ok(command) = self.service_command(&request, sidecar.is_none()) {
+                lines.push(line(&command.args));
+            }
+        }
+        lines
+    }
+
     /// The `docker service create` command for a request: a job for a pipeline's container
     /// (`job`), a service of one replica for a sidecar. Public for `plan --engine swarm`.
     pub fn service_command(&self, request: &CreateRequest, job: bool) -> Result<ServiceCommand, EngineError> {
@@ -349,6 +373,18 @@ impl Task {
     fn has_ended(&self) -> bool {
         matches!(self.state.as_str(), "complete" | "failed" | "rejected" | "shutdown" | "orphaned" | "remove")
     }
+}
+
+/// `network create` of a container's attachable overlay network (the job and its sidecars
+/// meet on it).
+fn network_create_args(name: &str, labels: &[(String, String)]) -> Vec<String> {
+    let mut argv = args(["network", "create", "--driver", "overlay", "--attachable"]);
+    for (key, value) in labels {
+        argv.push("--label".into());
+        argv.push(format!("{key}={value}"));
+    }
+    argv.push(name.to_string());
+    argv
 }
 
 /// Whether a task's `CurrentState` (`Running 3 seconds ago`) is one before its end.
@@ -641,13 +677,7 @@ impl Engine for SwarmEngine {
     }
 
     fn network_create(&self, name: &str, labels: &[(String, String)]) -> Result<(), EngineError> {
-        let mut a = args(["network", "create", "--driver", "overlay", "--attachable"]);
-        for (key, value) in labels {
-            a.push("--label".into());
-            a.push(format!("{key}={value}"));
-        }
-        a.push(name.to_string());
-        self.docker.run(&a).map(|_| ())
+        self.docker.run(&network_create_args(name, labels)).map(|_| ())
     }
 
     /// The manager accepts the removal at once but deletes an overlay network only once the
@@ -800,6 +830,41 @@ mod tests {
             line.contains(r"--health-cmd redis-cli ping 'it'\''s' --health-interval=250ms --health-timeout=30s --health-retries=2147483647"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn the_planned_command_lines_are_the_commands_a_run_makes() {
+        use std::sync::{Arc, Mutex};
+        let text = "p:\n  - name: job\n    image_repo: x\n    sidecars:\n      - {name: cache, image_repo: redis}\n";
+        let options = copili_model::LoadOptions { env_file: copili_model::EnvFile::Disabled, ..Default::default() };
+        let pipeline = copili_model::load(copili_model::Input::Text(text), &options).expect("valid");
+        let config = crate::runner::RunConfig {
+            identity: "p".into(),
+            run_id: "r1".into(),
+            jobs: 1,
+            fail_fast: false,
+            stop_timeout: Duration::from_secs(10),
+            global_env: Vec::new(),
+            global_labels: Vec::new(),
+            policies: Vec::new(),
+            images: Default::default(),
+            instance: None,
+        };
+        let shown = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&shown);
+        let engine = SwarmEngine::new(
+            CliEngine::new("docker", EngineKind::Docker).dry_run(move |line| sink.lock().expect("lines").push(line)),
+        );
+        let spec = &pipeline.containers[0];
+        let lines = engine.planned_command_lines(spec, &config);
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        // The network, as the engine creates it.
+        let labels = crate::runner::copili_labels("p", "r1", "job", "network");
+        engine.network_create("p-job-net", &labels).expect("shown");
+        assert_eq!(shown.lock().expect("lines").as_slice(), &lines[..1]);
+        assert!(lines[0].starts_with("docker network create --driver overlay --attachable --label "), "{}", lines[0]);
+        assert!(lines[1].contains("--name p-job-cache") && lines[1].contains("--replicas 1"), "{}", lines[1]);
+        assert!(lines[2].contains("--name p-job ") && lines[2].contains("--mode replicated-job"), "{}", lines[2]);
     }
 
     #[test]

@@ -169,17 +169,6 @@ fn swarm_commands(pipeline: &Pipeline, plan: &Plan) -> Vec<(String, Vec<String>)
     let mut out = Vec::new();
     for c in plan.order() {
         let container = &spec.containers[c];
-        let mut lines = Vec::new();
-        if !container.sidecars.is_empty() {
-            let network = config.engine_name(&[&container.name, "net"]);
-            let labels =
-                copili::runtime::runner::copili_labels(&config.identity, &config.run_id, &container.name, "network");
-            let mut line = String::from("docker network create --driver overlay --attachable");
-            for (key, value) in labels {
-                line.push_str(&format!(" --label {}", copili::runtime::shell_quote(&format!("{key}={value}"))));
-            }
-            lines.push(format!("{line} {network}"));
-        }
         for (sidecar, request) in copili::runtime::runner::planned_requests(container, &config) {
             let binds = request.mounts.iter().any(|m| matches!(m.source, copili::runtime::MountSource::Host(_)));
             if binds && request.placement.is_empty() {
@@ -188,14 +177,8 @@ fn swarm_commands(pipeline: &Pipeline, plan: &Plan) -> Vec<(String, Vec<String>)
                     "warning: `{who}` bind-mounts a host path but has no `placement`: on a swarm the path is on whichever node runs it (add e.g. `placement: [node.hostname==…]`, or use shared storage)"
                 );
             }
-            if let Ok(command) = engine.service_command(&request, sidecar.is_none()) {
-                let line: Vec<String> = std::iter::once("docker".to_string())
-                    .chain(command.args.iter().cloned())
-                    .map(|a| copili::runtime::shell_quote(&a))
-                    .collect();
-                lines.push(line.join(" "));
-            }
         }
+        let lines = engine.planned_command_lines(container, &config);
         out.push((container.name.clone(), lines));
     }
     out
