@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::document::Span;
 
 /// The options of one container or sidecar; all empty by default.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct RunOptions {
     /// Existing engine networks to join, besides the job's own network (`networks:`).
     pub networks: Vec<NetworkAttachment>,
@@ -50,6 +50,7 @@ pub struct RunOptions {
     /// `--stop-timeout` for this container.
     pub stop_grace_period: Option<Duration>,
     /// Where each option was written (its key), for messages of backends that refuse it.
+    #[serde(skip)]
     pub written: Vec<(&'static str, Span)>,
 }
 
@@ -89,7 +90,7 @@ impl RunOptions {
 }
 
 /// An existing network a container joins.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NetworkAttachment {
     /// The engine network's name.
     pub name: String,
@@ -98,7 +99,7 @@ pub struct NetworkAttachment {
 }
 
 /// A container's network stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum NetworkMode {
     /// The engine's default bridge network.
     Bridge,
@@ -124,7 +125,7 @@ impl NetworkMode {
 }
 
 /// An `/etc/hosts` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ExtraHost {
     /// The host name.
     pub name: String,
@@ -133,7 +134,7 @@ pub struct ExtraHost {
 }
 
 /// The address of an `/etc/hosts` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum HostAddress {
     /// An IPv4 or IPv6 address.
     Ip(std::net::IpAddr),
@@ -143,7 +144,7 @@ pub enum HostAddress {
 }
 
 /// A host device made available in the container.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Device {
     /// The device on the host, or a CDI name (`vendor.com/class=name`).
     pub host: String,
@@ -168,7 +169,7 @@ impl Device {
 }
 
 /// GPUs requested.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum Gpus {
     /// Every GPU of the host.
     All,
@@ -179,7 +180,7 @@ pub enum Gpus {
 }
 
 /// A tmpfs mount.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Tmpfs {
     /// The absolute path in the container.
     pub target: String,
@@ -216,7 +217,7 @@ impl Tmpfs {
 }
 
 /// A process resource limit.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Ulimit {
     /// Its name as the engines take it (`nofile`, `nproc`, `memlock`, …).
     pub name: String,

@@ -11,6 +11,14 @@ use regex::Regex;
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Secret(String);
 
+/// Serialized as [`Secret::MASK`], never its value: a serialized description (the state's
+/// hash of it) carries no secret.
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(Secret::MASK)
+    }
+}
+
 impl Secret {
     /// What every rendering of a secret shows.
     pub const MASK: &'static str = "****";

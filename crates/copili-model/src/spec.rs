@@ -43,7 +43,7 @@ pub struct VariableUse {
 }
 
 /// One container of a pipeline, or a sidecar of one.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ContainerSpec {
     /// The identifier within the pipeline (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`), also its hostname.
     pub name: String,
@@ -94,6 +94,7 @@ pub struct ContainerSpec {
     /// a pipeline of 10,000 containers keeps every description in memory.
     pub build: Option<Box<BuildSpec>>,
     /// A service container's own schedule (`schedule:`), else the run's.
+    #[serde(serialize_with = "serialize_display")]
     pub schedule: Option<Box<copili_schedule::Schedule>>,
     /// The time zone of the schedule (`timezone:`, an IANA name or `local`), else the run's.
     pub timezone: Option<String>,
@@ -111,12 +112,24 @@ pub struct ContainerSpec {
     /// when none is set (read them with [`ContainerSpec::options`]).
     pub run_options: Option<Box<RunOptions>>,
     /// Where things were written, for the planner's messages.
+    #[serde(skip)]
     pub spans: ContainerSpans,
+}
+
+/// A value as it is written (a schedule), in the canonical serialization of a description.
+fn serialize_display<T: std::fmt::Display, S: serde::Serializer>(
+    value: &Option<Box<T>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serializer.collect_str(value),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// A sidecar's readiness check (`ready:`), like compose's healthcheck or a GitHub Actions
 /// service's health options.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReadyCheck {
     /// The command run inside the sidecar (`exec`); ready when it exits 0.
     pub command: Vec<String>,
@@ -148,7 +161,7 @@ pub struct ContainerSpans {
 }
 
 /// CPU and memory limits and reservations (`resources:`).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
 pub struct Resources {
     /// The most the container may use.
     pub limits: ResourceAmounts,
@@ -157,7 +170,7 @@ pub struct Resources {
 }
 
 /// Amounts of CPU and memory.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
 pub struct ResourceAmounts {
     /// CPUs, fractions allowed.
     pub cpus: Option<f64>,
@@ -166,7 +179,7 @@ pub struct ResourceAmounts {
 }
 
 /// When an image is pulled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub enum PullPolicy {
     /// Before every run, even when an image of that name and tag is present (copili 1.4's
     /// "force pull").
@@ -206,7 +219,7 @@ impl std::fmt::Display for PullPolicy {
 }
 
 /// How to build a container's image (`build:`), tagged with the container's `image_repo:tag`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BuildSpec {
     /// Where the build context comes from.
     pub context: BuildContext,
@@ -219,7 +232,7 @@ pub struct BuildSpec {
 }
 
 /// A build context: a directory, or a git repository cloned for the build.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum BuildContext {
     /// A directory on the host.
     Dir {
@@ -314,7 +327,7 @@ impl ContainerSpec {
 }
 
 /// A mount.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Volume {
     /// What is mounted.
     pub source: VolumeSource,
@@ -325,7 +338,7 @@ pub struct Volume {
 }
 
 /// What a mount takes its content from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum VolumeSource {
     /// A named engine volume (a bare name such as `pgdata`).
     Named(String),

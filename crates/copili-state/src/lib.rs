@@ -71,6 +71,13 @@ pub enum StateError {
         #[source]
         source: io::Error,
     },
+    /// The operating system gave no random bytes (for the state's salt).
+    #[error("cannot get random bytes from the operating system")]
+    Random {
+        /// Its reason.
+        #[source]
+        source: getrandom::Error,
+    },
 }
 
 /// A directory of state files, one per pipeline identity.
@@ -171,10 +178,48 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<PipelineState, StateError> {
     serde_json::from_slice(bytes).map_err(corrupt)
 }
 
-/// A stable hash of `bytes` as 64 lowercase hex digits (SHA-256). The caller hashes a
-/// canonical description of a container, to tell whether it changed since it last ran.
+/// A stable hash of `bytes` as 64 lowercase hex digits (SHA-256).
 pub fn spec_hash(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().fold(String::with_capacity(64), |mut hex, byte| {
+    hex(&Sha256::digest(bytes))
+}
+
+/// The hash of a container's description: SHA-256 of `description` serialized canonically —
+/// compact JSON with every object's keys sorted, so that neither the order of fields in the
+/// code nor that of keys in the file changes it. The caller leaves secret values out of the
+/// description (or puts their [`salted_hash`] in), so the state holds none.
+pub fn canonical_hash(description: &serde_json::Value) -> String {
+    spec_hash(canonical(description).to_string().as_bytes())
+}
+
+/// `value` with the keys of every object sorted.
+fn canonical(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by_key(|(key, _)| *key);
+            Value::Object(entries.into_iter().map(|(key, value)| (key.clone(), canonical(value))).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The hash of a secret value with the state's salt ([`PipelineState::hash_salt`]): it changes
+/// when the value does, but cannot be looked up in a table of hashes of common values, nor
+/// compared between two state files.
+pub fn salted_hash(salt: &str, value: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    // The salt's length first: salt and value cannot trade bytes.
+    hasher.update((salt.len() as u64).to_be_bytes());
+    hasher.update(salt.as_bytes());
+    hasher.update(value);
+    hex(&hasher.finalize())
+}
+
+/// Lowercase hex digits of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut hex, byte| {
         let _ = write!(hex, "{byte:02x}");
         hex
     })

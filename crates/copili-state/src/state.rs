@@ -25,6 +25,12 @@ pub struct PipelineState {
     /// The schedule bookkeeping of each service container, by name.
     #[serde(default)]
     pub service: BTreeMap<String, ServiceRecord>,
+    /// A random salt (hex) for the hashes of secret values in [`ContainerRecord::spec_hash`],
+    /// made on first use ([`PipelineState::hash_salt`]): the file holds no unsalted hash of a
+    /// secret, and equal secrets hash differently in two states. Empty until then (and in files
+    /// of older copili versions).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hash_salt: String,
 }
 
 impl Default for PipelineState {
@@ -34,6 +40,7 @@ impl Default for PipelineState {
             containers: BTreeMap::new(),
             history: Vec::new(),
             service: BTreeMap::new(),
+            hash_salt: String::new(),
         }
     }
 }
@@ -160,6 +167,17 @@ impl PipelineState {
         self.history.push(run);
         let excess = self.history.len().saturating_sub(HISTORY_LIMIT);
         self.history.drain(..excess);
+    }
+
+    /// The salt for hashes of secret values ([`crate::salted_hash`]), made now (random, 32
+    /// bytes) if this state has none yet; it is saved with the state.
+    pub fn hash_salt(&mut self) -> Result<&str, crate::StateError> {
+        if self.hash_salt.is_empty() {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map_err(|source| crate::StateError::Random { source })?;
+            self.hash_salt = crate::hex(&bytes);
+        }
+        Ok(&self.hash_salt)
     }
 
     /// The bookkeeping of service container `name`, created empty if it has none.

@@ -235,3 +235,52 @@ fn the_directory_is_private() {
     let mode = fs::metadata(store.path(IDENTITY)).expect("metadata").permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn canonical_hash_sorts_keys_at_every_level() {
+    let one: serde_json::Value =
+        serde_json::from_str(r#"{"b": 1, "a": {"y": [1, {"q": 1, "p": 2}], "x": null}}"#).expect("JSON");
+    let other: serde_json::Value =
+        serde_json::from_str(r#"{"a": {"x": null, "y": [1, {"p": 2, "q": 1}]}, "b": 1}"#).expect("JSON");
+    assert_eq!(canonical_hash(&one), canonical_hash(&other));
+    assert_eq!(canonical_hash(&one), spec_hash(br#"{"a":{"x":null,"y":[1,{"p":2,"q":1}]},"b":1}"#));
+    let reordered: serde_json::Value =
+        serde_json::from_str(r#"{"a": {"x": null, "y": [{"p": 2, "q": 1}, 1]}, "b": 1}"#).expect("JSON");
+    assert_ne!(canonical_hash(&one), canonical_hash(&reordered), "arrays keep their order");
+}
+
+#[test]
+fn salted_hashes_differ_by_salt_and_never_equal_the_plain_hash() {
+    assert_eq!(salted_hash("s", b"hunter2"), salted_hash("s", b"hunter2"));
+    assert_ne!(salted_hash("s", b"hunter2"), salted_hash("t", b"hunter2"));
+    assert_ne!(salted_hash("s", b"hunter2"), salted_hash("s", b"hunter3"));
+    assert_ne!(salted_hash("", b"hunter2"), spec_hash(b"hunter2"));
+    // The salt's length is hashed: moving bytes between salt and value changes the hash.
+    assert_ne!(salted_hash("ab", b"c"), salted_hash("a", b"bc"));
+}
+
+/// A file of an older copili (no `hash_salt`, hashes of the former format) still loads; the
+/// salt is made on first use and saved, and records keep their hashes until their container
+/// runs again.
+#[test]
+fn a_state_without_a_salt_loads_and_gets_one() {
+    let (_dir, store) = store();
+    let old = r#"{"version": 1, "containers": {"build": {"status": "succeeded", "exit_code": 0,
+        "started_at": "2026-11-25T12:00:00Z", "finished_at": "2026-11-25T12:00:01Z", "image_id": null,
+        "spec_hash": "0000000000000000000000000000000000000000000000000000000000000000", "run_id": "r1",
+        "last_success_at": "2026-11-25T12:00:01Z"}}, "history": [], "service": {}}"#;
+    fs::write(store.path(IDENTITY), old).expect("written");
+    let mut state = store.load(IDENTITY).expect("an old file loads");
+    assert_eq!(state.hash_salt, "");
+    assert_eq!(state.containers["build"].spec_hash, "0".repeat(64));
+    let salt = state.hash_salt().expect("a salt").to_string();
+    assert_eq!(salt.len(), 64);
+    assert_eq!(state.hash_salt().expect("the same salt"), salt);
+    store.save(IDENTITY, &state).expect("saved");
+    let text = fs::read_to_string(store.path(IDENTITY)).expect("read");
+    assert!(text.contains(&format!("\"hash_salt\": \"{salt}\"")), "{text}");
+    assert_eq!(store.load(IDENTITY).expect("loads").hash_salt, salt);
+    // A fresh state writes no empty salt.
+    store.save(IDENTITY, &PipelineState::default()).expect("saved");
+    assert!(!fs::read_to_string(store.path(IDENTITY)).expect("read").contains("hash_salt"));
+}

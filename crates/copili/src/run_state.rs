@@ -63,6 +63,7 @@ impl RunState {
     /// Records a run: the result of every container that ran or was meant to (not those left
     /// out, nor those skipped because they ran before), and the run in the history.
     pub fn record_run(&self, pipeline: &copili_model::Pipeline, run: &RecordedRun<'_>) -> Result<(), StateError> {
+        let salt = self.lock().hash_salt()?.to_string();
         self.update(|state| {
             let mut results = BTreeMap::new();
             for &c in run.containers {
@@ -81,7 +82,7 @@ impl RunState {
                         started_at: timestamp(started),
                         finished_at: outcome.finished_at.map(timestamp),
                         image_id: run.image_ids.get(&spec.image()).cloned(),
-                        spec_hash: spec_hash(spec),
+                        spec_hash: spec_hash(spec, &salt),
                         run_id: run.run_id.to_string(),
                         last_success_at: None,
                     },
@@ -157,20 +158,27 @@ fn status_of(status: Status) -> ContainerStatus {
     }
 }
 
-/// A hash of what a container's description says (positions in the file left out; secret
-/// values included, hashed), to tell whether it changed since it last ran.
-pub fn spec_hash(spec: &ContainerSpec) -> String {
-    let mut canonical = spec.clone();
-    canonical.spans = Default::default();
-    for sidecar in &mut canonical.sidecars {
-        sidecar.spans = Default::default();
-    }
-    let mut text = format!("{canonical:?}");
-    let all = std::iter::once(spec).chain(&spec.sidecars);
-    for (name, value) in all.flat_map(|s| s.env_vars.iter()) {
-        text.push_str(&format!("\n{name}={}", value.expose()));
-    }
-    copili_state::spec_hash(text.as_bytes())
+/// A hash of what a container's description says, to tell whether it changed since it last
+/// ran: the canonical serialization of the description (positions in the file left out,
+/// secrets masked), with the value of each environment variable of it and of its sidecars as
+/// its hash salted with the state's `salt` — a changed `env_vars` value changes the hash, as
+/// it always did, but the state holds no unsalted hash of a secret. (Registry passwords and
+/// build arguments are masked only, as before: changing them does not change the hash.)
+pub fn spec_hash(spec: &ContainerSpec, salt: &str) -> String {
+    let description = serde_json::to_value(spec).unwrap_or(serde_json::Value::Null);
+    let env_values: Vec<serde_json::Value> = std::iter::once(spec)
+        .chain(&spec.sidecars)
+        .map(|container| {
+            container
+                .env_vars
+                .iter()
+                .map(|(name, value)| {
+                    serde_json::json!([name, copili_state::salted_hash(salt, value.expose().as_bytes())])
+                })
+                .collect()
+        })
+        .collect();
+    copili_state::canonical_hash(&serde_json::json!({ "description": description, "env_values": env_values }))
 }
 
 /// What a run skips, from the state: the runner's [`Hooks::did_run`].
@@ -289,11 +297,68 @@ mod tests {
 
     #[test]
     fn the_hash_ignores_positions_but_not_values() {
-        let a = pipeline("p:\n  - {name: a, image_repo: x, env_vars: {K: v1}}\n");
-        let moved = pipeline("p:\n\n\n  - name: a\n    image_repo: x\n    env_vars: {K: v1}\n");
-        let changed = pipeline("p:\n  - {name: a, image_repo: x, env_vars: {K: v2}}\n");
-        assert_eq!(spec_hash(&a.containers[0]), spec_hash(&moved.containers[0]));
-        assert_ne!(spec_hash(&a.containers[0]), spec_hash(&changed.containers[0]));
+        let a = pipeline("p:\n  - {name: a, image_repo: x, env_vars: {K: v1}, user: '1000', tmpfs: [/tmp]}\n");
+        let moved = pipeline(
+            "p:\n\n\n  - name: a\n    tmpfs: [/tmp]\n    user: '1000'\n    image_repo: x\n    env_vars: {K: v1}\n",
+        );
+        let changed = pipeline("p:\n  - {name: a, image_repo: x, env_vars: {K: v2}, user: '1000', tmpfs: [/tmp]}\n");
+        let other_user = pipeline("p:\n  - {name: a, image_repo: x, env_vars: {K: v1}, user: '1001', tmpfs: [/tmp]}\n");
+        let hash = |p: &copili_model::Pipeline| spec_hash(&p.containers[0], "salt");
+        assert_eq!(hash(&a), hash(&moved), "positions and key order do not count");
+        assert_ne!(hash(&a), hash(&changed), "a changed env_vars value changes the hash");
+        assert_ne!(hash(&a), hash(&other_user));
+        assert_ne!(hash(&a), spec_hash(&a.containers[0], "another salt"), "the salt is in the hash");
+    }
+
+    #[test]
+    fn the_hash_holds_no_unsalted_hash_of_a_secret() {
+        let a = pipeline("p:\n  - {name: a, image_repo: x, env_vars: {K: hunter2}}\n");
+        let description = serde_json::to_string(&a.containers[0]).expect("serialized");
+        assert!(!description.contains("hunter2") && description.contains("****"), "{description}");
+        // What the hash is made of: the masked description and the salted hash of the value,
+        // never a hash of the value alone.
+        let unsalted = copili_state::spec_hash(b"hunter2");
+        let expected = copili_state::canonical_hash(&serde_json::json!({
+            "description": serde_json::to_value(&a.containers[0]).expect("serialized"),
+            "env_values": [[["K", copili_state::salted_hash("s", b"hunter2")]]],
+        }));
+        assert_eq!(spec_hash(&a.containers[0], "s"), expected);
+        assert_ne!(copili_state::salted_hash("s", b"hunter2"), unsalted);
+    }
+
+    #[test]
+    fn a_state_gets_a_salt_on_its_first_recorded_run_and_keeps_it() {
+        let p = pipeline("p:\n  - {name: a, image_repo: x, env_vars: {K: v1}}\n");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = RunState::open(dir.path(), "p").expect("opened");
+        assert_eq!(state.lock().hash_salt, "", "none before");
+        let outcomes = [outcome(Status::Succeeded)];
+        let now = SystemTime::now();
+        let no_ids = HashMap::new();
+        let record = |run_id| RecordedRun {
+            run_id,
+            command: RunCommand::Run,
+            outcomes: &outcomes,
+            containers: &[0],
+            image_ids: &no_ids,
+            started_at: now,
+            finished_at: now,
+            exit_code: 0,
+        };
+        state.record_run(&p, &record("r1")).expect("recorded");
+        let salt = state.lock().hash_salt.clone();
+        assert_eq!(salt.len(), 64);
+        let first = state.lock().containers["a"].spec_hash.clone();
+        assert_eq!(first, spec_hash(&p.containers[0], &salt));
+        // Read again (as the next copili does): the same salt, the same hash.
+        let reopened = RunState::open(dir.path(), "p").expect("reopened");
+        assert_eq!(reopened.lock().hash_salt, salt);
+        reopened.record_run(&p, &record("r2")).expect("recorded");
+        assert_eq!(reopened.lock().containers["a"].spec_hash, first);
+        let elsewhere = tempfile::tempdir().expect("temp dir");
+        let other = RunState::open(elsewhere.path(), "p").expect("opened");
+        other.record_run(&p, &record("r1")).expect("recorded");
+        assert_ne!(other.lock().containers["a"].spec_hash, first, "another state, another salt");
     }
 
     #[test]
