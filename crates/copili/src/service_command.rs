@@ -15,46 +15,27 @@ use copili::exit_code;
 use copili::report::{Reporter, RunInfo};
 use copili::service::{local_time, ServiceEvent, ServiceReporter, Supervisor, SystemClock, Timing};
 use copili_runtime::runner::CancelToken;
-use copili_schedule::jiff::{tz::TimeZone, Timestamp};
-use copili_schedule::Schedule;
+use copili_schedule::jiff::Timestamp;
 
 use crate::cli::{InputArgs, PlanFormat, RunArgs, ScheduleArgs, ServiceArgs};
 use crate::output::{errln, outln};
 use crate::run_command::{reporters_for, start_session, Session};
 
 /// The run's default schedule and zone (`--every` / `--cron`, `--timezone`).
-struct Defaults {
-    schedule: Schedule,
-    zone: TimeZone,
-    zone_name: String,
-}
-
-fn defaults(args: &ScheduleArgs) -> Result<Defaults, String> {
+fn defaults(args: &ScheduleArgs) -> Result<Timing, String> {
     let schedule = crate::cli::default_schedule(args.every.as_deref(), args.cron.as_deref())?;
     let zone_name = args.timezone.clone().unwrap_or_else(|| "local".into());
     let zone = copili_schedule::parse_time_zone(&zone_name).map_err(|e| format!("--timezone: {e}"))?;
-    Ok(Defaults { schedule, zone, zone_name })
+    Ok(Timing { schedule, zone, zone_name })
 }
 
 /// Each service container's timing: its own schedule and zone, else the run's.
 fn timings(
     spec: &copili::model::Pipeline,
     containers: &[usize],
-    defaults: &Defaults,
+    defaults: &Timing,
 ) -> Result<Vec<(usize, String, Timing, bool)>, String> {
-    let mut out = Vec::new();
-    for &c in containers {
-        let container = &spec.containers[c];
-        let (zone, zone_name) = match &container.timezone {
-            Some(name) => {
-                (copili_schedule::parse_time_zone(name).map_err(|e| format!("{}: {e}", container.name))?, name.clone())
-            }
-            None => (defaults.zone.clone(), defaults.zone_name.clone()),
-        };
-        let schedule = container.schedule.as_deref().cloned().unwrap_or_else(|| defaults.schedule.clone());
-        out.push((c, container.name.clone(), Timing { schedule, zone, zone_name }, container.catch_up));
-    }
-    Ok(out)
+    copili::service::timings(spec, containers, defaults).map_err(|e| format!("{}: {}", e.container, e.source))
 }
 
 /// The first SIGTERM or SIGINT drains the token (the supervisor starts nothing more and gives

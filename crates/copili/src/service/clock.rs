@@ -27,7 +27,7 @@ const POLL: Duration = Duration::from_millis(100);
 /// How long the system clock waits for the runs to end, service mode being stopped.
 const STOPPING_POLL: Duration = Duration::from_millis(50);
 
-/// The system clock: waits for real, at most [`POLL`] at a time.
+/// The system clock: waits for real, at most 100 ms at a time (50 ms while stopping).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
@@ -52,8 +52,8 @@ impl Clock for SystemClock {
 /// A clock for tests: it stands still until the supervisor waits, then jumps to the instant
 /// waited for. While runs are in progress it stands still (so that a run of the fake engine,
 /// which takes real time, ends at the instant it started), unless made to
-/// [`FakeClock::advance_while_running`]. Waiting past [`FakeClock::stop_at`] drains the cancel
-/// token there: service mode stops as at a first signal.
+/// [`FakeClock::advance_while_running`]. Waiting past its stop time ([`FakeClock::new`]) drains
+/// the cancel token there: service mode stops as at a first signal.
 #[derive(Debug)]
 pub struct FakeClock {
     now: Mutex<Timestamp>,

@@ -24,6 +24,41 @@ pub struct Timing {
     pub zone_name: String,
 }
 
+/// A container's `timezone:` is not a time zone.
+#[derive(Debug, thiserror::Error)]
+#[error("{container}: {source}")]
+pub struct TimingError {
+    /// The container's name.
+    pub container: String,
+    /// Why the zone is unknown.
+    #[source]
+    pub source: copili_schedule::ScheduleError,
+}
+
+/// Each of `containers`' timing for the [`crate::service::Supervisor`] (index, name, timing,
+/// `catch_up`): its own `schedule:` and `timezone:`, else the run's `default`.
+pub fn timings(
+    spec: &copili_model::Pipeline,
+    containers: &[usize],
+    default: &Timing,
+) -> Result<Vec<(usize, String, Timing, bool)>, TimingError> {
+    let mut out = Vec::new();
+    for &c in containers {
+        let Some(container) = spec.containers.get(c) else { continue };
+        let (zone, zone_name) = match &container.timezone {
+            Some(name) => {
+                let zone = copili_schedule::parse_time_zone(name)
+                    .map_err(|source| TimingError { container: container.name.clone(), source })?;
+                (zone, name.clone())
+            }
+            None => (default.zone.clone(), default.zone_name.clone()),
+        };
+        let schedule = container.schedule.as_deref().cloned().unwrap_or_else(|| default.schedule.clone());
+        out.push((c, container.name.clone(), Timing { schedule, zone, zone_name }, container.catch_up));
+    }
+    Ok(out)
+}
+
 /// One service container's place in the schedule.
 #[derive(Debug, Clone)]
 pub struct Entry {

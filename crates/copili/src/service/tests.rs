@@ -125,19 +125,13 @@ impl Scene {
         let service_plan =
             self.pipeline.plan(&Selection { service_only: true, ..Selection::default() }).expect("plannable");
         let state = self.state();
-        let timings = service_plan
-            .order()
-            .map(|c| {
-                let container = &self.pipeline.spec().containers[c];
-                let zone_name = container.timezone.clone().unwrap_or_else(|| "UTC".into());
-                let timing = Timing {
-                    schedule: container.schedule.as_deref().cloned().expect("a schedule"),
-                    zone: copili_schedule::parse_time_zone(&zone_name).expect("a zone"),
-                    zone_name,
-                };
-                (c, container.name.clone(), timing, container.catch_up)
-            })
-            .collect();
+        let default = Timing {
+            schedule: copili_schedule::Schedule::parse("daily 00:00").expect("valid"),
+            zone: copili_schedule::parse_time_zone("UTC").expect("known"),
+            zone_name: "UTC".into(),
+        };
+        let order: Vec<usize> = service_plan.order().collect();
+        let timings = timings(self.pipeline.spec(), &order, &default).expect("known zones");
         let config = config();
         let supervisor = Supervisor {
             pipeline: &self.pipeline,
