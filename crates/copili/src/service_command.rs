@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use copili::exit_code;
+use copili::report::service::{service_line, ServiceLine};
 use copili::report::{Reporter, RunInfo};
 use copili::service::{local_time, ServiceEvent, ServiceReporter, Supervisor, SystemClock, Timing};
 use copili_runtime::runner::CancelToken;
@@ -65,38 +66,10 @@ struct Printer<'a> {
 
 impl ServiceReporter for Printer<'_> {
     fn event(&self, event: &ServiceEvent<'_>) {
-        match event {
-            ServiceEvent::NothingToSchedule => {
-                outln!(
-                    "=== no service containers (`is_service_container: true`): nothing to schedule; stop with Ctrl-C"
-                )
-            }
-            ServiceEvent::Scheduled { name, next_due, timing } => {
-                outln!("=== {name} next due at {} ({})", local_time(*next_due, &timing.zone), timing.schedule)
-            }
-            ServiceEvent::Due { .. } => {}
-            ServiceEvent::SkippedOverlap { name, next_due, timing } => outln!(
-                "=== {name} is due but still running: not started again (next due at {})",
-                local_time(*next_due, &timing.zone)
-            ),
-            ServiceEvent::SkippedDependency { name, missing } => {
-                outln!("=== {name} skipped: its dependency {} has not succeeded yet", missing.join(", "))
-            }
-            ServiceEvent::RunStarted { run_id, names, initial: false, .. } => {
-                outln!("=== service run {run_id}: {}", names.join(", "))
-            }
-            ServiceEvent::RunFinished { run_id, results, initial: false } => {
-                let results: Vec<String> =
-                    results.iter().map(|(name, status)| format!("{name} {}", status.as_str())).collect();
-                outln!("=== service run {run_id} done: {}", results.join(", "))
-            }
-            ServiceEvent::RunStarted { initial: true, .. } | ServiceEvent::RunFinished { initial: true, .. } => {}
-            ServiceEvent::NextDue { name, next_due, timing } => {
-                outln!("=== {name} next due at {}", local_time(*next_due, &timing.zone))
-            }
-            ServiceEvent::StateNotWritten(e) => errln!("warning: {e}"),
-            ServiceEvent::ReportNotWritten(e) => errln!("warning: {e}"),
-            ServiceEvent::Stopped => outln!("=== service mode stopped"),
+        match service_line(event) {
+            Some(ServiceLine::Out(line)) => outln!("{line}"),
+            Some(ServiceLine::Err(line)) => errln!("{line}"),
+            None => {}
         }
     }
 

@@ -45,6 +45,7 @@
 pub mod console;
 pub mod json;
 pub mod log_files;
+pub mod service;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

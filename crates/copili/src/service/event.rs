@@ -1,5 +1,5 @@
-//! What the supervisor tells its reporter: typed events, worded by the reporter (the binary's
-//! prints the `=== …` lines of `copili service`).
+//! What the supervisor tells its reporter: typed events, worded by reporters
+//! ([`crate::report::service`] has the `=== …` lines `copili service` prints).
 
 use copili_runtime::runner::Status;
 use copili_schedule::jiff::Timestamp;
