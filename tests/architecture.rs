@@ -31,7 +31,6 @@ const KNOWN_LONG_FILES: &[&str] = &[
     "crates/copili-runtime/src/runner.rs",
     "crates/copili-runtime/src/swarm.rs",
     "crates/copili/src/export/argo.rs",
-    "crates/copili/src/service_command.rs",
 ];
 
 /// The modules that may call `Secret::expose`, with why: each hands a value to the one thing
