@@ -122,11 +122,10 @@ pub(crate) enum CliError {
         /// The report's write errors, each a warning.
         report_errors: Vec<String>,
     },
+    /// Service mode stopped on an error of its own.
+    Service(copili::service::ServiceError),
     /// A bug: a panic caught at the edge, a value copili made itself that would not serialize.
     Internal(String),
-    /// Anything else that stopped a command, with its causes (signal handlers that cannot be
-    /// installed, a command not yet on this type).
-    Other(anyhow::Error),
 }
 
 impl CliError {
@@ -150,7 +149,7 @@ impl CliError {
             | CliError::Engine(_)
             | CliError::Write { .. }
             | CliError::CreateDir { .. }
-            | CliError::Other(_) => exit_code::FAILURE,
+            | CliError::Service(_) => exit_code::FAILURE,
             CliError::NotStarted { cause, .. } => cause.exit_code(),
             CliError::Internal(_) => exit_code::INTERNAL,
         }
@@ -215,6 +214,7 @@ impl CliError {
                 own!(out, "help: move the file away to start with an empty state, or pass --state-dir");
             }
             CliError::Signals(source) => own!(out, "error: {}", chain(source)),
+            CliError::Service(source) => own!(out, "error: {}", chain(source)),
             CliError::Engine(source) => own!(out, "error: {}", one_line(&source.to_string())),
             CliError::Write { path, source } => own!(out, "error: cannot write {}: {source}", path.display()),
             CliError::CreateDir { path, source } => own!(out, "error: cannot create {}: {source}", path.display()),
@@ -228,7 +228,6 @@ impl CliError {
                 own!(out, "error: internal error: {what}");
                 own!(out, "note: this is a bug in copili; please report it, with the command that met it");
             }
-            CliError::Other(error) => own!(out, "error: {error:#}"),
         }
         out
     }
@@ -246,12 +245,6 @@ impl CliError {
     /// An internal failure: `what` went wrong in a way only a bug explains.
     pub(crate) fn internal(what: &str, error: impl std::fmt::Display) -> CliError {
         CliError::Internal(format!("{what}: {error}"))
-    }
-}
-
-impl From<anyhow::Error> for CliError {
-    fn from(error: anyhow::Error) -> CliError {
-        CliError::Other(error)
     }
 }
 

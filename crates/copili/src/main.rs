@@ -127,10 +127,9 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             Ok(exit_code::SUCCESS)
         }
         Command::Run { input, run, once } => run_command::run(&input, &run, &once),
-        // Until service mode is a library whose errors are `CliError`s: anyhow's, worded as before.
-        Command::Service { input, run, service } => Ok(service_command::service(&input, &run, &service)?),
+        Command::Service { input, run, service } => service_command::service(&input, &run, &service),
         Command::Status { file, name, state_dir, runs, format, schedule } => {
-            Ok(service_command::status(&file, name.as_deref(), state_dir.as_deref(), runs, format, &schedule)?)
+            service_command::status(&file, name.as_deref(), state_dir.as_deref(), runs, format, &schedule)
         }
         Command::Clean { file, name, engine } => run_command::clean(file.as_deref(), name.as_deref(), &engine),
         Command::Export { target } => export_command::export(&target),

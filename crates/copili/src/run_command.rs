@@ -104,20 +104,6 @@ pub(crate) fn open_session(
     Ok(Session { pipeline, plan, engine, config, state, _lock: lock })
 }
 
-/// [`open_session`] for `service`, until service mode returns [`CliError`]s too: the error
-/// said at once, `Err` its exit code.
-pub(crate) fn start_session(
-    input: &InputArgs,
-    args: &RunArgs,
-    dry_run: bool,
-    service_only: bool,
-) -> anyhow::Result<Result<Session, i32>> {
-    Ok(open_session(input, args, dry_run, service_only).map_err(|error| {
-        error.report();
-        error.exit_code()
-    }))
-}
-
 /// On `--engine swarm`, whether the containers the plan runs use options a swarm service
 /// cannot have (`devices`, `ulimits`, …): see [`refused_by`].
 pub(crate) fn refused_by_backend(
@@ -159,12 +145,6 @@ pub(crate) fn require_engine(command: &str, engine: &str) -> Result<(), CliError
         "--engine none: `copili {command}` needs a container engine (auto, docker, podman, swarm or a \
          client's path); `none` is for `copili plan` (COPILI_ENGINE may have set it)"
     )))
-}
-
-/// [`require_engine`] for `service`, until service mode returns [`CliError`]s too: whether
-/// `--engine` names an engine; if not, says so.
-pub(crate) fn names_an_engine(command: &str, engine: &str) -> bool {
-    require_engine(command, engine).map_err(|error| error.report()).is_ok()
 }
 
 /// The engine `--engine` names: `auto`, `docker`, `podman`, `swarm` (Docker Swarm mode through

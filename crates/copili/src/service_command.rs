@@ -19,8 +19,9 @@ use copili_runtime::runner::CancelToken;
 use copili_schedule::jiff::Timestamp;
 
 use crate::cli::{InputArgs, PlanFormat, RunArgs, ScheduleArgs, ServiceArgs};
+use crate::error::CliError;
 use crate::output::{errln, outln};
-use crate::run_command::{reporters_for, start_session, Session};
+use crate::run_command::{open_session, reporters_for, Session};
 
 /// The run's default schedule and zone (`--every` / `--cron`, `--timezone`).
 fn defaults(args: &ScheduleArgs) -> Result<Timing, String> {
@@ -41,9 +42,9 @@ fn timings(
 
 /// The first SIGTERM or SIGINT drains the token (the supervisor starts nothing more and gives
 /// running containers the grace period); a second one stops them at once.
-fn watch_stop_signals(cancel: &CancelToken) -> anyhow::Result<signal_hook::iterator::Handle> {
+fn watch_stop_signals(cancel: &CancelToken) -> Result<signal_hook::iterator::Handle, CliError> {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(CliError::Signals)?;
     let handle = signals.handle();
     let cancel = cancel.clone();
     std::thread::spawn(move || {
@@ -79,25 +80,14 @@ impl ServiceReporter for Printer<'_> {
 }
 
 /// `copili service`.
-pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) -> anyhow::Result<i32> {
-    if !crate::run_command::names_an_engine("service", &args.engine) {
-        return Ok(exit_code::INVALID_INPUT);
-    }
-    let defaults = match defaults(&service_args.schedule) {
-        Ok(defaults) => defaults,
-        Err(message) => {
-            errln!("error: {message}");
-            return Ok(exit_code::INVALID_INPUT);
-        }
-    };
-    let session = match start_session(input, args, false, false)? {
-        Ok(session) => session,
-        Err(code) => return Ok(code),
-    };
+pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) -> Result<i32, CliError> {
+    crate::run_command::require_engine("service", &args.engine)?;
+    let defaults = defaults(&service_args.schedule).map_err(CliError::Usage)?;
+    let session = open_session(input, args, false, false)?;
     let Session { pipeline, plan, config, state, engine, .. } = &session;
     let Some(state) = state else {
-        errln!("error: no run state");
-        return Ok(exit_code::FAILURE);
+        // Only a dry run opens a session without a state, and service mode has none.
+        return Err(CliError::Internal("service mode opened a session without a run state".into()));
     };
     let spec = pipeline.spec();
     let selection = copili::Selection {
@@ -112,19 +102,10 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
         copili::Selection { environment: plan.environment.clone(), service_only: true, ..Default::default() };
     let (scheduled_plan, service_plan) = match (pipeline.plan(&selection), pipeline.plan(&run_selection)) {
         (Ok(scheduled), Ok(service)) => (scheduled, service),
-        (Err(diagnostics), _) | (_, Err(diagnostics)) => {
-            crate::output::eprint(&diagnostics.to_string());
-            return Ok(exit_code::INVALID_INPUT);
-        }
+        (Err(diagnostics), _) | (_, Err(diagnostics)) => return Err(CliError::Diagnostics(diagnostics)),
     };
     let service_containers: Vec<usize> = scheduled_plan.order().collect();
-    let timings = match timings(spec, &service_containers, &defaults) {
-        Ok(timings) => timings,
-        Err(message) => {
-            errln!("error: {message}");
-            return Ok(exit_code::INVALID_INPUT);
-        }
-    };
+    let timings = timings(spec, &service_containers, &defaults).map_err(|e| CliError::Usage(e.to_string()))?;
 
     let cancel = CancelToken::new();
     let signals = watch_stop_signals(&cancel)?;
@@ -141,7 +122,7 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
     };
     let result = supervisor.run(&SystemClock, &cancel, &Printer { args });
     signals.close();
-    result?;
+    result.map_err(CliError::Service)?;
     Ok(exit_code::SUCCESS)
 }
 
@@ -153,45 +134,21 @@ pub fn status(
     runs: usize,
     format: PlanFormat,
     schedule_args: &ScheduleArgs,
-) -> anyhow::Result<i32> {
+) -> Result<i32, CliError> {
     let options = copili::LoadOptions::from_process();
-    let pipeline = match copili::Pipeline::from_path(file, &options) {
-        Ok(pipeline) => pipeline,
-        Err(diagnostics) => {
-            crate::output::eprint(&diagnostics.to_string());
-            return Ok(exit_code::INVALID_INPUT);
-        }
-    };
+    let pipeline = copili::Pipeline::from_path(file, &options).map_err(CliError::Diagnostics)?;
     let identity = name.map_or_else(|| pipeline.identity().to_string(), String::from);
-    let defaults = match defaults(schedule_args) {
-        Ok(defaults) => defaults,
-        Err(message) => {
-            errln!("error: {message}");
-            return Ok(exit_code::INVALID_INPUT);
-        }
-    };
+    let defaults = defaults(schedule_args).map_err(CliError::Usage)?;
     let dir = state_dir.map_or_else(|| copili::run_state::default_dir(file), std::path::Path::to_path_buf);
     // Reading creates nothing: without a state directory there is no run yet.
     let store = copili_state::StateStore::read_only(&dir);
     let store_path = store.path(&identity);
     let state = store.load(&identity);
-    let state = match state {
-        Ok(state) => state,
-        Err(e) => {
-            errln!("error: {e}");
-            return Ok(exit_code::FAILURE);
-        }
-    };
+    let state = state.map_err(CliError::State)?;
     let spec = pipeline.spec();
     let services: Vec<usize> =
         (0..spec.containers.len()).filter(|&c| spec.containers[c].is_service_container).collect();
-    let timings = match timings(spec, &services, &defaults) {
-        Ok(timings) => timings,
-        Err(message) => {
-            errln!("error: {message}");
-            return Ok(exit_code::INVALID_INPUT);
-        }
-    };
+    let timings = timings(spec, &services, &defaults).map_err(|e| CliError::Usage(e.to_string()))?;
     let now = Timestamp::now();
     // A service that stops clears its next due times; one that was killed leaves them, but no
     // longer holds the pipeline's lock.
@@ -232,7 +189,8 @@ pub fn status(
                     })
                 }).collect::<Vec<_>>(),
             });
-            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&value)?);
+            let text = serde_json::to_string_pretty(&value).map_err(|e| CliError::internal("the status as JSON", e))?;
+            let _ = writeln!(out, "{text}");
         }
         PlanFormat::Text => {
             let _ = writeln!(out, "pipeline {identity} (state {})", store_path.display());
