@@ -116,7 +116,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .map_err(|d| d.to_string())?;
     for (container, outcome) in pipeline.spec().containers.iter().zip(&outcomes) {
-        println!("{:<10} {:<10} {}", container.name, outcome.status.as_str(), outcome.reason.as_deref().unwrap_or("-"));
+        // The reason is typed; the reporters' words say it as copili's own reports do.
+        let reason = outcome.reason.as_ref().map_or_else(|| "-".to_string(), copili::report::words::reason);
+        println!("{:<10} {:<10} {}", container.name, outcome.status.as_str(), reason);
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::reason::{BuildError, PullError};
 use copili_model::Secret;
 
 /// Everything needed to create one container.
@@ -262,21 +263,23 @@ pub trait Engine: Send + Sync {
     /// Pulls an image, calling `on_line` for each line of progress; stops (and fails) when
     /// `cancelled` turns true. With credentials, the login is part of the pull, and its
     /// failure is reported as an [`EngineError::Failed`] whose command starts with `login`
-    /// (see [`EngineError::step`]).
+    /// (see [`EngineError::step`]). The error says what the failure means ([`crate::reason::PullFailure`]):
+    /// each backend knows its client's wording.
     fn pull(
         &self,
         request: &PullRequest,
         on_line: &mut dyn FnMut(LogLine),
         cancelled: &(dyn Fn() -> bool + Sync),
-    ) -> Result<(), EngineError>;
+    ) -> Result<(), PullError>;
 
-    /// Builds and tags an image, calling `on_line` for each line of the build's output.
+    /// Builds and tags an image, calling `on_line` for each line of the build's output. A
+    /// failed login (with credentials) is told from a failed build, classified as for a pull.
     fn build(
         &self,
         request: &BuildRequest,
         on_line: &mut dyn FnMut(LogLine),
         cancelled: &(dyn Fn() -> bool + Sync),
-    ) -> Result<(), EngineError>;
+    ) -> Result<(), BuildError>;
 
     /// A label of a local image; `None` when the image or the label is absent.
     fn image_label(&self, image: &str, key: &str) -> Result<Option<String>, EngineError>;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::engine::{
     BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, PullRequest,
 };
+use crate::reason::{BuildError, PullError, PullFailure};
 
 /// What a container (by hostname, i.e. the description's `name`) does.
 #[derive(Debug, Clone, Default)]
@@ -25,15 +26,23 @@ pub struct Script {
 }
 
 /// How pulling an image goes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PullScript {
     /// The first this many pulls fail with `stderr`.
     pub fail_times: usize,
-    /// The error output of a failed pull (or login, when the request has credentials and it
-    /// mentions `login`).
+    /// What a failed pull means (the fake says it; it does not imitate an engine's words).
+    /// A refused login fails the `login` step when the request has credentials.
+    pub failure: PullFailure,
+    /// The error output of a failed pull.
     pub stderr: String,
     /// How long a pull takes.
     pub takes: Duration,
+}
+
+impl Default for PullScript {
+    fn default() -> PullScript {
+        PullScript { fail_times: 0, failure: PullFailure::Other, stderr: String::new(), takes: Duration::ZERO }
+    }
 }
 
 #[derive(Debug)]
@@ -330,7 +339,7 @@ impl Engine for FakeEngine {
         request: &PullRequest,
         _on_line: &mut dyn FnMut(LogLine),
         cancelled: &(dyn Fn() -> bool + Sync),
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), PullError> {
         let script = self.pull_scripts.get(&request.image).cloned().unwrap_or_default();
         let attempt = {
             let mut state = self.state();
@@ -345,27 +354,24 @@ impl Engine for FakeEngine {
         let deadline = Instant::now() + script.takes;
         while Instant::now() < deadline {
             if cancelled() {
-                return Err(EngineError::Failed {
+                let error = EngineError::Failed {
                     command: format!("fake pull {}", request.image),
                     code: None,
                     stderr: "interrupted".into(),
-                });
+                };
+                return Err(PullError { kind: PullFailure::Other, error });
             }
             std::thread::sleep(Duration::from_millis(5));
         }
         if attempt <= script.fail_times {
-            let verb = if request.auth.is_some()
-                && (script.stderr.contains("login") || script.stderr.contains("logging in"))
-            {
-                "login"
-            } else {
-                "pull"
-            };
-            return Err(EngineError::Failed {
+            let login = request.auth.is_some() && script.failure == PullFailure::CredentialsRefused;
+            let verb = if login { "login" } else { "pull" };
+            let error = EngineError::Failed {
                 command: format!("fake {verb} {}", request.image),
                 code: Some(125),
                 stderr: script.stderr,
-            });
+            };
+            return Err(PullError { kind: script.failure, error });
         }
         self.state().images.insert(request.image.clone(), Vec::new());
         Ok(())
@@ -376,7 +382,7 @@ impl Engine for FakeEngine {
         request: &BuildRequest,
         on_line: &mut dyn FnMut(LogLine),
         _cancelled: &(dyn Fn() -> bool + Sync),
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), BuildError> {
         on_line(LogLine { stream: LogStream::Stdout, text: format!("STEP 1/1: building {}", request.image) });
         let mut state = self.state();
         state.calls.push(format!("build {}", request.image));

@@ -13,7 +13,11 @@ use std::time::{Duration, Instant};
 use copili_model::{BuildContext, BuildSpec, ContainerSpec, Pipeline, PullPolicy};
 use sha2::Digest as _;
 
-use crate::engine::{BuildRequest, Engine, EngineError, LogLine, LogStream, PullRequest, RegistryAuth};
+use crate::engine::{BuildRequest, Engine, LogLine, LogStream, PullRequest, RegistryAuth};
+pub use crate::reason::PullFailure;
+use crate::reason::{
+    BuildError, GitFailure, GitStep, GivenCredential, ImageFailure, IoError, PullError, RegistryFailure,
+};
 
 /// The image label holding the hash of a build's inputs, compared before building again.
 pub const BUILD_HASH_LABEL: &str = "io.copili.build-hash";
@@ -54,7 +58,7 @@ pub enum ImageSource {
         tls_verify: bool,
     },
     /// Nothing can be done: the reason is the container's failure (credentials given by half).
-    Invalid(String),
+    Invalid(ImageFailure),
 }
 
 impl ImageJob {
@@ -83,7 +87,7 @@ pub enum ImageEvent {
         /// The wait before the next.
         delay: Duration,
         /// Why.
-        reason: String,
+        reason: RegistryFailure,
     },
     /// Pulled.
     Pulled {
@@ -106,8 +110,8 @@ pub enum ImageEvent {
     },
     /// The image cannot be had; the containers that need it fail.
     Failed {
-        /// Why, in copili's words (the registry named, credentials never).
-        reason: String,
+        /// Why (the registry named, credentials never).
+        reason: ImageFailure,
     },
 }
 
@@ -179,16 +183,16 @@ fn source_of(spec: &ContainerSpec, run_policy: Option<PullPolicy>) -> ImageSourc
         (Some(u), None) if u.is_empty() => None,
         (None, Some(p)) if p.expose().is_empty() => None,
         (Some(_), None) | (Some(_), Some(_)) => {
-            return ImageSource::Invalid(format!(
-                "registry {}: `image_reg_username` is set but `image_reg_password` is not (or is empty)",
-                spec.registry()
-            ));
+            return ImageSource::Invalid(ImageFailure::HalfCredentials {
+                registry: spec.registry().to_string(),
+                given: GivenCredential::Username,
+            });
         }
         (None, Some(_)) => {
-            return ImageSource::Invalid(format!(
-                "registry {}: `image_reg_password` is set but `image_reg_username` is not",
-                spec.registry()
-            ));
+            return ImageSource::Invalid(ImageFailure::HalfCredentials {
+                registry: spec.registry().to_string(),
+                given: GivenCredential::Password,
+            });
         }
     };
     match &spec.build {
@@ -228,8 +232,8 @@ fn merge(current: &mut ImageSource, other: ImageSource) {
     }
 }
 
-/// Makes a job's image available: checks, pulls with retries, or builds. `Err` is the reason
-/// the containers that need it fail. `on_build_line` gets the build's (and clone's) output.
+/// Makes a job's image available: checks, pulls with retries, or builds. `Err` is why the
+/// containers that need it fail. `on_build_line` gets the build's (and clone's) output.
 pub fn prepare(
     engine: &dyn Engine,
     job: &ImageJob,
@@ -238,7 +242,7 @@ pub fn prepare(
     cancelled: &(dyn Fn() -> bool + Sync),
     on_event: &mut dyn FnMut(ImageEvent),
     on_build_line: &mut dyn FnMut(LogLine),
-) -> Result<(), String> {
+) -> Result<(), ImageFailure> {
     let result = match &job.source {
         ImageSource::Invalid(reason) => Err(reason.clone()),
         ImageSource::Pull { policy, auth, tls_verify } => {
@@ -266,20 +270,18 @@ fn pull(
     config: &ImageConfig,
     cancelled: &(dyn Fn() -> bool + Sync),
     on_event: &mut dyn FnMut(ImageEvent),
-) -> Result<(), String> {
+) -> Result<(), ImageFailure> {
     let image = &job.image;
     if policy != PullPolicy::Always {
         let present = engine
             .image_present(image)
-            .map_err(|e| format!("cannot tell whether image {image} is present: {}", short(&e)))?;
+            .map_err(|error| ImageFailure::PresenceUnknown { image: image.clone(), error })?;
         if present {
             on_event(ImageEvent::Present);
             return Ok(());
         }
         if policy == PullPolicy::Never {
-            return Err(format!(
-                "image {image} is not present and its pull policy is `never` (load it with `docker load` / `podman load`, or set `pull: missing`)"
-            ));
+            return Err(ImageFailure::AbsentNever { image: image.clone() });
         }
     }
     let registry = copili_model::registry_of(image.split('@').next().unwrap_or(image)).to_string();
@@ -294,9 +296,7 @@ fn pull(
             on_event(ImageEvent::Present);
             return Ok(());
         }
-        return Err(format!(
-            "image {image} is not present, and `localhost/` images are local: build it (`build:`) or load it (`docker load` / `podman load`)"
-        ));
+        return Err(ImageFailure::LocalOnly { image: image.clone() });
     }
     let request = PullRequest { image: image.clone(), auth: auth.cloned(), tls_verify };
     let started = Instant::now();
@@ -314,149 +314,24 @@ fn pull(
             Err(error) => error,
         };
         if cancelled() {
-            return Err("interrupted".into());
+            return Err(ImageFailure::Interrupted);
         }
-        let failure = classify(&error, auth.is_some());
-        let reason = failure.message(image, &registry, &error);
+        let PullError { kind, error } = error;
+        let failure = RegistryFailure { kind, image: image.clone(), registry: registry.clone(), error };
         // Refused credentials are not tried again: it would not help, and registries lock
         // accounts after repeated failures.
-        if !failure.is_retried() || attempt > config.pull_retries {
-            let tries = if attempt > 1 { format!(" (after {attempt} attempts)") } else { String::new() };
-            return Err(format!("{reason}{tries}"));
+        if !kind.is_retried() || attempt > config.pull_retries {
+            return Err(ImageFailure::Pull { failure, attempts: attempt });
         }
-        on_event(ImageEvent::Retrying { attempt, delay, reason });
+        on_event(ImageEvent::Retrying { attempt, delay, reason: failure });
         let deadline = Instant::now() + delay;
         while Instant::now() < deadline {
             if cancelled() {
-                return Err("interrupted".into());
+                return Err(ImageFailure::Interrupted);
             }
             std::thread::sleep(Duration::from_millis(20).min(deadline.saturating_duration_since(Instant::now())));
         }
         delay = delay.saturating_mul(2);
-    }
-}
-
-/// Why a pull failed, as copili tells it, whatever words the engine used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PullFailure {
-    /// The login with the container's credentials was refused.
-    CredentialsRefused,
-    /// The registry wants credentials and the container has none.
-    CredentialsMissing,
-    /// Logged in, but the registry refused the image to these credentials.
-    AccessDenied,
-    /// No such image (or, on registries that hide it, no access to it).
-    NotFound,
-    /// The registry could not be reached.
-    Unreachable,
-    /// The registry speaks plain HTTP and the client expected HTTPS.
-    PlainHttp,
-    /// Anything else.
-    Other,
-}
-
-impl PullFailure {
-    /// Whether the failure is about credentials (not retried).
-    pub fn is_authentication(self) -> bool {
-        matches!(self, PullFailure::CredentialsRefused | PullFailure::CredentialsMissing | PullFailure::AccessDenied)
-    }
-
-    /// Whether trying again could help (not for credentials or a protocol mismatch).
-    pub fn is_retried(self) -> bool {
-        !self.is_authentication() && self != PullFailure::PlainHttp
-    }
-
-    /// The container's failure reason.
-    pub fn message(self, image: &str, registry: &str, error: &EngineError) -> String {
-        match self {
-            PullFailure::CredentialsRefused => format!(
-                "authentication failed: registry {registry} refused the credentials (check `image_reg_username` and `image_reg_password`)"
-            ),
-            PullFailure::CredentialsMissing => format!(
-                "authentication failed: registry {registry} requires credentials for {image} and none were given (set `image_reg_username` and `image_reg_password`)"
-            ),
-            PullFailure::AccessDenied => format!(
-                "authentication failed: registry {registry} refused access to {image} with the given credentials"
-            ),
-            PullFailure::NotFound => format!("image {image} not found in registry {registry}"),
-            PullFailure::Unreachable => format!("registry {registry} cannot be reached: {}", short(error)),
-            PullFailure::PlainHttp => format!(
-                "registry {registry} speaks plain HTTP, not HTTPS: set `tls_verify: false` (podman) or mark it insecure in registries.conf / docker's `insecure-registries`"
-            ),
-            PullFailure::Other => format!("pulling {image} failed: {}", short(error)),
-        }
-    }
-}
-
-/// Classifies a failed pull (or its login). The engines word the same failure differently
-/// (docker: "no basic auth credentials", "unauthorized: authentication required"; podman:
-/// "invalid username/password", "unauthorized", "authentication required"); copili reads the
-/// step that failed first, then the words.
-pub fn classify(error: &EngineError, had_credentials: bool) -> PullFailure {
-    let text = match error {
-        EngineError::Failed { stderr, .. } => stderr.to_lowercase(),
-        EngineError::UnexpectedOutput { output, .. } => output.to_lowercase(),
-        EngineError::NotFound { .. } | EngineError::NoClientOnPath => return PullFailure::Other,
-    };
-    let any = |words: &[&str]| words.iter().any(|w| text.contains(w));
-    let unreachable = any(&[
-        "connection refused",
-        "no such host",
-        "i/o timeout",
-        "network is unreachable",
-        "timeout exceeded",
-        "no route to host",
-        "server misbehaving",
-        "tls: ",
-        "x509",
-    ]);
-    if any(&["http response to https client"]) {
-        return PullFailure::PlainHttp;
-    }
-    let auth_words = any(&[
-        "unauthorized",
-        "authentication required",
-        "no basic auth credentials",
-        "invalid username/password",
-        "incorrect username or password",
-        "status 401",
-        "401 unauthorized",
-        "authentication failed",
-        "access denied",
-        "access to the resource is denied",
-        "pull access denied",
-        "status 403",
-        "403 forbidden",
-    ]);
-    if error.step() == Some("login") {
-        return if unreachable && !auth_words { PullFailure::Unreachable } else { PullFailure::CredentialsRefused };
-    }
-    if unreachable && !auth_words {
-        return PullFailure::Unreachable;
-    }
-    let not_found = any(&["manifest unknown", "not found", "name unknown", "does not exist", "no such image"]);
-    // docker hides private repositories behind "pull access denied … may require 'docker login'".
-    if auth_words {
-        if had_credentials {
-            return PullFailure::AccessDenied;
-        }
-        return PullFailure::CredentialsMissing;
-    }
-    if not_found {
-        return PullFailure::NotFound;
-    }
-    PullFailure::Other
-}
-
-/// An engine error's telling line.
-fn short(error: &EngineError) -> String {
-    match error {
-        EngineError::Failed { code, .. } => match (error.telling_line(), code) {
-            (Some(line), _) => line.to_string(),
-            (None, Some(code)) => format!("exit code {code}"),
-            (None, None) => "killed".into(),
-        },
-        other => other.to_string(),
     }
 }
 
@@ -475,13 +350,16 @@ fn build(
     cancelled: &(dyn Fn() -> bool + Sync),
     on_event: &mut dyn FnMut(ImageEvent),
     on_line: &mut dyn FnMut(LogLine),
-) -> Result<(), String> {
+) -> Result<(), ImageFailure> {
     let image = inputs.image;
     // A clone lives in a private directory removed when the build is done.
     let (_clone, context) = match &inputs.build.context {
         BuildContext::Dir { written, resolved } => {
             if !resolved.is_dir() {
-                return Err(format!("the build context `{written}` ({}) is not a directory", resolved.display()));
+                return Err(ImageFailure::ContextNotADirectory {
+                    written: written.clone(),
+                    resolved: resolved.clone(),
+                });
             }
             (None, resolved.clone())
         }
@@ -512,17 +390,20 @@ fn build(
                     tls_verify: inputs.tls_verify,
                 };
                 on_event(ImageEvent::Building);
-                return engine
-                    .build(&request, on_line, cancelled)
-                    .map(|()| on_event(ImageEvent::Built { elapsed: Duration::ZERO }))
-                    .map_err(|e| format!("building {image} failed: {}", short(&e)));
+                return match engine.build(&request, on_line, cancelled) {
+                    Ok(()) => {
+                        on_event(ImageEvent::Built { elapsed: Duration::ZERO });
+                        Ok(())
+                    }
+                    Err(error) => Err(build_failure(image, inputs.auth, error)),
+                };
             }
             let dir = clone(url, reference.as_deref(), on_line, cancelled)?;
             let mut context = dir.path().join("repo");
             if let Some(subdir) = subdir {
                 context = context.join(subdir);
                 if !context.is_dir() {
-                    return Err(format!("the repository {url} has no directory `{subdir}`"));
+                    return Err(ImageFailure::NoSubdirectory { url: url.clone(), subdir: subdir.clone() });
                 }
             }
             (Some(dir), context)
@@ -534,10 +415,10 @@ fn build(
     };
     if !dockerfile.is_file() {
         let name = inputs.build.dockerfile.as_deref().unwrap_or("Dockerfile");
-        return Err(format!("the build context has no `{name}` ({})", dockerfile.display()));
+        return Err(ImageFailure::NoDockerfile { name: name.to_string(), path: dockerfile });
     }
     let hash = build_hash(&context, &dockerfile, inputs.build)
-        .map_err(|e| format!("cannot read the build context {}: {e}", context.display()))?;
+        .map_err(|e| ImageFailure::ContextUnreadable { context: context.clone(), error: IoError::from(e) })?;
     if inputs.policy != PullPolicy::Always {
         match engine.image_label(image, BUILD_HASH_LABEL) {
             Ok(Some(existing)) if existing == hash => {
@@ -545,7 +426,7 @@ fn build(
                 return Ok(());
             }
             Ok(_) => {}
-            Err(e) => return Err(format!("cannot inspect image {image}: {}", short(&e))),
+            Err(error) => return Err(ImageFailure::InspectFailed { image: image.to_string(), error }),
         }
     }
     let mut labels = base_labels.to_vec();
@@ -568,12 +449,21 @@ fn build(
             on_event(ImageEvent::Built { elapsed: started.elapsed() });
             Ok(())
         }
-        Err(_) if cancelled() => Err("interrupted".into()),
-        Err(e) if e.step() == Some("login") => {
-            let registry = inputs.auth.map_or("", |a| a.registry.as_str()).to_string();
-            Err(classify(&e, true).message(image, &registry, &e))
-        }
-        Err(e) => Err(format!("building {image} failed: {}", short(&e))),
+        Err(_) if cancelled() => Err(ImageFailure::Interrupted),
+        Err(error) => Err(build_failure(image, inputs.auth, error)),
+    }
+}
+
+/// A failed build (or its login) as the containers' failure.
+fn build_failure(image: &str, auth: Option<&RegistryAuth>, error: BuildError) -> ImageFailure {
+    match error {
+        BuildError::Login(PullError { kind, error }) => ImageFailure::BuildLogin(RegistryFailure {
+            kind,
+            image: image.to_string(),
+            registry: auth.map_or("", |a| a.registry.as_str()).to_string(),
+            error,
+        }),
+        BuildError::Failed(error) => ImageFailure::BuildFailed { image: image.to_string(), error },
     }
 }
 
@@ -584,8 +474,8 @@ fn clone(
     reference: Option<&str>,
     on_line: &mut dyn FnMut(LogLine),
     cancelled: &(dyn Fn() -> bool + Sync),
-) -> Result<tempfile::TempDir, String> {
-    let git = which::which("git").map_err(|_| format!("building from the git repository {url} needs `git` on PATH"))?;
+) -> Result<tempfile::TempDir, ImageFailure> {
+    let git = which::which("git").map_err(|_| ImageFailure::NoGit { url: url.to_string() })?;
     let mut builder = tempfile::Builder::new();
     builder.prefix("copili-build-");
     #[cfg(unix)]
@@ -593,11 +483,11 @@ fn clone(
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o700));
     }
-    let dir = builder.tempdir().map_err(|e| format!("cannot create a directory for the clone: {e}"))?;
+    let dir = builder.tempdir().map_err(|e| ImageFailure::CloneDirectory(IoError::from(e)))?;
     let repo = dir.path().join("repo");
-    let run_git = |args: Vec<String>, on_line: &mut dyn FnMut(LogLine)| -> Result<(), String> {
+    let run_git = |args: Vec<String>, on_line: &mut dyn FnMut(LogLine)| -> Result<(), GitFailure> {
         if cancelled() {
-            return Err("interrupted".into());
+            return Err(GitFailure::Interrupted);
         }
         let output = duct::cmd(&git, &args)
             .env("GIT_TERMINAL_PROMPT", "0")
@@ -607,7 +497,7 @@ fn clone(
             .stdout_capture()
             .unchecked()
             .run()
-            .map_err(|e| format!("cannot run git: {e}"))?;
+            .map_err(|e| GitFailure::CannotRun(IoError::from(e)))?;
         let text = String::from_utf8_lossy(&output.stdout);
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             on_line(LogLine { stream: LogStream::Stderr, text: line.to_string() });
@@ -615,14 +505,14 @@ fn clone(
         if output.status.success() {
             Ok(())
         } else {
-            let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
-            Err(last)
+            let last_line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+            Err(GitFailure::Failed { last_line })
         }
     };
     let repo_text = repo.display().to_string();
     on_line(LogLine { stream: LogStream::Stderr, text: format!("cloning {url}") });
     run_git(vec!["clone".into(), "--quiet".into(), "--".into(), url.into(), repo_text.clone()], on_line)
-        .map_err(|e| format!("cannot clone {url}: {e}"))?;
+        .map_err(|failure| ImageFailure::Git { url: url.to_string(), step: GitStep::Clone, failure })?;
     if let Some(reference) = reference {
         let checkout = |r: &str, on_line: &mut dyn FnMut(LogLine)| {
             run_git(
@@ -630,9 +520,13 @@ fn clone(
                 on_line,
             )
         };
-        checkout(reference, on_line)
-            .or_else(|_| checkout(&format!("origin/{reference}"), on_line))
-            .map_err(|e| format!("cannot check out `{reference}` of {url}: {e}"))?;
+        checkout(reference, on_line).or_else(|_| checkout(&format!("origin/{reference}"), on_line)).map_err(
+            |failure| ImageFailure::Git {
+                url: url.to_string(),
+                step: GitStep::Checkout { reference: reference.to_string() },
+                failure,
+            },
+        )?;
     }
     Ok(dir)
 }
@@ -724,10 +618,21 @@ pub enum Planned {
         /// An image of that name is present (maybe from the same inputs).
         present: Option<bool>,
     },
-    /// The engine could not be asked; the reason.
-    Unknown(String),
+    /// Whether it is present is not known.
+    Unknown(Unknown),
     /// The description cannot be pulled as it is (credentials given by half).
-    Invalid(String),
+    Invalid(ImageFailure),
+}
+
+/// Why `plan` cannot tell whether an image is present.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unknown {
+    /// The engine was not asked.
+    NotAsked,
+    /// The image is pinned by digest: checked when it runs.
+    PinnedByDigest,
+    /// The engine could not be asked, in the caller's words.
+    Unavailable(String),
 }
 
 impl Planned {
@@ -740,22 +645,6 @@ impl Planned {
             Planned::Build { .. } => "build",
             Planned::Unknown(_) => "unknown",
             Planned::Invalid(_) => "invalid",
-        }
-    }
-
-    /// For people.
-    pub fn describe(&self) -> String {
-        match self {
-            Planned::Present => "present".into(),
-            Planned::WillPull => "absent: will be pulled".into(),
-            Planned::PullAlways => "will be pulled (pull: always)".into(),
-            Planned::AbsentNever => "absent: the container will fail (pull: never)".into(),
-            Planned::Build { present: Some(true) } => {
-                "will be built (skipped when its inputs are unchanged since the last build)".into()
-            }
-            Planned::Build { .. } => "will be built".into(),
-            Planned::Unknown(reason) => format!("could not tell whether it is present ({reason})"),
-            Planned::Invalid(reason) => format!("cannot be pulled: {reason}"),
         }
     }
 }
@@ -771,13 +660,13 @@ pub fn plan(
     let (jobs, _) = jobs(pipeline, order, policy);
     let present: Option<Result<std::collections::HashSet<String>, String>> =
         local.map(|l| l.as_ref().map(|list| list.iter().map(|i| normalize(i)).collect()).map_err(Clone::clone));
-    let is_present = |image: &str| -> Result<Option<bool>, String> {
+    let is_present = |image: &str| -> Result<Option<bool>, Unknown> {
         match &present {
             None => Ok(None),
-            Some(Err(reason)) => Err(reason.clone()),
+            Some(Err(reason)) => Err(Unknown::Unavailable(reason.clone())),
             Some(Ok(set)) => {
                 if image.contains('@') {
-                    return Err("pinned by digest: checked when it runs".into());
+                    return Err(Unknown::PinnedByDigest);
                 }
                 // An unqualified name may also be one of podman's `localhost/` images.
                 let local = format!("localhost/{image}");
@@ -795,7 +684,7 @@ pub fn plan(
                     Ok(Some(true)) => Planned::Present,
                     Ok(Some(false)) if *policy == PullPolicy::Never => Planned::AbsentNever,
                     Ok(Some(false)) => Planned::WillPull,
-                    Ok(None) => Planned::Unknown("the engine was not asked".into()),
+                    Ok(None) => Planned::Unknown(Unknown::NotAsked),
                     Err(reason) => Planned::Unknown(reason),
                 },
             };
@@ -838,10 +727,6 @@ mod tests {
         load(Input::Text(text), &options).expect("valid")
     }
 
-    fn failed(stderr: &str, command: &str) -> EngineError {
-        EngineError::Failed { command: command.into(), code: Some(125), stderr: stderr.into() }
-    }
-
     #[test]
     fn one_job_per_image_with_the_most_eager_policy_and_plain_http_if_any_says_so() {
         let p = pipeline(
@@ -865,26 +750,6 @@ mod tests {
         assert_eq!(needs[2], vec![1, 0], "c needs its own image and its sidecar's");
         let (jobs, _) = super::jobs(&p, &[0], Some(PullPolicy::Missing));
         assert!(matches!(jobs[0].source, ImageSource::Pull { policy: PullPolicy::Missing, .. }));
-    }
-
-    #[test]
-    fn failures_are_classified_whatever_the_engine_says() {
-        let cases = [
-            ("Error: logging into \"r.io\": invalid username/password", "podman login", true, PullFailure::CredentialsRefused),
-            ("Error response from daemon: Get \"https://r.io/v2/\": unauthorized: incorrect username or password", "docker login", true, PullFailure::CredentialsRefused),
-            ("Error response from daemon: Head \"https://r.io/v2/x/manifests/latest\": no basic auth credentials", "docker pull", false, PullFailure::CredentialsMissing),
-            ("Error: initializing source docker://r.io/x:latest: reading manifest latest in r.io/x: unauthorized: authentication required", "podman pull", false, PullFailure::CredentialsMissing),
-            ("Error: reading manifest latest in r.io/x: requested access to the resource is denied", "podman pull", true, PullFailure::AccessDenied),
-            ("Error: initializing source docker://r.io/x:nope: reading manifest nope in r.io/x: manifest unknown", "podman pull", false, PullFailure::NotFound),
-            ("Error: pinging container registry r.io: Get \"https://r.io/v2/\": dial tcp 10.0.0.1:443: connect: connection refused", "podman pull", false, PullFailure::Unreachable),
-            ("Error: pinging container registry 127.0.0.1:5858: Get \"https://127.0.0.1:5858/v2/\": http: server gave HTTP response to HTTPS client", "podman login", true, PullFailure::PlainHttp),
-            ("Error: something odd", "podman pull", false, PullFailure::Other),
-        ];
-        for (stderr, command, credentials, expected) in cases {
-            assert_eq!(classify(&failed(stderr, command), credentials), expected, "{stderr}");
-        }
-        assert!(!PullFailure::PlainHttp.is_retried() && !PullFailure::CredentialsRefused.is_retried());
-        assert!(PullFailure::NotFound.is_retried() && PullFailure::Unreachable.is_retried());
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod engine;
 pub mod fake;
 pub mod images;
 pub mod lock;
+pub mod reason;
 mod run_args;
 pub mod runner;
 pub mod swarm;

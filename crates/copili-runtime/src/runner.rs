@@ -18,6 +18,8 @@ use copili_planner::Plan;
 
 use crate::engine::{CreateRequest, Engine, EngineError, ExitStatus, LogLine, Mount, MountSource};
 use crate::images::{ImageConfig, ImageEvent, ImageJob};
+use crate::reason::ImageFailure;
+pub use crate::reason::{Cancelling, DependencyEnd, Reason};
 
 /// How a container ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,19 +60,13 @@ pub struct Outcome {
     /// When it ended.
     pub finished_at: Option<SystemTime>,
     /// Why it failed, was cancelled or skipped.
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
 }
 
 impl Outcome {
-    fn not_run(status: Status, reason: impl Into<String>) -> Outcome {
-        Outcome {
-            status,
-            exit_code: None,
-            attempts: 0,
-            started_at: None,
-            finished_at: None,
-            reason: Some(reason.into()),
-        }
+    /// An outcome of a container that never started.
+    pub fn not_run(status: Status, reason: Reason) -> Outcome {
+        Outcome { status, exit_code: None, attempts: 0, started_at: None, finished_at: None, reason: Some(reason) }
     }
 }
 
@@ -102,7 +98,7 @@ pub enum RunEvent {
         /// The wait before the next.
         delay: Duration,
         /// Why the attempt failed.
-        reason: String,
+        reason: Reason,
     },
     /// A container reached its final state (also for those that never ran).
     ContainerFinished {
@@ -131,7 +127,7 @@ pub enum RunEvent {
     /// The run stops starting containers (interrupt or `--fail-fast`).
     RunCancelling {
         /// Why.
-        reason: String,
+        reason: Cancelling,
     },
 }
 
@@ -348,7 +344,7 @@ pub fn clean(engine: &dyn Engine, identity: Option<&str>) -> Result<(usize, usiz
 
 enum Message {
     Done { container: usize, outcome: Outcome },
-    Image { job: usize, result: Result<(), String> },
+    Image { job: usize, result: Result<(), ImageFailure> },
 }
 
 /// The images being prepared, shared by the coordinator and the image threads.
@@ -393,7 +389,11 @@ pub fn run_with_hooks(
         outcomes[container] = Some(outcome);
     };
     for excluded in &plan.excluded {
-        finish(&mut outcomes, excluded.container, Outcome::not_run(Status::Skipped, excluded.reason.to_string()));
+        finish(
+            &mut outcomes,
+            excluded.container,
+            Outcome::not_run(Status::Skipped, Reason::Excluded(excluded.reason.clone())),
+        );
     }
     let order: Vec<usize> = plan.order().collect();
     // What ran before is skipped, and counts as a met dependency.
@@ -402,7 +402,11 @@ pub fn run_with_hooks(
         let spec = &pipeline.containers[c];
         if hooks.did_run(spec) {
             ran_before[c] = true;
-            finish(&mut outcomes, c, Outcome::not_run(Status::Skipped, hooks.did_run_reason(spec)));
+            finish(
+                &mut outcomes,
+                c,
+                Outcome::not_run(Status::Skipped, Reason::RanBefore { why: hooks.did_run_reason(spec) }),
+            );
         }
     }
     let to_run: Vec<usize> = order.iter().copied().filter(|&c| !ran_before[c]).collect();
@@ -416,13 +420,14 @@ pub fn run_with_hooks(
         next: std::sync::atomic::AtomicUsize::new(0),
         over: std::sync::atomic::AtomicBool::new(false),
     };
-    let mut images: Vec<Option<Result<(), String>>> = vec![None; queue.jobs.len()];
+    let mut images: Vec<Option<Result<(), ImageFailure>>> = vec![None; queue.jobs.len()];
     let jobs = config.jobs.max(1);
     let (tx, rx) = mpsc::channel::<Message>();
     let mut is_running = vec![false; n];
     let mut running = 0usize;
     let mut cancelling_reported = false;
-    let mut fail_fast_reason: Option<String> = None;
+    // The container whose failure stopped the run (`--fail-fast`).
+    let mut failed_fast: Option<String> = None;
     let mut pending_removal: Vec<String> = Vec::new();
     let mut last_start = Instant::now();
     std::thread::scope(|scope| {
@@ -435,7 +440,7 @@ pub fn run_with_hooks(
         loop {
             if cancel.is_draining() && !cancelling_reported {
                 cancelling_reported = true;
-                on_event(RunEvent::RunCancelling { reason: "interrupted".into() });
+                on_event(RunEvent::RunCancelling { reason: Cancelling::Interrupted });
             }
             // Decide what can no longer run. `order` is topological, so a cancellation reaches
             // the dependents of the dependents in the same pass.
@@ -446,9 +451,10 @@ pub fn run_with_hooks(
                 // After an interrupt, whatever had not started was interrupted, whatever its
                 // dependencies did meanwhile.
                 if cancel.is_draining() {
-                    finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, "interrupted"));
-                } else if let Some(reason) = &fail_fast_reason {
-                    finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason.clone()));
+                    finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, Reason::Interrupted));
+                } else if let Some(failed) = &failed_fast {
+                    let reason = Reason::FailFast { failed: failed.clone() };
+                    finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason));
                 } else {
                     let blocker = blocking_dependency(&dependencies[c], plan, &outcomes);
                     let default = match blocker {
@@ -462,7 +468,7 @@ pub fn run_with_hooks(
                     if decision == Some(false) {
                         let reason = match blocker {
                             Some(blocker) => cancel_reason(&pipeline.containers[blocker].name, &outcomes[blocker]),
-                            None => "dependencies not met (dependencies_met hook)".to_string(),
+                            None => Reason::HookRefused,
                         };
                         finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason));
                     } else if let Some(Some(Err(reason))) =
@@ -470,7 +476,7 @@ pub fn run_with_hooks(
                     {
                         // An image that cannot be had fails its containers at once, before they
                         // start.
-                        let reason = reason.clone();
+                        let reason = Reason::Image(reason.clone());
                         finish(&mut outcomes, c, Outcome::not_run(Status::Failed, reason));
                     }
                 }
@@ -484,7 +490,7 @@ pub fn run_with_hooks(
             // Start what is ready, in plan order, while slots are free.
             let mut started_any = false;
             for &c in &to_run {
-                if running >= jobs || cancel.is_draining() || fail_fast_reason.is_some() {
+                if running >= jobs || cancel.is_draining() || failed_fast.is_some() {
                     break;
                 }
                 if outcomes[c].is_some() || is_running[c] || !ready[c] {
@@ -517,11 +523,7 @@ pub fn run_with_hooks(
                 && waiting.iter().all(|&c| !ready[c])
             {
                 for c in waiting {
-                    finish(
-                        &mut outcomes,
-                        c,
-                        Outcome::not_run(Status::Cancelled, "dependencies never met (dependencies_met hook)"),
-                    );
+                    finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, Reason::HookNeverMet));
                 }
             }
             // Ended main containers are removed off the critical path. Where removing contends
@@ -558,11 +560,11 @@ pub fn run_with_hooks(
                     }
                     let failed = outcome.status == Status::Failed;
                     finish(&mut outcomes, container, outcome);
-                    if failed && config.fail_fast && fail_fast_reason.is_none() && !cancel.is_cancelled() {
+                    if failed && config.fail_fast && failed_fast.is_none() && !cancel.is_cancelled() {
                         // Stop starting containers; those running finish.
-                        let reason = format!("--fail-fast: {} failed", pipeline.containers[container].name);
-                        on_event(RunEvent::RunCancelling { reason: reason.clone() });
-                        fail_fast_reason = Some(reason);
+                        let failed = pipeline.containers[container].name.clone();
+                        on_event(RunEvent::RunCancelling { reason: Cancelling::FailFast { failed: failed.clone() } });
+                        failed_fast = Some(failed);
                     }
                 }
                 Ok(Message::Image { job, result }) => images[job] = Some(result),
@@ -571,7 +573,10 @@ pub fn run_with_hooks(
             }
         }
     });
-    outcomes.into_iter().map(|o| o.unwrap_or_else(|| Outcome::not_run(Status::Cancelled, "interrupted"))).collect()
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Outcome::not_run(Status::Cancelled, Reason::Interrupted)))
+        .collect()
 }
 
 /// An image thread: takes the next job still wanted, prepares it, reports the result.
@@ -647,27 +652,25 @@ fn blocking_dependency(dependencies: &[usize], plan: &Plan, outcomes: &[Option<O
     })
 }
 
-/// Why a dependent of `blocker` is cancelled: "dependency X failed", naming the container
+/// Why a dependent of `blocker` is cancelled: its dependency failed, naming the container
 /// whose failure started the cascade (a dependent of a dependent inherits the reason).
-fn cancel_reason(blocker: &str, outcome: &Option<Outcome>) -> String {
-    match outcome {
-        Some(Outcome { status: Status::Failed, .. }) => format!("dependency {blocker} failed"),
-        Some(Outcome { status: Status::Cancelled, reason: Some(reason), .. }) if reason.starts_with("dependency ") => {
-            reason.clone()
+fn cancel_reason(blocker: &str, outcome: &Option<Outcome>) -> Reason {
+    let end = match outcome {
+        Some(Outcome { status: Status::Failed, .. }) => DependencyEnd::Failed,
+        Some(Outcome { status: Status::Cancelled, reason: Some(inherited @ Reason::Dependency { .. }), .. }) => {
+            return inherited.clone();
         }
-        Some(Outcome { status: Status::Cancelled, .. }) => format!("dependency {blocker} was cancelled"),
-        Some(Outcome { status: Status::Skipped, reason, .. }) => match reason {
-            Some(why) => format!("dependency {blocker} was not run ({why})"),
-            None => format!("dependency {blocker} was not run"),
-        },
-        _ => format!("dependency {blocker} did not run"),
-    }
+        Some(Outcome { status: Status::Cancelled, .. }) => DependencyEnd::Cancelled,
+        Some(Outcome { status: Status::Skipped, reason, .. }) => DependencyEnd::NotRun(reason.clone().map(Box::new)),
+        _ => DependencyEnd::DidNotRun,
+    };
+    Reason::Dependency { name: blocker.to_string(), end }
 }
 
 /// How one attempt ended.
 enum Attempt {
     Exited(ExitStatus),
-    SidecarNotReady(String),
+    SidecarNotReady { sidecar: String, after: Duration },
     TimedOut(Duration),
     Interrupted(Option<ExitStatus>),
     EngineFailed(EngineError),
@@ -695,7 +698,7 @@ fn run_container(
         on_event(RunEvent::ContainerStarted { container, attempt });
         let result = attempt_once(engine, spec, container, config, policy, cancel, on_event);
         let finished_at = Some(SystemTime::now());
-        let done = |status, exit_code, reason: Option<String>| Outcome {
+        let done = |status, exit_code, reason: Option<Reason>| Outcome {
             status,
             exit_code,
             attempts: attempt,
@@ -706,19 +709,14 @@ fn run_container(
         let (exit_code, reason) = match result {
             Attempt::Exited(ExitStatus { code: 0, .. }) => return done(Status::Succeeded, Some(0), None),
             Attempt::Interrupted(exit) => {
-                return done(Status::Cancelled, exit.map(|e| e.code), Some("interrupted".into()));
+                return done(Status::Cancelled, exit.map(|e| e.code), Some(Reason::Interrupted));
             }
             Attempt::Exited(exit) => {
-                let reason = if exit.oom_killed {
-                    format!("exit code {} (killed: out of memory)", exit.code)
-                } else {
-                    format!("exit code {}", exit.code)
-                };
-                (Some(exit.code), reason)
+                (Some(exit.code), Reason::ExitCode { code: exit.code, oom_killed: exit.oom_killed })
             }
-            Attempt::TimedOut(after) => (None, format!("timed out after {}s", after.as_secs())),
-            Attempt::SidecarNotReady(reason) => (None, reason),
-            Attempt::EngineFailed(error) => (None, engine_reason(&error)),
+            Attempt::TimedOut(after) => (None, Reason::TimedOut { after }),
+            Attempt::SidecarNotReady { sidecar, after } => (None, Reason::SidecarNotReady { sidecar, after }),
+            Attempt::EngineFailed(error) => (None, Reason::Engine(error)),
         };
         if attempt > policy.retries || cancel.is_draining() {
             return done(Status::Failed, exit_code, Some(reason));
@@ -726,22 +724,9 @@ fn run_container(
         on_event(RunEvent::Retrying { container, attempt, delay, reason });
         let _ = engine.remove(&config.engine_name(&[&spec.name]));
         if !sleep_unless_cancelled(delay, cancel) {
-            return done(Status::Cancelled, exit_code, Some("interrupted".into()));
+            return done(Status::Cancelled, exit_code, Some(Reason::Interrupted));
         }
         delay = delay.saturating_mul(2);
-    }
-}
-
-/// An engine failure as a short reason: the engine's own last words (the whole command is in
-/// the error, for whoever needs it).
-fn engine_reason(error: &EngineError) -> String {
-    match error {
-        EngineError::Failed { code, .. } => match (error.telling_line(), code) {
-            (Some(line), _) => format!("engine error: {line}"),
-            (None, Some(code)) => format!("engine error (exit code {code})"),
-            (None, None) => "engine error".into(),
-        },
-        other => format!("engine error: {other}"),
     }
 }
 
@@ -771,10 +756,7 @@ fn wait_ready(
             return Ok(());
         }
         if Instant::now() + check.interval > deadline {
-            return Err(Attempt::SidecarNotReady(format!(
-                "sidecar {name} not ready after {}s",
-                check.timeout.as_secs()
-            )));
+            return Err(Attempt::SidecarNotReady { sidecar: name.to_string(), after: check.timeout });
         }
         if !sleep_unless_cancelled(check.interval, cancel) {
             return Err(Attempt::Interrupted(None));
@@ -1088,6 +1070,7 @@ mod tests {
 
     use super::*;
     use crate::fake::{FakeEngine, PullScript, Script};
+    use crate::reason::PullFailure;
 
     const QUICK: &str = "q:
   - {name: dataloader_02, image_repo: x, dependencies: [dataloader_01], env_vars: {EXIT_CODE: 0}}
@@ -1129,8 +1112,16 @@ mod tests {
         Run { outcomes, events: events.into_inner().expect("not poisoned") }
     }
 
-    fn statuses(run: &Run) -> Vec<(&'static str, Option<String>)> {
+    fn statuses(run: &Run) -> Vec<(&'static str, Option<Reason>)> {
         run.outcomes.iter().map(|o| (o.status.as_str(), o.reason.clone())).collect()
+    }
+
+    fn exit(code: i32) -> Reason {
+        Reason::ExitCode { code, oom_killed: false }
+    }
+
+    fn dependency_failed(name: &str) -> Reason {
+        Reason::Dependency { name: name.into(), end: DependencyEnd::Failed }
     }
 
     fn start_order(run: &Run) -> Vec<usize> {
@@ -1173,9 +1164,9 @@ mod tests {
         assert_eq!(
             statuses(&run),
             vec![
-                ("failed", Some("exit code 3".into())),
-                ("cancelled", Some("dependency a failed".into())),
-                ("cancelled", Some("dependency a failed".into())),
+                ("failed", Some(exit(3))),
+                ("cancelled", Some(dependency_failed("a"))),
+                ("cancelled", Some(dependency_failed("a"))),
                 ("succeeded", None),
                 ("succeeded", None),
             ]
@@ -1208,9 +1199,9 @@ mod tests {
         assert_eq!(
             statuses(&run),
             vec![
-                ("failed", Some("exit code 1".into())),
-                ("cancelled", Some("--fail-fast: a failed".into())),
-                ("cancelled", Some("--fail-fast: a failed".into()))
+                ("failed", Some(exit(1))),
+                ("cancelled", Some(Reason::FailFast { failed: "a".into() })),
+                ("cancelled", Some(Reason::FailFast { failed: "a".into() }))
             ]
         );
         assert!(run.events.iter().any(|e| matches!(e, RunEvent::RunCancelling { .. })));
@@ -1229,9 +1220,9 @@ mod tests {
         assert_eq!(
             statuses(&run),
             vec![
-                ("failed", Some("exit code 1".into())),
+                ("failed", Some(exit(1))),
                 ("succeeded", None),
-                ("cancelled", Some("--fail-fast: a failed".into()))
+                ("cancelled", Some(Reason::FailFast { failed: "a".into() }))
             ]
         );
     }
@@ -1251,7 +1242,7 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(
             statuses(&run),
-            vec![("cancelled", Some("interrupted".into())), ("cancelled", Some("interrupted".into()))]
+            vec![("cancelled", Some(Reason::Interrupted)), ("cancelled", Some(Reason::Interrupted))]
         );
         assert_eq!(run.outcomes[0].exit_code, Some(143));
         assert!(engine.calls().contains(&"stop q-a".to_string()));
@@ -1269,7 +1260,7 @@ mod tests {
             drainer.drain();
         });
         let run = run_with(text, &engine, &config(2), &cancel);
-        assert_eq!(statuses(&run), vec![("succeeded", None), ("cancelled", Some("interrupted".into()))]);
+        assert_eq!(statuses(&run), vec![("succeeded", None), ("cancelled", Some(Reason::Interrupted))]);
         assert!(!engine.calls().contains(&"stop q-a".to_string()), "a was not stopped");
         assert!(!cancel.is_cancelled() && cancel.is_draining());
         cancel.cancel();
@@ -1286,7 +1277,7 @@ mod tests {
         config.policies =
             vec![ContainerPolicy { timeout: Some(Duration::from_millis(100)), ..ContainerPolicy::default() }];
         let run = run_with(text, &engine, &config, &CancelToken::new());
-        assert_eq!(statuses(&run), vec![("failed", Some("timed out after 0s".into()))]);
+        assert_eq!(statuses(&run), vec![("failed", Some(Reason::TimedOut { after: Duration::from_millis(100) }))]);
     }
 
     #[test]
@@ -1320,7 +1311,10 @@ mod tests {
         let run = run_with(text, &engine, &config(1), &CancelToken::new());
         assert_eq!(run.outcomes[0].status, Status::Failed);
         assert_eq!(run.outcomes[0].exit_code, None);
-        assert!(run.outcomes[0].reason.as_deref().is_some_and(|r| r.contains("no such image")));
+        match &run.outcomes[0].reason {
+            Some(Reason::Engine(EngineError::Failed { stderr, .. })) => assert!(stderr.contains("no such image")),
+            other => panic!("an engine error: {other:?}"),
+        }
         assert_eq!(run.outcomes[1].status, Status::Cancelled);
     }
 
@@ -1458,9 +1452,11 @@ mod tests {
         let slow = Script { runs_for: Duration::from_millis(400), ..Script::default() };
         let engine = FakeEngine::new([("slow", slow)]).with_absent_images(&["absent:latest"]);
         let run = run_with(text, &engine, &config(2), &CancelToken::new());
-        let reason = run.outcomes[1].reason.clone().unwrap_or_default();
         assert_eq!(run.outcomes[1].status, Status::Failed);
-        assert!(reason.contains("image absent:latest is not present and its pull policy is `never`"), "{reason}");
+        assert_eq!(
+            run.outcomes[1].reason,
+            Some(Reason::Image(ImageFailure::AbsentNever { image: "absent:latest".into() }))
+        );
         assert_eq!(run.outcomes[1].attempts, 0);
         // At once: before the dependency it waits for has ended.
         let failed_at = run.outcomes[1].finished_at;
@@ -1477,7 +1473,7 @@ mod tests {
             .expect("reported");
         assert!(a_finished < slow_finished, "a fails before slow ends");
         assert_eq!(run.outcomes[2].status, Status::Cancelled);
-        assert_eq!(run.outcomes[2].reason.as_deref(), Some("dependency a failed"));
+        assert_eq!(run.outcomes[2].reason, Some(dependency_failed("a")));
         assert_eq!((run.outcomes[0].status, run.outcomes[3].status), (Status::Succeeded, Status::Succeeded));
         assert!(!engine.calls().iter().any(|c| c.starts_with("pull")));
     }
@@ -1504,6 +1500,7 @@ mod tests {
                 "reg.example.com/private:latest",
                 PullScript {
                     fail_times: 9,
+                    failure: PullFailure::CredentialsRefused,
                     stderr: "Error: logging into \"reg.example.com\": invalid username/password".into(),
                     ..PullScript::default()
                 },
@@ -1512,6 +1509,7 @@ mod tests {
                 "reg.example.com/private2:latest",
                 PullScript {
                     fail_times: 9,
+                    failure: PullFailure::CredentialsMissing,
                     stderr: "Error response from daemon: Head \"https://reg.example.com/v2/private2/manifests/latest\": no basic auth credentials".into(),
                     ..PullScript::default()
                 },
@@ -1528,15 +1526,16 @@ mod tests {
             })
             .collect();
         assert_eq!(retries, vec![Duration::from_millis(10), Duration::from_millis(20)]);
-        assert_eq!(
-            run.outcomes[1].reason.as_deref(),
-            Some("authentication failed: registry reg.example.com refused the credentials (check `image_reg_username` and `image_reg_password`)")
-        );
-        let missing = run.outcomes[2].reason.clone().unwrap_or_default();
-        assert!(
-            missing.starts_with("authentication failed: registry reg.example.com requires credentials"),
-            "{missing}"
-        );
+        let registry_failure = |c: usize| match &run.outcomes[c].reason {
+            Some(Reason::Image(ImageFailure::Pull { failure, attempts })) => {
+                (failure.kind, failure.registry.clone(), failure.error.step().map(String::from), *attempts)
+            }
+            other => panic!("a pull failure: {other:?}"),
+        };
+        let refused = (PullFailure::CredentialsRefused, "reg.example.com".to_string(), Some("login".to_string()), 1);
+        assert_eq!(registry_failure(1), refused);
+        let missing = (PullFailure::CredentialsMissing, "reg.example.com".to_string(), Some("pull".to_string()), 1);
+        assert_eq!(registry_failure(2), missing);
         let calls = engine.calls();
         assert_eq!(calls.iter().filter(|c| *c == "pull reg.example.com/private:latest").count(), 1, "not retried");
         assert!(calls.contains(&"login reg.example.com".to_string()));
@@ -1548,17 +1547,27 @@ mod tests {
         let text = "p:\n  - {name: a, image_repo: r.io/x}\n  - {name: b, image_repo: y, dependencies: [a]}\n";
         let engine = FakeEngine::new([]).with_absent_images(&["r.io/x:latest"]).with_pull_script(
             "r.io/x:latest",
-            PullScript { fail_times: 99, stderr: "Error: manifest unknown".into(), ..PullScript::default() },
+            PullScript {
+                fail_times: 99,
+                failure: PullFailure::NotFound,
+                stderr: "Error: manifest unknown".into(),
+                ..PullScript::default()
+            },
         );
         let mut config = config(1);
         config.images.pull_retry_delay = Duration::from_millis(1);
         let run = run_with(text, &engine, &config, &CancelToken::new());
-        assert_eq!(
-            run.outcomes[0].reason.as_deref(),
-            Some("image r.io/x:latest not found in registry r.io (after 4 attempts)")
-        );
+        match &run.outcomes[0].reason {
+            Some(Reason::Image(ImageFailure::Pull { failure, attempts: 4 })) => {
+                assert_eq!(
+                    (failure.kind, failure.image.as_str(), failure.registry.as_str()),
+                    (PullFailure::NotFound, "r.io/x:latest", "r.io")
+                );
+            }
+            other => panic!("a pull failure after 4 attempts: {other:?}"),
+        }
         assert_eq!(engine.calls().iter().filter(|c| c.starts_with("pull")).count(), 4);
-        assert_eq!(run.outcomes[1].reason.as_deref(), Some("dependency a failed"));
+        assert_eq!(run.outcomes[1].reason, Some(dependency_failed("a")));
     }
 
     #[test]
@@ -1566,8 +1575,10 @@ mod tests {
         let text = "p:\n  - {name: a, image_repo: localhost/gone}\n";
         let engine = FakeEngine::new([]).with_absent_images(&["localhost/gone:latest"]);
         let run = run_with(text, &engine, &config(1), &CancelToken::new());
-        let reason = run.outcomes[0].reason.clone().unwrap_or_default();
-        assert!(reason.contains("`localhost/` images are local"), "{reason}");
+        assert_eq!(
+            run.outcomes[0].reason,
+            Some(Reason::Image(ImageFailure::LocalOnly { image: "localhost/gone:latest".into() }))
+        );
         assert!(!engine.calls().iter().any(|c| c.starts_with("pull")));
     }
 
@@ -1586,7 +1597,7 @@ mod tests {
         let started = Instant::now();
         let run = run_with(text, &engine, &config(1), &cancel);
         assert!(started.elapsed() < Duration::from_secs(5));
-        assert_eq!(statuses(&run), vec![("cancelled", Some("interrupted".into()))]);
+        assert_eq!(statuses(&run), vec![("cancelled", Some(Reason::Interrupted))]);
     }
 
     #[test]
@@ -1610,7 +1621,10 @@ mod tests {
         let text = "p:\n  - {name: a, build: /nonexistent/copili-context}\n";
         let run = run_with(text, &FakeEngine::new([]), &config(1), &CancelToken::new());
         assert_eq!(run.outcomes[0].status, Status::Failed);
-        assert!(run.outcomes[0].reason.as_deref().is_some_and(|r| r.contains("is not a directory")));
+        assert!(matches!(
+            &run.outcomes[0].reason,
+            Some(Reason::Image(ImageFailure::ContextNotADirectory { written, .. })) if written == "/nonexistent/copili-context"
+        ));
     }
 
     /// Records every call, in order.
@@ -1725,8 +1739,8 @@ mod tests {
         assert_eq!(
             statuses(&run),
             vec![
-                ("skipped", Some("it ran before (did_run)".into())),
-                ("skipped", Some("it ran before (did_run)".into())),
+                ("skipped", Some(Reason::RanBefore { why: "it ran before (did_run)".into() })),
+                ("skipped", Some(Reason::RanBefore { why: "it ran before (did_run)".into() })),
                 ("succeeded", None)
             ]
         );
@@ -1743,8 +1757,8 @@ mod tests {
             statuses(&run),
             vec![
                 ("succeeded", None),
-                ("cancelled", Some("dependencies not met (dependencies_met hook)".into())),
-                ("cancelled", Some("dependency b was cancelled".into()))
+                ("cancelled", Some(Reason::HookRefused)),
+                ("cancelled", Some(Reason::Dependency { name: "b".into(), end: DependencyEnd::Cancelled }))
             ]
         );
     }
@@ -1762,7 +1776,7 @@ mod tests {
             }
         }
         let run = run_hooked(THREE, &Never);
-        assert_eq!(statuses(&run)[2], ("cancelled", Some("dependencies never met (dependencies_met hook)".into())));
+        assert_eq!(statuses(&run)[2], ("cancelled", Some(Reason::HookNeverMet)));
     }
 
     #[test]

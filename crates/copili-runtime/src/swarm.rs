@@ -724,7 +724,7 @@ impl Engine for SwarmEngine {
         request: &PullRequest,
         on_line: &mut dyn FnMut(LogLine),
         cancelled: &(dyn Fn() -> bool + Sync),
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), crate::reason::PullError> {
         self.docker.pull(request, on_line, cancelled)
     }
 
@@ -733,7 +733,7 @@ impl Engine for SwarmEngine {
         request: &BuildRequest,
         on_line: &mut dyn FnMut(LogLine),
         cancelled: &(dyn Fn() -> bool + Sync),
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), crate::reason::BuildError> {
         self.docker.build(request, on_line, cancelled)
     }
 

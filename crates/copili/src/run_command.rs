@@ -291,8 +291,8 @@ fn write_report_without_run(
     let outcomes = (0..pipeline.spec().containers.len())
         .map(|i| {
             let reason = match plan.exclusion(i) {
-                Some(excluded) => excluded.to_string(),
-                None => reason.to_string(),
+                Some(excluded) => runner::Reason::Excluded(excluded.clone()),
+                None => runner::Reason::NotStarted { why: reason.to_string() },
             };
             let status = if plan.exclusion(i).is_some() { Status::Skipped } else { Status::Cancelled };
             runner::Outcome {

@@ -29,7 +29,7 @@ pub struct ImageJson {
 fn image_json(c: &ContainerSpec, images: &ImagePlans) -> Option<ImageJson> {
     images.get(&c.image()).map(|planned| ImageJson {
         status: planned.kind(),
-        note: planned.describe(),
+        note: crate::report::words::planned(planned),
         build: c.build.as_ref().map(|b| build_context(&b.context)),
     })
 }
@@ -399,7 +399,7 @@ fn detail_lines(out: &mut String, c: &ContainerSpec, main: bool, images: &ImageP
         let _ = writeln!(out, "{indent}build: {}", build_context(&build.context));
     }
     if let Some(planned) = images.get(&c.image()) {
-        let _ = writeln!(out, "{indent}image: {}", planned.describe());
+        let _ = writeln!(out, "{indent}image: {}", crate::report::words::planned(planned));
     }
     if let Some(pull) = c.pull {
         let _ = writeln!(out, "{indent}pull: {pull}");

@@ -34,7 +34,7 @@ use std::io::Write;
 use copili_runtime::images::ImageEvent;
 use copili_runtime::runner::{Outcome, RunEvent, Status};
 
-use super::{elapsed, human_duration, one_line, Reporter, RunInfo, RunSummary};
+use super::{elapsed, human_duration, one_line, words, Reporter, RunInfo, RunSummary};
 
 /// Prefix colors, by container index: cyan, yellow, green, magenta, blue, bright cyan (red is
 /// kept for failures).
@@ -109,7 +109,7 @@ impl Console {
             ImageEvent::Retrying { attempt, delay, reason } => format!(
                 "<-- {what}: pull attempt {attempt} {} ({}), retrying in {}",
                 self.paint_status(Status::Failed),
-                one_line(reason),
+                one_line(&words::registry_failure(reason)),
                 humantime::format_duration(*delay)
             ),
             ImageEvent::Pulled { elapsed } => format!("<-- {what} pulled in {}", human_duration(*elapsed)),
@@ -120,7 +120,7 @@ impl Console {
             ImageEvent::Built { elapsed } => format!("<-- {what} built in {}", human_duration(*elapsed)),
             ImageEvent::UpToDate => format!("=== {what} up to date (build inputs unchanged): not rebuilt"),
             ImageEvent::Failed { reason } => {
-                format!("<-- {what} {}: {}", self.paint_status(Status::Failed), one_line(reason))
+                format!("<-- {what} {}: {}", self.paint_status(Status::Failed), one_line(&words::image_failure(reason)))
             }
         };
         if !matches!(event, ImageEvent::Pulling { .. }) {
@@ -182,7 +182,7 @@ impl Console {
             line.push_str(&format!(" after {} attempts", outcome.attempts));
         }
         if let Some(reason) = &outcome.reason {
-            line.push_str(&format!(": {}", one_line(reason)));
+            line.push_str(&format!(": {}", one_line(&words::reason(reason))));
         }
         line
     }
@@ -212,7 +212,7 @@ impl Reporter for Console {
                 format!(
                     "<-- {name}: attempt {attempt} {} ({}), retrying in {}",
                     self.paint_status(Status::Failed),
-                    one_line(reason),
+                    one_line(&words::reason(reason)),
                     humantime::format_duration(*delay)
                 )
             }
@@ -227,7 +227,7 @@ impl Reporter for Console {
                 format!("{} {}", self.paint_container(*container, &prefix), line.text)
             }
             RunEvent::RunCancelling { reason } => {
-                format!("--- run {}: {}", self.paint("33", "cancelling"), one_line(reason))
+                format!("--- run {}: {}", self.paint("33", "cancelling"), one_line(&words::cancelling(reason)))
             }
         };
         self.line(&line);
@@ -273,7 +273,7 @@ fn summary_table(info: &RunInfo, outcomes: &[Outcome]) -> String {
             outcome.exit_code.map_or_else(|| "-".to_string(), |code| code.to_string()),
             outcome.attempts.to_string(),
             elapsed(outcome.started_at, outcome.finished_at).map_or_else(|| "-".to_string(), human_duration),
-            outcome.reason.as_deref().map_or_else(|| "-".to_string(), one_line),
+            outcome.reason.as_ref().map_or_else(|| "-".to_string(), |reason| one_line(&words::reason(reason))),
         ]);
     }
     let mut widths = [0; 6];
@@ -299,6 +299,8 @@ fn summary_table(info: &RunInfo, outcomes: &[Outcome]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use copili_runtime::runner::Reason;
+
     use super::super::test_support::{events, info, summary, SharedBuffer};
     use super::*;
 
@@ -359,7 +361,7 @@ mod tests {
             attempts: 1,
             started_at: None,
             finished_at: None,
-            reason: Some("`podman start` failed:\nError: no such image\n".into()),
+            reason: Some(Reason::NotStarted { why: "`podman start` failed:\nError: no such image\n".into() }),
         };
         console.event(&RunEvent::ContainerFinished { container: 7, outcome });
         insta::assert_snapshot!(buffer.text(), @"<-- #7 failed: `podman start` failed: Error: no such image");

@@ -36,6 +36,10 @@
 //! - A container's `exit_code` is `null` when it never ran to an end; `started_at`,
 //!   `finished_at` and `duration_s` are `null` when unknown (never started, or still running);
 //!   `reason` is `null` for a success, else why it failed, was cancelled or was skipped.
+//! - Beside `reason`, keys for scripts say the same typed ([`ReasonFields`]): `reason_kind`
+//!   (`exit_code`, `timed_out`, `engine_error`, `image`, `dependency`, …) and the details that
+//!   apply (`oom_killed`, `timeout_seconds`, `dependency`, `engine_command`, …); none for a
+//!   success. A failed image has them too. Documented in docs/cli.md.
 //!
 //! Writing never panics: an error is collected ([`Reporter::errors`]) and the next event
 //! tries again. The file is replaced by renaming a temporary file of the same directory (so
@@ -50,7 +54,8 @@ use std::time::SystemTime;
 use copili_runtime::runner::{Outcome, RunEvent, Status};
 use serde::{Deserialize, Serialize};
 
-use super::{elapsed, rfc3339_millis, Clock, Reporter, RunInfo, RunSummary};
+pub use super::fields::ReasonFields;
+use super::{elapsed, rfc3339_millis, words, Clock, Reporter, RunInfo, RunSummary};
 
 /// The JSON document of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,6 +93,9 @@ pub struct ImageReport {
     pub duration_s: Option<f64>,
     /// Why it failed.
     pub reason: Option<String>,
+    /// Why it failed, for scripts ([`ReasonFields`]); no keys when it did not fail.
+    #[serde(flatten)]
+    pub reason_fields: ReasonFields,
 }
 
 /// One container of a [`RunReport`].
@@ -109,6 +117,9 @@ pub struct ContainerReport {
     pub duration_s: Option<f64>,
     /// Why it failed, was cancelled or skipped.
     pub reason: Option<String>,
+    /// Why, for scripts ([`ReasonFields`]); no keys when there is no reason.
+    #[serde(flatten)]
+    pub reason_fields: ReasonFields,
     /// Its image, `repo:tag`.
     pub image: String,
 }
@@ -192,6 +203,7 @@ impl JsonReport {
                     finished_at: None,
                     duration_s: None,
                     reason: None,
+                    reason_fields: ReasonFields::default(),
                     image: info.image.clone(),
                 };
                 match state {
@@ -209,7 +221,8 @@ impl JsonReport {
                         report.finished_at = outcome.finished_at.map(rfc3339_millis);
                         report.duration_s =
                             elapsed(outcome.started_at, outcome.finished_at).map(|d| d.as_millis() as f64 / 1000.0);
-                        report.reason = outcome.reason.clone();
+                        report.reason = outcome.reason.as_ref().map(words::reason);
+                        report.reason_fields = outcome.reason.as_ref().map(ReasonFields::of).unwrap_or_default();
                     }
                 }
                 report
@@ -274,6 +287,7 @@ impl Reporter for JsonReport {
                             attempts: 0,
                             duration_s: None,
                             reason: None,
+                            reason_fields: ReasonFields::default(),
                         });
                         self.images.len() - 1
                     }
@@ -298,7 +312,8 @@ impl Reporter for JsonReport {
                     ImageEvent::UpToDate => report.status = "up-to-date".into(),
                     ImageEvent::Failed { reason } => {
                         report.status = "failed".into();
-                        report.reason = Some(reason.clone());
+                        report.reason = Some(words::image_failure(reason));
+                        report.reason_fields = ReasonFields::of_image(reason);
                     }
                     ImageEvent::Progress(_) | ImageEvent::Retrying { .. } | ImageEvent::Identified { .. } => return,
                 }
@@ -386,17 +401,20 @@ mod tests {
                     {
                         "name": "transform", "status": "failed", "exit_code": 3, "attempts": 2,
                         "started_at": "2026-11-25T12:00:01.400Z", "finished_at": "2026-11-25T12:00:12.500Z",
-                        "duration_s": 11.1, "reason": "exit code 3", "image": "localhost/transform:latest",
+                        "duration_s": 11.1, "reason": "exit code 3", "reason_kind": "exit_code",
+                        "oom_killed": false, "image": "localhost/transform:latest",
                     },
                     {
                         "name": "publish", "status": "cancelled", "exit_code": null, "attempts": 0,
                         "started_at": null, "finished_at": null, "duration_s": null,
-                        "reason": "dependency transform failed", "image": "localhost/publish:latest",
+                        "reason": "dependency transform failed", "reason_kind": "dependency",
+                        "dependency": "transform", "dependency_end": "failed", "image": "localhost/publish:latest",
                     },
                     {
                         "name": "cleanup", "status": "skipped", "exit_code": null, "attempts": 0,
                         "started_at": null, "finished_at": null, "duration_s": null,
-                        "reason": "excluded in environment prod", "image": "localhost/cleanup:latest",
+                        "reason": "excluded in environment prod", "reason_kind": "ran_before",
+                        "image": "localhost/cleanup:latest",
                     },
                 ],
             })

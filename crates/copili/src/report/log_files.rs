@@ -153,7 +153,7 @@ impl Reporter for LogFiles {
                 self.write(*container, &text);
             }
             RunEvent::Retrying { container, attempt, delay, reason } => {
-                let reason = super::one_line(reason);
+                let reason = super::one_line(&super::words::reason(reason));
                 let delay = humantime::format_duration(*delay);
                 self.write(
                     *container,
@@ -175,10 +175,12 @@ impl Reporter for LogFiles {
                     ImageEvent::UpToDate => format!("image {image} up to date (build inputs unchanged): not rebuilt"),
                     ImageEvent::Retrying { attempt, delay, reason } => format!(
                         "image {image}: pull attempt {attempt} failed ({}), retrying in {}",
-                        super::one_line(reason),
+                        super::one_line(&super::words::registry_failure(reason)),
                         humantime::format_duration(*delay)
                     ),
-                    ImageEvent::Failed { reason } => format!("image {image} failed: {}", super::one_line(reason)),
+                    ImageEvent::Failed { reason } => {
+                        format!("image {image} failed: {}", super::one_line(&super::words::image_failure(reason)))
+                    }
                     ImageEvent::Present
                     | ImageEvent::Pulling { .. }
                     | ImageEvent::Progress(_)
@@ -192,7 +194,13 @@ impl Reporter for LogFiles {
                 let open: Vec<usize> =
                     self.files.iter().filter(|(_, f)| matches!(f, LogFile::Open { .. })).map(|(c, _)| *c).collect();
                 for container in open {
-                    self.write(container, &format!("{SECTION_RULE} run cancelling: {}\n", super::one_line(reason)));
+                    self.write(
+                        container,
+                        &format!(
+                            "{SECTION_RULE} run cancelling: {}\n",
+                            super::one_line(&super::words::cancelling(reason))
+                        ),
+                    );
                 }
             }
         }
@@ -220,7 +228,9 @@ impl Reporter for LogFiles {
 fn result_block(outcome: &Outcome) -> String {
     let time = |t: Option<std::time::SystemTime>| t.map_or_else(|| "-".to_string(), rfc3339_seconds);
     let reason = match &outcome.reason {
-        Some(reason) => reason.trim_end().lines().collect::<Vec<_>>().join(&format!("\n{:11}", "")),
+        Some(reason) => {
+            super::words::reason(reason).trim_end().lines().collect::<Vec<_>>().join(&format!("\n{:11}", ""))
+        }
         None => "-".to_string(),
     };
     format!(
@@ -256,7 +266,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::{Arc, Mutex};
 
-    use copili_runtime::runner::Status;
+    use copili_runtime::runner::{Cancelling, Reason, Status};
 
     use super::super::test_support::{events, info, outcomes, summary, SharedBuffer};
     use super::*;
@@ -352,7 +362,7 @@ mod tests {
     fn an_interrupt_reaches_running_containers_and_finish_writes_missing_results() {
         let (mut logs, files) = in_memory();
         logs.event(&RunEvent::ContainerStarted { container: 1, attempt: 1 });
-        logs.event(&RunEvent::RunCancelling { reason: "interrupted".into() });
+        logs.event(&RunEvent::RunCancelling { reason: Cancelling::Interrupted });
         // The binary gave up waiting: no ContainerFinished for anyone.
         let mut summary = summary();
         summary.outcomes[1] = Outcome {
@@ -361,7 +371,7 @@ mod tests {
             attempts: 1,
             started_at: summary.outcomes[1].started_at,
             finished_at: summary.outcomes[1].finished_at,
-            reason: Some("interrupted\nby SIGTERM".into()),
+            reason: Some(Reason::NotStarted { why: "interrupted\nby SIGTERM".into() }),
         };
         logs.finish(&summary);
         insta::assert_snapshot!(text(&files, "transform.log"), @r"

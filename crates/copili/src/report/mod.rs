@@ -43,9 +43,11 @@
 //! lines and the runner's reasons, never a request or an environment value.
 
 pub mod console;
+mod fields;
 pub mod json;
 pub mod log_files;
 pub mod service;
+pub mod words;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -247,7 +249,7 @@ pub(crate) mod test_support {
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-    use copili_runtime::runner::{Outcome, RunEvent, Status};
+    use copili_runtime::runner::{Cancelling, DependencyEnd, Outcome, Reason, RunEvent, Status};
     use copili_runtime::{LogLine, LogStream};
 
     use super::{ContainerInfo, RunInfo, RunSummary};
@@ -324,7 +326,7 @@ pub(crate) mod test_support {
                 attempts: 2,
                 started_at: Some(at(1_400)),
                 finished_at: Some(at(12_500)),
-                reason: Some("exit code 3".into()),
+                reason: Some(Reason::ExitCode { code: 3, oom_killed: false }),
             },
             Outcome {
                 status: Status::Cancelled,
@@ -332,7 +334,7 @@ pub(crate) mod test_support {
                 attempts: 0,
                 started_at: None,
                 finished_at: None,
-                reason: Some("dependency transform failed".into()),
+                reason: Some(Reason::Dependency { name: "transform".into(), end: DependencyEnd::Failed }),
             },
             Outcome {
                 status: Status::Skipped,
@@ -340,7 +342,9 @@ pub(crate) mod test_support {
                 attempts: 0,
                 started_at: None,
                 finished_at: None,
-                reason: Some("excluded in environment prod".into()),
+                // The hook's words, kept as they were (the exclusion's own words quote the
+                // environment).
+                reason: Some(Reason::RanBefore { why: "excluded in environment prod".into() }),
             },
         ]
     }
@@ -366,12 +370,12 @@ pub(crate) mod test_support {
                 container: 1,
                 attempt: 1,
                 delay: Duration::from_secs(10),
-                reason: "exit code 3".into(),
+                reason: Reason::ExitCode { code: 3, oom_killed: false },
             },
             RunEvent::ContainerStarted { container: 1, attempt: 2 },
             out(1, None, "transforming again"),
             finished(1),
-            RunEvent::RunCancelling { reason: "--fail-fast: a container failed".into() },
+            RunEvent::RunCancelling { reason: Cancelling::FailFast { failed: "a container".into() } },
             finished(2),
         ]
     }
@@ -445,7 +449,7 @@ mod tests {
         let mut reporters = Reporters::new();
         reporters.push(Recorder("a", buffer.clone()));
         reporters.push(Recorder("b", buffer.clone()));
-        reporters.event(&RunEvent::RunCancelling { reason: "interrupted".into() });
+        reporters.event(&RunEvent::RunCancelling { reason: copili_runtime::runner::Cancelling::Interrupted });
         reporters.finish(&test_support::summary());
         assert_eq!(buffer.text(), "a event true\nb event true\na finish 1\nb finish 1\n");
         assert_eq!(reporters.errors(), ["a failed", "b failed"]);

@@ -4,6 +4,8 @@
 //! `unchecked()` and turned into an [`EngineError`] carrying the command (secrets never on it)
 //! and the end of its error output. The two clients differ in a few places only, kept here.
 
+mod classify;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,6 +14,7 @@ use crate::engine::{
     BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, MountSource,
     PullRequest, RegistryAuth,
 };
+use crate::reason::{BuildError, PullError};
 
 /// Which client a binary is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -965,8 +968,11 @@ impl Engine for CliEngine {
         request: &PullRequest,
         on_line: &mut dyn FnMut(LogLine),
         cancelled: &(dyn Fn() -> bool + Sync),
-    ) -> Result<(), EngineError> {
-        let auth = request.auth.as_ref().map(|auth| self.login(auth, request.tls_verify)).transpose()?;
+    ) -> Result<(), PullError> {
+        let had_credentials = request.auth.is_some();
+        let classified = |error: EngineError| PullError { kind: classify::classify(&error, had_credentials), error };
+        let auth =
+            request.auth.as_ref().map(|auth| self.login(auth, request.tls_verify)).transpose().map_err(classified)?;
         let mut a = args(["pull"]);
         if let Some(auth) = &auth {
             a.extend(auth.args());
@@ -977,7 +983,7 @@ impl Engine for CliEngine {
         a.push(request.image.clone());
         let env = auth.as_ref().map(AuthDir::env).unwrap_or_default();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.stream_to_end(&a, &env, on_line, cancelled)
+        self.stream_to_end(&a, &env, on_line, cancelled).map_err(classified)
     }
 
     /// Build arguments go by name (`--build-arg NAME`): the client reads their values from its
@@ -987,8 +993,13 @@ impl Engine for CliEngine {
         request: &BuildRequest,
         on_line: &mut dyn FnMut(LogLine),
         cancelled: &(dyn Fn() -> bool + Sync),
-    ) -> Result<(), EngineError> {
-        let auth = request.auth.as_ref().map(|auth| self.login(auth, request.tls_verify)).transpose()?;
+    ) -> Result<(), BuildError> {
+        let auth = request
+            .auth
+            .as_ref()
+            .map(|auth| self.login(auth, request.tls_verify))
+            .transpose()
+            .map_err(|error| BuildError::Login(PullError { kind: classify::classify(&error, true), error }))?;
         let mut a = args(["build", "--tag", &request.image]);
         if let Some(file) = &request.dockerfile {
             a.push("--file".into());
@@ -1020,7 +1031,7 @@ impl Engine for CliEngine {
             auth.as_ref().map(AuthDir::env).unwrap_or_default().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         env.extend(request.args.iter().map(|(k, v)| (k.clone(), v.expose().to_string())));
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        self.stream_to_end(&a, &env, on_line, cancelled)
+        Ok(self.stream_to_end(&a, &env, on_line, cancelled)?)
     }
 
     fn image_label(&self, image: &str, key: &str) -> Result<Option<String>, EngineError> {

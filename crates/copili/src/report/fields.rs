@@ -1,0 +1,191 @@
+//! The JSON report's machine-readable reason ([`ReasonFields`]): the typed [`Reason`] of an
+//! outcome as stable keys beside its `reason` text, so that scripts need not parse sentences.
+//! Documented in docs/cli.md (the report section).
+
+use copili_runtime::reason::{DependencyEnd, ImageFailure, Reason, RegistryFailure};
+use copili_runtime::EngineError;
+use serde::{Deserialize, Serialize};
+
+/// The keys that say why a container (or an image) did not succeed; each is left out when it
+/// does not apply.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReasonFields {
+    /// What kind of reason: `exit_code`, `timed_out`, `engine_error`, `sidecar_not_ready`,
+    /// `image`, `interrupted`, `fail_fast`, `dependency`, `excluded`, `ran_before`,
+    /// `hook_refused`, `hook_never_met`, `not_started`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_kind: Option<String>,
+    /// `exit_code`: whether the kernel killed it for want of memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_killed: Option<bool>,
+    /// `timed_out`, `sidecar_not_ready`: the limit, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<f64>,
+    /// `sidecar_not_ready`: the sidecar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sidecar: Option<String>,
+    /// `dependency`: the dependency whose end started the cascade.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependency: Option<String>,
+    /// `dependency`: how it ended: `failed`, `cancelled`, `not_run`, `did_not_run`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependency_end: Option<String>,
+    /// `fail_fast`: the container whose failure stopped the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_container: Option<String>,
+    /// `excluded`: `environment`, `skip`, `only` or `service` (as in `copili plan`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclusion: Option<String>,
+    /// `image`: what went wrong with it (`pull`, `absent_never`, `build_failed`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_failure: Option<String>,
+    /// `image`: the image that could not be had (a sidecar's, maybe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_image: Option<String>,
+    /// A pull or a build's login: `credentials_refused`, `credentials_missing`,
+    /// `access_denied`, `not_found`, `unreachable`, `plain_http` or `other`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_failure: Option<String>,
+    /// A pull or a build's login: the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// A pull: the attempts made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_attempts: Option<u32>,
+    /// An engine command that failed (secrets masked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_command: Option<String>,
+    /// Its exit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_exit_code: Option<i32>,
+    /// The end of its error output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_stderr: Option<String>,
+}
+
+impl ReasonFields {
+    /// The fields of a container's reason.
+    pub fn of(reason: &Reason) -> ReasonFields {
+        let mut fields = ReasonFields { reason_kind: Some(reason.kind().to_string()), ..ReasonFields::default() };
+        match reason {
+            Reason::ExitCode { oom_killed, .. } => fields.oom_killed = Some(*oom_killed),
+            Reason::TimedOut { after } => fields.timeout_seconds = Some(after.as_secs_f64()),
+            Reason::Engine(error) => fields.engine(error),
+            Reason::SidecarNotReady { sidecar, after } => {
+                fields.sidecar = Some(sidecar.clone());
+                fields.timeout_seconds = Some(after.as_secs_f64());
+            }
+            Reason::Image(failure) => fields.image(failure),
+            Reason::FailFast { failed } => fields.failed_container = Some(failed.clone()),
+            Reason::Dependency { name, end } => {
+                fields.dependency = Some(name.clone());
+                fields.dependency_end = Some(end.kind().to_string());
+                if let DependencyEnd::NotRun(Some(why)) = end {
+                    if let Reason::Excluded(exclusion) = &**why {
+                        fields.exclusion = Some(exclusion.kind().to_string());
+                    }
+                }
+            }
+            Reason::Excluded(exclusion) => fields.exclusion = Some(exclusion.kind().to_string()),
+            Reason::Interrupted
+            | Reason::RanBefore { .. }
+            | Reason::HookRefused
+            | Reason::HookNeverMet
+            | Reason::NotStarted { .. } => {}
+        }
+        fields
+    }
+
+    /// The fields of an image's failure (the kind is `image`).
+    pub fn of_image(failure: &ImageFailure) -> ReasonFields {
+        let mut fields = ReasonFields { reason_kind: Some("image".into()), ..ReasonFields::default() };
+        fields.image(failure);
+        fields
+    }
+
+    fn image(&mut self, failure: &ImageFailure) {
+        self.image_failure = Some(failure.kind().to_string());
+        self.failed_image = match failure {
+            ImageFailure::PresenceUnknown { image, .. }
+            | ImageFailure::AbsentNever { image }
+            | ImageFailure::LocalOnly { image }
+            | ImageFailure::InspectFailed { image, .. }
+            | ImageFailure::BuildFailed { image, .. } => Some(image.clone()),
+            ImageFailure::Pull { failure: RegistryFailure { image, .. }, .. }
+            | ImageFailure::BuildLogin(RegistryFailure { image, .. }) => Some(image.clone()),
+            _ => None,
+        };
+        if let ImageFailure::HalfCredentials { registry, .. } = failure {
+            self.registry = Some(registry.clone());
+        }
+        if let Some(registry) = failure.registry_failure() {
+            self.pull_failure = Some(registry.kind.kind().to_string());
+            self.registry = Some(registry.registry.clone());
+        }
+        if let ImageFailure::Pull { attempts, .. } = failure {
+            self.pull_attempts = Some(*attempts);
+        }
+        if let Some(error) = failure.engine_error() {
+            self.engine(error);
+        }
+    }
+
+    fn engine(&mut self, error: &EngineError) {
+        match error {
+            EngineError::Failed { command, code, stderr } => {
+                self.engine_command = Some(command.clone());
+                self.engine_exit_code = *code;
+                self.engine_stderr = Some(stderr.clone());
+            }
+            EngineError::UnexpectedOutput { command, .. } => self.engine_command = Some(command.clone()),
+            EngineError::NotFound { binary, .. } => self.engine_command = Some(binary.clone()),
+            EngineError::NoClientOnPath => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use copili_runtime::reason::PullFailure;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn typed_reasons_become_stable_keys() {
+        let value = |reason: &Reason| serde_json::to_value(ReasonFields::of(reason)).expect("serializable");
+        assert_eq!(
+            value(&Reason::ExitCode { code: 137, oom_killed: true }),
+            json!({"reason_kind": "exit_code", "oom_killed": true})
+        );
+        assert_eq!(
+            value(&Reason::TimedOut { after: Duration::from_secs(2) }),
+            json!({"reason_kind": "timed_out", "timeout_seconds": 2.0})
+        );
+        let error = EngineError::Failed { command: "podman run x".into(), code: Some(125), stderr: "Error: no".into() };
+        assert_eq!(
+            value(&Reason::Engine(error.clone())),
+            json!({"reason_kind": "engine_error", "engine_command": "podman run x", "engine_exit_code": 125,
+                   "engine_stderr": "Error: no"})
+        );
+        let failure = RegistryFailure {
+            kind: PullFailure::NotFound,
+            image: "r.io/x:1".into(),
+            registry: "r.io".into(),
+            error: error.clone(),
+        };
+        assert_eq!(
+            value(&Reason::Image(ImageFailure::Pull { failure, attempts: 4 })),
+            json!({"reason_kind": "image", "image_failure": "pull", "failed_image": "r.io/x:1",
+                   "pull_failure": "not_found", "registry": "r.io", "pull_attempts": 4,
+                   "engine_command": "podman run x", "engine_exit_code": 125, "engine_stderr": "Error: no"})
+        );
+        assert_eq!(
+            value(&Reason::Dependency { name: "a".into(), end: DependencyEnd::Cancelled }),
+            json!({"reason_kind": "dependency", "dependency": "a", "dependency_end": "cancelled"})
+        );
+        assert_eq!(value(&Reason::Interrupted), json!({"reason_kind": "interrupted"}));
+    }
+}
