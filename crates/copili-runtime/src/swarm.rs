@@ -758,9 +758,9 @@ impl Engine for SwarmEngine {
     }
 
     fn pipeline_identities(&self) -> Result<Vec<String>, EngineError> {
-        let any = vec![("io.copili.pipeline".to_string(), String::new())];
-        let mut identities = self.service_labels(&any, "io.copili.pipeline")?;
-        identities.extend(self.docker.network_labels(&any, "io.copili.pipeline")?);
+        let any = vec![(crate::runner::PIPELINE_LABEL.to_string(), String::new())];
+        let mut identities = self.service_labels(&any, crate::runner::PIPELINE_LABEL)?;
+        identities.extend(self.docker.network_labels(&any, crate::runner::PIPELINE_LABEL)?);
         identities.sort();
         identities.dedup();
         Ok(identities)

@@ -1067,9 +1067,9 @@ impl Engine for CliEngine {
     }
 
     fn pipeline_identities(&self) -> Result<Vec<String>, EngineError> {
-        let any = vec![("io.copili.pipeline".to_string(), String::new())];
-        let mut identities = self.container_labels(&any, "io.copili.pipeline")?;
-        identities.extend(self.network_labels(&any, "io.copili.pipeline")?);
+        let any = vec![(crate::runner::PIPELINE_LABEL.to_string(), String::new())];
+        let mut identities = self.container_labels(&any, crate::runner::PIPELINE_LABEL)?;
+        identities.extend(self.network_labels(&any, crate::runner::PIPELINE_LABEL)?);
         identities.sort();
         identities.dedup();
         Ok(identities)

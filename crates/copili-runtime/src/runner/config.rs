@@ -1,0 +1,60 @@
+//! How to run: the run's [`RunConfig`] and the per-container [`ContainerPolicy`].
+
+use std::time::Duration;
+
+use copili_model::Secret;
+
+use crate::images::ImageConfig;
+
+use super::naming::engine_name;
+
+/// Per-container limits beyond the seed's format (Argo Workflows has them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ContainerPolicy {
+    /// Stop and fail the container after this long.
+    pub timeout: Option<Duration>,
+    /// Attempts after the first.
+    pub retries: u32,
+    /// The wait before the first retry, doubled before each further one.
+    pub retry_delay: Duration,
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The pipeline's identity (engine-side names and labels key on it).
+    pub identity: String,
+    /// This run's id (label `io.copili.run-id`).
+    pub run_id: String,
+    /// Main containers running at once (sidecars take no slot); at least 1.
+    pub jobs: usize,
+    /// Stop starting containers after the first failure.
+    pub fail_fast: bool,
+    /// Grace period of a stop before the engine kills.
+    pub stop_timeout: Duration,
+    /// Environment variables for every container (`--set-env`); the container's own win.
+    pub global_env: Vec<(String, Secret)>,
+    /// Labels for every container (`--label`); the container's own win.
+    pub global_labels: Vec<(String, String)>,
+    /// Per-container limits by index, overriding the description's `timeout`, `retries` and
+    /// `retry_delay`; usually empty.
+    pub policies: Vec<ContainerPolicy>,
+    /// How images are pulled and built.
+    pub images: ImageConfig,
+    /// Appended to engine-side names (`<identity>-<instance>-<name>`): service mode's runs
+    /// use one per run, so that a container can start again while the engine still removes
+    /// its previous instance. Labels keep the identity alone.
+    pub instance: Option<String>,
+}
+
+impl RunConfig {
+    /// The engine-side name of a container (or of `parts` of it: a sidecar, a network).
+    pub fn engine_name(&self, parts: &[&str]) -> String {
+        let mut all: Vec<&str> = vec![self.identity.as_str()];
+        if let Some(instance) = &self.instance {
+            all.push(instance);
+        }
+        all.extend_from_slice(parts);
+        engine_name(&all)
+    }
+}

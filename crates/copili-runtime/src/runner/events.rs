@@ -1,0 +1,70 @@
+//! [`RunEvent`]: everything the runner reports, its only way to communicate.
+
+use std::time::Duration;
+
+use crate::engine::LogLine;
+use crate::images::ImageEvent;
+use crate::reason::{Cancelling, Reason};
+
+use super::Outcome;
+
+/// Everything the runner reports; the only way it communicates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEvent {
+    /// A container (attempt) is starting.
+    ContainerStarted {
+        /// Index into `Pipeline::containers`.
+        container: usize,
+        /// 1 for the first attempt.
+        attempt: u32,
+    },
+    /// A line of output of a container or of one of its sidecars.
+    Output {
+        /// Index of the main container.
+        container: usize,
+        /// The sidecar's name, when the line is a sidecar's.
+        sidecar: Option<String>,
+        /// The line.
+        line: LogLine,
+    },
+    /// An attempt failed and another follows after `delay`.
+    Retrying {
+        /// The container.
+        container: usize,
+        /// The attempt that failed.
+        attempt: u32,
+        /// The wait before the next.
+        delay: Duration,
+        /// Why the attempt failed.
+        reason: Reason,
+    },
+    /// A container reached its final state (also for those that never ran).
+    ContainerFinished {
+        /// The container.
+        container: usize,
+        /// How it ended.
+        outcome: Outcome,
+    },
+    /// Something happened to an image (pulled once per run, however many use it).
+    Image {
+        /// The reference.
+        image: String,
+        /// The containers that need it.
+        users: Vec<usize>,
+        /// What happened.
+        event: ImageEvent,
+    },
+    /// A line of an image build's output (or of the clone of its repository), for the log of
+    /// the container that builds it.
+    BuildOutput {
+        /// The container.
+        container: usize,
+        /// The line.
+        line: LogLine,
+    },
+    /// The run stops starting containers (interrupt or `--fail-fast`).
+    RunCancelling {
+        /// Why.
+        reason: Cancelling,
+    },
+}

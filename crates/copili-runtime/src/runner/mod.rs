@@ -1,0 +1,51 @@
+//! The runner: starts each selected container as soon as all its dependencies succeeded, with
+//! at most `jobs` main containers at once, cancels the dependents of a failure, and reports
+//! everything as [`RunEvent`]s. It never prints.
+//!
+//! One coordinator (the caller's thread, [`coordinator`]) owns the state of every container;
+//! each running container has a worker thread ([`attempt`]) doing create → start → follow
+//! output → wait → remove, and reporting back on a channel. Cancellation (a signal,
+//! `--fail-fast`) is a shared [`CancelToken`] the workers watch while they wait. Why a
+//! container did not succeed is a typed [`Reason`]; the `copili` crate's reporters word it.
+
+mod attempt;
+mod cancel;
+mod config;
+mod coordinator;
+mod events;
+mod hooks;
+mod naming;
+mod outcome;
+mod preflight;
+mod request;
+
+use crate::engine::{Engine, EngineError};
+
+pub use crate::reason::{Cancelling, DependencyEnd, Reason};
+pub use cancel::CancelToken;
+pub use config::{ContainerPolicy, RunConfig};
+pub use coordinator::{run, run_with_hooks};
+pub use events::RunEvent;
+pub use hooks::{Finished, Hooks, NoHooks};
+pub use naming::{copili_labels, engine_name, CONTAINER_LABEL, PIPELINE_LABEL, ROLE_LABEL, RUN_ID_LABEL};
+pub use outcome::{Outcome, Status};
+pub use preflight::{missing_networks, MissingNetwork};
+pub use request::planned_requests;
+
+/// Removes every container and network copili left of a pipeline (by its identity), or of
+/// all pipelines (`None`), found by copili's labels. Returns how many of each were removed.
+pub fn clean(engine: &dyn Engine, identity: Option<&str>) -> Result<(usize, usize), EngineError> {
+    let labels = vec![(naming::PIPELINE_LABEL.to_string(), identity.unwrap_or_default().to_string())];
+    let containers = engine.containers_with_labels(&labels)?;
+    for name in &containers {
+        engine.remove(name)?;
+    }
+    let networks = engine.networks_with_labels(&labels)?;
+    for name in &networks {
+        engine.network_remove(name)?;
+    }
+    Ok((containers.len(), networks.len()))
+}
+
+#[cfg(test)]
+mod tests;
