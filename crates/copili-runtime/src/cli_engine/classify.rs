@@ -1,5 +1,6 @@
 //! What a failed pull or registry login means, read from docker's and podman's wording: the
-//! one place that knows the engines' English (the rest of copili sees a [`PullFailure`]).
+//! one place that knows the engines' English (the rest of copili sees a [`PullFailure`]), with
+//! the few other error outputs the client is asked about ("no such network", "no such image").
 
 use crate::engine::EngineError;
 use crate::reason::PullFailure;
@@ -62,6 +63,20 @@ pub(crate) fn classify(error: &EngineError, had_credentials: bool) -> PullFailur
         return PullFailure::NotFound;
     }
     PullFailure::Other
+}
+
+/// Whether an error output says that an image does not exist (docker: "No such image",
+/// podman: "image not known").
+/// docker: `network X not found`, `No such network: X`; podman: `unable to find network with
+/// name or ID X: network not found`.
+pub(crate) fn is_no_such_network(stderr: &str) -> bool {
+    let lower = stderr.to_lowercase();
+    lower.contains("not found") || lower.contains("no such network")
+}
+
+pub(crate) fn is_no_such_image(stderr: &str) -> bool {
+    let lower = stderr.to_lowercase();
+    lower.contains("no such image") || lower.contains("image not known") || lower.contains("no such object")
 }
 
 #[cfg(test)]

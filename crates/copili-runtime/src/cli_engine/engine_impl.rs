@@ -1,0 +1,377 @@
+//! [`Engine`] for the CLI clients: each call one client invocation.
+
+use std::time::Duration;
+
+use crate::engine::{
+    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, PullRequest,
+};
+use crate::reason::{BuildError, PullError};
+
+use super::auth::AuthDir;
+use super::classify::{self, is_no_such_image, is_no_such_network};
+use super::{args, tail, CliEngine, DryRunSink, EngineKind};
+
+impl Engine for CliEngine {
+    fn name(&self) -> &str {
+        &self.display
+    }
+
+    fn ping(&self) -> Result<String, EngineError> {
+        let format = match self.kind {
+            EngineKind::Docker => "{{.Server.Version}}",
+            EngineKind::Podman => "{{.Client.Version}}",
+        };
+        let out = self.run(&args(["version", "--format", format]))?;
+        Ok(out.trim().to_string())
+    }
+
+    /// Environment values go into a 0600 file in a private temporary directory
+    /// (`--env-file`), removed as soon as the container is created; a value with a line break,
+    /// which env files cannot hold, goes into the client's own environment with only its name
+    /// on the command line (`--env NAME`). Either way no value is ever in `ps`.
+    fn create(&self, request: &CreateRequest) -> Result<String, EngineError> {
+        let prepared = self.prepare("create", request)?;
+        let client_env = prepared.client_env();
+        let out = self.run_with_env(&prepared.args, &client_env)?;
+        let id = out.lines().last().unwrap_or("").trim().to_string();
+        if id.is_empty() {
+            return Err(EngineError::UnexpectedOutput { command: self.render(&prepared.args), output: out });
+        }
+        self.connect(&id, &prepared)?;
+        Ok(id)
+    }
+
+    /// `run` attached: one client process creates, starts and streams the container, as
+    /// `ENGINE run --rm` would, so a chain of containers costs about what the engine itself
+    /// costs. The client's exit code is the container's, except where it can be the client's
+    /// own (125–127): then, and for 137, the status is read from `inspect`.
+    fn run_attached(
+        &self,
+        request: &CreateRequest,
+        on_line: &mut dyn FnMut(LogLine),
+    ) -> Result<ExitStatus, EngineError> {
+        let mut prepared = self.prepare("run", request)?;
+        if !prepared.connect.is_empty() {
+            // Created, connected, then started attached: `start --attach` streams the output
+            // and exits with the container's code, as `run` does.
+            prepared = self.prepare("create", request)?;
+            let client_env = prepared.client_env();
+            self.run_with_env(&prepared.args, &client_env)?;
+            self.connect(&request.name, &prepared)?;
+            prepared.args = args(["start", "--attach", &request.name]);
+        }
+        let client_env = prepared.client_env();
+        let (status, stderr) = self.stream(&prepared.args, &client_env, on_line)?;
+        // docker and podman document `run`'s exit code as the container's own, except 125,
+        // 126 and 127, which are also theirs for their own failures: only those (and a
+        // client killed by a signal, and 137 for the OOM flag) need the engine's record.
+        if let Some(code) = status.filter(|c| !(125..=127).contains(c) && *c != 137) {
+            return Ok(ExitStatus { code, oom_killed: false });
+        }
+        match self.inspect(&request.name) {
+            Ok(ContainerStatus { exit: Some(exit), .. }) => Ok(exit),
+            // Never ran (bad mount, no such image, name taken…): the client said why.
+            Ok(_) | Err(_) => Err(EngineError::Failed {
+                command: self.render(&prepared.args),
+                code: status,
+                stderr: if stderr.is_empty() { "the container did not run".into() } else { stderr },
+            }),
+        }
+    }
+
+    fn start(&self, id: &str) -> Result<(), EngineError> {
+        self.run(&args(["start", id])).map(|_| ())
+    }
+
+    fn follow_logs(&self, id: &str, on_line: &mut dyn FnMut(LogLine)) -> Result<(), EngineError> {
+        let a = args(["logs", "--follow", id]);
+        let (status, stderr) = self.stream(&a, &[], on_line)?;
+        match status {
+            Some(0) => Ok(()),
+            code => Err(EngineError::Failed { command: self.render(&a), code, stderr }),
+        }
+    }
+
+    fn wait(&self, id: &str) -> Result<ExitStatus, EngineError> {
+        // podman polls the container's state, every 250 ms unless told otherwise: a quarter of
+        // a second lost per container of a chain.
+        let a = match self.kind {
+            EngineKind::Podman => args(["wait", "--interval", "20ms", id]),
+            EngineKind::Docker => args(["wait", id]),
+        };
+        let out = self.run(&a)?;
+        let code = out
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().parse::<i32>().ok())
+            .ok_or_else(|| EngineError::UnexpectedOutput { command: self.render(&a), output: out.clone() })?;
+        // Only a killed container can have been killed by the OOM killer: ask only then.
+        let oom_killed = code == 137 && self.inspect(id).ok().and_then(|s| s.exit).is_some_and(|e| e.oom_killed);
+        Ok(ExitStatus { code, oom_killed })
+    }
+
+    fn inspect(&self, id: &str) -> Result<ContainerStatus, EngineError> {
+        let a = args(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}", id]);
+        let out = self.run(&a)?;
+        let fields: Vec<&str> = out.split_whitespace().collect();
+        let [state, code, oom] = fields.as_slice() else {
+            return Err(EngineError::UnexpectedOutput { command: self.render(&a), output: out.clone() });
+        };
+        let state = state.to_string();
+        let exit = if state == "exited" || state == "stopped" {
+            let code = code
+                .parse::<i32>()
+                .map_err(|_| EngineError::UnexpectedOutput { command: self.render(&a), output: out.clone() })?;
+            Some(ExitStatus { code, oom_killed: *oom == "true" })
+        } else {
+            None
+        };
+        Ok(ContainerStatus { state, exit })
+    }
+
+    fn stop(&self, id: &str, grace: Duration) -> Result<(), EngineError> {
+        // Whole seconds only: a fraction rounds up, so a grace period is never cut to nothing.
+        let seconds = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
+        self.run(&args(["stop", "--time", &seconds.to_string(), id])).map(|_| ())
+    }
+
+    fn removal_contends_with_start(&self) -> bool {
+        self.kind == EngineKind::Podman
+    }
+
+    fn remove_all(&self, ids: &[String]) -> Result<(), EngineError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // podman 4.3's `rm --force` removes none of the containers named, and still exits 0,
+        // when one of them is already gone; `--ignore` makes it remove the others.
+        let mut a = match self.kind {
+            EngineKind::Podman => args(["rm", "--force", "--ignore", "--time", "0", "--volumes"]),
+            EngineKind::Docker => args(["rm", "--force", "--volumes"]),
+        };
+        a.extend(ids.iter().cloned());
+        self.run(&a).map(|_| ())
+    }
+
+    fn remove(&self, id: &str) -> Result<(), EngineError> {
+        // `--volumes`: anonymous volumes of the image go with the container. podman's
+        // `rm --force` would first wait out the stop timeout of a PID 1 that ignores SIGTERM
+        // (a shell, httpd); the stop with its grace period comes before this when wanted.
+        let a = match self.kind {
+            EngineKind::Podman => args(["rm", "--force", "--ignore", "--time", "0", "--volumes", id]),
+            EngineKind::Docker => args(["rm", "--force", "--volumes", id]),
+        };
+        self.run(&a).map(|_| ())
+    }
+
+    fn exec(&self, id: &str, command: &[String]) -> Result<i32, EngineError> {
+        let mut a = args(["exec", id]);
+        a.extend(command.iter().cloned());
+        if self.dry_run.is_some() {
+            return self.run(&a).map(|_| 0);
+        }
+        let output = self.spawn_captured(&a, &[], None)?;
+        output.status.code().ok_or_else(|| EngineError::Failed {
+            command: self.render(&a),
+            code: None,
+            stderr: tail(&output.stderr),
+        })
+    }
+
+    fn network_create(&self, name: &str, labels: &[(String, String)]) -> Result<(), EngineError> {
+        let mut a = args(["network", "create"]);
+        for (key, value) in labels {
+            a.push("--label".into());
+            a.push(format!("{key}={value}"));
+        }
+        a.push(name.to_string());
+        self.run(&a).map(|_| ())
+    }
+
+    fn network_exists(&self, name: &str) -> Result<bool, EngineError> {
+        match self.run(&args(["network", "inspect", "--format", "{{.Name}}", name])) {
+            Ok(_) => Ok(true),
+            Err(EngineError::Failed { stderr, .. }) if is_no_such_network(&stderr) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn network_remove(&self, name: &str) -> Result<(), EngineError> {
+        self.run(&args(["network", "rm", name])).map(|_| ())
+    }
+
+    fn containers_with_labels(&self, labels: &[(String, String)]) -> Result<Vec<String>, EngineError> {
+        let mut a = args(["ps", "--all", "--format", "{{.Names}}"]);
+        a.extend(Self::label_filters(labels));
+        Ok(self.run(&a)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+    }
+
+    fn networks_with_labels(&self, labels: &[(String, String)]) -> Result<Vec<String>, EngineError> {
+        let mut a = args(["network", "ls", "--format", "{{.Name}}"]);
+        a.extend(Self::label_filters(labels));
+        Ok(self.run(&a)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+    }
+
+    fn pull(
+        &self,
+        request: &PullRequest,
+        on_line: &mut dyn FnMut(LogLine),
+        cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), PullError> {
+        let had_credentials = request.auth.is_some();
+        let classified = |error: EngineError| PullError { kind: classify::classify(&error, had_credentials), error };
+        let auth =
+            request.auth.as_ref().map(|auth| self.login(auth, request.tls_verify)).transpose().map_err(classified)?;
+        let mut a = args(["pull"]);
+        if let Some(auth) = &auth {
+            a.extend(auth.args());
+        }
+        if self.kind == EngineKind::Podman && !request.tls_verify {
+            a.push("--tls-verify=false".into());
+        }
+        a.push(request.image.clone());
+        let env = auth.as_ref().map(AuthDir::env).unwrap_or_default();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.stream_to_end(&a, &env, on_line, cancelled).map_err(classified)
+    }
+
+    /// Build arguments go by name (`--build-arg NAME`): the client reads their values from its
+    /// environment, so they are never on a command line.
+    fn build(
+        &self,
+        request: &BuildRequest,
+        on_line: &mut dyn FnMut(LogLine),
+        cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), BuildError> {
+        let auth = request
+            .auth
+            .as_ref()
+            .map(|auth| self.login(auth, request.tls_verify))
+            .transpose()
+            .map_err(|error| BuildError::Login(PullError { kind: classify::classify(&error, true), error }))?;
+        let mut a = args(["build", "--tag", &request.image]);
+        if let Some(file) = &request.dockerfile {
+            a.push("--file".into());
+            a.push(file.display().to_string());
+        }
+        if let Some(target) = &request.target {
+            a.push("--target".into());
+            a.push(target.clone());
+        }
+        for (name, _) in &request.args {
+            a.push("--build-arg".into());
+            a.push(name.clone());
+        }
+        for (key, value) in &request.labels {
+            a.push("--label".into());
+            a.push(format!("{key}={value}"));
+        }
+        if request.pull {
+            a.push(if self.kind == EngineKind::Podman { "--pull=always" } else { "--pull" }.into());
+        }
+        if let Some(auth) = &auth {
+            a.extend(auth.args());
+        }
+        if self.kind == EngineKind::Podman && !request.tls_verify {
+            a.push("--tls-verify=false".into());
+        }
+        a.push(request.context.display().to_string());
+        let mut env: Vec<(String, String)> =
+            auth.as_ref().map(AuthDir::env).unwrap_or_default().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        env.extend(request.args.iter().map(|(k, v)| (k.clone(), v.expose().to_string())));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Ok(self.stream_to_end(&a, &env, on_line, cancelled)?)
+    }
+
+    fn image_label(&self, image: &str, key: &str) -> Result<Option<String>, EngineError> {
+        let template = format!("{{{{index .Config.Labels \"{key}\"}}}}");
+        let a = args(["image", "inspect", "--format", &template, image]);
+        if self.dry_run.is_some() {
+            self.run(&a)?;
+            return Ok(None);
+        }
+        match self.run(&a) {
+            Ok(out) => {
+                let value = out.trim();
+                Ok((!value.is_empty() && value != "<no value>").then(|| value.to_string()))
+            }
+            Err(EngineError::Failed { code: Some(_), stderr, .. }) if is_no_such_image(&stderr) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn image_id(&self, image: &str) -> Result<Option<String>, EngineError> {
+        if self.dry_run.is_some() {
+            return Ok(None);
+        }
+        match self.run(&args(["image", "inspect", "--format", "{{.Id}}", image])) {
+            Ok(out) => Ok(out.lines().next().map(str::trim).filter(|l| !l.is_empty()).map(String::from)),
+            Err(EngineError::Failed { code: Some(_), stderr, .. }) if is_no_such_image(&stderr) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn is_dry_run(&self) -> bool {
+        self.dry_run.is_some()
+    }
+
+    fn pipeline_identities(&self) -> Result<Vec<String>, EngineError> {
+        let any = vec![(crate::runner::PIPELINE_LABEL.to_string(), String::new())];
+        let mut identities = self.container_labels(&any, crate::runner::PIPELINE_LABEL)?;
+        identities.extend(self.network_labels(&any, crate::runner::PIPELINE_LABEL)?);
+        identities.sort();
+        identities.dedup();
+        Ok(identities)
+    }
+
+    fn show_instead_of_running(&self, command_line: &str) -> bool {
+        match &self.dry_run {
+            Some(DryRunSink(sink)) => {
+                sink(command_line.to_string());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// podman 4 fails the whole listing when an image disappears while it lists (another
+    /// process removing one): tried up to three times.
+    fn local_images(&self) -> Result<Vec<String>, EngineError> {
+        let a = args(["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+        let mut attempt = 0;
+        let out = loop {
+            attempt += 1;
+            match self.run(&a) {
+                Ok(out) => break out,
+                Err(EngineError::Failed { stderr, .. }) if attempt < 3 && is_no_such_image(&stderr) => {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        Ok(out.lines().map(str::trim).filter(|l| !l.is_empty() && !l.contains("<none>")).map(String::from).collect())
+    }
+
+    fn image_present(&self, image: &str) -> Result<bool, EngineError> {
+        let a = match self.kind {
+            EngineKind::Podman => args(["image", "exists", image]),
+            EngineKind::Docker => args(["image", "inspect", "--format", "{{.Id}}", image]),
+        };
+        // A dry run shows the check and goes on as if the image were absent, so that the pull
+        // (or build) it would need is shown too.
+        if self.dry_run.is_some() {
+            self.run(&a)?;
+            return Ok(false);
+        }
+        match self.run(&a) {
+            Ok(_) => Ok(true),
+            // podman: exit 1 means absent; docker: "No such image".
+            Err(EngineError::Failed { code: Some(1), stderr, .. })
+                if self.kind == EngineKind::Podman || stderr.contains("No such image") =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
