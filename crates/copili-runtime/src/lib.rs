@@ -18,6 +18,7 @@ pub mod lock;
 pub mod reason;
 mod run_args;
 pub mod runner;
+mod shared_argv;
 pub mod swarm;
 
 pub use cli_engine::{shell_quote, CliEngine, EngineKind};

@@ -87,7 +87,7 @@ pub(crate) fn option_args(kind: EngineKind, o: &RunOptions, host_gateway: Option
         a.push(format!("--stop-signal={signal}"));
     }
     if let Some(grace) = o.stop_grace_period {
-        a.push(format!("--stop-timeout={}", grace.as_secs_f64().ceil() as u64));
+        a.push(format!("--stop-timeout={}", crate::shared_argv::whole_seconds(grace)));
     }
     a
 }

@@ -30,6 +30,7 @@ use crate::engine::{
     BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, MountSource,
     PullRequest,
 };
+use crate::shared_argv::{label_args, mount_source, resource_args, whole_seconds, SWARM_RESOURCES};
 
 /// How often a task's state is polled.
 const POLL: Duration = Duration::from_millis(100);
@@ -118,11 +119,7 @@ impl SwarmEngine {
         // has a `stop_grace_period`.
         // A sidecar with its own `stop_grace_period` gets it, as on the local engines.
         let graceful = job || request.options.stop_grace_period.is_some();
-        let grace = if graceful {
-            request.stop_timeout.as_secs() + u64::from(request.stop_timeout.subsec_nanos() > 0)
-        } else {
-            0
-        };
+        let grace = if graceful { whole_seconds(request.stop_timeout) } else { 0 };
         a.push(format!("--stop-grace-period={grace}s"));
         if let Some(check) = &request.ready {
             // A sidecar's ready check becomes its health check: swarm keeps the task `starting`
@@ -136,23 +133,19 @@ impl SwarmEngine {
             a.push(format!("--health-timeout={}s", check.timeout.as_secs().max(1)));
             a.push(format!("--health-retries={}", i32::MAX));
         }
-        for (key, value) in &request.labels {
-            // On the service (found by `copili clean`) and on its task's container.
-            a.push("--label".into());
-            a.push(format!("{key}={value}"));
-            a.push("--container-label".into());
-            a.push(format!("{key}={value}"));
-        }
+        // On the service (found by `copili clean`) and on its task's container.
+        a.extend(label_args(&["--label", "--container-label"], &request.labels));
         let env_args = self.docker.env_args(&request.env)?;
         a.extend(env_args.args);
         let mut env: Vec<(String, String)> =
             env_args.client_env.iter().map(|(name, value)| (name.clone(), value.expose().to_string())).collect();
         let env_dir = env_args.dir;
         for mount in &request.mounts {
-            let (kind, source) = match &mount.source {
-                MountSource::Volume(name) => ("volume", name.clone()),
-                MountSource::Host(path) => ("bind", path.display().to_string()),
+            let kind = match &mount.source {
+                MountSource::Volume(_) => "volume",
+                MountSource::Host(_) => "bind",
             };
+            let source = mount_source(&mount.source);
             let readonly = if mount.read_only { ",readonly" } else { "" };
             a.push("--mount".into());
             a.push(format!("type={kind},source={source},target={}{readonly}", mount.target));
@@ -167,18 +160,7 @@ impl SwarmEngine {
         }
         service_option_args(&request.options, &mut a);
         if let Some(resources) = &request.resources {
-            if let Some(cpus) = resources.limits.cpus {
-                a.push(format!("--limit-cpu={cpus}"));
-            }
-            if let Some(memory) = resources.limits.memory {
-                a.push(format!("--limit-memory={memory}b"));
-            }
-            if let Some(cpus) = resources.reservations.cpus {
-                a.push(format!("--reserve-cpu={cpus}"));
-            }
-            if let Some(memory) = resources.reservations.memory {
-                a.push(format!("--reserve-memory={memory}b"));
-            }
+            a.extend(resource_args(resources, &SWARM_RESOURCES));
         }
         for constraint in &request.placement {
             a.push("--constraint".into());
@@ -612,7 +594,7 @@ impl Engine for SwarmEngine {
             .map(|(id, _)| id)
             .collect();
         if !running.is_empty() {
-            let seconds = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
+            let seconds = whole_seconds(grace);
             let mut a = args(["stop", "--time", &seconds.to_string()]);
             a.extend(running);
             let _ = self.docker.run(&a);

@@ -4,7 +4,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::engine::{CreateRequest, EngineError, MountSource};
+use crate::engine::{CreateRequest, EngineError};
+use crate::shared_argv::{label_args, mount_source, resource_args, LOCAL_RESOURCES};
 
 use super::auth::private_dir;
 use super::{args, CliEngine, EngineKind};
@@ -23,29 +24,15 @@ impl CliEngine {
         a.push("--pull=never".into());
         a.push("--hostname".into());
         a.push(request.hostname.clone());
-        for (key, value) in &request.labels {
-            a.push("--label".into());
-            a.push(format!("{key}={value}"));
-        }
+        a.extend(label_args(&["--label"], &request.labels));
         let EnvArgs { args: env_args, client_env: in_client_env, dir: env_dir } = self.env_args(&request.env)?;
         a.extend(env_args);
         if let Some(resources) = &request.resources {
-            if let Some(cpus) = resources.limits.cpus {
-                a.push(format!("--cpus={cpus}"));
-            }
-            if let Some(memory) = resources.limits.memory {
-                a.push(format!("--memory={memory}b"));
-            }
             // Local engines have no CPU reservation; memory's is a soft limit.
-            if let Some(memory) = resources.reservations.memory {
-                a.push(format!("--memory-reservation={memory}b"));
-            }
+            a.extend(resource_args(resources, &LOCAL_RESOURCES));
         }
         for mount in &request.mounts {
-            let source = match &mount.source {
-                MountSource::Volume(name) => name.clone(),
-                MountSource::Host(path) => path.display().to_string(),
-            };
+            let source = mount_source(&mount.source);
             a.push("--volume".into());
             a.push(format!("{source}:{}:{}", mount.target, if mount.read_only { "ro" } else { "rw" }));
         }

@@ -130,8 +130,7 @@ impl Engine for CliEngine {
     }
 
     fn stop(&self, id: &str, grace: Duration) -> Result<(), EngineError> {
-        // Whole seconds only: a fraction rounds up, so a grace period is never cut to nothing.
-        let seconds = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
+        let seconds = crate::shared_argv::whole_seconds(grace);
         self.run(&args(["stop", "--time", &seconds.to_string(), id])).map(|_| ())
     }
 
