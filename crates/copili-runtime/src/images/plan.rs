@@ -59,15 +59,18 @@ pub fn plan(
     pipeline: &Pipeline,
     order: &[usize],
     policy: Option<PullPolicy>,
-    local: Option<&Result<Vec<String>, String>>,
+    local: Option<&Result<Vec<String>, impl std::fmt::Display>>,
 ) -> std::collections::HashMap<String, Planned> {
     let (jobs, _) = jobs(pipeline, order, policy);
-    let present: Option<Result<std::collections::HashSet<String>, String>> =
-        local.map(|l| l.as_ref().map(|list| list.iter().map(|i| normalize(i)).collect()).map_err(Clone::clone));
+    let present: Option<Result<std::collections::HashSet<String>, Unknown>> = local.map(|l| {
+        l.as_ref()
+            .map(|list| list.iter().map(|i| normalize(i)).collect())
+            .map_err(|why| Unknown::Unavailable(why.to_string()))
+    });
     let is_present = |image: &str| -> Result<Option<bool>, Unknown> {
         match &present {
             None => Ok(None),
-            Some(Err(reason)) => Err(Unknown::Unavailable(reason.clone())),
+            Some(Err(unknown)) => Err(unknown.clone()),
             Some(Ok(set)) => {
                 if image.contains('@') {
                     return Err(Unknown::PinnedByDigest);

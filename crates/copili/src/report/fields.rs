@@ -188,4 +188,102 @@ mod tests {
         );
         assert_eq!(value(&Reason::Interrupted), json!({"reason_kind": "interrupted"}));
     }
+
+    /// The acceptance case of issue 13: one run with an OOM kill, a timeout, an engine error,
+    /// a pull failure and a cancelled dependent, on the fake engine, through the JSON report.
+    #[test]
+    fn a_run_reports_a_typed_reason_for_each_failure() {
+        use std::sync::Mutex;
+        use std::time::{SystemTime, UNIX_EPOCH};
+
+        use copili_model::{load, EnvFile, Input, LoadOptions};
+        use copili_runtime::fake::{FakeEngine, PullScript, Script};
+        use copili_runtime::images::ImageConfig;
+        use copili_runtime::runner::{self, CancelToken, ContainerPolicy, RunConfig};
+
+        use crate::report::json::JsonReport;
+        use crate::report::{ContainerInfo, Reporter, RunInfo, RunSummary};
+
+        let text = "p:
+  - {name: oom, image_repo: x}
+  - {name: slow, image_repo: x}
+  - {name: broken, image_repo: x}
+  - {name: unpullable, image_repo: r.io/gone}
+  - {name: dependent, image_repo: x, dependencies: [oom]}
+";
+        let pipeline = load(Input::Text(text), &LoadOptions { env_file: EnvFile::Disabled, ..LoadOptions::default() })
+            .expect("valid");
+        let plan = copili_planner::plan(&pipeline, &copili_planner::Selection::default()).expect("plannable");
+        let engine = FakeEngine::new([
+            ("oom", Script { exit_code: 137, ..Script::default() }),
+            ("slow", Script { runs_for: Duration::from_secs(30), ..Script::default() }),
+            ("broken", Script { create_fails: Some("Error: no space left on device".into()), ..Script::default() }),
+        ])
+        .with_absent_images(&["r.io/gone:latest"])
+        .with_pull_script(
+            "r.io/gone:latest",
+            PullScript { fail_times: 9, failure: PullFailure::NotFound, ..PullScript::default() },
+        );
+        let mut policies = vec![ContainerPolicy::default(); 5];
+        policies[1].timeout = Some(Duration::from_millis(100));
+        let config = RunConfig {
+            identity: "p".into(),
+            run_id: "r1".into(),
+            jobs: 4,
+            fail_fast: false,
+            stop_timeout: Duration::from_secs(1),
+            global_env: Vec::new(),
+            global_labels: Vec::new(),
+            policies,
+            images: ImageConfig {
+                pull_retries: 1,
+                pull_retry_delay: Duration::from_millis(1),
+                ..ImageConfig::default()
+            },
+            instance: None,
+        };
+        let info = RunInfo {
+            pipeline: "p".into(),
+            run_id: "r1".into(),
+            engine: "fake".into(),
+            started_at: UNIX_EPOCH,
+            containers: pipeline
+                .containers
+                .iter()
+                .map(|c| ContainerInfo { name: c.name.clone(), image: c.image(), sidecars: Vec::new() })
+                .collect(),
+        };
+        let temp = tempfile::tempdir().expect("temporary directory");
+        let report = Mutex::new(JsonReport::new(temp.path().join("report.json"), &info, Box::new(|| UNIX_EPOCH)));
+        let outcomes = runner::run(&engine, &pipeline, &plan, &config, &CancelToken::new(), &|event| {
+            report.lock().expect("not poisoned").event(&event)
+        });
+        let mut report = report.into_inner().expect("not poisoned");
+        report.finish(&RunSummary { outcomes, finished_at: SystemTime::now(), exit_code: 1 });
+        let value = serde_json::to_value(report.report()).expect("serializable");
+        let container = |name: &str| {
+            let all = value["containers"].as_array().expect("a list");
+            all.iter().find(|c| c["name"] == name).cloned().expect("reported")
+        };
+        let oom = container("oom");
+        assert_eq!((&oom["reason_kind"], &oom["oom_killed"]), (&json!("exit_code"), &json!(true)), "{oom}");
+        assert_eq!(oom["reason"], "exit code 137 (killed: out of memory)");
+        let slow = container("slow");
+        assert_eq!((&slow["reason_kind"], &slow["timeout_seconds"]), (&json!("timed_out"), &json!(0.1)), "{slow}");
+        let broken = container("broken");
+        assert_eq!(broken["reason_kind"], "engine_error", "{broken}");
+        assert!(broken["engine_command"].as_str().is_some_and(|c| c.contains("create")), "{broken}");
+        assert_eq!(broken["engine_stderr"], "Error: no space left on device", "{broken}");
+        let unpullable = container("unpullable");
+        let pull = ["reason_kind", "image_failure", "pull_failure", "registry", "pull_attempts", "failed_image"]
+            .map(|key| unpullable[key].clone());
+        assert_eq!(
+            pull,
+            [json!("image"), json!("pull"), json!("not_found"), json!("r.io"), json!(2), json!("r.io/gone:latest")],
+            "{unpullable}"
+        );
+        let dependent = container("dependent");
+        let cascade = ["reason_kind", "dependency", "dependency_end"].map(|key| dependent[key].clone());
+        assert_eq!(cascade, [json!("dependency"), json!("oom"), json!("failed")], "{dependent}");
+    }
 }
