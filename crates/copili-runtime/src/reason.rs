@@ -115,7 +115,7 @@ impl DependencyEnd {
     }
 }
 
-/// Why the run stops starting containers ([`crate::RunEvent`]'s `RunCancelling`).
+/// Why the run stops starting containers ([`crate::runner::RunEvent::RunCancelling`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cancelling {
     /// A signal, or service mode draining.

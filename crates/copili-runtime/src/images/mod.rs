@@ -75,7 +75,7 @@ impl ImageJob {
     }
 }
 
-/// What happened to an image, as [`crate::RunEvent::Image`] reports it.
+/// What happened to an image, as [`crate::runner::RunEvent::Image`] reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImageEvent {
     /// It is present and its policy does not ask for a pull.
@@ -101,7 +101,7 @@ pub enum ImageEvent {
         /// How long the pull took, retries included.
         elapsed: Duration,
     },
-    /// A build starts (its output comes as [`crate::RunEvent::BuildOutput`]).
+    /// A build starts (its output comes as [`crate::runner::RunEvent::BuildOutput`]).
     Building,
     /// Built.
     Built {

@@ -2,8 +2,8 @@
 //! at most `jobs` main containers at once, cancels the dependents of a failure, and reports
 //! everything as [`RunEvent`]s. It never prints.
 //!
-//! One coordinator (the caller's thread, [`coordinator`]) owns the state of every container;
-//! each running container has a worker thread ([`attempt`]) doing create → start → follow
+//! One coordinator (the caller's thread, `coordinator.rs`) owns the state of every container;
+//! each running container has a worker thread (`attempt.rs`) doing create → start → follow
 //! output → wait → remove, and reporting back on a channel. Cancellation (a signal,
 //! `--fail-fast`) is a shared [`CancelToken`] the workers watch while they wait. Why a
 //! container did not succeed is a typed [`Reason`]; the `copili` crate's reporters word it.
