@@ -3,7 +3,8 @@
 //! for programs ([`json`]).
 //!
 //! The split follows nextest's reporter/events: the runner only emits events and returns one
-//! [`Outcome`] per container; it never formats. The binary builds a [`RunInfo`] before the
+//! [`Outcome`] per container, its reason typed; it never formats. [`words`] is the one place
+//! that words the typed reasons, for every reporter (and `copili plan`). The binary builds a [`RunInfo`] before the
 //! run, hands every event to each [`Reporter`] and calls [`Reporter::finish`] once with a
 //! [`RunSummary`] — also when the run was interrupted. The runner calls back from several
 //! threads, so the binary keeps the reporters behind one `Mutex` (a [`Reporters`] fans out to
