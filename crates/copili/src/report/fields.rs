@@ -55,12 +55,10 @@ pub struct ReasonFields {
     /// An engine command that failed (secrets masked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine_command: Option<String>,
-    /// Its exit code.
+    /// Its exit code. (Its error output is not repeated here: `reason` quotes its telling
+    /// line, and the rest can hold a container's own output.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine_exit_code: Option<i32>,
-    /// The end of its error output.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub engine_stderr: Option<String>,
 }
 
 impl ReasonFields {
@@ -132,10 +130,9 @@ impl ReasonFields {
 
     fn engine(&mut self, error: &EngineError) {
         match error {
-            EngineError::Failed { command, code, stderr } => {
+            EngineError::Failed { command, code, .. } => {
                 self.engine_command = Some(command.clone());
                 self.engine_exit_code = *code;
-                self.engine_stderr = Some(stderr.clone());
             }
             EngineError::UnexpectedOutput { command, .. } => self.engine_command = Some(command.clone()),
             EngineError::NotFound { binary, .. } => self.engine_command = Some(binary.clone()),
@@ -167,8 +164,7 @@ mod tests {
         let error = EngineError::Failed { command: "podman run x".into(), code: Some(125), stderr: "Error: no".into() };
         assert_eq!(
             value(&Reason::Engine(error.clone())),
-            json!({"reason_kind": "engine_error", "engine_command": "podman run x", "engine_exit_code": 125,
-                   "engine_stderr": "Error: no"})
+            json!({"reason_kind": "engine_error", "engine_command": "podman run x", "engine_exit_code": 125})
         );
         let failure = RegistryFailure {
             kind: PullFailure::NotFound,
@@ -180,7 +176,7 @@ mod tests {
             value(&Reason::Image(ImageFailure::Pull { failure, attempts: 4 })),
             json!({"reason_kind": "image", "image_failure": "pull", "failed_image": "r.io/x:1",
                    "pull_failure": "not_found", "registry": "r.io", "pull_attempts": 4,
-                   "engine_command": "podman run x", "engine_exit_code": 125, "engine_stderr": "Error: no"})
+                   "engine_command": "podman run x", "engine_exit_code": 125})
         );
         assert_eq!(
             value(&Reason::Dependency { name: "a".into(), end: DependencyEnd::Cancelled }),
@@ -273,7 +269,7 @@ mod tests {
         let broken = container("broken");
         assert_eq!(broken["reason_kind"], "engine_error", "{broken}");
         assert!(broken["engine_command"].as_str().is_some_and(|c| c.contains("create")), "{broken}");
-        assert_eq!(broken["engine_stderr"], "Error: no space left on device", "{broken}");
+        assert_eq!(broken["reason"], "engine error: Error: no space left on device", "{broken}");
         let unpullable = container("unpullable");
         let pull = ["reason_kind", "image_failure", "pull_failure", "registry", "pull_attempts", "failed_image"]
             .map(|key| unpullable[key].clone());
