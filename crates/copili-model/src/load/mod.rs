@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use regex::Regex;
 
+mod container;
+mod networks;
 mod options;
 mod pipeline;
 mod scalars;
@@ -27,7 +29,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
 use crate::document::{self, Node, ScalarType, Span, Syntax, Value};
 use crate::dotenv;
 use crate::interpolate::{interpolate, InterpolationError, VarSource, Variables};
-use crate::properties::{self, OnSidecar};
+use crate::properties::{self, OnSidecar, PropertyId, RunOptionId};
 use crate::secret::{secrecy_of_key, Secrecy, Secret};
 use crate::spec::{
     BuildContext, BuildSpec, ContainerSpans, ContainerSpec, Pipeline, PullPolicy, ReadyCheck, ResourceAmounts,

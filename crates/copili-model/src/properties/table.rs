@@ -1,111 +1,12 @@
-//! The properties a container description may have: one table that the loader, the unknown-key
-//! suggestions and the JSON Schema all read, so they cannot drift apart.
+//! The table of properties: each one's spellings, whether it is required, its meaning on a
+//! sidecar, its kind of value and its one-line summary for the schema and the docs.
 
-/// What a property means on a sidecar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnSidecar {
-    /// Works the same on a sidecar.
-    Allowed,
-    /// Accepted, with a warning that it does nothing there.
-    NoEffect,
-    /// An error: a sidecar starts and ends with its container.
-    Refused,
-}
-
-/// The kinds of value a property takes, each read by one conversion of the loader
-/// ([`crate::load`](mod@crate::load)) and given one shape in the JSON Schema
-/// ([`crate::schema`](mod@crate::schema)), which matches on every kind: a property cannot be
-/// added to the table without a shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueKind {
-    /// A container name: letters, digits, `_`, `.`, `-`, at most 63.
-    Name,
-    /// An image repository, optionally with a tag or digest.
-    ImageRepo,
-    /// An image tag.
-    Tag,
-    /// Any text: a string, or a number or boolean taken as written.
-    Text,
-    /// `true` or `false`, or a variable that expands to one.
-    Boolean {
-        /// The value when the property is absent.
-        default: bool,
-    },
-    /// A list of texts (`dependencies`, `exlude_in_env`).
-    TextList,
-    /// `env_vars`: a mapping of names to values, or a list of `NAME=VALUE`.
-    EnvVars,
-    /// `labels`: as `env_vars`, names not empty and not `io.copili.*`.
-    Labels,
-    /// `volumes`: `{HOST: {bind: PATH, mode: rw|ro}}` or a list of `HOST:PATH[:ro|:rw]`.
-    Volumes,
-    /// A command: a string split shell-style, or a list of texts.
-    Command,
-    /// A list of sidecar descriptions.
-    Sidecars,
-    /// A duration string such as `1h 30m`, or a number of seconds.
-    Duration {
-        /// Whether zero is allowed.
-        zero: bool,
-        /// The value when the property is absent, shown by editors.
-        default: Option<&'static str>,
-    },
-    /// A whole number from 0 to 100.
-    Retries,
-    /// A sidecar's readiness check: a command, or `{command, timeout, interval}`.
-    Ready,
-    /// `always`, `missing` or `never`.
-    Pull,
-    /// A service schedule: `every 10m`, `daily 03:30`, a cron expression.
-    Schedule,
-    /// An IANA time zone name, or `local`.
-    TimeZone,
-    /// A list of swarm constraints `ATTRIBUTE==VALUE` or `ATTRIBUTE!=VALUE`.
-    Placement,
-    /// `{cpus, memory, reservations}` or `{limits, reservations}`.
-    Resources,
-    /// A build context, or `{context, dockerfile, args, target}`.
-    Build,
-    /// `networks`: a list of network names, or a mapping of names to `{aliases}` or null.
-    Networks,
-    /// `network_mode`: `bridge`, `host` or `none`.
-    NetworkMode,
-    /// `extra_hosts`: a list of `NAME:ADDRESS` (or `NAME=ADDRESS`), or a mapping.
-    ExtraHosts,
-    /// One text or a list of texts (`devices`, `tmpfs`, `cap_add`, `cap_drop`).
-    OneOrList,
-    /// `env_file`: a path, a list of paths, or `{path, required}` items.
-    EnvFile,
-    /// `gpus`: `all`, a count, or a list of device ids.
-    Gpus,
-    /// A size in bytes with a unit (`shm_size: 256m`).
-    Size,
-    /// `ulimits`: a mapping of names to a number or `{soft, hard}`.
-    Ulimits,
-    /// A signal name (`SIGTERM`, `TERM`) or number.
-    Signal,
-}
-
-/// One property of a container description.
-#[derive(Debug, Clone, Copy)]
-pub struct Property {
-    /// The canonical spelling.
-    pub name: &'static str,
-    /// Other accepted spellings (the seed's own examples and misspelling).
-    pub aliases: &'static [&'static str],
-    /// Whether a description must have it.
-    pub required: bool,
-    /// What it means on a sidecar.
-    pub on_sidecar: OnSidecar,
-    /// What its value may be: the loader's conversion and the schema's shape of it.
-    pub value: ValueKind,
-    /// One line for the schema and the docs.
-    pub summary: &'static str,
-}
+use super::{OnSidecar, Property, PropertyId, RunOptionId, ValueKind};
 
 /// Every property, in the order of the reference documentation.
 pub const PROPERTIES: &[Property] = &[
     Property {
+        id: PropertyId::Name,
         name: "name",
         aliases: &[],
         required: true,
@@ -114,6 +15,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Identifier within the pipeline and the container's hostname: letters, digits, `_`, `.`, `-`, starting with a letter or digit.",
     },
     Property {
+        id: PropertyId::ImageRepo,
         name: "image_repo",
         aliases: &["repo"],
         required: true,
@@ -122,6 +24,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Image repository, e.g. `my-namespace/my-image` or `registry.example.com:5000/team/image`; optional with `build` (default `localhost/copili-<pipeline>-<name>`).",
     },
     Property {
+        id: PropertyId::Tag,
         name: "tag",
         aliases: &[],
         required: false,
@@ -130,6 +33,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Image tag (default `latest`).",
     },
     Property {
+        id: PropertyId::InfoLink,
         name: "info_link",
         aliases: &[],
         required: false,
@@ -138,6 +42,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Link to the code repository or other information.",
     },
     Property {
+        id: PropertyId::Desc,
         name: "desc",
         aliases: &[],
         required: false,
@@ -146,6 +51,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Short description.",
     },
     Property {
+        id: PropertyId::ImageRegUsername,
         name: "image_reg_username",
         aliases: &[],
         required: false,
@@ -154,6 +60,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Registry user name; use a variable such as `${REGISTRY_USER}`.",
     },
     Property {
+        id: PropertyId::ImageRegPassword,
         name: "image_reg_password",
         aliases: &[],
         required: false,
@@ -162,6 +69,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Registry password (a secret: never shown); use a variable such as `${REGISTRY_PASSWORD}`.",
     },
     Property {
+        id: PropertyId::IsServiceContainer,
         name: "is_service_container",
         aliases: &[],
         required: false,
@@ -170,6 +78,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Rerun on a schedule in service mode (default false).",
     },
     Property {
+        id: PropertyId::EnvVars,
         name: "env_vars",
         aliases: &[],
         required: false,
@@ -178,6 +87,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Environment variables; numbers and booleans become strings. Values are secrets: never shown.",
     },
     Property {
+        id: PropertyId::Dependencies,
         name: "dependencies",
         aliases: &["dependency"],
         required: false,
@@ -186,6 +96,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Names of containers that must succeed before this one starts.",
     },
     Property {
+        id: PropertyId::ExludeInEnv,
         name: "exlude_in_env",
         aliases: &["exclude_in_env"],
         required: false,
@@ -194,6 +105,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Environments (values of `ENV` or `--environment`) in which this container is skipped.",
     },
     Property {
+        id: PropertyId::Volumes,
         name: "volumes",
         aliases: &[],
         required: false,
@@ -202,6 +114,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Mounts: `{HOST: {bind: PATH, mode: rw|ro}}` or a list of `HOST:PATH[:ro|:rw]`; a bare name is a named volume.",
     },
     Property {
+        id: PropertyId::Command,
         name: "command",
         aliases: &[],
         required: false,
@@ -210,6 +123,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Command: a list of strings, or one string split shell-style.",
     },
     Property {
+        id: PropertyId::Sidecars,
         name: "sidecars",
         aliases: &[],
         required: false,
@@ -218,6 +132,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Helper containers started with this one and removed when it ends.",
     },
     Property {
+        id: PropertyId::Labels,
         name: "labels",
         aliases: &[],
         required: false,
@@ -226,6 +141,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Container labels.",
     },
     Property {
+        id: PropertyId::ForceRerun,
         name: "force_rerun",
         aliases: &[],
         required: false,
@@ -234,6 +150,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Run even when it ran before (default false).",
     },
     Property {
+        id: PropertyId::Timeout,
         name: "timeout",
         aliases: &[],
         required: false,
@@ -242,6 +159,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Stop the container and fail it when it runs longer: a duration such as `30m` or `1h 30m`, or a number of seconds (default: no limit).",
     },
     Property {
+        id: PropertyId::Retries,
         name: "retries",
         aliases: &[],
         required: false,
@@ -250,6 +168,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Attempts after the first when the container fails, 0 to 100 (default 0).",
     },
     Property {
+        id: PropertyId::RetryDelay,
         name: "retry_delay",
         aliases: &[],
         required: false,
@@ -258,6 +177,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Wait before the first retry, doubled before each further one: a duration or a number of seconds (default `10s`).",
     },
     Property {
+        id: PropertyId::Ready,
         name: "ready",
         aliases: &[],
         required: false,
@@ -267,6 +187,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Sidecars only: a command run inside the sidecar until it succeeds, before its container starts; a string, a list, or `{command, timeout, interval}` (default timeout `60s`, interval `1s`).",
     },
     Property {
+        id: PropertyId::RunOnce,
         name: "run_once",
         aliases: &[],
         required: false,
@@ -275,6 +196,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Run only until it has succeeded once (the state in `.copili/` remembers); `force_rerun` or `--force` run it again (default false).",
     },
     Property {
+        id: PropertyId::Schedule,
         name: "schedule",
         aliases: &[],
         required: false,
@@ -283,6 +205,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Service containers: when to rerun in service mode: `every 10m`, `daily 03:30`, or a cron expression such as `*/10 * * * *` (default: the run's `--every`/`--cron`, else daily at 00:00).",
     },
     Property {
+        id: PropertyId::Timezone,
         name: "timezone",
         aliases: &[],
         required: false,
@@ -291,6 +214,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Service containers: the time zone of `schedule`, an IANA name such as `Europe/Berlin` (default: `--timezone`, else local time).",
     },
     Property {
+        id: PropertyId::CatchUp,
         name: "catch_up",
         aliases: &[],
         required: false,
@@ -299,6 +223,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Service containers: when a run was due while copili was down, run once at start-up (never once per missed run); otherwise wait for the next (default false).",
     },
     Property {
+        id: PropertyId::Placement,
         name: "placement",
         aliases: &[],
         required: false,
@@ -307,6 +232,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Where it may run on a cluster: Docker Swarm constraints such as `node.labels.disk==ssd` or `node.role!=manager` (node selectors when exported to Kubernetes); no effect on a single host.",
     },
     Property {
+        id: PropertyId::Resources,
         name: "resources",
         aliases: &[],
         required: false,
@@ -315,6 +241,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "CPU and memory: `{cpus: 2, memory: 1g, reservations: {cpus: 0.5, memory: 256m}}` (or compose's `limits`/`reservations`); limits for every engine, reservations on swarm and Kubernetes (memory also on docker and podman).",
     },
     Property {
+        id: PropertyId::Pull,
         name: "pull",
         aliases: &[],
         required: false,
@@ -323,6 +250,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "When to pull the image: `missing` (default: only when no image of that name and tag is present), `always`, or `never` (an absent image fails the container).",
     },
     Property {
+        id: PropertyId::TlsVerify,
         name: "tls_verify",
         aliases: &[],
         required: false,
@@ -331,6 +259,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Verify the registry's TLS certificate (default true); `false` lets podman use a plain-HTTP registry (docker decides by its daemon's `insecure-registries`).",
     },
     Property {
+        id: PropertyId::Build,
         name: "build",
         aliases: &[],
         required: false,
@@ -339,6 +268,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Build the image instead of pulling it: a context (a directory, or a git repository `URL[#REF][:SUBDIR]`), or `{context, dockerfile, args, target}`; tagged `image_repo:tag`.",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::Networks),
         name: "networks",
         aliases: &[],
         required: false,
@@ -347,6 +277,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Existing engine networks to join (created outside copili, e.g. by another compose stack), besides the job's own network when it has sidecars: a list of names, or a mapping of names to `{aliases: [...]}`; a missing network fails the run before anything starts.",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::NetworkMode),
         name: "network_mode",
         aliases: &[],
         required: false,
@@ -355,6 +286,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "The network stack: `bridge` (the engine's default network), `host` (the host's own) or `none` (loopback only); not with `networks`, nor on a container with sidecars.",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::ExtraHosts),
         name: "extra_hosts",
         aliases: &[],
         required: false,
@@ -363,6 +295,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Entries added to `/etc/hosts`: a list of `NAME:ADDRESS` or a mapping; the address `host-gateway` is the host as the container reaches it, on docker and podman alike.",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::User),
         name: "user",
         aliases: &[],
         required: false,
@@ -371,6 +304,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "The user the command runs as: `UID`, `UID:GID`, `NAME` or `NAME:GROUP` (default: the image's).",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::WorkingDir),
         name: "working_dir",
         aliases: &[],
         required: false,
@@ -379,6 +313,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "The working directory of the command, an absolute path (default: the image's).",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::Entrypoint),
         name: "entrypoint",
         aliases: &[],
         required: false,
@@ -387,6 +322,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Replaces the image's entrypoint: a list of strings, or one string split shell-style; `[]` or `''` resets it to none. As with the engines, the image's own command is not used then: give `command`.",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::EnvFile),
         name: "env_file",
         aliases: &[],
         required: false,
@@ -395,6 +331,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Files of `KEY=VALUE` lines (`.env` syntax) whose variables the container gets, relative to the pipeline file: one path, a list, or `{path, required: false}` items; `env_vars` win. Values are secrets: never on a command line, never shown.",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::Devices),
         name: "devices",
         aliases: &[],
         required: false,
@@ -403,6 +340,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Host devices made available: `HOST[:CONTAINER[:PERMISSIONS]]` such as `/dev/fuse` or `/dev/sdb:/dev/xvdb:r`, or a CDI name such as `nvidia.com/gpu=0`.",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::Gpus),
         name: "gpus",
         aliases: &[],
         required: false,
@@ -411,6 +349,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "GPUs: `all`, a number of them, or a list of device ids; docker's `--gpus`, podman's CDI devices `nvidia.com/gpu=…` (the NVIDIA container toolkit must be set up on the host).",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::ShmSize),
         name: "shm_size",
         aliases: &[],
         required: false,
@@ -419,6 +358,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "The size of `/dev/shm`: a number of bytes with a unit such as `256m` or `1g` (default: the engine's, 64 MiB).",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::Tmpfs),
         name: "tmpfs",
         aliases: &[],
         required: false,
@@ -427,6 +367,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "tmpfs mounts: one absolute path or a list, each optionally with mount options (`/tmp:size=64m,mode=1777`).",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::ReadOnly),
         name: "read_only",
         aliases: &[],
         required: false,
@@ -435,6 +376,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Mount the root file system read-only (default false); volumes and `tmpfs` stay writable.",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::Init),
         name: "init",
         aliases: &[],
         required: false,
@@ -443,6 +385,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Run an init process as PID 1 that forwards signals and reaps zombies (default false).",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::CapAdd),
         name: "cap_add",
         aliases: &[],
         required: false,
@@ -451,6 +394,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Linux capabilities to add, such as `NET_ADMIN` (`CAP_` may be written).",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::CapDrop),
         name: "cap_drop",
         aliases: &[],
         required: false,
@@ -459,6 +403,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Linux capabilities to drop, such as `NET_RAW` or `ALL`.",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::Ulimits),
         name: "ulimits",
         aliases: &[],
         required: false,
@@ -467,6 +412,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Process limits: a mapping of names (`nofile`, `nproc`, …) to a number (soft and hard) or `{soft, hard}`; `-1` is unlimited.",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::StopSignal),
         name: "stop_signal",
         aliases: &[],
         required: false,
@@ -475,6 +421,7 @@ pub const PROPERTIES: &[Property] = &[
         summary: "The signal that asks the container to stop, such as `SIGINT` (default: the image's, else `SIGTERM`).",
     },
     Property {
+        id: PropertyId::Run(RunOptionId::StopGracePeriod),
         name: "stop_grace_period",
         aliases: &[],
         required: false,
@@ -483,76 +430,3 @@ pub const PROPERTIES: &[Property] = &[
         summary: "How long a stop waits for the container to end before killing it: a duration such as `30s` or a number of seconds (default: the run's `--stop-timeout`, 10s).",
     },
 ];
-
-/// The property a key names, by canonical spelling or alias.
-pub fn lookup(key: &str) -> Option<&'static Property> {
-    PROPERTIES.iter().find(|p| p.name == key || p.aliases.contains(&key))
-}
-
-/// The container options read into [`crate::options::RunOptions`].
-pub const RUN_OPTIONS: &[&str] = &[
-    "networks",
-    "network_mode",
-    "extra_hosts",
-    "user",
-    "working_dir",
-    "entrypoint",
-    "env_file",
-    "devices",
-    "gpus",
-    "shm_size",
-    "tmpfs",
-    "read_only",
-    "init",
-    "cap_add",
-    "cap_drop",
-    "ulimits",
-    "stop_signal",
-    "stop_grace_period",
-];
-
-/// Whether a property is one of [`RUN_OPTIONS`].
-pub fn is_run_option(name: &str) -> bool {
-    RUN_OPTIONS.contains(&name)
-}
-
-/// The closest known spelling to an unknown key, if one is close enough to be a typo.
-pub fn suggest<'a>(key: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let lower = key.to_ascii_lowercase();
-    let mut best: Option<(f64, &str)> = None;
-    for candidate in candidates {
-        if candidate.eq_ignore_ascii_case(key) {
-            return Some(candidate);
-        }
-        let score = strsim::jaro_winkler(&lower, &candidate.to_ascii_lowercase());
-        let distance = strsim::levenshtein(&lower, &candidate.to_ascii_lowercase());
-        // Very short names are too alike to guess between.
-        let close = candidate.len() >= 4 && (score >= 0.85 || distance <= (candidate.len() / 3).max(1));
-        if close && best.is_none_or(|(s, _)| score > s) {
-            best = Some((score, candidate));
-        }
-    }
-    best.map(|(_, c)| c)
-}
-
-/// Every accepted spelling, for suggestions.
-pub fn all_spellings() -> impl Iterator<Item = &'static str> {
-    PROPERTIES.iter().flat_map(|p| std::iter::once(p.name).chain(p.aliases.iter().copied()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggests_typos() {
-        assert_eq!(suggest("dependancies", all_spellings()), Some("dependencies"));
-        assert_eq!(suggest("image-repo", all_spellings()), Some("image_repo"));
-        assert_eq!(suggest("Tag", all_spellings()), Some("tag"));
-        assert_eq!(suggest("envvars", all_spellings()), Some("env_vars"));
-        assert_eq!(suggest("completely_unrelated", all_spellings()), None);
-        assert_eq!(suggest("retires", all_spellings()), Some("retries"));
-        assert_eq!(suggest("retry-delay", all_spellings()), Some("retry_delay"));
-        assert_eq!(suggest("timout", all_spellings()), Some("timeout"));
-    }
-}

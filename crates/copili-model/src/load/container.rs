@@ -1,0 +1,447 @@
+//! The loader's conversion of one container (or sidecar) description: keys resolved to
+//! properties, each property converted by its own arm of one exhaustive match, and the checks
+//! that need the whole description (service-only keys, `retry_delay` without `retries`, the image).
+
+use super::*;
+
+impl Loader {
+    /// One container description into a [`ContainerSpec`], every problem reported where it is;
+    /// `parent` is the label of the container whose sidecar this is. `None` when the node is no
+    /// mapping at all.
+    pub(super) fn container(&mut self, node: &Node, index: usize, parent: Option<&str>) -> Option<ContainerSpec> {
+        let ordinal = format!("#{}", index + 1);
+        let provisional = match parent {
+            Some(p) => format!("{p}/{ordinal}"),
+            None => ordinal.clone(),
+        };
+        let Value::Map(entries) = &node.value else {
+            let what = if parent.is_some() { "a sidecar" } else { "a container" };
+            self.error(
+                format!(
+                    "expected {what} description (a mapping with at least `name` and `image_repo`), found {}",
+                    node.kind_name()
+                ),
+                node.span,
+                Some(At { container: if parent.is_some() { &provisional } else { "" }, property: "" }),
+            );
+            return None;
+        };
+
+        // Resolve keys to properties first, so that the name is known for every message.
+        let mut fields: Vec<(&'static properties::Property, &Node, &Node)> = Vec::with_capacity(entries.len());
+        let mut unknown: Vec<(&Node, String)> = Vec::new();
+        let mut twice: Vec<(&Node, &Node, &'static str)> = Vec::new();
+        for (key, value) in entries {
+            let Some((key_text, _)) = key.as_scalar() else {
+                unknown.push((key, String::new()));
+                continue;
+            };
+            match properties::lookup(key_text) {
+                Some(property) => {
+                    if let Some((_, first, _)) = fields.iter().find(|(p, _, _)| p.id == property.id) {
+                        twice.push((key, first, property.name));
+                        continue;
+                    }
+                    fields.push((property, key, value));
+                }
+                None => unknown.push((key, key_text.to_string())),
+            }
+        }
+        let name_field = fields.iter().find(|(p, _, _)| p.id == PropertyId::Name).map(|(_, _, v)| *v);
+        let mut name_valid = true;
+        let (name, name_span) = match name_field {
+            Some(value) => {
+                let at = At { container: &provisional, property: "name" };
+                let name = match self.text(value, at, false) {
+                    Some(name) => {
+                        name_valid = self.check_name(&name, value.span, &provisional);
+                        name
+                    }
+                    None => {
+                        name_valid = false;
+                        String::new()
+                    }
+                };
+                (name, value.span)
+            }
+            None => {
+                self.error(
+                    "missing required property `name`",
+                    node.span,
+                    Some(At { container: &provisional, property: "" }),
+                );
+                (String::new(), node.span)
+            }
+        };
+        // An invalid name would only confuse the messages that follow: use the position.
+        let label = match (parent, name.is_empty() || !name_valid) {
+            (Some(p), false) => format!("{p}/{name}"),
+            (None, false) => name.clone(),
+            _ => provisional.clone(),
+        };
+        for (key, first, property) in twice {
+            let key_text = key.as_scalar().map(|(k, _)| k).unwrap_or_default();
+            let first_text = first.as_scalar().map(|(k, _)| k).unwrap_or_default();
+            let (message, help) = if first_text == key_text {
+                (format!("`{key_text}` is set twice"), "keep one of them".to_string())
+            } else {
+                (
+                    format!("`{key_text}` and `{first_text}` both set `{property}`"),
+                    format!("`{key_text}` is another spelling of `{first_text}`; keep one"),
+                )
+            };
+            let d = self.error(message, key.span, Some(At { container: &label, property }));
+            d.notes.push(crate::diagnostic::Note { message: "first set here".into(), span: first.span });
+            d.help = Some(help);
+        }
+        let mut suggested: Vec<&'static str> = Vec::new();
+        for (key, text) in unknown {
+            let message = if matches!(key.value, Value::Scalar { ty: ScalarType::Str, .. }) && text.is_empty() {
+                // Found by fuzzing: `"": x` read "must be a string, found a string".
+                "a property name must not be empty".to_string()
+            } else if text.is_empty() {
+                format!("a property name must be a string, found {}", key.kind_name())
+            } else {
+                format!("unknown property `{text}`")
+            };
+            let suggestion = properties::suggest(&text, properties::all_spellings());
+            if let Some(property) = suggestion.and_then(properties::lookup) {
+                suggested.push(property.name);
+            }
+            let help = suggestion.map(|s| format!("did you mean `{s}`?"));
+            let d = self.error(message, key.span, Some(At { container: &label, property: "" }));
+            d.help =
+                help.or_else(|| Some("see `copili schema` or the format reference for the known properties".into()));
+        }
+
+        let mut spec = ContainerSpec {
+            name,
+            image_repo: String::new(),
+            tag: "latest".into(),
+            info_link: None,
+            desc: None,
+            image_reg_username: None,
+            image_reg_password: None,
+            is_service_container: false,
+            env_vars: Vec::new(),
+            dependencies: Vec::new(),
+            exclude_in_env: Vec::new(),
+            volumes: Vec::new(),
+            command: Vec::new(),
+            sidecars: Vec::new(),
+            labels: Vec::new(),
+            force_rerun: false,
+            timeout: None,
+            retries: 0,
+            retry_delay: crate::spec::DEFAULT_RETRY_DELAY,
+            ready: None,
+            pull: None,
+            tls_verify: true,
+            build: None,
+            schedule: None,
+            timezone: None,
+            catch_up: false,
+            run_once: false,
+            env_from_variables: Vec::new(),
+            placement: Vec::new(),
+            resources: None,
+            run_options: None,
+            spans: ContainerSpans { item: node.span, name: name_span, dependencies: Vec::new() },
+        };
+        let mut explicit_tag: Option<Span> = None;
+        let mut image_span = None;
+        // `retries` as written, and the `retry_delay` key: a delay without retries does nothing.
+        let mut retries_node: Option<&Node> = None;
+        // Keys that only matter for a service container.
+        let mut service_only_keys: Vec<(Span, &'static str)> = Vec::new();
+        let mut retry_delay_key: Option<Span> = None;
+        // The variables of `env_file`, which `env_vars` override.
+        let mut env_from_files: Vec<(String, Secret)> = Vec::new();
+        for &(property, key, value) in &fields {
+            let at = At { container: &label, property: property.name };
+            if parent.is_some() {
+                match property.on_sidecar {
+                    OnSidecar::Allowed => {}
+                    OnSidecar::NoEffect => {
+                        self.warning(format!("`{}` has no effect on a sidecar", property.name), key.span, Some(at))
+                            .help = Some("a sidecar starts and stops with its container".into());
+                        continue;
+                    }
+                    OnSidecar::Refused => {
+                        let message = format!(
+                            "a sidecar cannot have `{}`: it starts with its container and is removed when that ends",
+                            property.name
+                        );
+                        self.error(message, key.span, Some(at)).help = Some(format!(
+                            "set `{}` on the container `{}` instead",
+                            property.name,
+                            parent.unwrap_or("")
+                        ));
+                        continue;
+                    }
+                }
+            }
+            match property.id {
+                PropertyId::Name => {}
+                PropertyId::ImageRepo => {
+                    if let Some(repo) = self.text(value, at, false) {
+                        spec.image_repo = repo;
+                        image_span = Some(value.span);
+                    }
+                }
+                PropertyId::Tag => {
+                    if let Some(tag) = self.text(value, at, false) {
+                        if !TAG.is_match(&tag) {
+                            let message = if tag.is_empty() {
+                                "the tag is empty".to_string()
+                            } else {
+                                format!("invalid image tag `{tag}`: a tag holds up to 128 letters, digits, `_`, `.` and `-`, and does not start with `.` or `-`")
+                            };
+                            self.error(message, value.span, Some(at));
+                        }
+                        spec.tag = tag;
+                        explicit_tag = Some(value.span);
+                    }
+                }
+                PropertyId::InfoLink => spec.info_link = self.text(value, at, false),
+                PropertyId::Desc => spec.desc = self.text(value, at, false),
+                PropertyId::ImageRegUsername => spec.image_reg_username = self.text(value, at, false),
+                PropertyId::ImageRegPassword => spec.image_reg_password = self.text(value, at, true).map(Secret::new),
+                PropertyId::IsServiceContainer => {
+                    spec.is_service_container = self.bool_value(value, at).unwrap_or(false)
+                }
+                PropertyId::ForceRerun => spec.force_rerun = self.bool_value(value, at).unwrap_or(false),
+                PropertyId::EnvVars => {
+                    for (key_text, v, key_span) in self.string_map(value, "env_vars", &label, true) {
+                        if key_text.is_empty() || key_text.contains(ENV_NAME_FORBIDDEN) {
+                            self.error(
+                                "invalid environment variable name: it must be non-empty and hold no `=`",
+                                key_span,
+                                Some(at),
+                            );
+                            continue;
+                        }
+                        spec.env_vars.push((key_text, Secret::new(v)));
+                    }
+                    spec.env_from_variables = env_names_using_variables(value);
+                }
+                PropertyId::Labels => {
+                    for (key_text, v, key_span) in self.string_map(value, "labels", &label, false) {
+                        if key_text.is_empty() {
+                            self.error("a label name must not be empty", key_span, Some(at));
+                        } else if key_text.starts_with(RESERVED_LABEL_PREFIX) {
+                            self.error(
+                                format!("the label `{key_text}` is reserved: copili sets `io.copili.*` labels itself"),
+                                key_span,
+                                Some(at),
+                            );
+                        } else {
+                            spec.labels.push((key_text, v));
+                        }
+                    }
+                }
+                PropertyId::Dependencies => {
+                    let mut seen: Vec<&str> = Vec::new();
+                    let list = self.string_list(value, at);
+                    for (dep, span) in &list {
+                        if seen.contains(&dep.as_str()) {
+                            self.warning(format!("dependency `{dep}` is listed twice"), *span, Some(at));
+                            continue;
+                        }
+                        seen.push(dep);
+                        spec.dependencies.push(dep.clone());
+                        spec.spans.dependencies.push(*span);
+                    }
+                }
+                PropertyId::ExludeInEnv => {
+                    spec.exclude_in_env = self.string_list(value, at).into_iter().map(|(t, _)| t).collect();
+                }
+                PropertyId::Volumes => spec.volumes = self.volumes(value, &label),
+                PropertyId::Command => spec.command = self.command(value, at),
+                PropertyId::Sidecars => {
+                    let items: &[Node] = match &value.value {
+                        Value::Seq(items) => items,
+                        Value::Null => &[],
+                        _ => {
+                            self.error(
+                                format!("expected a list of sidecar descriptions, found {}", value.kind_name()),
+                                value.span,
+                                Some(at),
+                            )
+                            .help = Some("write each sidecar as a list item: `- name: redis01`".into());
+                            &[]
+                        }
+                    };
+                    let main = spec.name.clone();
+                    let parent_label = if main.is_empty() { provisional.clone() } else { main };
+                    for (i, item) in items.iter().enumerate() {
+                        if let Some(sidecar) = self.container(item, i, Some(&parent_label)) {
+                            spec.sidecars.push(sidecar);
+                        }
+                    }
+                }
+                PropertyId::Timeout => {
+                    if let Some((timeout, written)) = self.duration(value, at) {
+                        if timeout.is_zero() {
+                            self.error(
+                                format!("the timeout must be longer than zero, found `{written}`"),
+                                value.span,
+                                Some(at),
+                            )
+                            .help = Some("remove `timeout` for no time limit".into());
+                        } else {
+                            spec.timeout = Some(timeout);
+                        }
+                    }
+                }
+                PropertyId::Retries => {
+                    retries_node = Some(value);
+                    spec.retries = self.retries(value, at).unwrap_or(0);
+                }
+                PropertyId::RetryDelay => {
+                    retry_delay_key = Some(key.span);
+                    if let Some((delay, _)) = self.duration(value, at) {
+                        spec.retry_delay = delay;
+                    }
+                }
+                PropertyId::Ready => {
+                    if parent.is_none() {
+                        let sidecars = fields.iter().find(|(p, _, _)| p.id == PropertyId::Sidecars).map(|(_, _, v)| *v);
+                        let help = ready_help(sidecars);
+                        self.error("`ready` applies to sidecars only", key.span, Some(at)).help = Some(help);
+                        continue;
+                    }
+                    spec.ready = self.ready(value, key.span, &label).map(Box::new);
+                }
+                PropertyId::Pull => {
+                    if let Some(text) = self.text(value, at, false) {
+                        match PullPolicy::parse(&text) {
+                            Some(policy) => spec.pull = Some(policy),
+                            None => {
+                                let known = PullPolicy::ALL.map(|(name, _)| name);
+                                let help = match properties::suggest(&text, known) {
+                                    Some(close) => format!("did you mean `{close}`?"),
+                                    None => "`missing` pulls only an absent image, `always` before every run, `never` not at all".into(),
+                                };
+                                self.error(
+                                    format!("invalid pull policy `{text}`: expected `always`, `missing` or `never`"),
+                                    value.span,
+                                    Some(at),
+                                )
+                                .help = Some(help);
+                            }
+                        }
+                    }
+                }
+                PropertyId::TlsVerify => spec.tls_verify = self.bool_value(value, at).unwrap_or(true),
+                PropertyId::RunOnce => spec.run_once = self.bool_value(value, at).unwrap_or(false),
+                PropertyId::Placement => {
+                    for (constraint, span) in self.string_list(value, at) {
+                        if PLACEMENT.is_match(&constraint) {
+                            spec.placement.push(constraint.trim().to_string());
+                        } else {
+                            self.error(format!("invalid placement constraint `{constraint}`"), span, Some(at)).help =
+                                Some("write `ATTRIBUTE==VALUE` or `ATTRIBUTE!=VALUE`, e.g. `node.labels.disk==ssd` or `node.role==worker`".into());
+                        }
+                    }
+                }
+                PropertyId::Resources => spec.resources = self.resources(value, at, &label).map(Box::new),
+                PropertyId::CatchUp => {
+                    spec.catch_up = self.bool_value(value, at).unwrap_or(false);
+                    service_only_keys.push((key.span, "catch_up"));
+                }
+                PropertyId::Schedule => {
+                    service_only_keys.push((key.span, "schedule"));
+                    if let Some(text) = self.text(value, at, false) {
+                        match copili_schedule::Schedule::parse(&text) {
+                            Ok(schedule) => spec.schedule = Some(Box::new(schedule)),
+                            Err(error) => {
+                                let message = error.to_string();
+                                let (message, help) = match message.split_once("; ") {
+                                    Some((message, help)) => (message.to_string(), Some(help.to_string())),
+                                    None => (message, None),
+                                };
+                                self.error(message, value.span, Some(at)).help = help;
+                            }
+                        }
+                    }
+                }
+                PropertyId::Timezone => {
+                    service_only_keys.push((key.span, "timezone"));
+                    if let Some(name) = self.text(value, at, false) {
+                        match copili_schedule::parse_time_zone(&name) {
+                            Ok(_) => spec.timezone = Some(name.trim().to_string()),
+                            Err(_) => {
+                                let known: Vec<String> = copili_schedule::jiff::tz::db()
+                                    .available()
+                                    .map(|n| n.as_str().to_string())
+                                    .collect();
+                                let help = properties::suggest(name.trim(), known.iter().map(String::as_str))
+                                    .map(|close| format!("did you mean `{close}`?"))
+                                    .unwrap_or_else(|| {
+                                        "an IANA name such as `Europe/Berlin`, `UTC`, or `local`".into()
+                                    });
+                                self.error(format!("unknown time zone `{}`", name.trim()), value.span, Some(at)).help =
+                                    Some(help);
+                            }
+                        }
+                    }
+                }
+                PropertyId::Build => spec.build = self.build(value, at, &label).map(Box::new),
+                PropertyId::Run(option) => {
+                    let options = spec.run_options.get_or_insert_with(Default::default);
+                    options.written.push((property.name, key.span));
+                    self.run_option(option, value, at, options, &mut env_from_files);
+                }
+            }
+        }
+
+        if !env_from_files.is_empty() {
+            env_from_files.retain(|(name, _)| !spec.env_vars.iter().any(|(set, _)| set == name));
+            env_from_files.append(&mut spec.env_vars);
+            spec.env_vars = env_from_files;
+        }
+        self.check_network_options(&spec, parent, &label);
+        if parent.is_none() && !spec.is_service_container {
+            for (span, property) in service_only_keys {
+                let at = Some(At { container: &label, property });
+                self.warning(format!("`{property}` has no effect: `{label}` is not a service container"), span, at)
+                    .help = Some("set `is_service_container: true` to rerun it on a schedule in service mode".into());
+            }
+        }
+        // On a sidecar, `retry_delay` was reported as having no effect already.
+        if let (Some(delay_span), None) = (retry_delay_key, parent) {
+            let at = Some(At { container: &label, property: "retry_delay" });
+            match retries_node {
+                None => {
+                    self.warning("`retry_delay` has no effect without `retries`", delay_span, at).help =
+                        Some("set `retries`, the number of attempts after the first, e.g. `retries: 2`".into());
+                }
+                // Only when written so: a variable may well be 0 in one environment only.
+                Some(node) if node.as_scalar().is_some_and(|(t, ty)| ty == ScalarType::Int && t.trim() == "0") => {
+                    self.warning("`retry_delay` has no effect with `retries: 0`", delay_span, at).help =
+                        Some("set `retries`, the number of attempts after the first, e.g. `retries: 2`".into());
+                }
+                Some(_) => {}
+            }
+        }
+
+        match image_span {
+            // Built images are named after the pipeline and the container (see `Loader::pipeline`).
+            None if spec.build.is_some() || fields.iter().any(|(p, _, _)| p.id == PropertyId::Build) => {}
+            None => {
+                // A misspelt `image_repo` was reported as such already.
+                if !fields.iter().any(|(p, _, _)| p.id == PropertyId::ImageRepo) && !suggested.contains(&"image_repo") {
+                    self.error(
+                        "missing required property `image_repo`",
+                        node.span,
+                        Some(At { container: &label, property: "" }),
+                    )
+                    .help = Some("name the image, e.g. `image_repo: registry.example.com/team/loader`".into());
+                }
+            }
+            Some(span) => self.check_image(&mut spec, span, explicit_tag, &label),
+        }
+        Some(spec)
+    }
+}
