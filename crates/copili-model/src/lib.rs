@@ -17,6 +17,7 @@ pub mod interpolate;
 mod json_tree;
 pub mod load;
 pub mod options;
+pub mod placement;
 pub mod properties;
 pub mod schema;
 pub mod secret;
@@ -27,6 +28,7 @@ pub use document::Span;
 pub use interpolate::VarSource;
 pub use load::{decode_utf8, load, load_draft, Draft, EnvFile, Input, LoadOptions};
 pub use options::{Device, ExtraHost, Gpus, HostAddress, NetworkAttachment, NetworkMode, RunOptions, Tmpfs, Ulimit};
+pub use placement::{Placement, PlacementOp};
 pub use secret::Secret;
 pub use spec::{
     registry_of, BuildContext, BuildSpec, ContainerSpans, ContainerSpec, Pipeline, PullPolicy, ReadyCheck,

@@ -9,6 +9,7 @@ use crate::diagnostic::{Diagnostic, SourceFile};
 use crate::document::Span;
 use crate::interpolate::VarSource;
 use crate::options::RunOptions;
+use crate::placement::Placement;
 use crate::secret::Secret;
 
 /// A pipeline description: a name and its containers, in the order written.
@@ -105,7 +106,7 @@ pub struct ContainerSpec {
     /// The `env_vars` names whose value refers to a variable (exported as Secret references).
     pub env_from_variables: Vec<String>,
     /// Swarm placement constraints (`node.labels.disk==ssd`); node selectors when exported.
-    pub placement: Vec<String>,
+    pub placement: Vec<Placement>,
     /// CPU and memory limits and reservations.
     pub resources: Option<Box<Resources>>,
     /// The container options compose users expect (`networks`, `user`, `tmpfs`, …); `None`

@@ -34,6 +34,7 @@
 
 mod civil;
 mod cron;
+mod standard_cron;
 
 use std::fmt;
 use std::str::FromStr;
@@ -43,6 +44,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
 pub use crate::cron::{CronError, CronExpr};
+pub use crate::standard_cron::NoStandardCron;
 /// The date-time library of this API (`Timestamp`, `TimeZone`), for callers to use the same version.
 pub use jiff;
 

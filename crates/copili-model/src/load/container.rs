@@ -337,8 +337,8 @@ impl Loader {
                 PropertyId::RunOnce => spec.run_once = self.bool_value(value, at).unwrap_or(false),
                 PropertyId::Placement => {
                     for (constraint, span) in self.string_list(value, at) {
-                        if PLACEMENT.is_match(&constraint) {
-                            spec.placement.push(constraint.trim().to_string());
+                        if let Ok(placement) = constraint.parse::<Placement>() {
+                            spec.placement.push(placement);
                         } else {
                             self.error(format!("invalid placement constraint `{constraint}`"), span, Some(at)).help =
                                 Some("write `ATTRIBUTE==VALUE` or `ATTRIBUTE!=VALUE`, e.g. `node.labels.disk==ssd` or `node.role==worker`".into());

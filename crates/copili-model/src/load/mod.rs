@@ -29,6 +29,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
 use crate::document::{self, Node, ScalarType, Span, Syntax, Value};
 use crate::dotenv;
 use crate::interpolate::{interpolate, InterpolationError, VarSource, Variables};
+use crate::placement::Placement;
 use crate::properties::{self, OnSidecar, PropertyId, RunOptionId};
 use crate::secret::{secrecy_of_key, Secrecy, Secret};
 use crate::spec::{
@@ -1095,7 +1096,8 @@ mod tests {
     fn placement_resources_and_env_from_variables() {
         let p = ok("p:\n  - name: a\n    image_repo: x\n    placement: [node.labels.disk==ssd, 'node.role != manager']\n    resources: {cpus: 1.5, memory: 512m, reservations: {cpus: 0.5, memory: 256Mi}}\n    env_vars: {A: literal, B: $PW, C: 'cost $$5', D: '${DB}x'}\n");
         let a = &p.containers[0];
-        assert_eq!(a.placement, vec!["node.labels.disk==ssd", "node.role != manager"]);
+        let placement: Vec<String> = a.placement.iter().map(ToString::to_string).collect();
+        assert_eq!(placement, vec!["node.labels.disk==ssd", "node.role!=manager"]);
         let r = a.resources.as_deref().expect("resources");
         assert_eq!((r.limits.cpus, r.limits.memory), (Some(1.5), Some(512 << 20)));
         assert_eq!((r.reservations.cpus, r.reservations.memory), (Some(0.5), Some(256 << 20)));

@@ -74,8 +74,6 @@ pub(super) static NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!("^{NAME_SYNTAX}$")).expect("valid regex"));
 pub(super) static REPOSITORY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!("^{}{}?$", repository_syntax(), digest_syntax())).expect("valid regex"));
-pub(super) static PLACEMENT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!("^{PLACEMENT_SYNTAX}$")).expect("valid regex"));
 pub(super) static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!("^{TAG_SYNTAX}$")).expect("valid regex"));
 
 /// Characters no path of the pipeline file may hold (volumes, build context, Dockerfile): the

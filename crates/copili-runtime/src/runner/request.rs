@@ -63,7 +63,7 @@ pub(super) fn request_for(
         network: network.map(String::from),
         network_aliases: alias.map(String::from).into_iter().collect(),
         resources: spec.resources.as_deref().copied(),
-        placement: spec.placement.clone(),
+        placement: spec.placement.iter().map(ToString::to_string).collect(),
         registry_auth: match (&spec.image_reg_username, &spec.image_reg_password) {
             (Some(username), Some(password)) if !username.is_empty() => Some(crate::engine::RegistryAuth {
                 registry: spec.registry().to_string(),

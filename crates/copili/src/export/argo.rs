@@ -24,9 +24,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use copili_model::{
-    ContainerSpec, Gpus, HostAddress, NetworkMode, PullPolicy, ReadyCheck, RunOptions, Secret, VolumeSource,
+    ContainerSpec, Gpus, HostAddress, NetworkMode, Placement, PlacementOp, PullPolicy, ReadyCheck, RunOptions, Secret,
+    VolumeSource,
 };
-use copili_schedule::Schedule;
+use copili_schedule::{NoStandardCron, Schedule};
 use serde_json::{json, Map, Value};
 
 use super::{
@@ -383,12 +384,12 @@ fn cron_groups(pipeline: &Pipeline, exported: &[usize], options: &ArgoOptions) -
     for &i in exported {
         let Some(c) = pipeline.spec().containers.get(i).filter(|c| c.is_service_container) else { continue };
         let cron = match &c.schedule {
-            Some(schedule) => cron_of(schedule).map_err(|reason| ExportError::ContainerSchedule {
+            Some(schedule) => argo_cron(schedule).map_err(|reason| ExportError::ContainerSchedule {
                 container: c.name.clone(),
                 schedule: schedule.to_string(),
                 reason: format!("{reason}; write a cron expression in `schedule`"),
             })?,
-            None => cron_of(&options.default_schedule).map_err(|reason| ExportError::DefaultSchedule {
+            None => argo_cron(&options.default_schedule).map_err(|reason| ExportError::DefaultSchedule {
                 container: c.name.clone(),
                 schedule: options.default_schedule.to_string(),
                 reason: format!("{reason}; pass --cron, or give the container a `schedule`"),
@@ -529,92 +530,15 @@ fn plural_list(word: &str, names: &[String]) -> String {
     }
 }
 
-/// The cron expression Argo is given for a schedule, or why there is none.
-///
-/// Intervals become `*/N` steps, which keep the frequency but start on the clock (`every 10m`
-/// runs at :00, :10, …, where copili counts from its start): only intervals that divide an
-/// hour or a day have such a form.
-pub fn cron_of(schedule: &Schedule) -> Result<String, String> {
-    match schedule {
-        Schedule::Daily(time) => Ok(format!("{} {} * * *", time.minute(), time.hour())),
-        Schedule::Cron(expr) => {
-            let text = expr.to_string();
-            if text.starts_with('@') {
-                return Ok(text);
-            }
-            let mut fields: Vec<String> = text.split_whitespace().map(str::to_string).collect();
-            // Argo's schema allows digits only: `MON-FRI` is written `1-5`, `JAN` `1`.
-            if let Some(month) = fields.get_mut(3) {
-                *month = numeric_names(month, &MONTH_NAMES, 1);
-            }
-            if let Some(day_of_week) = fields.get_mut(4) {
-                if uses_day_of_week_seven(day_of_week) {
-                    return Err("Argo's cron reads days of the week 0 to 6: write Sunday as 0 or SUN".into());
-                }
-                *day_of_week = numeric_names(day_of_week, &WEEKDAY_NAMES, 0);
-            }
-            Ok(fields.join(" "))
-        }
-        Schedule::Every(interval) => {
-            let duration = interval.get();
-            let unsupported = || {
-                format!(
-                    "Argo runs on a cron schedule, and only intervals that divide an hour (1m, 2m, …, 30m) or a day \
-                     (1h, 2h, …, 12h, 24h) are one, not {}",
-                    humantime::format_duration(duration)
-                )
-            };
-            if duration.subsec_nanos() != 0 || !duration.as_secs().is_multiple_of(60) {
-                return Err(unsupported());
-            }
-            let minutes = duration.as_secs() / 60;
-            match minutes {
-                1 => Ok("* * * * *".into()),
-                m if m < 60 && 60u64.is_multiple_of(m) => Ok(format!("*/{m} * * * *")),
-                60 => Ok("0 * * * *".into()),
-                1440 => Ok("0 0 * * *".into()),
-                m if m.is_multiple_of(60) && m < 1440 && 1440u64.is_multiple_of(m) => {
-                    Ok(format!("0 */{} * * *", m / 60))
-                }
-                _ => Err(unsupported()),
-            }
-        }
-    }
-}
-
-const MONTH_NAMES: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
-const WEEKDAY_NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
-
-/// A cron field with its names (`MON`, `jan`) replaced by their numbers, counted from `first`.
-fn numeric_names(field: &str, names: &[&str], first: usize) -> String {
-    let mut out = String::with_capacity(field.len());
-    let mut word = String::new();
-    let flush = |word: &mut String, out: &mut String| {
-        if !word.is_empty() {
-            match names.iter().position(|n| n.eq_ignore_ascii_case(word)) {
-                Some(index) => out.push_str(&(index + first).to_string()),
-                None => out.push_str(word),
-            }
-            word.clear();
-        }
-    };
-    for c in field.chars() {
-        if c.is_ascii_alphabetic() {
-            word.push(c);
-        } else {
-            flush(&mut word, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut word, &mut out);
-    out
-}
-
-/// Whether a day-of-week field names day 7 (copili's and Vixie cron's other Sunday).
-fn uses_day_of_week_seven(field: &str) -> bool {
-    field.split(',').any(|item| {
-        let range = item.split('/').next().unwrap_or("");
-        range.split('-').any(|bound| bound.trim() == "7")
+/// The cron expression Argo is given for a schedule, or why there is none, in Argo's terms.
+fn argo_cron(schedule: &Schedule) -> Result<String, String> {
+    schedule.to_standard_cron().map_err(|error| match error {
+        NoStandardCron::SundayAsSeven => "Argo's cron reads days of the week 0 to 6: write Sunday as 0 or SUN".into(),
+        NoStandardCron::Interval(interval) => format!(
+            "Argo runs on a cron schedule, and only intervals that divide an hour (1m, 2m, …, 30m) or a day \
+             (1h, 2h, …, 12h, 24h) are one, not {}",
+            humantime::format_duration(interval)
+        ),
     })
 }
 
@@ -774,8 +698,8 @@ impl Builder<'_> {
         let mut expressions = Vec::new();
         for owner in std::iter::once(c).chain(&c.sidecars) {
             for constraint in &owner.placement {
-                match placement(constraint) {
-                    Ok(Placement::Selector(key, value)) => match selector.get(&key) {
+                match node_rule(constraint) {
+                    Ok(NodeRule::Selector(key, value)) => match selector.get(&key) {
                         Some(existing) if existing != &Value::String(value.clone()) => {
                             expressions.push(json!({ "key": key, "operator": "In", "values": [value] }));
                         }
@@ -783,7 +707,7 @@ impl Builder<'_> {
                             selector.insert(key, value.into());
                         }
                     },
-                    Ok(Placement::Expression(expression)) => expressions.push(expression),
+                    Ok(NodeRule::Expression(expression)) => expressions.push(expression),
                     Err(reason) => self
                         .warnings
                         .push(format!("`{}`: placement `{constraint}` does not carry over: {reason}", owner.name)),
@@ -1179,22 +1103,17 @@ fn readiness_probe(ready: &ReadyCheck) -> Value {
 
 /// What a placement constraint becomes.
 #[derive(Debug, PartialEq)]
-enum Placement {
+enum NodeRule {
     /// A `nodeSelector` entry.
     Selector(String, String),
     /// A node affinity `matchExpressions` entry.
     Expression(Value),
 }
 
-/// The node label of a swarm placement constraint, or why there is none.
-fn placement(constraint: &str) -> Result<Placement, String> {
-    let (attribute, equal, value) = if let Some((a, v)) = constraint.split_once("==") {
-        (a.trim(), true, v.trim())
-    } else if let Some((a, v)) = constraint.split_once("!=") {
-        (a.trim(), false, v.trim())
-    } else {
-        return Err("expected `ATTRIBUTE==VALUE` or `ATTRIBUTE!=VALUE`".into());
-    };
+/// The node label rule of a swarm placement constraint, or why there is none.
+fn node_rule(constraint: &Placement) -> Result<NodeRule, String> {
+    let (attribute, equal, value) =
+        (constraint.attribute.as_str(), constraint.op == PlacementOp::Eq, constraint.value.as_str());
     let (key, value) = if let Some(label) = attribute.strip_prefix("node.labels.") {
         (label.to_string(), value.to_string())
     } else {
@@ -1218,7 +1137,7 @@ fn placement(constraint: &str) -> Result<Placement, String> {
                     other => return Err(format!("unknown node role `{other}`")),
                 };
                 let operator = if on_manager { "Exists" } else { "DoesNotExist" };
-                return Ok(Placement::Expression(
+                return Ok(NodeRule::Expression(
                     json!({ "key": "node-role.kubernetes.io/control-plane", "operator": operator }),
                 ));
             }
@@ -1231,9 +1150,9 @@ fn placement(constraint: &str) -> Result<Placement, String> {
         return Err(format!("`{key}={value}` is no valid Kubernetes node label"));
     }
     if equal {
-        Ok(Placement::Selector(key, value))
+        Ok(NodeRule::Selector(key, value))
     } else {
-        Ok(Placement::Expression(json!({ "key": key, "operator": "NotIn", "values": [value] })))
+        Ok(NodeRule::Expression(json!({ "key": key, "operator": "NotIn", "values": [value] })))
     }
 }
 
@@ -1651,11 +1570,13 @@ mod tests {
                     .to_string()
             ]
         );
+        let parse = |text: &str| text.parse::<Placement>().expect("a placement");
         assert_eq!(
-            placement("node.role==manager"),
-            Ok(Placement::Expression(json!({"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"})))
+            node_rule(&parse("node.role==manager")),
+            Ok(NodeRule::Expression(json!({"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"})))
         );
-        assert_eq!(placement("node.labels.a b==c"), Err("`a b=c` is no valid Kubernetes node label".to_string()));
+        let spaced = Placement { attribute: "node.labels.a b".into(), op: PlacementOp::Eq, value: "c".into() };
+        assert_eq!(node_rule(&spaced), Err("`a b=c` is no valid Kubernetes node label".to_string()));
     }
 
     #[test]
@@ -1704,30 +1625,19 @@ mod tests {
     }
 
     #[test]
-    fn schedules_become_cron_expressions() {
-        let parse = |text: &str| Schedule::parse(text).expect("a schedule");
-        let cron = |text: &str| cron_of(&parse(text));
-        assert_eq!(cron("daily 03:30").as_deref(), Ok("30 3 * * *"));
-        assert_eq!(cron("daily").as_deref(), Ok("0 0 * * *"));
-        assert_eq!(cron("every 1m").as_deref(), Ok("* * * * *"));
-        assert_eq!(cron("every 10m").as_deref(), Ok("*/10 * * * *"));
-        assert_eq!(cron("every 30m").as_deref(), Ok("*/30 * * * *"));
-        assert_eq!(cron("every 1h").as_deref(), Ok("0 * * * *"));
-        assert_eq!(cron("every 6h").as_deref(), Ok("0 */6 * * *"));
-        assert_eq!(cron("every 1d").as_deref(), Ok("0 0 * * *"));
+    fn schedules_without_a_cron_form_are_worded_for_argo() {
+        let cron = |text: &str| argo_cron(&Schedule::parse(text).expect("a schedule"));
         assert_eq!(cron("*/5 * * * mon-fri").as_deref(), Ok("*/5 * * * 1-5"));
-        assert_eq!(cron("0 4 1 jan,Jul-SEP/2 SUN,sat").as_deref(), Ok("0 4 1 1,7-9/2 0,6"));
-        assert_eq!(cron("@hourly").as_deref(), Ok("@hourly"));
-        assert_eq!(cron("0 3 * * 0").as_deref(), Ok("0 3 * * 0"));
-        for unsupported in ["every 7m", "every 90s", "every 45s", "every 5h", "every 2d", "every 1h 30m"] {
-            let reason = cron(unsupported).expect_err(unsupported);
-            assert!(reason.starts_with("Argo runs on a cron schedule, and only intervals"), "{reason}");
-        }
+        assert_eq!(
+            cron("every 90s"),
+            Err("Argo runs on a cron schedule, and only intervals that divide an hour (1m, 2m, …, 30m) or a day \
+                 (1h, 2h, …, 12h, 24h) are one, not 1m 30s"
+                .to_string())
+        );
         assert_eq!(
             cron("0 3 * * 5-7"),
             Err("Argo's cron reads days of the week 0 to 6: write Sunday as 0 or SUN".to_string())
         );
-        assert!(cron("0 3 * * */7").is_ok());
     }
 
     #[test]
