@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::document::Span;
+use crate::properties::RunOptionId;
 
 /// The options of one container or sidecar; all empty by default.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -51,7 +52,7 @@ pub struct RunOptions {
     pub stop_grace_period: Option<Duration>,
     /// Where each option was written (its key), for messages of backends that refuse it.
     #[serde(skip)]
-    pub written: Vec<(&'static str, Span)>,
+    pub written: Vec<(RunOptionId, Span)>,
 }
 
 impl RunOptions {
@@ -79,8 +80,8 @@ impl RunOptions {
     };
 
     /// Where an option was written, if it was.
-    pub fn span_of(&self, property: &str) -> Option<Span> {
-        self.written.iter().find(|(name, _)| *name == property).map(|&(_, span)| span)
+    pub fn span_of(&self, option: RunOptionId) -> Option<Span> {
+        self.written.iter().find(|(written, _)| *written == option).map(|&(_, span)| span)
     }
 
     /// Whether nothing was set.

@@ -4,6 +4,7 @@
 //! at the key that set it and naming the backend, so that nothing starts (or is written) that
 //! would silently run differently.
 
+use copili_model::properties::RunOptionId;
 use copili_model::{ContainerSpec, Diagnostic, Gpus, HostAddress, NetworkMode, Pipeline, RunOptions};
 
 /// Where a pipeline runs besides the local engines.
@@ -87,17 +88,17 @@ fn check(
         None => spec.name.clone(),
     };
     // In the order written: the messages follow the file.
-    for &(property, span) in &options.written {
+    for &(option, span) in &options.written {
         let refusals = match backend {
-            Backend::Swarm => swarm(property, options),
-            Backend::Argo => argo(property, spec, main.is_some()),
+            Backend::Swarm => swarm(option, options),
+            Backend::Argo => argo(option, spec, main.is_some()),
         };
         for refusal in refusals {
             out.push(
                 Diagnostic::error(format!("{} {}: {}", refusal.what, backend.cannot(), refusal.reason))
                     .at(&pipeline.source, span)
                     .container(label.clone())
-                    .property(property)
+                    .property(option.name())
                     .help(refusal.help),
             );
         }
@@ -109,50 +110,52 @@ const LOCAL: &str = "run the pipeline on a local engine (`--engine docker` or `-
 
 /// Docker 20.10's `docker service create` has no `--device`, `--gpus` or `--ulimit`, no default
 /// bridge, no single host behind `host-gateway`, and a tmpfs mount of only a size and a mode.
-fn swarm(property: &str, options: &RunOptions) -> Vec<Refusal> {
-    let backtick = |p: &str| format!("`{p}`");
-    match property {
-        "devices" => vec![Refusal::new(
-            backtick(property),
+fn swarm(option: RunOptionId, options: &RunOptions) -> Vec<Refusal> {
+    let backtick = |option: RunOptionId| format!("`{}`", option.name());
+    match option {
+        RunOptionId::Devices => vec![Refusal::new(
+            backtick(option),
             "swarm services have no devices",
             format!("{LOCAL}, or remove `devices`"),
         )],
-        "gpus" => vec![Refusal::new(
-            backtick(property),
+        RunOptionId::Gpus => vec![Refusal::new(
+            backtick(option),
             "swarm services take no `--gpus`",
             format!("{LOCAL}, or advertise the GPUs as generic resources of the nodes and remove `gpus`"),
         )],
-        "ulimits" => vec![Refusal::new(
-            backtick(property),
+        RunOptionId::Ulimits => vec![Refusal::new(
+            backtick(option),
             "docker 20.10's `service create` has no `--ulimit` (it came with docker 23)",
             format!("{LOCAL}, or set the limits in the daemon's `default-ulimits` and remove `ulimits`"),
         )],
-        "network_mode" if options.network_mode == Some(NetworkMode::Bridge) => vec![Refusal::new(
+        RunOptionId::NetworkMode if options.network_mode == Some(NetworkMode::Bridge) => vec![Refusal::new(
             "`network_mode: bridge`",
             "a service cannot join the engine's default bridge network",
             "leave `network_mode` out (a service is on the swarm's networks), or use `host` or `none`",
         )],
-        "extra_hosts" if options.extra_hosts.iter().any(|h| h.address == HostAddress::HostGateway) => {
+        RunOptionId::ExtraHosts if options.extra_hosts.iter().any(|h| h.address == HostAddress::HostGateway) => {
             host_gateway(options, "a service's task may run on any node, with no one host to point at")
         }
-        "tmpfs" => tmpfs_options(options, &["size", "mode"], "a service's tmpfs mount takes only `size=` and `mode=`"),
+        RunOptionId::Tmpfs => {
+            tmpfs_options(options, &["size", "mode"], "a service's tmpfs mount takes only `size=` and `mode=`")
+        }
         _ => Vec::new(),
     }
 }
 
 /// Kubernetes pods: no engine networks or device lists, users by number, one grace period
 /// and one network per pod, GPUs by count, memory-backed emptyDirs of a size.
-fn argo(property: &str, spec: &ContainerSpec, sidecar: bool) -> Vec<Refusal> {
+fn argo(option: RunOptionId, spec: &ContainerSpec, sidecar: bool) -> Vec<Refusal> {
     let options = spec.options();
-    let backtick = |p: &str| format!("`{p}`");
-    match property {
-        "networks" => vec![Refusal::new(
-            backtick(property),
+    let backtick = |option: RunOptionId| format!("`{}`", option.name());
+    match option {
+        RunOptionId::Networks => vec![Refusal::new(
+            backtick(option),
             "pods have no engine networks",
             "use Kubernetes Services to reach servers by name (a sidecar is reached by its name already), and remove \
              `networks`",
         )],
-        "network_mode" => match options.network_mode {
+        RunOptionId::NetworkMode => match options.network_mode {
             Some(mode @ (NetworkMode::Bridge | NetworkMode::None)) => vec![Refusal::new(
                 format!("`network_mode: {}`", mode.as_str()),
                 if mode == NetworkMode::None {
@@ -164,10 +167,10 @@ fn argo(property: &str, spec: &ContainerSpec, sidecar: bool) -> Vec<Refusal> {
             )],
             _ => Vec::new(),
         },
-        "extra_hosts" if options.extra_hosts.iter().any(|h| h.address == HostAddress::HostGateway) => {
+        RunOptionId::ExtraHosts if options.extra_hosts.iter().any(|h| h.address == HostAddress::HostGateway) => {
             host_gateway(options, "the node a pod runs on is not known in advance")
         }
-        "user" => match options.user.as_deref() {
+        RunOptionId::User => match options.user.as_deref() {
             Some(user) if !is_numeric_user(user) => vec![Refusal::new(
                 format!("`user: {user}`"),
                 "Kubernetes sets the user and group by number (runAsUser, runAsGroup)",
@@ -175,34 +178,36 @@ fn argo(property: &str, spec: &ContainerSpec, sidecar: bool) -> Vec<Refusal> {
             )],
             _ => Vec::new(),
         },
-        "entrypoint" if options.entrypoint.as_ref().is_some_and(Vec::is_empty) && spec.command.is_empty() => {
+        RunOptionId::Entrypoint
+            if options.entrypoint.as_ref().is_some_and(Vec::is_empty) && spec.command.is_empty() =>
+        {
             vec![Refusal::new(
                 "an empty `entrypoint` without a `command`",
                 "Kubernetes cannot run the image's CMD without its ENTRYPOINT",
                 "give the `command` to run: with an empty `entrypoint`, it becomes the pod's `command`",
             )]
         }
-        "devices" => vec![Refusal::new(
-            backtick(property),
+        RunOptionId::Devices => vec![Refusal::new(
+            backtick(option),
             "pods have no device lists",
             "request the device as a resource of the cluster's device plugin, or remove `devices`",
         )],
-        "init" if options.init => vec![Refusal::new(
-            backtick(property),
+        RunOptionId::Init if options.init => vec![Refusal::new(
+            backtick(option),
             "Kubernetes starts no init process in a container",
             "make an init such as `tini` the image's entrypoint, or remove `init`",
         )],
-        "ulimits" => vec![Refusal::new(
-            backtick(property),
+        RunOptionId::Ulimits => vec![Refusal::new(
+            backtick(option),
             "Kubernetes has no limits per container (the nodes' container runtime sets them)",
             "remove `ulimits`, or raise the limits in the image's entrypoint (`ulimit -n` before the command)",
         )],
-        "stop_signal" => vec![Refusal::new(
-            backtick(property),
+        RunOptionId::StopSignal => vec![Refusal::new(
+            backtick(option),
             "Kubernetes stops a container with the image's STOPSIGNAL",
             "set `STOPSIGNAL` in the image's Dockerfile, and remove `stop_signal`",
         )],
-        "gpus" => match &options.gpus {
+        RunOptionId::Gpus => match &options.gpus {
             Some(Gpus::All) => vec![Refusal::new(
                 "`gpus: all`",
                 "Kubernetes requests GPUs by count",
@@ -215,7 +220,7 @@ fn argo(property: &str, spec: &ContainerSpec, sidecar: bool) -> Vec<Refusal> {
             )],
             _ => Vec::new(),
         },
-        "tmpfs" => {
+        RunOptionId::Tmpfs => {
             let mut refusals =
                 tmpfs_options(options, &["size"], "a memory-backed emptyDir takes only a size (`size=`)");
             for tmpfs in &options.tmpfs {
@@ -230,7 +235,7 @@ fn argo(property: &str, spec: &ContainerSpec, sidecar: bool) -> Vec<Refusal> {
             }
             refusals
         }
-        "stop_grace_period" if sidecar => vec![Refusal::new(
+        RunOptionId::StopGracePeriod if sidecar => vec![Refusal::new(
             "`stop_grace_period` of a sidecar",
             "a pod has one grace period, for all its containers",
             "set `stop_grace_period` on the main container (the pod's terminationGracePeriodSeconds), and remove it \

@@ -390,7 +390,7 @@ impl Loader {
                 PropertyId::Build => spec.build = self.build(value, at, &label).map(Box::new),
                 PropertyId::Run(option) => {
                     let options = spec.run_options.get_or_insert_with(Default::default);
-                    options.written.push((property.name, key.span));
+                    options.written.push((option, key.span));
                     self.run_option(option, value, at, options, &mut env_from_files);
                 }
             }

@@ -164,7 +164,9 @@ impl Loader {
     /// container with sidecars (they meet on the job's own network), not on a sidecar.
     pub(super) fn check_network_options(&mut self, spec: &ContainerSpec, parent: Option<&str>, label: &str) {
         let options = spec.options();
-        let (Some(mode), Some(span)) = (options.network_mode, options.span_of("network_mode")) else { return };
+        let (Some(mode), Some(span)) = (options.network_mode, options.span_of(RunOptionId::NetworkMode)) else {
+            return;
+        };
         let at = Some(At { container: label, property: "network_mode" });
         if !options.networks.is_empty() {
             self.error(format!("`network_mode: {}` and `networks` cannot be combined", mode.as_str()), span, at).help =

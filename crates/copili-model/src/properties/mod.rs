@@ -198,6 +198,32 @@ pub enum RunOptionId {
     StopGracePeriod,
 }
 
+impl RunOptionId {
+    /// The option's canonical spelling, as messages name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunOptionId::Networks => "networks",
+            RunOptionId::NetworkMode => "network_mode",
+            RunOptionId::ExtraHosts => "extra_hosts",
+            RunOptionId::User => "user",
+            RunOptionId::WorkingDir => "working_dir",
+            RunOptionId::Entrypoint => "entrypoint",
+            RunOptionId::EnvFile => "env_file",
+            RunOptionId::Devices => "devices",
+            RunOptionId::Gpus => "gpus",
+            RunOptionId::ShmSize => "shm_size",
+            RunOptionId::Tmpfs => "tmpfs",
+            RunOptionId::ReadOnly => "read_only",
+            RunOptionId::Init => "init",
+            RunOptionId::CapAdd => "cap_add",
+            RunOptionId::CapDrop => "cap_drop",
+            RunOptionId::Ulimits => "ulimits",
+            RunOptionId::StopSignal => "stop_signal",
+            RunOptionId::StopGracePeriod => "stop_grace_period",
+        }
+    }
+}
+
 /// One property of a container description.
 #[derive(Debug, Clone, Copy)]
 pub struct Property {
