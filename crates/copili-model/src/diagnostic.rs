@@ -184,7 +184,7 @@ pub enum Severity {
 pub struct Note {
     /// What the place is, e.g. "first defined here".
     pub message: String,
-    /// Where.
+    /// The place the note points at, shown with its own excerpt.
     pub span: Span,
 }
 

@@ -86,7 +86,7 @@ pub enum InterpolationError {
     /// `${VAR:?message}` or `${VAR?message}` with the variable missing (or, with `:?`, empty).
     #[error("required variable `{name}` is {}: {message}", if *empty { "set but empty" } else { "not set" })]
     Required {
-        /// The variable.
+        /// The name of the required variable.
         name: String,
         /// Whether the variable is set, to an empty value (which `:?` refuses too).
         empty: bool,

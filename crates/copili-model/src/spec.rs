@@ -68,7 +68,7 @@ pub struct ContainerSpec {
     pub dependencies: Vec<String>,
     /// Environments (values of `ENV`) in which this container is skipped.
     pub exclude_in_env: Vec<String>,
-    /// Mounts.
+    /// Host paths and named volumes mounted into the container, in the order written.
     pub volumes: Vec<Volume>,
     /// The command; empty means the image's own.
     pub command: Vec<String>,
@@ -175,7 +175,7 @@ pub struct Resources {
 pub struct ResourceAmounts {
     /// CPUs, fractions allowed.
     pub cpus: Option<f64>,
-    /// Bytes.
+    /// Memory in bytes (`512m` is 536,870,912: k, m, g, t are powers of 1024).
     pub memory: Option<u64>,
 }
 
@@ -327,7 +327,7 @@ impl ContainerSpec {
     }
 }
 
-/// A mount.
+/// One entry of `volumes`: what is mounted, where in the container, and whether read-only.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Volume {
     /// What is mounted.

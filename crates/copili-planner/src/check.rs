@@ -29,9 +29,9 @@ pub(crate) fn edges(pipeline: &Pipeline) -> (Vec<Edge>, Vec<Diagnostic>) {
     // A name may be a sidecar of several containers (each is scoped to its own job); a
     // dependency resolves to a container of that name first.
     let mut sidecar_of: HashMap<&str, Vec<&str>> = HashMap::new();
-    for c in &pipeline.containers {
-        for s in &c.sidecars {
-            sidecar_of.entry(s.name.as_str()).or_default().push(c.name.as_str());
+    for container in &pipeline.containers {
+        for sidecar in &container.sidecars {
+            sidecar_of.entry(sidecar.name.as_str()).or_default().push(container.name.as_str());
         }
     }
     let mut edges = Vec::new();

@@ -66,7 +66,7 @@ impl fmt::Display for ExclusionReason {
 pub struct Exclusion {
     /// Index into `Pipeline::containers`.
     pub container: usize,
-    /// Why.
+    /// What left it out: `--skip`, `--only`, `exlude_in_env`, or a service-only selection.
     pub reason: ExclusionReason,
 }
 

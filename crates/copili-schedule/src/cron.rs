@@ -41,7 +41,7 @@ pub enum CronError {
     /// A word starting with `@` that is not a known macro.
     #[error("unknown macro `{text}`; known are @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly")]
     UnknownMacro {
-        /// The word.
+        /// The unknown macro as written, `@` included.
         text: String,
     },
     /// A value that is neither a number in the field's range nor one of its names.

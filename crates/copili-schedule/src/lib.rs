@@ -106,7 +106,7 @@ impl Interval {
         (!duration.is_zero() && duration <= MAX_INTERVAL).then_some(Interval(duration))
     }
 
-    /// The duration.
+    /// The time between two runs: more than zero, at most 100 years.
     pub fn get(self) -> Duration {
         self.0
     }

@@ -74,7 +74,7 @@ pub enum Value {
 /// A value with the place it was written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
-    /// The content.
+    /// The scalar, list or mapping itself, its items `Node`s with places of their own.
     pub value: Value,
     /// Where it starts.
     pub span: Span,

@@ -58,7 +58,7 @@ pub enum EnvFile {
     Default,
     /// This file, which must exist (`--env-file`).
     Path(PathBuf),
-    /// None.
+    /// No `.env` file is read: variables come from the environment only.
     Disabled,
 }
 

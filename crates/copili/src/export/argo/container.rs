@@ -8,18 +8,18 @@ impl Builder<'_> {
     /// and adds the memory-backed volumes of its tmpfs mounts and `/dev/shm` to `pod_volumes`.
     pub(super) fn container(
         &mut self,
-        c: &ContainerSpec,
+        spec: &ContainerSpec,
         name: &str,
         owner: &str,
         task: &str,
         volumes: &mut Vec<usize>,
         pod_volumes: &mut Vec<Value>,
     ) -> Map<String, Value> {
-        let options = c.options();
+        let options = spec.options();
         let mut container = Map::new();
         container.insert("name".into(), name.into());
-        container.insert("image".into(), c.image().into());
-        if let Some(pull) = c.pull {
+        container.insert("image".into(), spec.image().into());
+        if let Some(pull) = spec.pull {
             let policy = match pull {
                 PullPolicy::Always => "Always",
                 PullPolicy::Missing => "IfNotPresent",
@@ -30,10 +30,10 @@ impl Builder<'_> {
         // Kubernetes calls the image's ENTRYPOINT `command` and its CMD `args`; a `command` given
         // without `args` runs without the image's CMD, as docker's `--entrypoint` does.
         let (command, args): (&[String], &[String]) = match options.entrypoint.as_deref() {
-            None => (&[], &c.command),
+            None => (&[], &spec.command),
             // An empty entrypoint runs the command itself (refused without one, `Backend::Argo`).
-            Some([]) => (&c.command, &[]),
-            Some(entrypoint) => (entrypoint, &c.command),
+            Some([]) => (&spec.command, &[]),
+            Some(entrypoint) => (entrypoint, &spec.command),
         };
         for (field, words) in [("command", command), ("args", args)] {
             if !words.is_empty() {
@@ -54,8 +54,8 @@ impl Builder<'_> {
         if !security.is_empty() {
             container.insert("securityContext".into(), Value::Object(security));
         }
-        if !c.env_vars.is_empty() {
-            let env: Vec<Value> = c
+        if !spec.env_vars.is_empty() {
+            let env: Vec<Value> = spec
                 .env_vars
                 .iter()
                 .map(|(key, value)| {
@@ -72,8 +72,8 @@ impl Builder<'_> {
             container.insert("env".into(), Value::Array(env));
         }
         let mut mounts: Vec<Value> = Vec::new();
-        if !c.volumes.is_empty() {
-            mounts = c
+        if !spec.volumes.is_empty() {
+            mounts = spec
                 .volumes
                 .iter()
                 .map(|volume| {
@@ -121,8 +121,8 @@ impl Builder<'_> {
             Some(Gpus::Count(count)) => Some(count),
             _ => None,
         };
-        if c.resources.is_some() || gpus.is_some() {
-            let resources = c.resources.as_deref().copied().unwrap_or_default();
+        if spec.resources.is_some() || gpus.is_some() {
+            let resources = spec.resources.as_deref().copied().unwrap_or_default();
             let amounts = |a: copili_model::ResourceAmounts| {
                 let mut map = Map::new();
                 if let Some(cpus) = a.cpus {

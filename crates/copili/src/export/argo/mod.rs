@@ -105,7 +105,7 @@ pub enum ExportError {
     /// A container's own schedule has no cron form.
     #[error("container `{container}`, property `schedule`: `{schedule}` cannot be an Argo schedule: {reason}")]
     ContainerSchedule {
-        /// The container.
+        /// The service container whose `schedule` it is.
         container: String,
         /// Its schedule, as copili writes it.
         schedule: String,
@@ -118,7 +118,7 @@ pub enum ExportError {
          cannot be an Argo schedule: {reason}"
     )]
     DefaultSchedule {
-        /// The container.
+        /// The service container without a `schedule` of its own.
         container: String,
         /// The default schedule.
         schedule: String,
@@ -148,7 +148,7 @@ pub enum ExportError {
     TimeZone {
         /// The name as given.
         name: String,
-        /// Why.
+        /// What the time zone database said.
         #[source]
         source: copili_schedule::ScheduleError,
     },

@@ -64,15 +64,15 @@ impl Builder<'_> {
     }
 
     /// Records a container's registry login, if it has one; whether it has.
-    pub(super) fn registry_login(&mut self, c: &ContainerSpec) -> bool {
-        if c.image_reg_username.is_none() && c.image_reg_password.is_none() {
+    pub(super) fn registry_login(&mut self, spec: &ContainerSpec) -> bool {
+        if spec.image_reg_username.is_none() && spec.image_reg_password.is_none() {
             return false;
         }
-        let registry = c.registry();
+        let registry = spec.registry();
         let server =
             if registry == "docker.io" { "https://index.docker.io/v1/".to_string() } else { registry.to_string() };
-        let username = c.image_reg_username.clone().unwrap_or_default();
-        let password = c.image_reg_password.clone().unwrap_or_default();
+        let username = spec.image_reg_username.clone().unwrap_or_default();
+        let password = spec.image_reg_password.clone().unwrap_or_default();
         match self.registry_logins.iter().find(|l| l.server == server) {
             Some(login) if login.username == username && login.password == password => {}
             Some(login) => {
@@ -80,10 +80,12 @@ impl Builder<'_> {
                 self.warnings.push(format!(
                     "`{}` and `{first}` log in to {registry} with different credentials: the registry Secret holds \
                      `{first}`'s",
-                    c.name
+                    spec.name
                 ));
             }
-            None => self.registry_logins.push(RegistryLogin { server, username, password, container: c.name.clone() }),
+            None => {
+                self.registry_logins.push(RegistryLogin { server, username, password, container: spec.name.clone() })
+            }
         }
         true
     }

@@ -4,24 +4,24 @@
 use super::*;
 
 impl Builder<'_> {
-    pub(super) fn template(&mut self, c: &ContainerSpec, task: &str) -> Built {
+    pub(super) fn template(&mut self, spec: &ContainerSpec, task: &str) -> Built {
         let mut volumes = Vec::new();
-        let mut registry_login = self.registry_login(c);
+        let mut registry_login = self.registry_login(spec);
         let mut template = Map::new();
         template.insert("name".into(), task.into());
 
         let mut labels = Map::new();
-        for owner in std::iter::once(c).chain(&c.sidecars) {
+        for owner in std::iter::once(spec).chain(&spec.sidecars) {
             for (key, value) in &owner.labels {
                 self.label(&owner.name, key, value, &mut labels);
             }
         }
         let mut annotations = Map::new();
-        annotations.insert(CONTAINER_ANNOTATION.into(), c.name.clone().into());
-        if let Some(desc) = &c.desc {
+        annotations.insert(CONTAINER_ANNOTATION.into(), spec.name.clone().into());
+        if let Some(desc) = &spec.desc {
             annotations.insert("io.copili/desc".into(), desc.clone().into());
         }
-        if let Some(link) = &c.info_link {
+        if let Some(link) = &spec.info_link {
             annotations.insert("io.copili/info-link".into(), link.clone().into());
         }
         let mut metadata = Map::new();
@@ -31,44 +31,44 @@ impl Builder<'_> {
         metadata.insert("annotations".into(), Value::Object(annotations));
         template.insert("metadata".into(), Value::Object(metadata));
 
-        let owner = format!("`{}`", c.name);
+        let owner = format!("`{}`", spec.name);
         // tmpfs and /dev/shm: memory-backed emptyDirs of this pod only.
         let mut pod_volumes = Vec::new();
-        let main = self.container(c, "main", &owner, task, &mut volumes, &mut pod_volumes);
+        let main = self.container(spec, "main", &owner, task, &mut volumes, &mut pod_volumes);
         template.insert("container".into(), Value::Object(main));
         // `/etc/hosts` is the pod's: the sidecars' names and every container's `extra_hosts`.
         let mut host_aliases = HostAliases::default();
 
-        if !c.sidecars.is_empty() {
+        if !spec.sidecars.is_empty() {
             // Argo's own containers are `main`, `wait` and `init`.
             let mut names = UniqueNames::reserving(&["main", "wait", "init"]);
             let mut sidecars = Vec::new();
-            for s in &c.sidecars {
-                registry_login |= self.registry_login(s);
-                let label = match dns_label(&s.name, DNS_LABEL_MAX) {
+            for sidecar_spec in &spec.sidecars {
+                registry_login |= self.registry_login(sidecar_spec);
+                let label = match dns_label(&sidecar_spec.name, DNS_LABEL_MAX) {
                     label if label.is_empty() => "sidecar".to_string(),
                     label => label,
                 };
                 let name = names.claim(&label, DNS_LABEL_MAX);
-                let owner = format!("sidecar `{}` of `{}`", s.name, c.name);
-                let mut sidecar = self.container(s, &name, &owner, task, &mut volumes, &mut pod_volumes);
-                if let Some(ready) = &s.ready {
+                let owner = format!("sidecar `{}` of `{}`", sidecar_spec.name, spec.name);
+                let mut sidecar = self.container(sidecar_spec, &name, &owner, task, &mut volumes, &mut pod_volumes);
+                if let Some(ready) = &sidecar_spec.ready {
                     sidecar.insert("readinessProbe".into(), readiness_probe(ready));
                     self.warnings.push(format!(
                         "sidecar `{}` of `{}`: its `ready` check becomes a readinessProbe, but Argo starts the main \
                          container without waiting for it",
-                        s.name, c.name
+                        sidecar_spec.name, spec.name
                     ));
                 }
                 sidecars.push(Value::Object(sidecar));
                 // copili's sidecars are reached by their name; in a pod they share the network.
-                let lowercase = s.name.to_ascii_lowercase();
+                let lowercase = sidecar_spec.name.to_ascii_lowercase();
                 let hostname = if is_dns_subdomain(&lowercase) {
                     lowercase
                 } else {
                     self.warnings.push(format!(
                         "sidecar `{}` of `{}` is reached as `{label}` (a host name cannot be `{}`)",
-                        s.name, c.name, s.name
+                        sidecar_spec.name, spec.name, sidecar_spec.name
                     ));
                     label
                 };
@@ -76,7 +76,7 @@ impl Builder<'_> {
             }
             template.insert("sidecars".into(), Value::Array(sidecars));
         }
-        for owner in std::iter::once(c).chain(&c.sidecars) {
+        for owner in std::iter::once(spec).chain(&spec.sidecars) {
             for host in &owner.options().extra_hosts {
                 // `host-gateway` is refused before the export (`Backend::Argo`).
                 if let HostAddress::Ip(ip) = host.address {
@@ -94,32 +94,32 @@ impl Builder<'_> {
         // A template has no `hostNetwork` or `terminationGracePeriodSeconds` of its own: Argo
         // patches the pod's spec with `podSpecPatch`.
         let mut patch = Map::new();
-        if c.options().network_mode == Some(NetworkMode::Host) {
+        if spec.options().network_mode == Some(NetworkMode::Host) {
             patch.insert("hostNetwork".into(), true.into());
         }
-        if let Some(grace) = c.options().stop_grace_period {
+        if let Some(grace) = spec.options().stop_grace_period {
             patch.insert("terminationGracePeriodSeconds".into(), whole_seconds(grace).into());
         }
         if !patch.is_empty() {
             template.insert("podSpecPatch".into(), Value::Object(patch).to_string().into());
         }
 
-        if c.retries > 0 {
+        if spec.retries > 0 {
             let mut retry = Map::new();
-            retry.insert("limit".into(), c.retries.to_string().into());
+            retry.insert("limit".into(), spec.retries.to_string().into());
             retry.insert("retryPolicy".into(), "Always".into());
-            if !c.retry_delay.is_zero() {
-                retry.insert("backoff".into(), json!({ "duration": go_duration(c.retry_delay), "factor": 2 }));
+            if !spec.retry_delay.is_zero() {
+                retry.insert("backoff".into(), json!({ "duration": go_duration(spec.retry_delay), "factor": 2 }));
             }
             template.insert("retryStrategy".into(), Value::Object(retry));
         }
-        if let Some(timeout) = c.timeout {
+        if let Some(timeout) = spec.timeout {
             template.insert("activeDeadlineSeconds".into(), whole_seconds(timeout).into());
         }
 
         let mut selector = Map::new();
         let mut expressions = Vec::new();
-        for owner in std::iter::once(c).chain(&c.sidecars) {
+        for owner in std::iter::once(spec).chain(&spec.sidecars) {
             for constraint in &owner.placement {
                 match node_rule(constraint) {
                     Ok(NodeRule::Selector(key, value)) => match selector.get(&key) {
@@ -149,13 +149,13 @@ impl Builder<'_> {
             );
         }
 
-        self.not_carried_over(c);
+        self.not_carried_over(spec);
         Built { template: Value::Object(template), volumes, registry_login }
     }
 
     /// The properties that have no counterpart, named once per container.
-    pub(super) fn not_carried_over(&mut self, c: &ContainerSpec) {
-        for owner in std::iter::once(c).chain(&c.sidecars) {
+    pub(super) fn not_carried_over(&mut self, spec: &ContainerSpec) {
+        for owner in std::iter::once(spec).chain(&spec.sidecars) {
             if owner.build.is_some() {
                 self.warnings.push(format!(
                     "`{}` is built by copili: Argo pulls `{}`, so push the image to a registry the cluster can reach",
@@ -170,10 +170,10 @@ impl Builder<'_> {
                 ));
             }
         }
-        if c.run_once {
+        if spec.run_once {
             self.warnings.push(format!(
                 "`{}`: `run_once` does not carry over: Argo keeps no run state, every workflow runs it",
-                c.name
+                spec.name
             ));
         }
     }
