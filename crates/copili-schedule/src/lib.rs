@@ -34,6 +34,7 @@
 
 mod civil;
 mod cron;
+pub mod duration;
 mod standard_cron;
 
 use std::fmt;
@@ -52,9 +53,6 @@ pub use jiff;
 const FORMS: &str = "accepted are `every <duration>` (e.g. `every 10m`, `every 1h 30m`), `daily [HH:MM]` (e.g. \
                      `daily 03:30`), a 5-field cron expression (e.g. `*/10 * * * *`, `30 3 * * MON-FRI`) or one \
                      of @hourly, @daily, @weekly, @monthly, @yearly";
-
-/// The longest interval: far beyond any sensible one, far from overflowing jiff's range.
-const MAX_INTERVAL: Duration = Duration::from_secs(100 * 31_557_600);
 
 /// Why a schedule or a time zone name was refused.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +101,7 @@ pub struct Interval(Duration);
 impl Interval {
     /// `duration` as an interval, `None` if it is zero or longer than 100 years.
     pub fn new(duration: Duration) -> Option<Interval> {
-        (!duration.is_zero() && duration <= MAX_INTERVAL).then_some(Interval(duration))
+        (!duration.is_zero() && duration <= duration::MAX_DURATION).then_some(Interval(duration))
     }
 
     /// The time between two runs: more than zero, at most 100 years.
@@ -336,15 +334,27 @@ pub fn parse_time_zone(name: &str) -> Result<TimeZone, ScheduleError> {
     zone.map_err(|source| ScheduleError::UnknownTimeZone { name: trimmed.to_string(), source })
 }
 
-/// A humantime duration, without humantime's `M` (months), too easily taken for minutes.
+/// An interval: a duration as [`duration::parse_duration`] reads it, with a unit (`every 600`
+/// is refused, as humantime refuses it), more than zero and at most 100 years.
 fn parse_interval(text: &str) -> Result<Interval, String> {
     if text.is_empty() {
         return Err("missing duration".to_string());
     }
-    if text.split(|c: char| !c.is_alphabetic()).any(|unit| unit == "M") {
-        return Err("`M` would be months: write `m` for minutes, or days (`30d`)".to_string());
-    }
-    let duration = humantime::parse_duration(text).map_err(|error| error.to_string())?;
+    let humantime_reason = || humantime::parse_duration(text).err().map(|error| error.to_string());
+    let needs_unit = text.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let duration = match duration::parse_duration_unlimited(text) {
+        Ok(_) if needs_unit => return Err(humantime_reason().unwrap_or_else(|| "a unit is needed".to_string())),
+        Ok(duration) => duration,
+        Err(duration::DurationError::Months) => {
+            return Err("`M` would be months: write `m` for minutes, or days (`30d`)".to_string())
+        }
+        Err(duration::DurationError::TooLong) => return Err("must be at most 100 years".to_string()),
+        Err(_) => {
+            return Err(
+                humantime_reason().unwrap_or_else(|| "expected a duration such as `10m` or `1h 30m`".to_string())
+            )
+        }
+    };
     Interval::new(duration).ok_or_else(|| {
         if duration.is_zero() { "must be more than zero" } else { "must be at most 100 years" }.to_string()
     })

@@ -715,42 +715,6 @@ mod tests {
     }
 
     #[test]
-    fn durations_as_text() {
-        let secs = |s: u64| Ok(Duration::from_secs(s));
-        assert_eq!(parse_duration("30m"), secs(1800));
-        assert_eq!(parse_duration("1h 30m"), secs(5400));
-        assert_eq!(parse_duration("1h30m"), secs(5400));
-        assert_eq!(parse_duration("90s"), secs(90));
-        assert_eq!(parse_duration(" 30 minutes "), secs(1800));
-        assert_eq!(parse_duration("2 hours 5 sec"), secs(7205));
-        assert_eq!(parse_duration("600"), secs(600));
-        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("1.5h"), secs(5400));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("0s"), secs(0));
-        assert_eq!(parse_duration("soon"), Err(DurationError::Invalid));
-        assert_eq!(parse_duration(""), Err(DurationError::Invalid));
-        assert_eq!(parse_duration("1h 30"), Err(DurationError::Invalid));
-        assert_eq!(parse_duration("1 30m"), Err(DurationError::Invalid), "humantime reads 130m");
-        assert_eq!(parse_duration("1h, 30m"), Err(DurationError::Invalid));
-        assert_eq!(parse_duration("-5s"), Err(DurationError::Negative));
-        assert_eq!(parse_duration("30M"), Err(DurationError::Months));
-        assert_eq!(parse_duration("30 minuts"), Err(DurationError::UnknownUnit("minuts".into())));
-        assert_eq!(parse_duration("99999999999999999999s"), Err(DurationError::TooLong));
-        assert_eq!(parse_duration("100y"), Ok(MAX_DURATION));
-        assert_eq!(parse_duration("101y"), Err(DurationError::TooLong));
-        assert_eq!(parse_seconds("3155760001"), Err(DurationError::TooLong));
-        assert_eq!(parse_seconds("1e10"), Err(DurationError::TooLong));
-        assert_eq!(parse_seconds("600"), secs(600));
-        assert_eq!(parse_seconds("1e3"), secs(1000));
-        assert_eq!(parse_seconds("0.25"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_seconds("-1"), Err(DurationError::Negative));
-        assert_eq!(parse_seconds("-1.5"), Err(DurationError::Negative));
-        assert_eq!(parse_seconds("0x10"), Err(DurationError::Invalid));
-        assert_eq!(parse_seconds("1e300"), Err(DurationError::TooLong));
-    }
-
-    #[test]
     fn timeout_forms() {
         let timeout = |value: &str| ok(&container(&format!("    timeout: {value}\n"))).containers[0].timeout;
         assert_eq!(timeout("30m"), Some(Duration::from_secs(1800)));

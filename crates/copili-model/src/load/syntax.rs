@@ -3,9 +3,12 @@
 //! the same constants, so that the two cannot read a value differently.
 
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use regex::Regex;
+
+pub(crate) use copili_schedule::duration::{
+    duration_pattern, parse_duration, parse_seconds, DurationError, DURATION_UNITS, MAX_DURATION,
+};
 
 /// The units of an amount of memory, lowercase, with their power of 2 (powers of 1024, as
 /// docker's); any case is accepted.
@@ -113,94 +116,5 @@ pub(super) fn forbidden_in_path(path: &str) -> Option<&'static str> {
 /// The most `retries` a container may have.
 pub(super) const MAX_RETRIES: u32 = 100;
 
-/// The units of a duration, as humantime reads them, without its `M` (months), too easily
-/// taken for minutes.
-pub(crate) const DURATION_UNITS: &[&str] = &[
-    "nanos", "nsec", "ns", "usec", "us", "µs", "millis", "msec", "ms", "seconds", "second", "secs", "sec", "s",
-    "minutes", "minute", "mins", "min", "m", "hours", "hour", "hrs", "hr", "h", "days", "day", "d", "weeks", "week",
-    "wks", "wk", "w", "months", "month", "years", "year", "yrs", "yr", "y",
-];
-
 pub(super) const DURATION_UNITS_HELP: &str =
     "units are `ms`, `s`, `m`, `h`, `d` and `w` (also `sec`, `min`, `hours`, `days`, …); combine them as in `1h 30m`";
-
-/// A duration: a number of seconds, or humantime's `1h 30m` with the units of
-/// [`DURATION_UNITS`] (the schema's pattern is built from it too).
-pub(crate) fn duration_pattern() -> String {
-    let units = DURATION_UNITS.join("|");
-    format!(r"^\s*[0-9]+(\.[0-9]+)?\s*$|^\s*([0-9]+(\.[0-9]+)?\s*({units})\s*)+$")
-}
-
-pub(super) static DURATION: LazyLock<Regex> = LazyLock::new(|| Regex::new(&duration_pattern()).expect("valid regex"));
-
-/// The longest duration: far beyond any sensible wait, and far from where adding it to the
-/// clock would overflow.
-pub(crate) const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
-
-/// Why a text is not a duration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum DurationError {
-    /// It starts with `-`.
-    Negative,
-    /// Longer than [`MAX_DURATION`].
-    TooLong,
-    /// humantime's `M`, months.
-    Months,
-    /// A unit humantime does not know.
-    UnknownUnit(String),
-    /// Anything else.
-    Invalid,
-}
-
-/// A duration written as text: a number of seconds (`600`, `1.5`) or humantime's form
-/// (`1h 30m`, `90s`, `30 minutes`).
-pub(super) fn parse_duration(text: &str) -> Result<Duration, DurationError> {
-    parse_duration_unlimited(text).and_then(at_most_max)
-}
-
-pub(super) fn parse_duration_unlimited(text: &str) -> Result<Duration, DurationError> {
-    let trimmed = text.trim();
-    if trimmed.starts_with('-') {
-        return Err(DurationError::Negative);
-    }
-    let plain_seconds = !trimmed.is_empty() && trimmed.chars().all(|c| c.is_ascii_digit() || c == '.');
-    let humantime_text = if plain_seconds { format!("{trimmed}s") } else { trimmed.to_string() };
-    let classify = |error: humantime::DurationError| match error {
-        humantime::DurationError::NumberOverflow => DurationError::TooLong,
-        humantime::DurationError::UnknownUnit { unit, .. } if !unit.is_empty() => DurationError::UnknownUnit(unit),
-        _ => DurationError::Invalid,
-    };
-    if DURATION.is_match(trimmed) {
-        return humantime::parse_duration(&humantime_text).map_err(classify);
-    }
-    // humantime would read some of what the pattern refuses (`30M`, `1 30m` as `130m`).
-    match humantime::parse_duration(&humantime_text) {
-        Ok(_) if trimmed.split(|c: char| !c.is_alphabetic()).any(|unit| unit == "M") => Err(DurationError::Months),
-        Ok(_) => Err(DurationError::Invalid),
-        Err(error) => Err(classify(error)),
-    }
-}
-
-/// A duration written as a YAML number: seconds (`600`, `1.5`, `1e3`).
-pub(super) fn parse_seconds(text: &str) -> Result<Duration, DurationError> {
-    if let Ok(seconds) = text.trim().parse::<u64>() {
-        return at_most_max(Duration::from_secs(seconds));
-    }
-    match text.trim().parse::<f64>() {
-        Ok(seconds) if seconds < 0.0 => Err(DurationError::Negative),
-        Ok(seconds) if seconds.is_finite() => {
-            Duration::try_from_secs_f64(seconds).map_err(|_| DurationError::TooLong).and_then(at_most_max)
-        }
-        Ok(_) => Err(DurationError::TooLong),
-        Err(_) if text.trim().starts_with('-') => Err(DurationError::Negative),
-        Err(_) => Err(DurationError::Invalid),
-    }
-}
-
-pub(super) fn at_most_max(duration: Duration) -> Result<Duration, DurationError> {
-    if duration > MAX_DURATION {
-        Err(DurationError::TooLong)
-    } else {
-        Ok(duration)
-    }
-}
