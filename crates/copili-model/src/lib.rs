@@ -1,7 +1,7 @@
 //! copili's pipeline description format.
 //!
 //! A pipeline file is a mapping with one key, the pipeline's name, holding the list of
-//! container descriptions (the format of copili 0.9–1.4, in YAML or JSON). [`load`] reads one
+//! container descriptions (the format of copili 0.9–1.4, in YAML or JSON). [`load()`] reads one
 //! from a file, stdin, a string or a `serde_json::Value`, expands `${VAR}` references from the
 //! environment and a `.env` file, and validates it, reporting every problem at once with its
 //! file, line, column, container and property ([`Diagnostic`]).

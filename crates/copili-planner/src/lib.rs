@@ -1,4 +1,4 @@
-//! copili's planner: turns a [`Pipeline`] into a [`Plan`].
+//! copili's planner: turns a [`Pipeline`](copili_model::Pipeline) into a [`Plan`].
 //!
 //! The dependency graph is a `daggy::Dag` with one node per container (file order) and an edge
 //! from each dependency to its dependent. [`check`] finds what makes a graph impossible —

@@ -3,7 +3,8 @@
 
 use super::*;
 
-/// Exports `pipeline` as planned in `plan` (see the module documentation).
+/// Exports `pipeline` as planned in `plan`: the containers the plan selects and would not
+/// cancel, mapped as the [`argo`](super) module documentation describes.
 pub fn export(pipeline: &Pipeline, plan: &Plan, options: &ArgoOptions) -> Result<ArgoExport, ExportError> {
     let exported: Vec<usize> = plan.order().filter(|&i| plan.blocked_by(i).is_none()).collect();
     // What is not exported cannot be wrong in the documents.
