@@ -445,3 +445,142 @@ impl Loader {
         Some(spec)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::*;
+    use super::*;
+
+    #[test]
+    fn an_empty_property_name_is_named_as_such() {
+        assert_eq!(error_with_help(&container("    \"\": x\n")).0, "a property name must not be empty");
+        assert_eq!(
+            error_with_help(&container("    ? [x]\n    : y\n")).0,
+            "a property name must be a string, found a list"
+        );
+        assert_eq!(
+            error_with_help(r#"{"p": [{"name": "a", "image_repo": "busybox", "": 1}]}"#).0,
+            "a property name must not be empty"
+        );
+    }
+
+    #[test]
+    fn retry_delay_without_retries_warns() {
+        assert_eq!(
+            warnings(&container("    retry_delay: 30s\n")),
+            vec!["`retry_delay` has no effect without `retries`"]
+        );
+        assert_eq!(
+            warnings(&container("    retries: 0\n    retry_delay: 30s\n")),
+            vec!["`retry_delay` has no effect with `retries: 0`"]
+        );
+        // A variable may be 0 in one environment and more in another.
+        assert!(warnings(&container("    retries: ${RETRIES:-0}\n    retry_delay: 30s\n")).is_empty());
+        let p = ok(&container("    retry_delay: 30s\n"));
+        assert_eq!(p.warnings[0].property.as_deref(), Some("retry_delay"));
+        assert_eq!(
+            p.warnings[0].help.as_deref(),
+            Some("set `retries`, the number of attempts after the first, e.g. `retries: 2`")
+        );
+    }
+
+    #[test]
+    fn timeout_and_retries_have_no_effect_on_a_sidecar() {
+        let p = ok(&sidecar("        timeout: 5m\n        retries: 2\n        retry_delay: 1s\n"));
+        let messages: Vec<_> = p.warnings.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "`timeout` has no effect on a sidecar",
+                "`retries` has no effect on a sidecar",
+                "`retry_delay` has no effect on a sidecar"
+            ]
+        );
+        let s = &p.containers[0].sidecars[0];
+        assert_eq!((s.timeout, s.retries), (None, 0));
+    }
+
+    #[test]
+    fn ready_only_on_sidecars() {
+        let (message, help) = error_with_help(&container("    ready: redis-cli ping\n"));
+        assert_eq!(message, "`ready` applies to sidecars only");
+        assert_eq!(
+            help.as_deref(),
+            Some("`ready` checks a sidecar before its container starts; put it on a sidecar, under `sidecars`")
+        );
+        let text = "p:\n  - name: a\n    image_repo: busybox\n    ready: redis-cli ping\n    sidecars:\n      - name: cache\n        image_repo: redis\n";
+        assert_eq!(
+            error_with_help(text).1.as_deref(),
+            Some("`ready` checks a sidecar before its container starts; put it on the sidecar `cache`")
+        );
+        // Not parsed further: one error, not two.
+        assert_eq!(errors(&container("    ready: {comand: x}\n")).len(), 1);
+    }
+
+    #[test]
+    fn pull_policy_and_tls_verify() {
+        let p = ok("p:\n  - {name: a, image_repo: x, pull: never, tls_verify: false}\n  - {name: b, image_repo: x, pull: Always}\n  - {name: c, image_repo: x}\n");
+        assert_eq!(p.containers[0].pull, Some(PullPolicy::Never));
+        assert!(!p.containers[0].tls_verify);
+        assert_eq!(p.containers[1].pull, Some(PullPolicy::Always));
+        assert_eq!((p.containers[2].pull, p.containers[2].tls_verify), (None, true));
+        let (message, help) = error_with_help(&container("    pull: misssing\n"));
+        assert_eq!(message, "invalid pull policy `misssing`: expected `always`, `missing` or `never`");
+        assert_eq!(help.as_deref(), Some("did you mean `missing`?"));
+        assert_eq!(errors(&container("    tls_verify: maybe\n")).len(), 1);
+    }
+
+    #[test]
+    fn service_properties() {
+        let p = ok("p:\n  - {name: a, image_repo: x, is_service_container: true, schedule: every 10m, timezone: Europe/Berlin, catch_up: true, run_once: true}\n");
+        let a = &p.containers[0];
+        assert_eq!(a.schedule.as_ref().map(ToString::to_string).as_deref(), Some("every 10m"));
+        assert_eq!((a.timezone.as_deref(), a.catch_up, a.run_once), (Some("Europe/Berlin"), true, true));
+        let (message, help) =
+            error_with_help("p:\n  - {name: a, image_repo: x, is_service_container: true, timezone: Europe/Berlinn}\n");
+        assert_eq!(
+            (message.as_str(), help.as_deref()),
+            ("unknown time zone `Europe/Berlinn`", Some("did you mean `Europe/Berlin`?"))
+        );
+        let (message, help) =
+            error_with_help("p:\n  - {name: a, image_repo: x, is_service_container: true, schedule: every 0s}\n");
+        assert!(message.starts_with("invalid interval in schedule `every 0s`"), "{message}");
+        assert!(help.is_some_and(|h| h.contains("daily")));
+        assert_eq!(
+            warnings("p:\n  - {name: a, image_repo: x, schedule: daily 03:30}\n"),
+            vec!["`schedule` has no effect: `a` is not a service container"]
+        );
+    }
+
+    #[test]
+    fn placement_resources_and_env_from_variables() {
+        let p = ok("p:\n  - name: a\n    image_repo: x\n    placement: [node.labels.disk==ssd, 'node.role != manager']\n    resources: {cpus: 1.5, memory: 512m, reservations: {cpus: 0.5, memory: 256Mi}}\n    env_vars: {A: literal, B: $PW, C: 'cost $$5', D: '${DB}x'}\n");
+        let a = &p.containers[0];
+        let placement: Vec<String> = a.placement.iter().map(ToString::to_string).collect();
+        assert_eq!(placement, vec!["node.labels.disk==ssd", "node.role!=manager"]);
+        let r = a.resources.as_deref().expect("resources");
+        assert_eq!((r.limits.cpus, r.limits.memory), (Some(1.5), Some(512 << 20)));
+        assert_eq!((r.reservations.cpus, r.reservations.memory), (Some(0.5), Some(256 << 20)));
+        assert_eq!(a.env_from_variables, vec!["B", "D"]);
+        let p = ok("p:\n  - {name: a, image_repo: x, resources: {limits: {memory: 1g}}, env_vars: [X=$PW, Y=1]}\n");
+        assert_eq!(p.containers[0].resources.as_ref().and_then(|r| r.limits.memory), Some(1 << 30));
+        assert_eq!(p.containers[0].env_from_variables, vec!["X"]);
+        assert_eq!(error_with_help(&container("    placement: [ssd]\n")).0, "invalid placement constraint `ssd`");
+        assert_eq!(error_with_help(&container("    resources: {memory: lots}\n")).0, "invalid amount of memory `lots`");
+        assert_eq!(
+            error_with_help(&container("    resources: {cpus: 0}\n")).0,
+            "invalid number of CPUs `0`: expected a number above 0, e.g. `0.5` or `2`"
+        );
+        assert_eq!(
+            error_with_help(&container("    resources: {cpu: 1}\n")),
+            ("unknown resource `cpu`".into(), Some("did you mean `cpus`?".into()))
+        );
+        assert_eq!(
+            error_with_help(&container("    resources: {memory: 1g, reservations: {memory: 2g}}\n")).0,
+            "a reservation is larger than its limit"
+        );
+        assert_eq!(parse_memory("1.5g"), Some(3 << 29));
+        assert_eq!(parse_memory("10 MB"), Some(10 << 20));
+        assert_eq!(parse_memory("x"), None);
+    }
+}

@@ -211,3 +211,65 @@ impl Loader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::*;
+
+    #[test]
+    fn a_sidecar_anchored_once_is_reused_by_two_containers() {
+        let p = ok("p:\n  - name: a\n    image_repo: busybox\n    sidecars:\n      - &db {name: db, image_repo: redis, tag: '7'}\n  - name: b\n    image_repo: busybox\n    sidecars: [*db]\n");
+        let sidecars: Vec<_> = p
+            .containers
+            .iter()
+            .flat_map(|c| c.sidecars.iter().map(|s| (c.name.as_str(), s.name.as_str(), s.image())))
+            .collect();
+        assert_eq!(sidecars, vec![("a", "db", "redis:7".to_string()), ("b", "db", "redis:7".to_string())]);
+        // A sidecar may also be named like another job's container: it lives on its own job's network.
+        let p = ok("p:\n  - name: db\n    image_repo: busybox\n  - name: b\n    image_repo: busybox\n    sidecars: [{name: db, image_repo: redis}]\n");
+        assert_eq!(p.containers[1].sidecars[0].name, "db");
+    }
+
+    #[test]
+    fn the_same_sidecar_in_two_containers_of_a_json_pipeline() {
+        let p = ok(
+            r#"{"p":[{"name":"a","image_repo":"busybox","sidecars":[{"name":"db","image_repo":"redis"}]},{"name":"b","image_repo":"busybox","sidecars":[{"name":"db","image_repo":"redis"}]}]}"#,
+        );
+        assert_eq!(p.containers[0].sidecars[0].name, "db");
+        assert_eq!(p.containers[1].sidecars[0].name, "db");
+    }
+
+    #[test]
+    fn names_stay_unique_where_they_meet() {
+        // Among one container's sidecars.
+        assert_eq!(
+            error_with_help("p:\n  - name: a\n    image_repo: busybox\n    sidecars: [{name: db, image_repo: redis}, {name: db, image_repo: redis}]\n"),
+            (
+                "duplicate name `db`: it is already a sidecar of `a`".into(),
+                Some("names must be unique among one container's sidecars".into())
+            )
+        );
+        // A sidecar and its own container share a network, where each is reached by its name.
+        let (message, help) =
+            error_with_help("p:\n  - name: a\n    image_repo: busybox\n    sidecars: [{name: a, image_repo: redis}]\n");
+        assert_eq!(message, "duplicate name `a`: it is already the name of its own container");
+        assert!(help.is_some_and(|h| h.contains("share a network")));
+        // Containers among themselves.
+        assert_eq!(
+            error_with_help("p:\n  - name: a\n    image_repo: busybox\n  - name: a\n    image_repo: busybox\n"),
+            (
+                "duplicate name `a`: it is already a container".into(),
+                Some("container names must be unique in a pipeline".into())
+            )
+        );
+        // Engine names: `<main>-<sidecar>` against a container and against another sidecar.
+        assert_eq!(
+            error_with_help("p:\n  - name: load-db\n    image_repo: busybox\n  - name: load\n    image_repo: busybox\n    sidecars: [{name: db, image_repo: redis}]\n").0,
+            "the sidecar `db` of `load` and the container `load-db` would have the same name on the engine"
+        );
+        assert_eq!(
+            error_with_help("p:\n  - name: a-b\n    image_repo: busybox\n    sidecars: [{name: c, image_repo: redis}]\n  - name: a\n    image_repo: busybox\n    sidecars: [{name: b-c, image_repo: redis}]\n").0,
+            "the sidecars `a/b-c` and `a-b/c` would have the same name on the engine (`a-b-c`)"
+        );
+    }
+}

@@ -311,3 +311,65 @@ fn secret_line_start(text: Option<&str>, value: Span, line: u32) -> Span {
     let indent = text.map_or(0, |l| l.chars().take_while(|c| c.is_whitespace()).count());
     Span { line, column: indent as u32 + 1, len: 1 }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::*;
+    use super::*;
+
+    #[test]
+    fn interpolation_everywhere_with_sources() {
+        let p = ok("p:\n  - name: a\n    image_repo: ${REPO:-busybox}\n    env_vars:\n      ${DB}_PW: $PW\n    image_reg_password: ${PW}\n");
+        assert_eq!(p.containers[0].image_repo, "busybox");
+        assert_eq!(p.containers[0].env_vars[0].0, "neo4j_PW");
+        let vars: Vec<_> = p.variables.iter().map(|v| (v.name.as_str(), v.source)).collect();
+        assert_eq!(vars, vec![("DB", VarSource::Env), ("PW", VarSource::Env), ("REPO", VarSource::Default)]);
+    }
+
+    #[test]
+    fn undefined_variable_warns_or_fails_when_strict() {
+        let p = ok("p:\n  - name: a\n    image_repo: busybox\n    env_vars: {X: $NOPE}\n");
+        assert_eq!(p.warnings.len(), 1);
+        assert!(p.warnings[0].message.contains("`NOPE`"));
+        assert_eq!(p.warnings[0].property.as_deref(), Some("env_vars.X"));
+        let mut strict = options();
+        strict.strict_env = true;
+        assert!(load(Input::Text("p:\n  - name: a\n    image_repo: busybox\n    tag: $NOPE\n"), &strict).is_err());
+    }
+
+    #[test]
+    fn env_vars_and_labels_take_the_compose_list_form() {
+        let p =
+            ok("p:\n  - name: a\n    image_repo: busybox\n    env_vars: [A=1, B=x=y, C=]\n    labels: [team=data]\n");
+        let env: Vec<_> = p.containers[0].env_vars.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
+        assert_eq!(env, vec![("A", "1"), ("B", "x=y"), ("C", "")]);
+        assert_eq!(p.containers[0].labels, vec![("team".to_string(), "data".to_string())]);
+        assert_eq!(errors("p:\n  - name: a\n    image_repo: busybox\n    env_vars: [A]\n").len(), 1);
+    }
+
+    #[test]
+    fn duplicate_names_are_refused_in_every_string_map() {
+        let text = "p:\n  - name: a\n    image_repo: busybox\n    env_vars:\n      - A=hunter2\n      - B=1\n      - A=hunter2\n";
+        let draft = load_draft(Input::Text(text), &options());
+        let found: Vec<_> = draft.diagnostics.errors().collect();
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let e = found[0];
+        assert_eq!(e.message, "duplicate name `A`");
+        assert_eq!((e.span.line, e.property.as_deref()), (7, Some("env_vars")));
+        assert_eq!(e.notes.iter().map(|n| n.span.line).collect::<Vec<_>>(), [5]);
+        assert_eq!(e.help.as_deref(), Some("a name may appear once in `env_vars`; keep one"));
+        // Keys that differ as written but expand alike (DB=neo4j), and build arguments.
+        assert_eq!(
+            error_with_help(&container("    env_vars: {neo4j_X: 1, \"${DB}_X\": 2}\n")).0,
+            "duplicate name `neo4j_X`"
+        );
+        assert_eq!(error_with_help(&container("    labels: [team=a, team=b]\n")).0, "duplicate name `team`");
+        assert_eq!(
+            error_with_help(&container("    build: {context: ., args: [V=1, V=2]}\n")),
+            ("duplicate name `V`".into(), Some("a name may appear once in `build.args`; keep one".into()))
+        );
+        // Distinct names, and empty ones (refused as such, not as duplicates), are no duplicates.
+        ok(&container("    env_vars: [A=1, AB=1, B=A]\n"));
+        assert_eq!(errors(&container("    env_vars: [=1, =2]\n")).len(), 2);
+    }
+}

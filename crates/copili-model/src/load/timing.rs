@@ -235,3 +235,191 @@ impl Loader {
         Some(command)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::*;
+    use super::*;
+
+    #[test]
+    fn timeout_forms() {
+        let timeout = |value: &str| ok(&container(&format!("    timeout: {value}\n"))).containers[0].timeout;
+        assert_eq!(timeout("30m"), Some(Duration::from_secs(1800)));
+        assert_eq!(timeout("1h 30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(timeout("600"), Some(Duration::from_secs(600)));
+        assert_eq!(timeout("\"600\""), Some(Duration::from_secs(600)));
+        assert_eq!(timeout("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(timeout("${T:-2h}"), Some(Duration::from_secs(7200)));
+        assert_eq!(ok(&container("")).containers[0].timeout, None);
+        let value = serde_json::json!({"p": [{"name": "a", "image_repo": "busybox", "timeout": 90}]});
+        let p = load(Input::Value(&value), &options()).expect("valid");
+        assert_eq!(p.containers[0].timeout, Some(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn timeout_errors() {
+        let error = |value: &str| error_with_help(&container(&format!("    timeout: {value}\n")));
+        let (message, help) = error("soon");
+        assert_eq!(
+            message,
+            "invalid duration `soon`: expected a duration such as `30m`, `1h 30m` or `90s`, or a number of seconds"
+        );
+        assert!(help.is_some_and(|h| h.contains("`1h 30m`")));
+        assert_eq!(
+            error("30 minuts"),
+            ("invalid duration `30 minuts`: unknown unit `minuts`".into(), Some("did you mean `minutes`?".into()))
+        );
+        assert_eq!(error("1H").1.as_deref(), Some("did you mean `h`?"));
+        assert_eq!(error("30M").0, "ambiguous unit `M` in `30M`: it means months, not minutes");
+        assert_eq!(error("0").0, "the timeout must be longer than zero, found `0`");
+        assert_eq!(error("0s").1.as_deref(), Some("remove `timeout` for no time limit"));
+        assert_eq!(error("-5").0, "a duration cannot be negative, found `-5`");
+        assert_eq!(error("-5m").0, "a duration cannot be negative, found `-5m`");
+        assert_eq!(error("[30m]").0, "expected a duration such as `30m` or a number of seconds, found a list");
+        assert_eq!(error("true").0, "expected a duration such as `30m` or a number of seconds, found a boolean");
+        assert_eq!(error("").0, "expected a duration such as `30m` or a number of seconds, found nothing (null)");
+        assert_eq!(error("${T:-later}").0, "invalid duration `later` (the variable's value): expected a duration such as `30m`, `1h 30m` or `90s`, or a number of seconds");
+        assert_eq!(error("1e400").0, "the duration `1e400` is too long: at most 100 years");
+        assert_eq!(error("500000000000y").0, "the duration `500000000000y` is too long: at most 100 years");
+        let draft = load_draft(Input::Text(&container("    timeout: soon\n")), &options());
+        let d = draft.diagnostics.errors().next().expect("an error");
+        assert_eq!((d.container.as_deref(), d.property.as_deref()), (Some("a"), Some("timeout")));
+    }
+
+    #[test]
+    fn retries_and_retry_delay() {
+        let p = ok(&container("    retries: 3\n    retry_delay: 1m\n"));
+        assert_eq!((p.containers[0].retries, p.containers[0].retry_delay), (3, Duration::from_secs(60)));
+        let p = ok(&container("    retries: ${RETRIES:-2}\n    retry_delay: 0\n"));
+        assert_eq!((p.containers[0].retries, p.containers[0].retry_delay), (2, Duration::ZERO));
+        let p = ok(&container("    retries: 100\n"));
+        assert_eq!((p.containers[0].retries, p.containers[0].retry_delay), (100, crate::spec::DEFAULT_RETRY_DELAY));
+        assert!(p.warnings.is_empty());
+        assert_eq!(ok(&container("")).containers[0].retries, 0);
+    }
+
+    #[test]
+    fn retries_errors() {
+        let error = |value: &str| error_with_help(&container(&format!("    retries: {value}\n")));
+        assert_eq!(
+            error("-1"),
+            (
+                "`retries` cannot be negative, found `-1`".into(),
+                Some("write `retries: 0` (the default) for no retries".into())
+            )
+        );
+        let (message, help) = error("101");
+        assert_eq!(message, "`retries` is at most 100, found `101`");
+        assert!(help.is_some_and(|h| h.contains("after the first")));
+        assert_eq!(error("99999999999999999999").0, "`retries` is at most 100, found `99999999999999999999`");
+        assert_eq!(error("2.5").0, "expected a whole number, found `2.5`");
+        assert_eq!(error("three").0, "expected a whole number, found the string `three`");
+        assert_eq!(
+            error("\"3\""),
+            (
+                "expected a whole number, found the string `3`".into(),
+                Some("write the number without quotes: `retries: 3`".into())
+            )
+        );
+        assert_eq!(error("[1]").0, "expected a whole number, found a list");
+        assert_eq!(error("${R:-many}").0, "expected a whole number, but the variable's value is `many`");
+        assert_eq!(error("${R:--2}").0, "`retries` cannot be negative, found `-2` (the variable's value)");
+        assert_eq!(error("${R:-1000}").0, "`retries` is at most 100, found `1000` (the variable's value)");
+        assert_eq!(
+            error_with_help(&container("    retries: 1\n    retry_delay: later\n")).0,
+            "invalid duration `later`: expected a duration such as `30m`, `1h 30m` or `90s`, or a number of seconds"
+        );
+        assert_eq!(
+            error_with_help(&container("    retries: 1\n    retry_delay: -1\n")).0,
+            "a duration cannot be negative, found `-1`"
+        );
+    }
+
+    #[test]
+    fn ready_forms() {
+        let ready = |props: &str| ok(&sidecar(props)).containers[0].sidecars[0].ready.clone();
+        let check = |command: &[&str], timeout: u64, interval: u64| {
+            Some(Box::new(ReadyCheck {
+                command: command.iter().map(|s| s.to_string()).collect(),
+                timeout: Duration::from_secs(timeout),
+                interval: Duration::from_secs(interval),
+            }))
+        };
+        assert_eq!(
+            ready("        ready: wget -q -O- 'http://localhost:8080/'\n"),
+            check(&["wget", "-q", "-O-", "http://localhost:8080/"], 60, 1)
+        );
+        assert_eq!(ready("        ready: [redis-cli, ping]\n"), check(&["redis-cli", "ping"], 60, 1));
+        assert_eq!(
+            ready("        ready:\n          command: pg_isready -U postgres\n          timeout: 2m\n          interval: 5\n"),
+            check(&["pg_isready", "-U", "postgres"], 120, 5)
+        );
+        assert_eq!(ready("        ready: {command: [redis-cli, ping]}\n"), check(&["redis-cli", "ping"], 60, 1));
+        assert_eq!(ready("        ready: {command: x, interval: 1m}\n"), check(&["x"], 60, 60));
+        assert_eq!(ready("        ready: {command: x, timeout: 10s}\n"), check(&["x"], 10, 1));
+        assert_eq!(
+            ready("        ready: {command: x, interval: 500ms}\n").map(|r| r.interval),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(ready("        ready: ${CHECK:-redis-cli ping}\n"), check(&["redis-cli", "ping"], 60, 1));
+        assert_eq!(ready("        ready:\n"), None);
+        assert_eq!(ready(""), None);
+    }
+
+    #[test]
+    fn ready_errors() {
+        let error = |props: &str| error_with_help(&sidecar(props));
+        assert_eq!(
+            error("        ready: {comand: x}\n"),
+            (
+                "unknown `ready` option `comand`: expected `command`, `timeout` and `interval`".into(),
+                Some("did you mean `command`?".into())
+            )
+        );
+        assert_eq!(
+            error("        ready: {command: x, intervall: 2s}\n").1.as_deref(),
+            Some("did you mean `interval`?")
+        );
+        let (message, help) = error("        ready: {timeout: 30s}\n");
+        assert_eq!(message, "the ready check has no `command`");
+        assert!(help.is_some_and(|h| h.contains("command")));
+        assert_eq!(error("        ready: \"\"\n").0, "the ready check's command is empty");
+        assert_eq!(error("        ready: []\n").0, "the ready check's command is empty");
+        assert_eq!(error("        ready: {command: }\n").0, "the ready check's command is empty");
+        assert_eq!(error("        ready: {command: \"  \"}\n").0, "the ready check's command is empty");
+        assert_eq!(
+            error("        ready: \"sh -c 'x\"\n").0,
+            "the command has an unclosed quote or a trailing backslash"
+        );
+        assert_eq!(error("        ready: [x, [y]]\n").0, "expected a string in the command, found a list");
+        assert_eq!(
+            error("        ready: {command: {a: b}}\n").0,
+            "expected a list of strings or one string, found a mapping"
+        );
+        let (message, help) = error("        ready: {command: x, timeout: 5s, interval: 10s}\n");
+        assert_eq!(message, "the ready check's interval (10s) is longer than its timeout (5s)");
+        assert!(help.is_some_and(|h| h.contains("make `interval` shorter")));
+        assert_eq!(
+            error("        ready: {command: x, interval: 2m}\n").0,
+            "the ready check's interval (2m) is longer than its timeout (1m, the default)"
+        );
+        assert_eq!(
+            error("        ready: {command: x, timeout: 0}\n").0,
+            "the ready check's timeout must be longer than zero, found `0`"
+        );
+        assert_eq!(
+            error("        ready: {command: x, interval: 0s}\n").0,
+            "the ready check's interval must be longer than zero, found `0s`"
+        );
+        assert_eq!(
+            error("        ready: {command: x, timeout: soon}\n").0,
+            "invalid duration `soon`: expected a duration such as `30m`, `1h 30m` or `90s`, or a number of seconds"
+        );
+
+        let draft =
+            load_draft(Input::Text(&sidecar("        ready: {command: x, timeout: 5s, interval: 10s}\n")), &options());
+        let d = draft.diagnostics.errors().next().expect("an error");
+        assert_eq!((d.container.as_deref(), d.property.as_deref()), (Some("a/s"), Some("ready.interval")));
+        assert_eq!(d.notes.len(), 1, "a note at the timeout");
+    }
+}

@@ -337,3 +337,98 @@ impl Loader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::*;
+    use super::*;
+
+    #[test]
+    fn command_forms() {
+        let p = ok("p:\n  - name: a\n    image_repo: busybox\n    command: sh -c 'echo \"hi there\"'\n  - name: b\n    image_repo: busybox\n    command: [-p, 3000]\n");
+        assert_eq!(p.containers[0].command, vec!["sh", "-c", "echo \"hi there\""]);
+        assert_eq!(p.containers[1].command, vec!["-p", "3000"]);
+    }
+
+    #[test]
+    fn tag_in_repository() {
+        let p = ok("p:\n  - name: a\n    image_repo: localhost:5000/team/redis:7.2\n");
+        assert_eq!(
+            (p.containers[0].image_repo.as_str(), p.containers[0].tag.as_str()),
+            ("localhost:5000/team/redis", "7.2")
+        );
+        assert_eq!(errors("p:\n  - name: a\n    image_repo: redis:7\n    tag: '8'\n").len(), 1);
+    }
+
+    #[test]
+    fn build_forms() {
+        let p = ok("My Pipe:\n  - name: Load_1\n    build: ./loader\n    sidecars:\n      - {name: s, build: {context: ../x, dockerfile: D, target: t, args: {A: 1}}}\n  - name: b\n    image_repo: reg.example.com:5000/t/b\n    tag: v1\n    build:\n      context: https://git.example.com/t/b.git#v1.2:sub/dir\n");
+        let a = &p.containers[0];
+        assert_eq!(a.image(), "localhost/copili-my-pipe-load-1:latest");
+        assert_eq!(
+            a.build.as_ref().map(|b| b.context.clone()),
+            Some(BuildContext::Dir { written: "./loader".into(), resolved: PathBuf::from("/work/loader") })
+        );
+        let s = &a.sidecars[0];
+        assert_eq!(s.image_repo, "localhost/copili-my-pipe-s");
+        let build = s.build.as_ref().expect("a build");
+        assert_eq!(
+            (build.dockerfile.as_deref(), build.target.as_deref(), build.args[0].0.as_str(), build.args[0].1.expose()),
+            (Some("D"), Some("t"), "A", "1")
+        );
+        assert!(matches!(&build.context, BuildContext::Dir { resolved, .. } if resolved == &PathBuf::from("/x")));
+        let b = &p.containers[1];
+        assert_eq!(b.image(), "reg.example.com:5000/t/b:v1");
+        assert_eq!(
+            b.build.as_ref().map(|b| b.context.clone()),
+            Some(BuildContext::Git {
+                url: "https://git.example.com/t/b.git".into(),
+                reference: Some("v1.2".into()),
+                subdir: Some("sub/dir".into())
+            })
+        );
+    }
+
+    #[test]
+    fn git_contexts_are_recognised() {
+        let base = Path::new("/base");
+        let git = |url: &str, reference: Option<&str>, subdir: Option<&str>| BuildContext::Git {
+            url: url.into(),
+            reference: reference.map(String::from),
+            subdir: subdir.map(String::from),
+        };
+        assert_eq!(BuildContext::parse("file:///srv/repo#main", base), git("file:///srv/repo", Some("main"), None));
+        assert_eq!(BuildContext::parse("git@host:team/x.git", base), git("git@host:team/x.git", None, None));
+        assert_eq!(BuildContext::parse("repo.git", base), git("/base/repo.git", None, None));
+        assert_eq!(BuildContext::parse("./repo#:docker", base), git("/base/./repo", None, Some("docker")));
+        assert_eq!(
+            BuildContext::parse("ctx", base),
+            BuildContext::Dir { written: "ctx".into(), resolved: PathBuf::from("/base/ctx") }
+        );
+    }
+
+    #[test]
+    fn build_errors() {
+        assert_eq!(error_with_help("p:\n  - {name: a, build: {dockerfile: D}}\n").0, "`build` needs a `context`");
+        let (message, help) = error_with_help("p:\n  - {name: a, build: {context: ., targt: x}}\n");
+        assert_eq!(
+            (message.as_str(), help.as_deref()),
+            ("unknown build option `targt`", Some("did you mean `target`?"))
+        );
+        assert_eq!(
+            error_with_help("p:\n  - {name: a, build: [x]}\n").0,
+            "expected a build context or `{context, dockerfile, args, target}`, found a list"
+        );
+        assert_eq!(error_with_help("p:\n  - {name: a}\n").0, "missing required property `image_repo`");
+    }
+
+    #[test]
+    fn build_args_are_secret() {
+        let text = "p:\n  - name: a\n    build:\n      context: .\n      args: {TOKEN: hunter2, A=B: x}\n";
+        let draft = load_draft(Input::Text(text), &options());
+        let rendered: String = draft.diagnostics.items.iter().map(|d| d.to_string()).collect();
+        assert!(rendered.contains("invalid build argument name"), "{rendered}");
+        assert!(rendered.contains("args: {"), "the snippet is shown: {rendered}");
+        assert!(!rendered.contains("hunter2"), "{rendered}");
+    }
+}

@@ -208,3 +208,101 @@ impl Loader {
         Some(Volume { source, target: target.to_string(), read_only })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::*;
+    use super::*;
+
+    #[test]
+    fn volumes_both_forms() {
+        let p = ok("p:\n  - name: a\n    image_repo: busybox\n    volumes:\n      ./data: {bind: /data, mode: ro}\n      cache: {bind: /cache}\n      ~/x: {bind: /x}\n");
+        let v = &p.containers[0].volumes;
+        assert_eq!(v[0].short_form(), "/work/data:/data:ro");
+        assert_eq!(v[1].source, VolumeSource::Named("cache".into()));
+        assert_eq!(v[2].short_form(), "/home/u/x:/x:rw");
+        let p = ok(
+            "p:\n  - name: a\n    image_repo: busybox\n    volumes: [\"../up:/up:ro\", \"vol:/v\", \"/abs:/abs:rw\"]\n",
+        );
+        let forms: Vec<_> = p.containers[0].volumes.iter().map(Volume::short_form).collect();
+        assert_eq!(forms, vec!["/up:/up:ro", "vol:/v:rw", "/abs:/abs:rw"]);
+    }
+
+    #[test]
+    fn a_colon_in_a_mapping_volume_is_refused_as_the_list_form_cannot_say_it() {
+        let host = with_volumes(serde_json::json!({ "./a:b": { "bind": "/x" } }));
+        assert_eq!(
+            host,
+            Err(vec!["the volume's host side `./a:b` holds a `:`, which docker and podman read as a separator".into()])
+        );
+        let target = with_volumes(serde_json::json!({ "./a": { "bind": "/x:ro" } }));
+        assert_eq!(
+            target,
+            Err(vec![
+                "the path inside the container `/x:ro` holds a `:`, which docker and podman read as a separator".into()
+            ])
+        );
+        let list = with_volumes(serde_json::json!(["./a:b:/x"]));
+        assert_eq!(list, Err(vec!["invalid volume `./a:b:/x`: expected `HOST:PATH[:ro|:rw]`".into()]));
+    }
+
+    proptest::proptest! {
+        /// Both forms of `volumes` read a `(host, target, mode)` triple by the same rules: where
+        /// the list form can say it, both accept the same mount or both refuse; what only the
+        /// mapping form can say (a `:` inside a path) it refuses.
+        #[test]
+        fn both_volume_forms_follow_the_same_rules(
+            host in "[a-z./~: \n\u{0}-]{0,5}",
+            target in "[a-z/: \n\r\u{0}]{0,5}",
+            mode in proptest::option::of("ro|rw|rx|"),
+        ) {
+            let mut binding = serde_json::json!({ "bind": target });
+            if let Some(mode) = &mode {
+                binding["mode"] = serde_json::json!(mode);
+            }
+            let mapping = with_volumes(serde_json::json!({ host.clone(): binding }));
+            let joined = match &mode {
+                Some(mode) => format!("{host}:{target}:{mode}"),
+                None => format!("{host}:{target}"),
+            };
+            let list = with_volumes(serde_json::json!([joined]));
+            if host.contains(':') || target.contains(':') {
+                proptest::prop_assert!(mapping.is_err(), "{host:?} {target:?}: {mapping:?}");
+            } else {
+                proptest::prop_assert_eq!(mapping.is_ok(), list.is_ok(), "{:?}: {:?} / {:?}", joined, mapping, list);
+                if let (Ok(a), Ok(b)) = (&mapping, &list) {
+                    proptest::prop_assert_eq!(a, b);
+                }
+            }
+            if host.contains(PATH_FORBIDDEN) || target.contains(PATH_FORBIDDEN) {
+                proptest::prop_assert!(mapping.is_err() && list.is_err());
+            }
+        }
+
+        /// A name set twice in the list form is an error at the second, with a note at the
+        /// first, naming the name and never the value.
+        #[test]
+        fn duplicate_names_in_the_list_form_are_refused(names in proptest::collection::vec("[A-C]", 1..6)) {
+            for property in ["env_vars", "labels"] {
+                let items: Vec<String> = names.iter().enumerate().map(|(i, n)| format!("{n}=hunter2-{i}")).collect();
+                let doc = serde_json::json!({ "p": [{ "name": "a", "image_repo": "busybox", property: items }] });
+                let draft = load_draft(Input::Value(&doc), &options());
+                let errors: Vec<_> = draft.diagnostics.errors().collect();
+                let distinct: std::collections::BTreeSet<&String> = names.iter().collect();
+                proptest::prop_assert_eq!(errors.len(), names.len() - distinct.len(), "{:#?}", errors);
+                for e in &errors {
+                    proptest::prop_assert!(e.message.starts_with("duplicate name `"), "{}", e.message);
+                    proptest::prop_assert_eq!(e.notes.len(), 1);
+                    let all = format!("{} {:?} {:?}", e.message, e.help, e.notes);
+                    proptest::prop_assert!(!all.contains("hunter2"), "{}", all);
+                }
+                let pipeline = draft.pipeline.as_ref();
+                let kept = pipeline.map_or(0, |p| match property {
+                    "env_vars" => p.containers[0].env_vars.len(),
+                    _ => p.containers[0].labels.len(),
+                });
+                proptest::prop_assert_eq!(kept, distinct.len());
+            }
+        }
+    }
+}
