@@ -39,7 +39,7 @@ struct Mask {
 /// a terminal escaped ([`crate::escape`]), and where each character of the line is shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MaskedLine {
-    /// The text shown.
+    /// The line as shown: masked and escaped.
     pub text: String,
     /// Masked ranges of the original line, as 0-based character columns `[start, end)`.
     segments: Vec<(usize, usize)>,
@@ -240,7 +240,7 @@ impl Diagnostic {
         self
     }
 
-    /// Sets the container.
+    /// Names the container the problem is in (`load`, or `load/db` for a sidecar).
     pub fn container(mut self, container: impl Into<String>) -> Diagnostic {
         self.container = Some(container.into());
         self

@@ -10,7 +10,7 @@ pub struct DotEnvError {
     pub line: u32,
     /// 1-based column.
     pub column: u32,
-    /// What is wrong.
+    /// What is wrong with the line, e.g. ``expected `KEY=VALUE` ``.
     pub message: String,
 }
 

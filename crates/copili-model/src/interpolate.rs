@@ -98,7 +98,7 @@ pub enum InterpolationError {
     Syntax {
         /// 1-based character position in the string.
         position: usize,
-        /// What is wrong.
+        /// What is wrong with the reference, e.g. an unclosed `${`.
         message: String,
     },
 }

@@ -23,7 +23,7 @@ impl Secret {
     /// What every rendering of a secret shows.
     pub const MASK: &'static str = "****";
 
-    /// Wraps a value.
+    /// Wraps a value so that `Debug` and `Display` show [`Secret::MASK`] instead of it.
     pub fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
     }

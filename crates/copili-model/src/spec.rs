@@ -37,7 +37,7 @@ pub struct Pipeline {
 /// A variable used by the description.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VariableUse {
-    /// Its name.
+    /// The variable's name, as in `${NAME}`.
     pub name: String,
     /// Where its value came from; `Undefined` if any use had neither value nor default.
     pub source: VarSource,
@@ -58,7 +58,7 @@ pub struct ContainerSpec {
     pub desc: Option<String>,
     /// The registry user name.
     pub image_reg_username: Option<String>,
-    /// The registry password.
+    /// The registry password, a [`Secret`]: masked wherever it is shown, exposed only to log in.
     pub image_reg_password: Option<Secret>,
     /// Whether the container reruns on a schedule in service mode.
     pub is_service_container: bool,
@@ -153,7 +153,7 @@ pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(10);
 /// Positions of a container's parts.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ContainerSpans {
-    /// The container's mapping.
+    /// The whole description (its mapping), where messages about it as a whole point.
     pub item: Span,
     /// Its `name` value.
     pub name: Span,
@@ -237,7 +237,7 @@ pub struct BuildSpec {
 pub enum BuildContext {
     /// A directory on the host.
     Dir {
-        /// As written.
+        /// The path as written in the file, for messages.
         written: String,
         /// Absolute, resolved against the pipeline file's directory.
         resolved: PathBuf,

@@ -49,7 +49,7 @@ pub enum CronError {
     Value {
         /// The field's name, e.g. `minute`.
         field: &'static str,
-        /// The offending value.
+        /// The item of the field that is out of range or not a number, as written.
         value: String,
         /// What the field accepts, e.g. `a number from 0 to 59`.
         expected: String,

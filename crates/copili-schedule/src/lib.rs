@@ -88,7 +88,7 @@ pub enum ScheduleError {
     UnknownTimeZone {
         /// The name as written.
         name: String,
-        /// jiff's reason.
+        /// Why jiff's time zone database has no such zone (or the system's is unreadable).
         #[source]
         source: jiff::Error,
     },

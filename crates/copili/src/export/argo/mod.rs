@@ -138,7 +138,7 @@ pub enum ExportError {
         host.display()
     )]
     ClaimName {
-        /// The host path.
+        /// The host path of the `--volume-map` entry.
         host: PathBuf,
         /// The claim as given.
         claim: String,
