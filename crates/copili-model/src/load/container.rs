@@ -4,6 +4,35 @@
 
 use super::*;
 
+/// What the checks across a description's properties need from their conversion.
+#[derive(Default)]
+struct Written<'n> {
+    /// Where the `tag` value is, when one was written.
+    explicit_tag: Option<Span>,
+    /// Where the `image_repo` value is, when it was read.
+    image_span: Option<Span>,
+    /// `retries` as written: a `retry_delay` without retries does nothing.
+    retries_node: Option<&'n Node>,
+    /// Keys that only matter for a service container, for the warning when it is not one.
+    service_only_keys: Vec<(Span, &'static str)>,
+    /// Where the `retry_delay` key is.
+    retry_delay_key: Option<Span>,
+    /// The variables of `env_file`, which `env_vars` override.
+    env_from_files: Vec<(String, Secret)>,
+}
+
+/// The description a property belongs to, as its conversion needs it.
+struct Description<'a, 'n> {
+    /// The label of the container whose sidecar this is.
+    parent: Option<&'a str>,
+    /// `#N` (or `parent/#N`): the description's label until its name is known.
+    provisional: &'a str,
+    /// How messages name the container: its name, or the provisional label.
+    label: &'a str,
+    /// Every property written, with its key and value.
+    fields: &'a [(&'static properties::Property, &'n Node, &'n Node)],
+}
+
 impl Loader {
     /// One container description into a [`ContainerSpec`], every problem reported where it is;
     /// `parent` is the label of the container whose sidecar this is. `None` when the node is no
@@ -148,271 +177,29 @@ impl Loader {
             run_options: None,
             spans: ContainerSpans { item: node.span, name: name_span, dependencies: Vec::new() },
         };
-        let mut explicit_tag: Option<Span> = None;
-        let mut image_span = None;
-        // `retries` as written, and the `retry_delay` key: a delay without retries does nothing.
-        let mut retries_node: Option<&Node> = None;
-        // Keys that only matter for a service container.
-        let mut service_only_keys: Vec<(Span, &'static str)> = Vec::new();
-        let mut retry_delay_key: Option<Span> = None;
-        // The variables of `env_file`, which `env_vars` override.
-        let mut env_from_files: Vec<(String, Secret)> = Vec::new();
-        for &(property, key, value) in &fields {
-            let at = At { container: &label, property: property.name };
-            if parent.is_some() {
-                match property.on_sidecar {
-                    OnSidecar::Allowed => {}
-                    OnSidecar::NoEffect => {
-                        self.warning(format!("`{}` has no effect on a sidecar", property.name), key.span, Some(at))
-                            .help = Some("a sidecar starts and stops with its container".into());
-                        continue;
-                    }
-                    OnSidecar::Refused => {
-                        let message = format!(
-                            "a sidecar cannot have `{}`: it starts with its container and is removed when that ends",
-                            property.name
-                        );
-                        self.error(message, key.span, Some(at)).help = Some(format!(
-                            "set `{}` on the container `{}` instead",
-                            property.name,
-                            parent.unwrap_or("")
-                        ));
-                        continue;
-                    }
-                }
-            }
-            match property.id {
-                PropertyId::Name => {}
-                PropertyId::ImageRepo => {
-                    if let Some(repo) = self.text(value, at, false) {
-                        spec.image_repo = repo;
-                        image_span = Some(value.span);
-                    }
-                }
-                PropertyId::Tag => {
-                    if let Some(tag) = self.text(value, at, false) {
-                        if !TAG.is_match(&tag) {
-                            let message = if tag.is_empty() {
-                                "the tag is empty".to_string()
-                            } else {
-                                format!("invalid image tag `{tag}`: a tag holds up to 128 letters, digits, `_`, `.` and `-`, and does not start with `.` or `-`")
-                            };
-                            self.error(message, value.span, Some(at));
-                        }
-                        spec.tag = tag;
-                        explicit_tag = Some(value.span);
-                    }
-                }
-                PropertyId::InfoLink => spec.info_link = self.text(value, at, false),
-                PropertyId::Desc => spec.desc = self.text(value, at, false),
-                PropertyId::ImageRegUsername => spec.image_reg_username = self.text(value, at, false),
-                PropertyId::ImageRegPassword => spec.image_reg_password = self.text(value, at, true).map(Secret::new),
-                PropertyId::IsServiceContainer => {
-                    spec.is_service_container = self.bool_value(value, at).unwrap_or(false)
-                }
-                PropertyId::ForceRerun => spec.force_rerun = self.bool_value(value, at).unwrap_or(false),
-                PropertyId::EnvVars => {
-                    for (key_text, v, key_span) in self.string_map(value, "env_vars", &label, true) {
-                        if key_text.is_empty() || key_text.contains(ENV_NAME_FORBIDDEN) {
-                            self.error(
-                                "invalid environment variable name: it must be non-empty and hold no `=`",
-                                key_span,
-                                Some(at),
-                            );
-                            continue;
-                        }
-                        spec.env_vars.push((key_text, Secret::new(v)));
-                    }
-                    spec.env_from_variables = env_names_using_variables(value);
-                }
-                PropertyId::Labels => {
-                    for (key_text, v, key_span) in self.string_map(value, "labels", &label, false) {
-                        if key_text.is_empty() {
-                            self.error("a label name must not be empty", key_span, Some(at));
-                        } else if key_text.starts_with(RESERVED_LABEL_PREFIX) {
-                            self.error(
-                                format!("the label `{key_text}` is reserved: copili sets `io.copili.*` labels itself"),
-                                key_span,
-                                Some(at),
-                            );
-                        } else {
-                            spec.labels.push((key_text, v));
-                        }
-                    }
-                }
-                PropertyId::Dependencies => {
-                    let mut seen: Vec<&str> = Vec::new();
-                    let list = self.string_list(value, at);
-                    for (dep, span) in &list {
-                        if seen.contains(&dep.as_str()) {
-                            self.warning(format!("dependency `{dep}` is listed twice"), *span, Some(at));
-                            continue;
-                        }
-                        seen.push(dep);
-                        spec.dependencies.push(dep.clone());
-                        spec.spans.dependencies.push(*span);
-                    }
-                }
-                PropertyId::ExludeInEnv => {
-                    spec.exclude_in_env = self.string_list(value, at).into_iter().map(|(t, _)| t).collect();
-                }
-                PropertyId::Volumes => spec.volumes = self.volumes(value, &label),
-                PropertyId::Command => spec.command = self.command(value, at),
-                PropertyId::Sidecars => {
-                    let items: &[Node] = match &value.value {
-                        Value::Seq(items) => items,
-                        Value::Null => &[],
-                        _ => {
-                            self.error(
-                                format!("expected a list of sidecar descriptions, found {}", value.kind_name()),
-                                value.span,
-                                Some(at),
-                            )
-                            .help = Some("write each sidecar as a list item: `- name: redis01`".into());
-                            &[]
-                        }
-                    };
-                    let main = spec.name.clone();
-                    let parent_label = if main.is_empty() { provisional.clone() } else { main };
-                    for (i, item) in items.iter().enumerate() {
-                        if let Some(sidecar) = self.container(item, i, Some(&parent_label)) {
-                            spec.sidecars.push(sidecar);
-                        }
-                    }
-                }
-                PropertyId::Timeout => {
-                    if let Some((timeout, written)) = self.duration(value, at) {
-                        if timeout.is_zero() {
-                            self.error(
-                                format!("the timeout must be longer than zero, found `{written}`"),
-                                value.span,
-                                Some(at),
-                            )
-                            .help = Some("remove `timeout` for no time limit".into());
-                        } else {
-                            spec.timeout = Some(timeout);
-                        }
-                    }
-                }
-                PropertyId::Retries => {
-                    retries_node = Some(value);
-                    spec.retries = self.retries(value, at).unwrap_or(0);
-                }
-                PropertyId::RetryDelay => {
-                    retry_delay_key = Some(key.span);
-                    if let Some((delay, _)) = self.duration(value, at) {
-                        spec.retry_delay = delay;
-                    }
-                }
-                PropertyId::Ready => {
-                    if parent.is_none() {
-                        let sidecars = fields.iter().find(|(p, _, _)| p.id == PropertyId::Sidecars).map(|(_, _, v)| *v);
-                        let help = ready_help(sidecars);
-                        self.error("`ready` applies to sidecars only", key.span, Some(at)).help = Some(help);
-                        continue;
-                    }
-                    spec.ready = self.ready(value, key.span, &label).map(Box::new);
-                }
-                PropertyId::Pull => {
-                    if let Some(text) = self.text(value, at, false) {
-                        match PullPolicy::parse(&text) {
-                            Some(policy) => spec.pull = Some(policy),
-                            None => {
-                                let known = PullPolicy::ALL.map(|(name, _)| name);
-                                let help = match properties::suggest(&text, known) {
-                                    Some(close) => format!("did you mean `{close}`?"),
-                                    None => "`missing` pulls only an absent image, `always` before every run, `never` not at all".into(),
-                                };
-                                self.error(
-                                    format!("invalid pull policy `{text}`: expected `always`, `missing` or `never`"),
-                                    value.span,
-                                    Some(at),
-                                )
-                                .help = Some(help);
-                            }
-                        }
-                    }
-                }
-                PropertyId::TlsVerify => spec.tls_verify = self.bool_value(value, at).unwrap_or(true),
-                PropertyId::RunOnce => spec.run_once = self.bool_value(value, at).unwrap_or(false),
-                PropertyId::Placement => {
-                    for (constraint, span) in self.string_list(value, at) {
-                        if let Ok(placement) = constraint.parse::<Placement>() {
-                            spec.placement.push(placement);
-                        } else {
-                            self.error(format!("invalid placement constraint `{constraint}`"), span, Some(at)).help =
-                                Some("write `ATTRIBUTE==VALUE` or `ATTRIBUTE!=VALUE`, e.g. `node.labels.disk==ssd` or `node.role==worker`".into());
-                        }
-                    }
-                }
-                PropertyId::Resources => spec.resources = self.resources(value, at, &label).map(Box::new),
-                PropertyId::CatchUp => {
-                    spec.catch_up = self.bool_value(value, at).unwrap_or(false);
-                    service_only_keys.push((key.span, "catch_up"));
-                }
-                PropertyId::Schedule => {
-                    service_only_keys.push((key.span, "schedule"));
-                    if let Some(text) = self.text(value, at, false) {
-                        match copili_schedule::Schedule::parse(&text) {
-                            Ok(schedule) => spec.schedule = Some(Box::new(schedule)),
-                            Err(error) => {
-                                let message = error.to_string();
-                                let (message, help) = match message.split_once("; ") {
-                                    Some((message, help)) => (message.to_string(), Some(help.to_string())),
-                                    None => (message, None),
-                                };
-                                self.error(message, value.span, Some(at)).help = help;
-                            }
-                        }
-                    }
-                }
-                PropertyId::Timezone => {
-                    service_only_keys.push((key.span, "timezone"));
-                    if let Some(name) = self.text(value, at, false) {
-                        match copili_schedule::parse_time_zone(&name) {
-                            Ok(_) => spec.timezone = Some(name.trim().to_string()),
-                            Err(_) => {
-                                let known: Vec<String> = copili_schedule::jiff::tz::db()
-                                    .available()
-                                    .map(|n| n.as_str().to_string())
-                                    .collect();
-                                let help = properties::suggest(name.trim(), known.iter().map(String::as_str))
-                                    .map(|close| format!("did you mean `{close}`?"))
-                                    .unwrap_or_else(|| {
-                                        "an IANA name such as `Europe/Berlin`, `UTC`, or `local`".into()
-                                    });
-                                self.error(format!("unknown time zone `{}`", name.trim()), value.span, Some(at)).help =
-                                    Some(help);
-                            }
-                        }
-                    }
-                }
-                PropertyId::Build => spec.build = self.build(value, at, &label).map(Box::new),
-                PropertyId::Run(option) => {
-                    let options = spec.run_options.get_or_insert_with(Default::default);
-                    options.written.push((option, key.span));
-                    self.run_option(option, value, at, options, &mut env_from_files);
-                }
-            }
+        let mut written = Written::default();
+        let description = Description { parent, provisional: &provisional, label: &label, fields: &fields };
+        for &field in &fields {
+            self.convert_property(&mut spec, &mut written, &description, field);
         }
 
-        if !env_from_files.is_empty() {
-            env_from_files.retain(|(name, _)| !spec.env_vars.iter().any(|(set, _)| set == name));
-            env_from_files.append(&mut spec.env_vars);
-            spec.env_vars = env_from_files;
+        if !written.env_from_files.is_empty() {
+            written.env_from_files.retain(|(name, _)| !spec.env_vars.iter().any(|(set, _)| set == name));
+            written.env_from_files.append(&mut spec.env_vars);
+            spec.env_vars = written.env_from_files;
         }
         self.check_network_options(&spec, parent, &label);
         if parent.is_none() && !spec.is_service_container {
-            for (span, property) in service_only_keys {
+            for (span, property) in written.service_only_keys {
                 let at = Some(At { container: &label, property });
                 self.warning(format!("`{property}` has no effect: `{label}` is not a service container"), span, at)
                     .help = Some("set `is_service_container: true` to rerun it on a schedule in service mode".into());
             }
         }
         // On a sidecar, `retry_delay` was reported as having no effect already.
-        if let (Some(delay_span), None) = (retry_delay_key, parent) {
+        if let (Some(delay_span), None) = (written.retry_delay_key, parent) {
             let at = Some(At { container: &label, property: "retry_delay" });
-            match retries_node {
+            match written.retries_node {
                 None => {
                     self.warning("`retry_delay` has no effect without `retries`", delay_span, at).help =
                         Some("set `retries`, the number of attempts after the first, e.g. `retries: 2`".into());
@@ -426,7 +213,7 @@ impl Loader {
             }
         }
 
-        match image_span {
+        match written.image_span {
             // Built images are named after the pipeline and the container (see `Loader::pipeline`).
             None if spec.build.is_some() || fields.iter().any(|(p, _, _)| p.id == PropertyId::Build) => {}
             None => {
@@ -440,9 +227,252 @@ impl Loader {
                     .help = Some("name the image, e.g. `image_repo: registry.example.com/team/loader`".into());
                 }
             }
-            Some(span) => self.check_image(&mut spec, span, explicit_tag, &label),
+            Some(span) => self.check_image(&mut spec, span, written.explicit_tag, &label),
         }
         Some(spec)
+    }
+
+    /// One property of a description into `spec`, after the check of what it means on a
+    /// sidecar; what the checks across properties need is noted in `written`.
+    fn convert_property<'n>(
+        &mut self,
+        spec: &mut ContainerSpec,
+        written: &mut Written<'n>,
+        description: &Description<'_, 'n>,
+        (property, key, value): (&'static properties::Property, &'n Node, &'n Node),
+    ) {
+        let label = description.label;
+        let at = At { container: label, property: property.name };
+        if description.parent.is_some() {
+            match property.on_sidecar {
+                OnSidecar::Allowed => {}
+                OnSidecar::NoEffect => {
+                    self.warning(format!("`{}` has no effect on a sidecar", property.name), key.span, Some(at)).help =
+                        Some("a sidecar starts and stops with its container".into());
+                    return;
+                }
+                OnSidecar::Refused => {
+                    let message = format!(
+                        "a sidecar cannot have `{}`: it starts with its container and is removed when that ends",
+                        property.name
+                    );
+                    self.error(message, key.span, Some(at)).help = Some(format!(
+                        "set `{}` on the container `{}` instead",
+                        property.name,
+                        description.parent.unwrap_or("")
+                    ));
+                    return;
+                }
+            }
+        }
+        match property.id {
+            PropertyId::Name => {}
+            PropertyId::ImageRepo => {
+                if let Some(repo) = self.text(value, at, false) {
+                    spec.image_repo = repo;
+                    written.image_span = Some(value.span);
+                }
+            }
+            PropertyId::Tag => {
+                if let Some(tag) = self.text(value, at, false) {
+                    if !TAG.is_match(&tag) {
+                        let message = if tag.is_empty() {
+                            "the tag is empty".to_string()
+                        } else {
+                            format!("invalid image tag `{tag}`: a tag holds up to 128 letters, digits, `_`, `.` and `-`, and does not start with `.` or `-`")
+                        };
+                        self.error(message, value.span, Some(at));
+                    }
+                    spec.tag = tag;
+                    written.explicit_tag = Some(value.span);
+                }
+            }
+            PropertyId::InfoLink => spec.info_link = self.text(value, at, false),
+            PropertyId::Desc => spec.desc = self.text(value, at, false),
+            PropertyId::ImageRegUsername => spec.image_reg_username = self.text(value, at, false),
+            PropertyId::ImageRegPassword => spec.image_reg_password = self.text(value, at, true).map(Secret::new),
+            PropertyId::IsServiceContainer => spec.is_service_container = self.bool_value(value, at).unwrap_or(false),
+            PropertyId::ForceRerun => spec.force_rerun = self.bool_value(value, at).unwrap_or(false),
+            PropertyId::EnvVars => {
+                for (key_text, v, key_span) in self.string_map(value, "env_vars", label, true) {
+                    if key_text.is_empty() || key_text.contains(ENV_NAME_FORBIDDEN) {
+                        self.error(
+                            "invalid environment variable name: it must be non-empty and hold no `=`",
+                            key_span,
+                            Some(at),
+                        );
+                        continue;
+                    }
+                    spec.env_vars.push((key_text, Secret::new(v)));
+                }
+                spec.env_from_variables = env_names_using_variables(value);
+            }
+            PropertyId::Labels => {
+                for (key_text, v, key_span) in self.string_map(value, "labels", label, false) {
+                    if key_text.is_empty() {
+                        self.error("a label name must not be empty", key_span, Some(at));
+                    } else if key_text.starts_with(RESERVED_LABEL_PREFIX) {
+                        self.error(
+                            format!("the label `{key_text}` is reserved: copili sets `io.copili.*` labels itself"),
+                            key_span,
+                            Some(at),
+                        );
+                    } else {
+                        spec.labels.push((key_text, v));
+                    }
+                }
+            }
+            PropertyId::Dependencies => {
+                let mut seen: Vec<&str> = Vec::new();
+                let list = self.string_list(value, at);
+                for (dep, span) in &list {
+                    if seen.contains(&dep.as_str()) {
+                        self.warning(format!("dependency `{dep}` is listed twice"), *span, Some(at));
+                        continue;
+                    }
+                    seen.push(dep);
+                    spec.dependencies.push(dep.clone());
+                    spec.spans.dependencies.push(*span);
+                }
+            }
+            PropertyId::ExludeInEnv => {
+                spec.exclude_in_env = self.string_list(value, at).into_iter().map(|(t, _)| t).collect();
+            }
+            PropertyId::Volumes => spec.volumes = self.volumes(value, label),
+            PropertyId::Command => spec.command = self.command(value, at),
+            PropertyId::Sidecars => {
+                let items: &[Node] = match &value.value {
+                    Value::Seq(items) => items,
+                    Value::Null => &[],
+                    _ => {
+                        self.error(
+                            format!("expected a list of sidecar descriptions, found {}", value.kind_name()),
+                            value.span,
+                            Some(at),
+                        )
+                        .help = Some("write each sidecar as a list item: `- name: redis01`".into());
+                        &[]
+                    }
+                };
+                let main = spec.name.clone();
+                let parent_label = if main.is_empty() { description.provisional.to_string() } else { main };
+                for (i, item) in items.iter().enumerate() {
+                    if let Some(sidecar) = self.container(item, i, Some(&parent_label)) {
+                        spec.sidecars.push(sidecar);
+                    }
+                }
+            }
+            PropertyId::Timeout => {
+                if let Some((timeout, written)) = self.duration(value, at) {
+                    if timeout.is_zero() {
+                        self.error(
+                            format!("the timeout must be longer than zero, found `{written}`"),
+                            value.span,
+                            Some(at),
+                        )
+                        .help = Some("remove `timeout` for no time limit".into());
+                    } else {
+                        spec.timeout = Some(timeout);
+                    }
+                }
+            }
+            PropertyId::Retries => {
+                written.retries_node = Some(value);
+                spec.retries = self.retries(value, at).unwrap_or(0);
+            }
+            PropertyId::RetryDelay => {
+                written.retry_delay_key = Some(key.span);
+                if let Some((delay, _)) = self.duration(value, at) {
+                    spec.retry_delay = delay;
+                }
+            }
+            PropertyId::Ready => {
+                if description.parent.is_none() {
+                    let sidecars =
+                        description.fields.iter().find(|(p, _, _)| p.id == PropertyId::Sidecars).map(|(_, _, v)| *v);
+                    let help = ready_help(sidecars);
+                    self.error("`ready` applies to sidecars only", key.span, Some(at)).help = Some(help);
+                    return;
+                }
+                spec.ready = self.ready(value, key.span, label).map(Box::new);
+            }
+            PropertyId::Pull => {
+                if let Some(text) = self.text(value, at, false) {
+                    match PullPolicy::parse(&text) {
+                        Some(policy) => spec.pull = Some(policy),
+                        None => {
+                            let known = PullPolicy::ALL.map(|(name, _)| name);
+                            let help = match properties::suggest(&text, known) {
+                                Some(close) => format!("did you mean `{close}`?"),
+                                None => "`missing` pulls only an absent image, `always` before every run, `never` not at all".into(),
+                            };
+                            self.error(
+                                format!("invalid pull policy `{text}`: expected `always`, `missing` or `never`"),
+                                value.span,
+                                Some(at),
+                            )
+                            .help = Some(help);
+                        }
+                    }
+                }
+            }
+            PropertyId::TlsVerify => spec.tls_verify = self.bool_value(value, at).unwrap_or(true),
+            PropertyId::RunOnce => spec.run_once = self.bool_value(value, at).unwrap_or(false),
+            PropertyId::Placement => {
+                for (constraint, span) in self.string_list(value, at) {
+                    if let Ok(placement) = constraint.parse::<Placement>() {
+                        spec.placement.push(placement);
+                    } else {
+                        self.error(format!("invalid placement constraint `{constraint}`"), span, Some(at)).help =
+                            Some("write `ATTRIBUTE==VALUE` or `ATTRIBUTE!=VALUE`, e.g. `node.labels.disk==ssd` or `node.role==worker`".into());
+                    }
+                }
+            }
+            PropertyId::Resources => spec.resources = self.resources(value, at, label).map(Box::new),
+            PropertyId::CatchUp => {
+                spec.catch_up = self.bool_value(value, at).unwrap_or(false);
+                written.service_only_keys.push((key.span, "catch_up"));
+            }
+            PropertyId::Schedule => {
+                written.service_only_keys.push((key.span, "schedule"));
+                if let Some(text) = self.text(value, at, false) {
+                    match copili_schedule::Schedule::parse(&text) {
+                        Ok(schedule) => spec.schedule = Some(Box::new(schedule)),
+                        Err(error) => {
+                            let message = error.to_string();
+                            let (message, help) = match message.split_once("; ") {
+                                Some((message, help)) => (message.to_string(), Some(help.to_string())),
+                                None => (message, None),
+                            };
+                            self.error(message, value.span, Some(at)).help = help;
+                        }
+                    }
+                }
+            }
+            PropertyId::Timezone => {
+                written.service_only_keys.push((key.span, "timezone"));
+                if let Some(name) = self.text(value, at, false) {
+                    match copili_schedule::parse_time_zone(&name) {
+                        Ok(_) => spec.timezone = Some(name.trim().to_string()),
+                        Err(_) => {
+                            let known: Vec<String> =
+                                copili_schedule::jiff::tz::db().available().map(|n| n.as_str().to_string()).collect();
+                            let help = properties::suggest(name.trim(), known.iter().map(String::as_str))
+                                .map(|close| format!("did you mean `{close}`?"))
+                                .unwrap_or_else(|| "an IANA name such as `Europe/Berlin`, `UTC`, or `local`".into());
+                            self.error(format!("unknown time zone `{}`", name.trim()), value.span, Some(at)).help =
+                                Some(help);
+                        }
+                    }
+                }
+            }
+            PropertyId::Build => spec.build = self.build(value, at, label).map(Box::new),
+            PropertyId::Run(option) => {
+                let options = spec.run_options.get_or_insert_with(Default::default);
+                options.written.push((option, key.span));
+                self.run_option(option, value, at, options, &mut written.env_from_files);
+            }
+        }
     }
 }
 
@@ -582,5 +612,23 @@ mod tests {
         assert_eq!(parse_memory("1.5g"), Some(3 << 29));
         assert_eq!(parse_memory("10 MB"), Some(10 << 20));
         assert_eq!(parse_memory("x"), None);
+    }
+
+    #[test]
+    fn a_dependency_listed_twice_warns_and_the_rest_are_kept() {
+        let text = "p:\n  - {name: a, image_repo: x}\n  - {name: b, image_repo: x}\n  - {name: c, image_repo: x, \
+                    dependencies: [a, a, b]}\n";
+        assert_eq!(warnings(text), ["dependency `a` is listed twice"]);
+        assert_eq!(ok(text).containers[2].dependencies, ["a", "b"]);
+    }
+
+    #[test]
+    fn an_invalid_env_name_is_refused_and_the_other_variables_are_kept() {
+        let text = container("    env_vars: [=1, A=2]\n");
+        assert_eq!(errors(&text), ["invalid environment variable name: it must be non-empty and hold no `=`"]);
+        let draft = load_draft(Input::Text(&text), &options());
+        let pipeline = draft.pipeline.expect("a draft pipeline");
+        let names: Vec<&str> = pipeline.containers[0].env_vars.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["A"]);
     }
 }
