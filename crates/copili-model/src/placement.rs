@@ -25,6 +25,13 @@ pub struct Placement {
     pub value: String,
 }
 
+/// As its constraint text (`node.labels.disk==ssd`), in the state's description hash.
+impl serde::Serialize for Placement {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// The comparison of a [`Placement`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PlacementOp {
