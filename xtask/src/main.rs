@@ -31,7 +31,8 @@ const USAGE: &str = "\
 usage: cargo xtask <SUBCOMMAND> [OPTIONS]
 
 subcommands:
-  test [--no-fmt] [--no-clippy]   fmt check, clippy -D warnings, all workspace tests (what CI runs)
+  test [--no-fmt] [--no-clippy] [--no-doc]
+                                  fmt check, clippy and rustdoc -D warnings, all workspace tests (what CI runs)
   demo                            build copili and show validate, plan and graph on the examples
   bench [--runs N]                time and peak memory of validate/plan on generated pipelines
   setup                           install, start and check podman (rootful, rootless) and docker (root)

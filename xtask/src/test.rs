@@ -2,9 +2,11 @@
 //!
 //! 1. `cargo fmt --all -- --check` (skip locally with `--no-fmt`)
 //! 2. `cargo clippy --workspace --all-targets -- -D warnings` (skip locally with `--no-clippy`)
-//! 3. `cargo xtask setup`: installs, starts and checks podman (rootful and rootless), docker and
+//! 3. `cargo doc --workspace --no-deps` with `RUSTDOCFLAGS=-D warnings`: every intra-doc link
+//!    resolves, no doc comment is malformed (skip locally with `--no-doc`)
+//! 4. `cargo xtask setup`: installs, starts and checks podman (rootful and rootless), docker and
 //!    the test image; a quick no-op when already done (see `setup/mod.rs`)
-//! 4. `cargo test --workspace`: every member, xtask included, the real-engine tests too.
+//! 5. `cargo test --workspace`: every member, xtask included, the real-engine tests too.
 //!
 //! `.ci/run` runs exactly `cargo xtask test`, with no flags. The steps are a plain list
 //! ([`steps`]) so that a new one slots in where it belongs.
@@ -21,6 +23,8 @@ struct Options {
     no_fmt: bool,
     /// `--no-clippy`: skip clippy.
     no_clippy: bool,
+    /// `--no-doc`: skip the documentation build.
+    no_doc: bool,
 }
 
 impl Options {
@@ -30,6 +34,7 @@ impl Options {
             match arg.as_str() {
                 "--no-fmt" => options.no_fmt = true,
                 "--no-clippy" => options.no_clippy = true,
+                "--no-doc" => options.no_doc = true,
                 other => reject_unknown_option(other)?,
             }
         }
@@ -60,6 +65,11 @@ fn steps(options: &Options) -> Vec<Step> {
     if !options.no_clippy {
         steps.push(Step::cargo("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]));
     }
+    if !options.no_doc {
+        let mut doc = Step::cargo("doc", &["doc", "--workspace", "--no-deps"]);
+        doc.command.env("RUSTDOCFLAGS", "-D warnings");
+        steps.push(doc);
+    }
     // The engine tests need podman (rootful and rootless) and docker with the test image:
     // installed, started and checked by `cargo xtask setup`, a quick no-op once done.
     steps.push(Step::cargo("setup", &["xtask", "setup"]));
@@ -67,7 +77,7 @@ fn steps(options: &Options) -> Vec<Step> {
     steps
 }
 
-/// Runs `cargo xtask test [--no-fmt] [--no-clippy]`.
+/// Runs `cargo xtask test [--no-fmt] [--no-clippy] [--no-doc]`.
 pub(crate) fn run(args: &[String]) -> Result {
     let options = Options::parse(args)?;
     let mut steps = steps(&options);
@@ -108,9 +118,9 @@ mod tests {
 
     #[test]
     fn steps_run_fmt_then_clippy_then_tests() {
-        check(&[], &["fmt", "clippy", "setup", "tests"]);
-        check(&["--no-fmt"], &["clippy", "setup", "tests"]);
-        check(&["--no-clippy", "--no-fmt"], &["setup", "tests"]);
+        check(&[], &["fmt", "clippy", "doc", "setup", "tests"]);
+        check(&["--no-fmt"], &["clippy", "doc", "setup", "tests"]);
+        check(&["--no-clippy", "--no-fmt", "--no-doc"], &["setup", "tests"]);
     }
 
     #[test]
@@ -119,6 +129,7 @@ mod tests {
         let expected = [
             "fmt --all -- --check",
             "clippy --workspace --all-targets -- -D warnings",
+            "doc --workspace --no-deps",
             "xtask setup",
             "test --workspace",
         ];

@@ -12,6 +12,8 @@
 
 mod cli_engine;
 mod engine;
+/// A scripted engine for tests (`features = ["fake"]`): not part of the product.
+#[cfg(any(test, feature = "fake"))]
 pub mod fake;
 pub mod images;
 pub mod lock;

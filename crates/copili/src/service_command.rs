@@ -52,8 +52,7 @@ fn watch_stop_signals(cancel: &CancelToken) -> Result<signal_hook::iterator::Han
             cancel.drain();
             if count >= 1 {
                 // A second signal: stop at once.
-                cancel.cancel();
-                cancel.cancel();
+                cancel.cancel_now();
             }
         }
     });

@@ -182,12 +182,19 @@ fn attempt_once(
                         ready_checks.push((sidecar.name.clone(), id.clone(), check));
                     }
                     let following = following_tx.clone();
-                    scope.spawn(move || {
+                    let follow = move || {
                         let _ = following.send(());
                         let _ = engine.follow_logs(&id, &mut |line| {
                             on_event(RunEvent::Output { container, sidecar: Some(sidecar_name.clone()), line })
                         });
-                    });
+                    };
+                    if engine.is_dry_run() {
+                        // A dry run's `logs --follow` only shows the command: at its place, in
+                        // the order a run makes the calls, not whenever a thread gets to it.
+                        follow();
+                    } else {
+                        scope.spawn(follow);
+                    }
                 }
                 // The followers have started before the main container can run: a main that
                 // ends at once must not take its sidecars' output with them (the followers of

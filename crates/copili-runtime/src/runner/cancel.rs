@@ -29,6 +29,12 @@ impl CancelToken {
         });
     }
 
+    /// Stop at once: nothing more starts and running containers are killed without their grace
+    /// period (a second Ctrl-C; a grace period that ran out).
+    pub fn cancel_now(&self) {
+        let _ = self.0.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| Some((s & Self::DRAIN) | Self::NOW));
+    }
+
     /// Start nothing more, but let what runs finish (service mode's first signal); what has
     /// not started is cancelled as interrupted. [`CancelToken::cancel`] then stops the rest.
     pub fn drain(&self) {

@@ -205,6 +205,15 @@ fn draining_lets_running_containers_finish_and_starts_nothing() {
     assert!(cancel.is_cancelled() && !cancel.is_urgent());
     cancel.cancel();
     assert!(cancel.is_urgent() && cancel.is_draining());
+    // At once, from any state.
+    for first in [None, Some(CancelToken::drain as fn(&CancelToken)), Some(CancelToken::cancel)] {
+        let token = CancelToken::new();
+        if let Some(first) = first {
+            first(&token);
+        }
+        token.cancel_now();
+        assert!(token.is_cancelled() && token.is_urgent() && token.is_draining());
+    }
 }
 
 #[test]

@@ -123,8 +123,7 @@ impl Supervisor<'_> {
             if cancel.is_draining() {
                 let at = *requested.get_or_insert_with(Instant::now);
                 if at.elapsed() >= self.config.stop_timeout {
-                    cancel.cancel();
-                    cancel.cancel();
+                    cancel.cancel_now();
                     return;
                 }
             }
