@@ -57,18 +57,7 @@ pub(crate) fn option_args(kind: EngineKind, o: &RunOptions, host_gateway: Option
     for tmpfs in &o.tmpfs {
         a.push(format!("--tmpfs={}", tmpfs.short_form()));
     }
-    if o.read_only {
-        a.push("--read-only".into());
-    }
-    if o.init {
-        a.push("--init".into());
-    }
-    for cap in &o.cap_add {
-        a.push(format!("--cap-add={cap}"));
-    }
-    for cap in &o.cap_drop {
-        a.push(format!("--cap-drop={cap}"));
-    }
+    a.extend(crate::shared_argv::root_and_capability_args(o));
     for ulimit in &o.ulimits {
         a.push(format!("--ulimit={}", ulimit.short_form()));
     }

@@ -83,6 +83,21 @@ pub(crate) fn resource_args(resources: &Resources, flags: &ResourceFlags) -> Vec
     args
 }
 
+/// `read_only`, `init`, `cap_add` and `cap_drop`, which `create`, `run` and `service create`
+/// spell alike.
+pub(crate) fn root_and_capability_args(options: &copili_model::RunOptions) -> Vec<String> {
+    let mut argv = Vec::new();
+    if options.read_only {
+        argv.push("--read-only".into());
+    }
+    if options.init {
+        argv.push("--init".into());
+    }
+    argv.extend(options.cap_add.iter().map(|cap| format!("--cap-add={cap}")));
+    argv.extend(options.cap_drop.iter().map(|cap| format!("--cap-drop={cap}")));
+    argv
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -181,18 +181,7 @@ pub(super) fn service_option_args(o: &copili_model::RunOptions, a: &mut Vec<Stri
         a.push("--mount".into());
         a.push(spec);
     }
-    if o.read_only {
-        a.push("--read-only".into());
-    }
-    if o.init {
-        a.push("--init".into());
-    }
-    for cap in &o.cap_add {
-        a.push(format!("--cap-add={cap}"));
-    }
-    for cap in &o.cap_drop {
-        a.push(format!("--cap-drop={cap}"));
-    }
+    a.extend(crate::shared_argv::root_and_capability_args(o));
     if let Some(signal) = &o.stop_signal {
         a.push(format!("--stop-signal={signal}"));
     }
