@@ -10,9 +10,9 @@ use crate::cli_engine::EngineKind;
 /// address `host-gateway` stands for when the engine does not know the word (podman 4);
 /// `None` passes the word itself (docker).
 pub(crate) fn option_args(kind: EngineKind, o: &RunOptions, host_gateway: Option<&str>) -> Vec<String> {
-    let mut a = Vec::new();
+    let mut argv = Vec::new();
     if let Some(mode) = o.network_mode {
-        a.push(format!("--network={}", mode.as_str()));
+        argv.push(format!("--network={}", mode.as_str()));
     }
     for host in &o.extra_hosts {
         let address = match (&host.address, host_gateway) {
@@ -20,46 +20,46 @@ pub(crate) fn option_args(kind: EngineKind, o: &RunOptions, host_gateway: Option
             (HostAddress::HostGateway, Some(resolved)) => resolved.to_string(),
             (HostAddress::HostGateway, None) => "host-gateway".to_string(),
         };
-        a.push(format!("--add-host={}:{address}", host.name));
+        argv.push(format!("--add-host={}:{address}", host.name));
     }
     if let Some(user) = &o.user {
-        a.push(format!("--user={user}"));
+        argv.push(format!("--user={user}"));
     }
     if let Some(dir) = &o.working_dir {
-        a.push(format!("--workdir={dir}"));
+        argv.push(format!("--workdir={dir}"));
     }
     if let Some(entrypoint) = &o.entrypoint {
         // Both CLIs take one word (podman also a JSON array); the other words go before the
         // command, which is how the engine runs an entrypoint list anyway.
-        a.push(format!("--entrypoint={}", entrypoint.first().map(String::as_str).unwrap_or("")));
+        argv.push(format!("--entrypoint={}", entrypoint.first().map(String::as_str).unwrap_or("")));
     }
     for device in &o.devices {
-        a.push(format!("--device={}", device.short_form()));
+        argv.push(format!("--device={}", device.short_form()));
     }
     match (&o.gpus, kind) {
         (None, _) => {}
-        (Some(Gpus::All), EngineKind::Docker) => a.push("--gpus=all".into()),
-        (Some(Gpus::Count(n)), EngineKind::Docker) => a.push(format!("--gpus={n}")),
+        (Some(Gpus::All), EngineKind::Docker) => argv.push("--gpus=all".into()),
+        (Some(Gpus::Count(n)), EngineKind::Docker) => argv.push(format!("--gpus={n}")),
         // A list of devices is quoted for the CLI's CSV reader: `"device=0,1"`.
-        (Some(Gpus::Ids(ids)), EngineKind::Docker) => a.push(format!("--gpus=\"device={}\"", ids.join(","))),
+        (Some(Gpus::Ids(ids)), EngineKind::Docker) => argv.push(format!("--gpus=\"device={}\"", ids.join(","))),
         // podman: the NVIDIA toolkit's CDI devices (`nvidia-ctk cdi generate`).
-        (Some(Gpus::All), EngineKind::Podman) => a.push("--device=nvidia.com/gpu=all".into()),
+        (Some(Gpus::All), EngineKind::Podman) => argv.push("--device=nvidia.com/gpu=all".into()),
         (Some(Gpus::Count(n)), EngineKind::Podman) => {
-            a.extend((0..*n).map(|i| format!("--device=nvidia.com/gpu={i}")));
+            argv.extend((0..*n).map(|i| format!("--device=nvidia.com/gpu={i}")));
         }
         (Some(Gpus::Ids(ids)), EngineKind::Podman) => {
-            a.extend(ids.iter().map(|id| format!("--device=nvidia.com/gpu={id}")));
+            argv.extend(ids.iter().map(|id| format!("--device=nvidia.com/gpu={id}")));
         }
     }
     if let Some(bytes) = o.shm_size {
-        a.push(format!("--shm-size={bytes}b"));
+        argv.push(format!("--shm-size={bytes}b"));
     }
     for tmpfs in &o.tmpfs {
-        a.push(format!("--tmpfs={}", tmpfs.short_form()));
+        argv.push(format!("--tmpfs={}", tmpfs.short_form()));
     }
-    a.extend(crate::shared_argv::root_and_capability_args(o));
+    argv.extend(crate::shared_argv::root_and_capability_args(o));
     for ulimit in &o.ulimits {
-        a.push(format!("--ulimit={}", ulimit.short_form()));
+        argv.push(format!("--ulimit={}", ulimit.short_form()));
     }
     if kind == EngineKind::Podman && !o.ulimits.is_empty() {
         // Given any `--ulimit`, podman drops the host's configured `default_ulimits` and raises
@@ -68,17 +68,17 @@ pub(crate) fn option_args(kind: EngineKind, o: &RunOptions, host_gateway: Option
         // the limits not given keep the host's defaults, as compose users expect.
         for (name, limit) in podman_default_ulimits() {
             if !o.ulimits.iter().any(|u| u.name == name) {
-                a.push(format!("--ulimit={name}={limit}"));
+                argv.push(format!("--ulimit={name}={limit}"));
             }
         }
     }
     if let Some(signal) = &o.stop_signal {
-        a.push(format!("--stop-signal={signal}"));
+        argv.push(format!("--stop-signal={signal}"));
     }
     if let Some(grace) = o.stop_grace_period {
-        a.push(format!("--stop-timeout={}", crate::shared_argv::whole_seconds(grace)));
+        argv.push(format!("--stop-timeout={}", crate::shared_argv::whole_seconds(grace)));
     }
-    a
+    argv
 }
 
 /// The `default_ulimits` of the containers.conf podman reads (`CONTAINERS_CONF` alone when

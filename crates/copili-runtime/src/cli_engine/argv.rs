@@ -13,28 +13,28 @@ use super::{args, CliEngine, EngineKind};
 impl CliEngine {
     /// The arguments of `create` or `run` for a request, with the environment file they name.
     pub(super) fn prepare(&self, verb: &str, request: &CreateRequest) -> Result<Prepared, EngineError> {
-        let mut a = args([verb, "--name"]);
-        a.push(request.name.clone());
+        let mut argv = args([verb, "--name"]);
+        argv.push(request.name.clone());
         if verb == "run" {
             // A signal to copili must not reach the container through the client.
-            a.push("--sig-proxy=false".into());
+            argv.push("--sig-proxy=false".into());
         }
         // copili pulls (or builds) images itself, with the container's policy and credentials:
         // the engine must not pull on its own, with the host's credentials.
-        a.push("--pull=never".into());
-        a.push("--hostname".into());
-        a.push(request.hostname.clone());
-        a.extend(label_args(&["--label"], &request.labels));
+        argv.push("--pull=never".into());
+        argv.push("--hostname".into());
+        argv.push(request.hostname.clone());
+        argv.extend(label_args(&["--label"], &request.labels));
         let EnvArgs { args: env_args, client_env: in_client_env, dir: env_dir } = self.env_args(&request.env)?;
-        a.extend(env_args);
+        argv.extend(env_args);
         if let Some(resources) = &request.resources {
             // Local engines have no CPU reservation; memory's is a soft limit.
-            a.extend(resource_args(resources, &LOCAL_RESOURCES));
+            argv.extend(resource_args(resources, &LOCAL_RESOURCES));
         }
         for mount in &request.mounts {
             let source = mount_source(&mount.source);
-            a.push("--volume".into());
-            a.push(format!("{source}:{}:{}", mount.target, if mount.read_only { "ro" } else { "rw" }));
+            argv.push("--volume".into());
+            argv.push(format!("{source}:{}:{}", mount.target, if mount.read_only { "ro" } else { "rw" }));
         }
         // The job's own network first (its sidecars meet there), then the ones the container
         // joins besides (`networks`).
@@ -47,11 +47,11 @@ impl CliEngine {
         match (self.kind, networks.as_slice()) {
             (_, []) => {}
             (_, [(network, aliases)]) => {
-                a.push("--network".into());
-                a.push(network.to_string());
+                argv.push("--network".into());
+                argv.push(network.to_string());
                 for alias in *aliases {
-                    a.push("--network-alias".into());
-                    a.push(alias.clone());
+                    argv.push("--network-alias".into());
+                    argv.push(alias.clone());
                 }
             }
             // podman joins several at once, each with its own aliases.
@@ -59,27 +59,27 @@ impl CliEngine {
                 for (network, aliases) in several {
                     let aliases: Vec<String> = aliases.iter().map(|alias| format!("alias={alias}")).collect();
                     let settings = if aliases.is_empty() { String::new() } else { format!(":{}", aliases.join(",")) };
-                    a.push(format!("--network={network}{settings}"));
+                    argv.push(format!("--network={network}{settings}"));
                 }
             }
             // docker 20.10 creates a container on one network; the others are connected before
             // it starts.
             (EngineKind::Docker, [(first, aliases), rest @ ..]) => {
-                a.push("--network".into());
-                a.push(first.to_string());
+                argv.push("--network".into());
+                argv.push(first.to_string());
                 for alias in *aliases {
-                    a.push("--network-alias".into());
-                    a.push(alias.clone());
+                    argv.push("--network-alias".into());
+                    argv.push(alias.clone());
                 }
                 connect = rest.iter().map(|(n, aliases)| (n.to_string(), aliases.to_vec())).collect();
             }
         }
         let host_gateway = self.host_gateway(request, networks.first().map(|(n, _)| *n))?;
-        a.extend(crate::run_args::option_args(self.kind, &request.options, host_gateway.as_deref()));
-        a.push(request.image.clone());
-        a.extend(crate::run_args::command_prefix(&request.options).iter().cloned());
-        a.extend(request.command.iter().cloned());
-        Ok(Prepared { args: a, client_env: in_client_env, _env_dir: env_dir, connect })
+        argv.extend(crate::run_args::option_args(self.kind, &request.options, host_gateway.as_deref()));
+        argv.push(request.image.clone());
+        argv.extend(crate::run_args::command_prefix(&request.options).iter().cloned());
+        argv.extend(request.command.iter().cloned());
+        Ok(Prepared { args: argv, client_env: in_client_env, _env_dir: env_dir, connect })
     }
 
     /// What `host-gateway` stands for where the engine does not know the word: podman 4
@@ -112,8 +112,8 @@ impl CliEngine {
         if self.dry_run.is_some() {
             return Ok(Some(format!("<gateway of {network}>")));
         }
-        let a = args(["network", "inspect", "--format", "{{range .Subnets}}{{.Gateway}} {{end}}", network]);
-        let out = self.run(&a)?;
+        let argv = args(["network", "inspect", "--format", "{{range .Subnets}}{{.Gateway}} {{end}}", network]);
+        let out = self.run(&argv)?;
         out.split_whitespace()
             .find(|ip| ip.parse::<std::net::Ipv4Addr>().is_ok())
             .or_else(|| out.split_whitespace().next())
@@ -124,14 +124,14 @@ impl CliEngine {
     /// Connects a created container to the networks it could not be created on (docker).
     pub(super) fn connect(&self, id: &str, prepared: &Prepared) -> Result<(), EngineError> {
         for (network, aliases) in &prepared.connect {
-            let mut a = args(["network", "connect"]);
+            let mut argv = args(["network", "connect"]);
             for alias in aliases {
-                a.push("--alias".into());
-                a.push(alias.clone());
+                argv.push("--alias".into());
+                argv.push(alias.clone());
             }
-            a.push(network.clone());
-            a.push(id.to_string());
-            self.run(&a)?;
+            argv.push(network.clone());
+            argv.push(id.to_string());
+            self.run(&argv)?;
         }
         Ok(())
     }

@@ -22,27 +22,27 @@ impl CliEngine {
         };
         let path = dir.as_ref().map_or_else(|| PathBuf::from("<private temporary directory>"), |d| d.path().into());
         let auth_dir = AuthDir { path, _dir: dir, kind: self.kind };
-        let mut a = args(["login"]);
+        let mut argv = args(["login"]);
         if self.kind == EngineKind::Podman {
-            a.push("--authfile".into());
-            a.push(auth_dir.auth_file().display().to_string());
+            argv.push("--authfile".into());
+            argv.push(auth_dir.auth_file().display().to_string());
             if !tls_verify {
-                a.push("--tls-verify=false".into());
+                argv.push("--tls-verify=false".into());
             }
         } else if auth_dir._dir.is_some() {
             // A config naming the registry already is a file store: docker then keeps the
             // credentials in it instead of looking for a system credential helper.
-            let seed = serde_json_like_auths(&auth.registry);
+            let seed = docker_config_naming(&auth.registry);
             std::fs::write(auth_dir.path.join("config.json"), seed).map_err(|e| EngineError::NotFound {
                 binary: self.display.clone(),
                 reason: format!("cannot write the temporary docker config: {e}"),
             })?;
         }
-        a.extend(["--username".to_string(), auth.username.clone(), "--password-stdin".to_string()]);
-        a.push(auth.registry.clone());
+        argv.extend(["--username".to_string(), auth.username.clone(), "--password-stdin".to_string()]);
+        argv.push(auth.registry.clone());
         let env = auth_dir.env();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.run_with_input(&a, &env, auth.password.expose().as_bytes())?;
+        self.run_with_input(&argv, &env, auth.password.expose().as_bytes())?;
         Ok(auth_dir)
     }
 }
@@ -76,17 +76,11 @@ impl AuthDir {
     }
 }
 
-/// `{"auths": {"REGISTRY": {}}}`, the registry's name escaped as JSON.
-fn serde_json_like_auths(registry: &str) -> String {
-    let escaped: String = registry
-        .chars()
-        .flat_map(|c| match c {
-            '"' | '\\' => vec!['\\', c],
-            c if c.is_control() => Vec::new(),
-            c => vec![c],
-        })
-        .collect();
-    format!("{{\"auths\": {{\"{escaped}\": {{}}}}}}\n")
+/// A docker config that names `registry` (`{"auths": {"REGISTRY": {}}}`), written by serde_json.
+fn docker_config_naming(registry: &str) -> String {
+    let mut auths = serde_json::Map::new();
+    auths.insert(registry.to_string(), serde_json::json!({}));
+    format!("{}\n", serde_json::json!({ "auths": auths }))
 }
 
 /// A new directory only this user can enter, removed when the guard is dropped.
@@ -99,4 +93,18 @@ pub(crate) fn private_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
         builder.permissions(std::fs::Permissions::from_mode(0o700));
     }
     builder.tempdir()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::docker_config_naming;
+
+    #[test]
+    fn the_docker_config_names_the_registry_as_json() {
+        for registry in ["127.0.0.1:5858", "reg\"istry\\x", "docker.io"] {
+            let config: serde_json::Value =
+                serde_json::from_str(&docker_config_naming(registry)).expect("the config is JSON");
+            assert_eq!(config, serde_json::json!({ "auths": { registry: {} } }), "{registry}");
+        }
+    }
 }

@@ -84,44 +84,44 @@ impl Engine for CliEngine {
     }
 
     fn follow_logs(&self, id: &str, on_line: &mut dyn FnMut(LogLine)) -> Result<(), EngineError> {
-        let a = args(["logs", "--follow", id]);
-        let (status, stderr) = self.stream(&a, &[], on_line)?;
+        let argv = args(["logs", "--follow", id]);
+        let (status, stderr) = self.stream(&argv, &[], on_line)?;
         match status {
             Some(0) => Ok(()),
-            code => Err(EngineError::Failed { command: self.render(&a), code, stderr }),
+            code => Err(EngineError::Failed { command: self.render(&argv), code, stderr }),
         }
     }
 
     fn wait(&self, id: &str) -> Result<ExitStatus, EngineError> {
         // podman polls the container's state, every 250 ms unless told otherwise: a quarter of
         // a second lost per container of a chain.
-        let a = match self.kind {
+        let argv = match self.kind {
             EngineKind::Podman => args(["wait", "--interval", "20ms", id]),
             EngineKind::Docker => args(["wait", id]),
         };
-        let out = self.run(&a)?;
+        let out = self.run(&argv)?;
         let code = out
             .lines()
             .rev()
             .find_map(|l| l.trim().parse::<i32>().ok())
-            .ok_or_else(|| EngineError::UnexpectedOutput { command: self.render(&a), output: out.clone() })?;
+            .ok_or_else(|| EngineError::UnexpectedOutput { command: self.render(&argv), output: out.clone() })?;
         // Only a killed container can have been killed by the OOM killer: ask only then.
         let oom_killed = code == 137 && self.inspect(id).ok().and_then(|s| s.exit).is_some_and(|e| e.oom_killed);
         Ok(ExitStatus { code, oom_killed })
     }
 
     fn inspect(&self, id: &str) -> Result<ContainerStatus, EngineError> {
-        let a = args(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}", id]);
-        let out = self.run(&a)?;
+        let argv = args(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}", id]);
+        let out = self.run(&argv)?;
         let fields: Vec<&str> = out.split_whitespace().collect();
         let [state, code, oom] = fields.as_slice() else {
-            return Err(EngineError::UnexpectedOutput { command: self.render(&a), output: out.clone() });
+            return Err(EngineError::UnexpectedOutput { command: self.render(&argv), output: out.clone() });
         };
         let state = state.to_string();
         let exit = if state == "exited" || state == "stopped" {
             let code = code
                 .parse::<i32>()
-                .map_err(|_| EngineError::UnexpectedOutput { command: self.render(&a), output: out.clone() })?;
+                .map_err(|_| EngineError::UnexpectedOutput { command: self.render(&argv), output: out.clone() })?;
             Some(ExitStatus { code, oom_killed: *oom == "true" })
         } else {
             None
@@ -144,47 +144,47 @@ impl Engine for CliEngine {
         }
         // podman 4.3's `rm --force` removes none of the containers named, and still exits 0,
         // when one of them is already gone; `--ignore` makes it remove the others.
-        let mut a = match self.kind {
+        let mut argv = match self.kind {
             EngineKind::Podman => args(["rm", "--force", "--ignore", "--time", "0", "--volumes"]),
             EngineKind::Docker => args(["rm", "--force", "--volumes"]),
         };
-        a.extend(ids.iter().cloned());
-        self.run(&a).map(|_| ())
+        argv.extend(ids.iter().cloned());
+        self.run(&argv).map(|_| ())
     }
 
     fn remove(&self, id: &str) -> Result<(), EngineError> {
         // `--volumes`: anonymous volumes of the image go with the container. podman's
         // `rm --force` would first wait out the stop timeout of a PID 1 that ignores SIGTERM
         // (a shell, httpd); the stop with its grace period comes before this when wanted.
-        let a = match self.kind {
+        let argv = match self.kind {
             EngineKind::Podman => args(["rm", "--force", "--ignore", "--time", "0", "--volumes", id]),
             EngineKind::Docker => args(["rm", "--force", "--volumes", id]),
         };
-        self.run(&a).map(|_| ())
+        self.run(&argv).map(|_| ())
     }
 
     fn exec(&self, id: &str, command: &[String]) -> Result<i32, EngineError> {
-        let mut a = args(["exec", id]);
-        a.extend(command.iter().cloned());
+        let mut argv = args(["exec", id]);
+        argv.extend(command.iter().cloned());
         if self.dry_run.is_some() {
-            return self.run(&a).map(|_| 0);
+            return self.run(&argv).map(|_| 0);
         }
-        let output = self.spawn_captured(&a, &[], None)?;
+        let output = self.spawn_captured(&argv, &[], None)?;
         output.status.code().ok_or_else(|| EngineError::Failed {
-            command: self.render(&a),
+            command: self.render(&argv),
             code: None,
             stderr: tail(&output.stderr),
         })
     }
 
     fn network_create(&self, name: &str, labels: &[(String, String)]) -> Result<(), EngineError> {
-        let mut a = args(["network", "create"]);
+        let mut argv = args(["network", "create"]);
         for (key, value) in labels {
-            a.push("--label".into());
-            a.push(format!("{key}={value}"));
+            argv.push("--label".into());
+            argv.push(format!("{key}={value}"));
         }
-        a.push(name.to_string());
-        self.run(&a).map(|_| ())
+        argv.push(name.to_string());
+        self.run(&argv).map(|_| ())
     }
 
     fn network_exists(&self, name: &str) -> Result<bool, EngineError> {
@@ -200,15 +200,15 @@ impl Engine for CliEngine {
     }
 
     fn containers_with_labels(&self, labels: &[(String, String)]) -> Result<Vec<String>, EngineError> {
-        let mut a = args(["ps", "--all", "--format", "{{.Names}}"]);
-        a.extend(Self::label_filters(labels));
-        Ok(self.run(&a)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+        let mut argv = args(["ps", "--all", "--format", "{{.Names}}"]);
+        argv.extend(Self::label_filters(labels));
+        Ok(self.run(&argv)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
     }
 
     fn networks_with_labels(&self, labels: &[(String, String)]) -> Result<Vec<String>, EngineError> {
-        let mut a = args(["network", "ls", "--format", "{{.Name}}"]);
-        a.extend(Self::label_filters(labels));
-        Ok(self.run(&a)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+        let mut argv = args(["network", "ls", "--format", "{{.Name}}"]);
+        argv.extend(Self::label_filters(labels));
+        Ok(self.run(&argv)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
     }
 
     fn pull(
@@ -221,17 +221,17 @@ impl Engine for CliEngine {
         let classified = |error: EngineError| PullError { kind: classify::classify(&error, had_credentials), error };
         let auth =
             request.auth.as_ref().map(|auth| self.login(auth, request.tls_verify)).transpose().map_err(classified)?;
-        let mut a = args(["pull"]);
+        let mut argv = args(["pull"]);
         if let Some(auth) = &auth {
-            a.extend(auth.args());
+            argv.extend(auth.args());
         }
         if self.kind == EngineKind::Podman && !request.tls_verify {
-            a.push("--tls-verify=false".into());
+            argv.push("--tls-verify=false".into());
         }
-        a.push(request.image.clone());
+        argv.push(request.image.clone());
         let env = auth.as_ref().map(AuthDir::env).unwrap_or_default();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.stream_to_end(&a, &env, on_line, cancelled).map_err(classified)
+        self.stream_to_end(&argv, &env, on_line, cancelled).map_err(classified)
     }
 
     /// Build arguments go by name (`--build-arg NAME`): the client reads their values from its
@@ -248,48 +248,48 @@ impl Engine for CliEngine {
             .map(|auth| self.login(auth, request.tls_verify))
             .transpose()
             .map_err(|error| BuildError::Login(PullError { kind: classify::classify(&error, true), error }))?;
-        let mut a = args(["build", "--tag", &request.image]);
+        let mut argv = args(["build", "--tag", &request.image]);
         if let Some(file) = &request.dockerfile {
-            a.push("--file".into());
-            a.push(file.display().to_string());
+            argv.push("--file".into());
+            argv.push(file.display().to_string());
         }
         if let Some(target) = &request.target {
-            a.push("--target".into());
-            a.push(target.clone());
+            argv.push("--target".into());
+            argv.push(target.clone());
         }
         for (name, _) in &request.args {
-            a.push("--build-arg".into());
-            a.push(name.clone());
+            argv.push("--build-arg".into());
+            argv.push(name.clone());
         }
         for (key, value) in &request.labels {
-            a.push("--label".into());
-            a.push(format!("{key}={value}"));
+            argv.push("--label".into());
+            argv.push(format!("{key}={value}"));
         }
         if request.pull {
-            a.push(if self.kind == EngineKind::Podman { "--pull=always" } else { "--pull" }.into());
+            argv.push(if self.kind == EngineKind::Podman { "--pull=always" } else { "--pull" }.into());
         }
         if let Some(auth) = &auth {
-            a.extend(auth.args());
+            argv.extend(auth.args());
         }
         if self.kind == EngineKind::Podman && !request.tls_verify {
-            a.push("--tls-verify=false".into());
+            argv.push("--tls-verify=false".into());
         }
-        a.push(request.context.display().to_string());
+        argv.push(request.context.display().to_string());
         let mut env: Vec<(String, String)> =
             auth.as_ref().map(AuthDir::env).unwrap_or_default().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         env.extend(request.args.iter().map(|(k, v)| (k.clone(), v.expose().to_string())));
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        Ok(self.stream_to_end(&a, &env, on_line, cancelled)?)
+        Ok(self.stream_to_end(&argv, &env, on_line, cancelled)?)
     }
 
     fn image_label(&self, image: &str, key: &str) -> Result<Option<String>, EngineError> {
         let template = format!("{{{{index .Config.Labels \"{key}\"}}}}");
-        let a = args(["image", "inspect", "--format", &template, image]);
+        let argv = args(["image", "inspect", "--format", &template, image]);
         if self.dry_run.is_some() {
-            self.run(&a)?;
+            self.run(&argv)?;
             return Ok(None);
         }
-        match self.run(&a) {
+        match self.run(&argv) {
             Ok(out) => {
                 let value = out.trim();
                 Ok((!value.is_empty() && value != "<no value>").then(|| value.to_string()))
@@ -336,11 +336,11 @@ impl Engine for CliEngine {
     /// podman 4 fails the whole listing when an image disappears while it lists (another
     /// process removing one): tried up to three times.
     fn local_images(&self) -> Result<Vec<String>, EngineError> {
-        let a = args(["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+        let argv = args(["images", "--format", "{{.Repository}}:{{.Tag}}"]);
         let mut attempt = 0;
         let out = loop {
             attempt += 1;
-            match self.run(&a) {
+            match self.run(&argv) {
                 Ok(out) => break out,
                 Err(EngineError::Failed { stderr, .. }) if attempt < 3 && is_no_such_image(&stderr) => {
                     std::thread::sleep(Duration::from_millis(200));
@@ -352,17 +352,17 @@ impl Engine for CliEngine {
     }
 
     fn image_present(&self, image: &str) -> Result<bool, EngineError> {
-        let a = match self.kind {
+        let argv = match self.kind {
             EngineKind::Podman => args(["image", "exists", image]),
             EngineKind::Docker => args(["image", "inspect", "--format", "{{.Id}}", image]),
         };
         // A dry run shows the check and goes on as if the image were absent, so that the pull
         // (or build) it would need is shown too.
         if self.dry_run.is_some() {
-            self.run(&a)?;
+            self.run(&argv)?;
             return Ok(false);
         }
-        match self.run(&a) {
+        match self.run(&argv) {
             Ok(_) => Ok(true),
             // podman: exit 1 means absent; docker: "No such image".
             Err(EngineError::Failed { code: Some(1), stderr, .. })

@@ -14,9 +14,9 @@ impl CliEngine {
             EngineKind::Podman => format!("{{{{index .Labels \"{key}\"}}}}"),
             EngineKind::Docker => format!("{{{{.Label \"{key}\"}}}}"),
         };
-        let mut a = args(["ps", "--all", "--format", &template]);
-        a.extend(Self::label_filters(labels));
-        Ok(self.run(&a)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+        let mut argv = args(["ps", "--all", "--format", &template]);
+        argv.extend(Self::label_filters(labels));
+        Ok(self.run(&argv)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
     }
 
     /// The values of label `key` on the networks matching `labels` (`network ls` has no

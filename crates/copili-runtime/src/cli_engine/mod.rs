@@ -217,7 +217,7 @@ mod tests {
         assert!(!line.contains("hunter2") && !line.contains("line1"), "{line}");
         // The one-line value is in a private 0600 file, the multi-line one in the client's
         // environment with only its name on the command line.
-        let at = prepared.args.iter().position(|a| a == "--env-file").expect("an env file");
+        let at = prepared.args.iter().position(|argv| argv == "--env-file").expect("an env file");
         let path = PathBuf::from(&prepared.args[at + 1]);
         assert_eq!(std::fs::read_to_string(&path).expect("readable"), "PW=hunter2\n");
         #[cfg(unix)]

@@ -62,29 +62,29 @@ impl CliEngine {
     /// last lines of its stderr.
     pub(super) fn stream(
         &self,
-        a: &[String],
+        argv: &[String],
         env: &[(&str, &str)],
         on_line: &mut dyn FnMut(LogLine),
     ) -> Result<(Option<i32>, String), EngineError> {
-        self.stream_cancellable(a, env, on_line, None)
+        self.stream_cancellable(argv, env, on_line, None)
     }
 
     /// [`CliEngine::stream`], killing the client when `cancelled` turns true.
     pub(crate) fn stream_cancellable(
         &self,
-        a: &[String],
+        argv: &[String],
         env: &[(&str, &str)],
         on_line: &mut dyn FnMut(LogLine),
         cancelled: Option<&(dyn Fn() -> bool + Sync)>,
     ) -> Result<(Option<i32>, String), EngineError> {
         if self.dry_run.is_some() {
-            self.run_with_env(a, env)?;
+            self.run_with_env(argv, env)?;
             return Ok((Some(0), String::new()));
         }
         let spawn_error =
             |e: std::io::Error| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() };
         let (err_reader, err_writer) = std::io::pipe().map_err(spawn_error)?;
-        let mut expression = duct::cmd(&self.binary, a).stderr_file(err_writer).stdin_null().unchecked();
+        let mut expression = duct::cmd(&self.binary, argv).stderr_file(err_writer).stdin_null().unchecked();
         for (name, value) in env {
             expression = expression.env(name, value);
         }
@@ -161,19 +161,19 @@ impl CliEngine {
     /// Streams a pull or build: `Ok` when the client exits 0.
     pub(crate) fn stream_to_end(
         &self,
-        a: &[String],
+        argv: &[String],
         env: &[(&str, &str)],
         on_line: &mut dyn FnMut(LogLine),
         cancelled: &(dyn Fn() -> bool + Sync),
     ) -> Result<(), EngineError> {
         if self.dry_run.is_some() {
-            return self.run_with_env(a, env).map(|_| ());
+            return self.run_with_env(argv, env).map(|_| ());
         }
-        let (status, stderr) = self.stream_cancellable(a, env, on_line, Some(cancelled))?;
+        let (status, stderr) = self.stream_cancellable(argv, env, on_line, Some(cancelled))?;
         match status {
             Some(0) => Ok(()),
             code => Err(EngineError::Failed {
-                command: self.render(a),
+                command: self.render(argv),
                 code,
                 stderr: if code.is_none() && cancelled() { "interrupted".into() } else { stderr },
             }),

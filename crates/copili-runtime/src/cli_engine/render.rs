@@ -69,7 +69,7 @@ pub fn shell_quote(arg: &str) -> String {
 pub(super) fn dry_run_answer(args: &[String]) -> String {
     match args.first().map(String::as_str) {
         Some("create") => {
-            args.iter().position(|a| a == "--name").and_then(|i| args.get(i + 1)).cloned().unwrap_or_default()
+            args.iter().position(|argv| argv == "--name").and_then(|i| args.get(i + 1)).cloned().unwrap_or_default()
         }
         Some("wait") => "0".into(),
         Some("inspect") => "exited 0 false".into(),

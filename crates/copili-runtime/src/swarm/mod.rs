@@ -224,16 +224,16 @@ impl Engine for SwarmEngine {
             .collect();
         if !running.is_empty() {
             let seconds = whole_seconds(grace);
-            let mut a = args(["stop", "--time", &seconds.to_string()]);
-            a.extend(running);
-            let _ = self.docker.run(&a);
+            let mut argv = args(["stop", "--time", &seconds.to_string()]);
+            argv.extend(running);
+            let _ = self.docker.run(&argv);
         }
         // `--no-resolve-image`: an update would otherwise ask the registry for the image's
         // digest again, which an air-gapped host cannot.
         let shut_down = ["service", "update", "--detach", "--quiet", "--no-resolve-image", "--constraint-add"];
-        let mut a = args(shut_down);
-        a.extend([STOPPED_CONSTRAINT.to_string(), id.to_string()]);
-        let _ = self.docker.run(&a);
+        let mut argv = args(shut_down);
+        argv.extend([STOPPED_CONSTRAINT.to_string(), id.to_string()]);
+        let _ = self.docker.run(&argv);
         self.remove_service(id)
     }
 
@@ -317,9 +317,9 @@ impl Engine for SwarmEngine {
     }
 
     fn containers_with_labels(&self, labels: &[(String, String)]) -> Result<Vec<String>, EngineError> {
-        let mut a = args(["service", "ls", "--format", "{{.Name}}"]);
-        a.extend(CliEngine::label_filters(labels));
-        Ok(self.docker.run(&a)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+        let mut argv = args(["service", "ls", "--format", "{{.Name}}"]);
+        argv.extend(CliEngine::label_filters(labels));
+        Ok(self.docker.run(&argv)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
     }
 
     fn networks_with_labels(&self, labels: &[(String, String)]) -> Result<Vec<String>, EngineError> {

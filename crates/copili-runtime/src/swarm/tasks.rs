@@ -17,8 +17,8 @@ impl SwarmEngine {
         if self.docker.is_dry_run() {
             return Ok(Some(Task { id: String::new(), state: "complete".into(), exit_code: Some(0), error: None }));
         }
-        let a = args(["service", "ps", "--no-trunc", "--format", "{{.ID}}", service]);
-        let ids = match self.docker.run(&a) {
+        let argv = args(["service", "ps", "--no-trunc", "--format", "{{.ID}}", service]);
+        let ids = match self.docker.run(&argv) {
             Ok(out) => out,
             Err(EngineError::Failed { stderr, .. }) if is_no_such_service(&stderr) => return Ok(None),
             Err(e) => return Err(e),
@@ -89,8 +89,8 @@ impl SwarmEngine {
     /// name): `(id, state)`.
     pub(super) fn local_containers(&self, service: &str) -> Vec<(String, String)> {
         let filter = format!("label=com.docker.swarm.service.name={service}");
-        let a = args(["ps", "--all", "--no-trunc", "--format", "{{.ID}} {{.State}}", "--filter", &filter]);
-        match self.docker.run(&a) {
+        let argv = args(["ps", "--all", "--no-trunc", "--format", "{{.ID}} {{.State}}", "--filter", &filter]);
+        match self.docker.run(&argv) {
             Ok(out) => out
                 .lines()
                 .filter_map(|l| l.split_once(' '))
@@ -120,9 +120,9 @@ impl SwarmEngine {
     /// an overlay network goes away only when no container is attached to it any more.
     pub(super) fn remove_local_containers(&self, ids: Vec<String>) {
         if !ids.is_empty() {
-            let mut a = args(["rm", "--force", "--volumes"]);
-            a.extend(ids);
-            let _ = self.docker.run(&a);
+            let mut argv = args(["rm", "--force", "--volumes"]);
+            argv.extend(ids);
+            let _ = self.docker.run(&argv);
         }
     }
 

@@ -105,10 +105,10 @@ fn container_options_become_service_options() {
     let text = "p:\n  - name: a\n    image_repo: x\n    networks: {graph: {aliases: [loader]}}\n    extra_hosts: ['db:10.0.0.5']\n    user: '1000'\n    working_dir: /w\n    entrypoint: [/bin/sh, -c]\n    shm_size: 64m\n    tmpfs: ['/t:size=16m,mode=1777']\n    read_only: true\n    init: true\n    cap_add: [NET_ADMIN]\n    cap_drop: [ALL]\n    stop_signal: INT\n";
     let options = copili_model::LoadOptions { env_file: copili_model::EnvFile::Disabled, ..Default::default() };
     let pipeline = copili_model::load(copili_model::Input::Text(text), &options).expect("valid");
-    let mut a = Vec::new();
-    service_option_args(pipeline.containers[0].options(), &mut a);
+    let mut argv = Vec::new();
+    service_option_args(pipeline.containers[0].options(), &mut argv);
     assert_eq!(
-        a,
+        argv,
         [
             "--network",
             "name=graph,alias=loader",
