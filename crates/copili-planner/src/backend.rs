@@ -295,15 +295,7 @@ fn tmpfs_options(options: &RunOptions, allowed: &[&str], reason: &str) -> Vec<Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use copili_model::{load, EnvFile, Input, LoadOptions};
-
-    fn pipeline(text: &str) -> Pipeline {
-        let options = LoadOptions { env_file: EnvFile::Disabled, ..LoadOptions::default() };
-        match load(Input::Text(text), &options) {
-            Ok(p) => p,
-            Err(d) => panic!("{d}"),
-        }
-    }
+    use crate::test_pipeline::pipeline;
 
     /// The refusals of one container `a` with `options` (YAML mapping entries, one a line).
     fn refused(backend: Backend, options: &str) -> Vec<String> {

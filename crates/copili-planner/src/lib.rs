@@ -15,6 +15,9 @@ pub mod backend;
 mod check;
 mod plan;
 
+#[cfg(test)]
+mod test_pipeline;
+
 pub use backend::{unsupported, unsupported_among, Backend};
 pub use check::check;
 pub use plan::{plan, Blocked, Exclusion, ExclusionReason, Plan, Selection};

@@ -367,15 +367,7 @@ fn selection_errors(pipeline: &Pipeline, selection: &Selection) -> Vec<Diagnosti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use copili_model::{load, EnvFile, Input, LoadOptions};
-
-    fn pipeline(text: &str) -> Pipeline {
-        let options = LoadOptions { env_file: EnvFile::Disabled, ..LoadOptions::default() };
-        match load(Input::Text(text), &options) {
-            Ok(p) => p,
-            Err(d) => panic!("{d}"),
-        }
-    }
+    use crate::test_pipeline::pipeline;
 
     fn names(p: &Pipeline, idx: &[usize]) -> Vec<String> {
         idx.iter().map(|&i| p.containers[i].name.clone()).collect()
