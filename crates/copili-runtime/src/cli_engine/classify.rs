@@ -74,6 +74,13 @@ pub(crate) fn is_no_such_network(stderr: &str) -> bool {
     lower.contains("not found") || lower.contains("no such network")
 }
 
+/// Rootless podman setting up a container's network while its rootless network namespace is
+/// torn down (the last container of the previous job just left it): `route ip+net: no such
+/// network interface`. Gone a moment later.
+pub(crate) fn is_rootless_netns_race(error: &EngineError) -> bool {
+    matches!(error, EngineError::Failed { stderr, .. } if stderr.contains("no such network interface"))
+}
+
 pub(crate) fn is_no_such_image(stderr: &str) -> bool {
     let lower = stderr.to_lowercase();
     lower.contains("no such image") || lower.contains("image not known") || lower.contains("no such object")
@@ -105,5 +112,46 @@ mod tests {
         }
         assert!(!PullFailure::PlainHttp.is_retried() && !PullFailure::CredentialsRefused.is_retried());
         assert!(PullFailure::NotFound.is_retried() && PullFailure::Unreachable.is_retried());
+    }
+}
+
+#[cfg(test)]
+mod netns_race_tests {
+    use super::is_rootless_netns_race;
+    use crate::cli_engine::{CliEngine, EngineKind};
+    use crate::engine::EngineError;
+
+    fn failed(stderr: &str) -> EngineError {
+        EngineError::Failed { command: "podman start x".into(), code: Some(125), stderr: stderr.into() }
+    }
+
+    #[test]
+    fn the_rootless_netns_race_is_tried_again_and_other_failures_are_not() {
+        let race = "Error: unable to start container \"x\": route ip+net: no such network interface";
+        assert!(is_rootless_netns_race(&failed(race)));
+        assert!(!is_rootless_netns_race(&failed("Error: no such container x")));
+        let engine = CliEngine::new("podman", EngineKind::Podman);
+        let mut calls = 0;
+        let result = engine.retrying_netns_race(|| {
+            calls += 1;
+            if calls < 2 {
+                Err(failed(race))
+            } else {
+                Ok(())
+            }
+        });
+        assert!(result.is_ok() && calls == 2, "{calls} calls");
+        let mut calls = 0;
+        let result: Result<(), _> = engine.retrying_netns_race(|| {
+            calls += 1;
+            Err(failed(race))
+        });
+        assert!(result.is_err() && calls == 3, "gave up after {calls} calls");
+        let mut calls = 0;
+        let _ = engine.retrying_netns_race(|| -> Result<(), EngineError> {
+            calls += 1;
+            Err(failed("Error: no such container x"))
+        });
+        assert_eq!(calls, 1);
     }
 }

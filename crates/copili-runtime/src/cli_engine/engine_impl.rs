@@ -80,7 +80,7 @@ impl Engine for CliEngine {
     }
 
     fn start(&self, id: &str) -> Result<(), EngineError> {
-        self.run(&args(["start", id])).map(|_| ())
+        self.retrying_netns_race(|| self.run(&args(["start", id])).map(|_| ()))
     }
 
     fn follow_logs(&self, id: &str, on_line: &mut dyn FnMut(LogLine)) -> Result<(), EngineError> {
@@ -184,7 +184,7 @@ impl Engine for CliEngine {
             argv.push(format!("{key}={value}"));
         }
         argv.push(name.to_string());
-        self.run(&argv).map(|_| ())
+        self.retrying_netns_race(|| self.run(&argv).map(|_| ()))
     }
 
     fn network_exists(&self, name: &str) -> Result<bool, EngineError> {

@@ -53,6 +53,25 @@ impl std::fmt::Debug for DryRunSink {
 const STDERR_TAIL_LINES: usize = 8;
 
 impl CliEngine {
+    /// `call`, tried again (up to 3 times, 300 ms apart) while it fails on rootless podman's
+    /// network namespace being torn down ([`classify::is_rootless_netns_race`]): a transient
+    /// the engine itself recovers from, which would otherwise fail a job between two others.
+    pub(crate) fn retrying_netns_race<T>(
+        &self,
+        mut call: impl FnMut() -> Result<T, EngineError>,
+    ) -> Result<T, EngineError> {
+        let mut tries = 1;
+        loop {
+            match call() {
+                Err(error) if tries < 3 && classify::is_rootless_netns_race(&error) => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                }
+                result => return result,
+            }
+        }
+    }
+
     /// An engine for `binary` (a name looked up on `PATH`, or a path), of the given kind.
     pub fn new(binary: impl Into<PathBuf>, kind: EngineKind) -> CliEngine {
         let binary = binary.into();
