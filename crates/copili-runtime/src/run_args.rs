@@ -66,8 +66,8 @@ pub(crate) fn option_args(kind: EngineKind, o: &RunOptions, host_gateway: Option
         // the open files and processes not given to a maximum, which a host without
         // CAP_SYS_RESOURCE refuses (`error setting rlimit type 6: operation not permitted`):
         // the limits not given keep the host's defaults, as compose users expect.
-        for (name, limit) in podman_default_ulimits() {
-            if !o.ulimits.iter().any(|u| u.name == name) {
+        for (name, limit) in configured_default_ulimits() {
+            if !o.ulimits.iter().any(|u| u.name == *name) {
                 argv.push(format!("--ulimit={name}={limit}"));
             }
         }
@@ -83,6 +83,13 @@ pub(crate) fn option_args(kind: EngineKind, o: &RunOptions, host_gateway: Option
 
 /// The `default_ulimits` of the containers.conf podman reads (`CONTAINERS_CONF` alone when
 /// set, else the system's files and the user's, a later one overriding): `(NAME, SOFT:HARD)`.
+/// [`podman_default_ulimits`], read once per process: the files do not change during a run, and
+/// every container with `ulimits` asks.
+fn configured_default_ulimits() -> &'static [(String, String)] {
+    static LIMITS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    LIMITS.get_or_init(podman_default_ulimits)
+}
+
 fn podman_default_ulimits() -> Vec<(String, String)> {
     let files: Vec<std::path::PathBuf> = match std::env::var_os("CONTAINERS_CONF") {
         Some(path) => vec![path.into()],

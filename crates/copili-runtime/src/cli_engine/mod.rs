@@ -190,8 +190,8 @@ mod tests {
             echo err-1 >&2; wait_for 1
             echo out-2; wait_for 2
             echo err-3 >&2; wait_for 3
-            printf 'not-utf8-\377\n' >&2
-            echo out-4"#;
+            printf 'err-4-\377\n' >&2; wait_for 4
+            echo out-5"#;
         let engine = CliEngine::new("/bin/sh", EngineKind::Docker);
         let dir_value = dir.path().display().to_string();
         let mut lines = Vec::new();
@@ -207,13 +207,13 @@ mod tests {
             (LogStream::Stderr, "err-1"),
             (LogStream::Stdout, "out-2"),
             (LogStream::Stderr, "err-3"),
-            (LogStream::Stderr, "not-utf8-\u{fffd}"),
-            (LogStream::Stdout, "out-4"),
+            (LogStream::Stderr, "err-4-\u{fffd}"),
+            (LogStream::Stdout, "out-5"),
         ];
         let expected: Vec<(LogStream, String)> = expected.iter().map(|(s, t)| (*s, t.to_string())).collect();
         assert_eq!(lines, expected);
         assert_eq!(status, Some(0));
-        assert_eq!(stderr_tail, "err-1\nerr-3\nnot-utf8-\u{fffd}");
+        assert_eq!(stderr_tail, "err-1\nerr-3\nerr-4-\u{fffd}");
     }
 
     fn request() -> CreateRequest {
