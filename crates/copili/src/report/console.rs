@@ -156,17 +156,20 @@ impl Console {
     }
 
     fn line(&mut self, line: &str) {
-        // A closed stdout must not stop the run; there is nowhere to report it.
+        // One write per line, newline included: `writeln!` writes the text and the newline
+        // separately, and another writer of the same stream (a dry run's commands) could come
+        // between them. A closed stdout must not stop the run; there is nowhere to report it.
+        let whole = format!("{line}\n");
         match &self.progress {
             Some(progress) if !self.bars.is_empty() => {
                 let out = &mut self.out;
                 progress.suspend(|| {
-                    let _ = writeln!(out, "{line}");
+                    let _ = out.write_all(whole.as_bytes());
                     let _ = out.flush();
                 });
             }
             _ => {
-                let _ = writeln!(self.out, "{line}");
+                let _ = self.out.write_all(whole.as_bytes());
             }
         }
     }
