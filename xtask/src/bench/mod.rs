@@ -14,13 +14,22 @@
 //! 4. Prints a Markdown table (median, min, peak RSS, 20k/10k ratios, goal) and writes it to
 //!    `<target>/bench/results.md`.
 //!
+//! Then the runtime: [`runtime`] (a chain and a diamond against the raw engine CLI), [`wide`]
+//! (wide levels against the raw engine in parallel, the default `--jobs`), [`scale`] (copili's
+//! own footprint on 200 containers) and [`soak`] (service mode for minutes). `--only PART,…`
+//! runs some of them: `plan`, `runtime`, `wide`, `scale`, `soak`.
+//!
 //! The modules: [`pipeline`] generates the pipelines, [`measure`] runs and times copili,
-//! [`report`] writes the table, and [`runtime`] compares `copili run` with the raw engine CLI.
+//! [`report`] writes the table, [`procfs`] samples a process from `/proc`.
 
 mod measure;
 mod pipeline;
+mod procfs;
 mod report;
 mod runtime;
+mod scale;
+mod soak;
+mod wide;
 
 use std::fs;
 use std::io;
@@ -37,6 +46,25 @@ const SIZES: [usize; 2] = [10_000, 20_000];
 const SEED: u64 = 0x00c0_9111_be4c_2024;
 
 const DEFAULT_RUNS: usize = 7;
+const DEFAULT_SOAK_MINUTES: u64 = 10;
+
+/// The parts of the benchmark, in the order they run.
+const PARTS: [&str; 5] = ["plan", "runtime", "wide", "scale", "soak"];
+
+/// `cargo xtask bench`'s options.
+#[derive(Debug, PartialEq)]
+struct Options {
+    n_runs: usize,
+    /// The parts to run ([`PARTS`]).
+    parts: Vec<&'static str>,
+    soak_minutes: u64,
+}
+
+impl Options {
+    fn runs(&self, part: &str) -> bool {
+        self.parts.contains(&part)
+    }
+}
 
 /// A pipeline file format.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -59,13 +87,42 @@ impl Format {
 /// The benchmarked copili commands, the pipeline file's path appended to the first argument.
 const COMMANDS: [(&str, &[&str]); 2] = [("validate", &[]), ("plan", &["--format", "json", "--engine", "none"])];
 
-/// Runs `cargo xtask bench [--runs N]`.
+/// Runs `cargo xtask bench [--runs N] [--only PART,…] [--soak-minutes M]`.
 pub(crate) fn run(args: &[String]) -> Result {
-    let n_runs = parse_runs(args)?;
+    let options = parse_options(args)?;
+    let n_runs = options.n_runs;
     let copili = build_copili_binary(true)?;
     let bench_dir = target_dir()?.join("bench");
     fs::create_dir_all(&bench_dir).map_err(|error| io_failure("cannot create", &bench_dir, error))?;
+    let mut markdown = String::new();
+    if options.runs("plan") {
+        markdown.push_str(&plan_benchmark(&copili, &bench_dir, n_runs)?);
+    }
+    if PARTS[1..].iter().any(|part| options.runs(part)) {
+        // The runtime: copili against the raw engine CLI, on engines set up as for the tests.
+        let engines = crate::setup::ensure()?;
+        if options.runs("runtime") {
+            markdown.push_str(&runtime::run(&copili, &bench_dir, &engines, n_runs.min(5))?);
+        }
+        if options.runs("wide") {
+            markdown.push_str(&wide::run(&copili, &bench_dir, &engines, n_runs.min(3))?);
+        }
+        if options.runs("scale") {
+            markdown.push_str(&scale::run(&copili, &bench_dir, &engines)?);
+        }
+        if options.runs("soak") {
+            markdown.push_str(&soak::run(&copili, &bench_dir, &engines, options.soak_minutes)?);
+        }
+    }
+    print!("{markdown}");
+    let results = bench_dir.join("results.md");
+    fs::write(&results, &markdown).map_err(|error| io_failure("cannot write", &results, error))?;
+    eprintln!("written to {}", results.display());
+    Ok(())
+}
 
+/// Validating and planning the generated pipelines: the Markdown of the table.
+fn plan_benchmark(copili: &Path, bench_dir: &Path, n_runs: usize) -> Result<String> {
     let mut pipelines = Vec::new();
     for n_containers in SIZES {
         let pipeline = GeneratedPipeline::generate(n_containers, SEED);
@@ -81,7 +138,7 @@ pub(crate) fn run(args: &[String]) -> Result {
         pipelines.push(pipeline);
     }
 
-    let bench = Bench { copili: &copili, dir: &bench_dir, n_runs };
+    let bench = Bench { copili, dir: bench_dir, n_runs };
     let version = bench.version()?;
     let floor = bench.measure(&["--version"])?;
     let mut rows = Vec::new();
@@ -109,27 +166,40 @@ pub(crate) fn run(args: &[String]) -> Result {
 
     let report =
         Report { version, n_runs, floor, rows, machine: machine_description(), measurer_peak_mib: own_peak_mib() };
-    let mut markdown = report.to_markdown();
-    // The runtime: copili against the raw engine CLI, on engines set up as for the tests.
-    let engines = crate::setup::ensure()?;
-    markdown.push_str(&runtime::run(&copili, &bench_dir, &engines, n_runs.min(5))?);
-    print!("{markdown}");
-    let results = bench_dir.join("results.md");
-    fs::write(&results, &markdown).map_err(|error| io_failure("cannot write", &results, error))?;
-    eprintln!("written to {}", results.display());
-    Ok(())
+    Ok(report.to_markdown())
 }
 
-fn parse_runs(args: &[String]) -> Result<usize> {
-    match args {
-        [] => Ok(DEFAULT_RUNS),
-        [flag, value] if flag == "--runs" => match value.parse() {
-            Ok(n_runs) if n_runs > 0 => Ok(n_runs),
-            _ => Err(Error::Usage(format!("--runs takes a positive number, not `{value}`"))),
-        },
-        [flag] if flag == "--runs" => Err(Error::Usage("--runs takes a positive number".into())),
-        [other, ..] => Err(Error::Usage(format!("unexpected argument `{other}`"))),
+fn parse_options(args: &[String]) -> Result<Options> {
+    let mut options = Options { n_runs: DEFAULT_RUNS, parts: PARTS.to_vec(), soak_minutes: DEFAULT_SOAK_MINUTES };
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let mut value = |what: &str| args.next().ok_or_else(|| Error::Usage(format!("{flag} takes {what}")));
+        match flag.as_str() {
+            "--runs" | "--soak-minutes" => {
+                let value = value("a positive number")?;
+                let number = value.parse::<u64>().ok().filter(|n| *n > 0);
+                let number =
+                    number.ok_or_else(|| Error::Usage(format!("{flag} takes a positive number, not `{value}`")))?;
+                if flag == "--runs" {
+                    options.n_runs = number as usize;
+                } else {
+                    options.soak_minutes = number;
+                }
+            }
+            "--only" => {
+                let value = value(&format!("a list of parts ({})", PARTS.join(", ")))?;
+                options.parts = Vec::new();
+                for name in value.split(',') {
+                    let part = PARTS.iter().find(|part| **part == name).ok_or_else(|| {
+                        Error::Usage(format!("--only: unknown part `{name}` (the parts: {})", PARTS.join(", ")))
+                    })?;
+                    options.parts.push(part);
+                }
+            }
+            other => return Err(Error::Usage(format!("unexpected argument `{other}`"))),
+        }
     }
+    Ok(options)
 }
 
 fn io_failure(what: &str, path: &Path, error: io::Error) -> Error {
@@ -141,11 +211,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn runs_option() {
+    fn options() {
         let args = |list: &[&str]| list.iter().map(|arg| arg.to_string()).collect::<Vec<_>>();
-        assert_eq!(parse_runs(&args(&[])), Ok(DEFAULT_RUNS));
-        assert_eq!(parse_runs(&args(&["--runs", "3"])), Ok(3));
-        assert!(matches!(parse_runs(&args(&["--runs", "0"])), Err(Error::Usage(_))));
-        assert!(matches!(parse_runs(&args(&["--fast"])), Err(Error::Usage(_))));
+        let all = Options { n_runs: DEFAULT_RUNS, parts: PARTS.to_vec(), soak_minutes: DEFAULT_SOAK_MINUTES };
+        assert_eq!(parse_options(&args(&[])), Ok(all));
+        let some = parse_options(&args(&["--runs", "3", "--only", "wide,soak", "--soak-minutes", "2"]));
+        assert_eq!(some, Ok(Options { n_runs: 3, parts: vec!["wide", "soak"], soak_minutes: 2 }));
+        assert!(matches!(parse_options(&args(&["--runs", "0"])), Err(Error::Usage(_))));
+        assert!(matches!(parse_options(&args(&["--runs"])), Err(Error::Usage(_))));
+        assert!(matches!(parse_options(&args(&["--only", "plan,fast"])), Err(Error::Usage(_))));
+        assert!(matches!(parse_options(&args(&["--fast"])), Err(Error::Usage(_))));
     }
 }

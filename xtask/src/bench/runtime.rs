@@ -17,15 +17,23 @@ use std::time::Instant;
 use crate::setup::EngineEnv;
 use crate::{display_command, Error, Result};
 
-const IMAGE: &str = "localhost/copili-test:latest";
+pub(super) const IMAGE: &str = "localhost/copili-test:latest";
 const CHAIN_LENGTH: usize = 10;
 const CHAIN_GOAL: f64 = 1.05;
 const DIAMOND_GOAL: f64 = 1.1;
 
 /// One engine to measure on.
-struct Engine {
-    name: &'static str,
-    env: Vec<(&'static str, String)>,
+pub(super) struct Engine {
+    pub(super) name: &'static str,
+    pub(super) env: Vec<(&'static str, String)>,
+}
+
+/// The engines measured: rootful podman (with the test setup's `CONTAINERS_CONF`) and docker.
+pub(super) fn engines(env: &EngineEnv) -> [Engine; 2] {
+    [
+        Engine { name: "podman", env: env.vars().into_iter().filter(|(k, _)| *k == "CONTAINERS_CONF").collect() },
+        Engine { name: "docker", env: Vec::new() },
+    ]
 }
 
 /// A measured pair.
@@ -38,16 +46,13 @@ struct Pair {
 }
 
 /// Runs the runtime benchmark; returns its Markdown section.
-pub(crate) fn run(copili: &Path, bench_dir: &Path, engines: &EngineEnv, n_runs: usize) -> Result<String> {
+pub(crate) fn run(copili: &Path, bench_dir: &Path, env: &EngineEnv, n_runs: usize) -> Result<String> {
     let chain = bench_dir.join("run-chain.yaml");
     let diamond = bench_dir.join("run-diamond.yaml");
     write(&chain, &chain_yaml())?;
     write(&diamond, DIAMOND)?;
     let logs = bench_dir.join("run-logs");
-    let engines = [
-        Engine { name: "podman", env: engines.vars().into_iter().filter(|(k, _)| *k == "CONTAINERS_CONF").collect() },
-        Engine { name: "docker", env: Vec::new() },
-    ];
+    let engines = engines(env);
     let mut pairs = Vec::new();
     for engine in &engines {
         let copili_chain = |_: ()| {
@@ -120,29 +125,29 @@ fn chain_yaml() -> String {
     yaml
 }
 
-fn write(path: &PathBuf, text: &str) -> Result {
+pub(super) fn write(path: &PathBuf, text: &str) -> Result {
     fs::write(path, text).map_err(|e| Error::Failed(format!("cannot write {}: {e}", path.display())))
 }
 
-fn raw(engine: &Engine, args: &[&str]) -> Command {
+pub(super) fn raw(engine: &Engine, args: &[&str]) -> Command {
     let mut command = Command::new(engine.name);
     command.args(args);
     with_env(command, engine)
 }
 
-fn with_env(mut command: Command, engine: &Engine) -> Command {
+pub(super) fn with_env(mut command: Command, engine: &Engine) -> Command {
     command.envs(engine.env.iter().map(|(k, v)| (*k, v.as_str())));
     command.stdout(Stdio::null()).stderr(Stdio::piped()).stdin(Stdio::null());
     command
 }
 
-fn spawn(mut command: Command) -> Result<(String, std::process::Child)> {
+pub(super) fn spawn(mut command: Command) -> Result<(String, std::process::Child)> {
     let line = display_command(&command);
     let child = command.spawn().map_err(|e| Error::Failed(format!("cannot start `{line}`: {e}")))?;
     Ok((line, child))
 }
 
-fn wait_ok((line, child): (String, std::process::Child)) -> Result {
+pub(super) fn wait_ok((line, child): (String, std::process::Child)) -> Result {
     let output = child.wait_with_output().map_err(|e| Error::Failed(format!("cannot wait for `{line}`: {e}")))?;
     if output.status.success() {
         Ok(())
@@ -155,12 +160,12 @@ fn wait_ok((line, child): (String, std::process::Child)) -> Result {
     }
 }
 
-fn run_ok(command: Command) -> Result {
+pub(super) fn run_ok(command: Command) -> Result {
     wait_ok(spawn(command)?)
 }
 
 /// Medians of `n_runs` alternating runs of the baseline and of copili, after one warm-up each.
-fn measure_pair(
+pub(super) fn measure_pair(
     n_runs: usize,
     mut baseline: impl FnMut() -> Result,
     mut copili: impl FnMut() -> Result,
@@ -179,7 +184,7 @@ fn measure_pair(
     Ok((median(b), median(c)))
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub(super) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     if n == 0 {

@@ -1,0 +1,171 @@
+//! Soak: `copili service` for some minutes (10 by default) on a pipeline made to stress it — a
+//! container failing at random, a slow one whose runs would overlap, a chatty one — with the
+//! copili process sampled from `/proc` every few seconds. Goal: flat memory, file descriptors
+//! and threads — the last minute's maximum no higher than the first minute's, give or take
+//! what the moment of a sample decides (memory: 10 % + 1 MiB; threads and descriptors: 4, one
+//! more container running at that instant). A leak of one descriptor per run would be hundreds.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::procfs::{sample_until, Sample};
+use super::runtime::write;
+use crate::setup::EngineEnv;
+use crate::{Error, Result};
+
+pub(super) const PIPELINE: &str = r#"bench-soak:
+  - name: seed
+    image_repo: localhost/copili-test
+    command: ['true']
+  - name: flaky
+    image_repo: localhost/copili-test
+    is_service_container: true
+    schedule: every 2s
+    dependencies: [seed]
+    command: [sh, -c, 'exit $$(( $$RANDOM % 3 == 0 ))']
+  - name: slow
+    image_repo: localhost/copili-test
+    is_service_container: true
+    schedule: every 2s
+    command: [sleep, '5']
+  - name: chatty
+    image_repo: localhost/copili-test
+    is_service_container: true
+    schedule: every 3s
+    command: [sh, -c, 'seq 1 20000; seq 1 2000 >&2']
+"#;
+
+const SAMPLE_EVERY: Duration = Duration::from_secs(2);
+
+/// Runs the soak on rootful podman for `minutes`; its Markdown section.
+pub(crate) fn run(copili: &Path, bench_dir: &Path, env: &EngineEnv, minutes: u64) -> Result<String> {
+    let file = bench_dir.join("run-soak.yaml");
+    write(&file, PIPELINE)?;
+    let dir = bench_dir.join("soak");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut command = Command::new(copili);
+    command.args(["service", "--engine", "podman", "--log-dir"]).arg(dir.join("logs"));
+    command.arg("--state-dir").arg(dir.join("state")).arg(&file);
+    command.envs(env.vars().into_iter().filter(|(k, _)| *k == "CONTAINERS_CONF"));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    let console = dir.join("console.log");
+    let console_file = std::fs::File::create(&console)
+        .map_err(|e| Error::Failed(format!("cannot create {}: {e}", console.display())))?;
+    command.stdin(Stdio::null()).stdout(console_file).stderr(Stdio::piped());
+    let mut child = command.spawn().map_err(|e| Error::Failed(format!("cannot start copili service: {e}")))?;
+    let pid = child.id();
+    let duration = Duration::from_secs(minutes * 60);
+    let started = Instant::now();
+    let stop = AtomicBool::new(false);
+    let samples = std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| sample_until(pid, SAMPLE_EVERY, || stop.load(Ordering::SeqCst)));
+        while started.elapsed() < duration {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        stop.store(true, Ordering::SeqCst);
+        sampler.join().unwrap_or_default()
+    });
+    // The child has not been reaped yet: the pid is still its own.
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let output = child.wait_with_output().map_err(|e| Error::Failed(format!("cannot wait for copili service: {e}")))?;
+    let ran_s = started.elapsed().as_secs_f64();
+    if !output.status.success() {
+        return Err(Error::Failed(format!(
+            "copili service failed ({}) after {ran_s:.0} s: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    let runs = count_runs(&std::fs::read_to_string(&console).unwrap_or_default());
+    Ok(markdown(&Soak::from_samples(&samples), minutes, runs))
+}
+
+/// How many container runs the service made: the console's `<-- NAME succeeded|failed …` lines.
+fn count_runs(console: &str) -> usize {
+    console.lines().filter(|l| l.starts_with("<-- ") && (l.contains(" succeeded ") || l.contains(" failed "))).count()
+}
+
+/// The first minute against the last.
+#[derive(Debug, PartialEq)]
+pub(super) struct Soak {
+    pub(super) samples: usize,
+    /// (first minute's max, last minute's max): RSS KiB, threads, fds.
+    pub(super) rss_kib: (u64, u64),
+    pub(super) threads: (u64, u64),
+    pub(super) fds: (u64, u64),
+}
+
+impl Soak {
+    pub(super) fn from_samples(samples: &[Sample]) -> Soak {
+        let end = samples.last().map_or(Duration::ZERO, |s| s.at);
+        let minute = Duration::from_secs(60);
+        let first = |f: fn(&Sample) -> u64| samples.iter().filter(|s| s.at <= minute).map(f).max().unwrap_or(0);
+        let last = |f: fn(&Sample) -> u64| samples.iter().filter(|s| s.at + minute >= end).map(f).max().unwrap_or(0);
+        Soak {
+            samples: samples.len(),
+            rss_kib: (first(|s| s.rss_kib), last(|s| s.rss_kib)),
+            threads: (first(|s| s.threads), last(|s| s.threads)),
+            fds: (first(|s| s.fds), last(|s| s.fds)),
+        }
+    }
+
+    pub(super) fn flat(&self) -> bool {
+        let (rss0, rss1) = self.rss_kib;
+        rss1 as f64 <= rss0 as f64 * 1.1 + 1024.0
+            && self.threads.1 <= self.threads.0 + 4
+            && self.fds.1 <= self.fds.0 + 4
+    }
+}
+
+fn markdown(soak: &Soak, minutes: u64, runs: usize) -> String {
+    let verdict = if soak.flat() { "met (flat)" } else { "NOT met (grows)" };
+    format!(
+        "\n## Soak: copili service for {minutes} min\n\n\
+         rootful podman; `flaky` fails one run in three (every 2 s), `slow` runs 5 s every 2 s (its runs would \
+         overlap), `chatty` writes 22,000 lines every 3 s; {runs} container runs; the copili process sampled \
+         every {} s ({} samples); first minute's max → last minute's max.\n\n\
+         | RSS MiB | threads | open fds | goal |\n|---|---|---|---|\n| {:.1} → {:.1} | {} → {} | {} → {} | {verdict} |\n",
+        SAMPLE_EVERY.as_secs(),
+        soak.samples,
+        soak.rss_kib.0 as f64 / 1024.0,
+        soak.rss_kib.1 as f64 / 1024.0,
+        soak.threads.0,
+        soak.threads.1,
+        soak.fds.0,
+        soak.fds.1,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: u64, rss_kib: u64, threads: u64, fds: u64) -> Sample {
+        Sample { at: Duration::from_secs(secs), rss_kib, hwm_kib: rss_kib, threads, fds }
+    }
+
+    #[test]
+    fn runs_are_the_finished_lines() {
+        let console =
+            "--> a started\n<-- a succeeded in 0.3s\n<-- b failed in 0.2s: exit code 1\nx | <-- a succeeded \n";
+        assert_eq!(count_runs(console), 2);
+    }
+
+    #[test]
+    fn first_minute_against_last() {
+        let samples = [at(0, 5000, 3, 8), at(30, 6000, 9, 20), at(120, 5500, 4, 9), at(200, 6100, 9, 20)];
+        let soak = Soak::from_samples(&samples);
+        assert_eq!(soak.rss_kib, (6000, 6100));
+        assert_eq!((soak.threads, soak.fds), ((9, 9), (20, 20)));
+        assert!(soak.flat());
+        let growing = [at(0, 5000, 3, 8), at(200, 9000, 3, 8)];
+        assert!(!Soak::from_samples(&growing).flat());
+        let leaking_fds = [at(0, 5000, 3, 8), at(200, 5000, 3, 40)];
+        assert!(!Soak::from_samples(&leaking_fds).flat());
+    }
+}
