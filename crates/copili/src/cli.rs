@@ -252,7 +252,7 @@ pub struct RunArgs {
     /// `swarm` (Docker Swarm mode through the docker client), or the path of a client binary.
     #[arg(long, env = "COPILI_ENGINE", default_value = "auto", value_name = "ENGINE")]
     pub engine: String,
-    /// How many containers run at once (sidecars take no slot); default: the number of CPUs.
+    /// How many containers run at once (sidecars take no slot); default: 16 per CPU.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
     /// Stop starting containers after the first failure.

@@ -87,7 +87,7 @@ pub(crate) fn open_session(
     let config = RunConfig {
         identity: identity.clone(),
         run_id: run_id(),
-        jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+        jobs: jobs.unwrap_or_else(RunConfig::default_jobs),
         fail_fast: args.fail_fast,
         stop_timeout: args.stop_timeout,
         global_env,

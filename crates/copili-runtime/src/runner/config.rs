@@ -47,7 +47,21 @@ pub struct RunConfig {
     pub instance: Option<String>,
 }
 
+/// Main containers per CPU that run at once by default ([`RunConfig::default_jobs`]).
+pub const DEFAULT_JOBS_PER_CPU: usize = 16;
+
 impl RunConfig {
+    /// The default of [`RunConfig::jobs`]: [`DEFAULT_JOBS_PER_CPU`] per CPU (32 on 2 CPUs).
+    ///
+    /// Not the CPU count: a container job mostly waits (on a database, the network, the
+    /// engine), and the engine's clients, not copili, are what a wide level costs the host.
+    /// Measured on 2 CPUs (docs/benchmarks.md, "Wide levels"): 20 and 200 containers of
+    /// `sleep 1` or `true` run within 1.1 × the best the raw engine does in parallel at any
+    /// `xargs -P`, while the host keeps at most 32 engine clients (each tens of MiB) alive.
+    pub fn default_jobs() -> usize {
+        DEFAULT_JOBS_PER_CPU * std::thread::available_parallelism().map_or(1, usize::from)
+    }
+
     /// The engine-side name of a container (or of `parts` of it: a sidecar, a network).
     pub fn engine_name(&self, parts: &[&str]) -> String {
         let mut all: Vec<&str> = vec![self.identity.as_str()];

@@ -23,7 +23,7 @@ use crate::engine::{Engine, EngineError};
 
 pub use crate::reason::{Cancelling, DependencyEnd, Reason};
 pub use cancel::CancelToken;
-pub use config::{ContainerPolicy, RunConfig};
+pub use config::{ContainerPolicy, RunConfig, DEFAULT_JOBS_PER_CPU};
 pub use coordinator::{run, run_with_hooks};
 pub use events::RunEvent;
 pub use hooks::{Finished, Hooks, NoHooks};
