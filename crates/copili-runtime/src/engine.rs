@@ -171,6 +171,16 @@ pub enum EngineError {
         /// The last lines of its error output.
         stderr: String,
     },
+    /// The client did not return within its bound ([`crate::CliEngine::timeout`]) and was
+    /// killed, with its whole process group: an engine that accepts a call and never answers
+    /// (a daemon that hangs, a storage lock held by a dead process).
+    #[error("`{command}` did not answer within {after:?} (killed)")]
+    TimedOut {
+        /// The command as run, secrets masked.
+        command: String,
+        /// How long it was given.
+        after: Duration,
+    },
     /// The client's output could not be understood.
     #[error("unexpected output from `{command}`: {output}")]
     UnexpectedOutput {
@@ -319,10 +329,17 @@ impl EngineError {
         lines().find(|l| l.to_lowercase().contains("error")).or_else(|| lines().next())
     }
 
+    /// Whether the client was killed for not answering in time ([`EngineError::TimedOut`]).
+    pub fn is_timed_out(&self) -> bool {
+        matches!(self, EngineError::TimedOut { .. })
+    }
+
     /// The client's subcommand that failed (`login`, `pull`, `build`, …), read from the command.
     pub fn step(&self) -> Option<&str> {
         match self {
-            EngineError::Failed { command, .. } | EngineError::UnexpectedOutput { command, .. } => {
+            EngineError::Failed { command, .. }
+            | EngineError::UnexpectedOutput { command, .. }
+            | EngineError::TimedOut { command, .. } => {
                 command.split_whitespace().skip(1).find(|word| !word.starts_with('-') && !word.contains('='))
             }
             EngineError::NotFound { .. } | EngineError::NoClientOnPath => None,

@@ -23,7 +23,7 @@ pub mod runner;
 mod shared_argv;
 pub mod swarm;
 
-pub use cli_engine::{shell_quote, CliEngine, EngineKind};
+pub use cli_engine::{shell_quote, CliEngine, EngineKind, DEFAULT_ENGINE_TIMEOUT};
 pub use engine::{
     BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, Mount,
     MountSource, PullRequest, RegistryAuth,

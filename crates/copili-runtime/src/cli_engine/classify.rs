@@ -13,7 +13,9 @@ pub(crate) fn classify(error: &EngineError, had_credentials: bool) -> PullFailur
     let text = match error {
         EngineError::Failed { stderr, .. } => stderr.to_lowercase(),
         EngineError::UnexpectedOutput { output, .. } => output.to_lowercase(),
-        EngineError::NotFound { .. } | EngineError::NoClientOnPath => return PullFailure::Other,
+        EngineError::NotFound { .. } | EngineError::NoClientOnPath | EngineError::TimedOut { .. } => {
+            return PullFailure::Other
+        }
     };
     let any = |words: &[&str]| words.iter().any(|w| text.contains(w));
     let unreachable = any(&[

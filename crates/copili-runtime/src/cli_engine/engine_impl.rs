@@ -70,6 +70,8 @@ impl Engine for CliEngine {
         }
         match self.inspect(&request.name) {
             Ok(ContainerStatus { exit: Some(exit), .. }) => Ok(exit),
+            // The engine no longer answers: that is the failure to report.
+            Err(error @ EngineError::TimedOut { .. }) => Err(error),
             // Never ran (bad mount, no such image, name taken…): the client said why.
             Ok(_) | Err(_) => Err(EngineError::Failed {
                 command: self.render(&prepared.args),
@@ -99,7 +101,8 @@ impl Engine for CliEngine {
             EngineKind::Podman => args(["wait", "--interval", "20ms", id]),
             EngineKind::Docker => args(["wait", id]),
         };
-        let out = self.run(&argv)?;
+        // As long as the container runs: not bounded by the engine's timeout.
+        let out = self.run_bounded(&argv, &[], None)?;
         let code = out
             .lines()
             .rev()
@@ -131,7 +134,8 @@ impl Engine for CliEngine {
 
     fn stop(&self, id: &str, grace: Duration) -> Result<(), EngineError> {
         let seconds = crate::shared_argv::whole_seconds(grace);
-        self.run(&args(["stop", "--time", &seconds.to_string(), id])).map(|_| ())
+        let argv = args(["stop", "--time", &seconds.to_string(), id]);
+        self.run_bounded(&argv, &[], Some(self.stop_bound(grace))).map(|_| ())
     }
 
     fn removal_contends_with_start(&self) -> bool {
@@ -169,7 +173,7 @@ impl Engine for CliEngine {
         if self.dry_run.is_some() {
             return self.run(&argv).map(|_| 0);
         }
-        let output = self.spawn_captured(&argv, &[], None)?;
+        let output = self.spawn_captured(&argv, &[], None, Some(self.timeout))?;
         output.status.code().ok_or_else(|| EngineError::Failed {
             command: self.render(&argv),
             code: None,

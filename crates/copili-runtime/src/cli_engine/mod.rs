@@ -17,6 +17,7 @@ pub(crate) use process::tail;
 pub use render::shell_quote;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::engine::EngineError;
 
@@ -37,6 +38,8 @@ pub struct CliEngine {
     kind: EngineKind,
     /// `--dry-run`: commands are shown, not run.
     dry_run: Option<DryRunSink>,
+    /// How long a call that should return quickly may take ([`CliEngine::timeout`]).
+    timeout: Duration,
 }
 
 /// Where a dry run's commands go, one shell-quoted line each.
@@ -48,6 +51,13 @@ impl std::fmt::Debug for DryRunSink {
         f.write_str("DryRunSink")
     }
 }
+
+/// The default bound of an engine call that should return quickly: generous, because a
+/// loaded host (a podman removing many containers at once holds its storage lock; a docker
+/// daemon pruning) can take tens of seconds to answer a call that usually takes a tenth of a
+/// second, and a run failed for a slow engine is worse than one that waits. An engine that
+/// answers nothing in a minute is not going to.
+pub const DEFAULT_ENGINE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How many lines of a failing command's error output an error keeps.
 const STDERR_TAIL_LINES: usize = 8;
@@ -76,7 +86,31 @@ impl CliEngine {
     pub fn new(binary: impl Into<PathBuf>, kind: EngineKind) -> CliEngine {
         let binary = binary.into();
         let display = binary.display().to_string();
-        CliEngine { binary, display, kind, dry_run: None }
+        CliEngine { binary, display, kind, dry_run: None, timeout: DEFAULT_ENGINE_TIMEOUT }
+    }
+
+    /// This engine with every call that should return quickly bounded by `timeout` instead of
+    /// [`DEFAULT_ENGINE_TIMEOUT`]: the availability check (`version`), `inspect`, `create`, `start`,
+    /// `rm`, the `network` and `image` queries, `ps`, a ready check's `exec`, a registry
+    /// login; `stop` gets its grace period on top. A client still running then is killed
+    /// with its whole process group and the call fails with [`EngineError::TimedOut`]. Calls
+    /// that last as long as a container or a transfer (`run`/`start --attach`,
+    /// `logs --follow`, `wait`, `pull`, `build`) are not bounded by it; they are cancelled
+    /// their own way.
+    pub fn timeout(mut self, timeout: Duration) -> CliEngine {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The bound of calls that should return quickly (see [`CliEngine::timeout`]).
+    pub fn call_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The bound of a `stop` with this grace period: the grace period, then the timeout.
+    pub(crate) fn stop_bound(&self, grace: Duration) -> Duration {
+        // The client is given the grace period in whole seconds, rounded up.
+        Duration::from_secs(crate::shared_argv::whole_seconds(grace)).saturating_add(self.timeout)
     }
 
     /// This engine in dry-run mode: every command is handed to `sink` as one shell-quoted line
@@ -95,7 +129,7 @@ impl CliEngine {
         };
         let path = which::which(name)
             .map_err(|e| EngineError::NotFound { binary: name.into(), reason: format!("not found on PATH ({e})") })?;
-        Ok(CliEngine { binary: path, display: name.into(), kind, dry_run: None })
+        Ok(CliEngine { binary: path, display: name.into(), kind, dry_run: None, timeout: DEFAULT_ENGINE_TIMEOUT })
     }
 
     /// The engine named by `--engine` / `COPILI_ENGINE`: `auto` (podman when `PATH` has it,

@@ -1,35 +1,57 @@
 //! Running the client: captured, streamed line by line (both streams as they come),
-//! cancellable, with input on stdin; each in its own process group.
+//! cancellable, with input on stdin; each in its own process group. A captured call has a
+//! bound: past it the client is killed with its whole group ([`EngineError::TimedOut`]).
 
 use std::io::{BufRead, BufReader};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::engine::{EngineError, LogLine, LogStream};
 
 use super::render::dry_run_answer;
 use super::{CliEngine, DryRunSink, STDERR_TAIL_LINES};
 
+/// How long a killed client (and what it started in its group) has to be reaped before the
+/// call returns anyway: a process outside the group holding its output pipe must not hold the
+/// caller.
+const REAP_GRACE: Duration = Duration::from_secs(2);
+
 impl CliEngine {
-    /// Runs the client with `args`; the captured standard output on success.
+    /// Runs the client with `args`, bounded by the engine's timeout; the captured standard
+    /// output on success.
     pub(crate) fn run(&self, args: &[String]) -> Result<String, EngineError> {
         self.run_with_env(args, &[])
     }
 
+    /// [`CliEngine::run`] with `env` added to the client's environment.
     pub(crate) fn run_with_env(&self, args: &[String], env: &[(&str, &str)]) -> Result<String, EngineError> {
+        self.run_bounded(args, env, Some(self.timeout))
+    }
+
+    /// [`CliEngine::run_with_env`] bounded by `limit` instead (`None`: a call that lasts as
+    /// long as a container, such as `wait`).
+    pub(crate) fn run_bounded(
+        &self,
+        args: &[String],
+        env: &[(&str, &str)],
+        limit: Option<Duration>,
+    ) -> Result<String, EngineError> {
         if let Some(DryRunSink(sink)) = &self.dry_run {
             sink(self.render_dry(args, env));
             return Ok(dry_run_answer(args));
         }
-        self.checked(args, self.spawn_captured(args, env, None)?)
+        self.checked(args, self.spawn_captured(args, env, None, limit)?)
     }
 
     /// Runs the client (never in a dry run) with its outputs captured, `env` added to its
     /// environment and `input` (or nothing) on its standard input, in its own process group.
+    /// Still running after `limit`, the client is killed with its whole process group, reaped,
+    /// and the call is [`EngineError::TimedOut`].
     pub(super) fn spawn_captured(
         &self,
         args: &[String],
         env: &[(&str, &str)],
         input: Option<&[u8]>,
+        limit: Option<Duration>,
     ) -> Result<std::process::Output, EngineError> {
         let mut expression = duct::cmd(&self.binary, args).stdout_capture().stderr_capture().unchecked();
         expression = match input {
@@ -39,9 +61,19 @@ impl CliEngine {
         for (name, value) in env {
             expression = expression.env(name, value);
         }
-        own_process_group(expression)
-            .run()
-            .map_err(|e| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() })
+        let spawn_error =
+            |e: std::io::Error| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() };
+        let handle = own_process_group(expression).start().map_err(spawn_error)?;
+        // A bound too far away to be reached is no bound.
+        let Some(deadline) = limit.and_then(|limit| Instant::now().checked_add(limit)) else {
+            return handle.into_output().map_err(spawn_error);
+        };
+        if handle.wait_deadline(deadline).map_err(spawn_error)?.is_some() {
+            return handle.into_output().map_err(spawn_error);
+        }
+        kill_group(&handle);
+        let _ = handle.wait_timeout(REAP_GRACE);
+        Err(EngineError::TimedOut { command: self.render(args), after: limit.unwrap_or_default() })
     }
 
     /// The standard output of a client that exited 0; otherwise its failure.
@@ -136,7 +168,7 @@ impl CliEngine {
             sink(self.render_quoted(args));
             return Ok((true, String::new(), String::new()));
         }
-        let output = self.spawn_captured(args, &[], None)?;
+        let output = self.spawn_captured(args, &[], None, Some(self.timeout))?;
         Ok((
             output.status.success(),
             String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -155,7 +187,7 @@ impl CliEngine {
             sink(self.render_dry(args, env));
             return Ok(String::new());
         }
-        self.checked(args, self.spawn_captured(args, env, Some(input))?)
+        self.checked(args, self.spawn_captured(args, env, Some(input), Some(self.timeout))?)
     }
 
     /// Streams a pull or build: `Ok` when the client exits 0.
@@ -204,6 +236,25 @@ pub(super) fn send_lines(source: impl std::io::Read, stream: LogStream, tx: &std
     }
 }
 
+/// Kills the client's whole process group (it is the group's leader, see
+/// [`own_process_group`]): a client that runs helpers of its own (a shell script wrapping it,
+/// podman's children) leaves none of them behind. Then the client itself, by duct, in case the
+/// group is already gone.
+///
+/// Called when the client has not ended in time, or has ended while another member of its
+/// group still holds its output: either way the group lives, and its id (the client's pid) is
+/// not given to another process meanwhile.
+fn kill_group(handle: &duct::Handle) {
+    #[cfg(unix)]
+    for pid in handle.pids() {
+        // Never 0 or 1 (`kill(-1)` would signal every process); a child's pid is neither.
+        if let Some(pid) = i32::try_from(pid).ok().filter(|&pid| pid > 1).and_then(rustix::process::Pid::from_raw) {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
+    let _ = handle.kill();
+}
+
 /// Each client in its own process group: a Ctrl-C at the terminal reaches copili only, which
 /// then stops the containers itself, with the grace period.
 pub(crate) fn own_process_group(expression: duct::Expression) -> duct::Expression {
@@ -226,4 +277,92 @@ pub(crate) fn tail(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(STDERR_TAIL_LINES)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli_engine::{args, EngineKind};
+
+    /// Whether any process of group `pgid` is left (zombies included, until their parent
+    /// reaps them).
+    fn group_alive(pgid: i32) -> bool {
+        rustix::process::Pid::from_raw(pgid).is_some_and(|pid| rustix::process::test_kill_process_group(pid).is_ok())
+    }
+
+    fn wait_until_gone(pgid: i32) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while group_alive(pgid) {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
+    /// A client that never answers (a shell waiting on a `sleep` of its own, which holds its
+    /// output too) is killed at the bound, with its whole group, and the call says so.
+    #[test]
+    fn a_client_that_does_not_answer_is_killed_with_its_group_at_the_bound() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let pid_file = dir.path().join("pid");
+        let script = format!("echo $$ > '{}'; sleep 3600 & sleep 3600", pid_file.display());
+        let engine = CliEngine::new("/bin/sh", EngineKind::Podman).timeout(Duration::from_millis(400));
+        let started = Instant::now();
+        let error = engine.run(&args(["-c", &script])).expect_err("the client never answers");
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(400), "returned before the bound: {took:?}");
+        assert!(took < Duration::from_millis(400) + REAP_GRACE, "took {took:?}");
+        assert!(
+            matches!(&error, EngineError::TimedOut { command, after }
+                if command.starts_with("/bin/sh -c echo") && *after == Duration::from_millis(400)),
+            "{error:?}"
+        );
+        let pgid: i32 =
+            std::fs::read_to_string(&pid_file).expect("the script wrote its pid").trim().parse().expect("a pid");
+        assert!(wait_until_gone(pgid), "a process of the client's group {pgid} survived");
+    }
+
+    /// A client that exits but leaves a process of its group holding its output is bounded
+    /// too: the call neither waits for that process nor leaves it running.
+    #[test]
+    fn a_helper_holding_the_output_is_killed_at_the_bound() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let pid_file = dir.path().join("pid");
+        let script = format!("echo $$ > '{}'; sleep 3600 & exit 0", pid_file.display());
+        let engine = CliEngine::new("/bin/sh", EngineKind::Docker).timeout(Duration::from_millis(300));
+        let started = Instant::now();
+        let error = engine.run(&args(["-c", &script])).expect_err("the output never ends");
+        assert!(error.is_timed_out(), "{error:?}");
+        assert!(started.elapsed() < Duration::from_millis(300) + REAP_GRACE, "took {:?}", started.elapsed());
+        let pgid: i32 =
+            std::fs::read_to_string(&pid_file).expect("the script wrote its pid").trim().parse().expect("a pid");
+        assert!(wait_until_gone(pgid), "the helper in group {pgid} survived");
+    }
+
+    /// Within the bound, the output and the status are the client's, as without one; and a
+    /// call without a bound waits as long as it takes.
+    #[test]
+    fn a_client_that_answers_in_time_is_not_touched() {
+        let engine = CliEngine::new("/bin/sh", EngineKind::Docker).timeout(Duration::from_secs(10));
+        assert_eq!(engine.run(&args(["-c", "echo hello"])).expect("answers"), "hello\n");
+        let error = engine.run(&args(["-c", "echo oops >&2; exit 4"])).expect_err("fails");
+        assert!(matches!(&error, EngineError::Failed { code: Some(4), stderr, .. } if stderr == "oops"), "{error:?}");
+        let engine = engine.timeout(Duration::from_millis(100));
+        let out = engine.run_bounded(&args(["-c", "sleep 0.3; echo late"]), &[], None).expect("unbounded");
+        assert_eq!(out, "late\n");
+        let out = engine.run_bounded(&args(["-c", "sleep 0.3; echo later"]), &[], Some(Duration::from_secs(5)));
+        assert_eq!(out.expect("within its own bound"), "later\n");
+    }
+
+    /// `stop` is bounded by its grace period plus the timeout, the grace period in the whole
+    /// seconds the client is given.
+    #[test]
+    fn a_stop_has_its_grace_period_on_top_of_the_bound() {
+        let engine = CliEngine::new("docker", EngineKind::Docker).timeout(Duration::from_secs(30));
+        assert_eq!(engine.stop_bound(Duration::from_millis(1500)), Duration::from_secs(32));
+        assert_eq!(engine.stop_bound(Duration::ZERO), Duration::from_secs(30));
+        assert_eq!(engine.timeout(Duration::MAX).stop_bound(Duration::from_secs(10)), Duration::MAX);
+    }
 }

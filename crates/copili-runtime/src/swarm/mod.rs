@@ -226,7 +226,7 @@ impl Engine for SwarmEngine {
             let seconds = whole_seconds(grace);
             let mut argv = args(["stop", "--time", &seconds.to_string()]);
             argv.extend(running);
-            let _ = self.docker.run(&argv);
+            let _ = self.docker.run_bounded(&argv, &[], Some(self.docker.stop_bound(grace)));
         }
         // `--no-resolve-image`: an update would otherwise ask the registry for the image's
         // digest again, which an air-gapped host cannot.
