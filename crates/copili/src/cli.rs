@@ -108,6 +108,9 @@ pub enum Command {
         /// The pull policy of every container, as for `run`.
         #[arg(long, value_name = "POLICY", value_parser = parse_pull_policy)]
         pull: Option<copili::model::PullPolicy>,
+        /// The bound of the engine's answer, as for `run`.
+        #[command(flatten)]
+        timeout: EngineTimeout,
     },
     /// Draw the dependency graph (edges point from a dependency to its dependent).
     #[command(after_help = GRAPH_EXAMPLES)]
@@ -181,6 +184,9 @@ pub enum Command {
         /// `swarm` (Docker Swarm mode through the docker client), or the path of a client binary.
         #[arg(long, env = "COPILI_ENGINE", default_value = "auto", value_name = "ENGINE")]
         engine: String,
+        /// The bound of the engine's answer, as for `run`.
+        #[command(flatten)]
+        timeout: EngineTimeout,
     },
     /// Write the pipeline for another scheduler: Argo Workflows.
     Export {
@@ -252,6 +258,9 @@ pub struct RunArgs {
     /// `swarm` (Docker Swarm mode through the docker client), or the path of a client binary.
     #[arg(long, env = "COPILI_ENGINE", default_value = "auto", value_name = "ENGINE")]
     pub engine: String,
+    /// The bound of the engine's answer.
+    #[command(flatten)]
+    pub timeout: EngineTimeout,
     /// How many containers run at once (sidecars take no slot); default: 16 per CPU.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
@@ -284,6 +293,32 @@ pub struct RunArgs {
     /// Run `run_once` containers even when they succeeded before.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `--engine-timeout`, of every command that asks the engine.
+#[derive(Debug, Args)]
+pub struct EngineTimeout {
+    /// How long an engine call that should return quickly may take (the availability check,
+    /// inspect, create, start, rm, network and image queries) before its client is killed and
+    /// the call fails; `stop` gets its grace period on top. Not for calls that last as long
+    /// as a container or a pull (run, logs, wait, pull, build).
+    #[arg(
+        long = "engine-timeout",
+        env = "COPILI_ENGINE_TIMEOUT",
+        default_value = "60s",
+        value_name = "DURATION",
+        value_parser = parse_engine_timeout
+    )]
+    pub engine_timeout: std::time::Duration,
+}
+
+/// `--engine-timeout`'s value: a duration (`30s`, `2m`), more than zero.
+pub fn parse_engine_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration.is_zero() => Err("must be more than 0 (e.g. `30s`, `2m`)".into()),
+        Ok(duration) => Ok(duration),
+        Err(e) => Err(format!("{e} (expected a duration such as `30s` or `2m`)")),
+    }
 }
 
 /// The options of `copili run` that `copili service` has no use for.

@@ -183,17 +183,13 @@ impl CliError {
             CliError::Usage(message) | CliError::Resume(message) => own!(out, "error: {message}"),
             CliError::Stdin(source) => own!(out, "error: cannot read the pipeline from standard input: {source}"),
             CliError::EngineMissing { engine, source } => {
-                own!(out, "error: container engine `{engine}` unavailable: {source}");
+                own!(out, "error: container engine `{engine}` unavailable: {}", engine_said(source));
             }
             CliError::EngineSilent { engine, source } => {
-                own!(out, "error: container engine `{engine}` does not answer: {}", one_line(&source.to_string()));
+                own!(out, "error: container engine `{engine}` does not answer: {}", engine_said(source));
             }
             CliError::NetworksUnlisted { engine, source } => {
-                own!(
-                    out,
-                    "error: container engine `{engine}` could not list networks: {}",
-                    one_line(&source.to_string())
-                );
+                own!(out, "error: container engine `{engine}` could not list networks: {}", engine_said(source));
             }
             CliError::NetworksMissing { engine, missing } => {
                 let client = if engine.contains("podman") { "podman" } else { "docker" };
@@ -215,7 +211,7 @@ impl CliError {
             }
             CliError::Signals(source) => own!(out, "error: {}", chain(source)),
             CliError::Service(source) => own!(out, "error: {}", chain(source)),
-            CliError::Engine(source) => own!(out, "error: {}", one_line(&source.to_string())),
+            CliError::Engine(source) => own!(out, "error: {}", engine_said(source)),
             CliError::Write { path, source } => own!(out, "error: cannot write {}: {source}", path.display()),
             CliError::CreateDir { path, source } => own!(out, "error: cannot create {}: {source}", path.display()),
             CliError::NotStarted { cause, report_errors } => {
@@ -317,6 +313,15 @@ pub(crate) fn plural(n: usize, word: &str) -> String {
         format!("1 {word}")
     } else {
         format!("{n} {word}s")
+    }
+}
+
+/// An engine error on one line: a call killed at its bound in the reporters' words, any other
+/// as the error says it.
+fn engine_said(source: &EngineError) -> String {
+    match source {
+        EngineError::TimedOut { command, after } => copili::report::words::timed_out(command, *after),
+        other => one_line(&other.to_string()),
     }
 }
 

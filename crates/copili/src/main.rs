@@ -85,10 +85,10 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             release_at_exit((pipeline, plan));
             Ok(exit_code::SUCCESS)
         }
-        Command::Plan { input, format, service_only, engine, pull } => {
+        Command::Plan { input, format, service_only, engine, pull, timeout } => {
             let (pipeline, plan, _) = load_and_plan(&input, service_only)?;
             run_command::refused_by_backend(&engine, &pipeline, &plan, &input.file)?;
-            let images = plan_images(&pipeline, &plan, &engine, pull);
+            let images = plan_images(&pipeline, &plan, &engine, pull, timeout.engine_timeout);
             let swarm = (engine == "swarm").then(|| swarm_commands(&pipeline, &plan));
             match format {
                 PlanFormat::Text => {
@@ -131,7 +131,9 @@ fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Status { file, name, state_dir, runs, format, schedule } => {
             service_command::status(&file, name.as_deref(), state_dir.as_deref(), runs, format, &schedule)
         }
-        Command::Clean { file, name, engine } => run_command::clean(file.as_deref(), name.as_deref(), &engine),
+        Command::Clean { file, name, engine, timeout } => {
+            run_command::clean(file.as_deref(), name.as_deref(), &engine, timeout.engine_timeout)
+        }
         Command::Export { target } => export_command::export(&target),
         Command::Schema => {
             let mut json = serde_json::to_string_pretty(&copili::model::schema::json_schema())
@@ -190,6 +192,7 @@ fn plan_images(
     plan: &Plan,
     engine: &str,
     pull: Option<copili::model::PullPolicy>,
+    timeout: std::time::Duration,
 ) -> render::plan::ImagePlans {
     use copili::runtime::Engine as _;
     // Not asked, nothing to say: a plan of a large pipeline stays as quick as without images.
@@ -199,9 +202,9 @@ fn plan_images(
     let local = {
         // Swarm's images are the manager's docker's.
         let engine = if engine == "swarm" { "docker" } else { engine };
-        Some(match copili::runtime::CliEngine::select(engine) {
+        Some(match copili::runtime::CliEngine::select_with_timeout(engine, timeout) {
             Ok(engine) => engine.local_images().map_err(|e| {
-                let text = e.to_string();
+                let text = copili::report::words::engine_failure(&e);
                 let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
                 format!("{} does not answer: {line}", engine.name())
             }),

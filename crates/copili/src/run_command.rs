@@ -49,7 +49,7 @@ pub(crate) fn open_session(
         CliError::NotStarted { cause: Box::new(cause), report_errors }
     };
 
-    let engine = select_engine(&args.engine, dry_run).map_err(|source| {
+    let engine = select_engine(&args.engine, dry_run, args.timeout.engine_timeout).map_err(|source| {
         not_started(CliError::EngineMissing { engine: args.engine.clone(), source }, "engine unavailable")
     })?;
     // A dry run shows the commands in the order one job at a time would run them.
@@ -75,9 +75,15 @@ pub(crate) fn open_session(
     // No report when the lock is held: the running run may well be writing the same file.
     let lock = if dry_run { None } else { Some(PipelineLock::acquire(&PipelineLock::default_dir(), &identity)?) };
     // Holding the lock, whatever carries this pipeline's labels is a crashed run's leftover.
+    // An engine that does not answer here would not answer the run's calls either.
     if !dry_run {
-        if let Err(e) = runner::clean(&*engine, Some(&identity)) {
-            errln!("warning: could not remove leftovers of an earlier run: {}", one_line(&e.to_string()));
+        match runner::clean(&*engine, Some(&identity)) {
+            Ok(_) => {}
+            Err(source @ EngineError::TimedOut { .. }) => {
+                let cause = CliError::EngineSilent { engine: engine.name().to_string(), source };
+                return Err(not_started(cause, "engine unavailable"));
+            }
+            Err(e) => errln!("warning: could not remove leftovers of an earlier run: {}", one_line(&e.to_string())),
         }
     }
     // The state: read by a dry run only when it exists, never written by one.
@@ -150,7 +156,11 @@ pub(crate) fn require_engine(command: &str, engine: &str) -> Result<(), CliError
 /// The engine `--engine` names: `auto`, `docker`, `podman`, `swarm` (Docker Swarm mode through
 /// the docker client) or a client's path. A dry run prints the commands and needs no engine,
 /// not even its client; for it, `none` is `auto`.
-pub(crate) fn select_engine(choice: &str, dry_run: bool) -> Result<Box<dyn Engine>, EngineError> {
+pub(crate) fn select_engine(
+    choice: &str,
+    dry_run: bool,
+    timeout: std::time::Duration,
+) -> Result<Box<dyn Engine>, EngineError> {
     if choice == "none" && !dry_run {
         return Err(EngineError::NotFound { binary: "none".into(), reason: "`none` names no engine".into() });
     }
@@ -160,12 +170,12 @@ pub(crate) fn select_engine(choice: &str, dry_run: bool) -> Result<Box<dyn Engin
         "none" => "auto",
         other => other,
     };
-    let engine = match (CliEngine::select(client), dry_run) {
+    let engine = match (CliEngine::select_with_timeout(client, timeout), dry_run) {
         (Ok(engine), _) => engine,
         (Err(_), true) => {
             let kind = if client.contains("docker") { EngineKind::Docker } else { EngineKind::Podman };
             let name = if client == "auto" { "podman" } else { client };
-            CliEngine::new(name, kind)
+            CliEngine::new(name, kind).timeout(timeout)
         }
         (Err(e), false) => return Err(e),
     };
@@ -196,6 +206,23 @@ pub(crate) fn reporters_for(args: &RunArgs, dry_run: bool, info: &RunInfo, summa
         reporters.push(JsonReport::new(path, info, system_clock()));
     }
     reporters
+}
+
+/// Removes once more what the run could not remove (a removal that failed or did not answer),
+/// and warns of what is still left, with the command that removes it.
+pub(crate) fn report_left_behind(engine: &dyn Engine, identity: &str) {
+    match runner::sweep(engine, identity) {
+        Ok(left) => {
+            for left in &left {
+                errln!("warning: {}", copili::report::words::left_behind(left, engine.name()));
+            }
+        }
+        Err(e) => errln!(
+            "warning: could not check what the run left on {}: {}",
+            engine.name(),
+            copili::report::words::engine_failure(&e)
+        ),
+    }
 }
 
 /// Records a run in the state; a failure to write is a warning (the run itself happened).
@@ -241,6 +268,9 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
         reporters.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
     });
     let ids = ids.take();
+    if !once.dry_run {
+        report_left_behind(&**engine, &config.identity);
+    }
     signals.close();
 
     let received = signal.load(Ordering::SeqCst);
@@ -386,7 +416,12 @@ fn clean_all_idle(engine: &dyn Engine) -> Result<(usize, usize), copili_runtime:
 }
 
 /// `copili clean [FILE]`.
-pub fn clean(file: Option<&std::path::Path>, name: Option<&str>, engine: &str) -> Result<i32, CliError> {
+pub fn clean(
+    file: Option<&std::path::Path>,
+    name: Option<&str>,
+    engine: &str,
+    timeout: std::time::Duration,
+) -> Result<i32, CliError> {
     require_engine("clean", engine)?;
     let identity = match (name, file) {
         (Some(name), _) => Some(name.to_string()),
@@ -400,7 +435,7 @@ pub fn clean(file: Option<&std::path::Path>, name: Option<&str>, engine: &str) -
         }
         (None, None) => None,
     };
-    let engine = select_engine(engine, false)
+    let engine = select_engine(engine, false, timeout)
         .map_err(|source| CliError::EngineMissing { engine: engine.to_string(), source })?;
     engine.ping().map_err(|source| CliError::EngineSilent { engine: engine.name().to_string(), source })?;
     // Never a live run's containers: cleaning a pipeline takes its lock.

@@ -136,7 +136,13 @@ impl CliEngine {
     /// else docker), `docker`, `podman`, or the path of a client binary (its kind read from
     /// its name, else from its `--version`).
     pub fn select(choice: &str) -> Result<CliEngine, EngineError> {
-        match choice {
+        CliEngine::select_with_timeout(choice, DEFAULT_ENGINE_TIMEOUT)
+    }
+
+    /// [`CliEngine::select`], the engine's calls bounded by `timeout` (see
+    /// [`CliEngine::timeout`]), the `--version` asked of a client of unknown kind included.
+    pub fn select_with_timeout(choice: &str, timeout: Duration) -> Result<CliEngine, EngineError> {
+        let engine = match choice {
             "" | "auto" => CliEngine::find(EngineKind::Podman)
                 .or_else(|_| CliEngine::find(EngineKind::Docker))
                 .map_err(|_| EngineError::NoClientOnPath),
@@ -153,7 +159,7 @@ impl CliEngine {
                 } else if name.contains("docker") {
                     EngineKind::Docker
                 } else {
-                    let probe = CliEngine::new(&binary, EngineKind::Docker);
+                    let probe = CliEngine::new(&binary, EngineKind::Docker).timeout(timeout);
                     let version = probe.run(&args(["--version"]))?;
                     if version.to_lowercase().contains("podman") {
                         EngineKind::Podman
@@ -163,7 +169,8 @@ impl CliEngine {
                 };
                 Ok(CliEngine::new(binary, kind))
             }
-        }
+        };
+        engine.map(|engine| engine.timeout(timeout))
     }
 
     /// The kind of client.

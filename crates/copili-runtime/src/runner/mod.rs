@@ -18,6 +18,7 @@ mod naming;
 mod outcome;
 mod preflight;
 mod request;
+mod sweep;
 
 use crate::engine::{Engine, EngineError};
 
@@ -31,6 +32,7 @@ pub use naming::{copili_labels, engine_name, CONTAINER_LABEL, PIPELINE_LABEL, RO
 pub use outcome::{Outcome, Status};
 pub use preflight::{missing_networks, MissingNetwork};
 pub use request::planned_requests;
+pub use sweep::{sweep, LeftBehind, LeftKind};
 
 /// Removes every container and network copili left of a pipeline (by its identity), or of
 /// all pipelines (`None`), found by copili's labels. Returns how many of each were removed.

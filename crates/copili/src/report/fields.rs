@@ -134,7 +134,9 @@ impl ReasonFields {
                 self.engine_command = Some(command.clone());
                 self.engine_exit_code = *code;
             }
-            EngineError::UnexpectedOutput { command, .. } => self.engine_command = Some(command.clone()),
+            EngineError::UnexpectedOutput { command, .. } | EngineError::TimedOut { command, .. } => {
+                self.engine_command = Some(command.clone())
+            }
             EngineError::NotFound { binary, .. } => self.engine_command = Some(binary.clone()),
             EngineError::NoClientOnPath => {}
         }

@@ -7,6 +7,7 @@ use copili_runtime::images::{Planned, Unknown};
 use copili_runtime::reason::{
     Cancelling, DependencyEnd, GitFailure, GitStep, GivenCredential, ImageFailure, PullFailure, Reason, RegistryFailure,
 };
+use copili_runtime::runner::{LeftBehind, LeftKind};
 use copili_runtime::EngineError;
 
 /// Why a container failed, was cancelled or skipped.
@@ -50,6 +51,7 @@ fn fail_fast(failed: &str) -> String {
 /// the error, for whoever needs it).
 fn engine_error(error: &EngineError) -> String {
     match error {
+        EngineError::TimedOut { command, after } => timed_out(command, *after),
         EngineError::Failed { code, .. } => match (error.telling_line(), code) {
             (Some(line), _) => format!("engine error: {line}"),
             (None, Some(code)) => format!("engine error (exit code {code})"),
@@ -62,6 +64,7 @@ fn engine_error(error: &EngineError) -> String {
 /// An engine error's telling line, inside a sentence about an image.
 fn short(error: &EngineError) -> String {
     match error {
+        EngineError::TimedOut { command, after } => timed_out(command, *after),
         EngineError::Failed { code, .. } => match (error.telling_line(), code) {
             (Some(line), _) => line.to_string(),
             (None, Some(code)) => format!("exit code {code}"),
@@ -69,6 +72,54 @@ fn short(error: &EngineError) -> String {
         },
         other => other.to_string(),
     }
+}
+
+/// An engine error on one line, for messages about what it stopped: the client's telling line,
+/// or the call that did not answer.
+pub fn engine_failure(error: &EngineError) -> String {
+    match error {
+        EngineError::Failed { .. } | EngineError::TimedOut { .. } => short(error),
+        other => other.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// An engine call killed at its bound: `` `podman inspect …` did not answer within 30s
+/// (killed)``. A long command is cut after its first words (the client, the subcommand and
+/// what it names come first).
+pub fn timed_out(command: &str, after: std::time::Duration) -> String {
+    format!("`{}` did not answer within {} (killed)", short_command(command), humantime::format_duration(after))
+}
+
+/// At most [`COMMAND_WIDTH`] characters of a command, on one line, cut at a word with ` …`.
+fn short_command(command: &str) -> String {
+    let mut shown = String::new();
+    for (i, word) in command.split_whitespace().enumerate() {
+        if i >= 2 && shown.chars().count() + 1 + word.chars().count() > COMMAND_WIDTH {
+            shown.push_str(" …");
+            return shown;
+        }
+        if i > 0 {
+            shown.push(' ');
+        }
+        shown.push_str(word);
+    }
+    shown
+}
+
+/// How much of a command [`timed_out`] shows.
+const COMMAND_WIDTH: usize = 100;
+
+/// Something a run could not remove, with why and the command that removes it.
+pub fn left_behind(left: &LeftBehind, engine: &str) -> String {
+    let name = &left.name;
+    // The client the user runs: swarm's services and networks are docker's.
+    let (what, remove) = match (left.kind, engine) {
+        (LeftKind::Container, "swarm") => ("service", format!("docker service rm {name}")),
+        (LeftKind::Network, "swarm") => ("network", format!("docker network rm {name}")),
+        (LeftKind::Container, client) => ("container", format!("{client} rm --force {name}")),
+        (LeftKind::Network, client) => ("network", format!("{client} network rm {name}")),
+    };
+    format!("{what} `{name}` was left behind on {engine} ({}): remove it with `{remove}`", engine_failure(&left.error))
 }
 
 /// Why an image cannot be had.
@@ -212,6 +263,41 @@ mod tests {
         for (given, expected) in cases {
             assert_eq!(reason(&given), expected, "{given:?}");
         }
+    }
+
+    /// A call killed at its bound is one line naming the command and the bound, wherever it
+    /// is said: a container's reason, an image's, what a run left behind.
+    #[test]
+    fn an_engine_call_that_did_not_answer_is_one_line_naming_the_command_and_the_time() {
+        let inspect = EngineError::TimedOut {
+            command: "podman inspect --format {{.State.Status}} {{.State.ExitCode}} p-a".into(),
+            after: Duration::from_secs(30),
+        };
+        let create = EngineError::TimedOut {
+            command: format!(
+                "/opt/engines/podman create --name p-load --sig-proxy=false --pull=never --hostname load --label {} localhost/x:latest sh -c 'echo\nhi'",
+                "io.copili.pipeline=p --label io.copili.role=main --label io.copili.run-id=20261202T021000-1234"
+            ),
+            after: Duration::from_millis(1500),
+        };
+        let left = |kind, name: &str, error: &EngineError| LeftBehind { kind, name: name.into(), error: error.clone() };
+        let rm =
+            EngineError::TimedOut { command: "docker rm --force --volumes p-a".into(), after: Duration::from_secs(2) };
+        let failed = EngineError::Failed {
+            command: "podman network rm p-a-net".into(),
+            code: Some(2),
+            stderr: "Error: network p-a-net has associated containers".into(),
+        };
+        let lines = [
+            reason(&Reason::Engine(inspect.clone())),
+            reason(&Reason::Engine(create)),
+            image_failure(&ImageFailure::PresenceUnknown { image: "localhost/x:latest".into(), error: inspect }),
+            left_behind(&left(LeftKind::Container, "p-a", &rm), "docker"),
+            left_behind(&left(LeftKind::Network, "p-a-net", &failed), "podman"),
+            left_behind(&left(LeftKind::Container, "p-a", &rm), "swarm"),
+        ];
+        assert!(lines.iter().all(|line| !line.contains('\n')), "{lines:#?}");
+        insta::assert_snapshot!("engine_timed_out", lines.join("\n"));
     }
 
     #[test]
