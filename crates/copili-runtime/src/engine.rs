@@ -307,6 +307,13 @@ pub trait Engine: Send + Sync {
         false
     }
 
+    /// The calls killed at their bound ([`EngineError::TimedOut`]) since this was last asked,
+    /// oldest first: also those whose error the runner could only ignore (a removal while
+    /// cleaning up, a stop), so that the caller can say every one.
+    fn killed_calls(&self) -> Vec<EngineError> {
+        Vec::new()
+    }
+
     /// The identities of every pipeline with containers (or services) or networks on the
     /// engine, from copili's `io.copili.pipeline` label (`copili clean` of all pipelines).
     fn pipeline_identities(&self) -> Result<Vec<String>, EngineError> {

@@ -209,19 +209,41 @@ pub(crate) fn reporters_for(args: &RunArgs, dry_run: bool, info: &RunInfo, summa
 }
 
 /// Removes once more what the run could not remove (a removal that failed or did not answer),
-/// and warns of what is still left, with the command that removes it.
-pub(crate) fn report_left_behind(engine: &dyn Engine, identity: &str) {
+/// and warns of what is still left, with the command that removes it; then of every engine
+/// call killed at its bound that nothing has said yet (not a container's reason, not a
+/// leftover's): those of a cleanup or a stop, whose errors the runner can only ignore.
+pub(crate) fn report_left_behind(engine: &dyn Engine, identity: &str, outcomes: &[runner::Outcome]) {
+    let mut said: Vec<EngineError> = outcomes.iter().filter_map(|o| reason_error(o.reason.as_ref()?)).collect();
     match runner::sweep(engine, identity) {
         Ok(left) => {
-            for left in &left {
-                errln!("warning: {}", copili::report::words::left_behind(left, engine.name()));
+            for left in left {
+                errln!("warning: {}", copili::report::words::left_behind(&left, engine.name()));
+                said.push(left.error);
             }
         }
-        Err(e) => errln!(
-            "warning: could not check what the run left on {}: {}",
-            engine.name(),
-            copili::report::words::engine_failure(&e)
-        ),
+        Err(e) => {
+            errln!(
+                "warning: could not check what the run left on {}: {}",
+                engine.name(),
+                copili::report::words::engine_failure(&e)
+            );
+            said.push(e);
+        }
+    }
+    for killed in engine.killed_calls() {
+        if !said.contains(&killed) {
+            errln!("warning: {}", copili::report::words::engine_failure(&killed));
+            said.push(killed);
+        }
+    }
+}
+
+/// The engine error a container's reason says, if any.
+fn reason_error(reason: &runner::Reason) -> Option<EngineError> {
+    match reason {
+        runner::Reason::Engine(error) => Some(error.clone()),
+        runner::Reason::Image(failure) => failure.engine_error().cloned(),
+        _ => None,
     }
 }
 
@@ -269,7 +291,7 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
     });
     let ids = ids.take();
     if !once.dry_run {
-        report_left_behind(&**engine, &config.identity);
+        report_left_behind(&**engine, &config.identity, &outcomes);
     }
     signals.close();
 

@@ -120,7 +120,7 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
         force: args.force,
     };
     let result = supervisor.run(&SystemClock, &cancel, &Printer { args });
-    crate::run_command::report_left_behind(&**engine, &config.identity);
+    crate::run_command::report_left_behind(&**engine, &config.identity, &[]);
     signals.close();
     result.map_err(CliError::Service)?;
     Ok(exit_code::SUCCESS)

@@ -318,6 +318,10 @@ impl Engine for CliEngine {
         self.dry_run.is_some()
     }
 
+    fn killed_calls(&self) -> Vec<EngineError> {
+        std::mem::take(&mut *self.killed.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
     fn pipeline_identities(&self) -> Result<Vec<String>, EngineError> {
         let any = vec![(crate::runner::PIPELINE_LABEL.to_string(), String::new())];
         let mut identities = self.container_labels(&any, crate::runner::PIPELINE_LABEL)?;

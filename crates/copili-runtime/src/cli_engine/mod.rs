@@ -40,6 +40,8 @@ pub struct CliEngine {
     dry_run: Option<DryRunSink>,
     /// How long a call that should return quickly may take ([`CliEngine::timeout`]).
     timeout: Duration,
+    /// The calls killed at their bound, until [`Engine::killed_calls`](crate::Engine::killed_calls) takes them.
+    killed: std::sync::Arc<std::sync::Mutex<Vec<EngineError>>>,
 }
 
 /// Where a dry run's commands go, one shell-quoted line each.
@@ -86,7 +88,7 @@ impl CliEngine {
     pub fn new(binary: impl Into<PathBuf>, kind: EngineKind) -> CliEngine {
         let binary = binary.into();
         let display = binary.display().to_string();
-        CliEngine { binary, display, kind, dry_run: None, timeout: DEFAULT_ENGINE_TIMEOUT }
+        CliEngine { binary, display, kind, dry_run: None, timeout: DEFAULT_ENGINE_TIMEOUT, killed: Default::default() }
     }
 
     /// This engine with every call that should return quickly bounded by `timeout` instead of
@@ -99,6 +101,12 @@ impl CliEngine {
     /// their own way.
     pub fn timeout(mut self, timeout: Duration) -> CliEngine {
         self.timeout = timeout;
+        self
+    }
+
+    /// This engine, named `name` in messages.
+    fn named(mut self, name: &str) -> CliEngine {
+        self.display = name.to_string();
         self
     }
 
@@ -129,7 +137,7 @@ impl CliEngine {
         };
         let path = which::which(name)
             .map_err(|e| EngineError::NotFound { binary: name.into(), reason: format!("not found on PATH ({e})") })?;
-        Ok(CliEngine { binary: path, display: name.into(), kind, dry_run: None, timeout: DEFAULT_ENGINE_TIMEOUT })
+        Ok(CliEngine::new(path, kind).named(name))
     }
 
     /// The engine named by `--engine` / `COPILI_ENGINE`: `auto` (podman when `PATH` has it,

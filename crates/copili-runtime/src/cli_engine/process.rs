@@ -73,7 +73,9 @@ impl CliEngine {
         }
         kill_group(&handle);
         let _ = handle.wait_timeout(REAP_GRACE);
-        Err(EngineError::TimedOut { command: self.render(args), after: limit.unwrap_or_default() })
+        let error = EngineError::TimedOut { command: self.render(args), after: limit.unwrap_or_default() };
+        self.killed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(error.clone());
+        Err(error)
     }
 
     /// The standard output of a client that exited 0; otherwise its failure.
@@ -319,6 +321,9 @@ mod tests {
                 if command.starts_with("/bin/sh -c echo") && *after == Duration::from_millis(400)),
             "{error:?}"
         );
+        // Noted for whoever could only ignore the error, once.
+        assert_eq!(crate::engine::Engine::killed_calls(&engine), vec![error]);
+        assert_eq!(crate::engine::Engine::killed_calls(&engine), Vec::new());
         let pgid: i32 =
             std::fs::read_to_string(&pid_file).expect("the script wrote its pid").trim().parse().expect("a pid");
         assert!(wait_until_gone(pgid), "a process of the client's group {pgid} survived");

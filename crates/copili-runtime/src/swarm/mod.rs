@@ -368,6 +368,10 @@ impl Engine for SwarmEngine {
         self.docker.is_dry_run()
     }
 
+    fn killed_calls(&self) -> Vec<EngineError> {
+        self.docker.killed_calls()
+    }
+
     fn pipeline_identities(&self) -> Result<Vec<String>, EngineError> {
         let any = vec![(crate::runner::PIPELINE_LABEL.to_string(), String::new())];
         let mut identities = self.service_labels(&any, crate::runner::PIPELINE_LABEL)?;
