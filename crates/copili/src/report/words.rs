@@ -85,7 +85,7 @@ pub fn engine_failure(error: &EngineError) -> String {
 
 /// An engine call killed at its bound: `` `podman inspect …` did not answer within 30s
 /// (killed)``. A long command is cut after its first words (the client, the subcommand and
-/// what it names come first).
+/// what it names come first; the first three words are always shown).
 pub fn timed_out(command: &str, after: std::time::Duration) -> String {
     format!("`{}` did not answer within {} (killed)", short_command(command), humantime::format_duration(after))
 }
@@ -94,7 +94,7 @@ pub fn timed_out(command: &str, after: std::time::Duration) -> String {
 fn short_command(command: &str) -> String {
     let mut shown = String::new();
     for (i, word) in command.split_whitespace().enumerate() {
-        if i >= 2 && shown.chars().count() + 1 + word.chars().count() > COMMAND_WIDTH {
+        if i >= 3 && shown.chars().count() + 1 + word.chars().count() > COMMAND_WIDTH {
             shown.push_str(" …");
             return shown;
         }
@@ -288,8 +288,13 @@ mod tests {
             code: Some(2),
             stderr: "Error: network p-a-net has associated containers".into(),
         };
+        let start = EngineError::TimedOut {
+            command: format!("/tmp/copili-e2e-iMkdbr/bin/podman start {}", "df71d03eb080".repeat(5)),
+            after: Duration::from_secs(90),
+        };
         let lines = [
             reason(&Reason::Engine(inspect.clone())),
+            reason(&Reason::Engine(start)),
             reason(&Reason::Engine(create)),
             image_failure(&ImageFailure::PresenceUnknown { image: "localhost/x:latest".into(), error: inspect }),
             left_behind(&left(LeftKind::Container, "p-a", &rm), "docker"),
