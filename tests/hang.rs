@@ -454,3 +454,38 @@ fn docker_daemon_that_does_not_answer() {
     assert!(alive.is_empty(), "clients outlived copili: {alive:#?}");
     scene.assert_no_leftovers();
 }
+
+/// `--engine-timeout` (and `COPILI_ENGINE_TIMEOUT`) takes a duration more than zero: anything
+/// else is a usage error naming the option, before any engine is asked.
+#[test]
+fn engine_timeout_is_a_duration_more_than_zero() {
+    let file = copili_e2e::repo_root().join("examples/quickstart.yaml");
+    for (value, says) in [("0s", "must be more than 0"), ("soon", "expected a duration")] {
+        let output = run(copili_e2e::copili().arg("run").arg(&file).args([
+            "--engine",
+            "/no/such/client",
+            "--engine-timeout",
+            value,
+        ]));
+        assert_eq!(output.code(), Some(2), "{}", output.describe());
+        assert!(
+            output.stderr().contains("--engine-timeout") && output.stderr().contains(says),
+            "{}",
+            output.describe()
+        );
+        let output = run(copili_e2e::copili()
+            .arg("run")
+            .arg(&file)
+            .args(["--engine", "/no/such/client"])
+            .env("COPILI_ENGINE_TIMEOUT", value));
+        assert_eq!(output.code(), Some(2), "COPILI_ENGINE_TIMEOUT={value}: {}", output.describe());
+    }
+    // A valid one is taken: the run gets as far as the engine (there is none).
+    let output = run(copili_e2e::copili().arg("run").arg(&file).args([
+        "--engine",
+        "/no/such/client",
+        "--engine-timeout",
+        "1m 30s",
+    ]));
+    assert_eq!(output.code(), Some(3), "{}", output.describe());
+}

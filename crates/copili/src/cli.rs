@@ -298,10 +298,9 @@ pub struct RunArgs {
 /// `--engine-timeout`, of every command that asks the engine.
 #[derive(Debug, Args)]
 pub struct EngineTimeout {
-    /// How long an engine call that should return quickly may take (the availability check,
-    /// inspect, create, start, rm, network and image queries) before its client is killed and
-    /// the call fails; `stop` gets its grace period on top. Not for calls that last as long
-    /// as a container or a pull (run, logs, wait, pull, build).
+    /// How long an engine call that should return quickly (version, inspect, create, start, rm,
+    /// network and image queries; `stop` after its grace period) may take before its client is
+    /// killed and the call fails. Not run, logs, wait, pull or build.
     #[arg(
         long = "engine-timeout",
         env = "COPILI_ENGINE_TIMEOUT",

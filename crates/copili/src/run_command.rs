@@ -208,11 +208,16 @@ pub(crate) fn reporters_for(args: &RunArgs, dry_run: bool, info: &RunInfo, summa
     reporters
 }
 
-/// Removes once more what the run could not remove (a removal that failed or did not answer),
-/// and warns of what is still left, with the command that removes it; then of every engine
-/// call killed at its bound that nothing has said yet (not a container's reason, not a
-/// leftover's): those of a cleanup or a stop, whose errors the runner can only ignore.
+/// After a run in which the engine did not answer a call in time: removes once more what the
+/// run could not remove (a removal that did not answer), and warns of what is still left, with
+/// the command that removes it; then of every call killed at its bound that nothing has said
+/// yet (not a container's reason, not a leftover's): those of a cleanup or a stop, whose errors
+/// the runner can only ignore. A run whose calls all answered costs no further call.
 pub(crate) fn report_left_behind(engine: &dyn Engine, identity: &str, outcomes: &[runner::Outcome]) {
+    let mut killed = engine.killed_calls();
+    if killed.is_empty() {
+        return;
+    }
     let mut said: Vec<EngineError> = outcomes.iter().filter_map(|o| reason_error(o.reason.as_ref()?)).collect();
     match runner::sweep(engine, identity) {
         Ok(left) => {
@@ -230,7 +235,8 @@ pub(crate) fn report_left_behind(engine: &dyn Engine, identity: &str, outcomes: 
             said.push(e);
         }
     }
-    for killed in engine.killed_calls() {
+    killed.extend(engine.killed_calls());
+    for killed in killed {
         if !said.contains(&killed) {
             errln!("warning: {}", copili::report::words::engine_failure(&killed));
             said.push(killed);

@@ -90,20 +90,30 @@ pub fn timed_out(command: &str, after: std::time::Duration) -> String {
     format!("`{}` did not answer within {} (killed)", short_command(command), humantime::format_duration(after))
 }
 
-/// At most [`COMMAND_WIDTH`] characters of a command, on one line, cut at a word with ` …`.
+/// About [`COMMAND_WIDTH`] characters of a command, on one line: cut at a word with ` … `,
+/// keeping its first three words (the client, the subcommand) and its last (what it names:
+/// the container of an `rm`, the network of a `network rm`).
 fn short_command(command: &str) -> String {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    if words.join(" ").chars().count() <= COMMAND_WIDTH {
+        return words.join(" ");
+    }
+    let (last, rest) = match words.split_last() {
+        Some((last, rest)) => (*last, rest),
+        None => return String::new(),
+    };
     let mut shown = String::new();
-    for (i, word) in command.split_whitespace().enumerate() {
-        if i >= 3 && shown.chars().count() + 1 + word.chars().count() > COMMAND_WIDTH {
-            shown.push_str(" …");
-            return shown;
+    let budget = COMMAND_WIDTH.saturating_sub(last.chars().count() + 3);
+    for (i, word) in rest.iter().enumerate() {
+        if i >= 3 && shown.chars().count() + 1 + word.chars().count() > budget {
+            break;
         }
         if i > 0 {
             shown.push(' ');
         }
         shown.push_str(word);
     }
-    shown
+    format!("{shown} … {last}")
 }
 
 /// How much of a command [`timed_out`] shows.
@@ -292,9 +302,16 @@ mod tests {
             command: format!("/tmp/copili-e2e-iMkdbr/bin/podman start {}", "df71d03eb080".repeat(5)),
             after: Duration::from_secs(90),
         };
+        let long_rm = EngineError::TimedOut {
+            command:
+                "/tmp/copili-e2e-kkdkTx/bin/podman rm --force --ignore --time 0 --volumes e2e-hang-rm1-podman-3420-main"
+                    .into(),
+            after: Duration::from_secs(5),
+        };
         let lines = [
             reason(&Reason::Engine(inspect.clone())),
             reason(&Reason::Engine(start)),
+            engine_failure(&long_rm),
             reason(&Reason::Engine(create)),
             image_failure(&ImageFailure::PresenceUnknown { image: "localhost/x:latest".into(), error: inspect }),
             left_behind(&left(LeftKind::Container, "p-a", &rm), "docker"),
