@@ -489,3 +489,62 @@ fn engine_timeout_is_a_duration_more_than_zero() {
     ]));
     assert_eq!(output.code(), Some(3), "{}", output.describe());
 }
+
+/// A real podman that never answers: its storage lock held (as by a podman that died holding
+/// it). On a private storage of the test's own (`CONTAINERS_STORAGE_CONF`), so that no other
+/// user of the host's podman waits meanwhile. The first call that opens the storage (the
+/// availability check, or the listing of an earlier run's leftovers right after it) is killed
+/// at the bound: exit code 3, one line naming it, nothing started.
+#[test]
+fn podman_whose_storage_lock_is_held() {
+    let scene = Scene::new(Engine::RootfulPodman, "hang_podman_lock");
+    let file = scene.write("hang.yaml", ONE);
+    let storage = scene.path("storage");
+    let conf = scene.write(
+        "storage.conf",
+        &format!("[storage]\ndriver = \"vfs\"\ngraphroot = \"{0}/graph\"\nrunroot = \"{0}/run\"\n", storage.display()),
+    );
+    // The storage is made by a first call, which answers.
+    let podman = |args: &[&str]| {
+        let mut command = scene.engine.client();
+        command.env("CONTAINERS_STORAGE_CONF", &conf).args(args);
+        command
+    };
+    let output = run(&mut podman(&["ps", "--all"]));
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    let lock_file = storage.join("graph/storage.lock");
+    let lock =
+        std::fs::OpenOptions::new().read(true).write(true).open(&lock_file).expect("podman made its storage lock");
+    rustix::fs::fcntl_lock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).expect("lock the storage");
+
+    let mut command = scene.copili();
+    command.arg("run").arg(&file).args(["--name", &scene.identity, "--engine", "podman"]);
+    command.args(["--engine-timeout", DAEMON_BOUND_ARG]).env("CONTAINERS_STORAGE_CONF", &conf);
+    let started = Instant::now();
+    let output = Running::spawn(&mut command).wait(GIVE_UP);
+    let took = started.elapsed();
+    eprintln!("podman storage locked: copili exited {:?} after {took:.1?}", output.code());
+    // Released, podman answers again, at once.
+    drop(lock);
+    assert_eq!(output.code(), Some(3), "{}", output.describe());
+    assert!(took < Duration::from_secs(2 + 5), "copili took {took:?}\n{}", output.describe());
+    // Which call meets the lock first is podman's business (4.3's `version` reads the storage
+    // when it finds one): the availability check or the listing right after it.
+    let line = output.stderr().lines().find(|l| l.contains("did not answer within 2s (killed)")).map(String::from);
+    let prefix = "error: container engine `podman` does not answer: `podman ";
+    assert!(line.is_some_and(|l| l.starts_with(prefix)), "{}", output.describe());
+    let started = Instant::now();
+    let output = run(&mut podman(&["ps", "--all"]));
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    assert!(started.elapsed() < Duration::from_secs(10), "podman took {:?} once the lock was free", started.elapsed());
+    // No client of the run outlived it (its listing names the pipeline).
+    let alive: Vec<String> = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&scene.identity))
+        .collect();
+    assert!(alive.is_empty(), "clients outlived copili: {alive:#?}");
+    scene.assert_no_leftovers();
+}
