@@ -51,6 +51,7 @@ engine_tests!(
         every_rm_hangs,
         first_network_rm_hangs,
         every_network_rm_hangs,
+        plan_images_hang,
     ]
 );
 
@@ -379,6 +380,23 @@ fn every_network_rm_hangs(engine: Engine) {
     assert!(scene.engine.leftovers(&scene.identity).containers.is_empty());
     scene.engine.remove_leftovers(&scene.identity);
     assert_bounded(&scene, &stand_in, "network rm", (output, took), 0);
+}
+
+/// `plan` asks the engine for its images: a listing that does not answer is killed at the
+/// bound, and the plan says it could not tell, naming the call (exit code 0: a plan needs no
+/// engine).
+fn plan_images_hang(engine: Engine) {
+    let _share = docker_share(engine);
+    let scene = Scene::new(engine, "hang_plan");
+    let stand_in = StandIn::new(&scene, "images", Hang::Always);
+    let file = scene.write("hang.yaml", ONE);
+    let mut command = scene.copili();
+    command.arg("plan").arg(&file).arg("--engine").arg(&stand_in.client).args(["--engine-timeout", BOUND_ARG]);
+    let started = Instant::now();
+    let output = Running::spawn(&mut command).wait(GIVE_UP);
+    let took = started.elapsed();
+    assert!(output.stdout().contains("could not tell whether it is present"), "{}", output.describe());
+    assert_bounded(&scene, &stand_in, "images", (output, took), 0);
 }
 
 /// dockerd stopped (SIGSTOP), resumed when dropped: also when the test fails.
