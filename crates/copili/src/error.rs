@@ -378,6 +378,20 @@ mod tests {
         assert_eq!(error.exit_code(), exit_code::ENGINE_UNAVAILABLE);
     }
 
+    /// An engine whose availability check was killed at its bound: one line naming the engine,
+    /// the command and the bound; exit code 3.
+    #[test]
+    fn an_engine_that_does_not_answer_in_time_is_one_line() {
+        let source = EngineError::TimedOut {
+            command: "podman version --format {{.Client.Version}}".into(),
+            after: std::time::Duration::from_secs(60),
+        };
+        let error = CliError::EngineSilent { engine: "podman".into(), source };
+        assert_eq!(error.exit_code(), exit_code::ENGINE_UNAVAILABLE);
+        assert_eq!(error.to_text().lines().count(), 1, "{}", error.to_text());
+        insta::assert_snapshot!("engine_timed_out", error.to_text());
+    }
+
     #[test]
     fn an_internal_error_says_it_is_a_bug() {
         let error = CliError::Internal("copili panicked: an invariant broke".into());
