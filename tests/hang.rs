@@ -32,6 +32,8 @@ const DAEMON_BOUND_ARG: &str = "2s";
 const MARGIN: Duration = Duration::from_secs(15);
 /// Beyond this a test stops waiting and kills copili: it hangs.
 const GIVE_UP: Duration = Duration::from_secs(120);
+/// The same while dockerd is stopped: every docker user of the host waits meanwhile.
+const DAEMON_GIVE_UP: Duration = Duration::from_secs(20);
 
 /// The docker tests of this file: the one that stops dockerd takes it for writing, so that no
 /// other docker test of this file runs while the daemon does not answer.
@@ -440,13 +442,14 @@ fn docker_daemon_that_does_not_answer() {
     let file = scene.write("hang.yaml", ONE);
     let docker = real_client(Engine::Docker);
     let pid = dockerd_pid();
+    // Made (and copili built, if need be) before the daemon stops.
+    let mut command = scene.copili();
+    command.arg("run").arg(&file).args(["--name", &scene.identity, "--engine"]).arg(&docker);
+    command.args(["--engine-timeout", DAEMON_BOUND_ARG]);
     let (output, took) = {
         let _stopped = StoppedDaemon::stop(pid);
-        let mut command = scene.copili();
-        command.arg("run").arg(&file).args(["--name", &scene.identity, "--engine"]).arg(&docker);
-        command.args(["--engine-timeout", DAEMON_BOUND_ARG]);
         let started = Instant::now();
-        let output = Running::spawn(&mut command).wait(GIVE_UP);
+        let output = Running::spawn(&mut command).wait(DAEMON_GIVE_UP);
         (output, started.elapsed())
     };
     eprintln!("dockerd stopped: copili exited {:?} after {took:.1?}", output.code());
