@@ -12,9 +12,11 @@
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
+#[cfg(test)]
+use std::time::Duration;
 use std::time::Instant;
 
-use super::runtime::{engines, measure_pair, run_ok, with_env, write, Engine, IMAGE};
+use super::runtime::{engines, median, run_ok, with_env, write, Engine, IMAGE};
 use crate::setup::EngineEnv;
 use crate::{Error, Result};
 
@@ -51,11 +53,15 @@ struct Row {
     engine: &'static str,
     n: usize,
     workload: &'static str,
-    /// (parallelism, raw engine s, copili `--jobs P` s when measured).
-    sweep: Vec<(usize, f64, Option<f64>)>,
+    /// (parallelism, raw engine s; `None`: not run, it could not be the best).
+    raw: Vec<(usize, Option<f64>)>,
+    /// The same for copili `--jobs P` (empty: not swept).
+    copili: Vec<(usize, Option<f64>)>,
     best_p: usize,
     best_raw_s: f64,
     copili_default_s: f64,
+    /// The alternating runs of the last two figures.
+    runs: usize,
 }
 
 /// Runs the scenario; its Markdown section.
@@ -64,6 +70,7 @@ pub(crate) fn run(copili: &Path, bench_dir: &Path, env: &EngineEnv, n_runs: usiz
     let logs = bench_dir.join("run-logs");
     let mut rows = Vec::new();
     for engine in &engines(env) {
+        let mut warmed_up = false;
         for n in SIZES {
             for (workload, command) in WORKLOADS {
                 let file = bench_dir.join(format!("run-wide-{n}-{}.yaml", workload.replace(' ', "")));
@@ -76,33 +83,85 @@ pub(crate) fn run(copili: &Path, bench_dir: &Path, env: &EngineEnv, n_runs: usiz
                     }
                     run_ok(with_env(c, engine))
                 };
-                // One untimed run of each, then the sweep: one run per parallelism.
-                raw_parallel(engine, n, n, command)?;
-                copili_run(None)?;
-                let sweep_copili = workload == "sleep 1" && (n == SIZES[0] || n == SIZES[SIZES.len() - 1]);
-                let mut sweep = Vec::new();
-                for p in levels(n, cpus) {
-                    let raw_s = timed(|| raw_parallel(engine, n, p, command))?;
-                    let copili_s = if sweep_copili { Some(timed(|| copili_run(Some(p)))?) } else { None };
-                    eprintln!(
-                        "  wide {} {n}× {workload}: raw -P {p} {raw_s:.2} s{}",
-                        engine.name,
-                        copili_s.map(|s| format!(", copili --jobs {p} {s:.2} s")).unwrap_or_default()
-                    );
-                    sweep.push((p, raw_s, copili_s));
+                if !warmed_up {
+                    // Once per engine, untimed: the image and the engine's caches warm.
+                    raw_parallel(engine, n, n, command)?;
+                    copili_run(None)?;
+                    warmed_up = true;
                 }
-                let best_p = sweep.iter().min_by(|a, b| a.1.total_cmp(&b.1)).map_or(n, |s| s.0);
+                let seconds = if workload == "sleep 1" { 1.0 } else { 0.0 };
+                let raw = sweep(n, cpus, seconds, |p| raw_parallel(engine, n, p, command))?;
+                let sweep_copili = workload == "sleep 1" && (n == SIZES[0] || n == SIZES[SIZES.len() - 1]);
+                let copili_sweep =
+                    if sweep_copili { sweep(n, cpus, seconds, |p| copili_run(Some(p)))? } else { Vec::new() };
+                let (best_p, _) = raw
+                    .iter()
+                    .filter_map(|(p, s)| s.map(|s| (*p, s)))
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+                    .unwrap_or((n, f64::NAN));
+                // The acceptance is set on the smallest and largest size: their medians have the
+                // runs asked for; the middle size one.
+                let runs = if n == SIZES[1] { 1 } else { n_runs };
                 let (best_raw_s, copili_default_s) =
-                    measure_pair(n_runs, || raw_parallel(engine, n, best_p, command), || copili_run(None))?;
+                    alternating(runs, || raw_parallel(engine, n, best_p, command), || copili_run(None))?;
                 eprintln!(
                     "  wide {} {n}× {workload}: raw -P {best_p} {best_raw_s:.2} s, copili (default --jobs) {copili_default_s:.2} s",
                     engine.name
                 );
-                rows.push(Row { engine: engine.name, n, workload, sweep, best_p, best_raw_s, copili_default_s });
+                rows.push(Row {
+                    engine: engine.name,
+                    n,
+                    workload,
+                    raw,
+                    copili: copili_sweep,
+                    best_p,
+                    best_raw_s,
+                    copili_default_s,
+                    runs,
+                });
             }
         }
     }
-    Ok(markdown(&rows, n_runs, cpus))
+    Ok(markdown(&rows, cpus))
+}
+
+/// Times `op` once at each parallelism of [`levels`], the largest first. A level whose own
+/// arithmetic cannot beat the best so far — `ceil(n / p)` waves of `seconds` each — is not
+/// run (`None`): 200 containers of `sleep 1` two at a time take at least 100 s.
+fn sweep(
+    n: usize,
+    cpus: usize,
+    seconds: f64,
+    mut op: impl FnMut(usize) -> Result,
+) -> Result<Vec<(usize, Option<f64>)>> {
+    let mut best = f64::INFINITY;
+    let mut out = Vec::new();
+    for p in levels(n, cpus).into_iter().rev() {
+        let floor = n.div_ceil(p) as f64 * seconds;
+        if floor > best {
+            out.push((p, None));
+            continue;
+        }
+        let s = timed(|| op(p))?;
+        best = best.min(s);
+        out.push((p, Some(s)));
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// Medians of `runs` alternating runs of `baseline` and `copili` (no warm-up: the sweep was one).
+fn alternating(
+    runs: usize,
+    mut baseline: impl FnMut() -> Result,
+    mut copili: impl FnMut() -> Result,
+) -> Result<(f64, f64)> {
+    let (mut b, mut c) = (Vec::new(), Vec::new());
+    for _ in 0..runs.max(1) {
+        b.push(timed(&mut baseline)?);
+        c.push(timed(&mut copili)?);
+    }
+    Ok((median(b), median(c)))
 }
 
 fn timed(op: impl FnOnce() -> Result) -> Result<f64> {
@@ -136,29 +195,37 @@ fn raw_parallel(engine: &Engine, n: usize, p: usize, command: &[&str]) -> Result
     }
 }
 
-fn markdown(rows: &[Row], n_runs: usize, cpus: usize) -> String {
+fn markdown(rows: &[Row], cpus: usize) -> String {
     let mut out = format!(
         "\n## Wide levels: copili's default `--jobs` against the raw engine in parallel\n\n\
          {cpus} CPUs; copili run without `--jobs` (its default). Raw: `seq N | xargs -P P ENGINE run --rm IMAGE CMD`, \
-         one run per P; the best P is then measured against copili, median of {n_runs} alternating runs after a warm-up.\n\n\
-         | engine | containers | command | raw -P: s | copili --jobs: s | best raw s (P) | copili default s | ratio | goal |\n\
-         |---|---:|---|---|---|---:|---:|---:|---|\n"
+         one run per P (`-`: not run, `ceil(N / P)` waves of the command's own time cannot beat the best); the best P \
+         against copili's default, median of the alternating runs given.\n\n\
+         | engine | containers | command | raw by -P, s | copili by --jobs, s | best raw s (P) | copili default s | runs | ratio | goal |\n\
+         |---|---:|---|---|---|---:|---:|---:|---:|---|\n"
     );
+    let figures = |sweep: &[(usize, Option<f64>)]| -> String {
+        if sweep.is_empty() {
+            return "-".into();
+        }
+        let items: Vec<String> =
+            sweep.iter().map(|(p, s)| format!("{p}: {}", s.map_or("-".to_string(), |s| format!("{s:.2}")))).collect();
+        items.join(", ")
+    };
     for r in rows {
-        let raw: Vec<String> = r.sweep.iter().map(|(p, s, _)| format!("{p}: {s:.2}")).collect();
-        let copili: Vec<String> = r.sweep.iter().filter_map(|(p, _, c)| c.map(|c| format!("{p}: {c:.2}"))).collect();
         let ratio = if r.best_raw_s > 0.0 { r.copili_default_s / r.best_raw_s } else { f64::NAN };
         let verdict = if ratio <= GOAL { format!("met (≤ {GOAL})") } else { format!("NOT met (> {GOAL})") };
         out.push_str(&format!(
-            "| {} | {} | `{}` | {} | {} | {:.2} ({}) | {:.2} | {ratio:.3} | {verdict} |\n",
+            "| {} | {} | `{}` | {} | {} | {:.2} ({}) | {:.2} | {} | {ratio:.3} | {verdict} |\n",
             r.engine,
             r.n,
             r.workload,
-            raw.join(", "),
-            if copili.is_empty() { "-".to_string() } else { copili.join(", ") },
+            figures(&r.raw),
+            figures(&r.copili),
             r.best_raw_s,
             r.best_p,
             r.copili_default_s,
+            r.runs,
         ));
     }
     out
@@ -173,6 +240,24 @@ mod tests {
         assert_eq!(levels(20, 2), [2, 8, 20]);
         assert_eq!(levels(200, 2), [2, 8, 20, 50, 200]);
         assert_eq!(levels(100, 64), [8, 20, 50, 64, 100]);
+    }
+
+    #[test]
+    fn a_level_that_cannot_beat_the_best_is_not_run() {
+        // Waves of 1 ms, plus 10 ms of engine: 200 at once is the best (11 ms); 50 and 20 at
+        // once could still beat it (4 and 10 ms of waves), 8 and 2 could not (25, 100 ms).
+        let mut ran = Vec::new();
+        let sweep = sweep(200, 2, 0.001, |p| {
+            ran.push(p);
+            std::thread::sleep(Duration::from_millis(200usize.div_ceil(p) as u64 + 10));
+            Ok(())
+        })
+        .expect("no failure");
+        assert_eq!(ran, [200, 50, 20]);
+        assert_eq!(
+            sweep.iter().map(|(p, s)| (*p, s.is_some())).collect::<Vec<_>>(),
+            [(2, false), (8, false), (20, true), (50, true), (200, true)]
+        );
     }
 
     #[test]
