@@ -110,8 +110,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hooks = PrintingHooks { ran_before, calls: Mutex::new(Vec::new()) };
     let outcomes = pipeline
         .run_with_hooks(&engine, &Selection::default(), &config, &CancelToken::new(), &hooks, &|event| {
-            if let copili::RunEvent::Output { container, line, .. } = event {
-                println!("{} | {}", pipeline.spec().containers[container].name, line.text);
+            if let copili::RunEvent::Output { container, lines, .. } = event {
+                for line in lines.lines() {
+                    println!("{} | {line}", pipeline.spec().containers[container].name);
+                }
             }
         })
         .map_err(|d| d.to_string())?;

@@ -146,6 +146,44 @@ pub struct LogLine {
     pub text: String,
 }
 
+/// The longest line of a container's output that is handed on whole: a longer one (a 50 MB
+/// line without a newline) comes in pieces of at most this many bytes, each cut at a UTF-8
+/// character boundary and marked [`LogLines::split`], so that copili never holds it whole.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Whole lines of one stream of a container's output, as one read of the engine's pipe
+/// brought them: one allocation for all of them, handed on (and written by the reporters) as
+/// one piece.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLines {
+    /// The stream.
+    pub stream: LogStream,
+    /// The lines, each ending with `\n` (a line the container left without one gets one;
+    /// `\r` before a line end is dropped; bytes that are not UTF-8 are replaced).
+    pub text: String,
+    /// The last line is a piece of a line longer than [`MAX_LINE_BYTES`], cut there; the
+    /// line continues in the next batch of the stream.
+    pub split: bool,
+    /// More output is already read and waiting: a reporter may keep this batch in its buffer
+    /// instead of flushing (the last batch before a pause always has `false`).
+    pub more_queued: bool,
+}
+
+impl LogLines {
+    /// A batch of one line (`text` without its line break).
+    pub fn line(stream: LogStream, text: &str) -> LogLines {
+        let mut whole = String::with_capacity(text.len() + 1);
+        whole.push_str(text);
+        whole.push('\n');
+        LogLines { stream, text: whole, split: false, more_queued: false }
+    }
+
+    /// The lines, without their line breaks.
+    pub fn lines(&self) -> std::str::SplitTerminator<'_, char> {
+        self.text.split_terminator('\n')
+    }
+}
+
 /// A failure of the engine itself (not of a container): the command (without secret values),
 /// its exit code if it had one, and the end of its error output.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -205,7 +243,8 @@ pub trait Engine: Send + Sync {
     /// Starts a created container.
     fn start(&self, id: &str) -> Result<(), EngineError>;
 
-    /// Creates and starts a container, calls `on_line` for each line of its output as it comes,
+    /// Creates and starts a container, calls `on_output` with its output as it comes (whole
+    /// lines, a batch at a time),
     /// and returns its exit status once it ended, as the engine recorded it. A container that
     /// could not be created or started is an [`EngineError`], never an exit status. The
     /// container stays (removed by the caller); it can be stopped by its name meanwhile.
@@ -215,16 +254,17 @@ pub trait Engine: Send + Sync {
     fn run_attached(
         &self,
         request: &CreateRequest,
-        on_line: &mut dyn FnMut(LogLine),
+        on_output: &mut dyn FnMut(LogLines),
     ) -> Result<ExitStatus, EngineError> {
         let id = self.create(request)?;
         self.start(&id)?;
-        self.follow_logs(&id, on_line)?;
+        self.follow_logs(&id, on_output)?;
         self.wait(&id)
     }
 
-    /// Follows a container's output until it ends, calling `on_line` for every line.
-    fn follow_logs(&self, id: &str, on_line: &mut dyn FnMut(LogLine)) -> Result<(), EngineError>;
+    /// Follows a container's output until it ends, calling `on_output` with its lines as they
+    /// come, a batch at a time.
+    fn follow_logs(&self, id: &str, on_output: &mut dyn FnMut(LogLines)) -> Result<(), EngineError>;
 
     /// Waits for a container to end; its exit status as the engine recorded it.
     fn wait(&self, id: &str) -> Result<ExitStatus, EngineError>;

@@ -6,7 +6,8 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::engine::{
-    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, PullRequest,
+    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogLines, LogStream,
+    PullRequest,
 };
 use crate::reason::{BuildError, PullError, PullFailure};
 
@@ -213,10 +214,10 @@ impl Engine for FakeEngine {
         Ok(())
     }
 
-    fn follow_logs(&self, id: &str, on_line: &mut dyn FnMut(LogLine)) -> Result<(), EngineError> {
+    fn follow_logs(&self, id: &str, on_output: &mut dyn FnMut(LogLines)) -> Result<(), EngineError> {
         let hostname = self.state().containers.get(id).map(|c| c.hostname.clone()).ok_or_else(|| missing(id))?;
         for text in self.script(&hostname).output {
-            on_line(LogLine { stream: LogStream::Stdout, text });
+            on_output(LogLines::line(LogStream::Stdout, &text));
         }
         // Like `logs --follow`: returns when the container ends or is removed.
         let mut state = self.state();

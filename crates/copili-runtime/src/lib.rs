@@ -25,7 +25,7 @@ pub mod swarm;
 
 pub use cli_engine::{shell_quote, CliEngine, EngineKind, DEFAULT_ENGINE_TIMEOUT};
 pub use engine::{
-    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, Mount,
-    MountSource, PullRequest, RegistryAuth,
+    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogLines, LogStream, Mount,
+    MountSource, PullRequest, RegistryAuth, MAX_LINE_BYTES,
 };
 pub use swarm::SwarmEngine;

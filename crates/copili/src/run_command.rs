@@ -195,7 +195,14 @@ pub(crate) fn select_engine(
 pub(crate) fn reporters_for(args: &RunArgs, dry_run: bool, info: &RunInfo, summary: bool) -> Reporters {
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut reporters = Reporters::new();
-    let console = Console::new(Box::new(crate::output::Stdout), info, color);
+    // A terminal gets each line as it comes (standard output is line-buffered); a pipe or a
+    // file gets the output in large writes, flushed whenever it pauses (see `Console::new`).
+    let out: Box<dyn std::io::Write + Send> = if std::io::stdout().is_terminal() {
+        Box::new(crate::output::Stdout)
+    } else {
+        Box::new(std::io::BufWriter::with_capacity(64 * 1024, crate::output::Stdout))
+    };
+    let console = Console::new(out, info, color);
     // On a terminal, each pull is one line that updates.
     let console = if std::io::stdout().is_terminal() && !dry_run { console.with_progress() } else { console };
     reporters.push(if summary { console } else { console.without_summary() });

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::engine::{
-    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, PullRequest,
+    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogLines, PullRequest,
 };
 use crate::reason::{BuildError, PullError};
 
@@ -48,7 +48,7 @@ impl Engine for CliEngine {
     fn run_attached(
         &self,
         request: &CreateRequest,
-        on_line: &mut dyn FnMut(LogLine),
+        on_output: &mut dyn FnMut(LogLines),
     ) -> Result<ExitStatus, EngineError> {
         let mut prepared = self.prepare("run", request)?;
         if !prepared.connect.is_empty() {
@@ -61,7 +61,7 @@ impl Engine for CliEngine {
             prepared.args = args(["start", "--attach", &request.name]);
         }
         let client_env = prepared.client_env();
-        let (status, stderr) = self.stream(&prepared.args, &client_env, on_line)?;
+        let (status, stderr) = self.stream(&prepared.args, &client_env, on_output)?;
         // docker and podman document `run`'s exit code as the container's own, except 125,
         // 126 and 127, which are also theirs for their own failures: only those (and a
         // client killed by a signal, and 137 for the OOM flag) need the engine's record.
@@ -85,9 +85,9 @@ impl Engine for CliEngine {
         self.retrying_netns_race(|| self.run(&args(["start", id])).map(|_| ()))
     }
 
-    fn follow_logs(&self, id: &str, on_line: &mut dyn FnMut(LogLine)) -> Result<(), EngineError> {
+    fn follow_logs(&self, id: &str, on_output: &mut dyn FnMut(LogLines)) -> Result<(), EngineError> {
         let argv = args(["logs", "--follow", id]);
-        let (status, stderr) = self.stream(&argv, &[], on_line)?;
+        let (status, stderr) = self.stream(&argv, &[], on_output)?;
         match status {
             Some(0) => Ok(()),
             code => Err(EngineError::Failed { command: self.render(&argv), code, stderr }),

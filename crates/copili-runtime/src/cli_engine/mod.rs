@@ -11,6 +11,7 @@ mod engine_impl;
 mod labels;
 mod process;
 mod render;
+mod split;
 
 pub(crate) use auth::AuthDir;
 pub(crate) use process::tail;
@@ -245,11 +246,13 @@ mod tests {
         let dir_value = dir.path().display().to_string();
         let mut lines = Vec::new();
         let (status, stderr_tail) = engine
-            .stream(&args(["-c", script]), &[("DIR", &dir_value)], &mut |line| {
-                if let Some(n) = line.text.split('-').nth(1).and_then(|n| n.parse::<u32>().ok()) {
-                    std::fs::write(marker(n), "").expect("write a marker");
+            .stream(&args(["-c", script]), &[("DIR", &dir_value)], &mut |batch| {
+                for text in batch.lines() {
+                    if let Some(n) = text.split('-').nth(1).and_then(|n| n.parse::<u32>().ok()) {
+                        std::fs::write(marker(n), "").expect("write a marker");
+                    }
+                    lines.push((batch.stream, text.to_string()));
                 }
-                lines.push((line.stream, line.text));
             })
             .expect("sh runs");
         let expected = [

@@ -1,13 +1,14 @@
-//! Running the client: captured, streamed line by line (both streams as they come),
-//! cancellable, with input on stdin; each in its own process group. A captured call has a
+//! Running the client: captured, streamed a batch of lines at a time (both streams as they
+//! come), cancellable, with input on stdin; each in its own process group. A captured call has a
 //! bound: past it the client is killed with its whole group ([`EngineError::TimedOut`]).
 
-use std::io::{BufRead, BufReader};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::engine::{EngineError, LogLine, LogStream};
+use crate::engine::{EngineError, LogLine, LogLines, LogStream};
 
 use super::render::dry_run_answer;
+use super::split::{LineSplitter, READ_CHUNK};
 use super::{CliEngine, DryRunSink, STDERR_TAIL_LINES};
 
 /// How long a killed client (and what it started in its group) has to be reaped before the
@@ -90,25 +91,29 @@ impl CliEngine {
         })
     }
 
-    /// Runs the client, calling `on_line` for every line of its stdout and stderr as soon as it
-    /// is read, in the order read (each pipe has a reader of its own, so that neither can fill
-    /// up and stall, nor hold back the other's lines); its exit code (`None` if killed) and the
-    /// last lines of its stderr.
+    /// Runs the client, calling `on_output` with the lines of its stdout and stderr as soon as
+    /// they are read, a batch per read, in the order read (each pipe has a reader of its own,
+    /// so that neither can fill up and stall, nor hold back the other's lines); its exit code
+    /// (`None` if killed) and the last lines of its stderr.
     pub(super) fn stream(
         &self,
         argv: &[String],
         env: &[(&str, &str)],
-        on_line: &mut dyn FnMut(LogLine),
+        on_output: &mut dyn FnMut(LogLines),
     ) -> Result<(Option<i32>, String), EngineError> {
-        self.stream_cancellable(argv, env, on_line, None)
+        self.stream_cancellable(argv, env, on_output, None)
     }
 
     /// [`CliEngine::stream`], killing the client when `cancelled` turns true.
+    ///
+    /// Memory stays bounded: the readers wait while [`QUEUED_BATCHES`] batches are not yet
+    /// handed on (the client then waits on its full pipe, and the container on the engine),
+    /// and a line longer than [`crate::MAX_LINE_BYTES`] comes in pieces.
     pub(crate) fn stream_cancellable(
         &self,
         argv: &[String],
         env: &[(&str, &str)],
-        on_line: &mut dyn FnMut(LogLine),
+        on_output: &mut dyn FnMut(LogLines),
         cancelled: Option<&(dyn Fn() -> bool + Sync)>,
     ) -> Result<(Option<i32>, String), EngineError> {
         if self.dry_run.is_some() {
@@ -123,13 +128,13 @@ impl CliEngine {
             expression = expression.env(name, value);
         }
         let handle = own_process_group(expression).reader().map_err(spawn_error)?;
-        let mut stderr_tail: Vec<String> = Vec::new();
+        let mut stderr_tail: VecDeque<String> = VecDeque::new();
         let finished = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
-            // Both readers send to one channel; the lines are handed on here, on the caller's
-            // thread, as they arrive. A container that writes to stderr only (PostgreSQL does)
-            // is followed as live as one that writes to stdout.
-            let (tx, rx) = std::sync::mpsc::channel::<LogLine>();
+            // Both readers send to one channel; the batches are handed on here, on the
+            // caller's thread, as they arrive. A container that writes to stderr only
+            // (PostgreSQL does) is followed as live as one that writes to stdout.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<LogLines>(QUEUED_BATCHES);
             let (handle, finished) = (&handle, &finished);
             let stdout_tx = tx.clone();
             scope.spawn(move || send_lines(handle, LogStream::Stdout, &stdout_tx));
@@ -145,15 +150,23 @@ impl CliEngine {
                     }
                 });
             }
-            // Ends when both pipes have ended.
-            for line in rx {
-                if line.stream == LogStream::Stderr {
-                    stderr_tail.push(line.text.clone());
-                    if stderr_tail.len() > STDERR_TAIL_LINES {
-                        stderr_tail.remove(0);
-                    }
+            // Ends when both pipes have ended. Each batch says whether another is already
+            // waiting, so that reporters flush once the output pauses, not at every batch.
+            let mut next = rx.recv().ok();
+            while let Some(mut batch) = next.take() {
+                next = match rx.try_recv() {
+                    Ok(queued) => Some(queued),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => None,
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => None,
+                };
+                batch.more_queued = next.is_some();
+                if batch.stream == LogStream::Stderr {
+                    keep_tail(&mut stderr_tail, &batch);
                 }
-                on_line(line);
+                on_output(batch);
+                if next.is_none() {
+                    next = rx.recv().ok();
+                }
             }
             finished.store(true, std::sync::atomic::Ordering::SeqCst);
         });
@@ -161,7 +174,7 @@ impl CliEngine {
             Ok(Some(output)) => output.status.code(),
             _ => None,
         };
-        Ok((status, stderr_tail.join("\n")))
+        Ok((status, Vec::from(stderr_tail).join("\n")))
     }
 
     /// Runs the client; its standard output and error, whatever its exit status.
@@ -203,7 +216,13 @@ impl CliEngine {
         if self.dry_run.is_some() {
             return self.run_with_env(argv, env).map(|_| ());
         }
-        let (status, stderr) = self.stream_cancellable(argv, env, on_line, Some(cancelled))?;
+        // Progress comes a few lines at a time: one call per line is cheap enough here.
+        let mut each_line = |batch: LogLines| {
+            for text in batch.lines() {
+                on_line(LogLine { stream: batch.stream, text: text.to_string() });
+            }
+        };
+        let (status, stderr) = self.stream_cancellable(argv, env, &mut each_line, Some(cancelled))?;
         match status {
             Some(0) => Ok(()),
             code => Err(EngineError::Failed {
@@ -215,27 +234,36 @@ impl CliEngine {
     }
 }
 
-/// Sends every line read from `source` as a line of `stream`, as soon as it is read, until the
-/// source ends or nobody listens. Bytes that are not UTF-8 are replaced, never the end of the
-/// stream.
-pub(super) fn send_lines(source: impl std::io::Read, stream: LogStream, tx: &std::sync::mpsc::Sender<LogLine>) {
-    let mut reader = BufReader::new(source);
-    let mut buffer = Vec::new();
+/// Sends the lines read from `source` as batches of `stream` ([`LineSplitter`]), as soon as
+/// they are read, until the source ends or nobody listens. Bytes that are not UTF-8 are
+/// replaced, never the end of the stream.
+pub(super) fn send_lines(
+    mut source: impl std::io::Read,
+    stream: LogStream,
+    tx: &std::sync::mpsc::SyncSender<LogLines>,
+) {
+    let mut splitter = LineSplitter::new(stream);
+    let mut chunk = vec![0; READ_CHUNK];
+    let listening = std::cell::Cell::new(true);
+    let mut send = |batch: LogLines| {
+        if listening.get() && tx.send(batch).is_err() {
+            listening.set(false);
+        }
+    };
     loop {
-        buffer.clear();
-        match reader.read_until(b'\n', &mut buffer) {
-            Ok(0) => return,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&buffer).trim_end_matches(['\n', '\r']).to_string();
-                if tx.send(LogLine { stream, text }).is_err() {
-                    return;
-                }
-            }
+        match source.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => splitter.push(&chunk[..n], &mut send),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             // A pipe that fails ends like one that ended; the client's status is read from its
             // handle afterwards.
-            Err(_) => return,
+            Err(_) => break,
+        }
+        if !listening.get() {
+            return;
         }
     }
+    splitter.finish(&mut send);
 }
 
 /// Kills the client's whole process group (it is the group's leader, see
@@ -256,6 +284,21 @@ fn kill_group(handle: &duct::Handle) {
     }
     let _ = handle.kill();
 }
+
+/// Keeps the last [`STDERR_TAIL_LINES`] lines of stderr, for the error of a failed client.
+fn keep_tail(tail: &mut VecDeque<String>, batch: &LogLines) {
+    let newest: Vec<&str> = batch.lines().rev().take(STDERR_TAIL_LINES).collect();
+    for line in newest.into_iter().rev() {
+        tail.push_back(line.to_string());
+    }
+    while tail.len() > STDERR_TAIL_LINES {
+        tail.pop_front();
+    }
+}
+
+/// How many batches the readers of a streamed client may have read ahead of their reader: a
+/// few reads' worth of memory (64 KiB each, a piece of an over-long line 1 MiB at most).
+const QUEUED_BATCHES: usize = 4;
 
 /// Each client in its own process group: a Ctrl-C at the terminal reaches copili only, which
 /// then stops the containers itself, with the grace period.

@@ -184,8 +184,8 @@ fn attempt_once(
                     let following = following_tx.clone();
                     let follow = move || {
                         let _ = following.send(());
-                        let _ = engine.follow_logs(&id, &mut |line| {
-                            on_event(RunEvent::Output { container, sidecar: Some(sidecar_name.clone()), line })
+                        let _ = engine.follow_logs(&id, &mut |lines| {
+                            on_event(RunEvent::Output { container, sidecar: Some(sidecar_name.clone()), lines })
                         });
                     };
                     if engine.is_dry_run() {
@@ -225,8 +225,9 @@ fn attempt_once(
             let id = main_name.clone();
             let (wait_tx, wait_rx) = mpsc::channel();
             scope.spawn(move || {
-                let result = engine
-                    .run_attached(&request, &mut |line| on_event(RunEvent::Output { container, sidecar: None, line }));
+                let result = engine.run_attached(&request, &mut |lines| {
+                    on_event(RunEvent::Output { container, sidecar: None, lines })
+                });
                 let _ = wait_tx.send(result);
             });
             let started = Instant::now();

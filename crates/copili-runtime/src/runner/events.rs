@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::engine::LogLine;
+use crate::engine::{LogLine, LogLines};
 use crate::images::ImageEvent;
 use crate::reason::{Cancelling, Reason};
 
@@ -18,14 +18,15 @@ pub enum RunEvent {
         /// 1 for the first attempt.
         attempt: u32,
     },
-    /// A line of output of a container or of one of its sidecars.
+    /// Lines of output of a container or of one of its sidecars, as one read brought them
+    /// (see [`LogLines`]: a line over [`crate::MAX_LINE_BYTES`] comes in pieces, marked).
     Output {
         /// Index of the main container.
         container: usize,
-        /// The sidecar's name, when the line is a sidecar's.
+        /// The sidecar's name, when the lines are a sidecar's.
         sidecar: Option<String>,
-        /// The line.
-        line: LogLine,
+        /// The lines.
+        lines: LogLines,
     },
     /// An attempt failed and another follows after `delay`.
     Retrying {

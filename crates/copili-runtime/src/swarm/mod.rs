@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 
 use crate::cli_engine::{args, shell_quote, AuthDir, CliEngine};
 use crate::engine::{
-    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogStream, MountSource,
-    PullRequest,
+    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogLines, LogStream,
+    MountSource, PullRequest,
 };
 use crate::shared_argv::{label_args, mount_source, resource_args, whole_seconds, SWARM_RESOURCES};
 
@@ -112,7 +112,7 @@ impl Engine for SwarmEngine {
     fn run_attached(
         &self,
         request: &CreateRequest,
-        on_line: &mut dyn FnMut(LogLine),
+        on_output: &mut dyn FnMut(LogLines),
     ) -> Result<ExitStatus, EngineError> {
         let name = self.create_service(request, true)?;
         if self.docker.is_dry_run() {
@@ -125,7 +125,7 @@ impl Engine for SwarmEngine {
                 ended.store(true, Ordering::SeqCst);
                 result
             });
-            self.follow_until(&name, &ended, on_line);
+            self.follow_until(&name, &ended, on_output);
             watcher.join().unwrap_or_else(|_| {
                 Err(EngineError::UnexpectedOutput {
                     command: "service ps".into(),
@@ -160,7 +160,7 @@ impl Engine for SwarmEngine {
         }
     }
 
-    fn follow_logs(&self, id: &str, on_line: &mut dyn FnMut(LogLine)) -> Result<(), EngineError> {
+    fn follow_logs(&self, id: &str, on_output: &mut dyn FnMut(LogLines)) -> Result<(), EngineError> {
         if self.docker.is_dry_run() {
             return Ok(());
         }
@@ -175,7 +175,7 @@ impl Engine for SwarmEngine {
                     }
                 }
             });
-            self.follow_until(id, &ended, on_line);
+            self.follow_until(id, &ended, on_output);
             ended.store(true, Ordering::SeqCst);
         });
         Ok(())

@@ -54,16 +54,17 @@ impl SwarmEngine {
     }
 
     /// Streams `docker service logs --follow` until `ended` is set, then fetches what the
-    /// follower missed. Returns how many lines of each stream were delivered.
-    pub(super) fn follow_until(&self, service: &str, ended: &AtomicBool, on_line: &mut dyn FnMut(LogLine)) {
+    /// follower missed (counted by lines of each stream; a piece of an over-long line is not
+    /// a line of its own).
+    pub(super) fn follow_until(&self, service: &str, ended: &AtomicBool, on_output: &mut dyn FnMut(LogLines)) {
         let mut seen = [0usize; 2];
         let follow = args(["service", "logs", "--follow", "--raw", service]);
         let stop = || ended.load(Ordering::SeqCst);
-        let mut count = |line: LogLine, on_line: &mut dyn FnMut(LogLine)| {
-            seen[usize::from(line.stream == LogStream::Stderr)] += 1;
-            on_line(line);
+        let mut count = |batch: LogLines, on_output: &mut dyn FnMut(LogLines)| {
+            seen[usize::from(batch.stream == LogStream::Stderr)] += batch.lines().count() - usize::from(batch.split);
+            on_output(batch);
         };
-        let _ = self.docker.stream_cancellable(&follow, &[], &mut |line| count(line, on_line), Some(&stop));
+        let _ = self.docker.stream_cancellable(&follow, &[], &mut |batch| count(batch, on_output), Some(&stop));
         // What came after the follower was stopped, by position in each stream.
         let all = args(["service", "logs", "--raw", service]);
         if let Ok((true, stdout, stderr)) = self.docker.run_capturing_both(&all) {
@@ -71,7 +72,7 @@ impl SwarmEngine {
                 let index = usize::from(stream == LogStream::Stderr);
                 for line in text.lines().skip(seen[index]) {
                     seen[index] += 1;
-                    on_line(LogLine { stream, text: line.to_string() });
+                    on_output(LogLines::line(stream, line));
                 }
             }
         }

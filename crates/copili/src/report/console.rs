@@ -26,6 +26,11 @@
 //! … pulled in 2.1s`); with `progress` (a terminal), a pull is one line that updates with the
 //! engine's progress meanwhile (indicatif).
 //!
+//! Output comes in batches (all the lines one read of the engine's pipe brought), written with
+//! one write each. A line longer than 1 MiB ([`copili_runtime::MAX_LINE_BYTES`]) comes in
+//! pieces, each followed by `--- NAME: line longer than 1 MiB: split, continued on the next
+//! line`.
+//!
 //! Write errors (a closed pipe) are ignored: the console is where they would be reported.
 
 use std::collections::HashMap;
@@ -33,6 +38,7 @@ use std::io::Write;
 
 use copili_runtime::images::ImageEvent;
 use copili_runtime::runner::{Outcome, RunEvent, Status};
+use copili_runtime::{LogLines, MAX_LINE_BYTES};
 
 use super::{elapsed, human_duration, one_line, words, Reporter, RunInfo, RunSummary};
 
@@ -52,11 +58,25 @@ pub struct Console {
     bars: HashMap<String, indicatif::ProgressBar>,
     /// Print the summary table at the end.
     summary: bool,
+    /// The text of the last output batch, its allocation reused for the next.
+    scratch: String,
+}
+
+/// The largest output buffer kept between batches (a batch of a 64 KiB read, prefixed).
+const SCRATCH_KEPT: usize = 256 * 1024;
+
+/// The note after a piece of an over-long output line, in the console and the log file.
+pub(super) fn split_note() -> String {
+    format!("line longer than {} MiB: split, continued on the next line", MAX_LINE_BYTES >> 20)
 }
 
 impl Console {
     /// A reporter writing to `out`; `color` adds ANSI colors (the binary decides, from
     /// `IsTerminal` and `NO_COLOR`).
+    ///
+    /// `out` may buffer (the binary buffers a piped standard output, not a terminal): the
+    /// console flushes after each line of its own and after each batch of output lines unless
+    /// more are already read, so lines never wait in the buffer while a container is quiet.
     pub fn new(out: Box<dyn Write + Send>, info: &RunInfo, color: bool) -> Console {
         let prefix_width = info
             .containers
@@ -67,7 +87,16 @@ impl Console {
             })
             .max()
             .unwrap_or(0);
-        Console { out, info: info.clone(), color, prefix_width, progress: None, bars: HashMap::new(), summary: true }
+        Console {
+            out,
+            info: info.clone(),
+            color,
+            prefix_width,
+            progress: None,
+            bars: HashMap::new(),
+            summary: true,
+            scratch: String::new(),
+        }
     }
 
     /// No summary table at the end (service mode's runs end with one line of their own).
@@ -155,22 +184,59 @@ impl Console {
         self.paint(code, status.as_str())
     }
 
+    /// One line of copili's own, flushed.
     fn line(&mut self, line: &str) {
         // One write per line, newline included: `writeln!` writes the text and the newline
         // separately, and another writer of the same stream (a dry run's commands) could come
-        // between them. A closed stdout must not stop the run; there is nowhere to report it.
+        // between them.
         let whole = format!("{line}\n");
+        self.write(&whole, true);
+    }
+
+    /// Writes whole lines with one write; flushes them if `flush` (the writer may buffer: see
+    /// [`Console::new`]). A closed stdout must not stop the run; there is nowhere to report it.
+    fn write(&mut self, text: &str, flush: bool) {
         match &self.progress {
             Some(progress) if !self.bars.is_empty() => {
                 let out = &mut self.out;
                 progress.suspend(|| {
-                    let _ = out.write_all(whole.as_bytes());
+                    let _ = out.write_all(text.as_bytes());
                     let _ = out.flush();
                 });
             }
             _ => {
-                let _ = self.out.write_all(whole.as_bytes());
+                let _ = self.out.write_all(text.as_bytes());
+                if flush {
+                    let _ = self.out.flush();
+                }
             }
+        }
+    }
+
+    /// A batch of a container's output lines, each prefixed, with one write; flushed unless
+    /// more output is already queued (so that a pause in the output never leaves lines in a
+    /// buffer). A piece of an over-long line is followed by a line saying so.
+    fn output(&mut self, container: usize, sidecar: Option<&str>, lines: &LogLines) {
+        let who = match sidecar {
+            Some(sidecar) => format!("{}/{sidecar}", self.info.container_name(container)),
+            None => self.info.container_name(container),
+        };
+        let mut prefix = self.paint_container(container, &format!("{who:<width$} |", width = self.prefix_width));
+        prefix.push(' ');
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
+        for line in lines.lines() {
+            text.push_str(&prefix);
+            text.push_str(line);
+            text.push('\n');
+        }
+        if lines.split {
+            text.push_str(&format!("--- {who}: {}\n", split_note()));
+        }
+        self.write(&text, !lines.more_queued);
+        // The buffer is kept for the next batch, unless an over-long line made it large.
+        if text.capacity() <= SCRATCH_KEPT {
+            self.scratch = text;
         }
     }
 
@@ -202,13 +268,9 @@ impl Reporter for Console {
                     format!("--> {name} started")
                 }
             }
-            RunEvent::Output { container, sidecar, line } => {
-                let who = match sidecar {
-                    Some(sidecar) => format!("{}/{sidecar}", self.info.container_name(*container)),
-                    None => self.info.container_name(*container),
-                };
-                let prefix = format!("{who:<width$} |", width = self.prefix_width);
-                format!("{} {}", self.paint_container(*container, &prefix), line.text)
+            RunEvent::Output { container, sidecar, lines } => {
+                self.output(*container, sidecar.as_deref(), lines);
+                return;
             }
             RunEvent::Retrying { container, attempt, delay, reason } => {
                 let name = self.paint_container(*container, &self.info.container_name(*container));

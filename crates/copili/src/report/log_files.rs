@@ -2,7 +2,11 @@
 //! written live and appended to across runs, like copili 1.4's.
 //!
 //! A file is opened (and the directory created) on the container's first event of the run,
-//! and every line is written as it arrives, so `tail -f` follows a running container. Each run
+//! and output is written as it arrives, a batch of lines (one read of the engine's pipe) per
+//! write, flushed whenever no more output is waiting, so `tail -f` follows a running
+//! container. A line longer than 1 MiB ([`copili_runtime::MAX_LINE_BYTES`]) is written in
+//! pieces, each followed by `---------------------------------------- line longer than 1 MiB:
+//! split, continued on the next line`. Each run
 //! appends one section; its layout is stable:
 //!
 //! ```text
@@ -88,9 +92,15 @@ impl LogFiles {
         Some(self.dir.join(format!("{file}.log")))
     }
 
-    /// Writes `lines` to the container's file, opening it (with the run's header) first if
-    /// this is the container's first event. Containers the pipeline does not have are ignored.
+    /// Writes `lines` to the container's file and flushes it, opening it (with the run's
+    /// header) first if this is the container's first event. Containers the pipeline does not
+    /// have are ignored.
     fn write(&mut self, container: usize, lines: &str) {
+        self.write_flushing(container, lines, true);
+    }
+
+    /// [`LogFiles::write`], flushed only if `flush`.
+    fn write_flushing(&mut self, container: usize, lines: &str, flush: bool) {
         if !self.files.contains_key(&container) {
             let Some(path) = self.path_of(container) else { return };
             let header = self.header(container);
@@ -102,15 +112,17 @@ impl LogFiles {
                 }
             };
             self.files.insert(container, file);
-            self.write_open(container, &header);
+            self.write_open(container, &header, false);
         }
-        self.write_open(container, lines);
+        self.write_open(container, lines, flush);
     }
 
-    fn write_open(&mut self, container: usize, lines: &str) {
+    fn write_open(&mut self, container: usize, lines: &str, flush: bool) {
         let Some(LogFile::Open { writer, path }) = self.files.get_mut(&container) else { return };
-        // One write per event, flushed: the file follows the run live.
-        if let Err(error) = writer.write_all(lines.as_bytes()).and_then(|()| writer.flush()) {
+        // One write per event; flushed unless more output is already read, so that the file
+        // follows the run live.
+        let written = writer.write_all(lines.as_bytes()).and_then(|()| if flush { writer.flush() } else { Ok(()) });
+        if let Err(error) = written {
             self.errors.push(format!("cannot write {}: {error}", path.display()));
             self.files.insert(container, LogFile::Closed);
         }
@@ -145,12 +157,32 @@ impl Reporter for LogFiles {
             RunEvent::ContainerStarted { container, attempt } => {
                 self.write(*container, &format!("{SECTION_RULE} attempt {attempt}\n"));
             }
-            RunEvent::Output { container, sidecar, line } => {
-                let text = match sidecar {
-                    Some(sidecar) => format!("[{sidecar}] {}\n", line.text),
-                    None => format!("{}\n", line.text),
-                };
-                self.write(*container, &text);
+            RunEvent::Output { container, sidecar, lines } => {
+                let note = || format!("{SECTION_RULE} {}\n", super::console::split_note());
+                let flush = !lines.more_queued;
+                match sidecar {
+                    // The main container's lines as they came: no copy.
+                    None => {
+                        self.write_flushing(*container, &lines.text, flush && !lines.split);
+                        if lines.split {
+                            self.write_flushing(*container, &note(), flush);
+                        }
+                    }
+                    Some(sidecar) => {
+                        let mut text = String::with_capacity(lines.text.len() + 64);
+                        for line in lines.lines() {
+                            text.push('[');
+                            text.push_str(sidecar);
+                            text.push_str("] ");
+                            text.push_str(line);
+                            text.push('\n');
+                        }
+                        if lines.split {
+                            text.push_str(&note());
+                        }
+                        self.write_flushing(*container, &text, flush);
+                    }
+                }
             }
             RunEvent::Retrying { container, attempt, delay, reason } => {
                 let reason = super::one_line(&super::words::reason(reason));
@@ -258,7 +290,9 @@ fn open_for_append(path: &Path) -> io::Result<Box<dyn Write + Send>> {
         std::fs::create_dir_all(dir)?;
     }
     let file = OpenOptions::new().create(true).append(true).open(path)?;
-    Ok(Box::new(file))
+    // Batches of output are written as they come and flushed whenever the output pauses (see
+    // `LogLines::more_queued`); the buffer joins the small ones in between.
+    Ok(Box::new(io::BufWriter::with_capacity(64 * 1024, file)))
 }
 
 #[cfg(test)]

@@ -251,7 +251,7 @@ pub(crate) mod test_support {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use copili_runtime::runner::{Cancelling, DependencyEnd, Outcome, Reason, RunEvent, Status};
-    use copili_runtime::{LogLine, LogStream};
+    use copili_runtime::{LogLines, LogStream};
 
     use super::{ContainerInfo, RunInfo, RunSummary};
 
@@ -307,7 +307,7 @@ pub(crate) mod test_support {
         RunEvent::Output {
             container,
             sidecar: sidecar.map(String::from),
-            line: LogLine { stream: LogStream::Stdout, text: text.into() },
+            lines: LogLines::line(LogStream::Stdout, text),
         }
     }
 
@@ -362,7 +362,7 @@ pub(crate) mod test_support {
             RunEvent::Output {
                 container: 0,
                 sidecar: None,
-                line: LogLine { stream: LogStream::Stderr, text: "warning: file 2 is empty".into() },
+                lines: LogLines::line(LogStream::Stderr, "warning: file 2 is empty"),
             },
             finished(0),
             RunEvent::ContainerStarted { container: 1, attempt: 1 },
