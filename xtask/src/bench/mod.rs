@@ -16,13 +16,15 @@
 //!
 //! Then the runtime: [`runtime`] (a chain and a diamond against the raw engine CLI), [`wide`]
 //! (wide levels against the raw engine in parallel, the default `--jobs`), [`scale`] (copili's
-//! own footprint on 200 containers) and [`soak`] (service mode for minutes). `--only PART,…`
-//! runs some of them: `plan`, `runtime`, `wide`, `scale`, `soak`.
+//! own footprint on 200 containers), [`output`] (how fast a container's output gets through)
+//! and [`soak`] (service mode for minutes). `--only PART,…` runs some of them: `plan`,
+//! `runtime`, `wide`, `output`, `scale`, `soak`.
 //!
 //! The modules: [`pipeline`] generates the pipelines, [`measure`] runs and times copili,
 //! [`report`] writes the table, [`procfs`] samples a process from `/proc`.
 
 mod measure;
+mod output;
 mod pipeline;
 mod procfs;
 mod report;
@@ -49,7 +51,7 @@ const DEFAULT_RUNS: usize = 7;
 const DEFAULT_SOAK_MINUTES: u64 = 10;
 
 /// The parts of the benchmark, in the order they run.
-const PARTS: [&str; 5] = ["plan", "runtime", "wide", "scale", "soak"];
+const PARTS: [&str; 6] = ["plan", "runtime", "wide", "output", "scale", "soak"];
 
 /// `cargo xtask bench`'s options.
 #[derive(Debug, PartialEq)]
@@ -106,6 +108,9 @@ pub(crate) fn run(args: &[String]) -> Result {
         }
         if options.runs("wide") {
             markdown.push_str(&wide::run(&copili, &bench_dir, &engines, n_runs.min(3))?);
+        }
+        if options.runs("output") {
+            markdown.push_str(&output::run(&copili, &bench_dir, &engines.containers_conf, n_runs.min(3))?);
         }
         if options.runs("scale") {
             markdown.push_str(&scale::run(&copili, &bench_dir, &engines)?);
