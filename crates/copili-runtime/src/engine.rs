@@ -179,8 +179,32 @@ impl LogLines {
     }
 
     /// The lines, without their line breaks.
-    pub fn lines(&self) -> std::str::SplitTerminator<'_, char> {
-        self.text.split_terminator('\n')
+    pub fn lines(&self) -> Lines<'_> {
+        Lines { rest: &self.text }
+    }
+}
+
+/// The lines of a [`LogLines`], without their line breaks ([`LogLines::lines`]); found with
+/// a SIMD search, which a batch of many short lines needs.
+#[derive(Debug, Clone)]
+pub struct Lines<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        // A line end is one byte, never inside a character: both slices are on boundaries.
+        let (line, rest) = match memchr::memchr(b'\n', self.rest.as_bytes()) {
+            Some(at) => (&self.rest[..at], &self.rest[at + 1..]),
+            None => (self.rest, ""),
+        };
+        self.rest = rest;
+        Some(line)
     }
 }
 

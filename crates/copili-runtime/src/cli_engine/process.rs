@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::engine::{EngineError, LogLine, LogLines, LogStream};
 
 use super::render::dry_run_answer;
-use super::split::{LineSplitter, READ_CHUNK};
+use super::split::LineSplitter;
 use super::{CliEngine, DryRunSink, STDERR_TAIL_LINES};
 
 /// How long a killed client (and what it started in its group) has to be reaped before the
@@ -243,7 +243,6 @@ pub(super) fn send_lines(
     tx: &std::sync::mpsc::SyncSender<LogLines>,
 ) {
     let mut splitter = LineSplitter::new(stream);
-    let mut chunk = vec![0; READ_CHUNK];
     let listening = std::cell::Cell::new(true);
     let mut send = |batch: LogLines| {
         if listening.get() && tx.send(batch).is_err() {
@@ -251,9 +250,9 @@ pub(super) fn send_lines(
         }
     };
     loop {
-        match source.read(&mut chunk) {
+        match splitter.read_from(&mut source, &mut send) {
             Ok(0) => break,
-            Ok(n) => splitter.push(&chunk[..n], &mut send),
+            Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             // A pipe that fails ends like one that ended; the client's status is read from its
             // handle afterwards.
@@ -287,7 +286,7 @@ fn kill_group(handle: &duct::Handle) {
 
 /// Keeps the last [`STDERR_TAIL_LINES`] lines of stderr, for the error of a failed client.
 fn keep_tail(tail: &mut VecDeque<String>, batch: &LogLines) {
-    let newest: Vec<&str> = batch.lines().rev().take(STDERR_TAIL_LINES).collect();
+    let newest: Vec<&str> = batch.text.split_terminator('\n').rev().take(STDERR_TAIL_LINES).collect();
     for line in newest.into_iter().rev() {
         tail.push_back(line.to_string());
     }

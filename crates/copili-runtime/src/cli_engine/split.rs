@@ -14,7 +14,9 @@ pub(super) struct LineSplitter {
     stream: LogStream,
     max_line: usize,
     /// Bytes read and not yet handed on: the start of a line without its end (at most
-    /// `max_line` + one read).
+    /// `max_line` + one read). Reads go straight into it, and a batch takes it over as its
+    /// text (valid UTF-8 is not copied), what follows the batch's last line end moving to a
+    /// new buffer.
     pending: Vec<u8>,
 }
 
@@ -24,15 +26,37 @@ impl LineSplitter {
     }
 
     pub(super) fn with_max_line(stream: LogStream, max_line: usize) -> LineSplitter {
-        LineSplitter { stream, max_line: max_line.max(4), pending: Vec::with_capacity(READ_CHUNK) }
+        LineSplitter { stream, max_line: max_line.max(4), pending: Vec::with_capacity(2 * READ_CHUNK) }
+    }
+
+    /// Reads once from `source` (up to [`READ_CHUNK`] bytes) and hands on the batches the read
+    /// completes; the number of bytes read (0 at the end of the stream).
+    pub(super) fn read_from(
+        &mut self,
+        source: &mut impl std::io::Read,
+        emit: &mut dyn FnMut(LogLines),
+    ) -> std::io::Result<usize> {
+        let carried = self.pending.len();
+        self.pending.resize(carried + READ_CHUNK, 0);
+        let read = source.read(&mut self.pending[carried..]);
+        self.pending.truncate(carried + *read.as_ref().unwrap_or(&0));
+        let n = read?;
+        self.split(carried, emit);
+        Ok(n)
     }
 
     /// Takes the bytes of one read; `emit` gets the batches they complete, in order.
+    #[cfg(test)]
     pub(super) fn push(&mut self, chunk: &[u8], emit: &mut dyn FnMut(LogLines)) {
-        // Only the line carried over from before can be a new line end away from the start:
-        // the search for the first line end starts at the new bytes.
         let carried = self.pending.len();
         self.pending.extend_from_slice(chunk);
+        self.split(carried, emit);
+    }
+
+    /// Hands on what the bytes after `carried` complete.
+    fn split(&mut self, carried: usize, emit: &mut dyn FnMut(LogLines)) {
+        // Only the line carried over from before can be a new line end away from the start:
+        // the search for the first line end starts at the new bytes.
         let mut first_end = memchr::memchr(b'\n', &self.pending[carried..]).map(|at| carried + at);
         // A line over the limit goes in pieces. Only the carried line can be over it: a line
         // that starts in this read is at most one read long.
@@ -57,16 +81,18 @@ impl LineSplitter {
     }
 
     /// The first `len` bytes of `pending` as a batch (a line end added when missing), taken
-    /// out of `pending`.
+    /// out of `pending`: the batch keeps the buffer, the rest moves to a new one.
     fn batch(&mut self, len: usize, split: bool) -> LogLines {
-        let bytes = &self.pending[..len];
-        let mut text = match String::from_utf8_lossy(bytes) {
-            std::borrow::Cow::Borrowed(valid) => {
-                let mut text = String::with_capacity(valid.len() + 1);
-                text.push_str(valid);
-                text
-            }
-            std::borrow::Cow::Owned(replaced) => replaced,
+        let rest = &self.pending[len..];
+        // A line being cut in pieces will need room for the next piece.
+        let room = if split { self.max_line + READ_CHUNK } else { 2 * READ_CHUNK };
+        let mut next = Vec::with_capacity(room.max(rest.len() + READ_CHUNK));
+        next.extend_from_slice(rest);
+        let mut bytes = std::mem::replace(&mut self.pending, next);
+        bytes.truncate(len);
+        let mut text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(invalid) => String::from_utf8_lossy(invalid.as_bytes()).into_owned(),
         };
         if !text.ends_with('\n') {
             text.push('\n');
@@ -74,7 +100,6 @@ impl LineSplitter {
         if memchr::memchr(b'\r', text.as_bytes()).is_some() {
             text = without_carriage_returns_at_line_ends(&text);
         }
-        self.pending.drain(..len);
         LogLines { stream: self.stream, text, split, more_queued: false }
     }
 }
@@ -197,6 +222,19 @@ mod tests {
         let got = batches(4, &[&[0x80; 10]]);
         assert!(got.iter().all(|(text, _)| text.chars().all(|c| c == '\u{fffd}' || c == '\n')), "{got:?}");
         assert_eq!(got.iter().map(|(text, _)| text.matches('\u{fffd}').count()).sum::<usize>(), 10);
+    }
+
+    #[test]
+    fn reads_from_a_source_a_chunk_at_a_time() {
+        let input = "a line\n".repeat(20_000);
+        let mut source = input.as_bytes();
+        let mut splitter = LineSplitter::new(LogStream::Stdout);
+        let mut batches = Vec::new();
+        while splitter.read_from(&mut source, &mut |batch| batches.push(batch)).expect("a slice reads") > 0 {}
+        splitter.finish(&mut |batch| batches.push(batch));
+        assert_eq!(batches.iter().map(|b| b.text.as_str()).collect::<String>(), input);
+        // 140,000 bytes: three reads, each batch at most one read.
+        assert!(batches.len() >= 3 && batches.iter().all(|b| b.text.len() <= READ_CHUNK), "{}", batches.len());
     }
 
     #[test]
