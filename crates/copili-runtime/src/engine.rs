@@ -164,9 +164,6 @@ pub struct LogLines {
     /// The last line is a piece of a line longer than [`MAX_LINE_BYTES`], cut there; the
     /// line continues in the next batch of the stream.
     pub split: bool,
-    /// More output is already read and waiting: a reporter may keep this batch in its buffer
-    /// instead of flushing (the last batch before a pause always has `false`).
-    pub more_queued: bool,
 }
 
 impl LogLines {
@@ -175,7 +172,7 @@ impl LogLines {
         let mut whole = String::with_capacity(text.len() + 1);
         whole.push_str(text);
         whole.push('\n');
-        LogLines { stream, text: whole, split: false, more_queued: false }
+        LogLines { stream, text: whole, split: false }
     }
 
     /// The lines, without their line breaks.

@@ -196,7 +196,7 @@ pub(crate) fn reporters_for(args: &RunArgs, dry_run: bool, info: &RunInfo, summa
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut reporters = Reporters::new();
     // A terminal gets each line as it comes (standard output is line-buffered); a pipe or a
-    // file gets the output in large writes, flushed whenever it pauses (see `Console::new`).
+    // file gets the output in large writes, flushed periodically (see `Console::new`).
     let out: Box<dyn std::io::Write + Send> = if std::io::stdout().is_terminal() {
         Box::new(crate::output::Stdout)
     } else {
@@ -298,9 +298,12 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
         None => &no_hooks,
     };
     let ids = ImageIds::default();
-    let outcomes = runner::run_with_hooks(&**engine, spec, plan, config, &cancel, hooks, &|event: RunEvent| {
-        ids.note(&event);
-        reporters.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
+    let flush = || reporters.lock().unwrap_or_else(PoisonError::into_inner).flush();
+    let outcomes = copili::report::flushing_periodically(flush, || {
+        runner::run_with_hooks(&**engine, spec, plan, config, &cancel, hooks, &|event: RunEvent| {
+            ids.note(&event);
+            reporters.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
+        })
     });
     let ids = ids.take();
     if !once.dry_run {

@@ -150,23 +150,12 @@ impl CliEngine {
                     }
                 });
             }
-            // Ends when both pipes have ended. Each batch says whether another is already
-            // waiting, so that reporters flush once the output pauses, not at every batch.
-            let mut next = rx.recv().ok();
-            while let Some(mut batch) = next.take() {
-                next = match rx.try_recv() {
-                    Ok(queued) => Some(queued),
-                    Err(std::sync::mpsc::TryRecvError::Empty) => None,
-                    Err(std::sync::mpsc::TryRecvError::Disconnected) => None,
-                };
-                batch.more_queued = next.is_some();
+            // Ends when both pipes have ended.
+            for batch in rx {
                 if batch.stream == LogStream::Stderr {
                     keep_tail(&mut stderr_tail, &batch);
                 }
                 on_output(batch);
-                if next.is_none() {
-                    next = rx.recv().ok();
-                }
             }
             finished.store(true, std::sync::atomic::Ordering::SeqCst);
         });

@@ -100,7 +100,7 @@ impl LineSplitter {
         if memchr::memchr(b'\r', text.as_bytes()).is_some() {
             text = without_carriage_returns_at_line_ends(&text);
         }
-        LogLines { stream: self.stream, text, split, more_queued: false }
+        LogLines { stream: self.stream, text, split }
     }
 }
 

@@ -75,8 +75,8 @@ impl Console {
     /// `IsTerminal` and `NO_COLOR`).
     ///
     /// `out` may buffer (the binary buffers a piped standard output, not a terminal): the
-    /// console flushes after each line of its own and after each batch of output lines unless
-    /// more are already read, so lines never wait in the buffer while a container is quiet.
+    /// console flushes after each line of its own, and containers' output when
+    /// [`Reporter::flush`] is called (every [`super::FLUSH_PERIOD`] during a run).
     pub fn new(out: Box<dyn Write + Send>, info: &RunInfo, color: bool) -> Console {
         let prefix_width = info
             .containers
@@ -213,9 +213,9 @@ impl Console {
         }
     }
 
-    /// A batch of a container's output lines, each prefixed, with one write; flushed unless
-    /// more output is already queued (so that a pause in the output never leaves lines in a
-    /// buffer). A piece of an over-long line is followed by a line saying so.
+    /// A batch of a container's output lines, each prefixed, with one write, not flushed
+    /// ([`Reporter::flush`] is called periodically). A piece of an over-long line is followed
+    /// by a line saying so.
     fn output(&mut self, container: usize, sidecar: Option<&str>, lines: &LogLines) {
         let who = match sidecar {
             Some(sidecar) => format!("{}/{sidecar}", self.info.container_name(container)),
@@ -233,7 +233,7 @@ impl Console {
         if lines.split {
             text.push_str(&format!("--- {who}: {}\n", split_note()));
         }
-        self.write(&text, !lines.more_queued);
+        self.write(&text, false);
         // The buffer is kept for the next batch, unless an over-long line made it large.
         if text.capacity() <= SCRATCH_KEPT {
             self.scratch = text;
@@ -296,6 +296,10 @@ impl Reporter for Console {
             }
         };
         self.line(&line);
+    }
+
+    fn flush(&mut self) {
+        let _ = self.out.flush();
     }
 
     fn finish(&mut self, summary: &RunSummary) {
@@ -414,6 +418,24 @@ mod tests {
         // The table is plain, so that it aligns.
         assert!(colored.contains("\ntransform  failed     3 "), "{colored}");
         assert!(!render(false).contains('\x1b'));
+    }
+
+    #[test]
+    fn a_batch_is_one_write_of_prefixed_lines_and_a_split_piece_is_noted() {
+        let buffer = SharedBuffer::default();
+        let mut console = Console::new(Box::new(buffer.clone()), &info(), false);
+        let lines = copili_runtime::LogLines {
+            stream: copili_runtime::LogStream::Stdout,
+            text: "one\ntwo\nstart of a long line\n".into(),
+            split: true,
+        };
+        console.event(&RunEvent::Output { container: 0, sidecar: Some("db".into()), lines });
+        insta::assert_snapshot!(buffer.text(), @r"
+        load/db   | one
+        load/db   | two
+        load/db   | start of a long line
+        --- load/db: line longer than 1 MiB: split, continued on the next line
+        ");
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! written live and appended to across runs, like copili 1.4's.
 //!
 //! A file is opened (and the directory created) on the container's first event of the run,
-//! and output is written as it arrives, a batch of lines (one read of the engine's pipe) per
-//! write, flushed whenever no more output is waiting, so `tail -f` follows a running
-//! container. A line longer than 1 MiB ([`copili_runtime::MAX_LINE_BYTES`]) is written in
+//! and output is written as it arrives, a batch of lines (one read of the engine's pipe) at a
+//! time, into a buffer flushed every [`super::FLUSH_PERIOD`] ([`Reporter::flush`]), so `tail
+//! -f` follows a running container. A line longer than 1 MiB ([`copili_runtime::MAX_LINE_BYTES`]) is written in
 //! pieces, each followed by `---------------------------------------- line longer than 1 MiB:
 //! split, continued on the next line`. Each run
 //! appends one section; its layout is stable:
@@ -119,8 +119,8 @@ impl LogFiles {
 
     fn write_open(&mut self, container: usize, lines: &str, flush: bool) {
         let Some(LogFile::Open { writer, path }) = self.files.get_mut(&container) else { return };
-        // One write per event; flushed unless more output is already read, so that the file
-        // follows the run live.
+        // One write per event; output is flushed periodically, so that the file follows the
+        // run live.
         let written = writer.write_all(lines.as_bytes()).and_then(|()| if flush { writer.flush() } else { Ok(()) });
         if let Err(error) = written {
             self.errors.push(format!("cannot write {}: {error}", path.display()));
@@ -158,14 +158,14 @@ impl Reporter for LogFiles {
                 self.write(*container, &format!("{SECTION_RULE} attempt {attempt}\n"));
             }
             RunEvent::Output { container, sidecar, lines } => {
+                // Not flushed: `Reporter::flush` is called periodically.
                 let note = || format!("{SECTION_RULE} {}\n", super::console::split_note());
-                let flush = !lines.more_queued;
                 match sidecar {
                     // The main container's lines as they came: no copy.
                     None => {
-                        self.write_flushing(*container, &lines.text, flush && !lines.split);
+                        self.write_flushing(*container, &lines.text, false);
                         if lines.split {
-                            self.write_flushing(*container, &note(), flush);
+                            self.write_flushing(*container, &note(), false);
                         }
                     }
                     Some(sidecar) => {
@@ -180,7 +180,7 @@ impl Reporter for LogFiles {
                         if lines.split {
                             text.push_str(&note());
                         }
-                        self.write_flushing(*container, &text, flush);
+                        self.write_flushing(*container, &text, false);
                     }
                 }
             }
@@ -249,6 +249,14 @@ impl Reporter for LogFiles {
         }
     }
 
+    fn flush(&mut self) {
+        let open: Vec<usize> =
+            self.files.iter().filter(|(_, f)| matches!(f, LogFile::Open { .. })).map(|(c, _)| *c).collect();
+        for container in open {
+            self.write_open(container, "", true);
+        }
+    }
+
     /// The IO errors met so far, one message per failed file, e.g.
     /// `cannot write logs/load.log: No space left on device (os error 28)`.
     fn errors(&self) -> Vec<String> {
@@ -290,8 +298,7 @@ fn open_for_append(path: &Path) -> io::Result<Box<dyn Write + Send>> {
         std::fs::create_dir_all(dir)?;
     }
     let file = OpenOptions::new().create(true).append(true).open(path)?;
-    // Batches of output are written as they come and flushed whenever the output pauses (see
-    // `LogLines::more_queued`); the buffer joins the small ones in between.
+    // Batches of output are joined in the buffer, flushed periodically (`Reporter::flush`).
     Ok(Box::new(io::BufWriter::with_capacity(64 * 1024, file)))
 }
 
@@ -444,6 +451,32 @@ mod tests {
         assert_eq!(text.matches("======================================== run ").count(), 2, "{text}");
         assert_eq!(text.matches("status:    skipped").count(), 2, "{text}");
         assert!(dir.join("load.log").exists());
+    }
+
+    #[test]
+    fn output_is_buffered_until_flushed_and_a_split_piece_is_noted() {
+        let temp = tempfile::tempdir().expect("temporary directory");
+        let mut logs = LogFiles::new(temp.path(), &info());
+        let read = || std::fs::read_to_string(temp.path().join("load.log")).unwrap_or_default();
+        logs.event(&RunEvent::ContainerStarted { container: 0, attempt: 1 });
+        assert!(read().ends_with(" attempt 1\n"), "copili's own lines are flushed: {}", read());
+        let batch = |text: &str, split| copili_runtime::LogLines {
+            stream: copili_runtime::LogStream::Stdout,
+            text: text.into(),
+            split,
+        };
+        logs.event(&RunEvent::Output { container: 0, sidecar: None, lines: batch("a\nb\npiece\n", true) });
+        logs.event(&RunEvent::Output { container: 0, sidecar: Some("db".into()), lines: batch("c\n", false) });
+        assert!(!read().contains("piece"), "output waits for a flush: {}", read());
+        logs.flush();
+        assert!(
+            read().ends_with(
+                " attempt 1\na\nb\npiece\n---------------------------------------- line longer than 1 MiB: split, \
+                 continued on the next line\n[db] c\n"
+            ),
+            "{}",
+            read()
+        );
     }
 
     #[test]

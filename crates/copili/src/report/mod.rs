@@ -145,6 +145,41 @@ pub trait Reporter {
     fn errors(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// Writes out what is buffered. Containers' output is buffered (their own lines of copili
+    /// are not): whoever runs the reporters calls this every [`FLUSH_PERIOD`] while a run
+    /// goes on ([`flushing_periodically`]), so that a log file or a piped console is at most
+    /// that late. Nothing by default.
+    fn flush(&mut self) {}
+}
+
+/// How often a run's reporters are flushed ([`flushing_periodically`]): the most a line of a
+/// container's output waits in a buffer before it is in the log file or a piped console.
+pub const FLUSH_PERIOD: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Runs `body` while another thread calls `flush` every [`FLUSH_PERIOD`]; the thread ends
+/// with `body`, without waiting out its period.
+pub fn flushing_periodically<T>(flush: impl Fn() + Sync, body: impl FnOnce() -> T) -> T {
+    let done = (std::sync::Mutex::new(false), std::sync::Condvar::new());
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut finished = done.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            loop {
+                finished = match done.1.wait_timeout(finished, FLUSH_PERIOD) {
+                    Ok((guard, _)) => guard,
+                    Err(poisoned) => poisoned.into_inner().0,
+                };
+                if *finished {
+                    return;
+                }
+                flush();
+            }
+        });
+        let result = body();
+        *done.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        done.1.notify_all();
+        result
+    })
 }
 
 /// Several reporters as one: each event and the summary go to each, in order.
@@ -181,6 +216,12 @@ impl Reporter for Reporters {
     /// The errors of every reporter, in the order they were added.
     fn errors(&self) -> Vec<String> {
         self.reporters.iter().flat_map(|reporter| reporter.errors()).collect()
+    }
+
+    fn flush(&mut self) {
+        for reporter in &mut self.reporters {
+            reporter.flush();
+        }
     }
 }
 
@@ -460,5 +501,36 @@ mod tests {
     fn unknown_container_indexes_do_not_panic() {
         assert_eq!(test_support::info().container_name(1), "transform");
         assert_eq!(test_support::info().container_name(9), "#9");
+    }
+}
+
+#[cfg(test)]
+mod flush_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    use super::{flushing_periodically, FLUSH_PERIOD};
+
+    #[test]
+    fn flushes_every_period_while_the_body_runs_and_stops_with_it() {
+        let flushes = AtomicUsize::new(0);
+        let started = Instant::now();
+        let result = flushing_periodically(
+            || {
+                flushes.fetch_add(1, Ordering::SeqCst);
+            },
+            || {
+                std::thread::sleep(FLUSH_PERIOD * 4 + FLUSH_PERIOD / 2);
+                42
+            },
+        );
+        assert_eq!(result, 42);
+        let n = flushes.load(Ordering::SeqCst);
+        assert!((2..=5).contains(&n), "{n} flushes in 4.5 periods");
+        // The flusher does not wait out its period once the body is done.
+        assert!(started.elapsed() < FLUSH_PERIOD * 5 + Duration::from_millis(40), "{:?}", started.elapsed());
+        let after = flushes.load(Ordering::SeqCst);
+        std::thread::sleep(FLUSH_PERIOD * 2);
+        assert_eq!(flushes.load(Ordering::SeqCst), after, "no flush after the body ended");
     }
 }

@@ -323,15 +323,18 @@ impl Supervisor<'_> {
         let names: Vec<&str> = containers.iter().map(|&c| spec.containers[c].name.as_str()).collect();
         reporter.event(&ServiceEvent::RunStarted { run_id, names, initial, at: clock.now() });
         let ids = ImageIds::default();
-        let outcomes = runner::run_with_hooks(self.engine, spec, plan, &config, cancel, hooks, &|event: RunEvent| {
-            ids.note(&event);
-            let about_others = match &event {
-                RunEvent::ContainerFinished { container, .. } => !mine.contains(container),
-                _ => false,
-            };
-            if initial || !about_others {
-                reporters.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
-            }
+        let flush = || reporters.lock().unwrap_or_else(PoisonError::into_inner).flush();
+        let outcomes = crate::report::flushing_periodically(flush, || {
+            runner::run_with_hooks(self.engine, spec, plan, &config, cancel, hooks, &|event: RunEvent| {
+                ids.note(&event);
+                let about_others = match &event {
+                    RunEvent::ContainerFinished { container, .. } => !mine.contains(container),
+                    _ => false,
+                };
+                if initial || !about_others {
+                    reporters.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
+                }
+            })
         });
         let finished_at = SystemTime::now();
         let relevant: Vec<&Outcome> = containers.iter().filter_map(|&c| outcomes.get(c)).collect();
