@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::engine::{EngineError, LogLine, LogLines, LogStream};
 
 use super::render::dry_run_answer;
-use super::split::LineSplitter;
+use super::split::{LineSplitter, READ_CHUNK};
 use super::{CliEngine, DryRunSink, STDERR_TAIL_LINES};
 
 /// How long a killed client (and what it started in its group) has to be reaped before the
@@ -232,6 +232,7 @@ pub(super) fn send_lines(
     tx: &std::sync::mpsc::SyncSender<LogLines>,
 ) {
     let mut splitter = LineSplitter::new(stream);
+    let mut chunk = vec![0; READ_CHUNK];
     let listening = std::cell::Cell::new(true);
     let mut send = |batch: LogLines| {
         if listening.get() && tx.send(batch).is_err() {
@@ -239,7 +240,7 @@ pub(super) fn send_lines(
         }
     };
     loop {
-        match splitter.read_from(&mut source, &mut send) {
+        match splitter.read_from(&mut source, &mut chunk, &mut send) {
             Ok(0) => break,
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
