@@ -4,10 +4,13 @@
 //!
 //! One coordinator (the caller's thread, `coordinator.rs`) owns the state of every container;
 //! each running container has a worker thread (`attempt.rs`) doing create → start → follow
-//! output → wait → remove, and reporting back on a channel. Cancellation (a signal,
+//! output → wait → remove, and reporting back on a channel. The containers that will start
+//! next are created ahead while their dependencies run (`ahead.rs`), so that their worker only
+//! starts them. Cancellation (a signal,
 //! `--fail-fast`) is a shared [`CancelToken`] the workers watch while they wait. Why a
 //! container did not succeed is a typed [`Reason`]; the `copili` crate's reporters word it.
 
+mod ahead;
 mod attempt;
 mod cancel;
 mod config;
