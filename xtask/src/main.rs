@@ -34,7 +34,8 @@ subcommands:
   test [--no-fmt] [--no-clippy] [--no-doc]
                                   fmt check, clippy and rustdoc -D warnings, all workspace tests (what CI runs)
   demo                            build copili and show validate, plan and graph on the examples
-  bench [--runs N]                time and peak memory of validate/plan on generated pipelines
+  bench [--runs N] [--only PART]  time and peak memory of validate/plan on generated pipelines (plan),
+                                  copili run against the raw engine (runtime)
   setup                           install, start and check podman (rootful, rootless) and docker (root)
   setup debian-image              only build (cached) and import the Debian test image (PostgreSQL, Redis)
   fuzz [--minutes N] [--target T] run the cargo fuzz targets N minutes each (default 10), print the figures

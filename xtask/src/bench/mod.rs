@@ -59,13 +59,49 @@ impl Format {
 /// The benchmarked copili commands, the pipeline file's path appended to the first argument.
 const COMMANDS: [(&str, &[&str]); 2] = [("validate", &[]), ("plan", &["--format", "json", "--engine", "none"])];
 
-/// Runs `cargo xtask bench [--runs N]`.
+/// The parts of the benchmark, for `--only`.
+const PARTS: [&str; 2] = ["plan", "runtime"];
+
+/// The options of `cargo xtask bench`.
+#[derive(Debug, PartialEq)]
+struct Options {
+    /// `--runs N`.
+    n_runs: usize,
+    /// `--only PART`: one part of [`PARTS`]; all without it.
+    only: Option<String>,
+}
+
+impl Options {
+    fn includes(&self, part: &str) -> bool {
+        self.only.as_deref().is_none_or(|only| only == part)
+    }
+}
+
+/// Runs `cargo xtask bench [--runs N] [--only plan|runtime]`.
 pub(crate) fn run(args: &[String]) -> Result {
-    let n_runs = parse_runs(args)?;
+    let options = parse_options(args)?;
+    let n_runs = options.n_runs;
     let copili = build_copili_binary(true)?;
     let bench_dir = target_dir()?.join("bench");
     fs::create_dir_all(&bench_dir).map_err(|error| io_failure("cannot create", &bench_dir, error))?;
+    let mut markdown = String::new();
+    if options.includes("plan") {
+        markdown.push_str(&plan_part(&copili, &bench_dir, n_runs)?);
+    }
+    if options.includes("runtime") {
+        // The runtime: copili against the raw engine CLI, on engines set up as for the tests.
+        let engines = crate::setup::ensure()?;
+        markdown.push_str(&runtime::run(&copili, &bench_dir, &engines, n_runs.min(5))?);
+    }
+    print!("{markdown}");
+    let results = bench_dir.join("results.md");
+    fs::write(&results, &markdown).map_err(|error| io_failure("cannot write", &results, error))?;
+    eprintln!("written to {}", results.display());
+    Ok(())
+}
 
+/// `copili validate` and `copili plan` on the generated pipelines; the Markdown report.
+fn plan_part(copili: &Path, bench_dir: &Path, n_runs: usize) -> Result<String> {
     let mut pipelines = Vec::new();
     for n_containers in SIZES {
         let pipeline = GeneratedPipeline::generate(n_containers, SEED);
@@ -81,7 +117,7 @@ pub(crate) fn run(args: &[String]) -> Result {
         pipelines.push(pipeline);
     }
 
-    let bench = Bench { copili: &copili, dir: &bench_dir, n_runs };
+    let bench = Bench { copili, dir: bench_dir, n_runs };
     let version = bench.version()?;
     let floor = bench.measure(&["--version"])?;
     let mut rows = Vec::new();
@@ -109,27 +145,26 @@ pub(crate) fn run(args: &[String]) -> Result {
 
     let report =
         Report { version, n_runs, floor, rows, machine: machine_description(), measurer_peak_mib: own_peak_mib() };
-    let mut markdown = report.to_markdown();
-    // The runtime: copili against the raw engine CLI, on engines set up as for the tests.
-    let engines = crate::setup::ensure()?;
-    markdown.push_str(&runtime::run(&copili, &bench_dir, &engines, n_runs.min(5))?);
-    print!("{markdown}");
-    let results = bench_dir.join("results.md");
-    fs::write(&results, &markdown).map_err(|error| io_failure("cannot write", &results, error))?;
-    eprintln!("written to {}", results.display());
-    Ok(())
+    Ok(report.to_markdown())
 }
 
-fn parse_runs(args: &[String]) -> Result<usize> {
-    match args {
-        [] => Ok(DEFAULT_RUNS),
-        [flag, value] if flag == "--runs" => match value.parse() {
-            Ok(n_runs) if n_runs > 0 => Ok(n_runs),
-            _ => Err(Error::Usage(format!("--runs takes a positive number, not `{value}`"))),
-        },
-        [flag] if flag == "--runs" => Err(Error::Usage("--runs takes a positive number".into())),
-        [other, ..] => Err(Error::Usage(format!("unexpected argument `{other}`"))),
+fn parse_options(args: &[String]) -> Result<Options> {
+    let mut options = Options { n_runs: DEFAULT_RUNS, only: None };
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next();
+        match (flag.as_str(), value) {
+            ("--runs", Some(value)) => match value.parse() {
+                Ok(n_runs) if n_runs > 0 => options.n_runs = n_runs,
+                _ => return Err(Error::Usage(format!("--runs takes a positive number, not `{value}`"))),
+            },
+            ("--runs", None) => return Err(Error::Usage("--runs takes a positive number".into())),
+            ("--only", Some(part)) if PARTS.contains(&part.as_str()) => options.only = Some(part.clone()),
+            ("--only", _) => return Err(Error::Usage(format!("--only takes one of: {}", PARTS.join(", ")))),
+            (other, _) => return Err(Error::Usage(format!("unexpected argument `{other}`"))),
+        }
     }
+    Ok(options)
 }
 
 fn io_failure(what: &str, path: &Path, error: io::Error) -> Error {
@@ -141,11 +176,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn runs_option() {
+    fn options() {
         let args = |list: &[&str]| list.iter().map(|arg| arg.to_string()).collect::<Vec<_>>();
-        assert_eq!(parse_runs(&args(&[])), Ok(DEFAULT_RUNS));
-        assert_eq!(parse_runs(&args(&["--runs", "3"])), Ok(3));
-        assert!(matches!(parse_runs(&args(&["--runs", "0"])), Err(Error::Usage(_))));
-        assert!(matches!(parse_runs(&args(&["--fast"])), Err(Error::Usage(_))));
+        let options = |n_runs, only: Option<&str>| Ok(Options { n_runs, only: only.map(String::from) });
+        assert_eq!(parse_options(&args(&[])), options(DEFAULT_RUNS, None));
+        assert_eq!(parse_options(&args(&["--runs", "3"])), options(3, None));
+        assert_eq!(parse_options(&args(&["--only", "runtime", "--runs", "3"])), options(3, Some("runtime")));
+        assert!(matches!(parse_options(&args(&["--runs", "0"])), Err(Error::Usage(_))));
+        assert!(matches!(parse_options(&args(&["--runs"])), Err(Error::Usage(_))));
+        assert!(matches!(parse_options(&args(&["--only", "everything"])), Err(Error::Usage(_))));
+        assert!(matches!(parse_options(&args(&["--fast"])), Err(Error::Usage(_))));
+        let runtime = Options { n_runs: 1, only: Some("runtime".into()) };
+        assert!(runtime.includes("runtime") && !runtime.includes("plan"));
+        assert!(Options { n_runs: 1, only: None }.includes("plan"));
     }
 }
