@@ -90,8 +90,8 @@ pub(crate) fn run(args: &[String]) -> Result {
     }
     if options.includes("runtime") {
         // The runtime: copili against the raw engine CLI, on engines set up as for the tests.
-        let engines = crate::setup::ensure()?;
-        markdown.push_str(&runtime::run(&copili, &bench_dir, &engines, n_runs.min(5))?);
+        let containers_conf = containers_conf()?;
+        markdown.push_str(&runtime::run(&copili, &bench_dir, &containers_conf, n_runs.min(5))?);
     }
     print!("{markdown}");
     let results = bench_dir.join("results.md");
@@ -146,6 +146,20 @@ fn plan_part(copili: &Path, bench_dir: &Path, n_runs: usize) -> Result<String> {
     let report =
         Report { version, n_runs, floor, rows, machine: machine_description(), measurer_peak_mib: own_peak_mib() };
     Ok(report.to_markdown())
+}
+
+/// Rootful podman's `CONTAINERS_CONF`, from the `engines.env` that `cargo xtask setup` wrote;
+/// without one the engines are set up first. (Setting up again from a second checkout fails:
+/// the registry it would start is the first checkout's.)
+fn containers_conf() -> Result<String> {
+    let env_file = target_dir()?.join("test-env").join(crate::setup::ENGINES_ENV_FILE);
+    let Ok(text) = fs::read_to_string(&env_file) else {
+        return Ok(crate::setup::ensure()?.containers_conf.display().to_string());
+    };
+    text.lines()
+        .find_map(|line| line.strip_prefix("CONTAINERS_CONF="))
+        .map(String::from)
+        .ok_or_else(|| Error::Failed(format!("no CONTAINERS_CONF in {}: run `cargo xtask setup`", env_file.display())))
 }
 
 fn parse_options(args: &[String]) -> Result<Options> {

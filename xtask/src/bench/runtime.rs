@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::setup::EngineEnv;
 use crate::{display_command, Error, Result};
 
 const IMAGE: &str = "localhost/copili-test:latest";
@@ -65,14 +64,14 @@ struct Pair {
 }
 
 /// Runs the runtime benchmark; returns its Markdown section.
-pub(crate) fn run(copili: &Path, bench_dir: &Path, engines: &EngineEnv, n_runs: usize) -> Result<String> {
+pub(crate) fn run(copili: &Path, bench_dir: &Path, containers_conf: &str, n_runs: usize) -> Result<String> {
     let chain = bench_dir.join("run-chain.yaml");
     let diamond = bench_dir.join("run-diamond.yaml");
     write(&chain, &chain_yaml())?;
     write(&diamond, DIAMOND)?;
     let logs = bench_dir.join("run-logs");
     let engines = [
-        Engine { name: "podman", env: engines.vars().into_iter().filter(|(k, _)| *k == "CONTAINERS_CONF").collect() },
+        Engine { name: "podman", env: vec![("CONTAINERS_CONF", containers_conf.to_string())] },
         Engine { name: "docker", env: Vec::new() },
     ];
     let mut pairs = Vec::new();
