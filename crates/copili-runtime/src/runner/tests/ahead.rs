@@ -65,7 +65,9 @@ fn the_next_container_is_created_while_its_dependency_runs_and_started_after_it_
 #[test]
 fn a_failed_dependency_removes_the_container_created_ahead() {
     for batched in [false, true] {
-        let a = Script { exit_code: 3, ..slow(200) };
+        // Where removal contends with starting, containers are created ahead only once
+        // starting has been quiet for half a second.
+        let a = Script { exit_code: 3, ..slow(if batched { 900 } else { 200 }) };
         let engine = FakeEngine::new([("a", a)]).with_creation_ahead();
         let engine = if batched { engine.with_batched_removal() } else { engine };
         let run = run_with(CHAIN, &engine, &config(2), &CancelToken::new());
@@ -115,7 +117,7 @@ fn an_interrupt_while_a_container_is_created_ahead_leaves_nothing() {
 
 #[test]
 fn draining_removes_the_container_created_ahead_once_the_running_one_ended() {
-    let engine = FakeEngine::new([("a", slow(300))]).with_creation_ahead().with_batched_removal();
+    let engine = FakeEngine::new([("a", slow(900))]).with_creation_ahead().with_batched_removal();
     let cancel = CancelToken::new();
     let run = std::thread::scope(|scope| {
         scope.spawn(|| {
@@ -205,4 +207,23 @@ fn a_create_that_fails_ahead_is_reported_when_the_container_starts() {
     }
     assert_eq!(engine.calls().iter().filter(|c| *c == "create q-b").count(), 2);
     assert_eq!(engine.leftovers(), (0, 0));
+}
+
+/// Where removal contends with starting (podman), so does creating: a container is created
+/// ahead only once starting has been quiet for a moment, not beside a short dependency's start.
+#[test]
+fn where_creating_contends_with_starting_it_waits_until_starting_is_quiet() {
+    let text = "p:\n  - {name: a, image_repo: x}\n  - {name: b, image_repo: x, dependencies: [a]}\n";
+    for (runs_for, created_while_a_ran) in [(100, false), (900, true)] {
+        let engine = FakeEngine::new([("a", slow(runs_for))]).with_creation_ahead().with_batched_removal();
+        let created = Mutex::new(None);
+        let run = run_watching(text, &engine, &config(1), &CancelToken::new(), &|event| {
+            if let RunEvent::ContainerFinished { container: 0, .. } = event {
+                *created.lock().expect("not poisoned") = Some(engine.exists("q-b"));
+            }
+        });
+        assert!(run.outcomes.iter().all(|o| o.status == Status::Succeeded), "{:?}", statuses(&run));
+        assert_eq!(created.into_inner().expect("not poisoned"), Some(created_while_a_ran), "a runs {runs_for} ms");
+        assert_eq!(engine.leftovers(), (0, 0));
+    }
 }
