@@ -41,6 +41,10 @@ struct ImageQueue {
 /// How long starting must have been quiet before ended containers are removed.
 const REMOVAL_QUIET: Duration = Duration::from_millis(500);
 
+/// Where creating contends with starting, how long starting must have been quiet before
+/// containers are created ahead.
+const AHEAD_QUIET: Duration = Duration::from_secs(1);
+
 /// Runs the plan on the engine; returns an outcome for every container of the pipeline, in
 /// the pipeline's order.
 pub fn run(
@@ -216,9 +220,11 @@ pub fn run_with_hooks(
             // Create ahead, in plan order, the containers that will start next: those whose
             // dependencies run, and those waiting for a slot. Where removing contends with
             // starting, so does creating (podman: the same storage lock; a `create` beside each
-            // `start` made a chain of short containers 15–30 % slower), and containers are
-            // created ahead, like the removals, once starting has been quiet for a moment.
-            let quiet = !engine.removal_contends_with_start() || last_start.elapsed() >= REMOVAL_QUIET;
+            // `start` made a chain of short containers 15–30 % slower, and one made half a
+            // second after the start ended just after its dependency did, delaying the start
+            // it was meant to speed up): there, containers are created ahead once starting has
+            // been quiet for a second — behind dependencies that run a while, not short ones.
+            let quiet = !engine.removal_contends_with_start() || last_start.elapsed() >= AHEAD_QUIET;
             for &c in &to_run {
                 if !quiet || !ahead.has_room() || cancel.is_draining() || failed_fast.is_some() {
                     break;

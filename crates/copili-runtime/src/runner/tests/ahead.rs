@@ -66,8 +66,8 @@ fn the_next_container_is_created_while_its_dependency_runs_and_started_after_it_
 fn a_failed_dependency_removes_the_container_created_ahead() {
     for batched in [false, true] {
         // Where removal contends with starting, containers are created ahead only once
-        // starting has been quiet for half a second.
-        let a = Script { exit_code: 3, ..slow(if batched { 900 } else { 200 }) };
+        // starting has been quiet for a second.
+        let a = Script { exit_code: 3, ..slow(if batched { 1500 } else { 200 }) };
         let engine = FakeEngine::new([("a", a)]).with_creation_ahead();
         let engine = if batched { engine.with_batched_removal() } else { engine };
         let run = run_with(CHAIN, &engine, &config(2), &CancelToken::new());
@@ -117,7 +117,7 @@ fn an_interrupt_while_a_container_is_created_ahead_leaves_nothing() {
 
 #[test]
 fn draining_removes_the_container_created_ahead_once_the_running_one_ended() {
-    let engine = FakeEngine::new([("a", slow(900))]).with_creation_ahead().with_batched_removal();
+    let engine = FakeEngine::new([("a", slow(1500))]).with_creation_ahead().with_batched_removal();
     let cancel = CancelToken::new();
     let run = std::thread::scope(|scope| {
         scope.spawn(|| {
@@ -214,7 +214,7 @@ fn a_create_that_fails_ahead_is_reported_when_the_container_starts() {
 #[test]
 fn where_creating_contends_with_starting_it_waits_until_starting_is_quiet() {
     let text = "p:\n  - {name: a, image_repo: x}\n  - {name: b, image_repo: x, dependencies: [a]}\n";
-    for (runs_for, created_while_a_ran) in [(100, false), (900, true)] {
+    for (runs_for, created_while_a_ran) in [(300, false), (1500, true)] {
         let engine = FakeEngine::new([("a", slow(runs_for))]).with_creation_ahead().with_batched_removal();
         let created = Mutex::new(None);
         let run = run_watching(text, &engine, &config(1), &CancelToken::new(), &|event| {
