@@ -34,9 +34,9 @@ subcommands:
   test [--no-fmt] [--no-clippy] [--no-doc]
                                   fmt check, clippy and rustdoc -D warnings, all workspace tests (what CI runs)
   demo                            build copili and show validate, plan and graph on the examples
-  bench [--runs N] [--only output]
-                                  time and peak memory of validate/plan, copili run against the raw
-                                  engine (--only output: a container's output throughput only)
+  bench [--runs N] [--only PART,…] [--soak-minutes M]
+                                  time and peak memory of validate/plan (plan), copili run against the
+                                  raw engine (runtime, wide, output), its footprint (scale, soak)
   setup                           install, start and check podman (rootful, rootless) and docker (root)
   setup debian-image              only build (cached) and import the Debian test image (PostgreSQL, Redis)
   fuzz [--minutes N] [--target T] run the cargo fuzz targets N minutes each (default 10), print the figures

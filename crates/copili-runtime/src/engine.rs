@@ -283,6 +283,28 @@ pub trait Engine: Send + Sync {
         self.wait(&id)
     }
 
+    /// Whether the runner may create a container ahead of its start (while its dependencies
+    /// still run) and later start it with [`Engine::start_attached`]: the engine's `create`
+    /// leaves nothing behind when it fails, and a created container costs nothing until it
+    /// starts. Off by default (a backend whose `create` already starts, as swarm's services
+    /// do, keeps it off); off in a dry run, which shows one `run` per container in order.
+    fn creates_ahead(&self) -> bool {
+        false
+    }
+
+    /// Starts a container made by [`Engine::create`] (known by its name), calls `on_output` with
+    /// its lines as they come, a batch at a time, and returns its exit status once it ended, as the
+    /// engine recorded it, as [`Engine::run_attached`] does. A container that could not be
+    /// started is an [`EngineError`], never an exit status. The container stays.
+    ///
+    /// The default does start, follow the output, wait; engines override it with one client
+    /// call.
+    fn start_attached(&self, name: &str, on_output: &mut dyn FnMut(LogLines)) -> Result<ExitStatus, EngineError> {
+        self.start(name)?;
+        self.follow_logs(name, on_output)?;
+        self.wait(name)
+    }
+
     /// Follows a container's output until it ends, calling `on_output` with its lines as they
     /// come, a batch at a time.
     fn follow_logs(&self, id: &str, on_output: &mut dyn FnMut(LogLines)) -> Result<(), EngineError>;

@@ -78,6 +78,7 @@ pub struct FakeEngine {
     scripts: HashMap<String, Script>,
     pull_scripts: HashMap<String, PullScript>,
     batched_removal: bool,
+    creates_ahead: bool,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -112,6 +113,17 @@ impl FakeEngine {
     pub fn with_batched_removal(mut self) -> FakeEngine {
         self.batched_removal = true;
         self
+    }
+
+    /// The runner may create containers ahead of their start, as on the CLI engines.
+    pub fn with_creation_ahead(mut self) -> FakeEngine {
+        self.creates_ahead = true;
+        self
+    }
+
+    /// Whether a container of this engine-side name exists (created, running or ended).
+    pub fn exists(&self, name: &str) -> bool {
+        self.state().containers.contains_key(name)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -286,6 +298,10 @@ impl Engine for FakeEngine {
 
     fn removal_contends_with_start(&self) -> bool {
         self.batched_removal
+    }
+
+    fn creates_ahead(&self) -> bool {
+        self.creates_ahead
     }
 
     fn remove_all(&self, ids: &[String]) -> Result<(), EngineError> {

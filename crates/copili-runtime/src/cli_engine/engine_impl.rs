@@ -37,48 +37,44 @@ impl Engine for CliEngine {
         if id.is_empty() {
             return Err(EngineError::UnexpectedOutput { command: self.render(&prepared.args), output: out });
         }
-        self.connect(&id, &prepared)?;
+        // A container that could not join its networks is removed here: the caller never
+        // learns its id, and a container created ahead of its start must leave nothing behind.
+        if let Err(e) = self.connect(&id, &prepared) {
+            let _ = self.remove(&id);
+            return Err(e);
+        }
         Ok(id)
     }
 
     /// `run` attached: one client process creates, starts and streams the container, as
     /// `ENGINE run --rm` would, so a chain of containers costs about what the engine itself
-    /// costs. The client's exit code is the container's, except where it can be the client's
-    /// own (125–127): then, and for 137, the status is read from `inspect`.
+    /// costs. A container that joins several networks is created, connected, then started
+    /// attached. The exit status is read as for [`Engine::start_attached`].
     fn run_attached(
         &self,
         request: &CreateRequest,
         on_output: &mut dyn FnMut(LogLines),
     ) -> Result<ExitStatus, EngineError> {
-        let mut prepared = self.prepare("run", request)?;
+        let prepared = self.prepare("run", request)?;
         if !prepared.connect.is_empty() {
-            // Created, connected, then started attached: `start --attach` streams the output
-            // and exits with the container's code, as `run` does.
-            prepared = self.prepare("create", request)?;
-            let client_env = prepared.client_env();
-            self.run_with_env(&prepared.args, &client_env)?;
-            self.connect(&request.name, &prepared)?;
-            prepared.args = args(["start", "--attach", &request.name]);
+            drop(prepared);
+            self.create(request)?;
+            return self.start_attached(&request.name, on_output);
         }
         let client_env = prepared.client_env();
-        let (status, stderr) = self.stream(&prepared.args, &client_env, on_output)?;
-        // docker and podman document `run`'s exit code as the container's own, except 125,
-        // 126 and 127, which are also theirs for their own failures: only those (and a
-        // client killed by a signal, and 137 for the OOM flag) need the engine's record.
-        if let Some(code) = status.filter(|c| !(125..=127).contains(c) && *c != 137) {
-            return Ok(ExitStatus { code, oom_killed: false });
-        }
-        match self.inspect(&request.name) {
-            Ok(ContainerStatus { exit: Some(exit), .. }) => Ok(exit),
-            // The engine no longer answers: that is the failure to report.
-            Err(error @ EngineError::TimedOut { .. }) => Err(error),
-            // Never ran (bad mount, no such image, name taken…): the client said why.
-            Ok(_) | Err(_) => Err(EngineError::Failed {
-                command: self.render(&prepared.args),
-                code: status,
-                stderr: if stderr.is_empty() { "the container did not run".into() } else { stderr },
-            }),
-        }
+        self.attached(&prepared.args, &client_env, &request.name, on_output)
+    }
+
+    /// `start --attach` streams the output and exits with the container's code, as `run`
+    /// does.
+    fn start_attached(&self, name: &str, on_output: &mut dyn FnMut(LogLines)) -> Result<ExitStatus, EngineError> {
+        self.attached(&args(["start", "--attach", name]), &[], name, on_output)
+    }
+
+    /// Created ahead, a container's `create` is off the critical path; not in a dry run, which
+    /// shows one `run` per container, in the order a run starts them.
+    fn creates_ahead(&self) -> bool {
+        self.dry_run.is_none()
     }
 
     fn start(&self, id: &str) -> Result<(), EngineError> {
@@ -379,6 +375,39 @@ impl Engine for CliEngine {
                 Ok(false)
             }
             Err(e) => Err(e),
+        }
+    }
+}
+
+impl CliEngine {
+    /// Runs an attached client (`run` or `start --attach`) to its end, streaming the output;
+    /// the container's exit status. The client's exit code is the container's, except where it
+    /// can be the client's own (125–127): then, and for 137 (the OOM flag) and a client killed
+    /// by a signal, the status is read from `inspect`, never guessed.
+    fn attached(
+        &self,
+        argv: &[String],
+        client_env: &[(&str, &str)],
+        name: &str,
+        on_output: &mut dyn FnMut(LogLines),
+    ) -> Result<ExitStatus, EngineError> {
+        let (status, stderr) = self.stream(argv, client_env, on_output)?;
+        // docker and podman document `run`'s exit code as the container's own, except 125,
+        // 126 and 127, which are also theirs for their own failures: only those (and a
+        // client killed by a signal, and 137 for the OOM flag) need the engine's record.
+        if let Some(code) = status.filter(|c| !(125..=127).contains(c) && *c != 137) {
+            return Ok(ExitStatus { code, oom_killed: false });
+        }
+        match self.inspect(name) {
+            Ok(ContainerStatus { exit: Some(exit), .. }) => Ok(exit),
+            // The engine no longer answers: that is the failure to report.
+            Err(error @ EngineError::TimedOut { .. }) => Err(error),
+            // Never ran (bad mount, no such image, name taken…): the client said why.
+            Ok(_) | Err(_) => Err(EngineError::Failed {
+                command: self.render(argv),
+                code: status,
+                stderr: if stderr.is_empty() { "the container did not run".into() } else { stderr },
+            }),
         }
     }
 }

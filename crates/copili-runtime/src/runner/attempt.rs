@@ -12,7 +12,7 @@ use crate::reason::Reason;
 
 use super::cancel::sleep_unless_cancelled;
 use super::naming::{copili_labels, sidecar_key};
-use super::request::request_for;
+use super::request::{main_request, request_for};
 use super::{CancelToken, ContainerPolicy, Outcome, RunConfig, RunEvent, Status};
 
 /// How one attempt ended.
@@ -24,11 +24,14 @@ enum Attempt {
     EngineFailed(EngineError),
 }
 
-/// One container with its retries.
+/// One container with its retries. `created_ahead`: the coordinator created its main
+/// container already (see [`super::ahead`]); the first attempt starts it, a retry creates a
+/// fresh one.
 pub(super) fn run_container(
     engine: &dyn Engine,
     spec: &ContainerSpec,
     container: usize,
+    created_ahead: bool,
     config: &RunConfig,
     cancel: &CancelToken,
     on_event: &(dyn Fn(RunEvent) + Sync),
@@ -44,7 +47,8 @@ pub(super) fn run_container(
     loop {
         attempt += 1;
         on_event(RunEvent::ContainerStarted { container, attempt });
-        let result = attempt_once(engine, spec, container, config, policy, cancel, on_event);
+        let created = created_ahead && attempt == 1;
+        let result = attempt_once(engine, spec, container, created, config, policy, cancel, on_event);
         let finished_at = Some(SystemTime::now());
         let done = |status, exit_code, reason: Option<Reason>| Outcome {
             status,
@@ -136,6 +140,7 @@ fn attempt_once(
     engine: &dyn Engine,
     spec: &ContainerSpec,
     container: usize,
+    created: bool,
     config: &RunConfig,
     policy: ContainerPolicy,
     cancel: &CancelToken,
@@ -214,8 +219,7 @@ fn attempt_once(
             if cancel.is_cancelled() {
                 return Attempt::Interrupted(None);
             }
-            let labels = copili_labels(identity, &config.run_id, &spec.name, "main");
-            let request = request_for(spec, main_name.clone(), labels, config, network.as_deref(), None);
+            let request = main_request(spec, config, network.as_deref());
             // Without sidecars, the main container is removed by the caller once its outcome is
             // reported (the engine knows it by its name). With them it must go before their
             // network, which cannot be removed while a container is attached.
@@ -225,9 +229,12 @@ fn attempt_once(
             let id = main_name.clone();
             let (wait_tx, wait_rx) = mpsc::channel();
             scope.spawn(move || {
-                let result = engine.run_attached(&request, &mut |lines| {
-                    on_event(RunEvent::Output { container, sidecar: None, lines })
-                });
+                let on_output = &mut |lines| on_event(RunEvent::Output { container, sidecar: None, lines });
+                let result = if created {
+                    engine.start_attached(&request.name, on_output)
+                } else {
+                    engine.run_attached(&request, on_output)
+                };
                 let _ = wait_tx.send(result);
             });
             let started = Instant::now();

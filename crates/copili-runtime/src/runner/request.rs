@@ -20,10 +20,15 @@ pub fn planned_requests(spec: &ContainerSpec, config: &RunConfig) -> Vec<(Option
         let request = request_for(sidecar, name, labels, config, network.as_deref(), Some(&sidecar.name));
         requests.push((Some(sidecar.name.clone()), request));
     }
-    let labels = copili_labels(identity, &config.run_id, &spec.name, "main");
+    requests.push((None, main_request(spec, config, network.as_deref())));
     requests
-        .push((None, request_for(spec, config.engine_name(&[&spec.name]), labels, config, network.as_deref(), None)));
-    requests
+}
+
+/// The request for a container's main container, on its sidecars' network if it has one:
+/// the same whether it is created when it starts or ahead of it.
+pub(super) fn main_request(spec: &ContainerSpec, config: &RunConfig, network: Option<&str>) -> CreateRequest {
+    let labels = copili_labels(&config.identity, &config.run_id, &spec.name, "main");
+    request_for(spec, config.engine_name(&[&spec.name]), labels, config, network, None)
 }
 
 pub(super) fn request_for(

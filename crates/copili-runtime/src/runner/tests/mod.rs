@@ -1,6 +1,7 @@
 //! The runner's unit tests on the fake engine: scheduling, failures, cancellation, sidecars
 //! (here); images and hooks in their own modules.
 
+mod ahead;
 mod hooks;
 mod images;
 
