@@ -199,6 +199,15 @@ pub(super) fn measure_pair(
 ) -> Result<(f64, f64)> {
     baseline()?;
     copili()?;
+    alternating(n_runs, baseline, copili)
+}
+
+/// Medians of `n_runs` alternating runs of the baseline and of copili, without a warm-up.
+pub(super) fn alternating(
+    n_runs: usize,
+    mut baseline: impl FnMut() -> Result,
+    mut copili: impl FnMut() -> Result,
+) -> Result<(f64, f64)> {
     let (mut b, mut c) = (Vec::new(), Vec::new());
     for _ in 0..n_runs.max(1) {
         let started = Instant::now();

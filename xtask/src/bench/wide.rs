@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 use std::time::Instant;
 
-use super::runtime::{engines, median, run_ok, with_env, write, Engine, IMAGE};
+use super::runtime::{alternating, engines, run_ok, with_env, write, Engine, IMAGE};
 use crate::setup::EngineEnv;
 use crate::{Error, Result};
 
@@ -148,20 +148,6 @@ fn sweep(
     }
     out.reverse();
     Ok(out)
-}
-
-/// Medians of `runs` alternating runs of `baseline` and `copili` (no warm-up: the sweep was one).
-fn alternating(
-    runs: usize,
-    mut baseline: impl FnMut() -> Result,
-    mut copili: impl FnMut() -> Result,
-) -> Result<(f64, f64)> {
-    let (mut b, mut c) = (Vec::new(), Vec::new());
-    for _ in 0..runs.max(1) {
-        b.push(timed(&mut baseline)?);
-        c.push(timed(&mut copili)?);
-    }
-    Ok((median(b), median(c)))
 }
 
 fn timed(op: impl FnOnce() -> Result) -> Result<f64> {
