@@ -28,6 +28,7 @@ const PACKAGES: &[&str] = &[
     "fish",
     "groff-base",
     "debootstrap",
+    "chromium",
 ];
 
 pub(super) fn ensure_packages() -> Result<String> {
