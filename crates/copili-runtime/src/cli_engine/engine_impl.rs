@@ -217,6 +217,7 @@ impl Engine for CliEngine {
         on_line: &mut dyn FnMut(LogLine),
         cancelled: &(dyn Fn() -> bool + Sync),
     ) -> Result<(), PullError> {
+        self.image_ids.forget(&request.image);
         let had_credentials = request.auth.is_some();
         let classified = |error: EngineError| PullError { kind: classify::classify(&error, had_credentials), error };
         let auth =
@@ -242,6 +243,7 @@ impl Engine for CliEngine {
         on_line: &mut dyn FnMut(LogLine),
         cancelled: &(dyn Fn() -> bool + Sync),
     ) -> Result<(), BuildError> {
+        self.image_ids.forget(&request.image);
         let auth = request
             .auth
             .as_ref()
@@ -303,11 +305,10 @@ impl Engine for CliEngine {
         if self.dry_run.is_some() {
             return Ok(None);
         }
-        match self.run(&args(["image", "inspect", "--format", "{{.Id}}", image])) {
-            Ok(out) => Ok(out.lines().next().map(str::trim).filter(|l| !l.is_empty()).map(String::from)),
-            Err(EngineError::Failed { code: Some(_), stderr, .. }) if is_no_such_image(&stderr) => Ok(None),
-            Err(e) => Err(e),
+        if let Some(id) = self.image_ids.get(image) {
+            return Ok(Some(id));
         }
+        Ok(self.inspect_image_id(image)?.filter(|id| !id.is_empty()))
     }
 
     fn is_dry_run(&self) -> bool {
@@ -355,31 +356,42 @@ impl Engine for CliEngine {
         Ok(out.lines().map(str::trim).filter(|l| !l.is_empty() && !l.contains("<none>")).map(String::from).collect())
     }
 
+    /// One `image inspect --format {{.Id}}` on both engines (podman's `image exists` would
+    /// answer only this question, and the run asks for the id next, for the state).
     fn image_present(&self, image: &str) -> Result<bool, EngineError> {
-        let argv = match self.kind {
-            EngineKind::Podman => args(["image", "exists", image]),
-            EngineKind::Docker => args(["image", "inspect", "--format", "{{.Id}}", image]),
-        };
         // A dry run shows the check and goes on as if the image were absent, so that the pull
         // (or build) it would need is shown too.
         if self.dry_run.is_some() {
-            self.run(&argv)?;
+            self.run(&Self::image_id_argv(image))?;
             return Ok(false);
         }
-        match self.run(&argv) {
-            Ok(_) => Ok(true),
-            // podman: exit 1 means absent; docker: "No such image".
-            Err(EngineError::Failed { code: Some(1), stderr, .. })
-                if self.kind == EngineKind::Podman || stderr.contains("No such image") =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(e),
-        }
+        Ok(self.inspect_image_id(image)?.is_some())
     }
 }
 
 impl CliEngine {
+    fn image_id_argv(image: &str) -> Vec<String> {
+        args(["image", "inspect", "--format", "{{.Id}}", image])
+    }
+
+    /// The image's id (empty if the engine printed none: the image is there all the same),
+    /// `None` when the engine has no such image (podman: exit 125 and "image not known";
+    /// docker: "No such image"); remembered for [`Engine::image_id`].
+    fn inspect_image_id(&self, image: &str) -> Result<Option<String>, EngineError> {
+        self.image_ids.forget(image);
+        match self.run(&Self::image_id_argv(image)) {
+            Ok(out) => {
+                let id = out.lines().next().map(str::trim).unwrap_or_default().to_string();
+                if !id.is_empty() {
+                    self.image_ids.insert(image, id.clone());
+                }
+                Ok(Some(id))
+            }
+            Err(EngineError::Failed { code: Some(_), stderr, .. }) if is_no_such_image(&stderr) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Runs an attached client (`run` or `start --attach`) to its end, streaming the output;
     /// the container's exit status. The client's exit code is the container's, except where it
     /// can be the client's own (125–127): then, and for 137 (the OOM flag) and a client killed

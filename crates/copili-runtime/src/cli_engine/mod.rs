@@ -43,6 +43,32 @@ pub struct CliEngine {
     timeout: Duration,
     /// The calls killed at their bound, until [`Engine::killed_calls`](crate::Engine::killed_calls) takes them.
     killed: std::sync::Arc<std::sync::Mutex<Vec<EngineError>>>,
+    /// Image ids learnt from presence checks (`image inspect --format {{.Id}}` answers both
+    /// questions), so that [`Engine::image_id`](crate::Engine::image_id) after the check asks
+    /// the engine nothing; forgotten when the image is pulled or built.
+    image_ids: ImageIds,
+}
+
+/// The image ids a [`CliEngine`] has seen, by image reference.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ImageIds(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>);
+
+impl ImageIds {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn get(&self, image: &str) -> Option<String> {
+        self.map().get(image).cloned()
+    }
+
+    pub(crate) fn insert(&self, image: &str, id: String) {
+        self.map().insert(image.to_string(), id);
+    }
+
+    pub(crate) fn forget(&self, image: &str) {
+        self.map().remove(image);
+    }
 }
 
 /// Where a dry run's commands go, one shell-quoted line each.
@@ -89,7 +115,15 @@ impl CliEngine {
     pub fn new(binary: impl Into<PathBuf>, kind: EngineKind) -> CliEngine {
         let binary = binary.into();
         let display = binary.display().to_string();
-        CliEngine { binary, display, kind, dry_run: None, timeout: DEFAULT_ENGINE_TIMEOUT, killed: Default::default() }
+        CliEngine {
+            binary,
+            display,
+            kind,
+            dry_run: None,
+            timeout: DEFAULT_ENGINE_TIMEOUT,
+            killed: Default::default(),
+            image_ids: ImageIds::default(),
+        }
     }
 
     /// This engine with every call that should return quickly bounded by `timeout` instead of
@@ -197,6 +231,41 @@ mod tests {
     use super::*;
     use crate::engine::{CreateRequest, Engine, LogStream};
     use copili_model::Secret;
+
+    /// The presence check is one `image inspect --format {{.Id}}` on both engines, and the id
+    /// it printed answers the run's next question (the id for the state) without a call;
+    /// an absent image (podman's exit 125, "image not known") is absent, not an error.
+    #[test]
+    fn the_presence_check_gives_the_image_id_in_the_same_call() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let client = dir.path().join("podman");
+        let calls = dir.path().join("calls");
+        let script = format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\ncase \"$*\" in\n  *' there:1') echo sha256:abc ;;\n  \
+             *) echo 'Error: inspecting object: gone:1: image not known' >&2; exit 125 ;;\nesac\n",
+            calls.display()
+        );
+        std::fs::write(&client, script).expect("write the client");
+        std::fs::set_permissions(&client, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+        for kind in [EngineKind::Podman, EngineKind::Docker] {
+            let _ = std::fs::remove_file(&calls);
+            let engine = CliEngine::new(&client, kind);
+            assert!(engine.image_present("there:1").expect("answers"));
+            assert_eq!(engine.image_id("there:1").expect("answers").as_deref(), Some("sha256:abc"));
+            assert!(!engine.image_present("gone:1").expect("answers"));
+            assert_eq!(engine.image_id("gone:1").expect("answers"), None);
+            let seen = std::fs::read_to_string(&calls).expect("calls");
+            assert_eq!(
+                seen.lines().collect::<Vec<_>>(),
+                [
+                    "image inspect --format {{.Id}} there:1",
+                    "image inspect --format {{.Id}} gone:1",
+                    "image inspect --format {{.Id}} gone:1"
+                ],
+                "{kind:?}"
+            );
+        }
+    }
 
     /// A quoted argument pastes back as itself (bash reads it), on one line and with nothing
     /// that acts on a terminal.
