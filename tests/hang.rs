@@ -266,18 +266,22 @@ fn version_hangs(engine: Engine) {
     let run = run_copili(&scene, ONE, &stand_in.client);
     assert!(run.0.stderr().contains("does not answer"), "{}", run.0.describe());
     assert_bounded(&scene, &stand_in, "version", run, 3);
-    assert_eq!(stand_in.calls().lines().count(), 2, "nothing after the check: {}", stand_in.calls());
+    // Beside the check, only the listings of an earlier run's leftovers (which run at the
+    // same time): nothing is created, started or pulled.
+    let calls = stand_in.calls();
+    let others: Vec<&str> = calls
+        .lines()
+        .filter(|l| !l.contains("version") && !l.starts_with("ps ") && !l.starts_with("network ls "))
+        .collect();
+    assert!(others.is_empty(), "only the check and the listings: {calls}");
 }
 
-/// The image check (podman `image exists`, docker `image inspect`) does not answer: the
+/// The image check (`image inspect`, which also gives the image's id) does not answer: the
 /// container fails, saying so.
 fn image_check_hangs(engine: Engine) {
     let _share = docker_share(engine);
     let scene = Scene::new(engine, "hang_image");
-    let sub_command = match engine {
-        Engine::RootfulPodman | Engine::RootlessPodman => "image exists",
-        Engine::Docker | Engine::Swarm => "image inspect",
-    };
+    let sub_command = "image inspect";
     let stand_in = StandIn::new(&scene, sub_command, Hang::Always);
     let run = run_copili(&scene, ONE, &stand_in.client);
     assert!(!run.0.stdout().contains("main-ran"), "{}", run.0.describe());

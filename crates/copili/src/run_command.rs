@@ -54,38 +54,43 @@ pub(crate) fn open_session(
     })?;
     // A dry run shows the commands in the order one job at a time would run them.
     let jobs = if dry_run { Some(1) } else { args.jobs.map(usize::from) };
-    if !dry_run {
-        engine.ping().map_err(|source| {
-            not_started(CliError::EngineSilent { engine: engine.name().to_string(), source }, "engine unavailable")
-        })?;
-    }
-
-    // Networks the containers join must be there before anything starts.
-    let missing = runner::missing_networks(&*engine, pipeline.spec(), &plan).map_err(|source| {
-        not_started(CliError::NetworksUnlisted { engine: engine.name().to_string(), source }, "engine unavailable")
-    })?;
-    if !missing.is_empty() {
-        return Err(not_started(
-            CliError::NetworksMissing { engine: engine.name().to_string(), missing },
-            "network missing",
-        ));
-    }
-
     let identity = pipeline.identity().to_string();
-    // No report when the lock is held: the running run may well be writing the same file.
-    let lock = if dry_run { None } else { Some(PipelineLock::acquire(&PipelineLock::default_dir(), &identity)?) };
-    // Holding the lock, whatever carries this pipeline's labels is a crashed run's leftover.
-    // An engine that does not answer here would not answer the run's calls either.
-    if !dry_run {
-        match runner::clean(&*engine, Some(&identity)) {
-            Ok(_) => {}
-            Err(source @ EngineError::TimedOut { .. }) => {
-                let cause = CliError::EngineSilent { engine: engine.name().to_string(), source };
-                return Err(not_started(cause, "engine unavailable"));
+    // The engine check runs beside the listings below, which need an engine that answers
+    // too: its error, when there is one, is the one reported.
+    let (pinged, prepared) = std::thread::scope(|scope| {
+        let ping = (!dry_run).then(|| scope.spawn(|| engine.ping()));
+        let prepared = prepare_session(&*engine, &pipeline, &plan, &identity, dry_run);
+        let pinged = match ping.map(|thread| thread.join()) {
+            None => Ok(()),
+            Some(Ok(result)) => result.map(|_| ()),
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+        };
+        (pinged, prepared)
+    });
+    pinged.map_err(|source| {
+        not_started(CliError::EngineSilent { engine: engine.name().to_string(), source }, "engine unavailable")
+    })?;
+    let lock = match prepared {
+        Ok((lock, not_cleaned)) => {
+            if let Some(e) = not_cleaned {
+                errln!("warning: could not remove leftovers of an earlier run: {}", one_line(&e.to_string()));
             }
-            Err(e) => errln!("warning: could not remove leftovers of an earlier run: {}", one_line(&e.to_string())),
+            lock
         }
-    }
+        Err(Prepared::NetworksUnlisted(source)) => {
+            let cause = CliError::NetworksUnlisted { engine: engine.name().to_string(), source };
+            return Err(not_started(cause, "engine unavailable"));
+        }
+        Err(Prepared::NetworksMissing(missing)) => {
+            let cause = CliError::NetworksMissing { engine: engine.name().to_string(), missing };
+            return Err(not_started(cause, "network missing"));
+        }
+        Err(Prepared::Locked(error)) => return Err(error),
+        Err(Prepared::Silent(source)) => {
+            let cause = CliError::EngineSilent { engine: engine.name().to_string(), source };
+            return Err(not_started(cause, "engine unavailable"));
+        }
+    };
     // The state: read by a dry run only when it exists, never written by one.
     let state_dir = args.state_dir.clone().unwrap_or_else(|| copili::run_state::default_dir(&input.file));
     let state = if dry_run && !state_dir.is_dir() { None } else { Some(RunState::open(&state_dir, &identity)?) };
@@ -112,6 +117,44 @@ pub(crate) fn open_session(
 
 /// On `--engine swarm`, whether the containers the plan runs use options a swarm service
 /// cannot have (`devices`, `ulimits`, …): see [`refused_by`].
+/// Why [`prepare_session`] did not get the run ready.
+enum Prepared {
+    NetworksUnlisted(EngineError),
+    NetworksMissing(Vec<runner::MissingNetwork>),
+    Locked(CliError),
+    Silent(EngineError),
+}
+
+/// What must hold before anything starts, in order: the networks the containers join are
+/// there, the pipeline's lock is taken (not by a dry run), and a crashed run's leftovers are
+/// removed. Returns the lock, and why leftovers could not be removed if they could not.
+fn prepare_session(
+    engine: &dyn Engine,
+    pipeline: &copili::Pipeline,
+    plan: &copili::Plan,
+    identity: &str,
+    dry_run: bool,
+) -> Result<(Option<PipelineLock>, Option<EngineError>), Prepared> {
+    let missing = runner::missing_networks(engine, pipeline.spec(), plan).map_err(Prepared::NetworksUnlisted)?;
+    if !missing.is_empty() {
+        return Err(Prepared::NetworksMissing(missing));
+    }
+    if dry_run {
+        return Ok((None, None));
+    }
+    // No report when the lock is held: the running run may well be writing the same file.
+    let lock = PipelineLock::acquire(&PipelineLock::default_dir(), identity).map_err(|e| Prepared::Locked(e.into()))?;
+    // Holding the lock, whatever carries this pipeline's labels is a crashed run's leftover.
+    // An engine that does not answer here would not answer the run's calls either.
+    match runner::clean(engine, Some(identity)) {
+        Ok(_) => Ok((Some(lock), None)),
+        Err(source @ EngineError::TimedOut { .. }) => Err(Prepared::Silent(source)),
+        // Worded once the engine check has answered: an engine that does not answer is the
+        // one thing to say then.
+        Err(e) => Ok((Some(lock), Some(e))),
+    }
+}
+
 pub(crate) fn refused_by_backend(
     engine: &str,
     pipeline: &copili::Pipeline,
