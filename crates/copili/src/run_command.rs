@@ -60,6 +60,14 @@ pub(crate) fn open_session(
         })?;
     }
 
+    // `--locked`: the images are the locked ones, or nothing starts.
+    let pinned = if args.locked {
+        crate::airgap_command::pinned_images(&input.file, &pipeline, &plan, &*engine, dry_run)
+            .map_err(|cause| not_started(cause, "images not locked"))?
+    } else {
+        Default::default()
+    };
+
     // Networks the containers join must be there before anything starts.
     let missing = runner::missing_networks(&*engine, pipeline.spec(), &plan).map_err(|source| {
         not_started(CliError::NetworksUnlisted { engine: engine.name().to_string(), source }, "engine unavailable")
@@ -103,6 +111,7 @@ pub(crate) fn open_session(
             policy: args.pull,
             // A dry run shows the images in the order of the plan.
             parallel: if dry_run { 1 } else { 3 },
+            pinned,
             ..Default::default()
         },
         instance: None,
