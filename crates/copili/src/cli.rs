@@ -151,7 +151,7 @@ pub enum Command {
         #[command(flatten)]
         service: ServiceArgs,
     },
-    /// Pin every image of a pipeline to its registry digest or image id, in FILE.lock beside it
+    /// Pin every image of a pipeline to its registry digest or id, in FILE.lock
     ///
     /// Pulls what is missing and builds what is built, as a run would, then records each image's
     /// identity. `run --locked` runs exactly those images and refuses to start when the host's
@@ -412,7 +412,7 @@ pub struct BundleLoadArgs {
     #[arg(long, env = "COPILI_ENGINE", default_value = "auto", value_name = "ENGINE")]
     pub engine: String,
     /// Where the pipeline and its lock are unpacked (default: a directory named after the
-    /// bundle, beside it: `nightly.tar` → `nightly/`).
+    /// bundle, beside it: `nightly/` for `nightly.tar`).
     #[arg(short = 'C', long = "directory", value_name = "DIR", value_parser = PathParser)]
     pub directory: Option<PathBuf>,
     /// The bound of the engine's answer, as for `run` (not of the load itself).
