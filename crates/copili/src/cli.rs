@@ -4,6 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod airgap;
+use airgap::LOCK_EXAMPLES;
+mod examples;
+pub use airgap::{BundleAction, BundleLoadArgs, BundleSaveArgs, LockArgs};
+use examples::{EXPORT_ARGO_EXAMPLES, GRAPH_EXAMPLES, MAN_EXAMPLES, SERVICE_EXAMPLES, VALIDATE_EXAMPLES};
+
 const EXAMPLES: &str = "\
 Examples:
   copili validate pipeline.yaml              check a pipeline file, all errors at once
@@ -16,15 +22,6 @@ Examples:
   copili schema > copili.schema.json         JSON Schema for editor completion
 
 Exit codes: 0 ok, 1 a container failed, 2 invalid input or usage, 3 engine unavailable.";
-
-const VALIDATE_EXAMPLES: &str = "\
-Examples:
-  copili validate pipeline.yaml
-  copili validate --strict-env --env-file prod.env pipeline.yaml
-  cat pipeline.json | copili validate -
-  copili validate --for swarm pipeline.yaml
-
-Exit codes: 0 valid (warnings may be printed), 2 invalid.";
 
 const PLAN_EXAMPLES: &str = "\
 Examples:
@@ -49,13 +46,6 @@ Ctrl-C or SIGTERM stops the running containers (grace period --stop-timeout, a s
 Ctrl-C kills at once) and removes everything copili created.
 Exit codes: 0 all succeeded, 1 a container failed or was cancelled, 2 invalid input,
 3 engine unavailable, 130/143 interrupted by SIGINT/SIGTERM.";
-
-const GRAPH_EXAMPLES: &str = "\
-Examples:
-  copili graph pipeline.yaml | dot -Tsvg > pipeline.svg
-  copili graph pipeline.yaml --format mermaid > pipeline.mmd
-
-Containers left out by the selection are drawn dashed, with the reason.";
 
 /// Run a pipeline of docker or podman containers in a coordinated way.
 #[derive(Debug, Parser)]
@@ -233,10 +223,6 @@ pub enum Command {
     },
 }
 
-const MAN_EXAMPLES: &str = "Examples:
-  copili man ~/.local/share/man/man1 && man copili-run
-  sudo copili man /usr/local/share/man/man1";
-
 /// The input options every command that reads a pipeline takes.
 #[derive(Debug, Args)]
 pub struct InputArgs {
@@ -312,121 +298,6 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
 }
-
-/// The options of `copili lock`.
-#[derive(Debug, Args)]
-pub struct LockArgs {
-    /// The pipeline file (YAML or JSON); its lock is FILE.lock.
-    #[arg(value_name = "FILE", value_parser = PathParser)]
-    pub file: PathBuf,
-    /// The identity the pipeline runs under, if not its top-level key.
-    #[arg(long, value_name = "NAME")]
-    pub name: Option<String>,
-    /// Read variables from this file instead of the `.env` beside the pipeline file.
-    #[arg(long, value_name = "PATH", value_parser = PathParser)]
-    pub env_file: Option<PathBuf>,
-    /// Make an undefined variable without a default an error instead of a warning.
-    #[arg(long)]
-    pub strict_env: bool,
-    /// The engine whose images are locked: `auto`, `docker`, `podman`, or a client's path.
-    #[arg(long, env = "COPILI_ENGINE", default_value = "auto", value_name = "ENGINE")]
-    pub engine: String,
-    /// The pull policy of every container, as for `run` (`always`: lock the newest images).
-    #[arg(long, value_name = "POLICY", value_parser = parse_pull_policy)]
-    pub pull: Option<copili::model::PullPolicy>,
-    /// The bound of the engine's answer, as for `run`.
-    #[command(flatten)]
-    pub timeout: EngineTimeout,
-}
-
-const LOCK_EXAMPLES: &str = "Examples:
-  copili lock pipeline.yaml                  writes pipeline.yaml.lock
-  copili lock pipeline.yaml --pull always    lock the newest images of each tag
-  copili run pipeline.yaml --locked          run exactly the locked images
-
-Exit codes: 0 written, 1 an image could not be pulled or built, 2 invalid input,
-3 engine unavailable.";
-
-/// `copili bundle`'s actions.
-#[derive(Debug, Subcommand)]
-pub enum BundleAction {
-    /// Write one archive with every image of a locked pipeline, the pipeline, its lock and a
-    /// manifest of checksums
-    ///
-    /// The images must be those of the lock (run `copili lock FILE` first). The env file is
-    /// added only with `--include-env-file`: it holds secrets.
-    #[command(after_help = BUNDLE_SAVE_EXAMPLES)]
-    Save(BundleSaveArgs),
-    /// Check a bundle, load its images into the engine, check them against the lock, and
-    /// unpack the pipeline
-    ///
-    /// Every byte is checked before anything is loaded: a damaged or altered bundle is refused
-    /// and nothing is loaded.
-    #[command(after_help = BUNDLE_LOAD_EXAMPLES)]
-    Load(BundleLoadArgs),
-}
-
-/// The options of `copili bundle save`.
-#[derive(Debug, Args)]
-pub struct BundleSaveArgs {
-    /// The pipeline file; its lock FILE.lock must be there.
-    #[arg(value_name = "FILE", value_parser = PathParser)]
-    pub file: PathBuf,
-    /// The bundle to write.
-    #[arg(long, short = 'o', value_name = "BUNDLE.tar", value_parser = PathParser)]
-    pub output: PathBuf,
-    /// The engine the images are saved from: `auto`, `docker`, `podman`, or a client's path.
-    #[arg(long, env = "COPILI_ENGINE", default_value = "auto", value_name = "ENGINE")]
-    pub engine: String,
-    /// Also put the env file (`--env-file`, else the `.env` beside the pipeline) into the
-    /// bundle. It holds secrets: never added without this.
-    #[arg(long)]
-    pub include_env_file: bool,
-    /// The env file to read (and, with --include-env-file, to bundle).
-    #[arg(long, value_name = "PATH", value_parser = PathParser)]
-    pub env_file: Option<PathBuf>,
-    /// The identity the pipeline runs under, if not its top-level key.
-    #[arg(long, value_name = "NAME")]
-    pub name: Option<String>,
-    /// The bound of the engine's answer, as for `run` (not of the save itself).
-    #[command(flatten)]
-    pub timeout: EngineTimeout,
-}
-
-const BUNDLE_SAVE_EXAMPLES: &str = "Examples:
-  copili lock pipeline.yaml && copili bundle save pipeline.yaml -o nightly.tar
-  copili bundle save pipeline.yaml -o nightly.tar --engine docker
-  copili bundle save pipeline.yaml -o nightly.tar --include-env-file
-
-Exit codes: 0 written, 1 the save failed (nothing written), 2 invalid input or the images
-are not the locked ones, 3 engine unavailable, 130/143 interrupted (nothing written).";
-
-/// The options of `copili bundle load`.
-#[derive(Debug, Args)]
-pub struct BundleLoadArgs {
-    /// The bundle.
-    #[arg(value_name = "BUNDLE.tar", value_parser = PathParser)]
-    pub bundle: PathBuf,
-    /// The engine to load the images into: `auto`, `docker`, `podman`, or a client's path.
-    /// Rootless podman loads them for the user who runs copili.
-    #[arg(long, env = "COPILI_ENGINE", default_value = "auto", value_name = "ENGINE")]
-    pub engine: String,
-    /// Where the pipeline and its lock are unpacked (default: a directory named after the
-    /// bundle, beside it: `nightly/` for `nightly.tar`).
-    #[arg(short = 'C', long = "directory", value_name = "DIR", value_parser = PathParser)]
-    pub directory: Option<PathBuf>,
-    /// The bound of the engine's answer, as for `run` (not of the load itself).
-    #[command(flatten)]
-    pub timeout: EngineTimeout,
-}
-
-const BUNDLE_LOAD_EXAMPLES: &str = "Examples:
-  copili bundle load nightly.tar --engine podman
-  copili bundle load nightly.tar -C /srv/nightly
-  copili run /srv/nightly/pipeline.yaml --locked --pull never
-
-Exit codes: 0 loaded, 1 the load failed or the loaded images are not the locked ones,
-2 the bundle is damaged or altered (nothing loaded), 3 engine unavailable.";
 
 /// `--engine-timeout`, of every command that asks the engine.
 #[derive(Debug, Args)]
@@ -540,16 +411,6 @@ pub struct ArgoArgs {
     pub timezone: Option<String>,
 }
 
-const EXPORT_ARGO_EXAMPLES: &str = "Examples:
-  copili export argo pipeline.yaml -o workflow.yaml
-  kubectl create -f workflow.yaml    # the Workflow runs once; the CronWorkflows stay
-  copili export argo pipeline.yaml --secrets-manifest secrets.yaml --namespace argo
-  copili export argo pipeline.yaml -o workflow.yaml --secrets-manifest - | kubectl apply -f -
-  copili export argo pipeline.yaml --volume-map ./exports=kg-exports --timezone Europe/Berlin
-
-Exit codes: 0 written, 2 invalid input (also a schedule Argo cannot express, or -o and
---secrets-manifest naming the same file).";
-
 /// The schedule `--every` or `--cron` names (daily at 00:00 without either), or what is wrong.
 pub fn default_schedule(every: Option<&str>, cron: Option<&str>) -> Result<copili_schedule::Schedule, String> {
     use copili_schedule::Schedule;
@@ -597,12 +458,6 @@ impl clap::builder::TypedValueParser for PathParser {
 pub fn parse_pull_policy(text: &str) -> Result<copili::model::PullPolicy, String> {
     copili::model::PullPolicy::parse(text).ok_or_else(|| "expected `always`, `missing` or `never`".to_string())
 }
-
-const SERVICE_EXAMPLES: &str = "Examples:
-  copili service pipeline.yaml                      # then daily at 00:00 local time
-  copili service pipeline.yaml --every 10m
-  copili service pipeline.yaml --cron '30 3 * * *' --timezone Europe/Berlin
-  copili status pipeline.yaml                       # last runs, next due times";
 
 /// The backends `copili validate --for` checks a pipeline against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
