@@ -291,7 +291,7 @@ fn a_bundle_from_docker_runs_locked_on_rootless_podman_and_a_replaced_image_is_r
 }
 
 /// A bundle with one flipped byte, or cut short, is refused with a clear message, and nothing
-/// is loaded.
+/// is loaded; the intact bundle (from docker) then runs locked on rootful podman.
 #[test]
 fn a_damaged_bundle_is_refused_and_nothing_is_loaded() {
     let scene = AirgapScene::new("damaged");
@@ -330,6 +330,22 @@ fn a_damaged_bundle_is_refused_and_nothing_is_loaded() {
         assert!(!Engine::RootfulPodman.has_image(&local), "{local} was loaded from {}", bad.display());
         assert!(!target.join("pipeline.yaml").exists());
     }
+
+    // The intact bundle loads into rootful podman and runs locked there.
+    let offline = scene.path("offline");
+    let load = scene.copili(
+        Engine::RootfulPodman,
+        &["bundle", "load", &bundle_arg, "--engine", "podman", "-C", &offline.display().to_string()],
+    );
+    assert_success(&load, "copili bundle load --engine podman (rootful)");
+    let offline_file = offline.join("pipeline.yaml").display().to_string();
+    let log_dir = offline.display().to_string();
+    let output = scene.copili(
+        Engine::RootfulPodman,
+        &["run", &offline_file, "--locked", "--pull", "never", "--engine", "podman", "--log-dir", &log_dir],
+    );
+    assert_success(&output, "copili run --locked on rootful podman");
+    assert!(output.stdout().contains(&format!("built-{}", scene.name)), "{}", output.describe());
 }
 
 /// The reverse way: a bundle saved from rootful podman loads into docker and runs locked there.

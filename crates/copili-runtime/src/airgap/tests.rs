@@ -173,3 +173,26 @@ fn the_host_against_the_lock() {
         ]
     );
 }
+
+#[test]
+fn an_interrupted_save_leaves_no_bundle_and_no_temporary_file() {
+    let engine = FakeEngine::new([]);
+    let scene = scene(&engine);
+    let output = scene.dir.path().join("out.tar");
+    let request = SaveRequest {
+        output: &output,
+        pipeline_file: &scene.pipeline_file,
+        lock: &scene.lock,
+        lock_file: &scene.lock_file,
+        env_file: None,
+        images: scene.lock.images.keys().map(|i| (i.clone(), 1000)).collect(),
+        copili_version: "0.0.0-test",
+    };
+    assert!(matches!(save(&engine, &request, &|| true, &|_| {}), Err(BundleError::Interrupted)));
+    let mut names: Vec<String> = std::fs::read_dir(scene.dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["p.yaml", "p.yaml.lock"]);
+}
