@@ -61,6 +61,11 @@ pub(crate) fn open_session(
     }
 
     // `--locked`: the images are the locked ones, or nothing starts.
+    if args.locked && args.engine == "swarm" {
+        return Err(CliError::Usage(
+            "--locked is for docker and podman: a swarm's nodes pull images themselves".into(),
+        ));
+    }
     let pinned = if args.locked {
         crate::airgap_command::pinned_images(&input.file, &pipeline, &plan, &*engine, dry_run)
             .map_err(|cause| not_started(cause, "images not locked"))?
