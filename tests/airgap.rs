@@ -227,7 +227,7 @@ fn a_bundle_from_docker_runs_locked_on_rootless_podman_and_a_replaced_image_is_r
 
     let plan = scene.copili(Engine::RootlessPodman, &["plan", &offline_file, "--engine", "podman"]);
     assert_success(&plan, "copili plan");
-    assert_eq!(plan.stdout().matches("present at the locked identity").count(), 3, "{}", plan.describe());
+    assert_eq!(plan.stdout().matches("present at locked identity").count(), 3, "{}", plan.describe());
 
     let requests = manifest_requests(&repository);
     let run_locked = scene.copili(
@@ -282,7 +282,7 @@ fn a_bundle_from_docker_runs_locked_on_rootless_podman_and_a_replaced_image_is_r
         .iter()
         .map(|i| (i["image"].as_str().unwrap_or("").to_string(), i["state"].as_str().unwrap_or("").to_string()))
         .collect();
-    assert!(states.contains(&(local.clone(), "different".to_string())), "{states:?}");
+    assert!(states.contains(&(local.clone(), "present-but-different".to_string())), "{states:?}");
 
     // Absent: the built image removed.
     Engine::RootlessPodman.remove_image(&scene.built_image());

@@ -126,7 +126,16 @@ fn refusal(check: &ImageCheck, engine: &str, lock_file: &Path) -> Option<String>
     match &check.verdict {
         Verdict::Locked { .. } => None,
         Verdict::Different { host } => {
-            Some(format!("{who}: image {} is {} on {engine}, but {lock_file} has {locked}", check.image, host.id))
+            // The host's registry digest too, when the lock pins one (a new image pulled).
+            let repository = check.image.rsplit_once(':').map_or(check.image.as_str(), |(repo, _)| repo);
+            let host_digest = check.locked.as_ref().and_then(|l| l.digest.as_ref()).and_then(|_| {
+                host.repo_digests.iter().find(|d| d.split_once('@').is_some_and(|(repo, _)| repo == repository))
+            });
+            let host = match host_digest {
+                Some(digest) => format!("{} ({digest})", host.id),
+                None => host.id.clone(),
+            };
+            Some(format!("{who}: image {} is {host} on {engine}, but {lock_file} has {locked}", check.image))
         }
         Verdict::Absent => Some(format!("{who}: image {} is not on {engine}; {lock_file} has {locked}", check.image)),
         Verdict::NotLocked => Some(format!("{who}: image {} is not in {lock_file}", check.image)),
@@ -213,7 +222,7 @@ pub(crate) fn plan_locked_text(path: &Path, result: &Result<Vec<ImageCheck>, Str
             for check in checks {
                 let locked = check.locked.as_ref().map_or("", |l| l.id.as_str());
                 let state = match &check.verdict {
-                    Verdict::Locked { .. } => format!("present at the locked identity {locked}"),
+                    Verdict::Locked { .. } => format!("present at locked identity {locked}"),
                     Verdict::Different { host } => format!("present but different: {} (locked {locked})", host.id),
                     Verdict::Absent => format!("absent (locked {locked})"),
                     Verdict::NotLocked => "not in the lock file".to_string(),

@@ -46,11 +46,12 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// A short word for scripts: `locked`, `different`, `absent`, `not-locked`.
+    /// A short word for scripts: `present-at-locked-identity`, `present-but-different`, `absent`,
+    /// `not-locked`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Verdict::Locked { .. } => "locked",
-            Verdict::Different { .. } => "different",
+            Verdict::Locked { .. } => "present-at-locked-identity",
+            Verdict::Different { .. } => "present-but-different",
             Verdict::Absent => "absent",
             Verdict::NotLocked => "not-locked",
         }

@@ -77,7 +77,7 @@ fn a_bundle_loads_its_images_checks_them_and_unpacks_the_pipeline() {
     let target = scene.dir.path().join("offline");
     let loaded = load(&loading, &bundle, &target, &|_| {}).expect("loaded");
     assert_eq!(loaded.names, ["localhost/b:latest", "localhost/db:latest", "r.io/app:1"]);
-    assert!(loaded.checks.iter().all(|c| c.verdict.kind() == "locked"), "{:?}", loaded.checks);
+    assert!(loaded.checks.iter().all(|c| c.verdict.kind() == "present-at-locked-identity"), "{:?}", loaded.checks);
     assert_eq!(std::fs::read_to_string(target.join("p.yaml")).expect("unpacked"), PIPELINE);
     assert_eq!(LockFile::read(&target.join("p.yaml.lock"), &target.join("p.yaml")).expect("lock"), scene.lock);
     assert_eq!(std::fs::read_to_string(target.join(".env")).expect("env"), "TOKEN=s3cret\n");
@@ -128,8 +128,11 @@ fn a_loaded_image_that_is_not_the_locked_one_is_said() {
     let target = scene.dir.path().join("offline");
     match load(&loading, &bundle, &target, &|_| {}) {
         Err(LoadError::NotLocked { checks }) => {
-            let differ: Vec<&str> =
-                checks.iter().filter(|c| c.verdict.kind() == "different").map(|c| c.image.as_str()).collect();
+            let differ: Vec<&str> = checks
+                .iter()
+                .filter(|c| c.verdict.kind() == "present-but-different")
+                .map(|c| c.image.as_str())
+                .collect();
             assert_eq!(differ, ["r.io/app:1"]);
         }
         other => panic!("{other:?}"),
@@ -166,10 +169,10 @@ fn the_host_against_the_lock() {
     assert_eq!(
         verdicts,
         [
-            ("localhost/b:latest", "different"),
+            ("localhost/b:latest", "present-but-different"),
             ("localhost/db:latest", "absent"),
             ("localhost/new:latest", "not-locked"),
-            ("r.io/app:1", "locked"),
+            ("r.io/app:1", "present-at-locked-identity"),
         ]
     );
 }

@@ -81,7 +81,7 @@ pub struct PlanJson {
     pub swarm_commands: Option<serde_json::Map<String, serde_json::Value>>,
     /// With a lock file beside the pipeline (`FILE.lock`): each image of the selected
     /// containers against it, `{"image", "containers", "state":
-    /// "locked|different|absent|not-locked", "locked_id", "locked_digest", "host_id"}`; absent
+    /// "present-at-locked-identity|present-but-different|absent|not-locked", "locked_id", "locked_digest", "host_id"}`; absent
     /// without a lock file or with `--engine none`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub locked_images: Option<Vec<serde_json::Value>>,
