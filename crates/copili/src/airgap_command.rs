@@ -434,3 +434,52 @@ pub(crate) fn bundle_load(args: &BundleLoadArgs) -> Result<i32, CliError> {
     }
     Ok(exit_code::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use copili::runtime::airgap::LockedImage;
+    use copili::runtime::ImageIdentity;
+
+    const LOCKED: &str = "sha256:1efd44c063c4abeea3c52bd684cf611a0a888d7ad5b7f2d2af8cd126881521c3";
+    const HOST: &str = "sha256:59d90a0a7c1b3a613c0e93e5d37a179d11efb4b55e1b0effba793a656d003933";
+
+    fn checked(image: &str, digest: Option<&str>, verdict: Verdict) -> ImageCheck {
+        let containers = vec!["report".to_string(), "report/side".to_string()];
+        let locked = LockedImage {
+            containers: containers.clone(),
+            digest: digest.map(String::from),
+            id: LOCKED.into(),
+            source: "registry".into(),
+        };
+        ImageCheck { image: image.into(), containers, locked: Some(locked), verdict }
+    }
+
+    #[test]
+    fn a_refusal_names_the_containers_and_both_identities() {
+        let lock = Path::new("nightly.yaml.lock");
+        let host = ImageIdentity { id: HOST.into(), repo_digests: vec!["r.io/report@sha256:bbbb".into()], size: 1 };
+        let lines: Vec<String> = [
+            checked("localhost/report:latest", None, Verdict::Different { host: host.clone() }),
+            checked("r.io/report:2", Some("r.io/report@sha256:aaaa"), Verdict::Different { host }),
+            checked("r.io/report:2", Some("r.io/report@sha256:aaaa"), Verdict::Absent),
+            ImageCheck {
+                image: "localhost/new:1".into(),
+                containers: vec!["new".into()],
+                locked: None,
+                verdict: Verdict::NotLocked,
+            },
+        ]
+        .iter()
+        .filter_map(|c| refusal(c, "podman", lock))
+        .collect();
+        insta::assert_snapshot!(lines.join("\n"), @r"
+        containers `report`, `report/side`: image localhost/report:latest is sha256:59d90a0a7c1b3a613c0e93e5d37a179d11efb4b55e1b0effba793a656d003933 on podman, but nightly.yaml.lock has sha256:1efd44c063c4abeea3c52bd684cf611a0a888d7ad5b7f2d2af8cd126881521c3
+        containers `report`, `report/side`: image r.io/report:2 is sha256:59d90a0a7c1b3a613c0e93e5d37a179d11efb4b55e1b0effba793a656d003933 (r.io/report@sha256:bbbb) on podman, but nightly.yaml.lock has sha256:1efd44c063c4abeea3c52bd684cf611a0a888d7ad5b7f2d2af8cd126881521c3 (r.io/report@sha256:aaaa)
+        containers `report`, `report/side`: image r.io/report:2 is not on podman; nightly.yaml.lock has sha256:1efd44c063c4abeea3c52bd684cf611a0a888d7ad5b7f2d2af8cd126881521c3 (r.io/report@sha256:aaaa)
+        container `new`: image localhost/new:1 is not in nightly.yaml.lock
+        ");
+        let present = ImageIdentity { id: LOCKED.into(), repo_digests: vec![], size: 1 };
+        assert_eq!(refusal(&checked("x:1", None, Verdict::Locked { host: present }), "podman", lock), None);
+    }
+}
