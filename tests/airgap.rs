@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use copili_e2e::{
     build_test_image_variant, engine_setup, manifest_requests, push_image, registry_password, registry_user,
-    remove_test_image_variant, run, Engine, Output,
+    remove_test_image_variant, run, Engine, Output, Running,
 };
 
 /// One test's names, directory and images, removed from every engine when dropped.
@@ -391,4 +391,44 @@ fn run_locked_without_a_lock_file_says_how_to_write_one() {
     let output = scene.copili(Engine::Docker, &["run", &file, "--locked", "--engine", "docker"]);
     assert_eq!(output.code(), Some(2), "{}", output.describe());
     assert!(output.stderr().contains(&format!("copili lock {file}")), "{}", output.describe());
+}
+
+/// Ctrl-C during a save (of the shared Debian test image, read only: a save of some seconds)
+/// leaves no bundle and no temporary file, and exits 130.
+#[test]
+fn an_interrupted_bundle_save_leaves_nothing_behind() {
+    let scene = AirgapScene::new("interrupted");
+    let debian = engine_setup().get("COPILI_TEST_DEBIAN_IMAGE");
+    let (repo, tag) = debian.rsplit_once(':').expect("a tag");
+    let pipeline = scene.write(
+        "connected/pipeline.yaml",
+        &format!("{}:\n  - {{name: a, image_repo: {repo}, tag: '{tag}', pull: never}}\n", scene.name),
+    );
+    let file = pipeline.display().to_string();
+    assert_success(&scene.copili(Engine::Docker, &["lock", &file, "--engine", "docker"]), "copili lock");
+    let out_dir = scene.path("out");
+    std::fs::create_dir_all(&out_dir).expect("mkdir");
+    let bundle = out_dir.join("big.tar");
+    let mut command = Engine::Docker.copili(scene.dir.path());
+    command.args(["bundle", "save", &file, "-o", &bundle.display().to_string(), "--engine", "docker"]);
+    let saving = Running::spawn_in_own_process_group(&mut command);
+    let started = Instant::now();
+    let entries = || -> Vec<String> {
+        std::fs::read_dir(&out_dir)
+            .expect("list")
+            .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    while entries().is_empty() {
+        assert!(started.elapsed().as_secs() < 60, "the save never started: {}", saving.describe());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    saving.signal_group("INT");
+    let interrupted = Instant::now();
+    let output = saving.wait(copili_e2e::RUN_TIMEOUT);
+    // The engine's save is stopped, not waited for (docker's does not stop on SIGINT).
+    assert!(interrupted.elapsed().as_secs() < 10, "{:?} after the interrupt", interrupted.elapsed());
+    assert_eq!(output.code(), Some(130), "{}", output.describe());
+    assert!(output.stderr().contains("interrupted: no bundle was written"), "{}", output.describe());
+    assert_eq!(entries(), Vec::<String>::new(), "nothing is left in the output directory");
 }

@@ -405,8 +405,14 @@ pub trait Engine: Send + Sync {
     }
 
     /// Writes local images into one archive (`save`; layers the images share are written once),
-    /// in the `docker-archive` format both clients load, with the names kept.
-    fn save_images(&self, images: &[String], _archive: &std::path::Path) -> Result<(), EngineError> {
+    /// in the `docker-archive` format both clients load, with the names kept; stops (and fails)
+    /// when `cancelled` turns true.
+    fn save_images(
+        &self,
+        images: &[String],
+        _archive: &std::path::Path,
+        _cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), EngineError> {
         Err(EngineError::NotFound { binary: self.name().to_string(), reason: format!("cannot save {images:?}") })
     }
 

@@ -442,7 +442,12 @@ impl Engine for FakeEngine {
     }
 
     /// An "archive" of the images' names, one a line, and some filler.
-    fn save_images(&self, images: &[String], archive: &std::path::Path) -> Result<(), EngineError> {
+    fn save_images(
+        &self,
+        images: &[String],
+        archive: &std::path::Path,
+        _cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), EngineError> {
         self.state().calls.push(format!("save {}", images.join(" ")));
         let mut text = images.join("\n");
         text.push('\n');

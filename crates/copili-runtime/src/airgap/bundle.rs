@@ -260,7 +260,7 @@ pub fn save(
                 std::thread::sleep(std::time::Duration::from_millis(200));
             }
         });
-        let result = engine.save_images(&references, &archive);
+        let result = engine.save_images(&references, &archive, cancelled);
         saved.store(true, std::sync::atomic::Ordering::SeqCst);
         result
     });

@@ -338,14 +338,20 @@ impl Engine for CliEngine {
     }
 
     /// `save -o ARCHIVE IMAGE…`; podman with `--multi-image-archive` (else it takes one image).
-    /// As long as the transfer: not bounded by the engine's timeout.
-    fn save_images(&self, images: &[String], archive: &std::path::Path) -> Result<(), EngineError> {
+    /// As long as the transfer: not bounded by the engine's timeout, but stopped (its process
+    /// group killed) when `cancelled` turns true: docker's `save` does not stop on SIGINT.
+    fn save_images(
+        &self,
+        images: &[String],
+        archive: &std::path::Path,
+        cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), EngineError> {
         let mut argv = args(["save", "--output", &archive.display().to_string()]);
         if self.kind == EngineKind::Podman {
             argv.extend(args(["--format", "docker-archive", "--multi-image-archive"]));
         }
         argv.extend(images.iter().cloned());
-        self.run_bounded(&argv, &[], None).map(|_| ())
+        self.stream_to_end(&argv, &[], &mut |_| {}, cancelled)
     }
 
     /// `load --input ARCHIVE`; the names from its `Loaded image: NAME` lines (podman also says
