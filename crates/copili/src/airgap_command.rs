@@ -13,7 +13,7 @@ use copili::runtime::airgap::{self, bundle::size, ImageCheck, LockFile, Verdict}
 use copili::runtime::images::{self, ImageConfig, ImageEvent};
 use copili::runtime::Engine;
 
-use crate::cli::{BundleLoadArgs, BundleSaveArgs, InputArgs, LockArgs};
+use crate::cli::{BundleLoadArgs, BundleSaveArgs, InputArgs, LockArgs, RunArgs};
 use crate::error::{plural, CliError};
 use crate::output::{errln, outln};
 use crate::run_command::{require_engine, select_engine};
@@ -144,14 +144,25 @@ fn refusal(check: &ImageCheck, engine: &str, lock_file: &Path) -> Option<String>
 
 /// `run --locked`: the id each image of the selected containers runs as, checked against the
 /// engine's images before anything starts; [`CliError::NotLocked`] naming every image that
-/// differs or is missing. A dry run does not ask the engine: it shows the locked ids.
+/// differs or is missing. A dry run does not ask the engine: it shows the locked ids. Without
+/// `--locked`: none.
 pub(crate) fn pinned_images(
-    file: &Path,
+    input: &InputArgs,
+    args: &RunArgs,
     pipeline: &copili::Pipeline,
     plan: &copili::Plan,
     engine: &dyn Engine,
     dry_run: bool,
 ) -> Result<BTreeMap<String, String>, CliError> {
+    if !args.locked {
+        return Ok(BTreeMap::new());
+    }
+    if args.engine == "swarm" {
+        return Err(CliError::Usage(
+            "--locked is for docker and podman: a swarm's nodes pull images themselves".into(),
+        ));
+    }
+    let file = input.file.as_path();
     let path = lock_path(file, "--locked")?;
     let lock = LockFile::read(&path, file).map_err(CliError::LockFile)?;
     let order: Vec<usize> = plan.order().collect();

@@ -61,17 +61,8 @@ pub(crate) fn open_session(
     }
 
     // `--locked`: the images are the locked ones, or nothing starts.
-    if args.locked && args.engine == "swarm" {
-        return Err(CliError::Usage(
-            "--locked is for docker and podman: a swarm's nodes pull images themselves".into(),
-        ));
-    }
-    let pinned = if args.locked {
-        crate::airgap_command::pinned_images(&input.file, &pipeline, &plan, &*engine, dry_run)
-            .map_err(|cause| not_started(cause, "images not locked"))?
-    } else {
-        Default::default()
-    };
+    let pinned = crate::airgap_command::pinned_images(input, args, &pipeline, &plan, &*engine, dry_run)
+        .map_err(|cause| not_started(cause, "images not locked"))?;
 
     // Networks the containers join must be there before anything starts.
     let missing = runner::missing_networks(&*engine, pipeline.spec(), &plan).map_err(|source| {
