@@ -392,8 +392,8 @@ pub(crate) fn bundle_load(args: &BundleLoadArgs) -> Result<i32, CliError> {
     let dir = match &args.directory {
         Some(dir) => dir.clone(),
         None => {
-            let stem = args.bundle.file_stem().map(|s| s.to_os_string()).unwrap_or_else(|| "bundle".into());
-            beside(&args.bundle, &stem.to_string_lossy())
+            // In the current directory: the bundle's may well be read-only (a USB stick).
+            PathBuf::from(args.bundle.file_stem().map(|s| s.to_os_string()).unwrap_or_else(|| "bundle".into()))
         }
     };
     if !args.bundle.is_file() {

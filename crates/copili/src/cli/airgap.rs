@@ -105,7 +105,7 @@ pub struct BundleLoadArgs {
     #[arg(long, env = "COPILI_ENGINE", default_value = "auto", value_name = "ENGINE")]
     pub engine: String,
     /// Where the pipeline and its lock are unpacked (default: a directory named after the
-    /// bundle, beside it: `nightly/` for `nightly.tar`).
+    /// bundle in the current directory: `nightly/` for `/media/usb/nightly.tar`).
     #[arg(short = 'C', long = "directory", value_name = "DIR", value_parser = PathParser)]
     pub directory: Option<PathBuf>,
     /// The bound of the engine's answer, as for `run` (not of the load itself).
