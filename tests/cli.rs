@@ -840,8 +840,8 @@ fn man_page_names() -> Vec<String> {
     let mut names = vec!["copili".to_string()];
     for command in commands(&["--help"]) {
         names.push(format!("copili-{command}"));
-        if command == "export" {
-            names.extend(commands(&["export", "--help"]).iter().map(|sub| format!("copili-export-{sub}")));
+        if command == "export" || command == "bundle" {
+            names.extend(commands(&[&command, "--help"]).iter().map(|sub| format!("copili-{command}-{sub}")));
         }
     }
     names

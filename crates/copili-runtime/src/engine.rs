@@ -205,6 +205,19 @@ impl<'a> Iterator for Lines<'a> {
     }
 }
 
+/// What identifies a local image for good ([`Engine::image_identity`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImageIdentity {
+    /// The image id, `sha256:…` (the digest of its configuration: the same on docker and podman,
+    /// and kept by `save` and `load`).
+    pub id: String,
+    /// The registry digests, `repo@sha256:…` (the manifest a pull fetched; `load` does not keep
+    /// them, podman makes up its own).
+    pub repo_digests: Vec<String>,
+    /// The size in bytes, as the engine counts it (0: unknown).
+    pub size: u64,
+}
+
 /// A failure of the engine itself (not of a container): the command (without secret values),
 /// its exit code if it had one, and the end of its error output.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -383,6 +396,32 @@ pub trait Engine: Send + Sync {
     /// The id of a local image (`sha256:…`), for the run state; `None` when absent or unknown.
     fn image_id(&self, _image: &str) -> Result<Option<String>, EngineError> {
         Ok(None)
+    }
+
+    /// What identifies a local image for good: its id and its registry digests (`copili lock`);
+    /// `None` when absent. The default knows only the id ([`Engine::image_id`]).
+    fn image_identity(&self, image: &str) -> Result<Option<ImageIdentity>, EngineError> {
+        Ok(self.image_id(image)?.map(|id| ImageIdentity { id, repo_digests: Vec::new(), size: 0 }))
+    }
+
+    /// Writes local images into one archive (`save`; layers the images share are written once),
+    /// in the `docker-archive` format both clients load, with the names kept; stops (and fails)
+    /// when `cancelled` turns true.
+    fn save_images(
+        &self,
+        images: &[String],
+        _archive: &std::path::Path,
+        _cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), EngineError> {
+        Err(EngineError::NotFound { binary: self.name().to_string(), reason: format!("cannot save {images:?}") })
+    }
+
+    /// Loads the images of an archive made by [`Engine::save_images`] (`load`); the names loaded.
+    fn load_images(&self, archive: &std::path::Path) -> Result<Vec<String>, EngineError> {
+        Err(EngineError::NotFound {
+            binary: self.name().to_string(),
+            reason: format!("cannot load {}", archive.display()),
+        })
     }
 
     /// Whether commands are shown instead of run (`--dry-run`).

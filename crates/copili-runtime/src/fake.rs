@@ -6,8 +6,8 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::engine::{
-    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogLines, LogStream,
-    PullRequest,
+    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, ImageIdentity, LogLine, LogLines,
+    LogStream, PullRequest,
 };
 use crate::reason::{BuildError, PullError, PullFailure};
 
@@ -70,6 +70,8 @@ struct State {
     images: HashMap<String, Vec<(String, String)>>,
     absent: Vec<String>,
     pulls: HashMap<String, usize>,
+    /// Image ids set by [`FakeEngine::with_image_id`] (others are made from the name).
+    ids: HashMap<String, String>,
 }
 
 /// The fake engine.
@@ -93,6 +95,22 @@ impl FakeEngine {
     pub fn with_absent_images(self, images: &[&str]) -> FakeEngine {
         self.state().absent = images.iter().map(|i| i.to_string()).collect();
         self
+    }
+
+    /// The image `image` has this id (`sha256:…`), instead of one made from its name.
+    pub fn with_image_id(self, image: &str, id: &str) -> FakeEngine {
+        self.state().ids.insert(image.to_string(), id.to_string());
+        self
+    }
+
+    /// The id an image has: as set, else the sha256 of its name.
+    pub fn id_of(&self, image: &str) -> String {
+        use sha2::Digest as _;
+        if let Some(id) = self.state().ids.get(image) {
+            return id.clone();
+        }
+        let digest = sha2::Sha256::digest(image.as_bytes());
+        format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
     }
 
     /// These networks exist, made outside copili.
@@ -414,5 +432,38 @@ impl Engine for FakeEngine {
 
     fn local_images(&self) -> Result<Vec<String>, EngineError> {
         Ok(self.state().images.keys().cloned().collect())
+    }
+
+    fn image_identity(&self, image: &str) -> Result<Option<ImageIdentity>, EngineError> {
+        if !self.image_present(image)? {
+            return Ok(None);
+        }
+        Ok(Some(ImageIdentity { id: self.id_of(image), repo_digests: Vec::new(), size: 1000 }))
+    }
+
+    /// An "archive" of the images' names, one a line, and some filler.
+    fn save_images(
+        &self,
+        images: &[String],
+        archive: &std::path::Path,
+        _cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), EngineError> {
+        self.state().calls.push(format!("save {}", images.join(" ")));
+        let mut text = images.join("\n");
+        text.push('\n');
+        text.push_str(&"filler ".repeat(300));
+        std::fs::write(archive, text)
+            .map_err(|e| EngineError::NotFound { binary: "fake".into(), reason: e.to_string() })
+    }
+
+    /// Makes the images an archive of [`Engine::save_images`] names present.
+    fn load_images(&self, archive: &std::path::Path) -> Result<Vec<String>, EngineError> {
+        let text = std::fs::read_to_string(archive)
+            .map_err(|e| EngineError::NotFound { binary: "fake".into(), reason: e.to_string() })?;
+        let names: Vec<String> = text.lines().take_while(|l| !l.starts_with("filler")).map(String::from).collect();
+        let mut state = self.state();
+        state.calls.push(format!("load {}", names.join(" ")));
+        state.absent.retain(|a| !names.contains(a));
+        Ok(names)
     }
 }

@@ -10,6 +10,7 @@
 //! secrets (environment values, registry passwords) never appear on a command line: only
 //! variable names do, with the values in the client's own environment.
 
+pub mod airgap;
 mod cli_engine;
 mod engine;
 /// A scripted engine for tests (`features = ["fake"]`): not part of the product.
@@ -25,7 +26,7 @@ pub mod swarm;
 
 pub use cli_engine::{shell_quote, CliEngine, EngineKind, DEFAULT_ENGINE_TIMEOUT};
 pub use engine::{
-    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogLines, LogStream, Mount,
-    MountSource, PullRequest, RegistryAuth, MAX_LINE_BYTES,
+    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, ImageIdentity, LogLine, LogLines,
+    LogStream, Mount, MountSource, PullRequest, RegistryAuth, MAX_LINE_BYTES,
 };
 pub use swarm::SwarmEngine;

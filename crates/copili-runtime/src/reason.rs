@@ -291,6 +291,14 @@ pub enum ImageFailure {
         /// The image.
         image: String,
     },
+    /// `--locked`: the image is no longer present under its locked id (removed since the
+    /// check before the run).
+    LockedAbsent {
+        /// The image.
+        image: String,
+        /// The locked id.
+        id: String,
+    },
     /// An absent `localhost/` image: there is nothing to pull it from.
     LocalOnly {
         /// The image.
@@ -374,6 +382,7 @@ impl ImageFailure {
             ImageFailure::HalfCredentials { .. } => "half_credentials",
             ImageFailure::PresenceUnknown { .. } => "presence_unknown",
             ImageFailure::AbsentNever { .. } => "absent_never",
+            ImageFailure::LockedAbsent { .. } => "locked_absent",
             ImageFailure::LocalOnly { .. } => "local_only",
             ImageFailure::Pull { .. } => "pull",
             ImageFailure::BuildLogin(_) => "build_login",

@@ -4,6 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod airgap;
+use airgap::LOCK_EXAMPLES;
+mod examples;
+pub use airgap::{BundleAction, BundleLoadArgs, BundleSaveArgs, LockArgs};
+use examples::{EXPORT_ARGO_EXAMPLES, GRAPH_EXAMPLES, MAN_EXAMPLES, SERVICE_EXAMPLES, VALIDATE_EXAMPLES};
+
 const EXAMPLES: &str = "\
 Examples:
   copili validate pipeline.yaml              check a pipeline file, all errors at once
@@ -16,15 +22,6 @@ Examples:
   copili schema > copili.schema.json         JSON Schema for editor completion
 
 Exit codes: 0 ok, 1 a container failed, 2 invalid input or usage, 3 engine unavailable.";
-
-const VALIDATE_EXAMPLES: &str = "\
-Examples:
-  copili validate pipeline.yaml
-  copili validate --strict-env --env-file prod.env pipeline.yaml
-  cat pipeline.json | copili validate -
-  copili validate --for swarm pipeline.yaml
-
-Exit codes: 0 valid (warnings may be printed), 2 invalid.";
 
 const PLAN_EXAMPLES: &str = "\
 Examples:
@@ -49,13 +46,6 @@ Ctrl-C or SIGTERM stops the running containers (grace period --stop-timeout, a s
 Ctrl-C kills at once) and removes everything copili created.
 Exit codes: 0 all succeeded, 1 a container failed or was cancelled, 2 invalid input,
 3 engine unavailable, 130/143 interrupted by SIGINT/SIGTERM.";
-
-const GRAPH_EXAMPLES: &str = "\
-Examples:
-  copili graph pipeline.yaml | dot -Tsvg > pipeline.svg
-  copili graph pipeline.yaml --format mermaid > pipeline.mmd
-
-Containers left out by the selection are drawn dashed, with the reason.";
 
 /// Run a pipeline of docker or podman containers in a coordinated way.
 #[derive(Debug, Parser)]
@@ -151,6 +141,19 @@ pub enum Command {
         #[command(flatten)]
         service: ServiceArgs,
     },
+    /// Pin every image of a pipeline to its registry digest or id, in FILE.lock
+    ///
+    /// Pulls what is missing and builds what is built, as a run would, then records each image's
+    /// identity. `run --locked` runs exactly those images and refuses to start when the host's
+    /// differ; `bundle save` carries them to an air-gapped host.
+    #[command(after_help = LOCK_EXAMPLES)]
+    Lock(LockArgs),
+    /// Carry a pipeline and its images across an air gap in one checked archive.
+    Bundle {
+        /// What to do.
+        #[command(subcommand)]
+        action: BundleAction,
+    },
     /// Show the last runs of a pipeline and when its service containers are next due.
     Status {
         /// The pipeline file.
@@ -220,10 +223,6 @@ pub enum Command {
     },
 }
 
-const MAN_EXAMPLES: &str = "Examples:
-  copili man ~/.local/share/man/man1 && man copili-run
-  sudo copili man /usr/local/share/man/man1";
-
 /// The input options every command that reads a pipeline takes.
 #[derive(Debug, Args)]
 pub struct InputArgs {
@@ -290,6 +289,11 @@ pub struct RunArgs {
     /// Where the run state is kept (default: `.copili/` beside the pipeline file).
     #[arg(long, value_name = "DIR", value_parser = PathParser)]
     pub state_dir: Option<PathBuf>,
+    /// Run exactly the images of the lock file (FILE.lock, `copili lock`), by their ids:
+    /// refuse to start, before anything is created, when an image on the host is another or
+    /// missing. Locked images are never pulled or built.
+    #[arg(long)]
+    pub locked: bool,
     /// Run `run_once` containers even when they succeeded before.
     #[arg(long)]
     pub force: bool,
@@ -407,16 +411,6 @@ pub struct ArgoArgs {
     pub timezone: Option<String>,
 }
 
-const EXPORT_ARGO_EXAMPLES: &str = "Examples:
-  copili export argo pipeline.yaml -o workflow.yaml
-  kubectl create -f workflow.yaml    # the Workflow runs once; the CronWorkflows stay
-  copili export argo pipeline.yaml --secrets-manifest secrets.yaml --namespace argo
-  copili export argo pipeline.yaml -o workflow.yaml --secrets-manifest - | kubectl apply -f -
-  copili export argo pipeline.yaml --volume-map ./exports=kg-exports --timezone Europe/Berlin
-
-Exit codes: 0 written, 2 invalid input (also a schedule Argo cannot express, or -o and
---secrets-manifest naming the same file).";
-
 /// The schedule `--every` or `--cron` names (daily at 00:00 without either), or what is wrong.
 pub fn default_schedule(every: Option<&str>, cron: Option<&str>) -> Result<copili_schedule::Schedule, String> {
     use copili_schedule::Schedule;
@@ -464,12 +458,6 @@ impl clap::builder::TypedValueParser for PathParser {
 pub fn parse_pull_policy(text: &str) -> Result<copili::model::PullPolicy, String> {
     copili::model::PullPolicy::parse(text).ok_or_else(|| "expected `always`, `missing` or `never`".to_string())
 }
-
-const SERVICE_EXAMPLES: &str = "Examples:
-  copili service pipeline.yaml                      # then daily at 00:00 local time
-  copili service pipeline.yaml --every 10m
-  copili service pipeline.yaml --cron '30 3 * * *' --timezone Europe/Berlin
-  copili status pipeline.yaml                       # last runs, next due times";
 
 /// The backends `copili validate --for` checks a pipeline against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

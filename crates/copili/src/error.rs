@@ -124,6 +124,23 @@ pub(crate) enum CliError {
     },
     /// Service mode stopped on an error of its own.
     Service(copili::service::ServiceError),
+    /// The lock file is missing or invalid.
+    LockFile(copili_runtime::airgap::LockFileError),
+    /// `--locked` (or a bundle): images on the host are not the locked ones; one line per image
+    /// naming its containers and both identities, then what to do. Nothing was started.
+    NotLocked {
+        /// One line each.
+        lines: Vec<String>,
+        /// What to do.
+        help: String,
+    },
+    /// Images could not be had (`copili lock`): one line each.
+    Images(Vec<String>),
+    /// A bundle could not be written, or was refused, or could not be loaded.
+    Bundle(copili_runtime::airgap::BundleError),
+    /// Images were loaded, but are not all the locked ones: one line each; the pipeline was not
+    /// unpacked.
+    LoadedNotLocked(Vec<String>),
     /// A bug: a panic caught at the edge, a value copili made itself that would not serialize.
     Internal(String),
 }
@@ -137,7 +154,12 @@ impl CliError {
             | CliError::Refused { .. }
             | CliError::Usage(_)
             | CliError::Stdin(_)
-            | CliError::Export(_) => exit_code::INVALID_INPUT,
+            | CliError::Export(_)
+            | CliError::LockFile(_)
+            | CliError::NotLocked { .. } => exit_code::INVALID_INPUT,
+            CliError::Bundle(copili_runtime::airgap::BundleError::Damaged { .. }) => exit_code::INVALID_INPUT,
+            CliError::Bundle(copili_runtime::airgap::BundleError::Interrupted) => 130,
+            CliError::Bundle(_) | CliError::Images(_) | CliError::LoadedNotLocked(_) => exit_code::FAILURE,
             CliError::EngineMissing { .. } | CliError::EngineSilent { .. } | CliError::NetworksUnlisted { .. } => {
                 exit_code::ENGINE_UNAVAILABLE
             }
@@ -211,6 +233,26 @@ impl CliError {
             }
             CliError::Signals(source) => own!(out, "error: {}", chain(source)),
             CliError::Service(source) => own!(out, "error: {}", chain(source)),
+            CliError::LockFile(source) => own!(out, "error: {}", chain(source)),
+            CliError::NotLocked { lines, help } => {
+                for line in lines {
+                    own!(out, "error: {line}");
+                }
+                own!(out, "help: {help}");
+            }
+            CliError::Images(lines) => {
+                for line in lines {
+                    own!(out, "error: {line}");
+                }
+                own!(out, "error: no lock file written");
+            }
+            CliError::Bundle(source) => own!(out, "error: {}", chain(source)),
+            CliError::LoadedNotLocked(lines) => {
+                for line in lines {
+                    own!(out, "error: {line}");
+                }
+                own!(out, "error: the images are loaded, but not the locked ones: the pipeline was not unpacked");
+            }
             CliError::Engine(source) => own!(out, "error: {}", engine_said(source)),
             CliError::Write { path, source } => own!(out, "error: cannot write {}: {source}", path.display()),
             CliError::CreateDir { path, source } => own!(out, "error: cannot create {}: {source}", path.display()),

@@ -9,6 +9,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod airgap_command;
 mod cli;
 mod error;
 mod export_command;
@@ -90,6 +91,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             run_command::refused_by_backend(&engine, &pipeline, &plan, &input.file)?;
             let images = plan_images(&pipeline, &plan, &engine, pull, timeout.engine_timeout);
             let swarm = (engine == "swarm").then(|| swarm_commands(&pipeline, &plan));
+            let locked = airgap_command::plan_locked(&input.file, &pipeline, &plan, &engine, timeout.engine_timeout);
             match format {
                 PlanFormat::Text => {
                     let mut text = render::plan::to_text(&pipeline, &plan, &images);
@@ -101,6 +103,9 @@ fn run(cli: Cli) -> Result<i32, CliError> {
                             }
                         }
                     }
+                    if let Some((path, result)) = &locked {
+                        text.push_str(&airgap_command::plan_locked_text(path, result));
+                    }
                     output::print(&text);
                 }
                 // Written as it is serialized: a large plan is never one string in memory.
@@ -109,6 +114,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
                     json.swarm_commands = swarm.map(|commands| {
                         commands.into_iter().map(|(name, lines)| (name, serde_json::Value::from(lines))).collect()
                     });
+                    json.locked_images = locked.as_ref().map(|(_, result)| airgap_command::plan_locked_json(result));
                     serde_json::to_writer_pretty(&mut *out, &json)?;
                     out.write_all(b"\n")
                 })
@@ -128,6 +134,11 @@ fn run(cli: Cli) -> Result<i32, CliError> {
         }
         Command::Run { input, run, once } => run_command::run(&input, &run, &once),
         Command::Service { input, run, service } => service_command::service(&input, &run, &service),
+        Command::Lock(args) => airgap_command::lock(&args),
+        Command::Bundle { action } => match action {
+            cli::BundleAction::Save(args) => airgap_command::bundle_save(&args),
+            cli::BundleAction::Load(args) => airgap_command::bundle_load(&args),
+        },
         Command::Status { file, name, state_dir, runs, format, schedule } => {
             service_command::status(&file, name.as_deref(), state_dir.as_deref(), runs, format, &schedule)
         }

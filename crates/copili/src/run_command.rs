@@ -70,6 +70,9 @@ pub(crate) fn open_session(
     pinged.map_err(|source| {
         not_started(CliError::EngineSilent { engine: engine.name().to_string(), source }, "engine unavailable")
     })?;
+    // `--locked`: the images are the locked ones, or nothing starts.
+    let pinned = crate::airgap_command::pinned_images(input, args, &pipeline, &plan, &*engine, dry_run)
+        .map_err(|cause| not_started(cause, "images not locked"))?;
     let lock = match prepared {
         Ok((lock, not_cleaned)) => {
             if let Some(e) = not_cleaned {
@@ -108,6 +111,7 @@ pub(crate) fn open_session(
             policy: args.pull,
             // A dry run shows the images in the order of the plan.
             parallel: if dry_run { 1 } else { 3 },
+            pinned,
             ..Default::default()
         },
         instance: None,

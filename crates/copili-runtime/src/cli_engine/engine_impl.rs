@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use crate::engine::{
-    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, LogLine, LogLines, PullRequest,
+    BuildRequest, ContainerStatus, CreateRequest, Engine, EngineError, ExitStatus, ImageIdentity, LogLine, LogLines,
+    PullRequest,
 };
 use crate::reason::{BuildError, PullError};
 
@@ -311,6 +312,57 @@ impl Engine for CliEngine {
         Ok(self.inspect_image_id(image)?.filter(|id| !id.is_empty()))
     }
 
+    /// `image inspect` of the id, the registry digests and the size; the id with its
+    /// `sha256:` prefix on both clients (podman prints it without).
+    fn image_identity(&self, image: &str) -> Result<Option<ImageIdentity>, EngineError> {
+        let argv = args(["image", "inspect", "--format", "{{.Id}} {{json .RepoDigests}} {{.Size}}", image]);
+        if self.dry_run.is_some() {
+            self.run(&argv)?;
+            return Ok(None);
+        }
+        let out = match self.run(&argv) {
+            Ok(out) => out,
+            Err(EngineError::Failed { code: Some(_), stderr, .. }) if is_no_such_image(&stderr) => return Ok(None),
+            // podman's `image inspect` of an absent image exits 125 saying "image not known".
+            Err(e) => return Err(e),
+        };
+        let unexpected = || EngineError::UnexpectedOutput { command: self.render(&argv), output: out.clone() };
+        let line = out.lines().find(|l| !l.trim().is_empty()).ok_or_else(unexpected)?;
+        let mut fields = line.trim().splitn(2, ' ');
+        let id = fields.next().filter(|id| !id.is_empty()).ok_or_else(unexpected)?;
+        let rest = fields.next().unwrap_or("");
+        let (digests, size) = rest.rsplit_once(' ').unwrap_or((rest, ""));
+        let repo_digests: Vec<String> =
+            serde_json::from_str::<Option<Vec<String>>>(digests).map_err(|_| unexpected())?.unwrap_or_default();
+        let id = if id.starts_with("sha256:") { id.to_string() } else { format!("sha256:{id}") };
+        Ok(Some(ImageIdentity { id, repo_digests, size: size.trim().parse().unwrap_or(0) }))
+    }
+
+    /// `save -o ARCHIVE IMAGE…`; podman with `--multi-image-archive` (else it takes one image).
+    /// As long as the transfer: not bounded by the engine's timeout, but stopped (its process
+    /// group killed) when `cancelled` turns true: docker's `save` does not stop on SIGINT.
+    fn save_images(
+        &self,
+        images: &[String],
+        archive: &std::path::Path,
+        cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), EngineError> {
+        let mut argv = args(["save", "--output", &archive.display().to_string()]);
+        if self.kind == EngineKind::Podman {
+            argv.extend(args(["--format", "docker-archive", "--multi-image-archive"]));
+        }
+        argv.extend(images.iter().cloned());
+        self.stream_to_end(&argv, &[], &mut |_| {}, cancelled)
+    }
+
+    /// `load --input ARCHIVE`; the names from its `Loaded image: NAME` lines (podman also says
+    /// `Loaded image(s): A,B`). As long as the transfer: not bounded by the engine's timeout.
+    fn load_images(&self, archive: &std::path::Path) -> Result<Vec<String>, EngineError> {
+        let argv = args(["load", "--input", &archive.display().to_string()]);
+        let out = self.run_bounded(&argv, &[], None)?;
+        Ok(loaded_names(&out))
+    }
+
     fn is_dry_run(&self) -> bool {
         self.dry_run.is_some()
     }
@@ -421,5 +473,37 @@ impl CliEngine {
                 stderr: if stderr.is_empty() { "the container did not run".into() } else { stderr },
             }),
         }
+    }
+}
+
+/// The names a `load` says it loaded: docker's `Loaded image: A` (one line each, or
+/// `Loaded image ID: sha256:…` for an image without a name), podman's `Loaded image: A` or
+/// `Loaded image(s): A,B`.
+fn loaded_names(out: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for line in out.lines() {
+        let line = line.trim();
+        let rest = line
+            .strip_prefix("Loaded image(s):")
+            .or_else(|| line.strip_prefix("Loaded image ID:"))
+            .or_else(|| line.strip_prefix("Loaded image:"));
+        if let Some(rest) = rest {
+            names.extend(rest.split(',').map(str::trim).filter(|n| !n.is_empty()).map(String::from));
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod load_tests {
+    use super::loaded_names;
+
+    #[test]
+    fn the_names_a_load_says_it_loaded_on_either_client() {
+        let docker = "Loaded image: 127.0.0.1:5858/copili/busybox:latest\nLoaded image: localhost/x:1\n";
+        assert_eq!(loaded_names(docker), ["127.0.0.1:5858/copili/busybox:latest", "localhost/x:1"]);
+        let podman = "Getting image source signatures\nLoaded image(s): localhost/a:1,localhost/b:2\n";
+        assert_eq!(loaded_names(podman), ["localhost/a:1", "localhost/b:2"]);
+        assert_eq!(loaded_names("Loaded image ID: sha256:abc\n"), ["sha256:abc"]);
     }
 }

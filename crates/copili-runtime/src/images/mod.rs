@@ -133,11 +133,21 @@ pub struct ImageConfig {
     pub pull_retry_delay: Duration,
     /// Images prepared at once.
     pub parallel: usize,
+    /// `--locked`: the image id each reference (`repo:tag`, as [`ImageJob::image`]) is run as,
+    /// from the lock file, checked beforehand. A pinned image is neither pulled nor built: it
+    /// must be present under that id, and its containers are created from the id.
+    pub pinned: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for ImageConfig {
     fn default() -> ImageConfig {
-        ImageConfig { policy: None, pull_retries: 3, pull_retry_delay: Duration::from_secs(1), parallel: 3 }
+        ImageConfig {
+            policy: None,
+            pull_retries: 3,
+            pull_retry_delay: Duration::from_secs(1),
+            parallel: 3,
+            pinned: Default::default(),
+        }
     }
 }
 
@@ -153,6 +163,7 @@ pub fn prepare(
     on_build_line: &mut dyn FnMut(LogLine),
 ) -> Result<(), ImageFailure> {
     let result = match &job.source {
+        _ if config.pinned.contains_key(&job.image) => pinned(engine, job, &config.pinned[&job.image], on_event),
         ImageSource::Invalid(reason) => Err(reason.clone()),
         ImageSource::Pull { policy, auth, tls_verify } => {
             pull::pull(engine, job, *policy, auth.as_ref(), *tls_verify, config, cancelled, on_event)
@@ -167,6 +178,26 @@ pub fn prepare(
         on_event(ImageEvent::Failed { reason: reason.clone() });
     }
     result
+}
+
+/// A pinned image (`--locked`): present under its locked id, or the containers fail.
+fn pinned(
+    engine: &dyn Engine,
+    job: &ImageJob,
+    id: &str,
+    on_event: &mut dyn FnMut(ImageEvent),
+) -> Result<(), ImageFailure> {
+    if engine.is_dry_run() {
+        return Ok(());
+    }
+    match engine.image_present(id) {
+        Ok(true) => {
+            on_event(ImageEvent::Present);
+            Ok(())
+        }
+        Ok(false) => Err(ImageFailure::LockedAbsent { image: job.image.clone(), id: id.to_string() }),
+        Err(error) => Err(ImageFailure::PresenceUnknown { image: job.image.clone(), error }),
+    }
 }
 
 #[cfg(test)]

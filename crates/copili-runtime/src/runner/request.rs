@@ -48,7 +48,8 @@ pub(super) fn request_for(
     all_labels.extend(spec.labels.iter().cloned());
     CreateRequest {
         name: engine_name,
-        image: spec.image(),
+        // `--locked`: the image by its locked id, whatever the tag names now.
+        image: config.images.pinned.get(&spec.image()).cloned().unwrap_or_else(|| spec.image()),
         hostname: spec.name.clone(),
         labels: all_labels,
         env,

@@ -79,6 +79,12 @@ pub struct PlanJson {
     /// (its sidecars', then its own); absent for other engines.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub swarm_commands: Option<serde_json::Map<String, serde_json::Value>>,
+    /// With a lock file beside the pipeline (`FILE.lock`): each image of the selected
+    /// containers against it, `{"image", "containers", "state":
+    /// "present-at-locked-identity|present-but-different|absent|not-locked", "locked_id", "locked_digest", "host_id"}`; absent
+    /// without a lock file or with `--engine none`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locked_images: Option<Vec<serde_json::Value>>,
 }
 
 /// A container in the plan.
@@ -294,6 +300,7 @@ pub fn to_json(pipeline: &Pipeline, plan: &Plan, images: &ImagePlans) -> PlanJso
             .collect(),
         warnings: pipeline.warnings().iter().chain(&plan.warnings).map(warning_json).collect(),
         swarm_commands: None,
+        locked_images: None,
     }
 }
 

@@ -106,6 +106,7 @@ impl ReasonFields {
         self.failed_image = match failure {
             ImageFailure::PresenceUnknown { image, .. }
             | ImageFailure::AbsentNever { image }
+            | ImageFailure::LockedAbsent { image, .. }
             | ImageFailure::LocalOnly { image }
             | ImageFailure::InspectFailed { image, .. }
             | ImageFailure::BuildFailed { image, .. } => Some(image.clone()),

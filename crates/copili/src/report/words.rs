@@ -147,6 +147,9 @@ pub fn image_failure(failure: &ImageFailure) -> String {
         ImageFailure::AbsentNever { image } => format!(
             "image {image} is not present and its pull policy is `never` (load it with `docker load` / `podman load`, or set `pull: missing`)"
         ),
+        ImageFailure::LockedAbsent { image, id } => {
+            format!("image {image} is not present under its locked id {id} (--locked neither pulls nor builds)")
+        }
         ImageFailure::LocalOnly { image } => format!(
             "image {image} is not present, and `localhost/` images are local: build it (`build:`) or load it (`docker load` / `podman load`)"
         ),

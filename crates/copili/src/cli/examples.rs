@@ -1,0 +1,37 @@
+//! The examples at the end of some commands' help.
+
+pub(super) const MAN_EXAMPLES: &str = "Examples:
+  copili man ~/.local/share/man/man1 && man copili-run
+  sudo copili man /usr/local/share/man/man1";
+
+pub(super) const EXPORT_ARGO_EXAMPLES: &str = "Examples:
+  copili export argo pipeline.yaml -o workflow.yaml
+  kubectl create -f workflow.yaml    # the Workflow runs once; the CronWorkflows stay
+  copili export argo pipeline.yaml --secrets-manifest secrets.yaml --namespace argo
+  copili export argo pipeline.yaml -o workflow.yaml --secrets-manifest - | kubectl apply -f -
+  copili export argo pipeline.yaml --volume-map ./exports=kg-exports --timezone Europe/Berlin
+
+Exit codes: 0 written, 2 invalid input (also a schedule Argo cannot express, or -o and
+--secrets-manifest naming the same file).";
+
+pub(super) const SERVICE_EXAMPLES: &str = "Examples:
+  copili service pipeline.yaml                      # then daily at 00:00 local time
+  copili service pipeline.yaml --every 10m
+  copili service pipeline.yaml --cron '30 3 * * *' --timezone Europe/Berlin
+  copili status pipeline.yaml                       # last runs, next due times";
+
+pub(super) const VALIDATE_EXAMPLES: &str = "\
+Examples:
+  copili validate pipeline.yaml
+  copili validate --strict-env --env-file prod.env pipeline.yaml
+  cat pipeline.json | copili validate -
+  copili validate --for swarm pipeline.yaml
+
+Exit codes: 0 valid (warnings may be printed), 2 invalid.";
+
+pub(super) const GRAPH_EXAMPLES: &str = "\
+Examples:
+  copili graph pipeline.yaml | dot -Tsvg > pipeline.svg
+  copili graph pipeline.yaml --format mermaid > pipeline.mmd
+
+Containers left out by the selection are drawn dashed, with the reason.";
