@@ -54,8 +54,18 @@ const GRAPH_EXAMPLES: &str = "\
 Examples:
   copili graph pipeline.yaml | dot -Tsvg > pipeline.svg
   copili graph pipeline.yaml --format mermaid > pipeline.mmd
+  copili graph pipeline.yaml --format svg > pipeline.svg
+  copili graph pipeline.yaml --format svg --report run.json > run.svg
 
 Containers left out by the selection are drawn dashed, with the reason.";
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  copili run pipeline.yaml --report run.json
+  copili report run.json -o run.html
+  copili report run.json -o run.html --state-dir .copili
+
+The page is one file (styles, script and graph inline) that opens from file:// with no network.";
 
 /// Run a pipeline of docker or podman containers in a coordinated way.
 #[derive(Debug, Parser)]
@@ -121,6 +131,27 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
+        /// With `--format svg`: colour each container by its status in this JSON report of a
+        /// run (`run --report`) and show how long it ran.
+        #[arg(long, value_name = "RUN.json", value_parser = PathParser)]
+        report: Option<PathBuf>,
+    },
+    /// Write the HTML report of a run from its JSON report (`run --report`) and log files.
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report {
+        /// The JSON report of the run.
+        #[arg(value_name = "RUN.json", value_parser = PathParser)]
+        report: PathBuf,
+        /// The HTML file to write.
+        #[arg(short = 'o', long = "output", value_name = "FILE", value_parser = PathParser)]
+        output: PathBuf,
+        /// Where the run state is kept, to show the pipeline's last runs.
+        #[arg(long, value_name = "DIR", value_parser = PathParser)]
+        state_dir: Option<PathBuf>,
+        /// The directory the run ran in, from which the report's relative log paths are
+        /// read (default: the current directory).
+        #[arg(long, value_name = "DIR", value_parser = PathParser)]
+        logs_from: Option<PathBuf>,
     },
     /// Run the pipeline once: every selected container, in dependency order.
     #[command(after_help = RUN_EXAMPLES)]
@@ -330,6 +361,10 @@ pub struct RunOnceArgs {
     /// dependencies.
     #[arg(long, conflicts_with = "force")]
     pub resume: bool,
+    /// Write the run's HTML report here when it ends: one self-contained file (see `copili
+    /// report`).
+    #[arg(long, value_name = "FILE", value_parser = PathParser)]
+    pub report_html: Option<PathBuf>,
 }
 
 /// The options of `copili service`.
@@ -496,4 +531,6 @@ pub enum GraphFormat {
     Dot,
     /// A Mermaid flowchart.
     Mermaid,
+    /// An SVG drawing, laid out by copili (open it in a browser).
+    Svg,
 }

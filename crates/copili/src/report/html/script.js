@@ -1,0 +1,18 @@
+(function () {
+  // Only the interactive part: filtering by a search. Everything else reads without scripts.
+  var search = document.getElementById("search");
+  search.hidden = false;
+  search.addEventListener("input", function () {
+    var query = search.value.toLowerCase();
+    document.querySelectorAll("details.log").forEach(function (log) {
+      var text = log.textContent.toLowerCase();
+      var match = query === "" || text.indexOf(query) >= 0;
+      log.classList.toggle("hidden", !match);
+      if (query !== "" && match) { log.open = true; }
+    });
+    document.querySelectorAll("#summary tr.container").forEach(function (row) {
+      var match = query === "" || row.textContent.toLowerCase().indexOf(query) >= 0;
+      row.classList.toggle("hidden", !match);
+    });
+  });
+})();
