@@ -13,6 +13,7 @@ mod cli;
 mod error;
 mod export_command;
 mod help_command;
+mod help_texts;
 mod output;
 mod report_command;
 mod run_command;

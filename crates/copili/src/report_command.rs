@@ -2,10 +2,14 @@
 //! written atomically.
 
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
+use copili::render::svg::Graph;
 use copili::report::html::{self, HtmlInputs};
-use copili::report::json::RunReport;
+use copili::report::json::{write_atomically, RunReport};
+use copili::report::{system_clock, JsonReport, Reporter as _, RunInfo, RunSummary};
 
+use crate::cli::{InputArgs, RunArgs, RunOnceArgs};
 use crate::error::CliError;
 use crate::output::errln;
 
@@ -35,30 +39,35 @@ pub(crate) fn report(
 
 /// Writes the page through a temporary file of the same directory.
 pub(crate) fn write_page(path: &Path, page: &str) -> Result<(), CliError> {
-    write_atomically(path, page).map_err(|source| CliError::Write { path: path.to_path_buf(), source })
+    write_atomically(path, page.as_bytes()).map_err(|source| CliError::Write { path: path.to_path_buf(), source })
 }
 
-fn write_atomically(path: &Path, page: &str) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
-        let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let result = std::fs::write(&temporary, page).and_then(|()| std::fs::rename(&temporary, path));
-        if result.is_err() {
-            let _ = std::fs::remove_file(&temporary);
-        }
-        result
-    };
-    write()
+/// `run --report-html`: the JSON report's document, kept in memory for the page (no log
+/// files in a dry run).
+pub(crate) fn html_report(once: &RunOnceArgs, args: &RunArgs, info: &RunInfo) -> Option<Mutex<JsonReport>> {
+    once.report_html.as_ref()?;
+    let report = JsonReport::in_memory(info, system_clock());
+    Some(Mutex::new(if once.dry_run { report } else { report.with_log_dir(&args.log_dir) }))
 }
 
-/// `run --report-html`: a failure to write is a warning (the run itself happened).
-pub(crate) fn write_after_run(path: &Path, report: &RunReport, inputs: &HtmlInputs) {
-    if let Err(error) = write_atomically(path, &html::render(report, inputs)) {
+/// Writes the page of `run --report-html` once the run is over (its log files flushed, its
+/// state recorded); a failure to write is a warning (the run itself happened).
+pub(crate) fn write_after_run(
+    path: &Path,
+    html: Mutex<JsonReport>,
+    summary: &RunSummary,
+    (input, args): (&InputArgs, &RunArgs),
+    pipeline: &copili::Pipeline,
+    plan: &copili::Plan,
+) {
+    let state_dir = args.state_dir.clone().unwrap_or_else(|| copili::run_state::default_dir(&input.file));
+    let mut html = html.into_inner().unwrap_or_else(PoisonError::into_inner);
+    html.finish(summary);
+    let report = html.report();
+    let inputs = HtmlInputs { graph: Some(Graph::from_plan(pipeline, plan)), ..HtmlInputs::default() }
+        .read_logs(&report, Path::new("."))
+        .read_history(&state_dir, pipeline.identity());
+    if let Err(error) = write_atomically(path, html::render(&report, &inputs).as_bytes()) {
         errln!("warning: cannot write {}: {error}", path.display());
     }
 }

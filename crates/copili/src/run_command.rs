@@ -293,11 +293,7 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
     let started_at = SystemTime::now();
     let info = RunInfo::new(pipeline, &config.run_id, engine.name(), started_at);
     let reporters = Mutex::new(reporters_for(args, once.dry_run, &info, true));
-    // `--report-html`: the JSON report's document, kept in memory, rendered when the run ends.
-    let html = once.report_html.as_ref().map(|_| {
-        let report = JsonReport::in_memory(&info, system_clock());
-        Mutex::new(if once.dry_run { report } else { report.with_log_dir(&args.log_dir) })
-    });
+    let html = crate::report_command::html_report(once, args, &info);
     let no_hooks = runner::NoHooks;
     let hooks: &dyn runner::Hooks = match &policy {
         Some(policy) => policy,
@@ -349,19 +345,8 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
     for error in reporters.errors() {
         errln!("warning: {error}");
     }
-    // After the log files are flushed and the state recorded: the page shows both.
     if let (Some(path), Some(html)) = (&once.report_html, html) {
-        let mut html = html.into_inner().unwrap_or_else(PoisonError::into_inner);
-        html.finish(&summary);
-        let report = html.report();
-        let state_dir = args.state_dir.clone().unwrap_or_else(|| copili::run_state::default_dir(&input.file));
-        let inputs = copili::report::html::HtmlInputs {
-            graph: Some(copili::render::svg::Graph::from_plan(pipeline, plan)),
-            ..Default::default()
-        }
-        .read_logs(&report, std::path::Path::new("."))
-        .read_history(&state_dir, pipeline.identity());
-        crate::report_command::write_after_run(path, &report, &inputs);
+        crate::report_command::write_after_run(path, html, &summary, (input, args), pipeline, plan);
     }
     Ok(code)
 }

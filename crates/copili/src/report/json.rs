@@ -46,14 +46,13 @@
 //! this reporter writes to a path, not to a `Write`), which is not `fsync`ed: the point is that
 //! readers never see half a document.
 
-use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::SystemTime;
 
 use copili_runtime::runner::{Outcome, RunEvent, Status};
 use serde::{Deserialize, Serialize};
 
+pub use super::atomic::write_atomically;
 pub use super::fields::ReasonFields;
 use super::{elapsed, rfc3339_millis, words, Clock, Reporter, RunInfo, RunSummary};
 
@@ -485,29 +484,11 @@ fn close_attempts(
     }
 }
 
-/// Writes a temporary file next to `path`, then renames it over `path` (creating the
-/// directory if missing).
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let Some(file_name) = path.file_name() else {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a file name"));
-    };
-    fs::create_dir_all(dir)?;
-    let temporary = dir.join(format!(".{}.{}.tmp", file_name.to_string_lossy(), std::process::id()));
-    let result = fs::File::create(&temporary)
-        .and_then(|mut file| file.write_all(bytes))
-        .and_then(|()| fs::rename(&temporary, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::path::Path;
+
     use serde_json::{json, Value};
 
     use super::super::test_support::{at, events, info, summary};

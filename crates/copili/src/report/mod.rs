@@ -43,6 +43,7 @@
 //! their output is reproducible in tests; and they print nothing but names, images, output
 //! lines and the runner's reasons, never a request or an environment value.
 
+mod atomic;
 pub mod console;
 mod fields;
 pub mod html;

@@ -1,5 +1,12 @@
 (function () {
   // Only the interactive part: filtering by a search. Everything else reads without scripts.
+  // A link to a log (#log-NAME, as the failures' are) opens it.
+  function openTarget() {
+    var target = location.hash && document.getElementById(location.hash.slice(1));
+    if (target && target.tagName === "DETAILS") { target.open = true; }
+  }
+  window.addEventListener("hashchange", openTarget);
+  openTarget();
   var search = document.getElementById("search");
   search.hidden = false;
   search.addEventListener("input", function () {
