@@ -66,9 +66,13 @@ pub fn draw(graph: &Graph, layout: &Layout, standalone: bool) -> String {
         "<defs><marker id=\"copili-arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" \
          markerHeight=\"8\" orient=\"auto\"><path class=\"arrowhead\" d=\"M0,0 L10,5 L0,10 z\"/></marker></defs>\n",
     );
+    // A shorter column is centred against the tallest: its edges fan out both ways, shorter.
+    let offset: Vec<usize> =
+        layout.columns.iter().map(|column| (rows - column.len().min(rows)) * (NODE_HEIGHT + GAP_Y) / 2).collect();
     let position = |node: usize| {
-        let x = MARGIN + layout.level[node] * (NODE_WIDTH + GAP_X);
-        let y = MARGIN + layout.row[node] * (NODE_HEIGHT + GAP_Y);
+        let level = layout.level[node];
+        let x = MARGIN + level * (NODE_WIDTH + GAP_X);
+        let y = MARGIN + offset.get(level).copied().unwrap_or(0) + layout.row[node] * (NODE_HEIGHT + GAP_Y);
         (x, y)
     };
     out.push_str("<g class=\"edges\">\n");
