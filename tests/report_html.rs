@@ -67,6 +67,14 @@ fn failure_branch(engine: Engine) {
         page.screenshot(&artifact_path(&format!("report-html-{page_name}-{}.png", engine.slug())));
     }
     assert_search_filters(&browser.open(&file_url(&scene.path("run.html"))));
+    assert_readable_without_scripts(&browser.open_without_scripts(&file_url(&scene.path("run.html"))));
+}
+
+/// With scripts off, everything but the search is there: statuses, the failure, the logs.
+fn assert_readable_without_scripts(page: &Page) {
+    assert_eq!(page.eval("document.getElementById('search').hidden"), serde_json::json!(true), "the script ran");
+    assert_statuses(page);
+    assert_failing_log(page);
 }
 
 /// One node per container with its status, the same in the summary table.

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use headless_chrome::protocol::cdp::types::Event;
-use headless_chrome::protocol::cdp::{Network, Page as Cdp, Runtime};
+use headless_chrome::protocol::cdp::{Emulation, Network, Page as Cdp, Runtime};
 use headless_chrome::{LaunchOptions, Tab};
 
 use crate::binary::repo_root;
@@ -92,6 +92,16 @@ impl Browser {
 
     /// Opens `url` (`file://…`, `http://127.0.0.1:…`) in a new tab and waits for it to load.
     pub fn open(&self, url: &str) -> Page {
+        self.open_with(url, true)
+    }
+
+    /// Opens `url` with the page's own scripts disabled (what a person with scripts off sees);
+    /// [`Page::eval`] still works.
+    pub fn open_without_scripts(&self, url: &str) -> Page {
+        self.open_with(url, false)
+    }
+
+    fn open_with(&self, url: &str, scripts: bool) -> Page {
         let tab = self.inner.new_tab().unwrap_or_else(|error| panic!("open a tab for {url}: {error:#}"));
         tab.set_default_timeout(Duration::from_secs(30));
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -124,6 +134,10 @@ impl Browser {
                 packet_reordering: None,
             })
             .unwrap_or_else(|error| panic!("take {url}'s tab offline: {error:#}"));
+        }
+        if !scripts {
+            tab.call_method(Emulation::SetScriptExecutionDisabled { value: true })
+                .unwrap_or_else(|error| panic!("disable the scripts of {url}: {error:#}"));
         }
         tab.navigate_to(url)
             .and_then(|tab| tab.wait_until_navigated())
