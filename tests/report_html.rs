@@ -195,3 +195,15 @@ fn graph_svg_of_the_quickstart_is_valid_svg() {
     let page = browser.open(&file_url(Path::new(&path)));
     page.screenshot(&artifact_path("graph-quickstart.png"));
 }
+
+/// A report that cannot be read, or `--report` with another format than SVG: usage errors.
+#[test]
+fn bad_report_arguments_are_usage_errors() {
+    let output = run(copili().args(["report", "tests/fixtures/no-such-report.json", "-o", "/tmp/copili-never.html"]));
+    assert_eq!(output.code(), Some(2), "{}", output.describe());
+    assert!(output.stderr().contains("no-such-report.json"), "{}", output.describe());
+    assert!(!Path::new("/tmp/copili-never.html").exists());
+    let output = run(copili().args(["graph", "examples/quickstart.yaml", "--report", "run.json"]));
+    assert_eq!(output.code(), Some(2), "{}", output.describe());
+    assert!(output.stderr().contains("--format svg"), "{}", output.describe());
+}

@@ -138,6 +138,22 @@ mod tests {
     }
 
     #[test]
+    fn a_large_log_file_is_cut_to_its_end_and_says_so() {
+        let temp = tempfile::tempdir().expect("temporary directory");
+        let line = "x".repeat(99) + "\n";
+        let body = line.repeat(5000) + "the last line\n";
+        let text = format!("======================================== run t (run id r)\n{body}========================================\n");
+        std::fs::write(temp.path().join("big.log"), &text).expect("written");
+        let excerpt = read_log(temp.path(), Path::new("big.log"), "r");
+        assert_eq!(excerpt.error, None);
+        assert!(excerpt.text.len() as u64 <= MAX_LOG_BYTES, "{}", excerpt.text.len());
+        assert!(excerpt.text.contains("the last line"));
+        assert_eq!(excerpt.truncated_bytes as usize + excerpt.text.len(), text.len());
+        let missing = read_log(temp.path(), Path::new("gone.log"), "r");
+        assert!(missing.error.is_some_and(|e| e.contains("gone.log")));
+    }
+
+    #[test]
     fn a_long_log_keeps_its_end() {
         let text = "line\n".repeat(10);
         let (kept, cut) = tail(&text, 12);
