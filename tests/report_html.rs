@@ -96,15 +96,17 @@ fn assert_statuses(page: &Page) {
     assert_eq!(edges, serde_json::json!(3));
 }
 
-/// The failing container's log is collapsed, then shows its line once opened; its reason is
-/// typed in the failures.
+/// The failing container's log is open and shows its line (HTML-escaped, so as printed);
+/// another container's is collapsed until opened; the failure's reason is typed.
 fn assert_failing_log(page: &Page) {
-    let selector = "details.log[data-name='breaks']";
+    let shown = page.texts("details.log[data-name='breaks']").join("");
+    assert!(shown.contains("ERROR: table genes_2026 is missing <here>"), "{shown}");
+    let selector = "details.log[data-name='prepare']";
     let closed = page.texts(selector).join("");
-    assert!(!closed.contains("ERROR: table genes_2026"), "collapsed at first: {closed}");
+    assert!(!closed.contains("preparing"), "collapsed at first: {closed}");
     page.eval(&format!("document.querySelector(\"{selector}\").open = true"));
     let open = page.texts(&format!("{selector} pre")).join("");
-    assert!(open.contains("ERROR: table genes_2026 is missing <here>"), "{open}");
+    assert!(open.contains("preparing"), "{open}");
     let failure = page.texts("#failures li[data-name='breaks']").join("");
     assert!(failure.contains("exit code 4"), "{failure}");
 }

@@ -2,8 +2,8 @@
 //! RUN.json -o FILE`): one file, everything inline, that opens from `file://` with no network.
 //!
 //! A Content-Security-Policy meta tag forbids every fetch (`default-src 'none'`); the page is
-//! readable with scripts off (logs are `<details>`, collapsed), and its small script only
-//! filters containers and logs by a search. Every text is HTML-escaped; nothing is read from
+//! readable with scripts off (logs are `<details>`, collapsed but for a failed container's),
+//! and its small script only filters containers and logs by a search. Every text is HTML-escaped; nothing is read from
 //! the environment: what the page shows is the JSON report, the log files it names (written by
 //! copili, with what its messages mask masked), and the run history of the state.
 //!
@@ -11,7 +11,7 @@
 //! [`crate::render::svg`], coloured by status), `#timeline` (a bar per image preparation and
 //! per attempt: `.bar` with `data-container`, `data-start-ms`, `data-end-ms`), `#summary` (a
 //! table like the console's), `#failures` (each failure's typed reason), `#logs` (a
-//! `<details class="log" data-name>` per container), `#images`, `#history`.
+//! `<details class="log" data-name>` per container, open for a failed one), `#images`, `#history`.
 
 pub mod logs;
 mod timeline;
@@ -186,7 +186,8 @@ fn logs_section(out: &mut String, report: &RunReport, inputs: &HtmlInputs) {
     for c in &report.containers {
         let status = status_word(c.status);
         let log = inputs.logs.iter().find(|(name, _)| name == &c.name).map(|(_, log)| log);
-        let open = if c.status == ReportStatus::Failed { " data-failed=\"true\"" } else { "" };
+        // A failed container's log is open: why it failed is what the page is opened for.
+        let open = if c.status == ReportStatus::Failed { " open" } else { "" };
         let _ = write!(
             out,
             "<details class=\"log {status}\" id=\"log-{}\" data-name=\"{}\"{open}>\n<summary><span class=\"badge \
