@@ -679,7 +679,7 @@ fn help_is_a_command_with_a_help_of_its_own() {
 fn service_offers_only_the_options_it_takes() {
     let service = success(&["service", "--help"]).stdout();
     let run_help = success(&["run", "--help"]).stdout();
-    for option in ["--dry-run", "--resume"] {
+    for option in ["--dry-run", "--resume", "--report-html"] {
         assert!(!service.contains(option), "service --help offers {option}:\n{service}");
         assert!(run_help.contains(option), "run --help lacks {option}:\n{run_help}");
         let output = run(copili().args(["service", QUICKSTART, option]));

@@ -7,8 +7,9 @@
 //! JSON, then adds random mistakes around it: the secret key twice, a misspelt secret key, the
 //! value in the wrong type, errors elsewhere in the container, syntax errors nearby, the file
 //! cut off after the secret. Every command that reads the pipeline then runs on it —
-//! `validate`, `plan` (text and JSON), `graph` (DOT and Mermaid), `export argo` (the Workflow;
-//! the secrets manifest is the one place the value belongs), `run --dry-run` — and neither
+//! `validate`, `plan` (text and JSON), `graph` (DOT, Mermaid, SVG), `export argo` (the Workflow;
+//! the secrets manifest is the one place the value belongs), `run --dry-run --report-html` (and
+//! its page) — and neither
 //! their output nor their messages may hold the marker, or any 8 characters of it.
 
 use std::path::Path;
@@ -507,6 +508,7 @@ fn check_case(case: &Case) -> Result<(), TestCaseError> {
         vec!["plan", "--engine", "none", "--format", "json"],
         vec!["graph"],
         vec!["graph", "--format", "mermaid"],
+        vec!["graph", "--format", "svg"],
     ]
     .into_iter()
     .map(|args| {
@@ -521,20 +523,23 @@ fn check_case(case: &Case) -> Result<(), TestCaseError> {
         .chain([workflow.display().to_string(), "--secrets-manifest".into(), manifest.display().to_string()])
         .collect();
     commands.push(("export argo".into(), export));
+    let page = dir.path().join("report.html");
     let mut dry_run: Vec<String> =
         ["run", &file_arg, "--dry-run", "--engine", "docker"].iter().map(|s| s.to_string()).collect();
+    dry_run.extend(["--report-html".to_string(), page.display().to_string()]);
     dry_run.extend(set_env_args(case));
     commands.push(("run --dry-run".into(), dry_run));
     for (what, args) in &commands {
         let output = run(copili().args(args).current_dir(dir.path()).env_remove("COPILI_ENGINE"));
         check_output(what, &output, &case_text)?;
     }
-    // The Workflow is output too; the secrets manifest is where the value belongs.
-    if let Ok(text) = std::fs::read_to_string(&workflow) {
-        if let Some(piece) = leaks(&text) {
-            return Err(TestCaseError::fail(format!(
-                "`{piece}` of the secret is in the Workflow\n{case_text}\n{text}"
-            )));
+    // The Workflow and the HTML report are output too; the secrets manifest is where the
+    // value belongs.
+    for (what, path) in [("the Workflow", &workflow), ("the HTML report", &page)] {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if let Some(piece) = leaks(&text) {
+                return Err(TestCaseError::fail(format!("`{piece}` of the secret is in {what}\n{case_text}\n{text}")));
+            }
         }
     }
     Ok(())

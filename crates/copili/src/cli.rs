@@ -8,7 +8,9 @@ mod airgap;
 use airgap::LOCK_EXAMPLES;
 mod examples;
 pub use airgap::{BundleAction, BundleLoadArgs, BundleSaveArgs, LockArgs};
-use examples::{EXPORT_ARGO_EXAMPLES, GRAPH_EXAMPLES, MAN_EXAMPLES, SERVICE_EXAMPLES, VALIDATE_EXAMPLES};
+use examples::{
+    EXPORT_ARGO_EXAMPLES, GRAPH_EXAMPLES, MAN_EXAMPLES, REPORT_EXAMPLES, SERVICE_EXAMPLES, VALIDATE_EXAMPLES,
+};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -111,6 +113,27 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
+        /// With `--format svg`: colour each container by its status in this JSON report of a
+        /// run (`run --report`) and show how long it ran.
+        #[arg(long, value_name = "RUN.json", value_parser = PathParser)]
+        report: Option<PathBuf>,
+    },
+    /// Write the HTML report of a run from its JSON report (`run --report`) and log files.
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report {
+        /// The JSON report of the run.
+        #[arg(value_name = "RUN.json", value_parser = PathParser)]
+        report: PathBuf,
+        /// The HTML file to write.
+        #[arg(short = 'o', long = "output", value_name = "FILE", value_parser = PathParser)]
+        output: PathBuf,
+        /// Where the run state is kept, to show the pipeline's last runs.
+        #[arg(long, value_name = "DIR", value_parser = PathParser)]
+        state_dir: Option<PathBuf>,
+        /// The directory the run ran in, from which the report's relative log paths are
+        /// read (default: the current directory).
+        #[arg(long, value_name = "DIR", value_parser = PathParser)]
+        logs_from: Option<PathBuf>,
     },
     /// Run the pipeline once: every selected container, in dependency order.
     #[command(after_help = RUN_EXAMPLES)]
@@ -334,6 +357,10 @@ pub struct RunOnceArgs {
     /// dependencies.
     #[arg(long, conflicts_with = "force")]
     pub resume: bool,
+    /// Write the run's HTML report here when it ends: one self-contained file (see `copili
+    /// report`).
+    #[arg(long, value_name = "FILE", value_parser = PathParser)]
+    pub report_html: Option<PathBuf>,
 }
 
 /// The options of `copili service`.
@@ -484,4 +511,6 @@ pub enum GraphFormat {
     Dot,
     /// A Mermaid flowchart.
     Mermaid,
+    /// An SVG drawing, laid out by copili (open it in a browser).
+    Svg,
 }

@@ -15,6 +15,7 @@ mod error;
 mod export_command;
 mod help_command;
 mod output;
+mod report_command;
 mod run_command;
 mod service_command;
 
@@ -123,16 +124,31 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             release_at_exit((pipeline, plan));
             Ok(exit_code::SUCCESS)
         }
-        Command::Graph { input, format } => {
+        Command::Graph { input, format, report } => {
+            if report.is_some() && format != GraphFormat::Svg {
+                return Err(CliError::Usage("--report colours the drawing of `--format svg` only".into()));
+            }
+            let report = report.map(|path| report_command::read_report(&path)).transpose()?;
             let (pipeline, plan, _) = load_and_plan(&input, false)?;
             let text = match format {
                 GraphFormat::Dot => render::graph::to_dot(&pipeline, &plan),
                 GraphFormat::Mermaid => render::graph::to_mermaid(&pipeline, &plan),
+                GraphFormat::Svg => {
+                    let graph = render::svg::Graph::from_plan(&pipeline, &plan);
+                    let graph = match &report {
+                        Some(report) => graph.with_report(report),
+                        None => graph,
+                    };
+                    render::svg::to_svg(&graph)
+                }
             };
             output::print(&text);
             Ok(exit_code::SUCCESS)
         }
         Command::Run { input, run, once } => run_command::run(&input, &run, &once),
+        Command::Report { report, output, state_dir, logs_from } => {
+            report_command::report(&report, &output, state_dir.as_deref(), logs_from.as_deref())
+        }
         Command::Service { input, run, service } => service_command::service(&input, &run, &service),
         Command::Lock(args) => airgap_command::lock(&args),
         Command::Bundle { action } => match action {

@@ -257,7 +257,8 @@ pub(crate) fn reporters_for(args: &RunArgs, dry_run: bool, info: &RunInfo, summa
         reporters.push(LogFiles::new(&args.log_dir, info));
     }
     if let Some(path) = &args.report {
-        reporters.push(JsonReport::new(path, info, system_clock()));
+        let report = JsonReport::new(path, info, system_clock());
+        reporters.push(if dry_run { report } else { report.with_log_dir(&args.log_dir) });
     }
     reporters
 }
@@ -339,6 +340,7 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
     let started_at = SystemTime::now();
     let info = RunInfo::new(pipeline, &config.run_id, engine.name(), started_at);
     let reporters = Mutex::new(reporters_for(args, once.dry_run, &info, true));
+    let html = crate::report_command::html_report(once, args, &info);
     let no_hooks = runner::NoHooks;
     let hooks: &dyn runner::Hooks = match &policy {
         Some(policy) => policy,
@@ -350,6 +352,9 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
         runner::run_with_hooks(&**engine, spec, plan, config, &cancel, hooks, &|event: RunEvent| {
             ids.note(&event);
             reporters.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
+            if let Some(html) = &html {
+                html.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
+            }
         })
     });
     let ids = ids.take();
@@ -382,9 +387,13 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
         record_state(state, spec, record);
     }
     let mut reporters = reporters.into_inner().unwrap_or_else(PoisonError::into_inner);
-    reporters.finish(&RunSummary { outcomes, finished_at, exit_code: code });
+    let summary = RunSummary { outcomes, finished_at, exit_code: code };
+    reporters.finish(&summary);
     for error in reporters.errors() {
         errln!("warning: {error}");
+    }
+    if let (Some(path), Some(html)) = (&once.report_html, html) {
+        crate::report_command::write_after_run(path, html, &summary, (input, args), pipeline, plan);
     }
     Ok(code)
 }

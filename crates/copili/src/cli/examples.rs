@@ -33,5 +33,15 @@ pub(super) const GRAPH_EXAMPLES: &str = "\
 Examples:
   copili graph pipeline.yaml | dot -Tsvg > pipeline.svg
   copili graph pipeline.yaml --format mermaid > pipeline.mmd
+  copili graph pipeline.yaml --format svg > pipeline.svg
+  copili graph pipeline.yaml --format svg --report run.json > run.svg
 
 Containers left out by the selection are drawn dashed, with the reason.";
+
+pub(super) const REPORT_EXAMPLES: &str = "\
+Examples:
+  copili run pipeline.yaml --report run.json
+  copili report run.json -o run.html
+  copili report run.json -o run.html --state-dir .copili
+
+The page is one file (styles, script and graph inline) that opens from file:// with no network.";

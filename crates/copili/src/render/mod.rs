@@ -1,6 +1,7 @@
 //! Renderings of a pipeline and its plan for people and programs: `plan` as text or JSON,
-//! `graph` as DOT or Mermaid. Pure functions from data to strings; only the binary writes.
+//! `graph` as DOT, Mermaid or SVG. Pure functions from data to strings; only the binary writes.
 
 pub mod graph;
 pub mod options;
 pub mod plan;
+pub mod svg;

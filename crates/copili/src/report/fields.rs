@@ -249,7 +249,13 @@ mod tests {
             containers: pipeline
                 .containers
                 .iter()
-                .map(|c| ContainerInfo { name: c.name.clone(), image: c.image(), sidecars: Vec::new() })
+                .map(|c| ContainerInfo {
+                    name: c.name.clone(),
+                    image: c.image(),
+                    sidecars: Vec::new(),
+                    depends_on: Vec::new(),
+                    service: false,
+                })
                 .collect(),
         };
         let temp = tempfile::tempdir().expect("temporary directory");

@@ -46,14 +46,13 @@
 //! this reporter writes to a path, not to a `Write`), which is not `fsync`ed: the point is that
 //! readers never see half a document.
 
-use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::SystemTime;
 
 use copili_runtime::runner::{Outcome, RunEvent, Status};
 use serde::{Deserialize, Serialize};
 
+pub use super::atomic::write_atomically;
 pub use super::fields::ReasonFields;
 use super::{elapsed, rfc3339_millis, words, Clock, Reporter, RunInfo, RunSummary};
 
@@ -96,6 +95,25 @@ pub struct ImageReport {
     /// Why it failed, for scripts ([`ReasonFields`]); no keys when it did not fail.
     #[serde(flatten)]
     pub reason_fields: ReasonFields,
+    /// When its preparation (pull, build, or the check that it is present) began, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// When its preparation ended, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+}
+
+/// One attempt of a container, in [`ContainerReport::attempt_times`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptTimes {
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// When it started.
+    pub started_at: String,
+    /// When it ended; `null` while it runs.
+    pub finished_at: Option<String>,
+    /// Why it failed, when another attempt followed; `null` otherwise.
+    pub reason: Option<String>,
 }
 
 /// One container of a [`RunReport`].
@@ -122,6 +140,26 @@ pub struct ContainerReport {
     pub reason_fields: ReasonFields,
     /// Its image, `repo:tag`.
     pub image: String,
+    /// The names of its direct dependencies; left out when none (and in reports of copili
+    /// before 0.1: readers take a missing key as none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// A service container; left out when not.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub service: bool,
+    /// The names of its sidecars; left out when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sidecars: Vec<String>,
+    /// Its log file (`--log-dir`), as the run named it; left out when the run wrote none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<String>,
+    /// Each attempt's start and end; left out when it never started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempt_times: Vec<AttemptTimes>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// A container's status in a [`ContainerReport`].
@@ -160,9 +198,16 @@ enum ContainerState {
     Done(Outcome),
 }
 
+/// One attempt as the reporter saw it: its number, start, end, and why it was retried.
+type Attempt = (u32, SystemTime, Option<SystemTime>, Option<String>);
+
 /// Keeps `--report FILE` up to date.
 pub struct JsonReport {
-    path: PathBuf,
+    /// `None`: kept in memory only (for the HTML report).
+    path: Option<PathBuf>,
+    log_dir: Option<PathBuf>,
+    attempts: Vec<Vec<Attempt>>,
+    image_times: Vec<(Option<SystemTime>, Option<SystemTime>)>,
     info: RunInfo,
     clock: Clock,
     containers: Vec<ContainerState>,
@@ -175,8 +220,16 @@ impl JsonReport {
     /// A report written to `path`; `clock` dates the start of containers still running (the
     /// outcomes carry the real times).
     pub fn new(path: impl Into<PathBuf>, info: &RunInfo, clock: Clock) -> JsonReport {
+        JsonReport::in_memory(info, clock).writing_to(path.into())
+    }
+
+    /// A report kept in memory only: [`JsonReport::report`] is the document.
+    pub fn in_memory(info: &RunInfo, clock: Clock) -> JsonReport {
         JsonReport {
-            path: path.into(),
+            path: None,
+            log_dir: None,
+            attempts: info.containers.iter().map(|_| Vec::new()).collect(),
+            image_times: Vec::new(),
             info: info.clone(),
             clock,
             containers: info.containers.iter().map(|_| ContainerState::Pending).collect(),
@@ -186,6 +239,17 @@ impl JsonReport {
         }
     }
 
+    fn writing_to(mut self, path: PathBuf) -> JsonReport {
+        self.path = Some(path);
+        self
+    }
+
+    /// Names each container's log file in `dir` (`log_file`): the run writes them there.
+    pub fn with_log_dir(mut self, dir: impl Into<PathBuf>) -> JsonReport {
+        self.log_dir = Some(dir.into());
+        self
+    }
+
     /// The document as it stands.
     pub fn report(&self) -> RunReport {
         let containers = self
@@ -193,7 +257,8 @@ impl JsonReport {
             .containers
             .iter()
             .zip(&self.containers)
-            .map(|(info, state)| {
+            .enumerate()
+            .map(|(index, (info, state))| {
                 let mut report = ContainerReport {
                     name: info.name.clone(),
                     status: ReportStatus::Pending,
@@ -205,6 +270,11 @@ impl JsonReport {
                     reason: None,
                     reason_fields: ReasonFields::default(),
                     image: info.image.clone(),
+                    depends_on: info.depends_on.clone(),
+                    service: info.service,
+                    sidecars: info.sidecars.clone(),
+                    log_file: None,
+                    attempt_times: Vec::new(),
                 };
                 match state {
                     ContainerState::Pending => {}
@@ -225,9 +295,29 @@ impl JsonReport {
                         report.reason_fields = outcome.reason.as_ref().map(ReasonFields::of).unwrap_or_default();
                     }
                 }
+                if !matches!(state, ContainerState::Pending) {
+                    report.log_file = self
+                        .log_dir
+                        .as_ref()
+                        .map(|dir| super::log_files::log_path(dir, &info.name).display().to_string());
+                }
+                report.attempt_times = self.attempts[index]
+                    .iter()
+                    .map(|(attempt, started, finished, reason)| AttemptTimes {
+                        attempt: *attempt,
+                        started_at: rfc3339_millis(*started),
+                        finished_at: finished.map(rfc3339_millis),
+                        reason: reason.clone(),
+                    })
+                    .collect();
                 report
             })
             .collect();
+        let mut images = self.images.clone();
+        for (image, (started, finished)) in images.iter_mut().zip(&self.image_times) {
+            image.started_at = started.map(rfc3339_millis);
+            image.finished_at = finished.map(rfc3339_millis);
+        }
         RunReport {
             pipeline: self.info.pipeline.clone(),
             run_id: self.info.run_id.clone(),
@@ -236,19 +326,20 @@ impl JsonReport {
             finished_at: self.finished.map(|(at, _)| rfc3339_millis(at)),
             exit_code: self.finished.map(|(_, code)| code),
             containers,
-            images: self.images.clone(),
+            images,
         }
     }
 
     /// Replaces the file with the current document.
     fn write(&mut self) {
+        let Some(path) = self.path.clone() else { return };
         let mut text = match serde_json::to_string_pretty(&self.report()) {
             Ok(text) => text,
             Err(error) => return self.error(format!("cannot serialize the report: {error}")),
         };
         text.push('\n');
-        if let Err(error) = write_atomically(&self.path, text.as_bytes()) {
-            self.error(format!("cannot write {}: {error}", self.path.display()));
+        if let Err(error) = write_atomically(&path, text.as_bytes()) {
+            self.error(format!("cannot write {}: {error}", path.display()));
         }
     }
 
@@ -264,6 +355,9 @@ impl Reporter for JsonReport {
         match event {
             RunEvent::ContainerStarted { container, attempt } => {
                 let now = &self.clock;
+                if let Some(attempts) = self.attempts.get_mut(*container) {
+                    attempts.push((*attempt, now(), None, None));
+                }
                 let Some(state) = self.containers.get_mut(*container) else { return };
                 *state = match state {
                     ContainerState::Running { started_at, .. } => {
@@ -272,7 +366,19 @@ impl Reporter for JsonReport {
                     _ => ContainerState::Running { attempts: *attempt, started_at: now() },
                 };
             }
+            RunEvent::Retrying { container, attempt, reason, .. } => {
+                let now = (self.clock)();
+                let Some(attempts) = self.attempts.get_mut(*container) else { return };
+                if let Some(last) = attempts.iter_mut().rev().find(|a| a.0 == *attempt && a.2.is_none()) {
+                    last.2 = Some(now);
+                    last.3 = Some(words::reason(reason));
+                }
+            }
             RunEvent::ContainerFinished { container, outcome } => {
+                let now = (self.clock)();
+                if let Some(attempts) = self.attempts.get_mut(*container) {
+                    close_attempts(attempts, outcome, now);
+                }
                 let Some(state) = self.containers.get_mut(*container) else { return };
                 *state = ContainerState::Done(outcome.clone());
             }
@@ -288,10 +394,30 @@ impl Reporter for JsonReport {
                             duration_s: None,
                             reason: None,
                             reason_fields: ReasonFields::default(),
+                            started_at: None,
+                            finished_at: None,
                         });
+                        self.image_times.push((None, None));
                         self.images.len() - 1
                     }
                 };
+                let now = (self.clock)();
+                if let Some(times) = self.image_times.get_mut(at) {
+                    match event {
+                        ImageEvent::Pulling { .. } | ImageEvent::Building => {
+                            times.0.get_or_insert(now);
+                        }
+                        ImageEvent::Pulled { elapsed } | ImageEvent::Built { elapsed } => {
+                            times.0 = times.0.or(now.checked_sub(*elapsed)).or(Some(now));
+                            times.1 = Some(now);
+                        }
+                        ImageEvent::Present | ImageEvent::UpToDate | ImageEvent::Failed { .. } => {
+                            times.0.get_or_insert(now);
+                            times.1 = Some(now);
+                        }
+                        _ => {}
+                    }
+                }
                 let report = &mut self.images[at];
                 let seconds = |d: &std::time::Duration| Some(d.as_millis() as f64 / 1000.0);
                 match event {
@@ -318,16 +444,16 @@ impl Reporter for JsonReport {
                     ImageEvent::Progress(_) | ImageEvent::Retrying { .. } | ImageEvent::Identified { .. } => return,
                 }
             }
-            RunEvent::Output { .. }
-            | RunEvent::Retrying { .. }
-            | RunEvent::RunCancelling { .. }
-            | RunEvent::BuildOutput { .. } => return,
+            RunEvent::Output { .. } | RunEvent::RunCancelling { .. } | RunEvent::BuildOutput { .. } => return,
         }
         self.write();
     }
 
     fn finish(&mut self, summary: &RunSummary) {
-        for (state, outcome) in self.containers.iter_mut().zip(&summary.outcomes) {
+        for (index, (state, outcome)) in self.containers.iter_mut().zip(&summary.outcomes).enumerate() {
+            if let Some(attempts) = self.attempts.get_mut(index) {
+                close_attempts(attempts, outcome, summary.finished_at);
+            }
             *state = ContainerState::Done(outcome.clone());
         }
         self.finished = Some((summary.finished_at, summary.exit_code));
@@ -341,29 +467,28 @@ impl Reporter for JsonReport {
     }
 }
 
-/// Writes a temporary file next to `path`, then renames it over `path` (creating the
-/// directory if missing).
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let Some(file_name) = path.file_name() else {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a file name"));
-    };
-    fs::create_dir_all(dir)?;
-    let temporary = dir.join(format!(".{}.{}.tmp", file_name.to_string_lossy(), std::process::id()));
-    let result = fs::File::create(&temporary)
-        .and_then(|mut file| file.write_all(bytes))
-        .and_then(|()| fs::rename(&temporary, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&temporary);
+/// Dates the first attempt with the outcome's start (the runner's own time) and ends the last
+/// at the outcome's end (or `now`).
+fn close_attempts(
+    attempts: &mut [(u32, SystemTime, Option<SystemTime>, Option<String>)],
+    outcome: &Outcome,
+    now: SystemTime,
+) {
+    if let (Some(first), Some(started)) = (attempts.first_mut(), outcome.started_at) {
+        first.1 = started;
     }
-    result
+    if let Some(last) = attempts.last_mut() {
+        if last.2.is_none() {
+            last.2 = Some(outcome.finished_at.unwrap_or(now).max(last.1));
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::path::Path;
+
     use serde_json::{json, Value};
 
     use super::super::test_support::{at, events, info, summary};
@@ -397,12 +522,27 @@ mod tests {
                         "name": "load", "status": "succeeded", "exit_code": 0, "attempts": 1,
                         "started_at": "2026-11-25T12:00:00.100Z", "finished_at": "2026-11-25T12:00:01.350Z",
                         "duration_s": 1.25, "reason": null, "image": "localhost/load:latest",
+                        "sidecars": ["db"],
+                        "attempt_times": [{
+                            "attempt": 1, "started_at": "2026-11-25T12:00:00.100Z",
+                            "finished_at": "2026-11-25T12:00:01.350Z", "reason": null,
+                        }],
                     },
                     {
                         "name": "transform", "status": "failed", "exit_code": 3, "attempts": 2,
                         "started_at": "2026-11-25T12:00:01.400Z", "finished_at": "2026-11-25T12:00:12.500Z",
                         "duration_s": 11.1, "reason": "exit code 3", "reason_kind": "exit_code",
                         "oom_killed": false, "image": "localhost/transform:latest",
+                        "attempt_times": [
+                            {
+                                "attempt": 1, "started_at": "2026-11-25T12:00:01.400Z",
+                                "finished_at": "2026-11-25T12:00:05.000Z", "reason": "exit code 3",
+                            },
+                            {
+                                "attempt": 2, "started_at": "2026-11-25T12:00:05.000Z",
+                                "finished_at": "2026-11-25T12:00:12.500Z", "reason": null,
+                            },
+                        ],
                     },
                     {
                         "name": "publish", "status": "cancelled", "exit_code": null, "attempts": 0,
@@ -425,8 +565,19 @@ mod tests {
         let keys: Vec<&String> = value.as_object().expect("an object").keys().collect();
         assert_eq!(keys, ["pipeline", "run_id", "engine", "started_at", "finished_at", "exit_code", "containers"]);
         let keys: Vec<&String> = value["containers"][0].as_object().expect("an object").keys().collect();
-        let expected =
-            ["name", "status", "exit_code", "attempts", "started_at", "finished_at", "duration_s", "reason", "image"];
+        let expected = [
+            "name",
+            "status",
+            "exit_code",
+            "attempts",
+            "started_at",
+            "finished_at",
+            "duration_s",
+            "reason",
+            "image",
+            "sidecars",
+            "attempt_times",
+        ];
         assert_eq!(keys, expected);
         let entries: Vec<_> = fs::read_dir(path.parent().expect("has one")).expect("listed").collect();
         assert_eq!(entries.len(), 1);
@@ -456,6 +607,13 @@ mod tests {
                 "name": "transform", "status": "running", "exit_code": null, "attempts": 2,
                 "started_at": "2026-11-25T12:00:02.000Z", "finished_at": null, "duration_s": null,
                 "reason": null, "image": "localhost/transform:latest",
+                "attempt_times": [
+                    {
+                        "attempt": 1, "started_at": "2026-11-25T12:00:02.000Z",
+                        "finished_at": "2026-11-25T12:00:02.000Z", "reason": "exit code 3",
+                    },
+                    { "attempt": 2, "started_at": "2026-11-25T12:00:02.000Z", "finished_at": null, "reason": null },
+                ],
             })
         );
     }

@@ -54,6 +54,15 @@ pub type OpenLog = Box<dyn FnMut(&Path) -> io::Result<Box<dyn Write + Send>> + S
 const RUN_RULE: &str = "========================================";
 const SECTION_RULE: &str = "----------------------------------------";
 
+/// The log file of the container `name` in `dir`: `<dir>/<name>.log`.
+pub fn log_path(dir: &Path, name: &str) -> PathBuf {
+    // Names are validated (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`); this keeps a file in the
+    // directory even if that ever changes.
+    let file: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '-' }).collect();
+    dir.join(format!("{file}.log"))
+}
+
 /// Writes each container's output and result to `<dir>/<name>.log`.
 pub struct LogFiles {
     dir: PathBuf,
@@ -85,11 +94,7 @@ impl LogFiles {
     /// The file of a container: `<dir>/<name>.log`.
     pub fn path_of(&self, container: usize) -> Option<PathBuf> {
         let info = self.info.containers.get(container)?;
-        // Names are validated (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`); this keeps a file in the
-        // directory even if that ever changes.
-        let file: String =
-            info.name.chars().map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '-' }).collect();
-        Some(self.dir.join(format!("{file}.log")))
+        Some(log_path(&self.dir, &info.name))
     }
 
     /// Writes `lines` to the container's file and flushes it, opening it (with the run's

@@ -43,8 +43,10 @@
 //! their output is reproducible in tests; and they print nothing but names, images, output
 //! lines and the runner's reasons, never a request or an environment value.
 
+mod atomic;
 pub mod console;
 mod fields;
+pub mod html;
 pub mod json;
 pub mod log_files;
 pub mod service;
@@ -82,6 +84,10 @@ pub struct ContainerInfo {
     pub image: String,
     /// The names of its sidecars (their output lines are prefixed `name/sidecar`).
     pub sidecars: Vec<String>,
+    /// The names of its direct dependencies.
+    pub depends_on: Vec<String>,
+    /// A service container.
+    pub service: bool,
 }
 
 impl RunInfo {
@@ -105,6 +111,8 @@ impl RunInfo {
                     name: c.name.clone(),
                     image: c.image(),
                     sidecars: c.sidecars.iter().map(|s| s.name.clone()).collect(),
+                    depends_on: c.dependencies.clone(),
+                    service: c.is_service_container,
                 })
                 .collect(),
         }
@@ -331,6 +339,8 @@ pub(crate) mod test_support {
             name: name.into(),
             image: format!("localhost/{name}:latest"),
             sidecars: sidecars.iter().map(|s| s.to_string()).collect(),
+            depends_on: Vec::new(),
+            service: false,
         };
         RunInfo {
             pipeline: "nightly".into(),
