@@ -172,6 +172,23 @@ pub enum Command {
         #[command(flatten)]
         schedule: ScheduleArgs,
     },
+    /// Serve a read-only dashboard of the pipelines of state directories
+    ///
+    /// Every pipeline with a state file there: the process running it, its current run with
+    /// the live log of each running container, its next due times and its history, each run's
+    /// report a click away. Runs until SIGTERM or Ctrl-C.
+    #[command(after_help = UI_EXAMPLES)]
+    Ui {
+        /// A state directory to show (repeatable; default: `.copili`).
+        #[arg(long = "state-dir", value_name = "DIR", value_parser = PathParser)]
+        state_dirs: Vec<PathBuf>,
+        /// The address to listen on; one that is not loopback needs a token.
+        #[arg(long, default_value = "127.0.0.1:8090", value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+        /// Who may look.
+        #[command(flatten)]
+        token: TokenArgs,
+    },
     /// Remove every container and network copili left (of one pipeline, or of all).
     Clean {
         /// The pipeline whose leftovers to remove; without it, every pipeline's.
@@ -332,6 +349,27 @@ pub struct RunOnceArgs {
     pub resume: bool,
 }
 
+/// The token of the dashboard (`copili ui`, `copili service --ui`).
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The token every request must carry (`Authorization: Bearer TOKEN`, or open
+    /// `/?token=TOKEN` once); needed on an address that is not loopback. Other local users can
+    /// read a command line: prefer --token-file or COPILI_UI_TOKEN.
+    #[arg(long, env = "COPILI_UI_TOKEN", hide_env_values = true, value_name = "TOKEN", conflicts_with = "token_file")]
+    pub token: Option<String>,
+    /// Read the token from this file (its first line).
+    #[arg(long, value_name = "FILE", value_parser = PathParser)]
+    pub token_file: Option<PathBuf>,
+}
+
+const UI_EXAMPLES: &str = "Examples:
+  copili ui                                     # .copili/ on http://127.0.0.1:8090/
+  copili ui --state-dir /srv/pipelines/.copili --state-dir ~/other/.copili
+  copili ui --listen 0.0.0.0:8090 --token-file /etc/copili/ui-token
+  copili service nightly.yaml --every 10m --ui 127.0.0.1:8090
+
+Exit codes: 0 stopped by SIGTERM or Ctrl-C, 2 usage (a non-loopback address without a token).";
+
 /// The options of `copili service`.
 #[derive(Debug, Args)]
 pub struct ServiceArgs {
@@ -341,6 +379,12 @@ pub struct ServiceArgs {
     /// Do not run the whole pipeline first: go straight to the schedule (`catch_up` applies).
     #[arg(long)]
     pub no_initial_run: bool,
+    /// Also serve the dashboard of this pipeline (as `copili ui`) on this address.
+    #[arg(long, value_name = "ADDR")]
+    pub ui: Option<std::net::SocketAddr>,
+    /// Who may look at the dashboard.
+    #[command(flatten)]
+    pub token: TokenArgs,
 }
 
 /// The default schedule of service containers (`copili service`, `copili status`).

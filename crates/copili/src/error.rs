@@ -124,6 +124,8 @@ pub(crate) enum CliError {
     },
     /// Service mode stopped on an error of its own.
     Service(copili::service::ServiceError),
+    /// The dashboard cannot serve: an address it refuses (usage) or cannot bind.
+    Ui(copili::ui::UiError),
     /// A bug: a panic caught at the edge, a value copili made itself that would not serialize.
     Internal(String),
 }
@@ -137,7 +139,10 @@ impl CliError {
             | CliError::Refused { .. }
             | CliError::Usage(_)
             | CliError::Stdin(_)
-            | CliError::Export(_) => exit_code::INVALID_INPUT,
+            | CliError::Export(_)
+            | CliError::Ui(copili::ui::UiError::NeedsToken { .. } | copili::ui::UiError::EmptyToken) => {
+                exit_code::INVALID_INPUT
+            }
             CliError::EngineMissing { .. } | CliError::EngineSilent { .. } | CliError::NetworksUnlisted { .. } => {
                 exit_code::ENGINE_UNAVAILABLE
             }
@@ -149,7 +154,8 @@ impl CliError {
             | CliError::Engine(_)
             | CliError::Write { .. }
             | CliError::CreateDir { .. }
-            | CliError::Service(_) => exit_code::FAILURE,
+            | CliError::Service(_)
+            | CliError::Ui(_) => exit_code::FAILURE,
             CliError::NotStarted { cause, .. } => cause.exit_code(),
             CliError::Internal(_) => exit_code::INTERNAL,
         }
@@ -211,6 +217,7 @@ impl CliError {
             }
             CliError::Signals(source) => own!(out, "error: {}", chain(source)),
             CliError::Service(source) => own!(out, "error: {}", chain(source)),
+            CliError::Ui(source) => own!(out, "error: {}", chain(source)),
             CliError::Engine(source) => own!(out, "error: {}", engine_said(source)),
             CliError::Write { path, source } => own!(out, "error: cannot write {}: {source}", path.display()),
             CliError::CreateDir { path, source } => own!(out, "error: cannot create {}: {source}", path.display()),

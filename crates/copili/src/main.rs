@@ -16,6 +16,7 @@ mod help_command;
 mod output;
 mod run_command;
 mod service_command;
+mod ui_command;
 
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
@@ -131,6 +132,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Status { file, name, state_dir, runs, format, schedule } => {
             service_command::status(&file, name.as_deref(), state_dir.as_deref(), runs, format, &schedule)
         }
+        Command::Ui { state_dirs, listen, token } => ui_command::ui(&state_dirs, listen, &token),
         Command::Clean { file, name, engine, timeout } => {
             run_command::clean(file.as_deref(), name.as_deref(), &engine, timeout.engine_timeout)
         }

@@ -191,8 +191,15 @@ pub(crate) fn select_engine(
 }
 
 /// The reporters of one run: the console (with the summary table or without), the log files
-/// (not for a dry run), `--report`.
-pub(crate) fn reporters_for(args: &RunArgs, dry_run: bool, info: &RunInfo, summary: bool) -> Reporters {
+/// (not for a dry run), `--report`, and the run's own report in the state directory's runs
+/// directory (`runs_dir`, for the dashboard: [`copili::run_files`]).
+pub(crate) fn reporters_for(
+    args: &RunArgs,
+    dry_run: bool,
+    info: &RunInfo,
+    summary: bool,
+    runs_dir: Option<&std::path::Path>,
+) -> Reporters {
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut reporters = Reporters::new();
     // A terminal gets each line as it comes (standard output is line-buffered); a pipe or a
@@ -212,7 +219,28 @@ pub(crate) fn reporters_for(args: &RunArgs, dry_run: bool, info: &RunInfo, summa
     if let Some(path) = &args.report {
         reporters.push(JsonReport::new(path, info, system_clock()));
     }
+    if let (Some(dir), false) = (runs_dir, dry_run) {
+        reporters.push(JsonReport::new(copili::run_files::report_path(dir, &info.run_id), info, system_clock()));
+    }
     reporters
+}
+
+/// Writes `live.json` of the pipeline's runs directory: this process, its command and its log
+/// directory (and dashboard), for `copili ui` ([`copili::run_files`]). A failure is a warning.
+pub(crate) fn write_live_file(state: &RunState, identity: &str, command: &str, args: &RunArgs, ui: Option<String>) {
+    let log_dir = std::path::absolute(&args.log_dir).unwrap_or_else(|_| args.log_dir.clone());
+    let live = copili::run_files::LiveProcess {
+        pipeline: identity.to_string(),
+        pid: std::process::id(),
+        command: command.to_string(),
+        log_dir,
+        started_at: copili::report::rfc3339_seconds(SystemTime::now()),
+        ui,
+    };
+    let dir = state.runs_dir();
+    if let Err(e) = copili::run_files::write_live(&dir, &live) {
+        errln!("warning: cannot write {}: {e}", dir.join(copili::run_files::LIVE_FILE).display());
+    }
 }
 
 /// After a run in which the engine did not answer a call in time: removes once more what the
@@ -291,7 +319,14 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
     let spec = pipeline.spec();
     let started_at = SystemTime::now();
     let info = RunInfo::new(pipeline, &config.run_id, engine.name(), started_at);
-    let reporters = Mutex::new(reporters_for(args, once.dry_run, &info, true));
+    let runs_dir = match (state, once.dry_run) {
+        (Some(state), false) => {
+            write_live_file(state, &config.identity, "run", args, None);
+            Some(state.runs_dir())
+        }
+        _ => None,
+    };
+    let reporters = Mutex::new(reporters_for(args, once.dry_run, &info, true, runs_dir.as_deref()));
     let no_hooks = runner::NoHooks;
     let hooks: &dyn runner::Hooks = match &policy {
         Some(policy) => policy,

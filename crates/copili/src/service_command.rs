@@ -62,6 +62,8 @@ fn watch_stop_signals(cancel: &CancelToken) -> Result<signal_hook::iterator::Han
 /// Prints service mode's events as `=== …` lines, and reports each run as `copili run` does.
 struct Printer<'a> {
     args: &'a RunArgs,
+    /// Where each run's report goes for the dashboard.
+    runs_dir: std::path::PathBuf,
 }
 
 impl ServiceReporter for Printer<'_> {
@@ -74,7 +76,7 @@ impl ServiceReporter for Printer<'_> {
     }
 
     fn run_reporter(&self, info: &RunInfo, initial: bool) -> Box<dyn Reporter + Send> {
-        Box::new(reporters_for(self.args, false, info, initial))
+        Box::new(reporters_for(self.args, false, info, initial, Some(&self.runs_dir)))
     }
 }
 
@@ -82,6 +84,11 @@ impl ServiceReporter for Printer<'_> {
 pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) -> Result<i32, CliError> {
     crate::run_command::require_engine("service", &args.engine)?;
     let defaults = defaults(&service_args.schedule).map_err(CliError::Usage)?;
+    // A dashboard address it refuses stops service mode before anything runs.
+    let ui_token = crate::ui_command::token(&service_args.token)?;
+    if let Some(addr) = service_args.ui {
+        copili::ui::check_listen(addr, ui_token.as_deref()).map_err(CliError::Ui)?;
+    }
     let session = open_session(input, args, false, false)?;
     let Session { pipeline, plan, config, state, engine, .. } = &session;
     let Some(state) = state else {
@@ -106,6 +113,16 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
     let service_containers: Vec<usize> = scheduled_plan.order().collect();
     let timings = timings(spec, &service_containers, &defaults).map_err(|e| CliError::Usage(e.to_string()))?;
 
+    let dashboard = match service_args.ui {
+        Some(addr) => {
+            let state_dir = state.path().parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+            Some(crate::ui_command::bind(addr, vec![state_dir], ui_token)?)
+        }
+        None => None,
+    };
+    let ui_addr = dashboard.as_ref().and_then(copili::ui::Dashboard::local_addr).map(|a| format!("http://{a}/"));
+    crate::run_command::write_live_file(state, &config.identity, "service", args, ui_addr);
+    let dashboard = dashboard.map(crate::ui_command::Background::start);
     let cancel = CancelToken::new();
     let signals = watch_stop_signals(&cancel)?;
     let supervisor = Supervisor {
@@ -119,9 +136,12 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
         initial_run: !service_args.no_initial_run,
         force: args.force,
     };
-    let result = supervisor.run(&SystemClock, &cancel, &Printer { args });
+    let result = supervisor.run(&SystemClock, &cancel, &Printer { args, runs_dir: state.runs_dir() });
     crate::run_command::report_left_behind(&**engine, &config.identity, &[]);
     signals.close();
+    if let Some(dashboard) = dashboard {
+        dashboard.stop();
+    }
     result.map_err(CliError::Service)?;
     Ok(exit_code::SUCCESS)
 }

@@ -1,0 +1,254 @@
+//! What the dashboard shows, read from the state directories ([`crate::run_files`]): every
+//! pipeline with a state file, its process, its runs in flight, next due times and history.
+//!
+//! Every file read is found by listing a state directory or a runs directory and comparing
+//! names with what a request asked for: a name from a request is never joined to a path
+//! before it matched a listed entry, and a log file is `<log_dir>/<container>.log` only for a
+//! container the pipeline's reports or state name.
+
+use std::path::{Path, PathBuf};
+
+use copili_state::{PipelineState, RunRecord};
+use serde::Serialize;
+
+use crate::report::json::RunReport;
+use crate::run_files::{self, LiveProcess};
+use crate::ui::limits;
+
+/// The state directories the dashboard reads, as given (`--state-dir`, repeatable).
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    dirs: Vec<PathBuf>,
+}
+
+/// One pipeline found: `<dir>/<name>.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The index of its state directory in the catalog.
+    pub dir: usize,
+    /// The state file's name without `.json`.
+    pub name: String,
+    /// The state file.
+    pub state_file: PathBuf,
+}
+
+/// Everything the page shows, as one JSON document (`/api/overview`).
+#[derive(Debug, Serialize)]
+pub struct Overview {
+    /// The state directories read.
+    pub state_dirs: Vec<String>,
+    /// The pipelines found, by directory then name.
+    pub pipelines: Vec<PipelineView>,
+}
+
+/// One pipeline of the [`Overview`].
+#[derive(Debug, Serialize)]
+pub struct PipelineView {
+    /// `<dir>/<name>`, the key of its URLs.
+    pub key: String,
+    /// Its identity (from `live.json`, else the state file's name).
+    pub identity: String,
+    /// The state file.
+    pub state_file: String,
+    /// The process that runs or last ran it.
+    pub process: Option<LiveProcess>,
+    /// Whether that process still runs.
+    pub running: bool,
+    /// Its runs in flight (reports with no `finished_at`), newest first.
+    pub current_runs: Vec<RunReport>,
+    /// Each service container's next due time (and last slot).
+    pub next_due: Vec<NextDue>,
+    /// The last runs, newest first, each with whether its report is kept.
+    pub history: Vec<HistoryRun>,
+    /// What the state file could not tell (unreadable, another version).
+    pub problem: Option<String>,
+}
+
+/// A service container's schedule in the [`PipelineView`].
+#[derive(Debug, Serialize)]
+pub struct NextDue {
+    /// The container.
+    pub name: String,
+    /// When it is due next (RFC 3339), if scheduled.
+    pub next_due: Option<String>,
+    /// Its last slot.
+    pub last_due: Option<String>,
+}
+
+/// One run of the history.
+#[derive(Debug, Serialize)]
+pub struct HistoryRun {
+    /// The state's record of it.
+    #[serde(flatten)]
+    pub record: RunRecord,
+    /// Whether its report is in the runs directory (then `/runs/<key>/<run_id>` serves it).
+    pub report: bool,
+}
+
+impl Catalog {
+    /// A catalog of these state directories.
+    pub fn new(dirs: Vec<PathBuf>) -> Catalog {
+        Catalog { dirs }
+    }
+
+    /// The pipelines of every directory: state files `<name>.json` (at most
+    /// [`limits::MAX_PIPELINES_PER_DIR`] per directory, by name).
+    pub fn entries(&self) -> Vec<Entry> {
+        let mut out = Vec::new();
+        for (dir, path) in self.dirs.iter().enumerate() {
+            let mut names: Vec<String> = list_names(path, ".json")
+                .into_iter()
+                .filter(|name| path.join(format!("{name}.json")).is_file())
+                .collect();
+            names.sort();
+            names.truncate(limits::MAX_PIPELINES_PER_DIR);
+            out.extend(names.into_iter().map(|name| Entry {
+                dir,
+                state_file: path.join(format!("{name}.json")),
+                name,
+            }));
+        }
+        out
+    }
+
+    /// The pipeline `name` of directory `dir`, if listed.
+    pub fn find(&self, dir: usize, name: &str) -> Option<Entry> {
+        self.entries().into_iter().find(|e| e.dir == dir && e.name == name)
+    }
+
+    /// The whole overview.
+    pub fn overview(&self) -> Overview {
+        Overview {
+            state_dirs: self.dirs.iter().map(|d| d.display().to_string()).collect(),
+            pipelines: self.entries().iter().map(view).collect(),
+        }
+    }
+
+    /// The report of run `run_id` of a pipeline (its bytes as written, and parsed), if its
+    /// runs directory lists it.
+    pub fn report(&self, entry: &Entry, run_id: &str) -> Option<(Vec<u8>, RunReport)> {
+        let runs = run_files::runs_dir(&entry.state_file);
+        let wanted = format!("{}.json", run_files::file_safe(run_id));
+        let listed = list_names(&runs, ".json").into_iter().any(|name| format!("{name}.json") == wanted);
+        if !listed || wanted == run_files::LIVE_FILE {
+            return None;
+        }
+        let bytes = read_bounded(&runs.join(wanted), limits::MAX_REPORT_BYTES)?;
+        let report = serde_json::from_slice(&bytes).ok()?;
+        Some((bytes, report))
+    }
+
+    /// The log file of `container` of a pipeline: `<log_dir>/<container>.log` of its process,
+    /// when `container` is one the pipeline's state or reports name.
+    pub fn log_file(&self, entry: &Entry, container: &str) -> Option<PathBuf> {
+        let runs = run_files::runs_dir(&entry.state_file);
+        let live = run_files::read_live(&runs)?;
+        let known = read_state(&entry.state_file).is_ok_and(|s| s.containers.contains_key(container))
+            || current_and_latest_reports(&runs).iter().any(|r| r.containers.iter().any(|c| c.name == container));
+        if !known || !crate::ui::routes::is_safe_segment(container) {
+            return None;
+        }
+        Some(live.log_dir.join(format!("{container}.log")))
+    }
+}
+
+/// The names of the files of `dir` ending in `suffix`, without it (safe names only, at most
+/// [`limits::MAX_LISTED`]).
+fn list_names(dir: &Path, suffix: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .flatten()
+        .take(limits::MAX_LISTED)
+        .filter_map(|e| e.file_name().to_str().map(String::from))
+        .filter_map(|name| name.strip_suffix(suffix).map(String::from))
+        .filter(|name| crate::ui::routes::is_safe_segment(name))
+        .collect()
+}
+
+/// A file's bytes, if it is at most `limit` long.
+fn read_bounded(path: &Path, limit: u64) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).ok()?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).ok()?;
+    (bytes.len() as u64 <= limit).then_some(bytes)
+}
+
+fn read_state(path: &Path) -> Result<PipelineState, String> {
+    let bytes = read_bounded(path, limits::MAX_STATE_BYTES).ok_or_else(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The reports of a runs directory still running, and the newest one, newest first.
+fn current_and_latest_reports(runs: &Path) -> Vec<RunReport> {
+    let mut reports: Vec<(std::time::SystemTime, RunReport)> = list_names(runs, ".json")
+        .into_iter()
+        .filter(|name| name != "live")
+        .filter_map(|name| {
+            let path = runs.join(format!("{name}.json"));
+            let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+            let report = serde_json::from_slice(&read_bounded(&path, limits::MAX_REPORT_BYTES)?).ok()?;
+            Some((modified, report))
+        })
+        .collect();
+    reports.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let mut out = Vec::new();
+    for (i, (_, report)) in reports.into_iter().enumerate() {
+        if i == 0 || report.finished_at.is_none() {
+            out.push(report);
+        }
+    }
+    out
+}
+
+/// Whether `pid` is a running copili process (its command line names copili).
+pub fn is_copili_process(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|cmdline| cmdline.split(|&b| b == 0).next().is_some_and(|exe| exe.ends_with(b"copili")))
+}
+
+fn view(entry: &Entry) -> PipelineView {
+    let runs = run_files::runs_dir(&entry.state_file);
+    let process = run_files::read_live(&runs);
+    let running = process.as_ref().is_some_and(|p| is_copili_process(p.pid));
+    let (state, problem) = match read_state(&entry.state_file) {
+        Ok(state) => (state, None),
+        Err(problem) => (PipelineState::default(), Some(problem)),
+    };
+    let current_runs: Vec<RunReport> = if running {
+        current_and_latest_reports(&runs).into_iter().filter(|r| r.finished_at.is_none()).collect()
+    } else {
+        Vec::new()
+    };
+    let kept: std::collections::HashSet<String> = list_names(&runs, ".json").into_iter().collect();
+    let mut history: Vec<HistoryRun> = state
+        .history
+        .iter()
+        .map(|record| HistoryRun {
+            report: kept.contains(&run_files::file_safe(&record.run_id)),
+            record: record.clone(),
+        })
+        .collect();
+    history.sort_by_key(|r| std::cmp::Reverse(r.record.started_at));
+    let next_due = state
+        .service
+        .iter()
+        .map(|(name, record)| NextDue {
+            name: name.clone(),
+            next_due: record.next_due.filter(|_| running).map(|t| t.to_string()),
+            last_due: record.last_due.map(|t| t.to_string()),
+        })
+        .collect();
+    let identity = process.as_ref().map_or_else(|| entry.name.clone(), |p| p.pipeline.clone());
+    PipelineView {
+        key: format!("{}/{}", entry.dir, entry.name),
+        identity,
+        state_file: entry.state_file.display().to_string(),
+        process,
+        running,
+        current_runs,
+        next_due,
+        history,
+        problem,
+    }
+}
