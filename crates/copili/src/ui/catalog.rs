@@ -91,16 +91,21 @@ impl Catalog {
         Catalog { dirs }
     }
 
-    /// The pipelines of every directory: state files `<name>.json` (at most
+    /// The pipelines of every directory: state files `<name>.json` and runs directories
+    /// `<name>.runs` (at most
     /// [`limits::MAX_PIPELINES_PER_DIR`] per directory, by name).
     pub fn entries(&self) -> Vec<Entry> {
         let mut out = Vec::new();
         for (dir, path) in self.dirs.iter().enumerate() {
+            // A state file, or a runs directory: the first run of a pipeline has no state
+            // file until it ends.
             let mut names: Vec<String> = list_names(path, ".json")
                 .into_iter()
                 .filter(|name| path.join(format!("{name}.json")).is_file())
+                .chain(list_names(path, ".runs").into_iter().filter(|name| path.join(format!("{name}.runs")).is_dir()))
                 .collect();
             names.sort();
+            names.dedup();
             names.truncate(limits::MAX_PIPELINES_PER_DIR);
             out.extend(names.into_iter().map(|name| Entry {
                 dir,
@@ -175,6 +180,9 @@ fn read_bounded(path: &Path, limit: u64) -> Option<Vec<u8>> {
 }
 
 fn read_state(path: &Path) -> Result<PipelineState, String> {
+    if !path.exists() {
+        return Ok(PipelineState::default());
+    }
     let bytes = read_bounded(path, limits::MAX_STATE_BYTES).ok_or_else(|| format!("cannot read {}", path.display()))?;
     serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }

