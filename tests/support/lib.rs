@@ -16,10 +16,12 @@
 //! xtask setup` prepared and drives each engine variant, `processes` follows a process in
 //! flight, `samplers` watches every process's command line, `registry` is the test registry and
 //! images, `console` and `report` read copili's console and JSON report, `rfc3339` its times,
-//! and `scene` is one engine test's identity and directory. Everything is re-exported here: the
+//! `scene` is one engine test's identity and directory, and `browser` is headless Chromium
+//! for the pages copili writes and serves ([`Browser`], [`Page`], [`artifact_path`]). Everything is re-exported here: the
 //! test targets use `copili_e2e::NAME`.
 
 mod binary;
+mod browser;
 mod console;
 mod engines;
 mod output;
@@ -31,6 +33,7 @@ mod samplers;
 mod scene;
 
 pub use binary::{copili, copili_binary, fixture, repo_root, rootless_copili_binary};
+pub use browser::{artifact_path, file_url, Browser, Page, CHROMIUM};
 pub use console::{
     all_output, assert_finished, assert_no_output_from, assert_output_line, assert_summary, is_output_line,
     output_line_text, summary_row,
