@@ -17,7 +17,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use copili_e2e::{run, Engine, Running, Scene, RUN_TIMEOUT};
+use copili_e2e::{artifact_path, run, Browser, Engine, Running, Scene, RUN_TIMEOUT};
 use serde_json::Value;
 
 /// How long a dashboard may take to start and answer.
@@ -164,13 +164,6 @@ fn next_event(reader: &mut BufReader<TcpStream>, matches: impl Fn(&str) -> bool)
 /// The number in `tick N`.
 fn tick(text: &str) -> Option<u32> {
     text.strip_prefix("tick ")?.parse().ok()
-}
-
-/// Where test artifacts go: `target/test-artifacts/`.
-fn artifact(name: &str) -> PathBuf {
-    let dir = copili_e2e::repo_root().join("target/test-artifacts");
-    std::fs::create_dir_all(&dir).expect("the artifacts directory");
-    dir.join(name)
 }
 
 /// The resident memory of a process, in KiB (`VmRSS` of /proc/PID/status).
@@ -341,5 +334,129 @@ fn service_ui_serves_the_dashboard_of_its_current_run() {
     assert_eq!(page.status, 200);
     assert!(page.head.contains("content-security-policy: default-src 'none'"), "{}", page.head);
     drop(stream);
+    stop_service(&scene, service);
+}
+
+/// Waits until the overview of `addr` shows `ticker` of the scene's pipeline running; the
+/// pipeline's key.
+fn wait_for_ticker(addr: SocketAddr, scene: &Scene) -> String {
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    loop {
+        let view = overview(addr);
+        if shows_running(&view, &scene.identity, "ticker") {
+            return pipeline(&view, &scene.identity).expect("listed")["key"].as_str().expect("a key").to_string();
+        }
+        assert!(Instant::now() < deadline, "ticker never shown running: {view}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The highest `tick N` among the log lines the page shows.
+fn last_tick_shown(page: &copili_e2e::Page) -> Option<u32> {
+    page.texts(".log pre .line").iter().filter_map(|line| tick(line)).max()
+}
+
+#[test]
+fn the_page_lists_the_pipeline_and_the_running_log_grows_in_chromium() {
+    let scene = Scene::new(Engine::RootfulPodman, "dashboard_browser");
+    let file = ticker_pipeline(&scene, 200);
+    let service = service(&scene, &file, &[]);
+    let (ui, addr) = ui(&scene.path(".copili"), &[]);
+    wait_for_ticker(addr, &scene);
+
+    let browser = Browser::launch();
+    let page = browser.open(&format!("http://{addr}/"));
+    let card = format!("section[data-pipeline='{}']", scene.identity);
+    page.wait_for(&card, START);
+    page.wait_for(&format!("{card} .container[data-container='ticker'][data-status='running']"), START);
+    page.wait_for(&format!("{card} .log pre .line"), START);
+    let headings = page.texts(&format!("{card} h2"));
+    assert_eq!(headings.len(), 1, "{headings:?}");
+    assert!(headings[0].starts_with(&scene.identity) && headings[0].ends_with("running"), "{headings:?}");
+    // The log grows while the service runs: ticks come every 200 ms.
+    let deadline = Instant::now() + START;
+    let first = loop {
+        if let Some(first) = last_tick_shown(&page) {
+            break first;
+        }
+        assert!(Instant::now() < deadline, "no tick shown: {:?}", page.texts(".log pre .line"));
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    let later = last_tick_shown(&page).expect("ticks");
+    assert!(later >= first + 5, "the log did not grow in the page: tick {first}, 3 s later tick {later}");
+    // The card's sections (their headings are shown in capitals).
+    let texts = page.texts(&card);
+    let text = texts[0].to_lowercase();
+    assert!(text.contains("current run") && text.contains("next due") && text.contains("history"), "{texts:?}");
+    page.screenshot(&artifact_path("dashboard.png"));
+    // Nothing but this server was asked for.
+    let foreign: Vec<String> =
+        page.requests().into_iter().filter(|url| !url.starts_with(&format!("http://{addr}/"))).collect();
+    assert!(foreign.is_empty(), "{foreign:?}");
+    drop(page);
+    drop(browser);
+    drop(ui);
+    stop_service(&scene, service);
+}
+
+/// How many clients the load test opens, and for how long.
+const CLIENTS: usize = 50;
+const LOAD: Duration = Duration::from_secs(60);
+
+/// The growth of the dashboard's resident memory the load test allows, from the first sample
+/// with every client connected to the highest one after it.
+const RSS_GROWTH_KIB: u64 = 4 * 1024;
+
+#[test]
+fn fifty_clients_on_a_live_log_for_a_minute_all_get_its_lines_and_memory_stays_flat() {
+    let scene = Scene::new(Engine::RootfulPodman, "dashboard_load");
+    // About two minutes of ticks: the whole load runs while the container does.
+    let file = ticker_pipeline(&scene, 600);
+    let service = service(&scene, &file, &[]);
+    let (ui, addr) = ui(&scene.path(".copili"), &[]);
+    let key = wait_for_ticker(addr, &scene);
+    let path = format!("/logs/{key}/ticker");
+    let end = Instant::now() + LOAD;
+    let clients: Vec<std::thread::JoinHandle<Vec<u32>>> = (0..CLIENTS)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut stream = open_stream(addr, &path);
+                let mut ticks = Vec::new();
+                while Instant::now() < end {
+                    match next_event(&mut stream, |d| tick(d).is_some()) {
+                        Some(data) => ticks.extend(tick(&data)),
+                        None => break,
+                    }
+                }
+                ticks
+            })
+        })
+        .collect();
+    let mut samples = Vec::new();
+    while Instant::now() < end {
+        samples.push(rss_kib(ui.pid()));
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let results: Vec<Vec<u32>> = clients.into_iter().map(|c| c.join().expect("a client")).collect();
+    // Every client saw the ticks of the whole minute (5 a second), in order.
+    for (i, ticks) in results.iter().enumerate() {
+        let first = *ticks.first().expect("ticks");
+        let last = *ticks.last().expect("ticks");
+        assert!(ticks.windows(2).all(|w| w[1] == w[0] + 1), "client {i}: ticks out of order or missing");
+        assert!(last - first >= 200, "client {i}: ticks {first} to {last} in {LOAD:?}");
+    }
+    // From the first sample with every client streaming (a few seconds in) on, flat.
+    let baseline = samples[5];
+    let highest = samples[5..].iter().copied().max().expect("samples");
+    let figures = format!(
+        "{CLIENTS} clients for {LOAD:?} on {path}: ticks per client {:?}; VmRSS of copili ui (KiB), one sample a second: {samples:?}; baseline {baseline}, highest after it {highest}, growth {} (bound {RSS_GROWTH_KIB})\n",
+        results.iter().map(Vec::len).collect::<Vec<_>>(),
+        highest - baseline,
+    );
+    std::fs::write(artifact_path("dashboard-load.txt"), &figures).expect("figures written");
+    assert!(highest - baseline <= RSS_GROWTH_KIB, "memory grew: {figures}");
+    drop(ui);
     stop_service(&scene, service);
 }

@@ -115,7 +115,7 @@ function pipelineCard(p) {
     for (const name of running) card.append(logPanel(p.key, name));
   }
   card.append(el("h3", {}, "Next due"));
-  if (p.next_due.length === 0) card.append(el("div", {class: "empty"}, "no service containers scheduled"));
+  if (p.next_due.length === 0) card.append(el("div", {class: "empty"}, p.running ? "none scheduled yet" : "not scheduled: no service is running"));
   else {
     const table = el("table", {}, el("tr", {}, el("th", {}, "container"), el("th", {}, "next due"), el("th", {}, "last slot")));
     for (const n of p.next_due) table.append(el("tr", {}, el("td", {}, n.name), el("td", {}, n.next_due ? when(n.next_due) : "not scheduled"), el("td", {}, when(n.last_due))));
