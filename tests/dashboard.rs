@@ -385,6 +385,11 @@ fn the_page_lists_the_pipeline_and_the_running_log_grows_in_chromium() {
     std::thread::sleep(Duration::from_secs(3));
     let later = last_tick_shown(&page).expect("ticks");
     assert!(later >= first + 5, "the log did not grow in the page: tick {first}, 3 s later tick {later}");
+    // The log follows its end.
+    let at_end = page.eval(&format!(
+        "(() => {{ const pre = document.querySelector(\"{card} .log pre\"); return pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4; }})()"
+    ));
+    assert_eq!(at_end, Value::Bool(true), "the log is not scrolled to its end");
     // The card's sections (their headings are shown in capitals).
     let texts = page.texts(&card);
     let text = texts[0].to_lowercase();

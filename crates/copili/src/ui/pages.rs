@@ -67,7 +67,10 @@ function badge(status) { return el("span", {class: "badge s-" + status}, status)
 function when(text) {
   if (!text) return "–";
   const d = new Date(text);
-  return isNaN(d) ? text : d.toLocaleString();
+  if (isNaN(d)) return text;
+  const two = (n) => String(n).padStart(2, "0");
+  return d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " +
+    two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds());
 }
 function seconds(a, b) {
   const ms = new Date(b) - new Date(a);
@@ -80,13 +83,16 @@ function logPanel(key, name) {
     const pre = el("pre", {"data-log": id});
     const panel = el("div", {class: "log"}, el("div", {class: "title"}, name + " — live log"), pre);
     const source = new EventSource("/logs/" + key + "/" + encodeURIComponent(name));
+    entry = {panel, pre, source, follow: true};
+    // Scrolled up, the log stays where it is; scrolled to the end, it follows again.
+    pre.addEventListener("scroll", () => {
+      if (pre.isConnected) entry.follow = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    });
     source.onmessage = (event) => {
-      const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
       pre.append(el("div", {class: "line"}, event.data));
       while (pre.childNodes.length > MAX_LINES) pre.firstChild.remove();
-      if (atBottom) pre.scrollTop = pre.scrollHeight;
+      if (entry.follow) pre.scrollTop = pre.scrollHeight;
     };
-    entry = {panel, source};
     streams.set(id, entry);
   }
   entry.seen = true;
@@ -147,9 +153,13 @@ async function refresh() {
     for (const entry of streams.values()) entry.seen = false;
     const cards = overview.pipelines.map(pipelineCard);
     for (const [id, entry] of streams) if (!entry.seen) { entry.source.close(); streams.delete(id); }
+    const kept = new Map();
+    for (const entry of streams.values()) kept.set(entry, entry.pre.scrollTop);
     main.replaceChildren(...cards);
+    // Moved into the new cards, each log keeps its place, or its end.
+    for (const [entry, top] of kept) entry.pre.scrollTop = entry.follow ? entry.pre.scrollHeight : top;
     if (cards.length === 0) main.append(el("div", {class: "empty"}, "no pipeline in " + overview.state_dirs.join(", ")));
-    document.getElementById("meta").textContent = overview.state_dirs.join(", ") + " · updated " + new Date().toLocaleTimeString();
+    document.getElementById("meta").textContent = overview.state_dirs.join(", ") + " · updated " + when(new Date().toISOString());
   } catch (error) {
     document.getElementById("meta").textContent = "cannot reach copili: " + error.message;
   }
