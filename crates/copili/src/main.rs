@@ -10,11 +10,13 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
+mod cli_service;
 mod error;
 mod export_command;
 mod help_command;
 mod output;
 mod run_command;
+mod run_globals;
 mod service_command;
 mod ui_command;
 

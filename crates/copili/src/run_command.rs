@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use copili::exit_code;
-use copili::model::Secret;
 use copili::report::{system_clock, Console, JsonReport, LogFiles, Reporter as _, Reporters, RunInfo, RunSummary};
 use copili::run_state::{ImageIds, RecordedRun, RunState, SkipPolicy};
 use copili_runtime::lock::PipelineLock;
@@ -42,7 +41,7 @@ pub(crate) fn open_session(
     service_only: bool,
 ) -> Result<Session, CliError> {
     let (pipeline, plan, _) = crate::load_and_plan(input, service_only)?;
-    let (global_env, global_labels) = parse_globals(args).map_err(CliError::Usage)?;
+    let (global_env, global_labels) = crate::run_globals::parse_globals(args).map_err(CliError::Usage)?;
     refused_by_backend(&args.engine, &pipeline, &plan, &input.file)?;
     let not_started = |cause: CliError, reason: &str| {
         let report_errors = write_report_without_run(args, &pipeline, &plan, reason, cause.exit_code());
@@ -410,42 +409,6 @@ fn write_report_without_run(
         .collect();
     report.finish(&RunSummary { outcomes, finished_at: now, exit_code: code });
     report.errors().iter().map(ToString::to_string).collect()
-}
-
-/// `--set-env` and `--label`.
-type Globals = (Vec<(String, Secret)>, Vec<(String, String)>);
-
-fn parse_globals(args: &RunArgs) -> Result<Globals, String> {
-    let mut env = Vec::new();
-    for item in &args.set_env {
-        // Messages name the variable, never its value: `--set-env` values are secrets.
-        match item.split_once('=') {
-            Some(("", _)) => return Err(format!("--set-env `={}`: the name is empty", Secret::MASK)),
-            Some((key, _)) if key.chars().any(|c| c.is_whitespace() || c.is_control()) => {
-                let shown = copili::model::escape::escape_controls(key);
-                return Err(format!(
-                    "--set-env `{shown}={}`: a name cannot hold white space or control characters",
-                    Secret::MASK
-                ));
-            }
-            Some((key, value)) => env.push((key.to_string(), Secret::new(value))),
-            None => match std::env::var(item) {
-                Ok(value) => env.push((item.clone(), Secret::new(value))),
-                Err(_) => return Err(format!("--set-env {item}: `{item}` is not set in copili's environment")),
-            },
-        }
-    }
-    let mut labels = Vec::new();
-    for item in &args.labels {
-        match item.split_once('=') {
-            Some((key, _)) if key.starts_with("io.copili.") => {
-                return Err(format!("--label {key}: `io.copili.*` labels are copili's own"))
-            }
-            Some((key, value)) if !key.is_empty() => labels.push((key.to_string(), value.to_string())),
-            _ => return Err(format!("--label `{item}`: expected KEY=VALUE")),
-        }
-    }
-    Ok((env, labels))
 }
 
 /// A run id people can sort: UTC time and pid.
