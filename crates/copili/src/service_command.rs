@@ -8,12 +8,13 @@
 //! `--stop-timeout` to finish before they are stopped; everything is removed and copili exits
 //! 0. A second signal stops them at once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use copili::exit_code;
 use copili::report::service::{service_line, ServiceLine};
-use copili::report::{Reporter, RunInfo};
+use copili::report::{system_clock, JsonReport, Reporter, RunInfo};
 use copili::service::{local_time, ServiceEvent, ServiceReporter, Supervisor, SystemClock, Timing};
 use copili_runtime::runner::CancelToken;
 use copili_schedule::jiff::Timestamp;
@@ -64,10 +65,22 @@ struct Printer<'a> {
     args: &'a RunArgs,
     /// Where each run's report goes for the dashboard.
     runs_dir: std::path::PathBuf,
+    /// The due containers of each service run whose reporters are made, filled in when it
+    /// starts.
+    due: Mutex<HashMap<String, DueNames>>,
 }
+
+/// The names of a service run's due containers, once it started.
+type DueNames = Arc<Mutex<Option<Vec<String>>>>;
 
 impl ServiceReporter for Printer<'_> {
     fn event(&self, event: &ServiceEvent<'_>) {
+        if let ServiceEvent::RunStarted { run_id, names, initial: false, .. } = event {
+            if let Some(slot) = self.due.lock().unwrap_or_else(PoisonError::into_inner).remove(*run_id) {
+                *slot.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(names.iter().map(|n| n.to_string()).collect());
+            }
+        }
         match service_line(event) {
             Some(ServiceLine::Out(line)) => outln!("{line}"),
             Some(ServiceLine::Err(line)) => errln!("{line}"),
@@ -76,7 +89,58 @@ impl ServiceReporter for Printer<'_> {
     }
 
     fn run_reporter(&self, info: &RunInfo, initial: bool) -> Box<dyn Reporter + Send> {
-        Box::new(reporters_for(self.args, false, info, initial, Some(&self.runs_dir)))
+        let mut reporters = reporters_for(self.args, false, info, initial, None);
+        let report =
+            JsonReport::new(copili::run_files::report_path(&self.runs_dir, &info.run_id), info, system_clock());
+        if initial {
+            reporters.push(report);
+        } else {
+            let due = DueNames::default();
+            self.due.lock().unwrap_or_else(PoisonError::into_inner).insert(info.run_id.clone(), Arc::clone(&due));
+            reporters.push(DueOnlyReport { inner: report, info: info.clone(), due, marked: false });
+        }
+        Box::new(reporters)
+    }
+}
+
+/// The dashboard's report of a service run: the containers that are not due are marked
+/// skipped ("not due") from its first event on, as the runner decides at once, instead of
+/// pending until the run ends (a service run's reporters hear only of its own containers).
+struct DueOnlyReport {
+    inner: JsonReport,
+    info: RunInfo,
+    due: DueNames,
+    marked: bool,
+}
+
+impl Reporter for DueOnlyReport {
+    fn event(&mut self, event: &copili::RunEvent) {
+        if !self.marked {
+            let due = self.due.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            if let Some(due) = due {
+                self.marked = true;
+                for (container, info) in self.info.containers.iter().enumerate() {
+                    if !due.contains(&info.name) {
+                        let reason = copili_runtime::runner::Reason::RanBefore { why: "not due".into() };
+                        let outcome = copili::Outcome::not_run(copili::Status::Skipped, reason);
+                        self.inner.event(&copili::RunEvent::ContainerFinished { container, outcome });
+                    }
+                }
+            }
+        }
+        self.inner.event(event);
+    }
+
+    fn finish(&mut self, summary: &copili::report::RunSummary) {
+        self.inner.finish(summary);
+    }
+
+    fn errors(&self) -> Vec<String> {
+        self.inner.errors()
+    }
+
+    fn flush(&mut self) {
+        self.inner.flush();
     }
 }
 
@@ -136,7 +200,8 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
         initial_run: !service_args.no_initial_run,
         force: args.force,
     };
-    let result = supervisor.run(&SystemClock, &cancel, &Printer { args, runs_dir: state.runs_dir() });
+    let result =
+        supervisor.run(&SystemClock, &cancel, &Printer { args, runs_dir: state.runs_dir(), due: Mutex::default() });
     crate::run_command::report_left_behind(&**engine, &config.identity, &[]);
     signals.close();
     if let Some(dashboard) = dashboard {
