@@ -260,3 +260,67 @@ fn view(entry: &Entry) -> PipelineView {
         problem,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state directory with pipeline `p` (container `c`, a run `r1` and its report) whose
+    /// process wrote its log directory, and files beside that no request may reach.
+    fn scene() -> (tempfile::TempDir, Catalog) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = dir.path().join("state");
+        let logs = dir.path().join("logs");
+        std::fs::create_dir_all(state.join("p.runs")).expect("created");
+        std::fs::create_dir_all(&logs).expect("created");
+        std::fs::write(
+            state.join("p.json"),
+            r#"{"version": 1, "containers": {"c": {"status": "succeeded", "exit_code": 0, "started_at": "2026-11-25T12:00:00Z", "finished_at": "2026-11-25T12:00:01Z", "image_id": null, "spec_hash": "h", "run_id": "r1", "last_success_at": null}}, "history": [{"run_id": "r1", "command": "run", "started_at": "2026-11-25T12:00:00Z", "finished_at": "2026-11-25T12:00:01Z", "results": {"c": "succeeded"}, "exit_code": 0}]}"#,
+        )
+        .expect("written");
+        std::fs::write(
+            state.join("p.runs/r1.json"),
+            r#"{"pipeline": "p", "run_id": "r1", "engine": "podman", "started_at": "2026-11-25T12:00:00.000Z", "finished_at": "2026-11-25T12:00:01.000Z", "exit_code": 0, "containers": []}"#,
+        )
+        .expect("written");
+        let live = LiveProcess {
+            pipeline: "p".into(),
+            pid: u32::MAX,
+            command: "run".into(),
+            log_dir: logs.clone(),
+            started_at: "2026-11-25T12:00:00Z".into(),
+            ui: None,
+        };
+        run_files::write_live(&state.join("p.runs"), &live).expect("written");
+        std::fs::write(logs.join("c.log"), "hello\n").expect("written");
+        std::fs::write(logs.join("other.log"), "secret\n").expect("written");
+        std::fs::write(state.join(".hidden.json"), "{}").expect("written");
+        (dir, Catalog::new(vec![state]))
+    }
+
+    #[test]
+    fn pipelines_runs_and_logs_are_found_by_listing() {
+        let (_dir, catalog) = scene();
+        let entries = catalog.entries();
+        assert_eq!(
+            entries.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+            ["p"],
+            "hidden files are not pipelines"
+        );
+        let entry = catalog.find(0, "p").expect("listed");
+        assert!(catalog.find(1, "p").is_none() && catalog.find(0, "q").is_none());
+        let log = catalog.log_file(&entry, "c").expect("a container of the state");
+        assert_eq!(std::fs::read_to_string(log).expect("read"), "hello\n");
+        for name in ["other", "../logs/c", "..", "/etc/passwd", ".hidden"] {
+            assert!(catalog.log_file(&entry, name).is_none(), "{name}");
+        }
+        assert_eq!(catalog.report(&entry, "r1").expect("kept").1.run_id, "r1");
+        for run in ["live", "r2", "../p", "../../p.runs/r1"] {
+            assert!(catalog.report(&entry, run).is_none(), "{run}");
+        }
+        let overview = catalog.overview();
+        let view = &overview.pipelines[0];
+        assert_eq!((view.key.as_str(), view.identity.as_str(), view.running), ("0/p", "p", false));
+        assert!(view.history[0].report && view.current_runs.is_empty() && view.problem.is_none());
+    }
+}
