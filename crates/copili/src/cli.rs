@@ -7,10 +7,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 mod airgap;
 use airgap::LOCK_EXAMPLES;
 mod examples;
+pub use crate::cli_service::{default_schedule, ScheduleArgs, ServiceArgs, TokenArgs};
+use crate::cli_service::{SERVICE_EXAMPLES, UI_EXAMPLES};
 pub use airgap::{BundleAction, BundleLoadArgs, BundleSaveArgs, LockArgs};
-use examples::{
-    EXPORT_ARGO_EXAMPLES, GRAPH_EXAMPLES, MAN_EXAMPLES, REPORT_EXAMPLES, SERVICE_EXAMPLES, VALIDATE_EXAMPLES,
-};
+use examples::{EXPORT_ARGO_EXAMPLES, GRAPH_EXAMPLES, MAN_EXAMPLES, REPORT_EXAMPLES, VALIDATE_EXAMPLES};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -198,6 +198,23 @@ pub enum Command {
         #[command(flatten)]
         schedule: ScheduleArgs,
     },
+    /// Serve a read-only dashboard of the pipelines of state directories
+    ///
+    /// Every pipeline with a state file there: the process running it, its current run with
+    /// the live log of each running container, its next due times and its history, each run's
+    /// report a click away. Runs until SIGTERM or Ctrl-C.
+    #[command(after_help = UI_EXAMPLES)]
+    Ui {
+        /// A state directory to show (repeatable; default: `.copili`).
+        #[arg(long = "state-dir", value_name = "DIR", value_parser = PathParser)]
+        state_dirs: Vec<PathBuf>,
+        /// The address to listen on; one that is not loopback needs a token.
+        #[arg(long, default_value = "127.0.0.1:8090", value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+        /// Who may look.
+        #[command(flatten)]
+        token: TokenArgs,
+    },
     /// Remove every container and network copili left (of one pipeline, or of all).
     Clean {
         /// The pipeline whose leftovers to remove; without it, every pipeline's.
@@ -363,32 +380,6 @@ pub struct RunOnceArgs {
     pub report_html: Option<PathBuf>,
 }
 
-/// The options of `copili service`.
-#[derive(Debug, Args)]
-pub struct ServiceArgs {
-    /// The default schedule.
-    #[command(flatten)]
-    pub schedule: ScheduleArgs,
-    /// Do not run the whole pipeline first: go straight to the schedule (`catch_up` applies).
-    #[arg(long)]
-    pub no_initial_run: bool,
-}
-
-/// The default schedule of service containers (`copili service`, `copili status`).
-#[derive(Debug, Args)]
-pub struct ScheduleArgs {
-    /// Rerun service containers at this interval (e.g. `10m`), unless they have a `schedule`.
-    #[arg(long, value_name = "DURATION", conflicts_with = "cron")]
-    pub every: Option<String>,
-    /// Rerun service containers when this cron expression matches (e.g. `*/10 * * * *`), unless
-    /// they have a `schedule`.
-    #[arg(long, value_name = "EXPR")]
-    pub cron: Option<String>,
-    /// The time zone of schedules without their own `timezone` (default: local time).
-    #[arg(long, value_name = "ZONE")]
-    pub timezone: Option<String>,
-}
-
 /// The schedulers `copili export` writes for.
 #[derive(Debug, Subcommand)]
 pub enum ExportTarget {
@@ -436,20 +427,6 @@ pub struct ArgoArgs {
     /// The time zone of schedules without their own `timezone` (default: the Argo controller's).
     #[arg(long, value_name = "ZONE")]
     pub timezone: Option<String>,
-}
-
-/// The schedule `--every` or `--cron` names (daily at 00:00 without either), or what is wrong.
-pub fn default_schedule(every: Option<&str>, cron: Option<&str>) -> Result<copili_schedule::Schedule, String> {
-    use copili_schedule::Schedule;
-    match (every, cron) {
-        (Some(every), _) => Schedule::parse(&format!("every {every}")).map_err(|e| format!("--every {every}: {e}")),
-        (None, Some(cron)) => match Schedule::parse(cron) {
-            Ok(schedule @ Schedule::Cron(_)) => Ok(schedule),
-            Ok(_) => Err(format!("--cron {cron}: not a cron expression")),
-            Err(e) => Err(format!("--cron {cron}: {e}")),
-        },
-        (None, None) => Ok(Schedule::default()),
-    }
 }
 
 /// The parser of every path on the command line: a line break or a NUL in it is refused, naming

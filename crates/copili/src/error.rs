@@ -141,6 +141,8 @@ pub(crate) enum CliError {
     /// Images were loaded, but are not all the locked ones: one line each; the pipeline was not
     /// unpacked.
     LoadedNotLocked(Vec<String>),
+    /// The dashboard cannot serve: an address it refuses (usage) or cannot bind.
+    Ui(copili::ui::UiError),
     /// A bug: a panic caught at the edge, a value copili made itself that would not serialize.
     Internal(String),
 }
@@ -160,6 +162,9 @@ impl CliError {
             CliError::Bundle(copili_runtime::airgap::BundleError::Damaged { .. }) => exit_code::INVALID_INPUT,
             CliError::Bundle(copili_runtime::airgap::BundleError::Interrupted) => 130,
             CliError::Bundle(_) | CliError::Images(_) | CliError::LoadedNotLocked(_) => exit_code::FAILURE,
+            CliError::Ui(copili::ui::UiError::NeedsToken { .. } | copili::ui::UiError::EmptyToken) => {
+                exit_code::INVALID_INPUT
+            }
             CliError::EngineMissing { .. } | CliError::EngineSilent { .. } | CliError::NetworksUnlisted { .. } => {
                 exit_code::ENGINE_UNAVAILABLE
             }
@@ -171,7 +176,8 @@ impl CliError {
             | CliError::Engine(_)
             | CliError::Write { .. }
             | CliError::CreateDir { .. }
-            | CliError::Service(_) => exit_code::FAILURE,
+            | CliError::Service(_)
+            | CliError::Ui(_) => exit_code::FAILURE,
             CliError::NotStarted { cause, .. } => cause.exit_code(),
             CliError::Internal(_) => exit_code::INTERNAL,
         }
@@ -253,6 +259,7 @@ impl CliError {
                 }
                 own!(out, "error: the images are loaded, but not the locked ones: the pipeline was not unpacked");
             }
+            CliError::Ui(source) => own!(out, "error: {}", chain(source)),
             CliError::Engine(source) => own!(out, "error: {}", engine_said(source)),
             CliError::Write { path, source } => own!(out, "error: cannot write {}: {source}", path.display()),
             CliError::CreateDir { path, source } => own!(out, "error: cannot create {}: {source}", path.display()),

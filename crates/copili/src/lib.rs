@@ -18,8 +18,10 @@ pub mod exit_code;
 pub mod export;
 pub mod render;
 pub mod report;
+pub mod run_files;
 pub mod run_state;
 pub mod service;
+pub mod ui;
 
 use std::path::Path;
 use std::sync::Arc;

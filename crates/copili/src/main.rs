@@ -10,14 +10,18 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod airgap_command;
+mod clean_command;
 mod cli;
+mod cli_service;
 mod error;
 mod export_command;
 mod help_command;
 mod output;
 mod report_command;
 mod run_command;
+mod run_globals;
 mod service_command;
+mod ui_command;
 
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
@@ -158,8 +162,9 @@ fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Status { file, name, state_dir, runs, format, schedule } => {
             service_command::status(&file, name.as_deref(), state_dir.as_deref(), runs, format, &schedule)
         }
+        Command::Ui { state_dirs, listen, token } => ui_command::ui(&state_dirs, listen, &token),
         Command::Clean { file, name, engine, timeout } => {
-            run_command::clean(file.as_deref(), name.as_deref(), &engine, timeout.engine_timeout)
+            clean_command::clean(file.as_deref(), name.as_deref(), &engine, timeout.engine_timeout)
         }
         Command::Export { target } => export_command::export(&target),
         Command::Schema => {

@@ -1,5 +1,4 @@
-//! `copili run` and `copili clean`: glue between the command line, the runtime and the
-//! reporters. Picks the engine, checks it answers (exit 3 otherwise), takes the pipeline's
+//! `copili run`: glue between the command line, the runtime and the reporters. Picks the engine, checks it answers (exit 3 otherwise), takes the pipeline's
 //! lock, removes leftovers of a crashed run, turns SIGINT/SIGTERM into cancellation, runs,
 //! reports, and maps the outcome to an exit code.
 
@@ -9,7 +8,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use copili::exit_code;
-use copili::model::Secret;
 use copili::report::{system_clock, Console, JsonReport, LogFiles, Reporter as _, Reporters, RunInfo, RunSummary};
 use copili::run_state::{ImageIds, RecordedRun, RunState, SkipPolicy};
 use copili_runtime::lock::PipelineLock;
@@ -18,7 +16,7 @@ use copili_runtime::{CliEngine, Engine, EngineError, EngineKind, SwarmEngine};
 use copili_state::RunCommand;
 
 use crate::cli::{InputArgs, RunArgs, RunOnceArgs};
-use crate::error::{one_line, plural, CliError};
+use crate::error::{one_line, CliError};
 use crate::output::{errln, outln};
 
 /// What `run` and `service` share once the pipeline is loaded, the engine answers and the
@@ -42,7 +40,7 @@ pub(crate) fn open_session(
     service_only: bool,
 ) -> Result<Session, CliError> {
     let (pipeline, plan, _) = crate::load_and_plan(input, service_only)?;
-    let (global_env, global_labels) = parse_globals(args).map_err(CliError::Usage)?;
+    let (global_env, global_labels) = crate::run_globals::parse_globals(args).map_err(CliError::Usage)?;
     refused_by_backend(&args.engine, &pipeline, &plan, &input.file)?;
     let not_started = |cause: CliError, reason: &str| {
         let report_errors = write_report_without_run(args, &pipeline, &plan, reason, cause.exit_code());
@@ -238,8 +236,15 @@ pub(crate) fn select_engine(
 }
 
 /// The reporters of one run: the console (with the summary table or without), the log files
-/// (not for a dry run), `--report`.
-pub(crate) fn reporters_for(args: &RunArgs, dry_run: bool, info: &RunInfo, summary: bool) -> Reporters {
+/// (not for a dry run), `--report`, and the run's own report in the state directory's runs
+/// directory (`runs_dir`, for the dashboard: [`copili::run_files`]).
+pub(crate) fn reporters_for(
+    args: &RunArgs,
+    dry_run: bool,
+    info: &RunInfo,
+    summary: bool,
+    runs_dir: Option<&std::path::Path>,
+) -> Reporters {
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut reporters = Reporters::new();
     // A terminal gets each line as it comes (standard output is line-buffered); a pipe or a
@@ -260,7 +265,29 @@ pub(crate) fn reporters_for(args: &RunArgs, dry_run: bool, info: &RunInfo, summa
         let report = JsonReport::new(path, info, system_clock());
         reporters.push(if dry_run { report } else { report.with_log_dir(&args.log_dir) });
     }
+    if let (Some(dir), false) = (runs_dir, dry_run) {
+        let report = JsonReport::new(copili::run_files::report_path(dir, &info.run_id), info, system_clock());
+        reporters.push(report.with_log_dir(&args.log_dir));
+    }
     reporters
+}
+
+/// Writes `live.json` of the pipeline's runs directory: this process, its command and its log
+/// directory (and dashboard), for `copili ui` ([`copili::run_files`]). A failure is a warning.
+pub(crate) fn write_live_file(state: &RunState, identity: &str, command: &str, args: &RunArgs, ui: Option<String>) {
+    let log_dir = std::path::absolute(&args.log_dir).unwrap_or_else(|_| args.log_dir.clone());
+    let live = copili::run_files::LiveProcess {
+        pipeline: identity.to_string(),
+        pid: std::process::id(),
+        command: command.to_string(),
+        log_dir,
+        started_at: copili::report::rfc3339_seconds(SystemTime::now()),
+        ui,
+    };
+    let dir = state.runs_dir();
+    if let Err(e) = copili::run_files::write_live(&dir, &live) {
+        errln!("warning: cannot write {}: {e}", dir.join(copili::run_files::LIVE_FILE).display());
+    }
 }
 
 /// After a run in which the engine did not answer a call in time: removes once more what the
@@ -339,7 +366,14 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
     let spec = pipeline.spec();
     let started_at = SystemTime::now();
     let info = RunInfo::new(pipeline, &config.run_id, engine.name(), started_at);
-    let reporters = Mutex::new(reporters_for(args, once.dry_run, &info, true));
+    let runs_dir = match (state, once.dry_run) {
+        (Some(state), false) => {
+            write_live_file(state, &config.identity, "run", args, None);
+            Some(state.runs_dir())
+        }
+        _ => None,
+    };
+    let reporters = Mutex::new(reporters_for(args, once.dry_run, &info, true, runs_dir.as_deref()));
     let html = crate::report_command::html_report(once, args, &info);
     let no_hooks = runner::NoHooks;
     let hooks: &dyn runner::Hooks = match &policy {
@@ -433,42 +467,6 @@ fn write_report_without_run(
     report.errors().iter().map(ToString::to_string).collect()
 }
 
-/// `--set-env` and `--label`.
-type Globals = (Vec<(String, Secret)>, Vec<(String, String)>);
-
-fn parse_globals(args: &RunArgs) -> Result<Globals, String> {
-    let mut env = Vec::new();
-    for item in &args.set_env {
-        // Messages name the variable, never its value: `--set-env` values are secrets.
-        match item.split_once('=') {
-            Some(("", _)) => return Err(format!("--set-env `={}`: the name is empty", Secret::MASK)),
-            Some((key, _)) if key.chars().any(|c| c.is_whitespace() || c.is_control()) => {
-                let shown = copili::model::escape::escape_controls(key);
-                return Err(format!(
-                    "--set-env `{shown}={}`: a name cannot hold white space or control characters",
-                    Secret::MASK
-                ));
-            }
-            Some((key, value)) => env.push((key.to_string(), Secret::new(value))),
-            None => match std::env::var(item) {
-                Ok(value) => env.push((item.clone(), Secret::new(value))),
-                Err(_) => return Err(format!("--set-env {item}: `{item}` is not set in copili's environment")),
-            },
-        }
-    }
-    let mut labels = Vec::new();
-    for item in &args.labels {
-        match item.split_once('=') {
-            Some((key, _)) if key.starts_with("io.copili.") => {
-                return Err(format!("--label {key}: `io.copili.*` labels are copili's own"))
-            }
-            Some((key, value)) if !key.is_empty() => labels.push((key.to_string(), value.to_string())),
-            _ => return Err(format!("--label `{item}`: expected KEY=VALUE")),
-        }
-    }
-    Ok((env, labels))
-}
-
 /// A run id people can sort: UTC time and pid.
 fn run_id() -> String {
     let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
@@ -490,58 +488,4 @@ fn watch_signals(cancel: &CancelToken, received: &Arc<AtomicI32>) -> std::io::Re
         }
     });
     Ok(handle)
-}
-
-/// Cleans every pipeline whose lock is free (a running one is left alone, and said so).
-fn clean_all_idle(engine: &dyn Engine) -> Result<(usize, usize), copili_runtime::EngineError> {
-    let identities = engine.pipeline_identities()?;
-    let (mut containers, mut networks) = (0, 0);
-    for identity in identities {
-        match PipelineLock::acquire(&PipelineLock::default_dir(), &identity) {
-            Ok(_lock) => {
-                let (c, n) = runner::clean(engine, Some(&identity))?;
-                containers += c;
-                networks += n;
-            }
-            Err(e) => errln!("note: {e}: its containers are left alone"),
-        }
-    }
-    Ok((containers, networks))
-}
-
-/// `copili clean [FILE]`.
-pub fn clean(
-    file: Option<&std::path::Path>,
-    name: Option<&str>,
-    engine: &str,
-    timeout: std::time::Duration,
-) -> Result<i32, CliError> {
-    require_engine("clean", engine)?;
-    let identity = match (name, file) {
-        (Some(name), _) => Some(name.to_string()),
-        (None, Some(file)) => {
-            let options = copili::LoadOptions::from_process();
-            match copili::Pipeline::from_path(file, &options) {
-                Ok(pipeline) => Some(pipeline.identity().to_string()),
-                // The diagnostics alone, without the summary line `validate` ends with.
-                Err(diagnostics) => return Err(CliError::Diagnostics(diagnostics)),
-            }
-        }
-        (None, None) => None,
-    };
-    let engine = select_engine(engine, false, timeout)
-        .map_err(|source| CliError::EngineMissing { engine: engine.to_string(), source })?;
-    engine.ping().map_err(|source| CliError::EngineSilent { engine: engine.name().to_string(), source })?;
-    // Never a live run's containers: cleaning a pipeline takes its lock.
-    let _lock = match &identity {
-        Some(identity) => Some(PipelineLock::acquire(&PipelineLock::default_dir(), identity)?),
-        None => None,
-    };
-    let (containers, networks) = match &identity {
-        Some(identity) => runner::clean(&*engine, Some(identity)),
-        None => clean_all_idle(&*engine),
-    }
-    .map_err(CliError::Engine)?;
-    outln!("removed {} and {}", plural(containers, "container"), plural(networks, "network"));
-    Ok(exit_code::SUCCESS)
 }

@@ -48,6 +48,12 @@ impl RunState {
         self.store.path(&self.identity)
     }
 
+    /// The directory of the run reports and `live.json` beside the state file
+    /// ([`crate::run_files`]).
+    pub fn runs_dir(&self) -> PathBuf {
+        crate::run_files::runs_dir(&self.path())
+    }
+
     /// The state as it stands.
     pub fn lock(&self) -> MutexGuard<'_, PipelineState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -61,8 +67,16 @@ impl RunState {
     }
 
     /// Records a run: the result of every container that ran or was meant to (not those left
-    /// out, nor those skipped because they ran before), and the run in the history.
+    /// out, nor those skipped because they ran before), and the run in the history; then
+    /// removes the run reports of runs the history no longer keeps.
     pub fn record_run(&self, pipeline: &copili_model::Pipeline, run: &RecordedRun<'_>) -> Result<(), StateError> {
+        self.record_in_history(pipeline, run)?;
+        let kept: Vec<String> = self.lock().history.iter().map(|r| r.run_id.clone()).collect();
+        crate::run_files::prune_reports(&self.runs_dir(), kept.iter().map(String::as_str));
+        Ok(())
+    }
+
+    fn record_in_history(&self, pipeline: &copili_model::Pipeline, run: &RecordedRun<'_>) -> Result<(), StateError> {
         let salt = self.lock().hash_salt()?.to_string();
         self.update(|state| {
             let mut results = BTreeMap::new();

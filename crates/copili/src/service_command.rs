@@ -8,12 +8,13 @@
 //! `--stop-timeout` to finish before they are stopped; everything is removed and copili exits
 //! 0. A second signal stops them at once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use copili::exit_code;
 use copili::report::service::{service_line, ServiceLine};
-use copili::report::{Reporter, RunInfo};
+use copili::report::{system_clock, JsonReport, Reporter, RunInfo};
 use copili::service::{local_time, ServiceEvent, ServiceReporter, Supervisor, SystemClock, Timing};
 use copili_runtime::runner::CancelToken;
 use copili_schedule::jiff::Timestamp;
@@ -62,10 +63,24 @@ fn watch_stop_signals(cancel: &CancelToken) -> Result<signal_hook::iterator::Han
 /// Prints service mode's events as `=== …` lines, and reports each run as `copili run` does.
 struct Printer<'a> {
     args: &'a RunArgs,
+    /// Where each run's report goes for the dashboard.
+    runs_dir: std::path::PathBuf,
+    /// The due containers of each service run whose reporters are made, filled in when it
+    /// starts.
+    due: Mutex<HashMap<String, DueNames>>,
 }
+
+/// The names of a service run's due containers, once it started.
+type DueNames = Arc<Mutex<Option<Vec<String>>>>;
 
 impl ServiceReporter for Printer<'_> {
     fn event(&self, event: &ServiceEvent<'_>) {
+        if let ServiceEvent::RunStarted { run_id, names, initial: false, .. } = event {
+            if let Some(slot) = self.due.lock().unwrap_or_else(PoisonError::into_inner).remove(*run_id) {
+                *slot.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(names.iter().map(|n| n.to_string()).collect());
+            }
+        }
         match service_line(event) {
             Some(ServiceLine::Out(line)) => outln!("{line}"),
             Some(ServiceLine::Err(line)) => errln!("{line}"),
@@ -74,7 +89,59 @@ impl ServiceReporter for Printer<'_> {
     }
 
     fn run_reporter(&self, info: &RunInfo, initial: bool) -> Box<dyn Reporter + Send> {
-        Box::new(reporters_for(self.args, false, info, initial))
+        let mut reporters = reporters_for(self.args, false, info, initial, None);
+        let report =
+            JsonReport::new(copili::run_files::report_path(&self.runs_dir, &info.run_id), info, system_clock())
+                .with_log_dir(&self.args.log_dir);
+        if initial {
+            reporters.push(report);
+        } else {
+            let due = DueNames::default();
+            self.due.lock().unwrap_or_else(PoisonError::into_inner).insert(info.run_id.clone(), Arc::clone(&due));
+            reporters.push(DueOnlyReport { inner: report, info: info.clone(), due, marked: false });
+        }
+        Box::new(reporters)
+    }
+}
+
+/// The dashboard's report of a service run: the containers that are not due are marked
+/// skipped ("not due") from its first event on, as the runner decides at once, instead of
+/// pending until the run ends (a service run's reporters hear only of its own containers).
+struct DueOnlyReport {
+    inner: JsonReport,
+    info: RunInfo,
+    due: DueNames,
+    marked: bool,
+}
+
+impl Reporter for DueOnlyReport {
+    fn event(&mut self, event: &copili::RunEvent) {
+        if !self.marked {
+            let due = self.due.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            if let Some(due) = due {
+                self.marked = true;
+                for (container, info) in self.info.containers.iter().enumerate() {
+                    if !due.contains(&info.name) {
+                        let reason = copili_runtime::runner::Reason::RanBefore { why: "not due".into() };
+                        let outcome = copili::Outcome::not_run(copili::Status::Skipped, reason);
+                        self.inner.event(&copili::RunEvent::ContainerFinished { container, outcome });
+                    }
+                }
+            }
+        }
+        self.inner.event(event);
+    }
+
+    fn finish(&mut self, summary: &copili::report::RunSummary) {
+        self.inner.finish(summary);
+    }
+
+    fn errors(&self) -> Vec<String> {
+        self.inner.errors()
+    }
+
+    fn flush(&mut self) {
+        self.inner.flush();
     }
 }
 
@@ -82,6 +149,11 @@ impl ServiceReporter for Printer<'_> {
 pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) -> Result<i32, CliError> {
     crate::run_command::require_engine("service", &args.engine)?;
     let defaults = defaults(&service_args.schedule).map_err(CliError::Usage)?;
+    // A dashboard address it refuses stops service mode before anything runs.
+    let ui_token = crate::ui_command::token(&service_args.token)?;
+    if let Some(addr) = service_args.ui {
+        copili::ui::check_listen(addr, ui_token.as_deref()).map_err(CliError::Ui)?;
+    }
     let session = open_session(input, args, false, false)?;
     let Session { pipeline, plan, config, state, engine, .. } = &session;
     let Some(state) = state else {
@@ -106,6 +178,16 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
     let service_containers: Vec<usize> = scheduled_plan.order().collect();
     let timings = timings(spec, &service_containers, &defaults).map_err(|e| CliError::Usage(e.to_string()))?;
 
+    let dashboard = match service_args.ui {
+        Some(addr) => {
+            let state_dir = state.path().parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+            Some(crate::ui_command::bind(addr, vec![state_dir], ui_token)?)
+        }
+        None => None,
+    };
+    let ui_addr = dashboard.as_ref().and_then(copili::ui::Dashboard::local_addr).map(|a| format!("http://{a}/"));
+    crate::run_command::write_live_file(state, &config.identity, "service", args, ui_addr);
+    let dashboard = dashboard.map(crate::ui_command::Background::start);
     let cancel = CancelToken::new();
     let signals = watch_stop_signals(&cancel)?;
     let supervisor = Supervisor {
@@ -119,9 +201,13 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
         initial_run: !service_args.no_initial_run,
         force: args.force,
     };
-    let result = supervisor.run(&SystemClock, &cancel, &Printer { args });
+    let result =
+        supervisor.run(&SystemClock, &cancel, &Printer { args, runs_dir: state.runs_dir(), due: Mutex::default() });
     crate::run_command::report_left_behind(&**engine, &config.identity, &[]);
     signals.close();
+    if let Some(dashboard) = dashboard {
+        dashboard.stop();
+    }
     result.map_err(CliError::Service)?;
     Ok(exit_code::SUCCESS)
 }

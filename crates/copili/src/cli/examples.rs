@@ -14,12 +14,6 @@ pub(super) const EXPORT_ARGO_EXAMPLES: &str = "Examples:
 Exit codes: 0 written, 2 invalid input (also a schedule Argo cannot express, or -o and
 --secrets-manifest naming the same file).";
 
-pub(super) const SERVICE_EXAMPLES: &str = "Examples:
-  copili service pipeline.yaml                      # then daily at 00:00 local time
-  copili service pipeline.yaml --every 10m
-  copili service pipeline.yaml --cron '30 3 * * *' --timezone Europe/Berlin
-  copili status pipeline.yaml                       # last runs, next due times";
-
 pub(super) const VALIDATE_EXAMPLES: &str = "\
 Examples:
   copili validate pipeline.yaml
