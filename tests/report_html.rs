@@ -14,7 +14,7 @@ engine_tests!(
 );
 
 /// `breaks` fails with a known line, `after_breaks` is cancelled, the `independent` branch
-/// succeeds.
+/// succeeds (`independent` after its sidecar `cache` is ready, a second after its start).
 const PIPELINE: &str = r#"report_html:
   - name: prepare
     image_repo: localhost/copili-test
@@ -30,6 +30,11 @@ const PIPELINE: &str = r#"report_html:
   - name: independent
     image_repo: localhost/copili-test
     command: [sh, -c, "sleep 1; echo independent-ran"]
+    sidecars:
+      - name: cache
+        image_repo: localhost/copili-test
+        command: [sh, -c, "sleep 1; touch /ready; trap 'exit 0' TERM; sleep 3600 & wait"]
+        ready: {command: [test, -f, /ready], interval: 200ms, timeout: 30s}
   - name: after_independent
     image_repo: localhost/copili-test
     dependencies: [independent]
@@ -61,6 +66,7 @@ fn failure_branch(engine: Engine) {
         assert_statuses(&page);
         assert_failing_log(&page);
         assert_timeline_order(&page);
+        assert_sidecar_in_timeline(&page);
         assert!(page.network_requests().is_empty(), "{page_name}: {:?}", page.network_requests());
         let rows = page.eval("document.querySelectorAll('#history tbody tr').length");
         assert!(rows.as_u64().unwrap_or(0) >= 1, "{page_name}: the last runs are listed: {rows}");
@@ -109,6 +115,27 @@ fn assert_failing_log(page: &Page) {
     assert!(open.contains("preparing"), "{open}");
     let failure = page.texts("#failures li[data-name='breaks']").join("");
     assert!(failure.contains("exit code 4"), "{failure}");
+}
+
+/// The sidecar's row: its bar starts with the attempt of `independent`, its ready wait (about
+/// the second the sidecar sleeps before it is ready) ends before the attempt does.
+fn assert_sidecar_in_timeline(page: &Page) {
+    let spans = page.eval(
+        "['attempt', 'sidecar', 'ready-wait'].map(c => Array.from(document.querySelectorAll('#timeline .bar.' + c))\
+         .filter(b => b.dataset.container === 'independent').map(b => [+b.dataset.startMs, +b.dataset.endMs]))",
+    );
+    let spans = spans.as_array().expect("a list");
+    let one = |i: usize| -> (i64, i64) {
+        let bars = spans[i].as_array().expect("bars");
+        assert_eq!(bars.len(), 1, "one bar of each kind for independent: {spans:?}");
+        (bars[0][0].as_i64().expect("ms"), bars[0][1].as_i64().expect("ms"))
+    };
+    let (attempt, sidecar, wait) = (one(0), one(1), one(2));
+    assert!(attempt.0 <= sidecar.0 && sidecar.0 <= wait.0 + 1, "{spans:?}");
+    assert!(wait.1 - wait.0 >= 800, "the ready wait covers the sidecar's second of sleep: {spans:?}");
+    assert!(wait.1 < attempt.1, "the main container ran after the wait: {spans:?}");
+    let label = page.texts("#timeline .row[data-container='independent / cache'] .label");
+    assert_eq!(label, ["independent / cache"]);
 }
 
 /// Every dependency's bars end before its dependent's begin.

@@ -182,6 +182,7 @@ fn attempt_once(
                     if let Err(e) = engine.start(&id) {
                         return Attempt::EngineFailed(e);
                     }
+                    on_event(RunEvent::SidecarStarted { container, sidecar: sidecar.name.clone() });
                     let sidecar_name = sidecar.name.clone();
                     if let Some(check) = &sidecar.ready {
                         ready_checks.push((sidecar.name.clone(), id.clone(), check));
@@ -214,6 +215,7 @@ fn attempt_once(
                     if let Err(reason) = wait_ready(engine, &name, &id, check, cancel) {
                         return reason;
                     }
+                    on_event(RunEvent::SidecarReady { container, sidecar: name });
                 }
             }
             if cancel.is_cancelled() {

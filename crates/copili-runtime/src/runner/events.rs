@@ -28,6 +28,21 @@ pub enum RunEvent {
         /// The lines.
         lines: LogLines,
     },
+    /// A sidecar of the container's current attempt was started; its ready check, when it
+    /// has one, runs next (the main container starts once every sidecar is ready).
+    SidecarStarted {
+        /// The main container.
+        container: usize,
+        /// The sidecar's name.
+        sidecar: String,
+    },
+    /// A sidecar's ready check succeeded.
+    SidecarReady {
+        /// The main container.
+        container: usize,
+        /// The sidecar's name.
+        sidecar: String,
+    },
     /// An attempt failed and another follows after `delay`.
     Retrying {
         /// The container.

@@ -294,6 +294,8 @@ impl Reporter for Console {
             RunEvent::RunCancelling { reason } => {
                 format!("--- run {}: {}", self.paint("33", "cancelling"), one_line(&words::cancelling(reason)))
             }
+            // Their times are for the reports' timelines; the sidecars' own lines say the rest.
+            RunEvent::SidecarStarted { .. } | RunEvent::SidecarReady { .. } => return,
         };
         self.line(&line);
     }

@@ -114,6 +114,21 @@ pub struct AttemptTimes {
     pub finished_at: Option<String>,
     /// Why it failed, when another attempt followed; `null` otherwise.
     pub reason: Option<String>,
+    /// Its sidecars: when each was started and, when it has a ready check, found ready (the
+    /// main container starts after the last). Empty without sidecars.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sidecars: Vec<SidecarTimes>,
+}
+
+/// A sidecar in one attempt, in [`AttemptTimes::sidecars`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SidecarTimes {
+    /// Its name.
+    pub name: String,
+    /// When it was started.
+    pub started_at: String,
+    /// When its ready check succeeded; `null` without a check (or before it succeeded).
+    pub ready_at: Option<String>,
 }
 
 /// One container of a [`RunReport`].
@@ -201,12 +216,17 @@ enum ContainerState {
 /// One attempt as the reporter saw it: its number, start, end, and why it was retried.
 type Attempt = (u32, SystemTime, Option<SystemTime>, Option<String>);
 
+/// A sidecar as the reporter saw it: its attempt, name, start and when it was ready.
+type SidecarSeen = (u32, String, SystemTime, Option<SystemTime>);
+
 /// Keeps `--report FILE` up to date.
 pub struct JsonReport {
     /// `None`: kept in memory only (for the HTML report).
     path: Option<PathBuf>,
     log_dir: Option<PathBuf>,
     attempts: Vec<Vec<Attempt>>,
+    /// Per container: (attempt, sidecar, started, ready).
+    sidecars: Vec<Vec<SidecarSeen>>,
     image_times: Vec<(Option<SystemTime>, Option<SystemTime>)>,
     info: RunInfo,
     clock: Clock,
@@ -229,6 +249,7 @@ impl JsonReport {
             path: None,
             log_dir: None,
             attempts: info.containers.iter().map(|_| Vec::new()).collect(),
+            sidecars: info.containers.iter().map(|_| Vec::new()).collect(),
             image_times: Vec::new(),
             info: info.clone(),
             clock,
@@ -301,6 +322,7 @@ impl JsonReport {
                         .as_ref()
                         .map(|dir| super::log_files::log_path(dir, &info.name).display().to_string());
                 }
+                let sidecars = &self.sidecars[index];
                 report.attempt_times = self.attempts[index]
                     .iter()
                     .map(|(attempt, started, finished, reason)| AttemptTimes {
@@ -308,6 +330,15 @@ impl JsonReport {
                         started_at: rfc3339_millis(*started),
                         finished_at: finished.map(rfc3339_millis),
                         reason: reason.clone(),
+                        sidecars: sidecars
+                            .iter()
+                            .filter(|s| s.0 == *attempt)
+                            .map(|(_, name, started, ready)| SidecarTimes {
+                                name: name.clone(),
+                                started_at: rfc3339_millis(*started),
+                                ready_at: ready.map(rfc3339_millis),
+                            })
+                            .collect(),
                     })
                     .collect();
                 report
@@ -365,6 +396,20 @@ impl Reporter for JsonReport {
                     }
                     _ => ContainerState::Running { attempts: *attempt, started_at: now() },
                 };
+            }
+            RunEvent::SidecarStarted { container, sidecar } => {
+                let now = (self.clock)();
+                let attempt = self.attempts.get(*container).and_then(|a| a.last()).map_or(1, |a| a.0);
+                if let Some(sidecars) = self.sidecars.get_mut(*container) {
+                    sidecars.push((attempt, sidecar.clone(), now, None));
+                }
+            }
+            RunEvent::SidecarReady { container, sidecar } => {
+                let now = (self.clock)();
+                let Some(sidecars) = self.sidecars.get_mut(*container) else { return };
+                if let Some(entry) = sidecars.iter_mut().rev().find(|s| s.1 == *sidecar) {
+                    entry.3 = Some(now);
+                }
             }
             RunEvent::Retrying { container, attempt, reason, .. } => {
                 let now = (self.clock)();
@@ -616,6 +661,50 @@ mod tests {
                 ],
             })
         );
+    }
+
+    /// A sidecar's start and ready times go into the attempt they belong to (a retry's
+    /// sidecars into the retry's), read back as the HTML report's timeline reads them.
+    #[test]
+    fn sidecar_times_are_kept_per_attempt() {
+        let ticks = std::sync::atomic::AtomicU64::new(0);
+        let clock: Clock = Box::new(move || at(1_000 + 100 * ticks.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+        let mut report = JsonReport::in_memory(&info(), clock);
+        let sidecar = |ready: bool| {
+            let sidecar = "cache".to_string();
+            if ready {
+                RunEvent::SidecarReady { container: 1, sidecar }
+            } else {
+                RunEvent::SidecarStarted { container: 1, sidecar }
+            }
+        };
+        report.event(&RunEvent::ContainerStarted { container: 1, attempt: 1 });
+        report.event(&sidecar(false));
+        report.event(&RunEvent::Retrying {
+            container: 1,
+            attempt: 1,
+            delay: std::time::Duration::from_secs(1),
+            reason: copili_runtime::runner::Reason::ExitCode { code: 3, oom_killed: false },
+        });
+        report.event(&RunEvent::ContainerStarted { container: 1, attempt: 2 });
+        report.event(&sidecar(false));
+        report.event(&sidecar(true));
+        let value = serde_json::to_value(report.report()).expect("JSON");
+        let attempts = &value["containers"][1]["attempt_times"];
+        let first = attempts[0]["sidecars"].as_array().expect("a list");
+        let second = attempts[1]["sidecars"].as_array().expect("a list");
+        assert_eq!((first.len(), second.len()), (1, 1), "{attempts}");
+        assert_eq!((&first[0]["name"], &first[0]["ready_at"]), (&json!("cache"), &Value::Null), "{attempts}");
+        // RFC 3339 times of one format: their order is the strings' order.
+        let time = |v: &Value| v.as_str().expect("a time").to_string();
+        assert!(time(&first[0]["started_at"]) < time(&attempts[0]["finished_at"]), "{attempts}");
+        assert!(time(&attempts[1]["started_at"]) <= time(&second[0]["started_at"]), "{attempts}");
+        assert!(time(&second[0]["started_at"]) < time(&second[0]["ready_at"]), "{attempts}");
+        // Read back as `copili report` reads a report.
+        let ready = time(&second[0]["ready_at"]);
+        let back: RunReport = serde_json::from_value(value.clone()).expect("a report");
+        assert_eq!(back.containers[1].attempt_times[1].sidecars[0].ready_at.as_deref(), Some(ready.as_str()));
+        assert!(back.containers[0].attempt_times.iter().all(|a| a.sidecars.is_empty()));
     }
 
     #[test]

@@ -199,6 +199,7 @@ impl Reporter for LogFiles {
             }
             RunEvent::ContainerFinished { container, outcome } => self.finish_container(*container, outcome),
             RunEvent::BuildOutput { container, line } => self.write(*container, &format!("[build] {}\n", line.text)),
+            RunEvent::SidecarStarted { .. } | RunEvent::SidecarReady { .. } => {}
             RunEvent::Image { image, users, event } => {
                 use copili_runtime::images::ImageEvent;
                 let text = match event {

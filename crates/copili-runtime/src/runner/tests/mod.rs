@@ -310,6 +310,31 @@ fn sidecars_get_a_network_and_an_alias_and_are_removed() {
     assert_eq!(sidecar_lines, 1);
 }
 
+/// Each sidecar's start and its ready check's success are events (the reports' timelines),
+/// in the order they happen: every sidecar started, then ready, then the main container.
+#[test]
+fn sidecar_starts_and_ready_checks_are_reported_before_the_main_container_runs() {
+    let text = "p:\n  - name: a\n    image_repo: x\n    sidecars:\n      - {name: cache, image_repo: httpd}\n      - {name: db, image_repo: pg, ready: pg_isready}\n";
+    let engine = FakeEngine::new([
+        ("a", Script { output: vec!["main says hi".into()], ..Script::default() }),
+        ("cache", Script { runs_for: Duration::from_secs(30), ..Script::default() }),
+        ("db", Script { runs_for: Duration::from_secs(30), ..Script::default() }),
+    ]);
+    let run = run_with(text, &engine, &config(1), &CancelToken::new());
+    assert_eq!(run.outcomes[0].status, Status::Succeeded);
+    let position = |wanted: &dyn Fn(&RunEvent) -> bool| {
+        run.events.iter().position(wanted).unwrap_or_else(|| panic!("missing in {:#?}", run.events))
+    };
+    let started = position(&|e| matches!(e, RunEvent::ContainerStarted { container: 0, attempt: 1 }));
+    let cache = position(&|e| matches!(e, RunEvent::SidecarStarted { container: 0, sidecar } if sidecar == "cache"));
+    let db = position(&|e| matches!(e, RunEvent::SidecarStarted { container: 0, sidecar } if sidecar == "db"));
+    let ready = position(&|e| matches!(e, RunEvent::SidecarReady { container: 0, sidecar } if sidecar == "db"));
+    let main = position(&|e| matches!(e, RunEvent::Output { container: 0, sidecar: None, .. }));
+    assert!(started < cache && cache < db && db < ready && ready < main, "{:#?}", run.events);
+    // Only a sidecar with a ready check is reported ready.
+    assert!(!run.events.iter().any(|e| matches!(e, RunEvent::SidecarReady { sidecar, .. } if sidecar == "cache")));
+}
+
 #[test]
 fn two_jobs_with_a_sidecar_of_the_same_name_stay_apart() {
     let text = "p:\n  - name: a\n    image_repo: x\n    sidecars: [&db {name: db, image_repo: httpd}]\n  - name: b\n    image_repo: x\n    sidecars: [*db]\n";

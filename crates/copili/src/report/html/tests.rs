@@ -23,7 +23,13 @@ fn container(name: &str, status: ReportStatus, deps: &[&str], times: Option<(&st
         log_file: None,
         attempt_times: times
             .map(|(from, to)| {
-                vec![AttemptTimes { attempt: 1, started_at: from.into(), finished_at: Some(to.into()), reason: None }]
+                vec![AttemptTimes {
+                    attempt: 1,
+                    started_at: from.into(),
+                    finished_at: Some(to.into()),
+                    reason: None,
+                    sidecars: Vec::new(),
+                }]
             })
             .unwrap_or_default(),
     }

@@ -63,6 +63,7 @@ pub(super) fn render(out: &mut String, report: &RunReport) {
             }
         }
         rows.push((c.name.clone(), status.to_string(), bars));
+        rows.extend(sidecar_rows(c));
     }
     for (_, _, bars) in &rows {
         for (_, to, _, _) in bars {
@@ -85,6 +86,7 @@ pub(super) fn render(out: &mut String, report: &RunReport) {
             esc(name),
             esc(name)
         );
+        let name = name.split(" / ").next().unwrap_or(name);
         if bars.is_empty() {
             out.push_str("<span class=\"not-run\">did not run</span>");
         }
@@ -108,7 +110,37 @@ pub(super) fn render(out: &mut String, report: &RunReport) {
     }
     out.push_str(
         "</div>\n<p class=\"note\">Bars: image preparation (pull, build or check), and each attempt of each \
-         container; a striped bar is an attempt that failed and was retried. Sidecars and the ready wait are \
-         inside their container's attempt.</p>\n</section>\n",
+         container; a striped bar is an attempt that failed and was retried. Under a container with sidecars, \
+         a row per sidecar: from its start to the end of the attempt, the part before its ready check \
+         succeeded (the ready wait) hatched; the main container starts after the last.</p>\n</section>\n",
     );
+}
+
+/// The rows of a container's sidecars (`CONTAINER / SIDECAR`): per attempt, a bar from the
+/// sidecar's start to the attempt's end, and over it the ready wait, from the start to the
+/// ready check's success.
+fn sidecar_rows(c: &super::super::json::ContainerReport) -> Vec<(String, String, Vec<Bar>)> {
+    let mut rows: Vec<(String, String, Vec<Bar>)> = Vec::new();
+    for attempt in &c.attempt_times {
+        let end = attempt.finished_at.as_deref().and_then(millis);
+        for sidecar in &attempt.sidecars {
+            let Some(from) = millis(&sidecar.started_at) else { continue };
+            let row_name = format!("{} / {}", c.name, sidecar.name);
+            let mut bars = vec![(
+                from,
+                end.unwrap_or(from).max(from),
+                "sidecar".to_string(),
+                format!("sidecar {} of {} attempt {}", sidecar.name, c.name, attempt.attempt),
+            )];
+            if let Some(ready) = sidecar.ready_at.as_deref().and_then(millis) {
+                let label = format!("{}: ready wait {:.1}s", sidecar.name, (ready - from) as f64 / 1000.0);
+                bars.push((from, ready.max(from), "ready-wait".to_string(), label));
+            }
+            match rows.iter_mut().find(|row| row.0 == row_name) {
+                Some(row) => row.2.extend(bars),
+                None => rows.push((row_name, "sidecar".to_string(), bars)),
+            }
+        }
+    }
+    rows
 }
