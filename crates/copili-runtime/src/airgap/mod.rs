@@ -2,7 +2,7 @@
 //! file), and carried with the pipeline across the gap in one checked archive (the bundle).
 //!
 //! - [`lockfile`]: the lock file's format, beside the pipeline (`FILE.lock`).
-//! - [`check`]: a pipeline's images against the lock and the host (`run --locked`, `plan`).
+//! - [`check`](mod@check): a pipeline's images against the lock and the host (`run --locked`, `plan`).
 //! - [`bundle`]: writing a bundle; [`unbundle`]: checking every byte of one, then loading it.
 //!
 //! An image is identified by its registry digest where the host has one (a pull), else by its
