@@ -16,12 +16,10 @@ pub struct RenderedReport {
     pub body: Vec<u8>,
 }
 
-/// The page of one run: `report` as parsed, `json` as written (not needed: the page is built
-/// from `report`), `log_dir` where its log files are (when known). A log is looked for by its
+/// The page of one run: `report` as parsed, `log_dir` where its log files are (when known). A log is looked for by its
 /// file name in `log_dir` only, whatever path the report names: the dashboard reads no file
 /// outside the directories it serves.
-pub fn render_run_report(report: &RunReport, json: Vec<u8>, log_dir: Option<&Path>) -> RenderedReport {
-    drop(json);
+pub fn render_run_report(report: &RunReport, log_dir: Option<&Path>) -> RenderedReport {
     let mut inputs = HtmlInputs::default();
     if let Some(dir) = log_dir {
         let mut confined = report.clone();

@@ -123,9 +123,9 @@ fn answer(shared: &Shared, route: Route) -> Response<Body> {
         },
         Route::Report { dir, name, run_id } => {
             let Some(entry) = shared.catalog.find(dir, &name) else { return not_found() };
-            let Some((json, report)) = shared.catalog.report(&entry, &run_id) else { return not_found() };
+            let Some((_, report)) = shared.catalog.report(&entry, &run_id) else { return not_found() };
             let live = crate::run_files::read_live(&crate::run_files::runs_dir(&entry.state_file));
-            let rendered = reports::render_run_report(&report, json, live.as_ref().map(|l| l.log_dir.as_path()));
+            let rendered = reports::render_run_report(&report, live.as_ref().map(|l| l.log_dir.as_path()));
             bytes(StatusCode::OK, rendered.content_type, rendered.body)
         }
         Route::Log { dir, name, container } => {
