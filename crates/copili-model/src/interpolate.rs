@@ -111,18 +111,19 @@ pub fn has_references(input: &str) -> bool {
 /// Whether written text refers to a variable: a `$NAME` or a `${…}` (valid or not) that is not
 /// escaped by `$$`. A `$` kept as written (`a $ b`, `$(…)`, `$1`) refers to none.
 pub fn refers_to_variables(input: &str) -> bool {
-    let mut chars = input.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '$' {
-            continue;
-        }
-        match chars.peek() {
-            Some('$') => {
-                chars.next();
+    let chars: Vec<char> = input.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '$' {
+            match (chars.get(i + 1), chars.get(i + 2)) {
+                (Some('$'), _) => i += 1,
+                // A `${{ … }}` expression is not a variable.
+                (Some('{'), Some('{')) => i += 2,
+                (Some(&n), _) if n == '{' || is_name_start(n) => return true,
+                _ => {}
             }
-            Some(&n) if n == '{' || is_name_start(n) => return true,
-            _ => {}
         }
+        i += 1;
     }
     false
 }
@@ -170,6 +171,18 @@ fn expand_into(
             Some('$') => {
                 out.value.push('$');
                 i += 2;
+            }
+            Some('{') if chars.get(i + 2) == Some(&'{') => {
+                // A `${{ … }}` expression (`crate::expression`) is kept as written: it is
+                // resolved later, at a matrix expansion or when a step's outputs are known.
+                let rest: String = chars[i..].iter().collect();
+                let len = crate::expression::span_at(&rest, 0).ok_or_else(|| InterpolationError::Syntax {
+                    position,
+                    message: "`${{` is not closed by `}}`".into(),
+                })?;
+                let kept = rest[..len].chars().count();
+                out.value.extend(&chars[i..i + kept]);
+                i += kept;
             }
             Some('{') => {
                 let close = matching_brace(&chars, i + 1).ok_or_else(|| InterpolationError::Syntax {
@@ -419,6 +432,15 @@ mod tests {
         // Positions inside defaults are the whole string's.
         assert!(matches!(err("ab ${X:-${1X}}"), InterpolationError::Syntax { position: 9, .. }));
         assert!(matches!(err("${X:?m ${}}"), InterpolationError::Syntax { position: 8, .. }));
+    }
+
+    #[test]
+    fn expressions_are_kept_as_written() {
+        check("a ${{ matrix.source }} ${HOST}", "a ${{ matrix.source }} db");
+        check("${{steps.p.outputs.ROWS}}", "${{steps.p.outputs.ROWS}}");
+        assert!(!refers_to_variables("x ${{ steps.p.outputs.K }}"));
+        assert!(refers_to_variables("x ${{ steps.p.outputs.K }} $A"));
+        assert!(matches!(interpolate("${{ matrix.x", &vars()), Err(InterpolationError::Syntax { position: 1, .. })));
     }
 
     #[test]

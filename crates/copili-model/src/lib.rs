@@ -13,6 +13,7 @@ pub mod diagnostic;
 pub mod document;
 pub mod dotenv;
 pub mod escape;
+pub mod expression;
 pub mod interpolate;
 mod json_tree;
 pub mod load;
