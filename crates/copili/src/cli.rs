@@ -322,6 +322,10 @@ pub struct RunArgs {
     /// Write a JSON report of the run here (also when interrupted).
     #[arg(long, value_name = "FILE", value_parser = PathParser)]
     pub report: Option<PathBuf>,
+    /// Write Prometheus metrics here after each run (text format, for node_exporter's
+    /// textfile collector); counters accumulate across runs in the state directory.
+    #[arg(long, value_name = "FILE", value_parser = PathParser)]
+    pub metrics: Option<PathBuf>,
     /// The pull policy of every container, overriding their `pull`: `missing` (pull only an
     /// absent image), `always` (copili 1.4's force pull), or `never` (air-gapped hosts).
     #[arg(long, value_name = "POLICY", value_parser = parse_pull_policy)]

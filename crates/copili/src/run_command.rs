@@ -373,7 +373,15 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
         }
         _ => None,
     };
-    let reporters = Mutex::new(reporters_for(args, once.dry_run, &info, true, runs_dir.as_deref()));
+    let mut reporters = reporters_for(args, once.dry_run, &info, true, runs_dir.as_deref());
+    if !once.dry_run {
+        if let Some(metrics) =
+            copili::report::metrics::MetricsFile::for_run(&info, runs_dir.as_deref(), args.metrics.clone())
+        {
+            reporters.push(metrics);
+        }
+    }
+    let reporters = Mutex::new(reporters);
     let html = crate::report_command::html_report(once, args, &info);
     let no_hooks = runner::NoHooks;
     let hooks: &dyn runner::Hooks = match &policy {

@@ -5,6 +5,7 @@
 //! <state-dir>/<name>.json                 the run state (run_state, copili-state)
 //! <state-dir>/<name>.runs/live.json       the process running the pipeline (LiveProcess)
 //! <state-dir>/<name>.runs/<run-id>.json   each run's JSON report, current while it runs
+//! <state-dir>/<name>.runs/metrics.json    the counters of the metrics (crate::report::metrics)
 //! ```
 //!
 //! `<name>` is the state file's name without `.json`. `live.json` is written (atomically) when
@@ -45,6 +46,14 @@ pub struct LiveProcess {
 pub fn runs_dir(state_file: &Path) -> PathBuf {
     let name = state_file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     state_file.with_file_name(format!("{name}.runs"))
+}
+
+/// The file name of the metrics' store in a runs directory.
+pub const METRICS_FILE: &str = "metrics.json";
+
+/// The metrics' store of `runs_dir` (kept between runs: the counters grow across them).
+pub fn metrics_path(runs_dir: &Path) -> PathBuf {
+    runs_dir.join(METRICS_FILE)
 }
 
 /// The file of a run's report in `runs_dir`: `<run-id>.json`, the id kept to `[A-Za-z0-9_.-]`.
@@ -91,7 +100,12 @@ pub fn prune_reports<'a>(runs_dir: &Path, keep: impl IntoIterator<Item = &'a str
     let Ok(entries) = std::fs::read_dir(runs_dir) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name == LIVE_FILE || name.starts_with('.') || !name.ends_with(".json") || keep.contains(&name) {
+        if name == LIVE_FILE
+            || name == METRICS_FILE
+            || name.starts_with('.')
+            || !name.ends_with(".json")
+            || keep.contains(&name)
+        {
             continue;
         }
         if still_running(&entry.path()) {

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use copili::exit_code;
+use copili::report::metrics::{MetricsFile, MetricsSink, SharedSink};
 use copili::report::service::{service_line, ServiceLine};
 use copili::report::{system_clock, JsonReport, Reporter, RunInfo};
 use copili::service::{local_time, ServiceEvent, ServiceReporter, Supervisor, SystemClock, Timing};
@@ -68,6 +69,8 @@ struct Printer<'a> {
     /// The due containers of each service run whose reporters are made, filled in when it
     /// starts.
     due: Mutex<HashMap<String, DueNames>>,
+    /// The metrics every run counts in, with the next due times.
+    metrics: SharedSink,
 }
 
 /// The names of a service run's due containers, once it started.
@@ -81,6 +84,13 @@ impl ServiceReporter for Printer<'_> {
                     Some(names.iter().map(|n| n.to_string()).collect());
             }
         }
+        if let ServiceEvent::Scheduled { name, next_due, .. } | ServiceEvent::NextDue { name, next_due, .. } = event {
+            let mut metrics = self.metrics.lock().unwrap_or_else(PoisonError::into_inner);
+            metrics.set_next_due(name, next_due.as_millisecond() as f64 / 1000.0);
+            for error in metrics.save() {
+                errln!("warning: {error}");
+            }
+        }
         match service_line(event) {
             Some(ServiceLine::Out(line)) => outln!("{line}"),
             Some(ServiceLine::Err(line)) => errln!("{line}"),
@@ -90,6 +100,7 @@ impl ServiceReporter for Printer<'_> {
 
     fn run_reporter(&self, info: &RunInfo, initial: bool) -> Box<dyn Reporter + Send> {
         let mut reporters = reporters_for(self.args, false, info, initial, None);
+        reporters.push(MetricsFile::new(Arc::clone(&self.metrics), info));
         let report =
             JsonReport::new(copili::run_files::report_path(&self.runs_dir, &info.run_id), info, system_clock())
                 .with_log_dir(&self.args.log_dir);
@@ -201,8 +212,18 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
         initial_run: !service_args.no_initial_run,
         force: args.force,
     };
-    let result =
-        supervisor.run(&SystemClock, &cancel, &Printer { args, runs_dir: state.runs_dir(), due: Mutex::default() });
+    let runs_dir = state.runs_dir();
+    let metrics =
+        MetricsSink::open(&config.identity, Some(copili::run_files::metrics_path(&runs_dir)), args.metrics.clone());
+    let printer = Printer { args, runs_dir, due: Mutex::default(), metrics: Arc::new(Mutex::new(metrics)) };
+    let result = supervisor.run(&SystemClock, &cancel, &printer);
+    // Nothing is due any more once service mode stopped.
+    let mut metrics = printer.metrics.lock().unwrap_or_else(PoisonError::into_inner);
+    metrics.clear_next_due();
+    for error in metrics.save() {
+        errln!("warning: {error}");
+    }
+    drop(metrics);
     crate::run_command::report_left_behind(&**engine, &config.identity, &[]);
     signals.close();
     if let Some(dashboard) = dashboard {

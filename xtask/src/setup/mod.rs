@@ -19,7 +19,8 @@
 //!    (`catatonit -P`) and `--init`; `iproute2` (`ip`) for step 7; `fish` and `groff-base`, for
 //!    the tests of `copili completions fish` and `copili man` (tests/cli.rs); `debootstrap` for
 //!    step 8; `chromium`, the headless browser the tests of the HTML report and the dashboard
-//!    open them in. Installed with
+//!    open them in; `prometheus` for its `promtool check metrics`, the reference parser and
+//!    linter of the metrics' text format (tests/metrics.rs). Installed with
 //!    `apt-get --no-install-recommends` when `dpkg-query` does not report them `install ok
 //!    installed`.
 //! 2. **containers.conf** in `target/test-env/`: `runtime = "runc"` because podman's default

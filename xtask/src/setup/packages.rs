@@ -29,6 +29,7 @@ const PACKAGES: &[&str] = &[
     "groff-base",
     "debootstrap",
     "chromium",
+    "prometheus",
 ];
 
 pub(super) fn ensure_packages() -> Result<String> {

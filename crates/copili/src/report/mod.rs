@@ -49,6 +49,7 @@ mod fields;
 pub mod html;
 pub mod json;
 pub mod log_files;
+pub mod metrics;
 pub mod service;
 pub mod words;
 

@@ -135,12 +135,23 @@ impl Catalog {
         let runs = run_files::runs_dir(&entry.state_file);
         let wanted = format!("{}.json", run_files::file_safe(run_id));
         let listed = list_names(&runs, ".json").into_iter().any(|name| format!("{name}.json") == wanted);
-        if !listed || wanted == run_files::LIVE_FILE {
+        if !listed || wanted == run_files::LIVE_FILE || wanted == run_files::METRICS_FILE {
             return None;
         }
         let bytes = read_bounded(&runs.join(wanted), limits::MAX_REPORT_BYTES)?;
         let report = serde_json::from_slice(&bytes).ok()?;
         Some((bytes, report))
+    }
+
+    /// The metrics of every pipeline whose runs kept them (`metrics.json`), for `/metrics`.
+    pub fn metrics(&self) -> Vec<crate::report::metrics::PipelineMetrics> {
+        self.entries()
+            .iter()
+            .filter_map(|entry| {
+                let path = run_files::metrics_path(&run_files::runs_dir(&entry.state_file));
+                serde_json::from_slice(&read_bounded(&path, limits::MAX_STATE_BYTES)?).ok()
+            })
+            .collect()
     }
 
     /// The log file of `container` of a pipeline: `<log_dir>/<container>.log` of its process,
@@ -191,7 +202,7 @@ fn read_state(path: &Path) -> Result<PipelineState, String> {
 fn current_and_latest_reports(runs: &Path) -> Vec<RunReport> {
     let mut reports: Vec<(std::time::SystemTime, RunReport)> = list_names(runs, ".json")
         .into_iter()
-        .filter(|name| name != "live")
+        .filter(|name| name != "live" && name != "metrics")
         .filter_map(|name| {
             let path = runs.join(format!("{name}.json"));
             let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;

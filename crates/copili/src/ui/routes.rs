@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `/` | the page |
 //! | `/api/overview` | every pipeline, as JSON ([`crate::ui::catalog::Overview`]) |
+//! | `/metrics` | every pipeline's metrics, Prometheus text format ([`crate::report::metrics`]) |
 //! | `/runs/<dir>/<name>/<run-id>` | a run's report |
 //! | `/logs/<dir>/<name>/<container>` | a container's log, as server-sent events |
 
@@ -21,6 +22,8 @@ pub enum Route {
     Index,
     /// The overview document.
     Overview,
+    /// The metrics of every pipeline, in Prometheus' text format.
+    Metrics,
     /// A run's report: pipeline `name` of state directory `dir`, run `run_id`.
     Report {
         /// The state directory's index.
@@ -76,6 +79,7 @@ pub fn route(path: &str) -> Result<Route, Refused> {
     let index = |text: &str| text.parse::<usize>().map_err(|_| Refused::NotFound);
     match segments.as_slice() {
         [api, overview] if api == "api" && overview == "overview" => Ok(Route::Overview),
+        [metrics] if metrics == "metrics" => Ok(Route::Metrics),
         [runs, dir, name, run_id] if runs == "runs" => {
             Ok(Route::Report { dir: index(dir)?, name: name.clone(), run_id: run_id.clone() })
         }
@@ -94,6 +98,7 @@ mod tests {
     fn pages() {
         assert_eq!(route("/"), Ok(Route::Index));
         assert_eq!(route("/api/overview"), Ok(Route::Overview));
+        assert_eq!(route("/metrics"), Ok(Route::Metrics));
         assert_eq!(
             route("/runs/0/nightly/20261125T120000-42-2"),
             Ok(Route::Report { dir: 0, name: "nightly".into(), run_id: "20261125T120000-42-2".into() })

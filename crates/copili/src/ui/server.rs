@@ -121,6 +121,11 @@ fn answer(shared: &Shared, route: Route) -> Response<Body> {
             Ok(json) => bytes(StatusCode::OK, "application/json", json),
             Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "the overview would not serialize\n"),
         },
+        Route::Metrics => {
+            let metrics = shared.catalog.metrics();
+            let body = crate::report::metrics::render(&metrics.iter().collect::<Vec<_>>());
+            bytes(StatusCode::OK, crate::report::metrics::CONTENT_TYPE, body.into_bytes())
+        }
         Route::Report { dir, name, run_id } => {
             let Some(entry) = shared.catalog.find(dir, &name) else { return not_found() };
             let Some((_, report)) = shared.catalog.report(&entry, &run_id) else { return not_found() };
