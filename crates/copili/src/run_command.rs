@@ -382,15 +382,31 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
     };
     let ids = ImageIds::default();
     let flush = || reporters.lock().unwrap_or_else(PoisonError::into_inner).flush();
-    let outcomes = copili::report::flushing_periodically(flush, || {
-        runner::run_with_hooks(&**engine, spec, plan, config, &cancel, hooks, &|event: RunEvent| {
-            ids.note(&event);
-            reporters.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
-            if let Some(html) = &html {
-                html.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
-            }
-        })
+    let on_event = |event: RunEvent| {
+        if copili::handlers::is_handler_skip(&event) {
+            return;
+        }
+        ids.note(&event);
+        reporters.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
+        if let Some(html) = &html {
+            html.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
+        }
+    };
+    let mut outcomes = copili::report::flushing_periodically(flush, || {
+        runner::run_with_hooks(&**engine, spec, plan, config, &cancel, hooks, &on_event)
     });
+    // The exit code is the main containers' alone: a handler's failure does not change it.
+    let main_code = if outcomes.iter().all(|o| matches!(o.status, Status::Succeeded | Status::Skipped)) {
+        exit_code::SUCCESS
+    } else {
+        exit_code::FAILURE
+    };
+    if !once.dry_run {
+        let handled = copili::report::flushing_periodically(flush, || {
+            crate::run_handlers::run_handlers(&**engine, (spec, plan, config), &cancel, &outcomes, (&info, args, main_code), &on_event)
+        });
+        copili::handlers::merge(&mut outcomes, handled);
+    }
     let ids = ids.take();
     if !once.dry_run {
         report_left_behind(&**engine, &config.identity, &outcomes);
@@ -398,13 +414,7 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
     signals.close();
 
     let received = signal.load(Ordering::SeqCst);
-    let code = if received != 0 {
-        128 + received
-    } else if outcomes.iter().all(|o| matches!(o.status, Status::Succeeded | Status::Skipped)) {
-        exit_code::SUCCESS
-    } else {
-        exit_code::FAILURE
-    };
+    let code = if received != 0 { 128 + received } else { main_code };
     let finished_at = SystemTime::now();
     if let (Some(state), false) = (state, once.dry_run) {
         let containers: Vec<usize> = plan.order().collect();
