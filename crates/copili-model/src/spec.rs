@@ -163,6 +163,8 @@ pub struct ContainerSpans {
     pub name: Span,
     /// Each entry of `dependencies`, in order.
     pub dependencies: Vec<Span>,
+    /// The `run_on` key of a handler (issue 17).
+    pub run_on: Option<Span>,
 }
 
 /// CPU and memory limits and reservations (`resources:`).

@@ -177,7 +177,8 @@ pub(crate) fn refused_by(
     plan: &copili::Plan,
     file: &std::path::Path,
 ) -> Result<(), CliError> {
-    let refused = copili::planner::unsupported_among(pipeline.spec(), plan.order(), backend);
+    // The handlers run too, after the others.
+    let refused = copili::planner::unsupported_among(pipeline.spec(), plan.order().chain(plan.handlers()), backend);
     if refused.is_empty() {
         return Ok(());
     }

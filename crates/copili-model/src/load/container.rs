@@ -176,7 +176,7 @@ impl Loader {
             resources: None,
             run_options: None,
             run_on: None,
-            spans: ContainerSpans { item: node.span, name: name_span, dependencies: Vec::new() },
+            spans: ContainerSpans { item: node.span, name: name_span, dependencies: Vec::new(), run_on: None },
         };
         let mut written = Written::default();
         let description = Description { parent, provisional: &provisional, label: &label, fields: &fields };
@@ -418,6 +418,7 @@ impl Loader {
                 }
             }
             PropertyId::RunOn => {
+                spec.spans.run_on = Some(key.span);
                 if let Some(text) = self.text(value, at, false) {
                     match RunOn::parse(&text) {
                         Some(run_on) => spec.run_on = Some(run_on),
