@@ -89,7 +89,9 @@ fn check(
     };
     if let (Some(run_on), None) = (spec.run_on, main) {
         let why = match backend {
-            Backend::Swarm => "copili runs handlers after the run on a local engine only, where the report they read is",
+            Backend::Swarm => {
+                "copili runs handlers after the run on a local engine only, where the report they read is"
+            }
             Backend::Argo => "the export has no `onExit` handler yet",
         };
         out.push(

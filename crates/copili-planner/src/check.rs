@@ -45,11 +45,9 @@ pub(crate) fn edges(pipeline: &Pipeline) -> (Vec<Edge>, Vec<Diagnostic>) {
                     .property("dependencies")
             };
             if container.run_on.is_some() {
-                diagnostics.push(
-                    diagnostic(format!("handler `{}` cannot have dependencies", container.name)).help(
-                        "a handler (`run_on`) runs after every other container has ended; remove its `dependencies`",
-                    ),
-                );
+                diagnostics.push(diagnostic(format!("handler `{}` cannot have dependencies", container.name)).help(
+                    "a handler (`run_on`) runs after every other container has ended; remove its `dependencies`",
+                ));
                 continue;
             }
             if *dependency == container.name {

@@ -32,13 +32,18 @@ impl RunEnd {
     /// The end of a run with these outcomes (one per container of `spec`; handlers, skipped
     /// in the main run, count as skipped).
     pub fn of(spec: &copili_model::Pipeline, outcomes: &[Outcome]) -> RunEnd {
-        let failed = outcomes.iter().any(|o| !matches!(o.status, Status::Succeeded | Status::Skipped));
-        let failed_names = outcomes
-            .iter()
-            .zip(&spec.containers)
-            .filter(|(o, _)| o.status == Status::Failed)
-            .map(|(_, c)| c.name.clone())
-            .collect();
+        let all: Vec<usize> = (0..outcomes.len()).collect();
+        RunEnd::among(spec, outcomes, &all)
+    }
+
+    /// [`RunEnd::of`] a run of some containers only (a service run's due group): the
+    /// outcomes of the others do not count.
+    pub fn among(spec: &copili_model::Pipeline, outcomes: &[Outcome], containers: &[usize]) -> RunEnd {
+        let mut containers = containers.to_vec();
+        containers.sort_unstable();
+        let ended = containers.iter().filter_map(|&c| Some((outcomes.get(c)?, spec.containers.get(c)?)));
+        let failed = ended.clone().any(|(o, _)| !matches!(o.status, Status::Succeeded | Status::Skipped));
+        let failed_names = ended.filter(|(o, _)| o.status == Status::Failed).map(|(_, c)| c.name.clone()).collect();
         RunEnd { failed, failed_names }
     }
 
@@ -65,7 +70,10 @@ pub fn due(spec: &copili_model::Pipeline, plan: &copili_planner::Plan, end: &Run
 pub fn is_handler_skip(event: &RunEvent) -> bool {
     matches!(
         event,
-        RunEvent::ContainerFinished { outcome: Outcome { reason: Some(Reason::Excluded(ExclusionReason::Handler)), .. }, .. }
+        RunEvent::ContainerFinished {
+            outcome: Outcome { reason: Some(Reason::Excluded(ExclusionReason::Handler)), .. },
+            ..
+        }
     )
 }
 
@@ -150,7 +158,10 @@ pub fn run(
         for &h in handlers {
             if let Some(container) = spec.containers.get_mut(h) {
                 container.volumes.push(Volume {
-                    source: VolumeSource::HostPath { written: report.display().to_string(), resolved: report.to_path_buf() },
+                    source: VolumeSource::HostPath {
+                        written: report.display().to_string(),
+                        resolved: report.to_path_buf(),
+                    },
                     target: REPORT_TARGET.to_string(),
                     read_only: true,
                 });
@@ -206,8 +217,13 @@ mod tests {
             environment(&end, "r1", true).into_iter().map(|(k, v)| (k, v.expose().to_string())).collect();
         assert_eq!(
             env,
-            [("COPILI_RUN_STATUS", "failed"), ("COPILI_FAILED", "a"), ("COPILI_RUN_ID", "r1"), ("COPILI_REPORT", REPORT_TARGET)]
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+            [
+                ("COPILI_RUN_STATUS", "failed"),
+                ("COPILI_FAILED", "a"),
+                ("COPILI_RUN_ID", "r1"),
+                ("COPILI_REPORT", REPORT_TARGET)
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
         );
         let succeeded = RunEnd::of(&spec, &[outcome(Status::Succeeded), outcome(Status::Skipped)]);
         assert_eq!((succeeded.status(), due(&spec, &plan, &succeeded)), ("succeeded", vec![3, 4]));

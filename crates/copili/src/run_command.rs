@@ -404,7 +404,14 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
     };
     if !once.dry_run {
         let handled = copili::report::flushing_periodically(flush, || {
-            crate::run_handlers::run_handlers(&**engine, (spec, plan, config), &cancel, &outcomes, (&info, args, main_code), &on_event)
+            crate::run_handlers::run_handlers(
+                &**engine,
+                (spec, plan, config),
+                &cancel,
+                &outcomes,
+                (&info, args, main_code),
+                &on_event,
+            )
         });
         copili::handlers::merge(&mut outcomes, handled);
     }

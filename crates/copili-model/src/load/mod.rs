@@ -33,8 +33,8 @@ use crate::placement::Placement;
 use crate::properties::{self, OnSidecar, PropertyId, RunOptionId};
 use crate::secret::{secrecy_of_key, Secrecy, Secret};
 use crate::spec::{
-    BuildContext, BuildSpec, ContainerSpans, ContainerSpec, Pipeline, PullPolicy, ReadyCheck, RunOn, ResourceAmounts,
-    Resources, VariableUse, Volume, VolumeSource,
+    BuildContext, BuildSpec, ContainerSpans, ContainerSpec, Pipeline, PullPolicy, ReadyCheck, ResourceAmounts,
+    Resources, RunOn, VariableUse, Volume, VolumeSource,
 };
 
 /// Where a pipeline description comes from.
