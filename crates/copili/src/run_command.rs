@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use copili::exit_code;
 use copili::report::{system_clock, Console, JsonReport, LogFiles, Reporter as _, Reporters, RunInfo, RunSummary};
 use copili::run_state::{ImageIds, RecordedRun, RunState, SkipPolicy};
 use copili_runtime::lock::PipelineLock;
@@ -177,7 +176,6 @@ pub(crate) fn refused_by(
     plan: &copili::Plan,
     file: &std::path::Path,
 ) -> Result<(), CliError> {
-    // The handlers run too, after the others.
     let refused = copili::planner::unsupported_among(pipeline.spec(), plan.order().chain(plan.handlers()), backend);
     if refused.is_empty() {
         return Ok(());
@@ -396,25 +394,15 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
     let mut outcomes = copili::report::flushing_periodically(flush, || {
         runner::run_with_hooks(&**engine, spec, plan, config, &cancel, hooks, &on_event)
     });
-    // The exit code is the main containers' alone: a handler's failure does not change it.
-    let main_code = if outcomes.iter().all(|o| matches!(o.status, Status::Succeeded | Status::Skipped)) {
-        exit_code::SUCCESS
-    } else {
-        exit_code::FAILURE
-    };
-    if !once.dry_run {
-        let handled = copili::report::flushing_periodically(flush, || {
-            crate::run_handlers::run_handlers(
-                &**engine,
-                (spec, plan, config),
-                &cancel,
-                &outcomes,
-                (&info, args, main_code),
-                &on_event,
-            )
-        });
-        copili::handlers::merge(&mut outcomes, handled);
-    }
+    let main_code = crate::run_handlers::after(
+        &**engine,
+        (spec, plan, config),
+        &cancel,
+        &mut outcomes,
+        (&info, args, once.dry_run),
+        &flush,
+        &on_event,
+    );
     let ids = ids.take();
     if !once.dry_run {
         report_left_behind(&**engine, &config.identity, &outcomes);

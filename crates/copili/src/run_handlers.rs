@@ -3,16 +3,44 @@
 
 use std::time::SystemTime;
 
+use copili::exit_code;
 use copili::report::{RunInfo, RunSummary};
-use copili_runtime::runner::{self, CancelToken, RunConfig, RunEvent};
+use copili_runtime::runner::{self, CancelToken, RunConfig, RunEvent, Status};
 use copili_runtime::Engine;
 
 use crate::cli::RunArgs;
 use crate::output::errln;
 
+/// After the main run (`outcomes`): its exit code, which is the main containers' alone (a
+/// handler's failure does not change it); unless `dry_run`, the handlers due run, their
+/// outcomes put into `outcomes`, the reporters flushed periodically meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn after(
+    engine: &dyn Engine,
+    run: (&copili::model::Pipeline, &copili::Plan, &RunConfig),
+    cancel: &CancelToken,
+    outcomes: &mut [runner::Outcome],
+    (info, args, dry_run): (&RunInfo, &RunArgs, bool),
+    flush: &(dyn Fn() + Sync),
+    on_event: &(dyn Fn(RunEvent) + Sync),
+) -> i32 {
+    let code = if outcomes.iter().all(|o| matches!(o.status, Status::Succeeded | Status::Skipped)) {
+        exit_code::SUCCESS
+    } else {
+        exit_code::FAILURE
+    };
+    if !dry_run {
+        let handled = copili::report::flushing_periodically(flush, || {
+            run_handlers(engine, run, cancel, outcomes, (info, args, code), on_event)
+        });
+        copili::handlers::merge(outcomes, handled);
+    }
+    code
+}
+
 /// Runs the handlers due after the main run (`outcomes`), with the main run's report written
 /// for them to read; returns their outcomes.
-pub(crate) fn run_handlers(
+fn run_handlers(
     engine: &dyn Engine,
     (spec, plan, config): (&copili::model::Pipeline, &copili::Plan, &RunConfig),
     cancel: &CancelToken,
