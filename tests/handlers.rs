@@ -8,7 +8,7 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
-use copili_e2e::{engine_tests, read_report, report_entry, run, Engine, Scene};
+use copili_e2e::{engine_tests, read_report, report_entry, run, Engine, Running, Scene};
 
 engine_tests!(
     rootful_podman => copili_e2e::Engine::RootfulPodman,
@@ -17,6 +17,7 @@ engine_tests!(
     [
         failure_handler_notifies,
         success_runs_the_success_handler_only,
+        sigint_during_a_handler,
     ]
 );
 
@@ -150,4 +151,35 @@ fn success_runs_the_success_handler_only(engine: Engine) {
     assert_eq!(report_entry(&report, "notify")["status"], "skipped", "{report:#}");
     assert_eq!(report_entry(&report, "celebrate")["status"], "succeeded", "{report:#}");
     assert_eq!(report_entry(&report, "broken")["status"], "failed", "{report:#}");
+}
+
+/// SIGINT while a handler runs: it is stopped, copili exits 130, nothing is left behind.
+fn sigint_during_a_handler(engine: Engine) {
+    let scene = Scene::new(engine, "handler-sigint");
+    let file = scene.write(
+        "handlers.yaml",
+        "handlers:
+  - name: loads
+    image_repo: localhost/copili-test
+    command: [sh, -c, 'exit 3']
+  - name: notify
+    image_repo: localhost/copili-test
+    run_on: failure
+    command: [sh, -c, 'echo handler-started; sleep 60']
+",
+    );
+    let report = scene.path("report.json");
+    let mut command = scene.run_command(&file);
+    command.args(["--stop-timeout", "1s", "--report"]).arg(&report);
+    let mut copili = Running::spawn(&mut command);
+    copili.wait_for_line(std::time::Duration::from_secs(60), "the handler's first line", |line| {
+        line.contains("handler-started")
+    });
+    copili.signal("INT");
+    let output = copili.wait(std::time::Duration::from_secs(20));
+    assert_eq!(output.shell_status(), 130, "{}", output.describe());
+    scene.assert_no_leftovers();
+    let report = read_report(&report, &output);
+    assert_eq!(report_entry(&report, "loads")["status"], "failed", "{report:#}");
+    assert_ne!(report_entry(&report, "notify")["status"], "succeeded", "{report:#}");
 }
