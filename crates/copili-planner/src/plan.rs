@@ -60,7 +60,7 @@ impl fmt::Display for ExclusionReason {
             ExclusionReason::Skipped => f.write_str("skipped by --skip"),
             ExclusionReason::NotSelected => f.write_str("not selected by --only"),
             ExclusionReason::NotServiceContainer => f.write_str("not a service container"),
-            ExclusionReason::Handler => f.write_str("a handler, run after the others"),
+            ExclusionReason::Handler => f.write_str("a handler: runs after the others when `run_on` matches"),
         }
     }
 }
