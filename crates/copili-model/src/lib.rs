@@ -33,5 +33,5 @@ pub use placement::{Placement, PlacementOp};
 pub use secret::Secret;
 pub use spec::{
     registry_of, BuildContext, BuildSpec, ContainerSpans, ContainerSpec, Pipeline, PullPolicy, ReadyCheck,
-    ResourceAmounts, Resources, VariableUse, Volume, VolumeSource,
+    ResourceAmounts, Resources, RunOn, VariableUse, Volume, VolumeSource,
 };

@@ -112,6 +112,10 @@ pub struct ContainerSpec {
     /// The container options compose users expect (`networks`, `user`, `tmpfs`, …); `None`
     /// when none is set (read them with [`ContainerSpec::options`]).
     pub run_options: Option<Box<RunOptions>>,
+    // handlers (`run_on`), issue 17
+    /// A handler (`run_on: failure|success|always`): no part of the graph, run once after the
+    /// run's other containers have ended, when the run's outcome matches; `None` for others.
+    pub run_on: Option<RunOn>,
     /// Where things were written, for the planner's messages.
     #[serde(skip)]
     pub spans: ContainerSpans,
@@ -159,6 +163,8 @@ pub struct ContainerSpans {
     pub name: Span,
     /// Each entry of `dependencies`, in order.
     pub dependencies: Vec<Span>,
+    /// The `run_on` key of a handler (issue 17).
+    pub run_on: Option<Span>,
 }
 
 /// CPU and memory limits and reservations (`resources:`).
@@ -214,6 +220,53 @@ impl PullPolicy {
 }
 
 impl std::fmt::Display for PullPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// When a handler runs (`run_on:`), after the run's other containers have all ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunOn {
+    /// When the run failed: a container failed, or was cancelled by a failure.
+    Failure,
+    /// When every container succeeded (or was skipped).
+    Success,
+    /// Either way.
+    Always,
+}
+
+impl RunOn {
+    /// Every value with its spelling.
+    pub const ALL: [(&'static str, RunOn); 3] =
+        [("failure", RunOn::Failure), ("success", RunOn::Success), ("always", RunOn::Always)];
+
+    /// `failure`, `success` or `always`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOn::Failure => "failure",
+            RunOn::Success => "success",
+            RunOn::Always => "always",
+        }
+    }
+
+    /// The value a spelling names (any case).
+    pub fn parse(text: &str) -> Option<RunOn> {
+        RunOn::ALL.iter().find(|(name, _)| name.eq_ignore_ascii_case(text.trim())).map(|&(_, r)| r)
+    }
+
+    /// Whether a handler with this value runs after a run that `failed` (or not).
+    pub fn runs_after(self, failed: bool) -> bool {
+        match self {
+            RunOn::Failure => failed,
+            RunOn::Success => !failed,
+            RunOn::Always => true,
+        }
+    }
+}
+
+impl std::fmt::Display for RunOn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }

@@ -348,6 +348,9 @@ fn forms(property: &str) -> Vec<Form> {
             ("never", |v| v == "never"),
             ("a variable", has_variable),
         ],
+        "run_on" => {
+            vec![("failure", |v| v == "failure"), ("success", |v| v == "success"), ("always", |v| v == "always")]
+        }
         "schedule" => vec![
             ("every DURATION", |v| v.as_str().is_some_and(|s| s.starts_with("every "))),
             ("daily HH:MM", |v| v.as_str().is_some_and(|s| s.starts_with("daily"))),

@@ -87,6 +87,21 @@ fn check(
         Some(main) => format!("{}/{}", main.name, spec.name),
         None => spec.name.clone(),
     };
+    if let (Some(run_on), None) = (spec.run_on, main) {
+        let why = match backend {
+            Backend::Swarm => {
+                "copili runs handlers after the run on a local engine only, where the report they read is"
+            }
+            Backend::Argo => "the export has no `onExit` handler yet",
+        };
+        out.push(
+            Diagnostic::error(format!("handler `run_on: {run_on}` {}: {why}", backend.cannot()))
+                .at(&pipeline.source, spec.spans.run_on.unwrap_or(spec.spans.item))
+                .container(label.clone())
+                .property("run_on")
+                .help("run the pipeline on a local engine (`--engine docker` or `--engine podman`), or remove the handler"),
+        );
+    }
     // In the order written: the messages follow the file.
     for &(option, span) in &options.written {
         let refusals = match backend {

@@ -44,6 +44,12 @@ pub(crate) fn edges(pipeline: &Pipeline) -> (Vec<Edge>, Vec<Diagnostic>) {
                     .container(container.name.clone())
                     .property("dependencies")
             };
+            if container.run_on.is_some() {
+                diagnostics.push(diagnostic(format!("handler `{}` cannot have dependencies", container.name)).help(
+                    "a handler (`run_on`) runs after every other container has ended; remove its `dependencies`",
+                ));
+                continue;
+            }
             if *dependency == container.name {
                 diagnostics.push(
                     diagnostic(format!("container `{dependency}` depends on itself"))
@@ -52,6 +58,11 @@ pub(crate) fn edges(pipeline: &Pipeline) -> (Vec<Edge>, Vec<Diagnostic>) {
                 continue;
             }
             match index.get(dependency.as_str()) {
+                Some(&dep) if pipeline.containers[dep].run_on.is_some() => diagnostics.push(
+                    diagnostic(format!("`{}` depends on handler `{dependency}`", container.name)).help(format!(
+                        "a handler (`run_on`) runs after the run and cannot be depended on; remove `{dependency}` from `dependencies`"
+                    )),
+                ),
                 Some(&dep) => edges.push(Edge { dependency: dep, dependent, span }),
                 None => {
                     let mut d = diagnostic(format!("unknown dependency `{dependency}`"));

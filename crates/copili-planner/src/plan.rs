@@ -36,6 +36,8 @@ pub enum ExclusionReason {
     NotSelected,
     /// A static container, in a service-only selection.
     NotServiceContainer,
+    /// A handler (`run_on`): no part of the graph, run after the others ([`Plan::handlers`]).
+    Handler,
 }
 
 impl ExclusionReason {
@@ -46,6 +48,7 @@ impl ExclusionReason {
             ExclusionReason::Skipped => "skip",
             ExclusionReason::NotSelected => "only",
             ExclusionReason::NotServiceContainer => "service",
+            ExclusionReason::Handler => "handler",
         }
     }
 }
@@ -57,6 +60,7 @@ impl fmt::Display for ExclusionReason {
             ExclusionReason::Skipped => f.write_str("skipped by --skip"),
             ExclusionReason::NotSelected => f.write_str("not selected by --only"),
             ExclusionReason::NotServiceContainer => f.write_str("not a service container"),
+            ExclusionReason::Handler => f.write_str("a handler: runs after the others when `run_on` matches"),
         }
     }
 }
@@ -166,6 +170,43 @@ impl Plan {
         self.blocked_by.get(container).copied().flatten()
     }
 
+    /// The handlers of the run (`run_on`, not excluded otherwise), in file order: run after
+    /// the containers of [`Plan::order`] have all ended, by a [`Plan::for_handlers`] plan.
+    pub fn handlers(&self) -> Vec<usize> {
+        self.excluded.iter().filter(|e| e.reason == ExclusionReason::Handler).map(|e| e.container).collect()
+    }
+
+    /// The plan that runs `handlers` (indexes into `Pipeline::containers`, handlers without
+    /// dependencies) after a run: they alone are selected, in one level, and nothing is
+    /// excluded, so that running it reports on them only.
+    pub fn for_handlers(&self, handlers: &[usize]) -> Plan {
+        let n = self.selected.len();
+        let mut dag: Dag<usize, ()> = Dag::with_capacity(n, 0);
+        for i in 0..n {
+            dag.add_node(i);
+        }
+        let mut selected = vec![false; n];
+        let mut level: Vec<usize> = handlers.iter().copied().filter(|&h| h < n).collect();
+        level.sort_unstable();
+        level.dedup();
+        for &h in &level {
+            selected[h] = true;
+        }
+        Plan {
+            environment: self.environment.clone(),
+            levels: if level.is_empty() { Vec::new() } else { vec![level] },
+            excluded: Vec::new(),
+            added_by_only: Vec::new(),
+            blocked: Vec::new(),
+            external_dependencies: Vec::new(),
+            warnings: Vec::new(),
+            dag,
+            selected,
+            exclusion_of: vec![None; n],
+            blocked_by: vec![None; n],
+        }
+    }
+
     /// Why a container is excluded, if it is.
     pub fn exclusion(&self, container: usize) -> Option<&ExclusionReason> {
         self.exclusion_of.get(container).and_then(Option::as_ref)
@@ -226,6 +267,8 @@ pub fn plan(pipeline: &Pipeline, selection: &Selection) -> Result<Plan, Diagnost
                 Some(ExclusionReason::Environment(env.clone()))
             } else if skip.contains(container.name.as_str()) {
                 Some(ExclusionReason::Skipped)
+            } else if container.run_on.is_some() {
+                Some(ExclusionReason::Handler)
             } else if in_only.as_ref().is_some_and(|chosen| !chosen[i]) {
                 Some(ExclusionReason::NotSelected)
             } else if selection.service_only && !container.is_service_container {
@@ -257,7 +300,7 @@ pub fn plan(pipeline: &Pipeline, selection: &Selection) -> Result<Plan, Diagnost
                     continue;
                 }
                 Some(r @ (ExclusionReason::Environment(_) | ExclusionReason::Skipped)) => format!("which is {r}"),
-                Some(ExclusionReason::NotSelected) => continue,
+                Some(ExclusionReason::NotSelected | ExclusionReason::Handler) => continue,
                 None => match blocked_by[dep] {
                     Some(_) => "which will be cancelled".to_string(),
                     None => continue,
@@ -375,6 +418,32 @@ mod tests {
 
     fn levels(p: &Pipeline, plan: &Plan) -> Vec<Vec<String>> {
         plan.levels.iter().map(|l| names(p, l)).collect()
+    }
+
+    #[test]
+    fn handlers_are_left_out_of_the_graph_and_planned_apart() {
+        let p = pipeline(
+            "p:\n  - {name: a, image_repo: x}\n  - {name: notify, image_repo: x, run_on: failure}\n  - {name: b, image_repo: x, dependencies: [a]}\n",
+        );
+        let main = plan(&p, &Selection { only: vec!["b".into()], ..Selection::default() }).expect("valid");
+        assert_eq!(levels(&p, &main), vec![vec!["a"], vec!["b"]]);
+        assert_eq!(main.exclusion(1), Some(&ExclusionReason::Handler));
+        assert_eq!(main.handlers(), vec![1]);
+        let after = main.for_handlers(&main.handlers());
+        assert_eq!(levels(&p, &after), vec![vec!["notify"]]);
+        assert!(after.excluded.is_empty() && after.is_selected(1) && !after.is_selected(0));
+        let skipped = plan(&p, &Selection { skip: vec!["notify".into()], ..Selection::default() }).expect("valid");
+        assert!(skipped.handlers().is_empty());
+    }
+
+    #[test]
+    fn handlers_take_no_dependencies_and_are_no_dependency() {
+        let p = pipeline(
+            "p:\n  - {name: a, image_repo: x, dependencies: [h]}\n  - {name: h, image_repo: x, run_on: always, dependencies: [a]}\n",
+        );
+        let errors = plan(&p, &Selection::default()).expect_err("invalid");
+        let messages: Vec<&str> = errors.items.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(messages, vec!["`a` depends on handler `h`", "handler `h` cannot have dependencies"]);
     }
 
     const QUICK: &str = "ExmaplePipeline:

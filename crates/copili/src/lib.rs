@@ -16,6 +16,7 @@
 
 pub mod exit_code;
 pub mod export;
+pub mod handlers;
 pub mod render;
 pub mod report;
 pub mod run_files;

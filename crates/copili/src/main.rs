@@ -20,6 +20,7 @@ mod output;
 mod report_command;
 mod run_command;
 mod run_globals;
+mod run_handlers;
 mod service_command;
 mod ui_command;
 

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use copili::exit_code;
 use copili::report::{system_clock, Console, JsonReport, LogFiles, Reporter as _, Reporters, RunInfo, RunSummary};
 use copili::run_state::{ImageIds, RecordedRun, RunState, SkipPolicy};
 use copili_runtime::lock::PipelineLock;
@@ -177,7 +176,7 @@ pub(crate) fn refused_by(
     plan: &copili::Plan,
     file: &std::path::Path,
 ) -> Result<(), CliError> {
-    let refused = copili::planner::unsupported_among(pipeline.spec(), plan.order(), backend);
+    let refused = copili::planner::unsupported_among(pipeline.spec(), plan.order().chain(plan.handlers()), backend);
     if refused.is_empty() {
         return Ok(());
     }
@@ -390,15 +389,28 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
     };
     let ids = ImageIds::default();
     let flush = || reporters.lock().unwrap_or_else(PoisonError::into_inner).flush();
-    let outcomes = copili::report::flushing_periodically(flush, || {
-        runner::run_with_hooks(&**engine, spec, plan, config, &cancel, hooks, &|event: RunEvent| {
-            ids.note(&event);
-            reporters.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
-            if let Some(html) = &html {
-                html.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
-            }
-        })
+    let on_event = |event: RunEvent| {
+        if copili::handlers::is_handler_skip(&event) {
+            return;
+        }
+        ids.note(&event);
+        reporters.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
+        if let Some(html) = &html {
+            html.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
+        }
+    };
+    let mut outcomes = copili::report::flushing_periodically(flush, || {
+        runner::run_with_hooks(&**engine, spec, plan, config, &cancel, hooks, &on_event)
     });
+    let main_code = crate::run_handlers::after(
+        &**engine,
+        (spec, plan, config),
+        &cancel,
+        &mut outcomes,
+        (&info, args, once.dry_run),
+        &flush,
+        &on_event,
+    );
     let ids = ids.take();
     if !once.dry_run {
         report_left_behind(&**engine, &config.identity, &outcomes);
@@ -406,13 +418,7 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
     signals.close();
 
     let received = signal.load(Ordering::SeqCst);
-    let code = if received != 0 {
-        128 + received
-    } else if outcomes.iter().all(|o| matches!(o.status, Status::Succeeded | Status::Skipped)) {
-        exit_code::SUCCESS
-    } else {
-        exit_code::FAILURE
-    };
+    let code = if received != 0 { 128 + received } else { main_code };
     let finished_at = SystemTime::now();
     if let (Some(state), false) = (state, once.dry_run) {
         let containers: Vec<usize> = plan.order().collect();

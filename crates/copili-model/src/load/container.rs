@@ -175,7 +175,8 @@ impl Loader {
             placement: Vec::new(),
             resources: None,
             run_options: None,
-            spans: ContainerSpans { item: node.span, name: name_span, dependencies: Vec::new() },
+            run_on: None,
+            spans: ContainerSpans { item: node.span, name: name_span, dependencies: Vec::new(), run_on: None },
         };
         let mut written = Written::default();
         let description = Description { parent, provisional: &provisional, label: &label, fields: &fields };
@@ -408,6 +409,27 @@ impl Loader {
                             };
                             self.error(
                                 format!("invalid pull policy `{text}`: expected `always`, `missing` or `never`"),
+                                value.span,
+                                Some(at),
+                            )
+                            .help = Some(help);
+                        }
+                    }
+                }
+            }
+            PropertyId::RunOn => {
+                spec.spans.run_on = Some(key.span);
+                if let Some(text) = self.text(value, at, false) {
+                    match RunOn::parse(&text) {
+                        Some(run_on) => spec.run_on = Some(run_on),
+                        None => {
+                            let known = RunOn::ALL.map(|(name, _)| name);
+                            let help = match properties::suggest(&text, known) {
+                                Some(close) => format!("did you mean `{close}`?"),
+                                None => "a handler runs on `failure` of the run, on `success`, or `always`".into(),
+                            };
+                            self.error(
+                                format!("invalid `run_on` value `{text}`: expected `failure`, `success` or `always`"),
                                 value.span,
                                 Some(at),
                             )

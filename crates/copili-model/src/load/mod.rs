@@ -34,7 +34,7 @@ use crate::properties::{self, OnSidecar, PropertyId, RunOptionId};
 use crate::secret::{secrecy_of_key, Secrecy, Secret};
 use crate::spec::{
     BuildContext, BuildSpec, ContainerSpans, ContainerSpec, Pipeline, PullPolicy, ReadyCheck, ResourceAmounts,
-    Resources, VariableUse, Volume, VolumeSource,
+    Resources, RunOn, VariableUse, Volume, VolumeSource,
 };
 
 /// Where a pipeline description comes from.

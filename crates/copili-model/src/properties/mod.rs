@@ -60,6 +60,8 @@ pub enum ValueKind {
     Ready,
     /// `always`, `missing` or `never`.
     Pull,
+    /// `failure`, `success` or `always` (handlers).
+    RunOn,
     /// A service schedule: `every 10m`, `daily 03:30`, a cron expression.
     Schedule,
     /// An IANA time zone name, or `local`.
@@ -148,6 +150,8 @@ pub enum PropertyId {
     Resources,
     /// `pull`.
     Pull,
+    /// `run_on` (handlers).
+    RunOn,
     /// `tls_verify`.
     TlsVerify,
     /// `build`.

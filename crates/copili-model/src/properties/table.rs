@@ -250,6 +250,15 @@ pub const PROPERTIES: &[Property] = &[
         summary: "When to pull the image: `missing` (default: only when no image of that name and tag is present), `always`, or `never` (an absent image fails the container).",
     },
     Property {
+        id: PropertyId::RunOn,
+        name: "run_on",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Refused,
+        value: ValueKind::RunOn,
+        summary: "Makes the container a handler, outside the graph: it runs once after every other container ended, on `failure` of the run, on `success`, or `always`, with `COPILI_RUN_STATUS`, `COPILI_FAILED`, `COPILI_RUN_ID` and the report at `COPILI_REPORT`; its own failure does not change the exit code.",
+    },
+    Property {
         id: PropertyId::TlsVerify,
         name: "tls_verify",
         aliases: &[],

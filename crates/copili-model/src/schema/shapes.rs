@@ -82,6 +82,10 @@ pub(super) fn value_shape(kind: ValueKind) -> Value {
             "anyOf": [{ "enum": ["always", "missing", "never"] }, { "pattern": VARIABLE_PATTERN }],
             "default": "missing"
         }),
+        ValueKind::RunOn => json!({
+            "type": "string",
+            "anyOf": [{ "enum": ["failure", "success", "always"] }, { "pattern": VARIABLE_PATTERN }]
+        }),
         ValueKind::Schedule => json!({
             "type": "string",
             "minLength": 1,

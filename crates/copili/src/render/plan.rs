@@ -67,6 +67,10 @@ pub struct PlanJson {
     pub containers: Vec<ContainerJson>,
     /// Containers that do not run, with the reason.
     pub excluded: Vec<ExcludedJson>,
+    /// Handlers (`run_on`), run after the others when the run's outcome matches; left out
+    /// when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub handlers: Vec<HandlerJson>,
     /// Containers selected because a container named by `--only` depends on them.
     pub added_by_only: Vec<String>,
     /// Service-only plans: dependencies on static containers, met by earlier runs.
@@ -182,6 +186,17 @@ pub struct ExcludedJson {
     pub kind: &'static str,
 }
 
+/// A handler of the plan.
+#[derive(Debug, Serialize)]
+pub struct HandlerJson {
+    /// Its name.
+    pub name: String,
+    /// `failure`, `success` or `always`.
+    pub run_on: &'static str,
+    /// Its image, `repo:tag`.
+    pub image: String,
+}
+
 /// A dependency met by earlier runs (service-only plans).
 #[derive(Debug, Serialize)]
 pub struct ExternalJson {
@@ -285,7 +300,16 @@ pub fn to_json(pipeline: &Pipeline, plan: &Plan, images: &ImagePlans) -> PlanJso
         excluded: plan
             .excluded
             .iter()
+            .filter(|e| e.reason != copili_planner::ExclusionReason::Handler)
             .map(|e| ExcludedJson { name: name(e.container), reason: e.reason.to_string(), kind: e.reason.kind() })
+            .collect(),
+        handlers: plan
+            .handlers()
+            .into_iter()
+            .filter_map(|h| {
+                let c = spec.containers.get(h)?;
+                Some(HandlerJson { name: c.name.clone(), run_on: c.run_on?.as_str(), image: c.image() })
+            })
             .collect(),
         added_by_only: plan.added_by_only.iter().map(|&i| name(i)).collect(),
         external_dependencies: plan
@@ -373,10 +397,23 @@ pub fn to_text(pipeline: &Pipeline, plan: &Plan, images: &ImagePlans) -> String 
             }
         }
     }
-    if !plan.excluded.is_empty() {
+    let handlers = plan.handlers();
+    if !handlers.is_empty() {
+        let _ = writeln!(out, "\nhandlers, after the run:");
+        let width = handlers.iter().map(|&h| spec.containers[h].name.len()).max().unwrap_or(0);
+        for &h in &handlers {
+            let c = &spec.containers[h];
+            let on = c.run_on.map_or("", copili_model::RunOn::as_str);
+            let _ = writeln!(out, "  {:<width$}  {}  [on {on}]", c.name, c.image());
+            detail_lines(&mut out, c, true, images);
+        }
+    }
+    let excluded: Vec<_> =
+        plan.excluded.iter().filter(|e| e.reason != copili_planner::ExclusionReason::Handler).collect();
+    if !excluded.is_empty() {
         let _ = writeln!(out, "\nnot run:");
-        let width = plan.excluded.iter().map(|e| spec.containers[e.container].name.len()).max().unwrap_or(0);
-        for e in &plan.excluded {
+        let width = excluded.iter().map(|e| spec.containers[e.container].name.len()).max().unwrap_or(0);
+        for e in excluded {
             let _ = writeln!(out, "  {:<width$}  {}", spec.containers[e.container].name, e.reason);
         }
     }

@@ -145,6 +145,7 @@ impl JsonReport {
                     image: info.image.clone(),
                     depends_on: info.depends_on.clone(),
                     service: info.service,
+                    run_on: info.run_on.clone(),
                     sidecars: info.sidecars.clone(),
                     log_file: None,
                     attempt_times: Vec::new(),

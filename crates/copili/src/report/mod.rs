@@ -89,6 +89,8 @@ pub struct ContainerInfo {
     pub depends_on: Vec<String>,
     /// A service container.
     pub service: bool,
+    /// A handler's `run_on` (`failure`, `success`, `always`); `None` for other containers.
+    pub run_on: Option<String>,
 }
 
 impl RunInfo {
@@ -114,6 +116,7 @@ impl RunInfo {
                     sidecars: c.sidecars.iter().map(|s| s.name.clone()).collect(),
                     depends_on: c.dependencies.clone(),
                     service: c.is_service_container,
+                    run_on: c.run_on.map(|r| r.as_str().to_string()),
                 })
                 .collect(),
         }
@@ -342,6 +345,7 @@ pub(crate) mod test_support {
             sidecars: sidecars.iter().map(|s| s.to_string()).collect(),
             depends_on: Vec::new(),
             service: false,
+            run_on: None,
         };
         RunInfo {
             pipeline: "nightly".into(),

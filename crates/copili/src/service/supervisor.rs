@@ -324,8 +324,11 @@ impl Supervisor<'_> {
         reporter.event(&ServiceEvent::RunStarted { run_id, names, initial, at: clock.now() });
         let ids = ImageIds::default();
         let flush = || reporters.lock().unwrap_or_else(PoisonError::into_inner).flush();
-        let outcomes = crate::report::flushing_periodically(flush, || {
+        let mut outcomes = crate::report::flushing_periodically(flush, || {
             runner::run_with_hooks(self.engine, spec, plan, &config, cancel, hooks, &|event: RunEvent| {
+                if crate::handlers::is_handler_skip(&event) {
+                    return;
+                }
                 ids.note(&event);
                 let about_others = match &event {
                     RunEvent::ContainerFinished { container, .. } => !mine.contains(container),
@@ -336,13 +339,38 @@ impl Supervisor<'_> {
                 }
             })
         });
-        let finished_at = SystemTime::now();
         let relevant: Vec<&Outcome> = containers.iter().filter_map(|&c| outcomes.get(c)).collect();
         let code = if relevant.iter().all(|o| matches!(o.status, Status::Succeeded | Status::Skipped)) {
             exit_code::SUCCESS
         } else {
             exit_code::FAILURE
         };
+        // The handlers, after this run's containers, with this run's outcome.
+        let end = crate::handlers::RunEnd::among(spec, &outcomes, containers);
+        let due = crate::handlers::due(spec, plan, &end);
+        if !due.is_empty() {
+            let summary = crate::report::RunSummary {
+                outcomes: outcomes.clone(),
+                finished_at: SystemTime::now(),
+                exit_code: code,
+            };
+            let report = match crate::handlers::ReportDir::write(&info, None, &summary) {
+                Ok(report) => Some(report),
+                Err(e) => {
+                    reporter.event(&ServiceEvent::ReportNotWritten(&e.to_string()));
+                    None
+                }
+            };
+            let path = report.as_ref().map(crate::handlers::ReportDir::path);
+            let handled = crate::report::flushing_periodically(flush, || {
+                crate::handlers::run(self.engine, spec, plan, &due, &config, cancel, &end, path.as_deref(), &|event| {
+                    ids.note(&event);
+                    reporters.lock().unwrap_or_else(PoisonError::into_inner).event(&event);
+                })
+            });
+            crate::handlers::merge(&mut outcomes, handled);
+        }
+        let finished_at = SystemTime::now();
         let record = RecordedRun {
             run_id,
             command: if initial { RunCommand::Run } else { RunCommand::Service },
@@ -358,6 +386,7 @@ impl Supervisor<'_> {
         }
         let results: Vec<(&str, Status)> = containers
             .iter()
+            .chain(&due)
             .filter_map(|&c| outcomes.get(c).map(|o| (spec.containers[c].name.as_str(), o.status)))
             .collect();
         reporter.event(&ServiceEvent::RunFinished { run_id, results, initial });

@@ -251,3 +251,18 @@ fn the_initial_run_runs_everything_then_a_dependency_outside_the_group_must_have
         ]
     );
 }
+
+#[test]
+fn the_handlers_run_after_each_due_group_with_its_outcome() {
+    let text = "p:\n  - {name: svc, image_repo: x, is_service_container: true, schedule: every 1h}\n  - {name: alarm, image_repo: x, run_on: failure}\n  - {name: fine, image_repo: x, run_on: success}\n";
+    let engine = FakeEngine::new([("svc", Script { exit_code: 1, ..Script::default() })]);
+    let scene = Scene::new(text, engine);
+    let clock = FakeClock::new(at("2026-11-25T12:30:00Z"), at("2026-11-25T14:45:00Z"));
+    let seen = scene.run(&clock);
+    let finished: Vec<Seen> = seen.seen().into_iter().filter(|s| matches!(s, Seen::Finished { .. })).collect();
+    let once = Seen::Finished { results: vec![("svc".into(), "failed"), ("alarm".into(), "succeeded")] };
+    assert_eq!(finished, vec![once.clone(), once]);
+    let alarms = scene.engine.requests().iter().filter(|r| r.hostname == "alarm").count();
+    assert_eq!(alarms, 2, "{:?}", scene.engine.calls());
+    assert!(!scene.engine.requests().iter().any(|r| r.hostname == "fine"));
+}

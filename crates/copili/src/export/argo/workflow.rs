@@ -8,7 +8,8 @@ use super::*;
 pub fn export(pipeline: &Pipeline, plan: &Plan, options: &ArgoOptions) -> Result<ArgoExport, ExportError> {
     let exported: Vec<usize> = plan.order().filter(|&i| plan.blocked_by(i).is_none()).collect();
     // What is not exported cannot be wrong in the documents.
-    let refused = unsupported_among(pipeline.spec(), exported.iter().copied(), Backend::Argo);
+    // Handlers are refused: the export has no `onExit` yet.
+    let refused = unsupported_among(pipeline.spec(), exported.iter().copied().chain(plan.handlers()), Backend::Argo);
     if !refused.is_empty() {
         return Err(ExportError::Unsupported(Diagnostics { items: refused }));
     }

@@ -185,6 +185,7 @@ mod tests {
             image: String::new(),
             depends_on: Vec::new(),
             service: false,
+            run_on: None,
             sidecars: Vec::new(),
             log_file: None,
             attempt_times: Vec::new(),

@@ -112,6 +112,10 @@ pub struct ContainerReport {
     /// A service container; left out when not.
     #[serde(default, skip_serializing_if = "is_false")]
     pub service: bool,
+    /// A handler's `run_on` (`failure`, `success`, `always`): it ran after the others, and its
+    /// status does not change the run's exit code; left out for other containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_on: Option<String>,
     /// The names of its sidecars; left out when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sidecars: Vec<String>,
