@@ -129,6 +129,7 @@ mod tests {
             sidecars: Vec::new(),
             depends_on: Vec::new(),
             service: false,
+            run_on: None,
         };
         RunInfo {
             pipeline: "p".into(),
