@@ -159,6 +159,12 @@ pub struct ContainerSpans {
     pub name: Span,
     /// Each entry of `dependencies`, in order.
     pub dependencies: Vec<Span>,
+    // Outputs between steps (`${{ steps.NAME.outputs.KEY }}`, issue 17): where the strings
+    // that may hold them were written.
+    /// The `command` value.
+    pub command: Option<Span>,
+    /// Each `env_vars` name, with where it was written.
+    pub env_vars: Vec<(String, Span)>,
 }
 
 /// CPU and memory limits and reservations (`resources:`).

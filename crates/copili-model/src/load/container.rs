@@ -175,7 +175,7 @@ impl Loader {
             placement: Vec::new(),
             resources: None,
             run_options: None,
-            spans: ContainerSpans { item: node.span, name: name_span, dependencies: Vec::new() },
+            spans: ContainerSpans { item: node.span, name: name_span, ..ContainerSpans::default() },
         };
         let mut written = Written::default();
         let description = Description { parent, provisional: &provisional, label: &label, fields: &fields };
@@ -303,6 +303,7 @@ impl Loader {
                         );
                         continue;
                     }
+                    spec.spans.env_vars.push((key_text.clone(), key_span));
                     spec.env_vars.push((key_text, Secret::new(v)));
                 }
                 spec.env_from_variables = env_names_using_variables(value);
@@ -339,7 +340,10 @@ impl Loader {
                 spec.exclude_in_env = self.string_list(value, at).into_iter().map(|(t, _)| t).collect();
             }
             PropertyId::Volumes => spec.volumes = self.volumes(value, label),
-            PropertyId::Command => spec.command = self.command(value, at),
+            PropertyId::Command => {
+                spec.command = self.command(value, at);
+                spec.spans.command = Some(value.span);
+            }
             PropertyId::Sidecars => {
                 let items: &[Node] = match &value.value {
                     Value::Seq(items) => items,
