@@ -4,9 +4,7 @@
 //! rootful podman, rootless podman and docker. Docker Swarm refuses the expressions
 //! (`validate --for swarm`, tested in tests/errors.rs), and mounts no `/copili` directories.
 
-use copili_e2e::{
-    assert_finished, assert_output_line, engine_tests, read_report, report_entry, run, Engine, Scene,
-};
+use copili_e2e::{assert_finished, assert_output_line, engine_tests, read_report, report_entry, run, Engine, Scene};
 
 engine_tests!(
     rootful_podman => copili_e2e::Engine::RootfulPodman,
@@ -30,13 +28,13 @@ fn outputs_between_steps(engine: Engine) {
     assert_output_line(&output, "consumer", "gene-data");
     assert_output_line(&output, "consumer", "in-is-read-only");
     assert_finished(&output, "consumer", "succeeded", "");
+    assert_finished(&output, "wants_more", "failed", "`steps.producer.outputs.COLUMNS` not written by producer");
     assert_finished(
         &output,
-        "wants_more",
+        "bad_writer",
         "failed",
-        "`steps.producer.outputs.COLUMNS` not written by producer",
+        "outputs: /copili/out/x.env line 1: `bad-key` is not an output key",
     );
-    assert_finished(&output, "bad_writer", "failed", "outputs: /copili/out/x.env line 1: `bad-key` is not an output key");
     scene.assert_no_leftovers();
 
     let report = read_report(&report_path, &output);

@@ -79,17 +79,20 @@ pub(crate) fn references(pipeline: &Pipeline, edges: &[Edge]) -> Vec<Diagnostic>
             for f in found {
                 let Reference::StepOutput { step, .. } = &f.reference else { continue };
                 let message = match index.get(step.as_str()) {
-                    None => format!("{}: there is no container `{step}`", f.reference),
+                    None => format!("`{}`: there is no container `{step}`", f.reference),
                     Some(&d) => {
                         let upstream = upstream.get_or_insert_with(|| ancestors(c, &depends_on));
                         if upstream[d] {
                             continue;
                         }
-                        format!("{}: `{}` does not depend on `{step}`", f.reference, container.name)
+                        format!("`{}`: `{}` does not depend on `{step}`", f.reference, container.name)
                     }
                 };
                 let help = match index.get(step.as_str()) {
-                    Some(_) => format!("add `{step}` to the `dependencies` of `{}`: its outputs are known once it has succeeded", container.name),
+                    Some(_) => format!(
+                        "add `{step}` to the `dependencies` of `{}`: its outputs are known once it has succeeded",
+                        container.name
+                    ),
                     None => format!("the containers are: {}", crate::check::name_list(pipeline)),
                 };
                 diagnostics.push(located(message, &text, &container.name).help(help));
@@ -100,7 +103,7 @@ pub(crate) fn references(pipeline: &Pipeline, edges: &[Edge]) -> Vec<Diagnostic>
             for text in texts(sidecar) {
                 let Ok(found) = expression::references(text.text) else { continue };
                 if let Some(f) = found.iter().find(|f| matches!(f.reference, Reference::StepOutput { .. })) {
-                    let message = format!("{}: a sidecar cannot use outputs of steps", f.reference);
+                    let message = format!("`{}`: a sidecar cannot use outputs of steps", f.reference);
                     let help = "use the outputs in the container's own `command` or `env_vars`";
                     diagnostics.push(located(message, &text, &label).help(help));
                 }
@@ -132,7 +135,7 @@ pub(crate) fn refused(pipeline: &Pipeline, spec: &ContainerSpec, backend: Backen
         .into_iter()
         .map(|(property, span, step, key)| {
             let reference = Reference::StepOutput { step, key };
-            Diagnostic::error(format!("{reference} {}: {why}", backend.cannot()))
+            Diagnostic::error(format!("`{reference}` {}: {why}", backend.cannot()))
                 .at(&pipeline.source, span)
                 .container(spec.name.clone())
                 .property(property)
@@ -156,7 +159,8 @@ mod tests {
         crate::check(&p).iter().map(|d| format!("{}:{} {}", d.span.line, d.span.column, d.message)).collect()
     }
 
-    const HEAD: &str = "p:\n  - name: producer\n    image_repo: x\n  - name: mid\n    image_repo: x\n    dependencies: [producer]\n";
+    const HEAD: &str =
+        "p:\n  - name: producer\n    image_repo: x\n  - name: mid\n    image_repo: x\n    dependencies: [producer]\n";
 
     #[test]
     fn a_transitive_dependency_s_outputs_may_be_used() {
@@ -176,8 +180,11 @@ mod tests {
         );
         let found = errors(&text);
         assert_eq!(found.len(), 3, "{found:?}");
-        assert!(found[0].starts_with("9:14 ${{ steps.nope.outputs.K }}: there is no container `nope`"), "{found:?}");
-        assert!(found[1].starts_with("11:7 ${{ steps.producer.outputs.K }}: `consumer` does not depend on `producer`"), "{found:?}");
+        assert!(found[0].starts_with("9:14 `${{ steps.nope.outputs.K }}`: there is no container `nope`"), "{found:?}");
+        assert!(
+            found[1].starts_with("11:7 `${{ steps.producer.outputs.K }}`: `consumer` does not depend on `producer`"),
+            "{found:?}"
+        );
         assert!(found[2].starts_with("12:7 `${{ steps.x }}` at character 1 is not an expression"), "{found:?}");
     }
 }

@@ -52,6 +52,14 @@ pub struct Outcome {
 impl Outcome {
     /// An outcome of a container that never started.
     pub fn not_run(status: Status, reason: Reason) -> Outcome {
-        Outcome { status, exit_code: None, attempts: 0, started_at: None, finished_at: None, reason: Some(reason), outputs: Vec::new() }
+        Outcome {
+            status,
+            exit_code: None,
+            attempts: 0,
+            started_at: None,
+            finished_at: None,
+            reason: Some(reason),
+            outputs: Vec::new(),
+        }
     }
 }

@@ -108,7 +108,8 @@ fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, Reason> {
     for name in names {
         let path = dir.join(&name);
         // Not followed: a link could point anywhere on the host.
-        let meta = std::fs::symlink_metadata(&path).map_err(|e| fail(&name, OutputsProblem::Unreadable(e.to_string())))?;
+        let meta =
+            std::fs::symlink_metadata(&path).map_err(|e| fail(&name, OutputsProblem::Unreadable(e.to_string())))?;
         if !meta.is_file() {
             return Err(fail(&name, OutputsProblem::NotAFile));
         }
@@ -119,7 +120,8 @@ fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, Reason> {
         if total > MAX_TOTAL_BYTES {
             return Err(fail(&name, OutputsProblem::TotalTooLarge { limit: MAX_TOTAL_BYTES }));
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| fail(&name, OutputsProblem::Unreadable(e.to_string())))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| fail(&name, OutputsProblem::Unreadable(e.to_string())))?;
         let (entries, errors) = copili_model::dotenv::parse(&text);
         if let Some(e) = errors.first() {
             return Err(fail(&name, OutputsProblem::BadLine { line: e.line, message: e.message.clone() }));
@@ -212,7 +214,10 @@ mod tests {
         ));
         std::fs::remove_file(dir.path().join("d.env")).expect("removed");
         write(dir.path(), "e.env", "just words\n");
-        assert!(matches!(read_dir(dir.path()), Err(Reason::Outputs { problem: OutputsProblem::BadLine { line: 1, .. }, .. })));
+        assert!(matches!(
+            read_dir(dir.path()),
+            Err(Reason::Outputs { problem: OutputsProblem::BadLine { line: 1, .. }, .. })
+        ));
     }
 
     #[test]
