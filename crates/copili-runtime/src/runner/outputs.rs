@@ -198,7 +198,7 @@ mod tests {
             [("FIRST".into(), "x".into()), ("ROWS".into(), "5000".into()), ("NAME".into(), "a b".into())]
         );
         write(dir.path(), "c.env", "bad-key=1\n");
-        let e = read_dir(dir.path()).unwrap_err();
+        let e = read_dir(dir.path()).expect_err("a bad key");
         assert_eq!(
             e,
             Reason::Outputs {
