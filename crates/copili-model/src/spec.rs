@@ -159,11 +159,18 @@ pub struct ContainerSpans {
     pub name: Span,
     /// Each entry of `dependencies`, in order.
     pub dependencies: Vec<Span>,
-    // Outputs between steps (`${{ steps.NAME.outputs.KEY }}`, issue 17): where the strings
-    // that may hold them were written.
-    /// The `command` value.
+    // Outputs between steps (`${{ steps.NAME.outputs.KEY }}`, issue 17).
+    /// Where the `command` and `env_vars` that hold `${{ … }}` were written; `None` when
+    /// none does (boxed: rare).
+    pub expressions: Option<Box<ExpressionSpans>>,
+}
+
+/// Where the strings holding `${{ … }}` expressions were written ([`ContainerSpans`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExpressionSpans {
+    /// The `command` value, when a word of it holds one.
     pub command: Option<Span>,
-    /// Each `env_vars` name, with where it was written.
+    /// Each `env_vars` name whose value holds one, with where it was written.
     pub env_vars: Vec<(String, Span)>,
 }
 

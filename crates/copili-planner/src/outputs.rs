@@ -21,11 +21,12 @@ struct Text<'p> {
 
 /// The strings of `spec` outputs are substituted in: each `command` word and `env_vars` value.
 fn texts(spec: &ContainerSpec) -> Vec<Text<'_>> {
-    let command_span = spec.spans.command.unwrap_or(spec.spans.item);
+    let spans = spec.spans.expressions.as_deref();
+    let command_span = spans.and_then(|s| s.command).unwrap_or(spec.spans.item);
     let mut texts: Vec<Text<'_>> =
         spec.command.iter().map(|word| Text { property: "command", span: command_span, text: word }).collect();
     for (name, value) in &spec.env_vars {
-        let span = spec.spans.env_vars.iter().find(|(n, _)| n == name).map_or(spec.spans.item, |(_, s)| *s);
+        let span = spans.and_then(|s| s.env_vars.iter().find(|(n, _)| n == name)).map_or(spec.spans.item, |(_, s)| *s);
         texts.push(Text { property: "env_vars", span, text: value.expose() });
     }
     texts

@@ -303,7 +303,10 @@ impl Loader {
                         );
                         continue;
                     }
-                    spec.spans.env_vars.push((key_text.clone(), key_span));
+                    if crate::expression::has_expressions(&v) {
+                        let spans = spec.spans.expressions.get_or_insert_with(Default::default);
+                        spans.env_vars.push((key_text.clone(), key_span));
+                    }
                     spec.env_vars.push((key_text, Secret::new(v)));
                 }
                 spec.env_from_variables = env_names_using_variables(value);
@@ -342,7 +345,9 @@ impl Loader {
             PropertyId::Volumes => spec.volumes = self.volumes(value, label),
             PropertyId::Command => {
                 spec.command = self.command(value, at);
-                spec.spans.command = Some(value.span);
+                if spec.command.iter().any(|word| crate::expression::has_expressions(word)) {
+                    spec.spans.expressions.get_or_insert_with(Default::default).command = Some(value.span);
+                }
             }
             PropertyId::Sidecars => {
                 let items: &[Node] = match &value.value {
