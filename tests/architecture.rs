@@ -42,11 +42,11 @@ const EXPOSE_ALLOWED: &[(&str, &str)] = &[
     ),
     ("crates/copili/src/run_state", "env values enter the state file's spec hash, so that a changed value reruns"),
     (
-        "crates/copili-planner/src/outputs.rs",
+        "crates/copili-planner/src/outputs",
         "env values are searched for `${{ steps.NAME.outputs.KEY }}`; messages name the expression only",
     ),
     (
-        "crates/copili-runtime/src/runner/outputs.rs",
+        "crates/copili-runtime/src/runner/outputs",
         "a step's outputs are put into the dependent's env values, which stay `Secret`s",
     ),
 ];

@@ -33,7 +33,7 @@ fn texts(spec: &ContainerSpec) -> Vec<Text<'_>> {
 }
 
 /// The steps `spec` refers to, with where: `(property, span, step, key)`; expressions that
-/// cannot be read are left to [`references`].
+/// cannot be read are left to the planner's check ([`crate::check`]).
 pub fn step_references(spec: &ContainerSpec) -> Vec<(&'static str, Span, String, String)> {
     let mut found = Vec::new();
     for text in texts(spec) {
