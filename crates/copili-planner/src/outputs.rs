@@ -175,6 +175,22 @@ mod tests {
     }
 
     #[test]
+    fn swarm_and_argo_refuse_outputs_located() {
+        let text = format!(
+            "{HEAD}  - name: consumer\n    image_repo: x\n    dependencies: [mid]\n    env_vars: {{R: '${{{{ steps.producer.outputs.ROWS }}}}'}}\n"
+        );
+        let p = pipeline(&text);
+        for backend in [crate::Backend::Swarm, crate::Backend::Argo] {
+            let refused = crate::unsupported(&p, backend);
+            assert_eq!(refused.len(), 1, "{refused:?}");
+            let d = &refused[0];
+            assert!(d.message.starts_with("`${{ steps.producer.outputs.ROWS }}` cannot be"), "{}", d.message);
+            assert!(d.message.contains(backend.name()), "{}", d.message);
+            assert_eq!((d.span.line, d.property.as_deref()), (10, Some("env_vars")));
+        }
+    }
+
+    #[test]
     fn unknown_and_unrelated_steps_are_located() {
         let text = format!(
             "{HEAD}  - name: consumer\n    image_repo: x\n    command: 'echo ${{{{steps.nope.outputs.K}}}}'\n    env_vars:\n      R: '${{{{ steps.producer.outputs.K }}}}'\n      S: '${{{{ steps.x }}}}'\n"
