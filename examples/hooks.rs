@@ -106,6 +106,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         policies: Vec::new(),
         images: Default::default(),
         instance: None,
+        outputs_dir: None,
     };
     let hooks = PrintingHooks { ran_before, calls: Mutex::new(Vec::new()) };
     let outcomes = pipeline

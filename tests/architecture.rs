@@ -41,6 +41,14 @@ const EXPOSE_ALLOWED: &[(&str, &str)] = &[
         "env values and registry passwords go only into the Secret manifest (or `value`s with --plain-env)",
     ),
     ("crates/copili/src/run_state", "env values enter the state file's spec hash, so that a changed value reruns"),
+    (
+        "crates/copili-planner/src/outputs",
+        "env values are searched for `${{ steps.NAME.outputs.KEY }}`; messages name the expression only",
+    ),
+    (
+        "crates/copili-runtime/src/runner/outputs",
+        "a step's outputs are put into the dependent's env values, which stay `Secret`s",
+    ),
 ];
 
 /// The crate that alone may spawn processes.

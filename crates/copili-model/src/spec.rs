@@ -165,6 +165,19 @@ pub struct ContainerSpans {
     pub dependencies: Vec<Span>,
     /// The `run_on` key of a handler (issue 17).
     pub run_on: Option<Span>,
+    // Outputs between steps (`${{ steps.NAME.outputs.KEY }}`, issue 17).
+    /// Where the `command` and `env_vars` that hold `${{ … }}` were written; `None` when
+    /// none does (boxed: rare).
+    pub expressions: Option<Box<ExpressionSpans>>,
+}
+
+/// Where the strings holding `${{ … }}` expressions were written ([`ContainerSpans`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExpressionSpans {
+    /// The `command` value, when a word of it holds one.
+    pub command: Option<Span>,
+    /// Each `env_vars` name whose value holds one, with where it was written.
+    pub env_vars: Vec<(String, Span)>,
 }
 
 /// CPU and memory limits and reservations (`resources:`).

@@ -26,7 +26,7 @@ impl Backend {
     }
 
     /// `cannot be used on Docker Swarm`, `cannot be exported to Argo Workflows`.
-    fn cannot(self) -> String {
+    pub(crate) fn cannot(self) -> String {
         match self {
             Backend::Swarm => format!("cannot be used on {}", self.name()),
             Backend::Argo => format!("cannot be exported to {}", self.name()),
@@ -68,6 +68,7 @@ pub fn unsupported_among(
     let mut diagnostics = Vec::new();
     for container in containers.into_iter().filter_map(|i| pipeline.containers.get(i)) {
         check(pipeline, container, None, backend, &mut diagnostics);
+        diagnostics.extend(crate::outputs::refused(pipeline, container, backend));
         for sidecar in &container.sidecars {
             check(pipeline, sidecar, Some(container), backend, &mut diagnostics);
         }

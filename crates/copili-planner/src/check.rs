@@ -115,10 +115,11 @@ pub(crate) fn name_list(pipeline: &Pipeline) -> String {
 }
 
 /// Checks the dependency graph of a pipeline: unknown dependencies, self-dependencies and
-/// cycles. Returns every problem found (errors only), located at the dependency entries.
+/// cycles, and references to outputs of steps it does not depend on. Returns every problem found (errors only), located at the dependency entries.
 pub fn check(pipeline: &Pipeline) -> Vec<Diagnostic> {
     let (edges, mut diagnostics) = edges(pipeline);
     diagnostics.extend(cycles(pipeline, &edges));
+    diagnostics.extend(crate::outputs::references(pipeline, &edges));
     diagnostics
 }
 

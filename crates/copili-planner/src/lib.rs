@@ -13,6 +13,7 @@
 
 pub mod backend;
 mod check;
+pub mod outputs;
 mod plan;
 
 #[cfg(test)]

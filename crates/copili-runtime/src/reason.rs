@@ -67,6 +67,65 @@ pub enum Reason {
         /// Why, as the binary tells it.
         why: String,
     },
+    // Outputs between steps (issue 17).
+    /// It exited 0, but its outputs (`/copili/out/*.env`) could not be read.
+    Outputs {
+        /// The file (as the container sees it: `/copili/out/result.env`) or directory.
+        file: String,
+        /// What is wrong with it.
+        problem: OutputsProblem,
+    },
+    /// It uses `${{ steps.STEP.outputs.KEY }}` and `STEP` wrote no `KEY`.
+    OutputMissing {
+        /// The step referred to.
+        step: String,
+        /// The key it did not write.
+        key: String,
+    },
+}
+
+/// What is wrong with a container's outputs ([`Reason::Outputs`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutputsProblem {
+    /// The host directory could not be created or listed.
+    #[error("the outputs directory cannot be used: {0}")]
+    Directory(String),
+    /// The file could not be read.
+    #[error("cannot be read: {0}")]
+    Unreadable(String),
+    /// A `*.env` entry that is not a regular file (a link, a directory).
+    #[error("is not a regular file")]
+    NotAFile,
+    /// Over the bound of one file.
+    #[error("holds {size} bytes, more than the {limit} an outputs file may hold")]
+    FileTooLarge {
+        /// Its size.
+        size: u64,
+        /// The bound.
+        limit: u64,
+    },
+    /// The files together are over the bound.
+    #[error("brings the outputs files over the {limit} bytes they may hold together")]
+    TotalTooLarge {
+        /// The bound.
+        limit: u64,
+    },
+    /// A line that is not `KEY=VALUE`.
+    #[error("line {line}: {message}")]
+    BadLine {
+        /// 1-based line.
+        line: u32,
+        /// What is wrong.
+        message: String,
+    },
+    /// A key that an expression could not name.
+    #[error("line {line}: `{key}` is not an output key (a letter or `_`, then letters, digits or `_`)")]
+    BadKey {
+        /// 1-based line.
+        line: u32,
+        /// The key.
+        key: String,
+    },
 }
 
 impl Reason {
@@ -86,6 +145,8 @@ impl Reason {
             Reason::HookRefused => "hook_refused",
             Reason::HookNeverMet => "hook_never_met",
             Reason::NotStarted { .. } => "not_started",
+            Reason::Outputs { .. } => "outputs",
+            Reason::OutputMissing { .. } => "output_missing",
         }
     }
 }

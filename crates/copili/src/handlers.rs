@@ -200,7 +200,15 @@ mod tests {
     const PIPELINE: &str = "p:\n  - {name: a, image_repo: x}\n  - {name: b, image_repo: x}\n  - {name: on-failure, image_repo: x, run_on: failure}\n  - {name: on-success, image_repo: x, run_on: success}\n  - {name: both, image_repo: x, run_on: always}\n";
 
     fn outcome(status: Status) -> Outcome {
-        Outcome { status, exit_code: None, attempts: 1, started_at: None, finished_at: None, reason: None }
+        Outcome {
+            status,
+            exit_code: None,
+            attempts: 1,
+            started_at: None,
+            finished_at: None,
+            reason: None,
+            outputs: Vec::new(),
+        }
     }
 
     #[test]

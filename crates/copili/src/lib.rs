@@ -128,6 +128,7 @@ impl Pipeline {
     ///     policies: Vec::new(),
     ///     images: Default::default(),
     ///     instance: None,
+    ///     outputs_dir: None,
     /// };
     /// let outcomes = pipeline
     ///     .run(&engine, &Selection::default(), &config, &CancelToken::new(), &|event| println!("{event:?}"))

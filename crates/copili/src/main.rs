@@ -198,6 +198,7 @@ fn swarm_commands(pipeline: &Pipeline, plan: &Plan) -> Vec<(String, Vec<String>)
         policies: Vec::new(),
         images: Default::default(),
         instance: None,
+        outputs_dir: None,
     };
     let spec = pipeline.spec();
     let mut out = Vec::new();

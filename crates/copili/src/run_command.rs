@@ -112,6 +112,10 @@ pub(crate) fn open_session(
             ..Default::default()
         },
         instance: None,
+        // `/copili/out` of each container: `<log-dir>/<run-id>/out/<container>/`. Not for a dry
+        // run (it creates nothing), nor on swarm (not carried there: docs/format.md).
+        outputs_dir: (!dry_run && args.engine != "swarm")
+            .then(|| std::path::absolute(&args.log_dir).unwrap_or_else(|_| args.log_dir.clone())),
     };
     Ok(Session { pipeline, plan, engine, config, state, _lock: lock })
 }
@@ -474,6 +478,7 @@ fn write_report_without_run(
                 started_at: None,
                 finished_at: None,
                 reason: Some(reason),
+                outputs: Vec::new(),
             }
         })
         .collect();

@@ -270,6 +270,7 @@ mod tests {
             started_at: Some(SystemTime::now()),
             finished_at: Some(SystemTime::now()),
             reason: None,
+            outputs: Vec::new(),
         }
     }
 

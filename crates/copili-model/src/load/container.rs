@@ -176,7 +176,7 @@ impl Loader {
             resources: None,
             run_options: None,
             run_on: None,
-            spans: ContainerSpans { item: node.span, name: name_span, dependencies: Vec::new(), run_on: None },
+            spans: ContainerSpans { item: node.span, name: name_span, ..ContainerSpans::default() },
         };
         let mut written = Written::default();
         let description = Description { parent, provisional: &provisional, label: &label, fields: &fields };
@@ -304,6 +304,10 @@ impl Loader {
                         );
                         continue;
                     }
+                    if crate::expression::has_expressions(&v) {
+                        let spans = spec.spans.expressions.get_or_insert_with(Default::default);
+                        spans.env_vars.push((key_text.clone(), key_span));
+                    }
                     spec.env_vars.push((key_text, Secret::new(v)));
                 }
                 spec.env_from_variables = env_names_using_variables(value);
@@ -340,7 +344,12 @@ impl Loader {
                 spec.exclude_in_env = self.string_list(value, at).into_iter().map(|(t, _)| t).collect();
             }
             PropertyId::Volumes => spec.volumes = self.volumes(value, label),
-            PropertyId::Command => spec.command = self.command(value, at),
+            PropertyId::Command => {
+                spec.command = self.command(value, at);
+                if spec.command.iter().any(|word| crate::expression::has_expressions(word)) {
+                    spec.spans.expressions.get_or_insert_with(Default::default).command = Some(value.span);
+                }
+            }
             PropertyId::Sidecars => {
                 let items: &[Node] = match &value.value {
                     Value::Seq(items) => items,

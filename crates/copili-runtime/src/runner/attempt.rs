@@ -42,6 +42,9 @@ pub(super) fn run_container(
         retry_delay: spec.retry_delay,
     });
     let started_at = Some(SystemTime::now());
+    if let Err(reason) = super::outputs::prepare_dir(config, spec) {
+        return Outcome { started_at, finished_at: started_at, ..Outcome::not_run(Status::Failed, reason) };
+    }
     let mut delay = policy.retry_delay;
     let mut attempt = 0;
     loop {
@@ -57,9 +60,17 @@ pub(super) fn run_container(
             started_at,
             finished_at,
             reason,
+            outputs: Vec::new(),
         };
         let (exit_code, reason) = match result {
-            Attempt::Exited(ExitStatus { code: 0, .. }) => return done(Status::Succeeded, Some(0), None),
+            // Its outputs are part of succeeding: unreadable ones fail it (not retried: the
+            // same program would write them again).
+            Attempt::Exited(ExitStatus { code: 0, .. }) => {
+                return match super::outputs::read(config, &spec.name) {
+                    Ok(outputs) => Outcome { outputs, ..done(Status::Succeeded, Some(0), None) },
+                    Err(reason) => done(Status::Failed, Some(0), Some(reason)),
+                };
+            }
             Attempt::Interrupted(exit) => {
                 return done(Status::Cancelled, exit.map(|e| e.code), Some(Reason::Interrupted));
             }

@@ -45,6 +45,11 @@ pub struct RunConfig {
     /// use one per run, so that a container can start again while the engine still removes
     /// its previous instance. Labels keep the identity alone.
     pub instance: Option<String>,
+    // Outputs between steps (issue 17).
+    /// The directory of the runs' outputs on the host (copili's log directory): each main
+    /// container's `/copili/out` is `<outputs_dir>/<run-id>/out/<container>/` (see
+    /// [`super::outputs`]). `None`: no `/copili` mounts, no outputs.
+    pub outputs_dir: Option<std::path::PathBuf>,
 }
 
 /// Main containers per CPU that run at once by default ([`RunConfig::default_jobs`]).

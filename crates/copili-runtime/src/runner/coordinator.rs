@@ -99,6 +99,7 @@ pub fn run_with_hooks(
     let to_run: Vec<usize> = order.iter().copied().filter(|&c| !ran_before[c]).collect();
     // Looked up on every turn of the loop below: from the graph once, not each time.
     let dependencies: Vec<Vec<usize>> = (0..n).map(|c| plan.dependencies(c)).collect();
+    let uses_outputs: Vec<bool> = pipeline.containers.iter().map(copili_planner::outputs::uses_outputs).collect();
     // Every distinct image once, prepared from the start on a few threads of their own.
     let (image_jobs, needs) = crate::images::jobs(pipeline, &to_run, config.images.policy);
     let queue = ImageQueue {
@@ -206,13 +207,21 @@ pub fn run_with_hooks(
                     continue;
                 }
                 let created_ahead = ahead.take_for_start(c);
+                // `${{ steps.NAME.outputs.KEY }}` are known now that its dependencies ended.
+                let spec = match super::outputs::resolve(&pipeline.containers[c], pipeline, &outcomes) {
+                    Ok(spec) => spec,
+                    Err(reason) => {
+                        finish(&mut outcomes, c, Outcome::not_run(Status::Failed, reason));
+                        continue;
+                    }
+                };
                 running += 1;
                 is_running[c] = true;
                 started_any = true;
                 let tx = tx.clone();
-                let spec = &pipeline.containers[c];
                 last_start = Instant::now();
                 scope.spawn(move || {
+                    let spec = &*spec;
                     hooks.before_run(spec);
                     let outcome = run_container(engine, spec, c, created_ahead, config, cancel, on_event);
                     hooks.after_run(spec, &outcome);
@@ -232,7 +241,13 @@ pub fn run_with_hooks(
                     break;
                 }
                 let spec = &pipeline.containers[c];
-                if outcomes[c].is_some() || is_running[c] || !ahead.may_create(c) || !spec.sidecars.is_empty() {
+                // Outputs of steps are known only when it starts.
+                if outcomes[c].is_some()
+                    || is_running[c]
+                    || !ahead.may_create(c)
+                    || !spec.sidecars.is_empty()
+                    || uses_outputs[c]
+                {
                     continue;
                 }
                 if !needs[c].iter().all(|&j| matches!(images[j], Some(Ok(()))))
@@ -243,7 +258,9 @@ pub fn run_with_hooks(
                 ahead.creating(c);
                 let tx = tx.clone();
                 scope.spawn(move || {
-                    let ok = engine.create(&main_request(spec, config, None)).is_ok();
+                    // Its `/copili/out` must exist before the engine mounts it.
+                    let ok = super::outputs::prepare_dir(config, spec).is_ok()
+                        && engine.create(&main_request(spec, config, None)).is_ok();
                     let _ = tx.send(Message::Created { container: c, ok });
                 });
             }

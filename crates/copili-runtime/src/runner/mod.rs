@@ -19,13 +19,14 @@ mod events;
 mod hooks;
 mod naming;
 mod outcome;
+pub mod outputs;
 mod preflight;
 mod request;
 mod sweep;
 
 use crate::engine::{Engine, EngineError};
 
-pub use crate::reason::{Cancelling, DependencyEnd, Reason};
+pub use crate::reason::{Cancelling, DependencyEnd, OutputsProblem, Reason};
 pub use cancel::CancelToken;
 pub use config::{ContainerPolicy, RunConfig, DEFAULT_JOBS_PER_CPU};
 pub use coordinator::{run, run_with_hooks};

@@ -44,11 +44,22 @@ pub struct Outcome {
     pub finished_at: Option<SystemTime>,
     /// Why it failed, was cancelled or skipped.
     pub reason: Option<Reason>,
+    /// What it wrote to `/copili/out/*.env` (outputs between steps, issue 17), in order; empty
+    /// unless it succeeded.
+    pub outputs: Vec<(String, String)>,
 }
 
 impl Outcome {
     /// An outcome of a container that never started.
     pub fn not_run(status: Status, reason: Reason) -> Outcome {
-        Outcome { status, exit_code: None, attempts: 0, started_at: None, finished_at: None, reason: Some(reason) }
+        Outcome {
+            status,
+            exit_code: None,
+            attempts: 0,
+            started_at: None,
+            finished_at: None,
+            reason: Some(reason),
+            outputs: Vec::new(),
+        }
     }
 }

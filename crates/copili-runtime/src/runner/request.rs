@@ -28,7 +28,9 @@ pub fn planned_requests(spec: &ContainerSpec, config: &RunConfig) -> Vec<(Option
 /// the same whether it is created when it starts or ahead of it.
 pub(super) fn main_request(spec: &ContainerSpec, config: &RunConfig, network: Option<&str>) -> CreateRequest {
     let labels = copili_labels(&config.identity, &config.run_id, &spec.name, "main");
-    request_for(spec, config.engine_name(&[&spec.name]), labels, config, network, None)
+    let mut request = request_for(spec, config.engine_name(&[&spec.name]), labels, config, network, None);
+    request.mounts.extend(super::outputs::mounts(spec, config));
+    request
 }
 
 pub(super) fn request_for(

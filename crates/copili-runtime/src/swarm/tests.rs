@@ -82,6 +82,7 @@ fn the_planned_command_lines_are_the_commands_a_run_makes() {
         policies: Vec::new(),
         images: Default::default(),
         instance: None,
+        outputs_dir: None,
     };
     let shown = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&shown);

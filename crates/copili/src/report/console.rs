@@ -451,6 +451,7 @@ mod tests {
             started_at: None,
             finished_at: None,
             reason: Some(Reason::NotStarted { why: "`podman start` failed:\nError: no such image\n".into() }),
+            outputs: Vec::new(),
         };
         console.event(&RunEvent::ContainerFinished { container: 7, outcome });
         insta::assert_snapshot!(buffer.text(), @"<-- #7 failed: `podman start` failed: Error: no such image");

@@ -89,7 +89,9 @@ impl ReasonFields {
             | Reason::RanBefore { .. }
             | Reason::HookRefused
             | Reason::HookNeverMet
-            | Reason::NotStarted { .. } => {}
+            | Reason::NotStarted { .. }
+            | Reason::Outputs { .. }
+            | Reason::OutputMissing { .. } => {}
         }
         fields
     }
@@ -240,6 +242,7 @@ mod tests {
                 ..ImageConfig::default()
             },
             instance: None,
+            outputs_dir: None,
         };
         let info = RunInfo {
             pipeline: "p".into(),

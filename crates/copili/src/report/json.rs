@@ -149,6 +149,7 @@ impl JsonReport {
                     sidecars: info.sidecars.clone(),
                     log_file: None,
                     attempt_times: Vec::new(),
+                    outputs: Default::default(),
                 };
                 match state {
                     ContainerState::Pending => {}
@@ -167,6 +168,7 @@ impl JsonReport {
                             elapsed(outcome.started_at, outcome.finished_at).map(|d| d.as_millis() as f64 / 1000.0);
                         report.reason = outcome.reason.as_ref().map(words::reason);
                         report.reason_fields = outcome.reason.as_ref().map(ReasonFields::of).unwrap_or_default();
+                        report.outputs = outcome.outputs.iter().cloned().collect();
                     }
                 }
                 if !matches!(state, ContainerState::Pending) {

@@ -419,6 +419,7 @@ mod tests {
             started_at: summary.outcomes[1].started_at,
             finished_at: summary.outcomes[1].finished_at,
             reason: Some(Reason::NotStarted { why: "interrupted\nby SIGTERM".into() }),
+            outputs: Vec::new(),
         };
         logs.finish(&summary);
         insta::assert_snapshot!(text(&files, "transform.log"), @r"

@@ -378,6 +378,7 @@ pub(crate) mod test_support {
                 started_at: Some(at(100)),
                 finished_at: Some(at(1_350)),
                 reason: None,
+                outputs: Vec::new(),
             },
             Outcome {
                 status: Status::Failed,
@@ -386,6 +387,7 @@ pub(crate) mod test_support {
                 started_at: Some(at(1_400)),
                 finished_at: Some(at(12_500)),
                 reason: Some(Reason::ExitCode { code: 3, oom_killed: false }),
+                outputs: Vec::new(),
             },
             Outcome {
                 status: Status::Cancelled,
@@ -394,6 +396,7 @@ pub(crate) mod test_support {
                 started_at: None,
                 finished_at: None,
                 reason: Some(Reason::Dependency { name: "transform".into(), end: DependencyEnd::Failed }),
+                outputs: Vec::new(),
             },
             Outcome {
                 status: Status::Skipped,
@@ -404,6 +407,7 @@ pub(crate) mod test_support {
                 // The hook's words, kept as they were (the exclusion's own words quote the
                 // environment).
                 reason: Some(Reason::RanBefore { why: "excluded in environment prod".into() }),
+                outputs: Vec::new(),
             },
         ]
     }

@@ -32,6 +32,10 @@ pub fn reason(reason: &Reason) -> String {
         Reason::RanBefore { why } | Reason::NotStarted { why } => why.clone(),
         Reason::HookRefused => "dependencies not met (dependencies_met hook)".into(),
         Reason::HookNeverMet => "dependencies never met (dependencies_met hook)".into(),
+        Reason::Outputs { file, problem } => format!("outputs: {file} {problem}"),
+        Reason::OutputMissing { step, key } => {
+            format!("`steps.{step}.outputs.{key}` not written by {step} (no `{key}=` line in its /copili/out/*.env)")
+        }
     }
 }
 

@@ -51,6 +51,7 @@
 //!     policies: Vec::new(),
 //!     images: Default::default(),
 //!     instance: None,
+//!     outputs_dir: None,
 //! };
 //! let engine = FakeEngine::new([]);
 //! let supervisor = Supervisor {

@@ -97,6 +97,7 @@ fn config() -> RunConfig {
         policies: Vec::new(),
         images: ImageConfig::default(),
         instance: None,
+        outputs_dir: None,
     }
 }
 

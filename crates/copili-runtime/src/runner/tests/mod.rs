@@ -41,6 +41,7 @@ fn config(jobs: usize) -> RunConfig {
         policies: Vec::new(),
         images: ImageConfig::default(),
         instance: None,
+        outputs_dir: None,
     }
 }
 

@@ -189,6 +189,7 @@ mod tests {
             sidecars: Vec::new(),
             log_file: None,
             attempt_times: Vec::new(),
+            outputs: Default::default(),
         };
         let report = RunReport {
             pipeline: "nightly".into(),

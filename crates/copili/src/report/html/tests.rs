@@ -22,6 +22,7 @@ fn container(name: &str, status: ReportStatus, deps: &[&str], times: Option<(&st
         run_on: None,
         sidecars: Vec::new(),
         log_file: None,
+        outputs: Default::default(),
         attempt_times: times
             .map(|(from, to)| {
                 vec![AttemptTimes {

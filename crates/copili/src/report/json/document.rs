@@ -125,6 +125,10 @@ pub struct ContainerReport {
     /// Each attempt's start and end; left out when it never started.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempt_times: Vec<AttemptTimes>,
+    /// What it wrote to `/copili/out/*.env`, by key (outputs between steps); left out when
+    /// nothing.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub outputs: std::collections::BTreeMap<String, String>,
 }
 
 fn is_false(value: &bool) -> bool {

@@ -149,6 +149,7 @@ mod tests {
             started_at: Some(start),
             finished_at: Some(start + Duration::from_secs(seconds)),
             reason: None,
+            outputs: Vec::new(),
         }
     }
 
