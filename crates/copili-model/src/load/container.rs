@@ -175,6 +175,7 @@ impl Loader {
             placement: Vec::new(),
             resources: None,
             run_options: None,
+            matrix: None,
             spans: ContainerSpans { item: node.span, name: name_span, dependencies: Vec::new() },
         };
         let mut written = Written::default();
@@ -266,7 +267,8 @@ impl Loader {
             }
         }
         match property.id {
-            PropertyId::Name => {}
+            // Expanded before conversion (see `matrix.rs`).
+            PropertyId::Name | PropertyId::Matrix => {}
             PropertyId::ImageRepo => {
                 if let Some(repo) = self.text(value, at, false) {
                     spec.image_repo = repo;

@@ -75,11 +75,11 @@ impl Loader {
         }
         containers.reserve(items.len());
         for (index, item) in items.into_iter().enumerate() {
-            if let Some(spec) = self.container(&item, streamed + index, None) {
-                containers.push(spec);
-            }
+            let specs = self.containers_of(&item, streamed + index);
+            containers.extend(specs);
         }
         self.check_unique_names(&containers);
+        self.fan_in_dependencies(&mut containers);
         // A built image without `image_repo` is named after the pipeline and the container.
         for container in &mut containers {
             default_build_repo(container, &name);
