@@ -13,6 +13,7 @@
 
 pub mod backend;
 mod check;
+mod matrix;
 mod plan;
 
 #[cfg(test)]

@@ -255,6 +255,7 @@ mod tests {
                     sidecars: Vec::new(),
                     depends_on: Vec::new(),
                     service: false,
+                    matrix: None,
                 })
                 .collect(),
         };

@@ -56,7 +56,7 @@ pub use super::fields::ReasonFields;
 use super::{elapsed, rfc3339_millis, words, Clock, Reporter, RunInfo, RunSummary};
 
 mod document;
-pub use document::{AttemptTimes, ContainerReport, ImageReport, ReportStatus, RunReport, SidecarTimes};
+pub use document::{AttemptTimes, ContainerReport, ImageReport, MatrixReport, ReportStatus, RunReport, SidecarTimes};
 
 /// What the reporter knows of one container.
 enum ContainerState {
@@ -148,6 +148,10 @@ impl JsonReport {
                     sidecars: info.sidecars.clone(),
                     log_file: None,
                     attempt_times: Vec::new(),
+                    matrix: info.matrix.as_ref().map(|m| MatrixReport {
+                        of: m.base.clone(),
+                        values: m.values.iter().cloned().collect(),
+                    }),
                 };
                 match state {
                     ContainerState::Pending => {}

@@ -88,6 +88,8 @@ pub struct ContainerInfo {
     pub depends_on: Vec<String>,
     /// A service container.
     pub service: bool,
+    /// For an expansion of a `matrix` description: where it comes from.
+    pub matrix: Option<copili_model::MatrixOrigin>,
 }
 
 impl RunInfo {
@@ -113,6 +115,7 @@ impl RunInfo {
                     sidecars: c.sidecars.iter().map(|s| s.name.clone()).collect(),
                     depends_on: c.dependencies.clone(),
                     service: c.is_service_container,
+                    matrix: c.matrix.as_deref().cloned(),
                 })
                 .collect(),
         }
@@ -341,6 +344,7 @@ pub(crate) mod test_support {
             sidecars: sidecars.iter().map(|s| s.to_string()).collect(),
             depends_on: Vec::new(),
             service: false,
+            matrix: None,
         };
         RunInfo {
             pipeline: "nightly".into(),

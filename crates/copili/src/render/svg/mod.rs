@@ -188,6 +188,7 @@ mod tests {
             sidecars: Vec::new(),
             log_file: None,
             attempt_times: Vec::new(),
+            matrix: None,
         };
         let report = RunReport {
             pipeline: "nightly".into(),

@@ -19,6 +19,7 @@ fn container(name: &str, status: ReportStatus, deps: &[&str], times: Option<(&st
         image: format!("localhost/{name}:latest"),
         depends_on: deps.iter().map(|d| d.to_string()).collect(),
         service: false,
+        matrix: None,
         sidecars: Vec::new(),
         log_file: None,
         attempt_times: times

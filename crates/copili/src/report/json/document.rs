@@ -121,6 +121,19 @@ pub struct ContainerReport {
     /// Each attempt's start and end; left out when it never started.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempt_times: Vec<AttemptTimes>,
+    /// For an expansion of a `matrix` description: its name and this expansion's values;
+    /// left out otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<MatrixReport>,
+}
+
+/// Where an expansion of a `matrix` description comes from, in a [`ContainerReport`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatrixReport {
+    /// The description's name.
+    pub of: String,
+    /// This expansion's value of each key.
+    pub values: std::collections::BTreeMap<String, String>,
 }
 
 fn is_false(value: &bool) -> bool {
