@@ -2,9 +2,7 @@
 //! container per value, and a container depending on the description's name waits for all of
 //! them. Nothing may be left behind.
 
-use copili_e2e::{
-    assert_finished, assert_output_line, engine_tests, read_report, report_entry, run, Engine, Scene,
-};
+use copili_e2e::{assert_finished, assert_output_line, engine_tests, read_report, report_entry, run, Engine, Scene};
 
 engine_tests!(
     rootful_podman => copili_e2e::Engine::RootfulPodman,
@@ -48,7 +46,10 @@ fn three_values_run_three_containers_and_a_dependent_waits_for_all(engine: Engin
         assert_eq!(entry["matrix"]["values"]["source"], source, "{report:#}");
         // The same RFC 3339 UTC form with milliseconds: the text orders as the time.
         let finished = entry["finished_at"].as_str().expect("finished");
-        assert!(link_started.as_str() >= finished, "link started at {link_started}, before load-{source} ended at {finished}");
+        assert!(
+            link_started.as_str() >= finished,
+            "link started at {link_started}, before load-{source} ended at {finished}"
+        );
     }
     assert!(link.get("matrix").is_none(), "{report:#}");
 }

@@ -148,10 +148,10 @@ impl JsonReport {
                     sidecars: info.sidecars.clone(),
                     log_file: None,
                     attempt_times: Vec::new(),
-                    matrix: info.matrix.as_ref().map(|m| MatrixReport {
-                        of: m.base.clone(),
-                        values: m.values.iter().cloned().collect(),
-                    }),
+                    matrix: info
+                        .matrix
+                        .as_ref()
+                        .map(|m| MatrixReport { of: m.base.clone(), values: m.values.iter().cloned().collect() }),
                 };
                 match state {
                     ContainerState::Pending => {}
