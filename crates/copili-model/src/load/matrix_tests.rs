@@ -24,7 +24,7 @@ fn expands_into_the_product_in_the_order_written() {
     let first = &p.containers[1];
     assert_eq!(first.image(), "busybox:2");
     assert_eq!(first.command, ["echo", "genes", "${{ steps.x.outputs.K }}"]);
-    assert_eq!(first.env_vars[0].1.expose(), "genes");
+    assert_eq!(first.env_vars[0].1, crate::Secret::new("genes".to_string()));
     assert_eq!(first.desc.as_deref(), Some("loads genes"));
     assert_eq!(first.sidecars[0].name, "db");
     assert_eq!(first.sidecars[0].labels, [("src".to_string(), "genes".to_string())]);
