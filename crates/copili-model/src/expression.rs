@@ -167,7 +167,7 @@ mod tests {
 
     #[test]
     fn finds_both_kinds_with_positions() {
-        let found = references("load ${{ matrix.source }} rows=${{steps.db.v2.outputs.ROWS}}!").unwrap();
+        let found = references("load ${{ matrix.source }} rows=${{steps.db.v2.outputs.ROWS}}!").expect("valid");
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].reference, Reference::Matrix { key: "source".into() });
         assert_eq!((found[0].position, found[0].range.clone()), (6, 5..25));
@@ -177,8 +177,8 @@ mod tests {
 
     #[test]
     fn errors_are_located() {
-        assert_eq!(references("a ${{ matrix.x").unwrap_err(), ExpressionError::Unclosed { position: 3 });
-        let unknown = references("é ${{ env.HOME }}").unwrap_err();
+        assert_eq!(references("a ${{ matrix.x").expect_err("an error"), ExpressionError::Unclosed { position: 3 });
+        let unknown = references("é ${{ env.HOME }}").expect_err("an error");
         assert_eq!(unknown, ExpressionError::Unknown { position: 3, text: "env.HOME".into() });
         assert!(unknown.to_string().contains("steps.NAME.outputs.KEY"), "{unknown}");
         for bad in ["${{ steps.a.ROWS }}", "${{ matrix. }}", "${{ steps..outputs.K }}", "${{ matrix.a b }}"] {
@@ -192,9 +192,9 @@ mod tests {
             Reference::Matrix { key } => Some(format!("<{key}>")),
             _ => None,
         })
-        .unwrap();
+        .expect("valid");
         assert_eq!(out, "<s>:${{ steps.p.outputs.K }}");
-        assert_eq!(substitute("plain ${VAR} $x", |_| None).unwrap(), "plain ${VAR} $x");
+        assert_eq!(substitute("plain ${VAR} $x", |_| None).expect("valid"), "plain ${VAR} $x");
     }
 
     #[test]
