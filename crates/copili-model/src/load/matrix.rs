@@ -52,7 +52,9 @@ impl Loader {
             // What every expansion reports alike is reported once (by the first).
             let fresh: Vec<Diagnostic> = self.diagnostics.drain(before..).collect();
             for d in fresh {
-                let key = (d.is_error(), d.message.replace(&spec.name, &label), d.span.line, d.span.column);
+                let message =
+                    if spec.name.is_empty() { d.message.clone() } else { d.message.replace(&spec.name, &label) };
+                let key = (d.is_error(), message, d.span.line, d.span.column);
                 if seen.insert(key) {
                     self.diagnostics.push(d);
                 }

@@ -99,3 +99,9 @@ fn names_after_expansion_stay_unique() {
     let errs = errors("p:\n  - {name: a, image_repo: x, matrix: {v: [b]}}\n  - {name: a, image_repo: x}\n");
     assert_eq!(errs, ["duplicate name `a`: it is already the name of a `matrix` description"]);
 }
+
+#[test]
+fn a_description_without_a_name_is_reported_once() {
+    let errs = errors("p:\n  - {image_repo: x, matrix: {v: [b, c]}}\n");
+    assert_eq!(errs, ["missing required property `name`"]);
+}
