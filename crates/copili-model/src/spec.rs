@@ -116,9 +116,37 @@ pub struct ContainerSpec {
     /// A handler (`run_on: failure|success|always`): no part of the graph, run once after the
     /// run's other containers have ended, when the run's outcome matches; `None` for others.
     pub run_on: Option<RunOn>,
+    // matrix (issue 17): fan-out of one description at load time.
+    /// For one expansion of a `matrix` description: the description's name and this
+    /// expansion's values; `None` for a container written as such.
+    pub matrix: Option<Box<MatrixOrigin>>,
     /// Where things were written, for the planner's messages.
     #[serde(skip)]
     pub spans: ContainerSpans,
+}
+
+/// Where an expansion of a `matrix` description comes from (`load-genes` from `load` with
+/// `source=genes`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MatrixOrigin {
+    /// The description's `name`: a dependency on it is one on every expansion.
+    pub base: String,
+    /// This expansion's value of each key, in the order the keys are written.
+    pub values: Vec<(String, String)>,
+}
+
+impl MatrixOrigin {
+    /// `source=genes, db=v2`.
+    pub fn values_text(&self) -> String {
+        self.values.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl std::fmt::Display for MatrixOrigin {
+    /// `matrix load: source=genes`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "matrix {}: {}", self.base, self.values_text())
+    }
 }
 
 /// A value as it is written (a schedule), in the canonical serialization of a description.

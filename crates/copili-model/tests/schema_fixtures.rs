@@ -38,6 +38,10 @@ const NOT_SHAPE_ERRORS: &[(&str, Why)] = &[
     ("sidecar-engine-name-clash.yaml", Why::AcrossItems),
     ("sidecar-sidecar-engine-name-clash.yaml", Why::AcrossItems),
     ("volume-two-on-one-path.yaml", Why::AcrossItems),
+    // Names and `${{ matrix.KEY }}` after a `matrix` is expanded.
+    ("matrix-duplicate-name.yaml", Why::AcrossItems),
+    ("matrix-outside-matrix.yaml", Why::AcrossItems),
+    ("matrix-unknown-key.yaml", Why::AcrossItems),
     // A name twice in a list of `NAME=VALUE` with different values: JSON Schema compares whole
     // items only (env-vars-list-duplicate-name.json repeats an item, which it refuses).
     ("env-vars-list-duplicate-name.yaml", Why::AcrossItems),
@@ -377,6 +381,10 @@ fn forms(property: &str) -> Vec<Form> {
             }),
             ("fractional cpus", |v| v.get("reservations").and_then(|r| r.get("cpus")).is_some_and(Value::is_f64)),
             ("cpus as a string", |v| v.get("limits").and_then(|r| r.get("cpus")).is_some_and(Value::is_string)),
+        ],
+        "matrix" => vec![
+            ("one key", |v| v.as_object().is_some_and(|m| m.len() == 1)),
+            ("several keys", |v| v.as_object().is_some_and(|m| m.len() > 1)),
         ],
         "build" => vec![
             ("a directory", |v| v.as_str().is_some_and(|s| !s.contains("://"))),

@@ -13,6 +13,7 @@
 
 pub mod backend;
 mod check;
+mod matrix;
 pub mod outputs;
 mod plan;
 

@@ -218,6 +218,7 @@ impl Plan {
 /// Errors are graph errors ([`crate::check`]) and selection errors (an unknown name given to
 /// `--only` or `--skip`), all at once.
 pub fn plan(pipeline: &Pipeline, selection: &Selection) -> Result<Plan, Diagnostics> {
+    let selection = &crate::matrix::expand_selection(pipeline, selection);
     let (edges, mut errors) = edges(pipeline);
     let n = pipeline.containers.len();
     let mut dag: Dag<usize, ()> = Dag::with_capacity(n, edges.len());

@@ -176,6 +176,7 @@ impl Loader {
             resources: None,
             run_options: None,
             run_on: None,
+            matrix: None,
             spans: ContainerSpans { item: node.span, name: name_span, ..ContainerSpans::default() },
         };
         let mut written = Written::default();
@@ -267,7 +268,8 @@ impl Loader {
             }
         }
         match property.id {
-            PropertyId::Name => {}
+            // Expanded before conversion (see `matrix.rs`).
+            PropertyId::Name | PropertyId::Matrix => {}
             PropertyId::ImageRepo => {
                 if let Some(repo) = self.text(value, at, false) {
                     spec.image_repo = repo;

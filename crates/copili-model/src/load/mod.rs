@@ -14,6 +14,7 @@ use std::time::Duration;
 use regex::Regex;
 
 mod container;
+mod matrix;
 mod networks;
 mod options;
 mod pipeline;
@@ -191,9 +192,8 @@ pub fn load_draft(input: Input<'_>, options: &LoadOptions) -> Draft {
                     _ => None,
                 };
                 item_lines.push((item.span.line, item.end_line, label.unwrap_or_else(|| format!("#{}", index + 1))));
-                if let Some(spec) = loader.container(&item, index, None) {
-                    containers.push(spec);
-                }
+                let specs = loader.containers_of(&item, index);
+                containers.extend(specs);
             });
             // Every value in a secret position, as the parser found them: duplicates and
             // misspelt properties included, which the tree does not hold or know.

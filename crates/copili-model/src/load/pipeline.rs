@@ -75,11 +75,11 @@ impl Loader {
         }
         containers.reserve(items.len());
         for (index, item) in items.into_iter().enumerate() {
-            if let Some(spec) = self.container(&item, streamed + index, None) {
-                containers.push(spec);
-            }
+            let specs = self.containers_of(&item, streamed + index);
+            containers.extend(specs);
         }
         self.check_unique_names(&containers);
+        self.fan_in_dependencies(&mut containers);
         // A built image without `image_repo` is named after the pipeline and the container.
         for container in &mut containers {
             default_build_repo(container, &name);
@@ -95,22 +95,29 @@ impl Loader {
     /// job's network), but two containers may each have a sidecar `db`: each is reached only on
     /// its own job's network, and the engine names `<pipeline>-<main>-<sidecar>` differ.
     pub(super) fn check_unique_names(&mut self, containers: &[ContainerSpec]) {
-        let mut seen: HashMap<&str, Span> = HashMap::with_capacity(containers.len());
+        let mut seen: HashMap<&str, (Span, Option<&crate::spec::MatrixOrigin>)> =
+            HashMap::with_capacity(containers.len());
         for container in containers {
             if container.name.is_empty() {
                 continue;
             }
             match seen.get(container.name.as_str()) {
-                Some(&first) => self.duplicate(
-                    &container.name,
-                    &container.name,
-                    "a container",
-                    container.spans.name,
-                    first,
-                    "container names must be unique in a pipeline",
-                ),
+                Some(&(first, first_origin)) => {
+                    // A name made by a `matrix` says which expansion made it.
+                    let origin = container.matrix.as_deref().or(first_origin);
+                    let help = match origin {
+                        Some(o) => format!(
+                            "`{}` is the expansion of the matrix `{}` for {}; rename the container or change the value",
+                            container.name,
+                            o.base,
+                            o.values_text()
+                        ),
+                        None => "container names must be unique in a pipeline".to_string(),
+                    };
+                    self.duplicate(&container.name, &container.name, "a container", container.spans.name, first, &help)
+                }
                 None => {
-                    seen.insert(&container.name, container.spans.name);
+                    seen.insert(&container.name, (container.spans.name, container.matrix.as_deref()));
                 }
             }
         }

@@ -90,6 +90,8 @@ pub enum ValueKind {
     Ulimits,
     /// A signal name (`SIGTERM`, `TERM`) or number.
     Signal,
+    /// `matrix`: a mapping of keys to non-empty lists of scalars.
+    Matrix,
 }
 
 /// Which property a [`Property`] of the table is: the loader matches on it, so a property added to
@@ -156,6 +158,8 @@ pub enum PropertyId {
     TlsVerify,
     /// `build`.
     Build,
+    /// `matrix`.
+    Matrix,
     /// A container option, read into [`crate::options::RunOptions`].
     Run(RunOptionId),
 }

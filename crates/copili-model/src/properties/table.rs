@@ -277,6 +277,15 @@ pub const PROPERTIES: &[Property] = &[
         summary: "Build the image instead of pulling it: a context (a directory, or a git repository `URL[#REF][:SUBDIR]`), or `{context, dockerfile, args, target}`; tagged `image_repo:tag`.",
     },
     Property {
+        id: PropertyId::Matrix,
+        name: "matrix",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Refused,
+        value: ValueKind::Matrix,
+        summary: "Fan-out: a mapping of keys to non-empty lists of values, e.g. `{source: [genes, papers]}`; the description becomes one container per value (per combination for several keys, at most 1000), named `<name>-<value>` (`<name>-<v1>-<v2>`), with `${{ matrix.KEY }}` replaced in its strings; a dependency on `<name>` is one on every expansion.",
+    },
+    Property {
         id: PropertyId::Run(RunOptionId::Networks),
         name: "networks",
         aliases: &[],

@@ -203,6 +203,16 @@ pub(super) fn value_shape(kind: ValueKind) -> Value {
                 "examples": [{ "nofile": { "soft": 1024, "hard": 4096 }, "nproc": 512 }]
             })
         }
+        ValueKind::Matrix => json!({
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
+            "additionalProperties": {
+                "type": "array",
+                "minItems": 1,
+                "items": { "type": ["string", "number", "boolean"], "pattern": anchored_or_variable("[A-Za-z0-9_.-]+") }
+            }
+        }),
         ValueKind::Signal => {
             let any_case = |word: &str| -> String {
                 word.chars().map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())).collect()

@@ -21,6 +21,9 @@ pub fn to_dot(pipeline: &Pipeline, plan: &Plan) -> String {
     for (i, c) in spec.containers.iter().enumerate() {
         let mut label = format!("{}\\n{}", dot_escape(&c.name), dot_escape(&c.image()));
         let mut attrs = Vec::new();
+        if let Some(origin) = &c.matrix {
+            label.push_str(&format!("\\n({})", dot_escape(&origin.to_string())));
+        }
         if c.is_service_container {
             label.push_str("\\n(service)");
             attrs.push("peripheries=2".to_string());
@@ -84,6 +87,9 @@ pub fn to_mermaid(pipeline: &Pipeline, plan: &Plan) -> String {
     let mut services = Vec::new();
     for (i, c) in spec.containers.iter().enumerate() {
         let mut label = format!("{}<br/>{}", mermaid_escape(&c.name), mermaid_escape(&c.image()));
+        if let Some(origin) = &c.matrix {
+            label.push_str(&format!("<br/>({})", mermaid_escape(&origin.to_string())));
+        }
         if let Some(reason) = plan.exclusion(i) {
             label.push_str(&format!("<br/><i>{}</i>", mermaid_escape(&reason.to_string())));
             excluded.push(format!("c{i}"));

@@ -141,6 +141,26 @@ pub struct ContainerJson {
     pub options: serde_json::Map<String, serde_json::Value>,
     /// Sidecars (same fields, without dependencies, sidecars and level).
     pub sidecars: Vec<SidecarJson>,
+    /// For an expansion of a `matrix` description: its name and this expansion's values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<MatrixJson>,
+}
+
+/// Where an expansion of a `matrix` description comes from.
+#[derive(Debug, Serialize)]
+pub struct MatrixJson {
+    /// The description's name (a dependency on it is one on every expansion).
+    pub of: String,
+    /// This expansion's value of each key.
+    pub values: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The matrix origin of a container, as the plan and the report show it.
+pub fn matrix_json(c: &ContainerSpec) -> Option<MatrixJson> {
+    c.matrix.as_ref().map(|m| MatrixJson {
+        of: m.base.clone(),
+        values: m.values.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
+    })
 }
 
 /// A sidecar in the plan.
@@ -288,6 +308,7 @@ pub fn to_json(pipeline: &Pipeline, plan: &Plan, images: &ImagePlans) -> PlanJso
                 desc: c.desc.clone(),
                 options: super::options::options_json(c.options()),
                 sidecars: c.sidecars.iter().map(|s| sidecar_json(s, images)).collect(),
+                matrix: matrix_json(c),
             }
         })
         .collect();
@@ -376,6 +397,9 @@ pub fn to_text(pipeline: &Pipeline, plan: &Plan, images: &ImagePlans) -> String 
             let mut tags = Vec::new();
             if c.is_service_container {
                 tags.push("service".to_string());
+            }
+            if let Some(origin) = &c.matrix {
+                tags.push(origin.to_string());
             }
             if plan.added_by_only.contains(&i) {
                 tags.push("added by --only".to_string());

@@ -259,6 +259,7 @@ mod tests {
                     depends_on: Vec::new(),
                     service: false,
                     run_on: None,
+                    matrix: None,
                 })
                 .collect(),
         };

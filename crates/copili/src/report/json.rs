@@ -56,7 +56,7 @@ pub use super::fields::ReasonFields;
 use super::{elapsed, rfc3339_millis, words, Clock, Reporter, RunInfo, RunSummary};
 
 mod document;
-pub use document::{AttemptTimes, ContainerReport, ImageReport, ReportStatus, RunReport, SidecarTimes};
+pub use document::{AttemptTimes, ContainerReport, ImageReport, MatrixReport, ReportStatus, RunReport, SidecarTimes};
 
 /// What the reporter knows of one container.
 enum ContainerState {
@@ -150,6 +150,10 @@ impl JsonReport {
                     log_file: None,
                     attempt_times: Vec::new(),
                     outputs: Default::default(),
+                    matrix: info
+                        .matrix
+                        .as_ref()
+                        .map(|m| MatrixReport { of: m.base.clone(), values: m.values.iter().cloned().collect() }),
                 };
                 match state {
                     ContainerState::Pending => {}

@@ -91,6 +91,8 @@ pub struct ContainerInfo {
     pub service: bool,
     /// A handler's `run_on` (`failure`, `success`, `always`); `None` for other containers.
     pub run_on: Option<String>,
+    /// For an expansion of a `matrix` description: where it comes from.
+    pub matrix: Option<copili_model::MatrixOrigin>,
 }
 
 impl RunInfo {
@@ -117,6 +119,7 @@ impl RunInfo {
                     depends_on: c.dependencies.clone(),
                     service: c.is_service_container,
                     run_on: c.run_on.map(|r| r.as_str().to_string()),
+                    matrix: c.matrix.as_deref().cloned(),
                 })
                 .collect(),
         }
@@ -346,6 +349,7 @@ pub(crate) mod test_support {
             depends_on: Vec::new(),
             service: false,
             run_on: None,
+            matrix: None,
         };
         RunInfo {
             pipeline: "nightly".into(),

@@ -190,6 +190,7 @@ mod tests {
             log_file: None,
             attempt_times: Vec::new(),
             outputs: Default::default(),
+            matrix: None,
         };
         let report = RunReport {
             pipeline: "nightly".into(),

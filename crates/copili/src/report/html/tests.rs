@@ -20,6 +20,7 @@ fn container(name: &str, status: ReportStatus, deps: &[&str], times: Option<(&st
         depends_on: deps.iter().map(|d| d.to_string()).collect(),
         service: false,
         run_on: None,
+        matrix: None,
         sidecars: Vec::new(),
         log_file: None,
         outputs: Default::default(),

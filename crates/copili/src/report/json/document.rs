@@ -129,6 +129,19 @@ pub struct ContainerReport {
     /// nothing.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub outputs: std::collections::BTreeMap<String, String>,
+    /// For an expansion of a `matrix` description: its name and this expansion's values;
+    /// left out otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<MatrixReport>,
+}
+
+/// Where an expansion of a `matrix` description comes from, in a [`ContainerReport`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatrixReport {
+    /// The description's name.
+    pub of: String,
+    /// This expansion's value of each key.
+    pub values: std::collections::BTreeMap<String, String>,
 }
 
 fn is_false(value: &bool) -> bool {

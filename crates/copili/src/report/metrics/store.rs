@@ -130,6 +130,7 @@ mod tests {
             depends_on: Vec::new(),
             service: false,
             run_on: None,
+            matrix: None,
         };
         RunInfo {
             pipeline: "p".into(),
