@@ -175,6 +175,7 @@ impl Loader {
             placement: Vec::new(),
             resources: None,
             run_options: None,
+            flow: None,
             spans: ContainerSpans { item: node.span, name: name_span, dependencies: Vec::new() },
         };
         let mut written = Written::default();
@@ -322,17 +323,10 @@ impl Loader {
                     }
                 }
             }
-            PropertyId::Dependencies => {
-                let mut seen: Vec<&str> = Vec::new();
-                let list = self.string_list(value, at);
-                for (dep, span) in &list {
-                    if seen.contains(&dep.as_str()) {
-                        self.warning(format!("dependency `{dep}` is listed twice"), *span, Some(at));
-                        continue;
-                    }
-                    seen.push(dep);
-                    spec.dependencies.push(dep.clone());
-                    spec.spans.dependencies.push(*span);
+            PropertyId::Dependencies => self.dependencies(spec, value, at),
+            PropertyId::AllowFailure => {
+                if let Some(allowed) = self.allow_failure(value, at) {
+                    spec.flow_mut().allow_failure = allowed;
                 }
             }
             PropertyId::ExludeInEnv => {
