@@ -400,7 +400,8 @@ pub fn run(input: &InputArgs, args: &RunArgs, once: &RunOnceArgs) -> Result<i32,
     let received = signal.load(Ordering::SeqCst);
     let code = if received != 0 {
         128 + received
-    } else if outcomes.iter().all(|o| matches!(o.status, Status::Succeeded | Status::Skipped)) {
+    } else if outcomes.iter().all(|o| matches!(o.status, Status::Succeeded | Status::FailedAllowed | Status::Skipped)) {
+        // An allowed failure does not fail the run.
         exit_code::SUCCESS
     } else {
         exit_code::FAILURE

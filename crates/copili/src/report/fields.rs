@@ -254,6 +254,7 @@ mod tests {
                     image: c.image(),
                     sidecars: Vec::new(),
                     depends_on: Vec::new(),
+                    completed_dependencies: Vec::new(),
                     service: false,
                 })
                 .collect(),
