@@ -123,7 +123,7 @@ pub struct ContainerSpec {
 
 /// What a container does about failures: which of its own are allowed, and which
 /// dependencies it needs only to have ended.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct FlowSpec {
     /// Which failures are allowed (`allow_failure:`): reported as `failed (allowed)`, its
     /// dependents run and the run's exit code ignores them.
@@ -131,6 +131,9 @@ pub struct FlowSpec {
     /// The names of `dependencies` written with `condition: completed` (the others need the
     /// dependency to succeed).
     pub completed_dependencies: Vec<String>,
+    /// Where the `allow_failure` key is, for a backend's refusal.
+    #[serde(skip)]
+    pub allow_failure_span: Span,
 }
 
 /// Which failures of a container are allowed (`allow_failure:`).

@@ -326,7 +326,9 @@ impl Loader {
             PropertyId::Dependencies => self.dependencies(spec, value, at),
             PropertyId::AllowFailure => {
                 if let Some(allowed) = self.allow_failure(value, at) {
-                    spec.flow_mut().allow_failure = allowed;
+                    let flow = spec.flow_mut();
+                    flow.allow_failure = allowed;
+                    flow.allow_failure_span = key.span;
                 }
             }
             PropertyId::ExludeInEnv => {
