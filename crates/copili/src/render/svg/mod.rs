@@ -187,6 +187,8 @@ mod tests {
             service: false,
             sidecars: Vec::new(),
             log_file: None,
+            allowed: false,
+            completed_dependencies: Vec::new(),
             attempt_times: Vec::new(),
         };
         let report = RunReport {

@@ -174,8 +174,8 @@ fn failures(out: &mut String, report: &RunReport) {
         let kind = c.reason_fields.reason_kind.as_deref().unwrap_or("");
         let _ = writeln!(
             out,
-            "<li class=\"failure {}\" data-name=\"{}\" data-kind=\"{}\"><a href=\"#log-{}\"><b>{}</b></a>{}: {}</li>",
-            status_word(c.status),
+            "<li class=\"failure{}\" data-name=\"{}\" data-kind=\"{}\"><a href=\"#log-{}\"><b>{}</b></a>{}: {}</li>",
+            if c.allowed { " allowed" } else { "" },
             esc(&c.name),
             esc(kind),
             esc(&anchor(&c.name)),

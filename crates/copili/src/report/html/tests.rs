@@ -21,6 +21,8 @@ fn container(name: &str, status: ReportStatus, deps: &[&str], times: Option<(&st
         service: false,
         sidecars: Vec::new(),
         log_file: None,
+        allowed: status == ReportStatus::FailedAllowed,
+        completed_dependencies: Vec::new(),
         attempt_times: times
             .map(|(from, to)| {
                 vec![AttemptTimes {
