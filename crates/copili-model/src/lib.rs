@@ -32,6 +32,6 @@ pub use options::{Device, ExtraHost, Gpus, HostAddress, NetworkAttachment, Netwo
 pub use placement::{Placement, PlacementOp};
 pub use secret::Secret;
 pub use spec::{
-    registry_of, AllowFailure, BuildContext, BuildSpec, ContainerSpans, ContainerSpec, DependencyCondition, FlowSpec, Pipeline, PullPolicy, ReadyCheck,
-    ResourceAmounts, Resources, VariableUse, Volume, VolumeSource,
+    registry_of, AllowFailure, BuildContext, BuildSpec, ContainerSpans, ContainerSpec, DependencyCondition, FlowSpec,
+    Pipeline, PullPolicy, ReadyCheck, ResourceAmounts, Resources, VariableUse, Volume, VolumeSource,
 };

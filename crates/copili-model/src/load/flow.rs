@@ -85,7 +85,8 @@ impl Loader {
                 },
                 other => {
                     let option = other.unwrap_or("");
-                    let help = properties::suggest(option, ["name", "condition"]).map(|s| format!("did you mean `{s}`?"));
+                    let help =
+                        properties::suggest(option, ["name", "condition"]).map(|s| format!("did you mean `{s}`?"));
                     self.error(
                         format!("unknown key `{option}` in a dependency: expected `name` and `condition`"),
                         key.span,
@@ -120,8 +121,13 @@ impl Loader {
                     Value::Scalar { text, .. } => format!("`{text}`"),
                     _ => node.kind_name().to_string(),
                 };
-                self.error(format!("expected `true`, `false` or a list of exit codes, found {found}"), node.span, Some(at))
-                    .help = Some("write `allow_failure: true` for any failure, or `allow_failure: [3]` for exit code 3".into());
+                self.error(
+                    format!("expected `true`, `false` or a list of exit codes, found {found}"),
+                    node.span,
+                    Some(at),
+                )
+                .help =
+                    Some("write `allow_failure: true` for any failure, or `allow_failure: [3]` for exit code 3".into());
                 return None;
             }
         };
@@ -129,7 +135,9 @@ impl Loader {
         for item in items {
             let text = match &item.value {
                 Value::Scalar { text, ty: ScalarType::Int } => Some(text.clone()),
-                Value::Scalar { text, ty: ScalarType::Str } if text.contains('$') => self.expand(text, item.span, at, false),
+                Value::Scalar { text, ty: ScalarType::Str } if text.contains('$') => {
+                    self.expand(text, item.span, at, false)
+                }
                 _ => {
                     let found = match &item.value {
                         Value::Scalar { text, .. } => format!("`{text}`"),
@@ -147,7 +155,11 @@ impl Loader {
                     }
                 }
                 _ => {
-                    let d = self.error(format!("an allowed exit code is from 1 to 255, found `{text}`"), item.span, Some(at));
+                    let d = self.error(
+                        format!("an allowed exit code is from 1 to 255, found `{text}`"),
+                        item.span,
+                        Some(at),
+                    );
                     d.help = Some(if text.trim() == "0" {
                         "exit code 0 is a success: list the failing codes to allow".into()
                     } else {
@@ -201,7 +213,10 @@ mod tests {
             errors(&pipeline("    allow_failure: 3\n")),
             ["expected `true`, `false` or a list of exit codes, found `3`"]
         );
-        assert_eq!(errors(&pipeline("    allow_failure: yes\n")), ["expected `true` or `false`, found the string `yes`"]);
+        assert_eq!(
+            errors(&pipeline("    allow_failure: yes\n")),
+            ["expected `true` or `false`, found the string `yes`"]
+        );
         assert_eq!(errors(&pipeline("    allow_failure: []\n")), ["the list of allowed exit codes is empty"]);
     }
 

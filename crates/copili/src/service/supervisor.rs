@@ -244,12 +244,8 @@ impl Supervisor<'_> {
                     group.iter().partition(|&&c| spec.containers[c].dependencies.iter().all(|d| met(c, d)));
                 for c in unmet {
                     let container = &spec.containers[c];
-                    let missing: Vec<&str> = container
-                        .dependencies
-                        .iter()
-                        .filter(|d| !met(c, d))
-                        .map(String::as_str)
-                        .collect();
+                    let missing: Vec<&str> =
+                        container.dependencies.iter().filter(|d| !met(c, d)).map(String::as_str).collect();
                     reporter.event(&ServiceEvent::SkippedDependency { name: &container.name, missing });
                     schedule.finished(c);
                 }
@@ -349,11 +345,13 @@ impl Supervisor<'_> {
         });
         let finished_at = SystemTime::now();
         let relevant: Vec<&Outcome> = containers.iter().filter_map(|&c| outcomes.get(c)).collect();
-        let code = if relevant.iter().all(|o| matches!(o.status, Status::Succeeded | Status::FailedAllowed | Status::Skipped)) {
-            exit_code::SUCCESS
-        } else {
-            exit_code::FAILURE
-        };
+        let code =
+            if relevant.iter().all(|o| matches!(o.status, Status::Succeeded | Status::FailedAllowed | Status::Skipped))
+            {
+                exit_code::SUCCESS
+            } else {
+                exit_code::FAILURE
+            };
         let record = RecordedRun {
             run_id,
             command: if initial { RunCommand::Run } else { RunCommand::Service },

@@ -18,7 +18,12 @@ fn an_allowed_failure_lets_its_dependents_run() {
     let run = run_with(text, &engine, &config(2), &CancelToken::new());
     assert_eq!(
         statuses(&run),
-        vec![("failed_allowed", Some(exit(3))), ("succeeded", None), ("failed_allowed", Some(exit(9))), ("succeeded", None)]
+        vec![
+            ("failed_allowed", Some(exit(3))),
+            ("succeeded", None),
+            ("failed_allowed", Some(exit(9))),
+            ("succeeded", None)
+        ]
     );
     assert_eq!(run.outcomes[0].exit_code, Some(3));
     assert_eq!(run.outcomes[0].status.label(), "failed (allowed)");
@@ -32,7 +37,8 @@ fn an_allowed_failure_lets_its_dependents_run() {
 
 #[test]
 fn an_exit_code_not_listed_is_a_failure() {
-    let text = "p:\n  - {name: a, image_repo: x, allow_failure: [3, 4]}\n  - {name: b, image_repo: x, dependencies: [a]}\n";
+    let text =
+        "p:\n  - {name: a, image_repo: x, allow_failure: [3, 4]}\n  - {name: b, image_repo: x, dependencies: [a]}\n";
     let run = run_with(text, &exits(&[("a", 5)]), &config(1), &CancelToken::new());
     assert_eq!(statuses(&run), vec![("failed", Some(exit(5))), ("cancelled", Some(dependency_failed("a")))]);
 }
@@ -40,7 +46,8 @@ fn an_exit_code_not_listed_is_a_failure() {
 #[test]
 fn a_list_of_exit_codes_does_not_allow_an_engine_failure_but_true_does() {
     let broken = || Script { create_fails: Some("no such image: x:latest".into()), ..Script::default() };
-    let text = "p:\n  - {name: a, image_repo: x, allow_failure: [125]}\n  - {name: b, image_repo: x, allow_failure: true}\n";
+    let text =
+        "p:\n  - {name: a, image_repo: x, allow_failure: [125]}\n  - {name: b, image_repo: x, allow_failure: true}\n";
     let engine = FakeEngine::new([("a", broken()), ("b", broken())]);
     let run = run_with(text, &engine, &config(1), &CancelToken::new());
     assert_eq!(run.outcomes[0].status, Status::Failed);

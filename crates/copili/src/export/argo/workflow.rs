@@ -47,7 +47,14 @@ pub fn export(pipeline: &Pipeline, plan: &Plan, options: &ArgoOptions) -> Result
         exported.iter().map(|&i| (i, builder.template(&spec.containers[i], &task_names[i]))).collect();
     let Builder { env_keys, registry_logins, volume_map_used, volumes, warnings: template_warnings, .. } = builder;
     warnings.extend(template_warnings);
-    let specs = Specs { plan, containers: &spec.containers, task_names: &task_names, templates: &templates, volumes: &volumes, base: &base };
+    let specs = Specs {
+        plan,
+        containers: &spec.containers,
+        task_names: &task_names,
+        templates: &templates,
+        volumes: &volumes,
+        base: &base,
+    };
 
     let mut documents = vec![json!({
         "apiVersion": API_VERSION,
