@@ -548,6 +548,48 @@ fn options_pods_cannot_carry_are_refused_located_and_nothing_is_written() {
     insta::assert_snapshot!("export_argo_unsupported_options", output.stderr());
 }
 
+/// `allow_failure: true` is the task's `continueOn: {failed: true}`; `condition: completed`
+/// (and a plain dependency on a container allowed to fail, beside one) is `depends` on
+/// `Succeeded || Failed`; Argo accepts the workflow. A list of exit codes is refused, located.
+#[test]
+fn allowed_failures_and_completed_dependencies_export_as_continue_on_and_depends() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let d = dir.path();
+    std::fs::write(
+        d.join("p.yaml"),
+        "p:\n  - {name: a, image_repo: x, allow_failure: true}\n  - {name: b, image_repo: x, dependencies: [a]}\n  \
+         - {name: c, image_repo: x}\n  - {name: cleanup, image_repo: x, dependencies: [a, {name: c, condition: \
+         completed}]}\n",
+    )
+    .expect("writable");
+    let output = run(copili().current_dir(d).args(["export", "argo", "p.yaml"]));
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    let documents = documents(&output.stdout());
+    assert_valid_for_argo("allow_failure and condition: completed", &documents);
+    let tasks = documents[0]["spec"]["templates"][0]["dag"]["tasks"].as_array().expect("the DAG's tasks").clone();
+    let task = |name: &str| tasks.iter().find(|t| t["name"] == name).unwrap_or_else(|| panic!("{name}: {tasks:#?}"));
+    assert_eq!(task("a")["continueOn"], serde_json::json!({ "failed": true }));
+    assert_eq!(task("b")["dependencies"], serde_json::json!(["a"]));
+    assert!(task("b").get("continueOn").is_none());
+    assert_eq!(task("cleanup")["depends"], "(a.Succeeded || a.Failed) && (c.Succeeded || c.Failed)");
+    assert!(task("cleanup").get("dependencies").is_none());
+
+    std::fs::write(d.join("codes.yaml"), "p:\n  - name: a\n    image_repo: x\n    allow_failure: [3]\n")
+        .expect("writable");
+    for args in [&["export", "argo", "codes.yaml"][..], &["validate", "codes.yaml", "--for", "argo"]] {
+        let output = run(copili().current_dir(d).args(args));
+        assert_eq!(output.code(), Some(2), "{args:?}: {}", output.describe());
+        assert!(
+            output.stderr().starts_with(
+                "error: `allow_failure: [3]` cannot be exported to Argo Workflows: Argo's `continueOn` allows every \
+                 failure or none, not some exit codes\n --> codes.yaml:4:5 (container `a`, property `allow_failure`)"
+            ),
+            "{args:?}: {}",
+            output.stderr()
+        );
+    }
+}
+
 /// The documents of a YAML file.
 fn documents_of_file(file: &Path) -> Vec<Value> {
     documents(&std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display())))

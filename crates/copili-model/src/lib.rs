@@ -32,6 +32,7 @@ pub use options::{Device, ExtraHost, Gpus, HostAddress, NetworkAttachment, Netwo
 pub use placement::{Placement, PlacementOp};
 pub use secret::Secret;
 pub use spec::{
-    registry_of, BuildContext, BuildSpec, ContainerSpans, ContainerSpec, ExpressionSpans, MatrixOrigin, Pipeline,
-    PullPolicy, ReadyCheck, ResourceAmounts, Resources, RunOn, VariableUse, Volume, VolumeSource,
+    registry_of, AllowFailure, BuildContext, BuildSpec, ContainerSpans, ContainerSpec, DependencyCondition,
+    ExpressionSpans, FlowSpec, MatrixOrigin, Pipeline, PullPolicy, ReadyCheck, ResourceAmounts, Resources, RunOn,
+    VariableUse, Volume, VolumeSource,
 };

@@ -120,6 +120,10 @@ pub struct ContainerSpec {
     /// For one expansion of a `matrix` description: the description's name and this
     /// expansion's values; `None` for a container written as such.
     pub matrix: Option<Box<MatrixOrigin>>,
+    // Allowed failures and dependency conditions (issue 17, `flow`).
+    /// `allow_failure` and the `condition` of `dependencies`; `None` when neither is written
+    /// (read them with [`ContainerSpec::allow_failure`] and [`ContainerSpec::condition_of`]).
+    pub flow: Option<Box<FlowSpec>>,
     /// Where things were written, for the planner's messages.
     #[serde(skip)]
     pub spans: ContainerSpans,
@@ -146,6 +150,71 @@ impl std::fmt::Display for MatrixOrigin {
     /// `matrix load: source=genes`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "matrix {}: {}", self.base, self.values_text())
+    }
+}
+
+/// What a container does about failures: which of its own are allowed, and which
+/// dependencies it needs only to have ended.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct FlowSpec {
+    /// Which failures are allowed (`allow_failure:`): reported as `failed (allowed)`, its
+    /// dependents run and the run's exit code ignores them.
+    pub allow_failure: AllowFailure,
+    /// The names of `dependencies` written with `condition: completed` (the others need the
+    /// dependency to succeed).
+    pub completed_dependencies: Vec<String>,
+    /// Where the `allow_failure` key is, for a backend's refusal.
+    #[serde(skip)]
+    pub allow_failure_span: Span,
+}
+
+/// Which failures of a container are allowed (`allow_failure:`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub enum AllowFailure {
+    /// None (`false`, the default): a failure fails the run.
+    #[default]
+    No,
+    /// Every failure (`true`): non-zero exits, timeouts, engine and image failures.
+    Any,
+    /// Only an exit with one of these codes (`[3, 4]`); a timeout or an engine failure, which
+    /// has no exit code of the container's own, is not allowed.
+    ExitCodes(Vec<i32>),
+}
+
+impl AllowFailure {
+    /// Whether a failure that ended with `exit_code` (`None`: no exit code of the container's
+    /// own, e.g. a timeout or an engine error) is allowed.
+    pub fn allows(&self, exit_code: Option<i32>) -> bool {
+        match self {
+            AllowFailure::No => false,
+            AllowFailure::Any => true,
+            AllowFailure::ExitCodes(codes) => exit_code.is_some_and(|code| codes.contains(&code)),
+        }
+    }
+}
+
+/// What a dependent needs of one of its dependencies (`condition:` of a `dependencies` entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum DependencyCondition {
+    /// It succeeded (or failed with an allowed failure): the default.
+    #[default]
+    Succeeded,
+    /// It ran and ended, however (succeeded or failed): a cleanup step. A dependency that did
+    /// not run (cancelled, skipped by exclusion) still cancels the dependent.
+    Completed,
+}
+
+impl DependencyCondition {
+    /// Every condition with its spelling.
+    pub const ALL: [(&'static str, DependencyCondition); 2] =
+        [("succeeded", DependencyCondition::Succeeded), ("completed", DependencyCondition::Completed)];
+
+    /// `succeeded` or `completed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DependencyCondition::Succeeded => "succeeded",
+            DependencyCondition::Completed => "completed",
+        }
     }
 }
 
@@ -400,6 +469,26 @@ pub fn registry_of(image_repo: &str) -> &str {
 static NO_OPTIONS: RunOptions = RunOptions::NONE;
 
 impl ContainerSpec {
+    /// Which of its failures are allowed (`allow_failure:`).
+    pub fn allow_failure(&self) -> &AllowFailure {
+        static NO: AllowFailure = AllowFailure::No;
+        self.flow.as_ref().map_or(&NO, |f| &f.allow_failure)
+    }
+
+    /// The flow properties, created when the first is written.
+    pub fn flow_mut(&mut self) -> &mut FlowSpec {
+        self.flow.get_or_insert_with(Box::default)
+    }
+
+    /// What this container needs of its dependency `name`.
+    pub fn condition_of(&self, name: &str) -> DependencyCondition {
+        if self.flow.as_ref().is_some_and(|f| f.completed_dependencies.iter().any(|d| d == name)) {
+            DependencyCondition::Completed
+        } else {
+            DependencyCondition::Succeeded
+        }
+    }
+
     /// The container options (`networks`, `user`, `tmpfs`, …), empty when none is set.
     pub fn options(&self) -> &RunOptions {
         self.run_options.as_deref().unwrap_or(&NO_OPTIONS)

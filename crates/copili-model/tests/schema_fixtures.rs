@@ -303,7 +303,21 @@ fn forms(property: &str) -> Vec<Form> {
         ]
         .concat(),
         "labels" => string_map,
-        "dependencies" | "exlude_in_env" => names,
+        "exlude_in_env" => names,
+        "dependencies" => [
+            names,
+            vec![
+                ("a mapping with a condition", |v| list_items(v, |i| i.get("condition").is_some())),
+                ("a mapping without a condition", |v| list_items(v, |i| i.is_object() && i.get("condition").is_none())),
+            ],
+        ]
+        .concat(),
+        "allow_failure" => vec![
+            ("true", |v| v == &Value::Bool(true)),
+            ("false", |v| v == &Value::Bool(false)),
+            ("a list of exit codes", |v| list_items(v, Value::is_u64)),
+            ("a variable", has_variable),
+        ],
         "volumes" => vec![
             ("a mapping with a mode", |v| map_values(v, |b| b.get("mode").is_some())),
             ("a mapping without a mode", |v| map_values(v, |b| b.get("mode").is_none())),

@@ -103,6 +103,22 @@ fn check(
                 .help("run the pipeline on a local engine (`--engine docker` or `--engine podman`), or remove the handler"),
         );
     }
+    if let (Backend::Argo, None, Some(flow)) = (backend, main, spec.flow.as_deref()) {
+        if let copili_model::AllowFailure::ExitCodes(codes) = &flow.allow_failure {
+            let codes: Vec<String> = codes.iter().map(i32::to_string).collect();
+            out.push(
+                Diagnostic::error(format!(
+                    "`allow_failure: [{}]` {}: Argo's `continueOn` allows every failure or none, not some exit codes",
+                    codes.join(", "),
+                    backend.cannot()
+                ))
+                .at(&pipeline.source, flow.allow_failure_span)
+                .container(label.clone())
+                .property("allow_failure")
+                .help("write `allow_failure: true` to allow any failure (exported as `continueOn: {failed: true}`)"),
+            );
+        }
+    }
     // In the order written: the messages follow the file.
     for &(option, span) in &options.written {
         let refusals = match backend {

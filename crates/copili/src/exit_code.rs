@@ -2,7 +2,7 @@
 
 /// Everything went as asked.
 pub const SUCCESS: i32 = 0;
-/// A container failed or was cancelled (from the runtime on).
+/// A container failed (not with an allowed failure) or was cancelled (from the runtime on).
 pub const FAILURE: i32 = 1;
 /// Invalid input: a pipeline file, a `.env` file or the command line.
 pub const INVALID_INPUT: i32 = 2;

@@ -166,7 +166,8 @@ pub fn timestamp(time: SystemTime) -> Timestamp {
 fn status_of(status: Status) -> ContainerStatus {
     match status {
         Status::Succeeded => ContainerStatus::Succeeded,
-        Status::Failed => ContainerStatus::Failed,
+        // Not a success: a `run_once` container runs again.
+        Status::Failed | Status::FailedAllowed => ContainerStatus::Failed,
         Status::Cancelled => ContainerStatus::Cancelled,
         Status::Skipped => ContainerStatus::Skipped,
     }

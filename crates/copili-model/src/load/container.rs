@@ -177,6 +177,7 @@ impl Loader {
             run_options: None,
             run_on: None,
             matrix: None,
+            flow: None,
             spans: ContainerSpans { item: node.span, name: name_span, ..ContainerSpans::default() },
         };
         let mut written = Written::default();
@@ -329,17 +330,12 @@ impl Loader {
                     }
                 }
             }
-            PropertyId::Dependencies => {
-                let mut seen: Vec<&str> = Vec::new();
-                let list = self.string_list(value, at);
-                for (dep, span) in &list {
-                    if seen.contains(&dep.as_str()) {
-                        self.warning(format!("dependency `{dep}` is listed twice"), *span, Some(at));
-                        continue;
-                    }
-                    seen.push(dep);
-                    spec.dependencies.push(dep.clone());
-                    spec.spans.dependencies.push(*span);
+            PropertyId::Dependencies => self.dependencies(spec, value, at),
+            PropertyId::AllowFailure => {
+                if let Some(allowed) = self.allow_failure(value, at) {
+                    let flow = spec.flow_mut();
+                    flow.allow_failure = allowed;
+                    flow.allow_failure_span = key.span;
                 }
             }
             PropertyId::ExludeInEnv => {

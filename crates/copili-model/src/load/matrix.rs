@@ -235,6 +235,16 @@ impl Loader {
             }
             container.dependencies = dependencies;
             container.spans.dependencies = spans;
+            // `condition: completed` on the description's name holds for each expansion.
+            if let Some(flow) = container.flow.as_deref_mut() {
+                let completed = std::mem::take(&mut flow.completed_dependencies);
+                for name in completed {
+                    match expansions.get(&name) {
+                        Some(names) => flow.completed_dependencies.extend(names.iter().cloned()),
+                        None => flow.completed_dependencies.push(name),
+                    }
+                }
+            }
         }
     }
 }

@@ -105,3 +105,13 @@ fn a_description_without_a_name_is_reported_once() {
     let errs = errors("p:\n  - {image_repo: x, matrix: {v: [b, c]}}\n");
     assert_eq!(errs, ["missing required property `name`"]);
 }
+
+#[test]
+fn a_completed_dependency_on_the_description_is_one_on_every_expansion() {
+    let p = ok("p:\n  - {name: load, image_repo: x, matrix: {v: [a, b]}}\n  - name: clean\n    image_repo: x\n    dependencies: [{name: load, condition: completed}]\n");
+    let clean = &p.containers[2];
+    assert_eq!(clean.dependencies, ["load-a", "load-b"]);
+    for name in ["load-a", "load-b"] {
+        assert_eq!(clean.condition_of(name), crate::DependencyCondition::Completed, "{name}");
+    }
+}

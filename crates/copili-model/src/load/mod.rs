@@ -14,6 +14,7 @@ use std::time::Duration;
 use regex::Regex;
 
 mod container;
+mod flow;
 mod matrix;
 mod networks;
 mod options;

@@ -35,8 +35,12 @@ pub enum ValueKind {
         /// The value when the property is absent.
         default: bool,
     },
-    /// A list of texts (`dependencies`, `exlude_in_env`).
+    /// A list of texts (`exlude_in_env`).
     TextList,
+    /// `dependencies`: a list of names or `{name, condition: succeeded|completed}`.
+    Dependencies,
+    /// `allow_failure`: `true`, `false` or a list of exit codes.
+    AllowFailure,
     /// `env_vars`: a mapping of names to values, or a list of `NAME=VALUE`.
     EnvVars,
     /// `labels`: as `env_vars`, names not empty and not `io.copili.*`.
@@ -160,6 +164,8 @@ pub enum PropertyId {
     Build,
     /// `matrix`.
     Matrix,
+    /// `allow_failure`.
+    AllowFailure,
     /// A container option, read into [`crate::options::RunOptions`].
     Run(RunOptionId),
 }

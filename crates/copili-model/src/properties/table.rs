@@ -92,8 +92,8 @@ pub const PROPERTIES: &[Property] = &[
         aliases: &["dependency"],
         required: false,
         on_sidecar: OnSidecar::Refused,
-        value: ValueKind::TextList,
-        summary: "Names of containers that must succeed before this one starts.",
+        value: ValueKind::Dependencies,
+        summary: "Containers that must end before this one starts: names (they must succeed), or `{name, condition}` with `condition: succeeded` (the default) or `completed` (ended, even failed).",
     },
     Property {
         id: PropertyId::ExludeInEnv,
@@ -175,6 +175,15 @@ pub const PROPERTIES: &[Property] = &[
         on_sidecar: OnSidecar::NoEffect,
         value: ValueKind::Duration { zero: true, default: Some("10s") },
         summary: "Wait before the first retry, doubled before each further one: a duration or a number of seconds (default `10s`).",
+    },
+    Property {
+        id: PropertyId::AllowFailure,
+        name: "allow_failure",
+        aliases: &[],
+        required: false,
+        on_sidecar: OnSidecar::Refused,
+        value: ValueKind::AllowFailure,
+        summary: "Failures that do not fail the run: `true` (any failure, timeouts included) or a list of exit codes such as `[3, 4]`; reported as `failed (allowed)`, and its dependents run (default `false`).",
     },
     Property {
         id: PropertyId::Ready,

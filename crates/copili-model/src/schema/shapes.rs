@@ -42,6 +42,44 @@ pub(super) fn value_shape(kind: ValueKind) -> Value {
             "patternErrorMessage": "`true`, `false` or a variable such as `${RUN_AS_SERVICE}`"
         }),
         ValueKind::TextList => json!({ "type": ["array", "null"], "items": text }),
+        ValueKind::Dependencies => json!({
+            "type": ["array", "null"],
+            "items": {
+                "anyOf": [
+                    text,
+                    {
+                        "type": "object",
+                        "properties": {
+                            "name": text,
+                            "condition": {
+                                "type": "string",
+                                "anyOf": [{ "enum": ["succeeded", "completed"] }, { "pattern": VARIABLE_PATTERN }],
+                                "default": "succeeded"
+                            }
+                        },
+                        "required": ["name"],
+                        "additionalProperties": false
+                    }
+                ]
+            }
+        }),
+        ValueKind::AllowFailure => json!({
+            "anyOf": [
+                { "type": ["boolean", "null"] },
+                { "type": "string", "pattern": VARIABLE_PATTERN },
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "anyOf": [
+                            { "type": "integer", "minimum": 1, "maximum": 255 },
+                            { "type": "string", "pattern": VARIABLE_PATTERN }
+                        ]
+                    }
+                }
+            ],
+            "default": false
+        }),
         ValueKind::EnvVars => env_map_shape(),
         ValueKind::Labels => {
             let reserved = format!("^{}", regex_escape(RESERVED_LABEL_PREFIX));

@@ -12,7 +12,7 @@
 
 use copili_planner::Plan;
 
-use super::{Outcome, Status};
+use super::Outcome;
 
 /// The most containers created ahead at once, whatever `jobs` is.
 pub(super) const MAX_WINDOW: usize = 16;
@@ -116,7 +116,7 @@ pub(super) fn worth_creating(
             continue;
         }
         let met = if plan.is_selected(d) {
-            ran_before[d] || matches!(&outcomes[d], Some(o) if o.status == Status::Succeeded)
+            ran_before[d] || matches!(&outcomes[d], Some(o) if o.status.is_ok())
         } else {
             plan.exclusion(d).is_some_and(|r| r.kind() == "service")
         };

@@ -1,6 +1,7 @@
 //! The coordinator: the scheduling loop on the caller's thread. It owns the state of every
 //! container, starts each as soon as its dependencies succeeded and its images are ready (at
-//! most `jobs` at once), cancels the dependents of a failure, and removes what ended off the
+//! most `jobs` at once), cancels the dependents of a failure (not those of an allowed failure,
+//! nor those that need a dependency only to have ended: `condition: completed`), and removes what ended off the
 //! critical path. Images are prepared meanwhile on threads of their own, and the containers
 //! that will start next are created ahead while their dependencies run (`ahead.rs`).
 
@@ -8,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use copili_model::{ContainerSpec, Pipeline};
+use copili_model::{ContainerSpec, DependencyCondition, Pipeline};
 use copili_planner::Plan;
 
 use crate::engine::Engine;
@@ -100,6 +101,15 @@ pub fn run_with_hooks(
     // Looked up on every turn of the loop below: from the graph once, not each time.
     let dependencies: Vec<Vec<usize>> = (0..n).map(|c| plan.dependencies(c)).collect();
     let uses_outputs: Vec<bool> = pipeline.containers.iter().map(copili_planner::outputs::uses_outputs).collect();
+    // What each container needs of each of its dependencies, in the same order.
+    let conditions: Vec<Vec<DependencyCondition>> = dependencies
+        .iter()
+        .enumerate()
+        .map(|(c, deps)| {
+            let spec = &pipeline.containers[c];
+            deps.iter().map(|&d| spec.condition_of(&pipeline.containers[d].name)).collect()
+        })
+        .collect();
     // Every distinct image once, prepared from the start on a few threads of their own.
     let (image_jobs, needs) = crate::images::jobs(pipeline, &to_run, config.images.policy);
     let queue = ImageQueue {
@@ -147,10 +157,12 @@ pub fn run_with_hooks(
                     let reason = Reason::FailFast { failed: failed.clone() };
                     finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, reason));
                 } else {
-                    let blocker = blocking_dependency(&dependencies[c], plan, &outcomes);
+                    let blocker = blocking_dependency(&dependencies[c], &conditions[c], plan, &outcomes);
                     let default = match blocker {
                         Some(_) => Some(false),
-                        None if dependencies_met(&dependencies[c], plan, &outcomes, &ran_before) => Some(true),
+                        None if dependencies_met(&dependencies[c], &conditions[c], plan, &outcomes, &ran_before) => {
+                            Some(true)
+                        }
                         None => None,
                     };
                     let finished = Finished { pipeline, outcomes: &outcomes };
@@ -168,7 +180,8 @@ pub fn run_with_hooks(
                         // An image that cannot be had fails its containers at once, before they
                         // start.
                         let reason = Reason::Image(reason.clone());
-                        finish(&mut outcomes, c, Outcome::not_run(Status::Failed, reason));
+                        let outcome = Outcome::not_run(Status::Failed, reason);
+                        finish(&mut outcomes, c, outcome.allowed_by(pipeline.containers[c].allow_failure()));
                     }
                 }
             }
@@ -223,7 +236,8 @@ pub fn run_with_hooks(
                 scope.spawn(move || {
                     let spec = &*spec;
                     hooks.before_run(spec);
-                    let outcome = run_container(engine, spec, c, created_ahead, config, cancel, on_event);
+                    let outcome = run_container(engine, spec, c, created_ahead, config, cancel, on_event)
+                        .allowed_by(spec.allow_failure());
                     hooks.after_run(spec, &outcome);
                     let _ = tx.send(Message::Done { container: c, outcome });
                 });
@@ -391,24 +405,43 @@ fn prepare_images(
     }
 }
 
-/// All dependencies succeeded or ran before (a static dependency of a service-only run counts
-/// as met: it ran before).
-fn dependencies_met(dependencies: &[usize], plan: &Plan, outcomes: &[Option<Outcome>], ran_before: &[bool]) -> bool {
-    dependencies.iter().copied().all(|d| {
+/// All dependencies met their condition or ran before (a static dependency of a service-only
+/// run counts as met: it ran before). `succeeded` is met by a success or an allowed failure,
+/// `completed` by any end of a container that was not cancelled or left out.
+fn dependencies_met(
+    dependencies: &[usize],
+    conditions: &[DependencyCondition],
+    plan: &Plan,
+    outcomes: &[Option<Outcome>],
+    ran_before: &[bool],
+) -> bool {
+    dependencies.iter().copied().zip(conditions.iter().copied()).all(|(d, condition)| {
         if plan.is_selected(d) {
-            ran_before[d] || matches!(&outcomes[d], Some(o) if o.status == Status::Succeeded)
+            ran_before[d]
+                || matches!(&outcomes[d], Some(o) if o.status.is_ok()
+                    || (condition == DependencyCondition::Completed && o.status.is_failure()))
         } else {
             plan.exclusion(d).is_some_and(|r| r.kind() == "service")
         }
     })
 }
 
-/// A dependency that decided this container will not run: it failed or was cancelled, or it
-/// was left out of the run (excluded in the environment, `--skip`), as in copili 1.4.
-fn blocking_dependency(dependencies: &[usize], plan: &Plan, outcomes: &[Option<Outcome>]) -> Option<usize> {
-    dependencies.iter().copied().find(|&d| {
-        matches!(&outcomes[d], Some(o) if matches!(o.status, Status::Failed | Status::Cancelled))
-            || (!plan.is_selected(d) && plan.exclusion(d).is_some_and(|r| r.kind() != "service"))
+/// A dependency that decided this container will not run: it failed (not allowed, unless the
+/// condition is `completed`) or was cancelled, or it was left out of the run (excluded in the
+/// environment, `--skip`), as in copili 1.4.
+fn blocking_dependency(
+    dependencies: &[usize],
+    conditions: &[DependencyCondition],
+    plan: &Plan,
+    outcomes: &[Option<Outcome>],
+) -> Option<usize> {
+    dependencies.iter().copied().zip(conditions.iter().copied()).find_map(|(d, condition)| {
+        let blocks = match &outcomes[d] {
+            Some(o) if o.status == Status::Cancelled => true,
+            Some(o) if o.status == Status::Failed => condition == DependencyCondition::Succeeded,
+            _ => false,
+        };
+        (blocks || (!plan.is_selected(d) && plan.exclusion(d).is_some_and(|r| r.kind() != "service"))).then_some(d)
     })
 }
 

@@ -11,6 +11,9 @@ pub enum Status {
     Succeeded,
     /// It ran and exited non-zero, timed out, or the engine failed it.
     Failed,
+    /// It failed in a way its `allow_failure` allows: reported as a failure, but its
+    /// dependents run as after a success and the run's exit code ignores it.
+    FailedAllowed,
     /// It did not run (or was stopped) because of a failure elsewhere or an interrupt.
     Cancelled,
     /// It was not part of this run (excluded, not selected).
@@ -18,13 +21,36 @@ pub enum Status {
 }
 
 impl Status {
-    /// `succeeded`, `failed`, `cancelled`, `skipped`.
+    /// `succeeded`, `failed`, `failed_allowed`, `cancelled`, `skipped`.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Succeeded => "succeeded",
             Status::Failed => "failed",
+            Status::FailedAllowed => "failed_allowed",
             Status::Cancelled => "cancelled",
             Status::Skipped => "skipped",
+        }
+    }
+}
+
+impl Status {
+    /// Whether it failed, allowed or not.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Status::Failed | Status::FailedAllowed)
+    }
+
+    /// Whether it counts as a success for its dependents and the run's exit code: it
+    /// succeeded, or failed with an allowed failure.
+    pub fn is_ok(self) -> bool {
+        matches!(self, Status::Succeeded | Status::FailedAllowed)
+    }
+
+    /// How a person reads it: `failed (allowed)` for [`Status::FailedAllowed`], else
+    /// [`Status::as_str`].
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::FailedAllowed => "failed (allowed)",
+            other => other.as_str(),
         }
     }
 }
@@ -50,6 +76,20 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// This outcome under the container's `allow_failure`: a failure it allows becomes
+    /// [`Status::FailedAllowed`] (exit code and reason kept).
+    pub fn allowed_by(mut self, allow: &copili_model::AllowFailure) -> Outcome {
+        // A list of exit codes allows exits only: not a timeout's or an engine's code.
+        let code = match &self.reason {
+            Some(Reason::ExitCode { code, .. }) => Some(*code),
+            _ => None,
+        };
+        if self.status == Status::Failed && allow.allows(code) {
+            self.status = Status::FailedAllowed;
+        }
+        self
+    }
+
     /// An outcome of a container that never started.
     pub fn not_run(status: Status, reason: Reason) -> Outcome {
         Outcome {

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use copili_model::{ContainerSpec, Diagnostic, Secret};
+use copili_model::{AllowFailure, ContainerSpec, DependencyCondition, Diagnostic, Secret};
 use serde::Serialize;
 
 use crate::{Pipeline, Plan};
@@ -108,6 +108,12 @@ pub struct ContainerJson {
     pub level: usize,
     /// Names of its dependencies.
     pub dependencies: Vec<String>,
+    /// Those of them it needs only to have ended (`condition: completed`); left out when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub completed_dependencies: Vec<String>,
+    /// Its allowed failures: `true` (any) or the exit codes; left out when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_failure: Option<serde_json::Value>,
     /// Whether it reruns in service mode.
     pub is_service_container: bool,
     /// Set when it will be cancelled because a dependency does not run.
@@ -272,6 +278,11 @@ fn warning_json(d: &Diagnostic) -> WarningJson {
     }
 }
 
+/// The dependencies a container needs only to have ended (`condition: completed`).
+fn completed_dependencies(c: &ContainerSpec) -> Vec<String> {
+    c.dependencies.iter().filter(|d| c.condition_of(d) == DependencyCondition::Completed).cloned().collect()
+}
+
 /// Builds the JSON document of a plan.
 pub fn to_json(pipeline: &Pipeline, plan: &Plan, images: &ImagePlans) -> PlanJson {
     let spec = pipeline.spec();
@@ -293,6 +304,12 @@ pub fn to_json(pipeline: &Pipeline, plan: &Plan, images: &ImagePlans) -> PlanJso
                 pull: c.pull.unwrap_or_default().as_str(),
                 level: level_of[i],
                 dependencies: c.dependencies.clone(),
+                completed_dependencies: completed_dependencies(c),
+                allow_failure: match c.allow_failure() {
+                    AllowFailure::No => None,
+                    AllowFailure::Any => Some(serde_json::Value::Bool(true)),
+                    AllowFailure::ExitCodes(codes) => Some(serde_json::json!(codes)),
+                },
                 is_service_container: c.is_service_container,
                 blocked_by: plan.blocked_by(i).map(name),
                 command: c.command.clone(),
@@ -473,7 +490,25 @@ fn detail_lines(out: &mut String, c: &ContainerSpec, main: bool, images: &ImageP
         let _ = writeln!(out, "{indent}pull: {pull}");
     }
     if main && !c.dependencies.is_empty() {
-        let _ = writeln!(out, "{indent}after: {}", c.dependencies.join(", "));
+        let after: Vec<String> = c
+            .dependencies
+            .iter()
+            .map(|d| match c.condition_of(d) {
+                DependencyCondition::Completed => format!("{d} (completed)"),
+                DependencyCondition::Succeeded => d.clone(),
+            })
+            .collect();
+        let _ = writeln!(out, "{indent}after: {}", after.join(", "));
+    }
+    match c.allow_failure() {
+        AllowFailure::No => {}
+        AllowFailure::Any => {
+            let _ = writeln!(out, "{indent}allowed to fail: any failure");
+        }
+        AllowFailure::ExitCodes(codes) => {
+            let codes: Vec<String> = codes.iter().map(i32::to_string).collect();
+            let _ = writeln!(out, "{indent}allowed to fail: exit code {}", codes.join(", "));
+        }
     }
     if !c.command.is_empty() {
         let _ = writeln!(out, "{indent}command: {}", quote_command(&c.command));

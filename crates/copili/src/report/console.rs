@@ -177,11 +177,13 @@ impl Console {
         let code = match status {
             Status::Succeeded => "32",
             Status::Failed => "31",
+            // Yellow: a failure, not one of the run's.
+            Status::FailedAllowed => "33",
             Status::Cancelled => "33",
             // Dim.
             Status::Skipped => "2",
         };
-        self.paint(code, status.as_str())
+        self.paint(code, status.label())
     }
 
     /// One line of copili's own, flushed.
@@ -322,8 +324,12 @@ impl Reporter for Console {
         for row in table.lines() {
             self.line(row);
         }
+        let allowed = match count(Status::FailedAllowed) {
+            0 => String::new(),
+            allowed => format!(", {allowed} failed (allowed)"),
+        };
         self.line(&format!(
-            "{} succeeded, {} failed, {} cancelled, {} skipped{total}",
+            "{} succeeded, {} failed{allowed}, {} cancelled, {} skipped{total}",
             count(Status::Succeeded),
             count(Status::Failed),
             count(Status::Cancelled),
@@ -340,7 +346,7 @@ fn summary_table(info: &RunInfo, outcomes: &[Outcome]) -> String {
     for (container, outcome) in outcomes.iter().enumerate() {
         rows.push([
             info.container_name(container),
-            outcome.status.as_str().to_string(),
+            outcome.status.label().to_string(),
             outcome.exit_code.map_or_else(|| "-".to_string(), |code| code.to_string()),
             outcome.attempts.to_string(),
             elapsed(outcome.started_at, outcome.finished_at).map_or_else(|| "-".to_string(), human_duration),

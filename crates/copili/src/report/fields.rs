@@ -257,6 +257,7 @@ mod tests {
                     image: c.image(),
                     sidecars: Vec::new(),
                     depends_on: Vec::new(),
+                    completed_dependencies: Vec::new(),
                     service: false,
                     run_on: None,
                     matrix: None,

@@ -49,7 +49,7 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use copili_runtime::runner::{Outcome, RunEvent};
+use copili_runtime::runner::{Outcome, RunEvent, Status};
 
 pub use super::atomic::write_atomically;
 pub use super::fields::ReasonFields;
@@ -148,6 +148,8 @@ impl JsonReport {
                     run_on: info.run_on.clone(),
                     sidecars: info.sidecars.clone(),
                     log_file: None,
+                    allowed: false,
+                    completed_dependencies: info.completed_dependencies.clone(),
                     attempt_times: Vec::new(),
                     outputs: Default::default(),
                     matrix: info
@@ -164,6 +166,7 @@ impl JsonReport {
                     }
                     ContainerState::Done(outcome) => {
                         report.status = outcome.status.into();
+                        report.allowed = outcome.status == Status::FailedAllowed;
                         report.exit_code = outcome.exit_code;
                         report.attempts = outcome.attempts;
                         report.started_at = outcome.started_at.map(rfc3339_millis);

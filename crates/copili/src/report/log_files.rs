@@ -289,7 +289,7 @@ fn result_block(outcome: &Outcome) -> String {
          duration:  {}\n\
          reason:    {reason}\n\
          {RUN_RULE}\n",
-        outcome.status.as_str(),
+        outcome.status.label(),
         outcome.exit_code.map_or_else(|| "-".to_string(), |code| code.to_string()),
         outcome.attempts,
         time(outcome.started_at),

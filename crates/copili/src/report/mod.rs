@@ -87,6 +87,8 @@ pub struct ContainerInfo {
     pub sidecars: Vec<String>,
     /// The names of its direct dependencies.
     pub depends_on: Vec<String>,
+    /// Those of them it needs only to have ended (`condition: completed`).
+    pub completed_dependencies: Vec<String>,
     /// A service container.
     pub service: bool,
     /// A handler's `run_on` (`failure`, `success`, `always`); `None` for other containers.
@@ -117,6 +119,12 @@ impl RunInfo {
                     image: c.image(),
                     sidecars: c.sidecars.iter().map(|s| s.name.clone()).collect(),
                     depends_on: c.dependencies.clone(),
+                    completed_dependencies: c
+                        .dependencies
+                        .iter()
+                        .filter(|d| c.condition_of(d) == copili_model::DependencyCondition::Completed)
+                        .cloned()
+                        .collect(),
                     service: c.is_service_container,
                     run_on: c.run_on.map(|r| r.as_str().to_string()),
                     matrix: c.matrix.as_deref().cloned(),
@@ -347,6 +355,7 @@ pub(crate) mod test_support {
             image: format!("localhost/{name}:latest"),
             sidecars: sidecars.iter().map(|s| s.to_string()).collect(),
             depends_on: Vec::new(),
+            completed_dependencies: Vec::new(),
             service: false,
             run_on: None,
             matrix: None,

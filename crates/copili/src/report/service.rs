@@ -38,7 +38,7 @@ pub fn service_line(event: &ServiceEvent<'_>) -> Option<ServiceLine> {
         }
         ServiceEvent::RunFinished { run_id, results, .. } => {
             let results: Vec<String> =
-                results.iter().map(|(name, status)| format!("{name} {}", status.as_str())).collect();
+                results.iter().map(|(name, status)| format!("{name} {}", status.label())).collect();
             out(format!("=== service run {run_id} done: {}", results.join(", ")))
         }
         ServiceEvent::NextDue { name, next_due, timing } => {

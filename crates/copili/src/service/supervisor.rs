@@ -218,27 +218,34 @@ impl Supervisor<'_> {
                 let names: Vec<&str> = group.iter().map(|&c| spec.containers[c].name.as_str()).collect();
                 reporter.event(&ServiceEvent::Due { names: names.clone(), at: now, catch_up: catching_up });
                 catching_up = false;
-                // A dependency outside the group must have succeeded at some time.
-                let succeeded: HashSet<String> = {
+                // A dependency outside the group must have succeeded at some time, or last
+                // ended in a way the dependent accepts: an allowed failure, or any failure for
+                // `condition: completed`.
+                let (succeeded, last_failed): (HashSet<String>, HashMap<String, Option<i32>>) = {
                     let state = self.state.lock();
-                    state
+                    let succeeded =
+                        state.containers.iter().filter(|(_, r)| r.last_success_at.is_some()).map(|(n, _)| n.clone());
+                    let failed = state
                         .containers
                         .iter()
-                        .filter(|(_, r)| r.last_success_at.is_some())
-                        .map(|(n, _)| n.clone())
-                        .collect()
+                        .filter(|(_, r)| r.status == copili_state::ContainerStatus::Failed)
+                        .map(|(n, r)| (n.clone(), r.exit_code));
+                    (succeeded.collect(), failed.collect())
                 };
-                let (ready, unmet): (Vec<usize>, Vec<usize>) = group.iter().partition(|&&c| {
-                    spec.containers[c].dependencies.iter().all(|d| names.contains(&d.as_str()) || succeeded.contains(d))
-                });
+                let met = |c: usize, d: &String| {
+                    names.contains(&d.as_str())
+                        || succeeded.contains(d)
+                        || last_failed.get(d).is_some_and(|&code| {
+                            spec.containers[c].condition_of(d) == copili_model::DependencyCondition::Completed
+                                || spec.containers.iter().any(|x| &x.name == d && x.allow_failure().allows(code))
+                        })
+                };
+                let (ready, unmet): (Vec<usize>, Vec<usize>) =
+                    group.iter().partition(|&&c| spec.containers[c].dependencies.iter().all(|d| met(c, d)));
                 for c in unmet {
                     let container = &spec.containers[c];
-                    let missing: Vec<&str> = container
-                        .dependencies
-                        .iter()
-                        .filter(|d| !names.contains(&d.as_str()) && !succeeded.contains(*d))
-                        .map(String::as_str)
-                        .collect();
+                    let missing: Vec<&str> =
+                        container.dependencies.iter().filter(|d| !met(c, d)).map(String::as_str).collect();
                     reporter.event(&ServiceEvent::SkippedDependency { name: &container.name, missing });
                     schedule.finished(c);
                 }
@@ -340,11 +347,13 @@ impl Supervisor<'_> {
             })
         });
         let relevant: Vec<&Outcome> = containers.iter().filter_map(|&c| outcomes.get(c)).collect();
-        let code = if relevant.iter().all(|o| matches!(o.status, Status::Succeeded | Status::Skipped)) {
-            exit_code::SUCCESS
-        } else {
-            exit_code::FAILURE
-        };
+        let code =
+            if relevant.iter().all(|o| matches!(o.status, Status::Succeeded | Status::FailedAllowed | Status::Skipped))
+            {
+                exit_code::SUCCESS
+            } else {
+                exit_code::FAILURE
+            };
         // The handlers, after this run's containers, with this run's outcome.
         let end = crate::handlers::RunEnd::among(spec, &outcomes, containers);
         let due = crate::handlers::due(spec, plan, &end);

@@ -2,6 +2,7 @@
 //! (here); images and hooks in their own modules.
 
 mod ahead;
+mod flow;
 mod hooks;
 mod images;
 

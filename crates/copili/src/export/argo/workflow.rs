@@ -2,6 +2,7 @@
 //! the service containers, with the options checked first.
 
 use super::*;
+use copili_model::{AllowFailure, DependencyCondition};
 
 /// Exports `pipeline` as planned in `plan`: the containers the plan selects and would not
 /// cancel, mapped as the [`argo`](super) module documentation describes.
@@ -47,7 +48,14 @@ pub fn export(pipeline: &Pipeline, plan: &Plan, options: &ArgoOptions) -> Result
         exported.iter().map(|&i| (i, builder.template(&spec.containers[i], &task_names[i]))).collect();
     let Builder { env_keys, registry_logins, volume_map_used, volumes, warnings: template_warnings, .. } = builder;
     warnings.extend(template_warnings);
-    let specs = Specs { plan, task_names: &task_names, templates: &templates, volumes: &volumes, base: &base };
+    let specs = Specs {
+        plan,
+        containers: &spec.containers,
+        task_names: &task_names,
+        templates: &templates,
+        volumes: &volumes,
+        base: &base,
+    };
 
     let mut documents = vec![json!({
         "apiVersion": API_VERSION,
@@ -150,6 +158,8 @@ pub(super) fn blocked_warnings(pipeline: &Pipeline, plan: &Plan) -> Vec<String> 
 /// What a workflow spec is assembled from: the templates of the exported containers.
 pub(super) struct Specs<'a> {
     plan: &'a Plan,
+    /// The pipeline's containers, by index.
+    containers: &'a [ContainerSpec],
     /// By container index.
     task_names: &'a [String],
     /// By container index, the exported ones.
@@ -183,10 +193,32 @@ impl Specs<'_> {
                 let mut task = Map::new();
                 task.insert("name".into(), name(i));
                 task.insert("template".into(), name(i));
-                let dependencies: Vec<Value> =
-                    self.plan.dependencies(i).into_iter().filter(|d| members.contains(d)).map(name).collect();
-                if !dependencies.is_empty() {
-                    task.insert("dependencies".into(), Value::Array(dependencies));
+                let dependencies: Vec<usize> =
+                    self.plan.dependencies(i).into_iter().filter(|d| members.contains(d)).collect();
+                let spec = &self.containers[i];
+                let completed =
+                    |d: usize| spec.condition_of(&self.containers[d].name) == DependencyCondition::Completed;
+                if dependencies.iter().any(|&d| completed(d)) {
+                    // `depends` (not `dependencies`, which cannot say "ended, even failed"): a
+                    // `completed` dependency, or one allowed to fail, is met when it failed too.
+                    let terms: Vec<String> = dependencies
+                        .iter()
+                        .map(|&d| {
+                            let task = self.task_names.get(d).cloned().unwrap_or_default();
+                            if completed(d) || self.containers[d].allow_failure() == &AllowFailure::Any {
+                                format!("({task}.Succeeded || {task}.Failed)")
+                            } else {
+                                task
+                            }
+                        })
+                        .collect();
+                    task.insert("depends".into(), Value::String(terms.join(" && ")));
+                } else if !dependencies.is_empty() {
+                    task.insert("dependencies".into(), Value::Array(dependencies.into_iter().map(name).collect()));
+                }
+                // An allowed failure: its dependents run, and the workflow does not fail by it.
+                if spec.allow_failure() == &AllowFailure::Any {
+                    task.insert("continueOn".into(), json!({ "failed": true }));
                 }
                 Value::Object(task)
             })

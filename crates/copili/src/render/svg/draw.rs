@@ -36,6 +36,7 @@ const STYLE: &str = "\
 .copili-graph .node.will-be-cancelled rect.box{stroke:#e69500;stroke-width:2}\
 .copili-graph .node.succeeded rect.box{fill:#e3f6e5;stroke:#2e7d32}\
 .copili-graph .node.failed rect.box{fill:#fde8e8;stroke:#c62828;stroke-width:2.5}\
+.copili-graph .node.failed_allowed rect.box{fill:#fff4e0;stroke:#c62828;stroke-dasharray:6 3;stroke-width:2}\
 .copili-graph .node.cancelled rect.box{fill:#fff4e0;stroke:#e69500}\
 .copili-graph .node.skipped rect.box{fill:#f0f2f5;stroke:#9aa5b1;stroke-dasharray:2 3}\
 .copili-graph .node.running rect.box{fill:#e3effd;stroke:#1565c0;stroke-width:2}\
@@ -198,8 +199,17 @@ pub fn status_word(status: ReportStatus) -> &'static str {
         ReportStatus::Running => "running",
         ReportStatus::Succeeded => "succeeded",
         ReportStatus::Failed => "failed",
+        ReportStatus::FailedAllowed => "failed_allowed",
         ReportStatus::Cancelled => "cancelled",
         ReportStatus::Skipped => "skipped",
+    }
+}
+
+/// How a person reads a status: [`status_word`], but `failed (allowed)` for an allowed failure.
+pub fn status_label(status: ReportStatus) -> &'static str {
+    match status {
+        ReportStatus::FailedAllowed => "failed (allowed)",
+        other => status_word(other),
     }
 }
 

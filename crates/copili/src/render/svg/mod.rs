@@ -188,6 +188,8 @@ mod tests {
             run_on: None,
             sidecars: Vec::new(),
             log_file: None,
+            allowed: false,
+            completed_dependencies: Vec::new(),
             attempt_times: Vec::new(),
             outputs: Default::default(),
             matrix: None,

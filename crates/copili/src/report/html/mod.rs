@@ -22,7 +22,11 @@ use std::path::Path;
 pub use logs::LogExcerpt;
 
 use super::json::{ContainerReport, ReportStatus, RunReport};
-use crate::render::svg::{self, draw::status_word, Graph};
+use crate::render::svg::{
+    self,
+    draw::{status_label, status_word},
+    Graph,
+};
 
 /// What the page shows beside the JSON report itself.
 #[derive(Debug, Clone, Default)]
@@ -113,7 +117,7 @@ fn header(out: &mut String, report: &RunReport) {
     let _ = write!(
         out,
         "<header>\n<h1>{} <span class=\"run-status {class}\">{}</span></h1>\n<p class=\"meta\">run <code>{}</code> on \
-         <b>{}</b> · started {} · finished {} · {} succeeded, {} failed, {} cancelled, {} skipped</p>\n</header>\n",
+         <b>{}</b> · started {} · finished {} · {} succeeded, {} failed{}, {} cancelled, {} skipped</p>\n</header>\n",
         esc(&report.pipeline),
         esc(&outcome),
         esc(&report.run_id),
@@ -122,6 +126,10 @@ fn header(out: &mut String, report: &RunReport) {
         esc(report.finished_at.as_deref().unwrap_or("-")),
         count(ReportStatus::Succeeded),
         count(ReportStatus::Failed),
+        match count(ReportStatus::FailedAllowed) {
+            0 => String::new(),
+            allowed => format!(", {allowed} failed (allowed)"),
+        },
         count(ReportStatus::Cancelled),
         count(ReportStatus::Skipped),
     );
@@ -133,11 +141,11 @@ fn summary(out: &mut String, report: &RunReport) {
          code</th><th>attempts</th><th>started</th><th>duration</th><th>image</th><th>reason</th></tr></thead>\n<tbody>\n",
     );
     for c in &report.containers {
-        let status = status_word(c.status);
+        let (status, label) = (status_word(c.status), status_label(c.status));
         let _ = writeln!(
             out,
             "<tr class=\"container {status}\" data-name=\"{}\"><td>{}</td><td class=\"status\"><span class=\"badge \
-             {status}\">{status}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+             {status}\">{label}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
             esc(&c.name),
             esc(&c.name),
             c.exit_code.map(|code| code.to_string()).unwrap_or_else(|| "-".into()),
@@ -152,7 +160,11 @@ fn summary(out: &mut String, report: &RunReport) {
 }
 
 fn failures(out: &mut String, report: &RunReport) {
-    let failed: Vec<&ContainerReport> = report.containers.iter().filter(|c| c.status == ReportStatus::Failed).collect();
+    let failed: Vec<&ContainerReport> = report
+        .containers
+        .iter()
+        .filter(|c| matches!(c.status, ReportStatus::Failed | ReportStatus::FailedAllowed))
+        .collect();
     let images: Vec<_> = report.images.iter().filter(|i| i.status == "failed").collect();
     if failed.is_empty() && images.is_empty() {
         return;
@@ -162,11 +174,13 @@ fn failures(out: &mut String, report: &RunReport) {
         let kind = c.reason_fields.reason_kind.as_deref().unwrap_or("");
         let _ = writeln!(
             out,
-            "<li class=\"failure\" data-name=\"{}\" data-kind=\"{}\"><a href=\"#log-{}\"><b>{}</b></a>: {}</li>",
+            "<li class=\"failure{}\" data-name=\"{}\" data-kind=\"{}\"><a href=\"#log-{}\"><b>{}</b></a>{}: {}</li>",
+            if c.allowed { " allowed" } else { "" },
             esc(&c.name),
             esc(kind),
             esc(&anchor(&c.name)),
             esc(&c.name),
+            if c.allowed { " (allowed)" } else { "" },
             esc(c.reason.as_deref().unwrap_or("failed")),
         );
     }
@@ -184,14 +198,14 @@ fn failures(out: &mut String, report: &RunReport) {
 fn logs_section(out: &mut String, report: &RunReport, inputs: &HtmlInputs) {
     out.push_str("<section id=\"logs\"><h2>Logs</h2>\n");
     for c in &report.containers {
-        let status = status_word(c.status);
+        let (status, label) = (status_word(c.status), status_label(c.status));
         let log = inputs.logs.iter().find(|(name, _)| name == &c.name).map(|(_, log)| log);
         // A failed container's log is open: why it failed is what the page is opened for.
-        let open = if c.status == ReportStatus::Failed { " open" } else { "" };
+        let open = if matches!(c.status, ReportStatus::Failed | ReportStatus::FailedAllowed) { " open" } else { "" };
         let _ = write!(
             out,
             "<details class=\"log {status}\" id=\"log-{}\" data-name=\"{}\"{open}>\n<summary><span class=\"badge \
-             {status}\">{status}</span> <b>{}</b> <code>{}</code>{}</summary>\n",
+             {status}\">{label}</span> <b>{}</b> <code>{}</code>{}</summary>\n",
             esc(&anchor(&c.name)),
             esc(&c.name),
             esc(&c.name),

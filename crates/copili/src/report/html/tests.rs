@@ -24,6 +24,8 @@ fn container(name: &str, status: ReportStatus, deps: &[&str], times: Option<(&st
         sidecars: Vec::new(),
         log_file: None,
         outputs: Default::default(),
+        allowed: status == ReportStatus::FailedAllowed,
+        completed_dependencies: Vec::new(),
         attempt_times: times
             .map(|(from, to)| {
                 vec![AttemptTimes {
@@ -124,4 +126,22 @@ fn a_log_is_shown_from_its_file_without_ansi() {
     let page = render(&report, &inputs);
     assert!(page.contains("boom &lt;tag&gt;"), "{page}");
     assert!(!page.contains('\u{1b}'));
+}
+
+#[test]
+fn an_allowed_failure_has_a_badge_of_its_own_and_is_listed_as_allowed() {
+    let mut report = report();
+    report.exit_code = Some(0);
+    report.containers[1] = container(
+        "break",
+        ReportStatus::FailedAllowed,
+        &["load"],
+        Some(("2026-11-25T12:00:02.100Z", "2026-11-25T12:00:03.000Z")),
+    );
+    report.containers[2] = container("after", ReportStatus::Succeeded, &["break"], None);
+    let page = render(&report, &HtmlInputs::default());
+    assert!(page.contains("<span class=\"badge failed_allowed\">failed (allowed)</span>"), "{page}");
+    assert!(page.contains("<g class=\"node failed_allowed\" data-name=\"break\" data-status=\"failed_allowed\""));
+    assert!(page.contains("<li class=\"failure allowed\" data-name=\"break\""), "{page}");
+    assert!(page.contains("1 failed (allowed)"), "{page}");
 }

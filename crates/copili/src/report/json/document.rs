@@ -122,6 +122,14 @@ pub struct ContainerReport {
     /// Its log file (`--log-dir`), as the run named it; left out when the run wrote none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_file: Option<String>,
+    /// `true` when it failed in a way its `allow_failure` allows (status `failed_allowed`);
+    /// left out otherwise.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allowed: bool,
+    /// The names of the dependencies it needs only to have ended (`condition: completed`);
+    /// left out when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub completed_dependencies: Vec<String>,
     /// Each attempt's start and end; left out when it never started.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempt_times: Vec<AttemptTimes>,
@@ -160,6 +168,10 @@ pub enum ReportStatus {
     Succeeded,
     /// It ran and failed.
     Failed,
+    /// It failed in a way its `allow_failure` allows (`"failed_allowed"`): its dependents ran
+    /// and the run's exit code ignores it.
+    #[serde(rename = "failed_allowed")]
+    FailedAllowed,
     /// It did not run, or was stopped.
     Cancelled,
     /// It was not part of the run.
@@ -171,6 +183,7 @@ impl From<Status> for ReportStatus {
         match status {
             Status::Succeeded => ReportStatus::Succeeded,
             Status::Failed => ReportStatus::Failed,
+            Status::FailedAllowed => ReportStatus::FailedAllowed,
             Status::Cancelled => ReportStatus::Cancelled,
             Status::Skipped => ReportStatus::Skipped,
         }

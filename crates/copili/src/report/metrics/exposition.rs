@@ -50,11 +50,19 @@ const PIPELINE: [(&str, Kind, &str, PipelineValue); 4] = [
 ];
 
 /// The per-container families.
-const CONTAINER: [(&str, Kind, &str, ContainerValue); 7] = [
+const CONTAINER: [(&str, Kind, &str, ContainerValue); 8] = [
     ("copili_container_runs_total", Kind::Counter, "Times the container ran to an end (succeeded or failed).", |c| {
         Some(c.runs as f64)
     }),
-    ("copili_container_failures_total", Kind::Counter, "Times the container failed.", |c| Some(c.failures as f64)),
+    ("copili_container_failures_total", Kind::Counter, "Times the container failed, allowed failures included.", |c| {
+        Some(c.failures as f64)
+    }),
+    (
+        "copili_container_allowed_failures_total",
+        Kind::Counter,
+        "Times the container failed with a failure its allow_failure allows.",
+        |c| Some(c.allowed_failures as f64),
+    ),
     (
         "copili_container_cancelled_total",
         Kind::Counter,

@@ -34,8 +34,11 @@ pub struct PipelineMetrics {
 pub struct ContainerMetrics {
     /// Times it ran to an end: succeeded or failed (the report's statuses).
     pub runs: u64,
-    /// Times it failed.
+    /// Times it failed, allowed failures (`allow_failure`) included.
     pub failures: u64,
+    /// Times it failed with a failure `allow_failure` allows.
+    #[serde(default)]
+    pub allowed_failures: u64,
     /// Times it was cancelled (by a failure upstream, `--fail-fast` or an interrupt).
     pub cancelled: u64,
     /// Attempts, retries included.
@@ -102,6 +105,10 @@ impl ContainerMetrics {
             }
             Status::Succeeded => self.last_success = outcome.finished_at.map(unix_seconds),
             Status::Failed => self.failures += 1,
+            Status::FailedAllowed => {
+                self.failures += 1;
+                self.allowed_failures += 1;
+            }
         }
         self.runs += 1;
         if let (Some(start), Some(end)) = (outcome.started_at, outcome.finished_at) {
@@ -131,6 +138,7 @@ mod tests {
             service: false,
             run_on: None,
             matrix: None,
+            completed_dependencies: Vec::new(),
         };
         RunInfo {
             pipeline: "p".into(),
