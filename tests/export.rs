@@ -590,6 +590,62 @@ fn allowed_failures_and_completed_dependencies_export_as_continue_on_and_depends
     }
 }
 
+/// Handlers (`run_on`) are the Workflow's `onExit` DAG, each with its `when`, not tasks of the
+/// main DAG; Argo accepts the Workflow and the CronWorkflow.
+#[test]
+fn handlers_become_the_exit_handler_argo_accepts() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let d = dir.path();
+    std::fs::write(
+        d.join("p.yaml"),
+        "nightly:\n  - {name: load, image_repo: busybox, command: [sh, -c, 'exit 1']}\n  - {name: link, image_repo: \
+         busybox, dependencies: [load]}\n  - name: notify\n    image_repo: curlimages/curl\n    run_on: failure\n    \
+         command: [sh, -c, 'curl -sS -d \"$$COPILI_FAILED\" http://hooks.example.com/copili']\n  - {name: archive, \
+         image_repo: busybox, run_on: always}\n  - {name: refresh, image_repo: busybox, is_service_container: true, \
+         schedule: '0 3 * * *'}\n",
+    )
+    .expect("writable");
+    let validate = run(copili().current_dir(d).args(["validate", "--for", "argo", "p.yaml"]));
+    assert_eq!(validate.code(), Some(0), "handlers are exported to Argo\n{}", validate.describe());
+    let output = run(copili().current_dir(d).args(["export", "argo", "p.yaml"]));
+    assert_eq!(output.code(), Some(0), "{}", output.describe());
+    let documents = documents(&output.stdout());
+    assert_valid_for_argo("handlers", &documents);
+    let spec = &documents[0]["spec"];
+    assert_eq!(spec["onExit"], "copili-exit-handler");
+    let templates = spec["templates"].as_array().expect("templates");
+    let tasks: Vec<&str> = templates[0]["dag"]["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|t| t["name"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(tasks, ["load", "refresh", "link"], "handlers are no DAG tasks (plan order)");
+    assert_eq!(kinds(&documents), ["Workflow", "CronWorkflow"]);
+    assert_eq!(documents[1]["spec"]["workflowSpec"]["onExit"], "copili-exit-handler", "after each due group too");
+    let exit = templates.iter().find(|t| t["name"] == "copili-exit-handler").expect("the exit handler's template");
+    let handlers: Vec<(&str, Option<&str>, Option<&Value>)> = exit["dag"]["tasks"]
+        .as_array()
+        .expect("a task per handler")
+        .iter()
+        .map(|t| (t["template"].as_str().expect("a template"), t["when"].as_str(), t.get("dependencies")))
+        .collect();
+    assert_eq!(
+        handlers,
+        [("notify", Some("{{workflow.status}} != Succeeded"), None), ("archive", None, None)],
+        "in parallel, each with its `when`"
+    );
+    let notify = templates.iter().find(|t| t["name"] == "notify").expect("the handler's template");
+    assert_eq!(
+        notify["container"]["env"],
+        serde_json::json!([
+            {"name": "COPILI_RUN_STATUS", "value": "{{workflow.status}}"},
+            {"name": "COPILI_FAILED", "value": "{{workflow.failures}}"},
+            {"name": "COPILI_RUN_ID", "value": "{{workflow.name}}"},
+        ])
+    );
+}
+
 /// The documents of a YAML file.
 fn documents_of_file(file: &Path) -> Vec<Value> {
     documents(&std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display())))

@@ -554,6 +554,8 @@ mod tests {
     #[test]
     fn a_container_description_stays_small() {
         let size = std::mem::size_of::<super::ContainerSpec>();
-        assert!(size <= 560, "ContainerSpec grew to {size} bytes: box the new rare property");
+        // 584 with issue 17's properties: `matrix` and `flow` boxed, `run_on` a byte, and the
+        // spans of `run_on` and of `${{ … }}` (boxed). 10,000 containers: under 6 MB.
+        assert!(size <= 592, "ContainerSpec grew to {size} bytes: box the new rare property");
     }
 }

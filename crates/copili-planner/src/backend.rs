@@ -88,19 +88,18 @@ fn check(
         Some(main) => format!("{}/{}", main.name, spec.name),
         None => spec.name.clone(),
     };
-    if let (Some(run_on), None) = (spec.run_on, main) {
-        let why = match backend {
-            Backend::Swarm => {
-                "copili runs handlers after the run on a local engine only, where the report they read is"
-            }
-            Backend::Argo => "the export has no `onExit` handler yet",
-        };
+    // The Argo export maps handlers to its exit handler (`onExit` with `when`); swarm has none.
+    if let (Some(run_on), None, Backend::Swarm) = (spec.run_on, main, backend) {
         out.push(
-            Diagnostic::error(format!("handler `run_on: {run_on}` {}: {why}", backend.cannot()))
-                .at(&pipeline.source, spec.spans.run_on.unwrap_or(spec.spans.item))
-                .container(label.clone())
-                .property("run_on")
-                .help("run the pipeline on a local engine (`--engine docker` or `--engine podman`), or remove the handler"),
+            Diagnostic::error(format!(
+                "handler `run_on: {run_on}` {}: copili runs handlers after the run on a local engine only, where the \
+                 report they read is",
+                backend.cannot()
+            ))
+            .at(&pipeline.source, spec.spans.run_on.unwrap_or(spec.spans.item))
+            .container(label.clone())
+            .property("run_on")
+            .help("run the pipeline on a local engine (`--engine docker` or `--engine podman`), or remove the handler"),
         );
     }
     if let (Backend::Argo, None, Some(flow)) = (backend, main, spec.flow.as_deref()) {

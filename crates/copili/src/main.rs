@@ -16,6 +16,7 @@ mod cli_service;
 mod error;
 mod export_command;
 mod help_command;
+mod left_behind;
 mod output;
 mod report_command;
 mod run_command;

@@ -224,7 +224,7 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
         errln!("warning: {error}");
     }
     drop(metrics);
-    crate::run_command::report_left_behind(&**engine, &config.identity, &[]);
+    crate::left_behind::report_left_behind(&**engine, &config.identity, &[]);
     signals.close();
     if let Some(dashboard) = dashboard {
         dashboard.stop();

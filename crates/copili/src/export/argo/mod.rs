@@ -6,7 +6,8 @@
 //! selected container that the run would cancel because a dependency is left out (copili 1.4's
 //! "cancelled"), with a warning. Everything else maps property by property (docs/cli.md,
 //! `copili export argo`, has the table); what has no Argo or Kubernetes counterpart is named in
-//! [`ArgoExport::warnings`]. The container options a pod cannot carry are refused first
+//! [`ArgoExport::warnings`]. Handlers (`run_on`) are every workflow's exit handler (`onExit`,
+//! a DAG of them with `when` on the workflow's status), not tasks. The container options a pod cannot carry are refused first
 //! ([`ExportError::Unsupported`], from `copili_planner::unsupported_among`).
 //!
 //! Secrets never reach the documents: every `env_vars` value (of containers and sidecars,
@@ -38,6 +39,7 @@ use crate::{Diagnostics, Pipeline, Plan};
 
 mod container;
 mod cron;
+mod exit;
 mod names;
 mod placement;
 mod quantities;
@@ -49,6 +51,7 @@ mod volumes;
 mod workflow;
 
 use cron::*;
+use exit::*;
 use names::*;
 use placement::*;
 use quantities::*;

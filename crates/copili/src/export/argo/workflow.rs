@@ -1,6 +1,8 @@
 //! The export itself: the plan's containers into one `Workflow` DAG and the `CronWorkflow`s of
 //! the service containers, with the options checked first.
 
+use copili_model::RunOn;
+
 use super::*;
 use copili_model::{AllowFailure, DependencyCondition};
 
@@ -8,9 +10,10 @@ use copili_model::{AllowFailure, DependencyCondition};
 /// cancel, mapped as the [`argo`](super) module documentation describes.
 pub fn export(pipeline: &Pipeline, plan: &Plan, options: &ArgoOptions) -> Result<ArgoExport, ExportError> {
     let exported: Vec<usize> = plan.order().filter(|&i| plan.blocked_by(i).is_none()).collect();
-    // What is not exported cannot be wrong in the documents.
-    // Handlers are refused: the export has no `onExit` yet.
-    let refused = unsupported_among(pipeline.spec(), exported.iter().copied().chain(plan.handlers()), Backend::Argo);
+    // What is not exported cannot be wrong in the documents. Handlers are the exit handler's.
+    let handlers = plan.handlers();
+    let refused =
+        unsupported_among(pipeline.spec(), exported.iter().copied().chain(handlers.iter().copied()), Backend::Argo);
     if !refused.is_empty() {
         return Err(ExportError::Unsupported(Diagnostics { items: refused }));
     }
@@ -29,7 +32,7 @@ pub fn export(pipeline: &Pipeline, plan: &Plan, options: &ArgoOptions) -> Result
     let labels = json!({ MANAGED_BY: "copili", PIPELINE_LABEL: identity_label(pipeline.identity(), &base) });
 
     // Names in file order, so that a container's name does not depend on the selection.
-    let mut template_names = UniqueNames::reserving(&[ENTRYPOINT]);
+    let mut template_names = UniqueNames::reserving(&[ENTRYPOINT, EXIT_HANDLER]);
     let task_names: Vec<String> =
         spec.containers.iter().map(|c| template_names.claim(&task_name(&c.name), DNS_LABEL_MAX)).collect();
 
@@ -44,15 +47,23 @@ pub fn export(pipeline: &Pipeline, plan: &Plan, options: &ArgoOptions) -> Result
         volume_names: UniqueNames::default(),
         warnings: Vec::new(),
     };
-    let templates: HashMap<usize, Built> =
+    let mut templates: HashMap<usize, Built> =
         exported.iter().map(|&i| (i, builder.template(&spec.containers[i], &task_names[i]))).collect();
+    for &h in &handlers {
+        let mut built = builder.template(&spec.containers[h], &task_names[h]);
+        add_handler_env(&mut built.template);
+        templates.insert(h, built);
+    }
     let Builder { env_keys, registry_logins, volume_map_used, volumes, warnings: template_warnings, .. } = builder;
     warnings.extend(template_warnings);
+    let handlers: Vec<(usize, RunOn)> =
+        handlers.iter().filter_map(|&h| Some((h, spec.containers[h].run_on?))).collect();
     let specs = Specs {
         plan,
         containers: &spec.containers,
         task_names: &task_names,
         templates: &templates,
+        handlers: &handlers,
         volumes: &volumes,
         base: &base,
     };
@@ -164,6 +175,8 @@ pub(super) struct Specs<'a> {
     task_names: &'a [String],
     /// By container index, the exported ones.
     templates: &'a HashMap<usize, Built>,
+    /// The handlers, in file order: every workflow's exit handler.
+    handlers: &'a [(usize, RunOn)],
     volumes: &'a [PodVolume],
     /// The DNS form of the identity.
     base: &'a str,
@@ -171,11 +184,15 @@ pub(super) struct Specs<'a> {
 
 impl Specs<'_> {
     /// The spec of a workflow running `members` (in plan order): a DAG of them, their
-    /// dependencies on others dropped (met by earlier runs), and what their templates need.
+    /// dependencies on others dropped (met by earlier runs), the handlers as its exit handler,
+    /// and what their templates need.
     pub(super) fn workflow_spec(&self, members: &[usize]) -> Value {
-        let built = || members.iter().filter_map(|i| self.templates.get(i));
+        let built = || members.iter().chain(self.handlers.iter().map(|(h, _)| h)).filter_map(|i| self.templates.get(i));
         let mut spec = Map::new();
         spec.insert("entrypoint".into(), ENTRYPOINT.into());
+        if !self.handlers.is_empty() {
+            spec.insert("onExit".into(), EXIT_HANDLER.into());
+        }
         if built().any(|t| t.registry_login) {
             spec.insert("imagePullSecrets".into(), json!([{ "name": format!("{}-registry", self.base) }]));
         }
@@ -226,6 +243,14 @@ impl Specs<'_> {
         // copili runs on after a failure, cancelling only what depends on it; Argo's DAG
         // would stop scheduling at the first failure.
         let mut templates = vec![json!({ "name": ENTRYPOINT, "dag": { "failFast": false, "tasks": tasks } })];
+        if !self.handlers.is_empty() {
+            let handlers: Vec<(String, RunOn)> = self
+                .handlers
+                .iter()
+                .map(|&(h, run_on)| (self.task_names.get(h).cloned().unwrap_or_default(), run_on))
+                .collect();
+            templates.push(exit_template(&handlers));
+        }
         templates.extend(built().map(|t| t.template.clone()));
         spec.insert("templates".into(), Value::Array(templates));
         Value::Object(spec)
