@@ -38,6 +38,10 @@ const NOT_SHAPE_ERRORS: &[(&str, Why)] = &[
     ("sidecar-engine-name-clash.yaml", Why::AcrossItems),
     ("sidecar-sidecar-engine-name-clash.yaml", Why::AcrossItems),
     ("volume-two-on-one-path.yaml", Why::AcrossItems),
+    // A handler in the graph: it depends on another, and another depends on it (the planner's).
+    ("handler-with-dependencies.yaml", Why::Graph),
+    // Valid as a file: refused by `validate --for swarm`, given on the command line.
+    ("handler-on-swarm.yaml", Why::Outside),
     // Names and `${{ matrix.KEY }}` after a `matrix` is expanded.
     ("matrix-duplicate-name.yaml", Why::AcrossItems),
     ("matrix-outside-matrix.yaml", Why::AcrossItems),
