@@ -23,6 +23,7 @@ pub mod properties;
 pub mod schema;
 pub mod secret;
 pub mod spec;
+mod workflow;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Note, Severity, SourceFile};
 pub use document::Span;

@@ -426,24 +426,7 @@ impl Loader {
             }
             PropertyId::RunOn => {
                 spec.spans.run_on = Some(key.span);
-                if let Some(text) = self.text(value, at, false) {
-                    match RunOn::parse(&text) {
-                        Some(run_on) => spec.run_on = Some(run_on),
-                        None => {
-                            let known = RunOn::ALL.map(|(name, _)| name);
-                            let help = match properties::suggest(&text, known) {
-                                Some(close) => format!("did you mean `{close}`?"),
-                                None => "a handler runs on `failure` of the run, on `success`, or `always`".into(),
-                            };
-                            self.error(
-                                format!("invalid `run_on` value `{text}`: expected `failure`, `success` or `always`"),
-                                value.span,
-                                Some(at),
-                            )
-                            .help = Some(help);
-                        }
-                    }
-                }
+                spec.run_on = self.run_on(value, at);
             }
             PropertyId::TlsVerify => spec.tls_verify = self.bool_value(value, at).unwrap_or(true),
             PropertyId::RunOnce => spec.run_once = self.bool_value(value, at).unwrap_or(false),

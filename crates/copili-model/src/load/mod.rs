@@ -19,6 +19,7 @@ mod matrix;
 mod networks;
 mod options;
 mod pipeline;
+mod run_on;
 mod scalars;
 mod syntax;
 mod timing;

@@ -4,4 +4,5 @@
 pub mod graph;
 pub mod options;
 pub mod plan;
+mod plan_text;
 pub mod svg;
