@@ -42,9 +42,7 @@ impl RunEnd {
         let mut containers = containers.to_vec();
         containers.sort_unstable();
         let ended = containers.iter().filter_map(|&c| Some((outcomes.get(c)?, spec.containers.get(c)?)));
-        let failed = ended
-            .clone()
-            .any(|(o, _)| !matches!(o.status, Status::Succeeded | Status::FailedAllowed | Status::Skipped));
+        let failed = ended.clone().any(|(o, _)| !(o.status.is_ok() || o.status == Status::Skipped));
         let failed_names = ended.filter(|(o, _)| o.status == Status::Failed).map(|(_, c)| c.name.clone()).collect();
         RunEnd { failed, failed_names }
     }

@@ -426,15 +426,7 @@ fn write_report_without_run(
                 None => runner::Reason::NotStarted { why: reason.to_string() },
             };
             let status = if plan.exclusion(i).is_some() { Status::Skipped } else { Status::Cancelled };
-            runner::Outcome {
-                status,
-                exit_code: None,
-                attempts: 0,
-                started_at: None,
-                finished_at: None,
-                reason: Some(reason),
-                outputs: Vec::new(),
-            }
+            runner::Outcome::not_run(status, reason)
         })
         .collect();
     report.finish(&RunSummary { outcomes, finished_at: now, exit_code: code });

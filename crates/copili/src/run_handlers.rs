@@ -24,12 +24,11 @@ pub(crate) fn after(
     flush: &(dyn Fn() + Sync),
     on_event: &(dyn Fn(RunEvent) + Sync),
 ) -> i32 {
-    let code =
-        if outcomes.iter().all(|o| matches!(o.status, Status::Succeeded | Status::FailedAllowed | Status::Skipped)) {
-            exit_code::SUCCESS
-        } else {
-            exit_code::FAILURE
-        };
+    let code = if outcomes.iter().all(|o| o.status.is_ok() || o.status == Status::Skipped) {
+        exit_code::SUCCESS
+    } else {
+        exit_code::FAILURE
+    };
     if !dry_run {
         let handled = copili::report::flushing_periodically(flush, || {
             run_handlers(engine, run, cancel, outcomes, (info, args, code), on_event)

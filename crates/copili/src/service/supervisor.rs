@@ -347,13 +347,11 @@ impl Supervisor<'_> {
             })
         });
         let relevant: Vec<&Outcome> = containers.iter().filter_map(|&c| outcomes.get(c)).collect();
-        let code =
-            if relevant.iter().all(|o| matches!(o.status, Status::Succeeded | Status::FailedAllowed | Status::Skipped))
-            {
-                exit_code::SUCCESS
-            } else {
-                exit_code::FAILURE
-            };
+        let code = if relevant.iter().all(|o| o.status.is_ok() || o.status == Status::Skipped) {
+            exit_code::SUCCESS
+        } else {
+            exit_code::FAILURE
+        };
         // The handlers, after this run's containers, with this run's outcome.
         let end = crate::handlers::RunEnd::among(spec, &outcomes, containers);
         let due = crate::handlers::due(spec, plan, &end);
