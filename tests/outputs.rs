@@ -61,5 +61,7 @@ fn outputs_between_steps(engine: Engine) {
         .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
         .collect();
     dirs.sort();
-    assert_eq!(dirs, ["bad_writer", "consumer", "producer"], "wants_more never started");
+    // consumer wrote nothing: its empty directory is removed when the run ends, as is that of
+    // wants_more, which never started.
+    assert_eq!(dirs, ["bad_writer", "producer"]);
 }

@@ -347,6 +347,7 @@ pub fn run_with_hooks(
             }
         }
     });
+    super::outputs::remove_empty(config.outputs_dir.as_deref(), &config.run_id);
     outcomes
         .into_iter()
         .map(|o| o.unwrap_or_else(|| Outcome::not_run(Status::Cancelled, Reason::Interrupted)))

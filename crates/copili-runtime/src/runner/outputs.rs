@@ -10,7 +10,10 @@
 //!
 //! Container names are `[A-Za-z0-9][A-Za-z0-9_.-]*` and never `.`/`..` (the loader checks),
 //! and the run id is kept to those characters too ([`host_dir`]): the directories are always
-//! right under `<outputs_dir>/<run-id>/out`. They are left there after the run.
+//! right under `<outputs_dir>/<run-id>/out`. Those that hold something are left there after
+//! the run; the empty ones (most containers write no outputs) are removed when it ends
+//! ([`remove_empty`]), so that a service rerunning every few seconds leaves no directory per
+//! run.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -69,6 +72,25 @@ pub(super) fn prepare_dir(config: &RunConfig, spec: &ContainerSpec) -> Result<()
         }
     }
     Ok(())
+}
+
+/// Removes the run's empty output directories, then `out` and the run's directory if they
+/// are empty too. What holds a file stays. Errors are ignored: a directory another process
+/// wrote into meanwhile is simply not empty.
+pub(super) fn remove_empty(outputs_dir: Option<&Path>, run_id: &str) {
+    let Some(root) = outputs_dir else { return };
+    let out = host_dir(root, run_id, "_");
+    let Some(out) = out.parent() else { return };
+    if let Ok(entries) = std::fs::read_dir(out) {
+        for entry in entries.flatten() {
+            // `remove_dir` removes only an empty directory.
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
+    let _ = std::fs::remove_dir(out);
+    if let Some(run) = out.parent() {
+        let _ = std::fs::remove_dir(run);
+    }
 }
 
 /// The mounts of a main container: its own directory at [`OUT_DIR`], each dependency's
@@ -218,6 +240,20 @@ mod tests {
             read_dir(dir.path()),
             Err(Reason::Outputs { problem: OutputsProblem::BadLine { line: 1, .. }, .. })
         ));
+    }
+
+    #[test]
+    fn empty_directories_are_removed_when_the_run_ends() {
+        let root = tempfile::tempdir().expect("a temporary directory");
+        let (empty, full) = (host_dir(root.path(), "run-1", "a"), host_dir(root.path(), "run-1", "b"));
+        std::fs::create_dir_all(&empty).expect("created");
+        std::fs::create_dir_all(&full).expect("created");
+        write(&full, "result.env", "ROWS=1\n");
+        remove_empty(Some(root.path()), "run-1");
+        assert!(!empty.exists() && full.join("result.env").is_file());
+        std::fs::remove_file(full.join("result.env")).expect("removed");
+        remove_empty(Some(root.path()), "run-1");
+        assert!(!root.path().join("run-1").exists(), "nothing left of the run");
     }
 
     #[test]
