@@ -100,7 +100,9 @@ impl ReportDir {
     /// directory under the system's temporary directory, readable by the handler's user.
     pub fn write(info: &RunInfo, log_dir: Option<&Path>, summary: &RunSummary) -> std::io::Result<ReportDir> {
         let dir = std::env::temp_dir().join(format!("copili-handlers-{}-{}", info.run_id, std::process::id()));
-        std::fs::create_dir_all(&dir)?;
+        // A new directory, never one (or a link) that is already there: the temporary
+        // directory is shared with other users.
+        std::fs::create_dir(&dir)?;
         let report_dir = ReportDir { dir };
         #[cfg(unix)]
         {
