@@ -140,7 +140,10 @@ fn draw_node(out: &mut String, node: &super::Node, x: usize, y: usize) {
     if let Some(status) = status {
         classes.push(status);
     }
-    let status_attr = status.map(|s| format!(" data-status=\"{s}\"")).unwrap_or_default();
+    let mut status_attr = status.map(|s| format!(" data-status=\"{s}\"")).unwrap_or_default();
+    if let Some(matrix) = &node.matrix {
+        status_attr.push_str(&format!(" data-matrix=\"{}\"", attr(matrix)));
+    }
     let _ = writeln!(
         out,
         "<g class=\"{}\" data-name=\"{}\"{status_attr} transform=\"translate({x},{y})\">",
@@ -150,6 +153,9 @@ fn draw_node(out: &mut String, node: &super::Node, x: usize, y: usize) {
     // The tooltip: everything in full.
     let mut tooltip = vec![node.name.clone(), node.image.clone()];
     let mut marks = Vec::new();
+    if let Some(matrix) = &node.matrix {
+        marks.push(matrix.clone());
+    }
     if node.service {
         marks.push("service".to_string());
     }

@@ -130,6 +130,7 @@ mod tests {
                 will_be_cancelled: false,
                 status: None,
                 duration_s: None,
+                matrix: None,
             })
             .collect();
         Graph { title: "t".into(), nodes }

@@ -47,6 +47,8 @@ pub struct Node {
     pub status: Option<ReportStatus>,
     /// How long it ran, when drawn with a report.
     pub duration_s: Option<f64>,
+    /// For an expansion of a `matrix` description: `matrix load: source=genes`.
+    pub matrix: Option<String>,
 }
 
 impl Graph {
@@ -67,6 +69,7 @@ impl Graph {
                 will_be_cancelled: plan.exclusion(i).is_none() && plan.blocked_by(i).is_some(),
                 status: None,
                 duration_s: None,
+                matrix: c.matrix.as_deref().map(ToString::to_string),
             })
             .collect();
         Graph { title: pipeline.identity().to_string(), nodes }
@@ -89,6 +92,10 @@ impl Graph {
                 will_be_cancelled: false,
                 status: Some(c.status),
                 duration_s: c.duration_s,
+                matrix: c.matrix.as_ref().map(|m| {
+                    let values: Vec<String> = m.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    format!("matrix {}: {}", m.of, values.join(", "))
+                }),
             })
             .collect();
         Graph { title: report.pipeline.clone(), nodes }
@@ -162,6 +169,13 @@ mod tests {
         assert_eq!(nodes, ["a_container_with_a_very_long_name_indeed", "load", "serve"]);
         assert_eq!(edges.len(), 3);
         assert!(edges.contains(&("load".into(), "serve".into())));
+    }
+
+    #[test]
+    fn a_matrix_expansion_says_where_it_comes_from() {
+        let svg = to_svg(&graph_of("p:\n  - {name: load, image_repo: x, matrix: {source: [genes, papers]}}\n"));
+        assert!(svg.contains("data-name=\"load-genes\" data-matrix=\"matrix load: source=genes\""), "{svg}");
+        assert!(svg.contains("matrix load: source=papers"), "the tooltip: {svg}");
     }
 
     #[test]
