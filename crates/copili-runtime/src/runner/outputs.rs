@@ -12,7 +12,7 @@
 //! and the run id is kept to those characters too ([`host_dir`]): the directories are always
 //! right under `<outputs_dir>/<run-id>/out`. Those that hold something are left there after
 //! the run; the empty ones (most containers write no outputs) are removed when it ends
-//! ([`remove_empty`]), so that a service rerunning every few seconds leaves no directory per
+//! (`remove_empty`), so that a service rerunning every few seconds leaves no directory per
 //! run.
 
 use std::borrow::Cow;
