@@ -1,7 +1,8 @@
 //! End-to-end tests of containers created ahead of their start, on the local engines (rootful
 //! podman, rootless podman, docker; swarm creates nothing ahead): while a container's
-//! dependency runs, the dependent's container exists, created and not running, seen from the
-//! engine (`ps --all --filter label=…`); it starts only once the dependency succeeded, and it
+//! dependency runs, the dependent's container exists, created (on podman initialised) and not
+//! running, seen from the engine (`ps --all --filter label=…`, `inspect`); it starts only once
+//! the dependency succeeded, and it
 //! is removed, never started, when the dependency fails or the run is interrupted.
 
 use std::time::Duration;
@@ -54,6 +55,15 @@ fn created_while_its_dependency_runs_and_started_after_it(engine: Engine) {
     let scene = Scene::new(engine, "ahead-chain");
     let report = scene.path("report.json");
     let copili = run_until_second_is_created(&scene, "sleep 3", &report);
+    // Ahead on podman means initialised too (`init`: storage, network, the runtime's process
+    // made and waiting); docker only creates. Either way its command has not run.
+    let second = format!("{}-second", scene.identity);
+    let ready_state = if engine == Engine::Docker { "created" } else { "initialized" };
+    wait_until(Duration::from_secs(20), "second is made ready ahead while first runs", || {
+        let state = engine.client_output(&["inspect", "--format", "{{.State.Status}}", &second]);
+        assert!(matches!(state.trim(), "created" | "initialized"), "second is {state} while first runs");
+        state.trim() == ready_state
+    });
     let output = copili.wait(RUN_TIMEOUT);
     assert_eq!(output.code(), Some(0), "{}", output.describe());
     assert_finished(&output, "second", "succeeded", "");

@@ -305,6 +305,15 @@ pub trait Engine: Send + Sync {
         false
     }
 
+    /// Creates a container ahead of its start (see [`Engine::creates_ahead`]) and gets it as
+    /// ready to start as the engine allows without starting it: [`Engine::create`] by
+    /// default; podman also initialises it (`init`: storage mounted, network set up, the
+    /// runtime's process made but not started), which takes that work off the start. On an
+    /// error nothing of the container is left.
+    fn create_ahead(&self, request: &CreateRequest) -> Result<String, EngineError> {
+        self.create(request)
+    }
+
     /// Starts a container made by [`Engine::create`] (known by its name), calls `on_output` with
     /// its lines as they come, a batch at a time, and returns its exit status once it ended, as the
     /// engine recorded it, as [`Engine::run_attached`] does. A container that could not be
@@ -335,7 +344,8 @@ pub trait Engine: Send + Sync {
     fn remove(&self, id: &str) -> Result<(), EngineError>;
 
     /// Whether removing a container slows down starting another (podman: both take its storage
-    /// lock), so that ended containers are better removed together while nothing starts.
+    /// lock; docker: one more client process on the same CPUs), so that ended containers are
+    /// better removed together while nothing starts.
     fn removal_contends_with_start(&self) -> bool {
         false
     }

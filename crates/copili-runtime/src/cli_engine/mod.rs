@@ -9,6 +9,7 @@ mod auth;
 mod classify;
 mod engine_impl;
 mod labels;
+mod loaded;
 mod process;
 mod render;
 mod split;
@@ -265,6 +266,48 @@ mod tests {
                 "{kind:?}"
             );
         }
+    }
+
+    /// Created ahead, a podman container is also initialised (`init`), which takes its storage,
+    /// network and runtime set-up off its start; one that cannot be initialised is removed, so
+    /// that nothing is left and its start creates it again (and reports why). docker has no
+    /// `init`: `create` only.
+    #[test]
+    fn a_container_created_ahead_is_initialised_on_podman_and_removed_if_that_fails() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let client = dir.path().join("client");
+        let calls = dir.path().join("calls");
+        let script = format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\ncase \"$*\" in\n  create*good*) echo id-good ;;\n  \
+             create*bad*) echo id-bad ;;\n  'init id-bad') echo 'Error: netavark: no route' >&2; exit 125 ;;\nesac\n",
+            calls.display()
+        );
+        std::fs::write(&client, script).expect("write the client");
+        std::fs::set_permissions(&client, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+        let request = |name: &str| CreateRequest {
+            name: name.into(),
+            hostname: name.into(),
+            image: "img:1".into(),
+            ..CreateRequest::default()
+        };
+        let seen = || {
+            let text = std::fs::read_to_string(&calls).unwrap_or_default();
+            let _ = std::fs::remove_file(&calls);
+            text.lines()
+                .map(|l| l.split(' ').next().unwrap_or("").to_string() + " " + l.rsplit(' ').next().unwrap_or(""))
+                .collect::<Vec<_>>()
+        };
+        let podman = CliEngine::new(&client, EngineKind::Podman);
+        assert_eq!(podman.create_ahead(&request("good")).expect("created"), "id-good");
+        assert_eq!(seen(), ["create img:1", "init id-good"]);
+        match podman.create_ahead(&request("bad")) {
+            Err(EngineError::Failed { stderr, .. }) => assert!(stderr.contains("no route"), "{stderr}"),
+            other => panic!("the init's failure: {other:?}"),
+        }
+        assert_eq!(seen(), ["create img:1", "init id-bad", "rm id-bad"]);
+        let docker = CliEngine::new(&client, EngineKind::Docker);
+        assert_eq!(docker.create_ahead(&request("good")).expect("created"), "id-good");
+        assert_eq!(seen(), ["create img:1"]);
     }
 
     /// A quoted argument pastes back as itself (bash reads it), on one line and with nothing

@@ -3,7 +3,7 @@
 //! ready, so that it is started the moment it may run (`start --attach`) and its `create` is
 //! off the critical path of a chain. Nothing starts early: creating is all that happens ahead.
 //!
-//! At most a window of containers (`jobs`, and never more than [`MAX_WINDOW`]) are created
+//! At most a window of containers (`jobs + 1`, and never more than [`MAX_WINDOW`]) are created
 //! ahead at a time, so that a wide graph does not create hundreds of containers it will start
 //! much later. A container created ahead that does not run after all (a dependency failed,
 //! the run was interrupted, `--fail-fast`) is removed; its outcome is what it would have been.
@@ -39,15 +39,21 @@ pub(super) struct Ahead {
 }
 
 impl Ahead {
-    /// For `n` containers, at most `jobs` (and [`MAX_WINDOW`]) ahead; `enabled` is the
-    /// engine's [`crate::Engine::creates_ahead`].
+    /// For `n` containers, at most `jobs + 1` (and [`MAX_WINDOW`]) ahead — one more than
+    /// may run, so that one job at a time still has the next but one on its way; `enabled`
+    /// is the engine's [`crate::Engine::creates_ahead`].
     pub(super) fn new(n: usize, jobs: usize, enabled: bool) -> Ahead {
-        Ahead { states: vec![State::No; n], window: jobs.clamp(1, MAX_WINDOW), enabled }
+        Ahead { states: vec![State::No; n], window: (jobs.max(1) + 1).min(MAX_WINDOW), enabled }
     }
 
     /// `create` calls still running: the run does not end before they have.
     pub(super) fn in_flight(&self) -> usize {
         self.states.iter().filter(|&&s| s == State::Creating).count()
+    }
+
+    /// Whether the container is being created ahead or was, and waits to start.
+    pub(super) fn is_ahead(&self, container: usize) -> bool {
+        matches!(self.states[container], State::Creating | State::Created)
     }
 
     /// Whether the container's `create` runs: it starts once that returned.
@@ -98,21 +104,22 @@ impl Ahead {
 }
 
 /// Whether a container is worth creating ahead: every dependency has succeeded (or counts as
-/// met) or is running, and either one of them runs (it will start when they end) or none does
-/// and it waits for a free slot (`ready`). A container waiting on anything else (a hook's "not
-/// yet") is not created: it might wait long.
+/// met) or is on its way — running, or itself created ahead (so that a chain is created a
+/// step further than the container that runs) — and either one of them is on its way (it
+/// will start when they end) or none is and it waits for a free slot (`ready`). A container
+/// waiting on anything else (a hook's "not yet") is not created: it might wait long.
 pub(super) fn worth_creating(
     dependencies: &[usize],
     plan: &Plan,
     outcomes: &[Option<Outcome>],
     ran_before: &[bool],
-    is_running: &[bool],
+    on_its_way: &dyn Fn(usize) -> bool,
     ready: bool,
 ) -> bool {
-    let mut any_running = false;
+    let mut any_coming = false;
     for &d in dependencies {
-        if is_running[d] {
-            any_running = true;
+        if on_its_way(d) {
+            any_coming = true;
             continue;
         }
         let met = if plan.is_selected(d) {
@@ -124,5 +131,5 @@ pub(super) fn worth_creating(
             return false;
         }
     }
-    any_running || ready
+    any_coming || ready
 }

@@ -42,10 +42,6 @@ struct ImageQueue {
 /// How long starting must have been quiet before ended containers are removed.
 const REMOVAL_QUIET: Duration = Duration::from_millis(500);
 
-/// Where creating contends with starting, how long starting must have been quiet before
-/// containers are created ahead.
-const AHEAD_QUIET: Duration = Duration::from_secs(1);
-
 /// Runs the plan on the engine; returns an outcome for every container of the pipeline, in
 /// the pipeline's order.
 pub fn run(
@@ -243,15 +239,11 @@ pub fn run_with_hooks(
                 });
             }
             // Create ahead, in plan order, the containers that will start next: those whose
-            // dependencies run, and those waiting for a slot. Where removing contends with
-            // starting, so does creating (podman: the same storage lock; a `create` beside each
-            // `start` made a chain of short containers 15–30 % slower, and one made half a
-            // second after the start ended just after its dependency did, delaying the start
-            // it was meant to speed up): there, containers are created ahead once starting has
-            // been quiet for a second — behind dependencies that run a while, not short ones.
-            let quiet = !engine.removal_contends_with_start() || last_start.elapsed() >= AHEAD_QUIET;
+            // dependencies run or are created ahead themselves, and those waiting for a slot.
+            // On podman this is `create` and `init` (storage, network, the runtime's process),
+            // a third of a short container's `run`, done beside its dependency's start.
             for &c in &to_run {
-                if !quiet || !ahead.has_room() || cancel.is_draining() || failed_fast.is_some() {
+                if !ahead.has_room() || cancel.is_draining() || failed_fast.is_some() {
                     break;
                 }
                 let spec = &pipeline.containers[c];
@@ -265,7 +257,14 @@ pub fn run_with_hooks(
                     continue;
                 }
                 if !needs[c].iter().all(|&j| matches!(images[j], Some(Ok(()))))
-                    || !worth_creating(&dependencies[c], plan, &outcomes, &ran_before, &is_running, ready[c])
+                    || !worth_creating(
+                        &dependencies[c],
+                        plan,
+                        &outcomes,
+                        &ran_before,
+                        &|d| is_running[d] || ahead.is_ahead(d),
+                        ready[c],
+                    )
                 {
                     continue;
                 }
@@ -274,7 +273,7 @@ pub fn run_with_hooks(
                 scope.spawn(move || {
                     // Its `/copili/out` must exist before the engine mounts it.
                     let ok = super::outputs::prepare_dir(config, spec).is_ok()
-                        && engine.create(&main_request(spec, config, None)).is_ok();
+                        && engine.create_ahead(&main_request(spec, config, None)).is_ok();
                     let _ = tx.send(Message::Created { container: c, ok });
                 });
             }
@@ -294,8 +293,9 @@ pub fn run_with_hooks(
             }
             // Ended main containers are removed off the critical path. Where removing contends
             // with starting (podman's `rm` and `run` both take its storage lock, which slowed a
-            // chain of short containers by ~10 %), they are removed together, in one engine call,
-            // once starting has been quiet for a moment, or when the run ends.
+            // chain of short containers by ~10 %; on docker each `rm` is one more client beside
+            // the start), they are removed together, in one engine call, once starting has been
+            // quiet for a moment, or when the run ends.
             // One such call at a time: the containers that end while it runs wait for the
             // next (20 short containers ending one by one were 20 `rm` clients, each a tenth
             // of a second of CPU beside the starts).
