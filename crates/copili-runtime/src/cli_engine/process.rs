@@ -9,6 +9,9 @@ use crate::engine::{EngineError, LogLine, LogLines, LogStream};
 
 use super::render::dry_run_answer;
 use super::split::{LineSplitter, READ_CHUNK};
+
+/// The read buffer a stream starts with, before its output shows it needs [`READ_CHUNK`].
+const FIRST_CHUNK: usize = 8 * 1024;
 use super::{CliEngine, DryRunSink, STDERR_TAIL_LINES};
 
 /// How long a killed client (and what it started in its group) has to be reaped before the
@@ -232,7 +235,9 @@ pub(super) fn send_lines(
     tx: &std::sync::mpsc::SyncSender<LogLines>,
 ) {
     let mut splitter = LineSplitter::new(stream);
-    let mut chunk = vec![0; READ_CHUNK];
+    // A quiet stream keeps a small buffer (a sleeping loader's pipes cost 2 × 8 KiB, not
+    // 2 × 64 KiB, of copili's memory); one whose read fills it gets the full read size.
+    let mut chunk = vec![0; FIRST_CHUNK];
     let listening = std::cell::Cell::new(true);
     let mut send = |batch: LogLines| {
         if listening.get() && tx.send(batch).is_err() {
@@ -242,6 +247,7 @@ pub(super) fn send_lines(
     loop {
         match splitter.read_from(&mut source, &mut chunk, &mut send) {
             Ok(0) => break,
+            Ok(n) if n == chunk.len() && n < READ_CHUNK => chunk.resize(READ_CHUNK, 0),
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             // A pipe that fails ends like one that ended; the client's status is read from its

@@ -25,7 +25,7 @@ impl LineSplitter {
     }
 
     pub(super) fn with_max_line(stream: LogStream, max_line: usize) -> LineSplitter {
-        LineSplitter { stream, max_line: max_line.max(4), pending: Vec::with_capacity(READ_CHUNK) }
+        LineSplitter { stream, max_line: max_line.max(4), pending: Vec::new() }
     }
 
     /// Reads once from `source` into `chunk` (up to its length) and hands on the batches the
