@@ -42,6 +42,11 @@ struct ImageQueue {
 /// How long starting must have been quiet before ended containers are removed.
 const REMOVAL_QUIET: Duration = Duration::from_millis(500);
 
+/// Where creating contends with starting, how long starting must have been quiet before a
+/// container that only waits for a slot is created ahead (one whose dependency runs or is
+/// created ahead does not wait for this).
+const AHEAD_QUIET: Duration = Duration::from_secs(1);
+
 /// Runs the plan on the engine; returns an outcome for every container of the pipeline, in
 /// the pipeline's order.
 pub fn run(
@@ -254,6 +259,14 @@ pub fn run_with_hooks(
                     || !spec.sidecars.is_empty()
                     || uses_outputs[c]
                 {
+                    continue;
+                }
+                // A container that only waits for a slot, in a wide level of short containers,
+                // would be created and initialised beside the starts of the others (three
+                // clients instead of one `run`: 100 × `true` on podman went from 1.14 to 1.43 ×
+                // the raw engine): it is created ahead once starting has been quiet a while.
+                let coming = dependencies[c].iter().any(|&d| is_running[d] || ahead.is_ahead(d));
+                if !coming && engine.removal_contends_with_start() && last_start.elapsed() < AHEAD_QUIET {
                     continue;
                 }
                 if !needs[c].iter().all(|&j| matches!(images[j], Some(Ok(()))))

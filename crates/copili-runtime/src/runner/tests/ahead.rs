@@ -240,3 +240,24 @@ fn one_job_at_a_time_has_the_next_two_created_ahead() {
         assert_eq!(engine.leftovers(), (0, 0));
     }
 }
+
+/// Where creating contends with starting (podman, docker), a container that only waits for a
+/// slot is created ahead once starting has been quiet for a moment, not beside the starts of
+/// a wide level of short containers.
+#[test]
+fn a_container_waiting_for_a_slot_is_created_ahead_once_starting_is_quiet() {
+    let text = "p:\n  - {name: a, image_repo: x}\n  - {name: b, image_repo: x}\n";
+    for (runs_for, created_while_a_ran) in [(300, false), (1500, true)] {
+        let engine = FakeEngine::new([("a", slow(runs_for))]).with_creation_ahead().with_batched_removal();
+        let created = Mutex::new(None);
+        let run = run_watching(text, &engine, &config(1), &CancelToken::new(), &|event| {
+            if let RunEvent::ContainerFinished { container: 0, .. } = event {
+                *created.lock().expect("not poisoned") = Some(engine.exists("q-b"));
+            }
+        });
+        assert!(run.outcomes.iter().all(|o| o.status == Status::Succeeded), "{:?}", statuses(&run));
+        assert_eq!(created.into_inner().expect("not poisoned"), Some(created_while_a_ran), "a runs {runs_for} ms");
+        assert_eq!(start_order(&run), vec![0, 1]);
+        assert_eq!(engine.leftovers(), (0, 0));
+    }
+}
