@@ -2,8 +2,8 @@
 //! podman, rootless podman, docker; swarm creates nothing ahead): while a container's
 //! dependency runs, the dependent's container exists, created (on podman initialised) and not
 //! running, seen from the engine (`ps --all --filter label=…`, `inspect`); it starts only once
-//! the dependency succeeded, and it
-//! is removed, never started, when the dependency fails or the run is interrupted.
+//! the dependency succeeded, and it is removed, never started, when the dependency fails or the
+//! run is interrupted.
 
 use std::time::Duration;
 

@@ -9,10 +9,10 @@ use crate::engine::{EngineError, LogLine, LogLines, LogStream};
 
 use super::render::dry_run_answer;
 use super::split::{LineSplitter, READ_CHUNK};
+use super::{CliEngine, DryRunSink, STDERR_TAIL_LINES};
 
 /// The read buffer a stream starts with, before its output shows it needs [`READ_CHUNK`].
 const FIRST_CHUNK: usize = 8 * 1024;
-use super::{CliEngine, DryRunSink, STDERR_TAIL_LINES};
 
 /// How long a killed client (and what it started in its group) has to be reaped before the
 /// call returns anyway: a process outside the group holding its output pipe must not hold the

@@ -265,19 +265,13 @@ pub fn run_with_hooks(
                 // would be created and initialised beside the starts of the others (three
                 // clients instead of one `run`: 100 × `true` on podman went from 1.14 to 1.43 ×
                 // the raw engine): it is created ahead once starting has been quiet a while.
-                let coming = dependencies[c].iter().any(|&d| is_running[d] || ahead.is_ahead(d));
+                let on_its_way = |d: usize| is_running[d] || ahead.is_ahead(d);
+                let coming = dependencies[c].iter().any(|&d| on_its_way(d));
                 if !coming && engine.removal_contends_with_start() && last_start.elapsed() < AHEAD_QUIET {
                     continue;
                 }
                 if !needs[c].iter().all(|&j| matches!(images[j], Some(Ok(()))))
-                    || !worth_creating(
-                        &dependencies[c],
-                        plan,
-                        &outcomes,
-                        &ran_before,
-                        &|d| is_running[d] || ahead.is_ahead(d),
-                        ready[c],
-                    )
+                    || !worth_creating(&dependencies[c], plan, &outcomes, &ran_before, &on_its_way, ready[c])
                 {
                     continue;
                 }
