@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -47,8 +47,35 @@ impl Node {
 
     fn output(self, args: &[&str]) -> String {
         let output = run(self.docker().args(args));
-        assert_eq!(output.code(), Some(0), "docker {} on {self:?} failed\n{}", args.join(" "), output.describe());
+        assert_eq!(
+            output.code(),
+            Some(0),
+            "docker {} on {self:?} failed\n{}\n{}",
+            args.join(" "),
+            output.describe(),
+            self.daemon_state()
+        );
         output.stdout()
+    }
+
+    /// Whether the node's daemon still runs (by the pid file beside its socket) and the end of
+    /// its log (`<test-env>/cluster-node<N>.log`, written by `cargo xtask setup`): what a failed
+    /// command on the node needs beside docker's own "Cannot connect".
+    fn daemon_state(self) -> String {
+        let socket = self.host().trim_start_matches("unix://");
+        let pid_file = socket.replace(".sock", ".pid");
+        let pid = std::fs::read_to_string(&pid_file).ok().and_then(|text| text.trim().parse::<u32>().ok());
+        let process = match pid {
+            Some(pid) if Path::new(&format!("/proc/{pid}")).exists() => format!("its dockerd (pid {pid}) runs"),
+            Some(pid) => format!("its dockerd (pid {pid}) is gone"),
+            None => format!("no pid in {pid_file} (dockerd removes it when it stops)"),
+        };
+        let name = Path::new(socket).file_stem().and_then(|stem| stem.to_str()).unwrap_or("node");
+        let log = engine_setup().dir().join(format!("cluster-{name}.log"));
+        let text = std::fs::read_to_string(&log).unwrap_or_else(|error| format!("({error})"));
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+        format!("{process}; the end of {}:\n{tail}", log.display())
     }
 
     /// `container/role` of the pipeline's containers on this node (running ones, or all).
@@ -68,10 +95,19 @@ impl Node {
 struct Cluster {
     identity: String,
     dir: tempfile::TempDir,
+    /// Held for the whole test (dropped after [`Cluster::drop`] has cleaned up).
+    _one_at_a_time: MutexGuard<'static, ()>,
 }
+
+/// The cluster's tests run one after the other: both create and remove overlay networks and
+/// services on the same manager, and once in CI the manager's dockerd (20.10) stopped
+/// answering while they did so side by side. One at a time costs a few seconds.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 impl Cluster {
     fn new(scenario: &str) -> Cluster {
+        // A test that failed while holding the lock leaves it poisoned; the next one still runs.
+        let one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for node in [Node::Manager, Node::Worker] {
             let state = node.output(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
             assert_eq!(state.trim(), "active", "{node:?} is not in a swarm: run `cargo xtask setup`");
@@ -80,7 +116,7 @@ impl Cluster {
         assert_eq!(nodes.lines().filter(|l| l.trim() == "Ready").count(), 2, "two ready nodes: {nodes}");
         let identity = format!("e2e-cluster-{scenario}-{}", std::process::id());
         let dir = tempfile::Builder::new().prefix("copili-e2e-").tempdir_in("/tmp").expect("a temporary directory");
-        Cluster { identity, dir }
+        Cluster { identity, dir, _one_at_a_time: one_at_a_time }
     }
 
     fn write(&self, name: &str, text: &str) -> std::path::PathBuf {
@@ -166,7 +202,10 @@ impl Sampler {
     /// What the manager and the worker were seen running.
     fn stop(self) -> [BTreeSet<String>; 2] {
         self.stop.store(true, Ordering::SeqCst);
-        self.thread.join().expect("the sampler ended");
+        // A failed command in the sampler fails the test with its own message.
+        if let Err(panic) = self.thread.join() {
+            std::panic::resume_unwind(panic);
+        }
         let seen = self.seen.lock().expect("not poisoned");
         seen.clone()
     }

@@ -23,6 +23,12 @@ pub struct EngineSetup {
 }
 
 impl EngineSetup {
+    /// The directory `cargo xtask setup` keeps the test environment in (`<target>/test-env`):
+    /// the file itself and the logs of the daemons it started.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
     /// The value of `key`; a missing key fails the test, naming the file and the fix.
     pub fn get(&self, key: &str) -> &str {
         self.vars.get(key).unwrap_or_else(|| {
