@@ -36,6 +36,12 @@ use copili::{exit_code, render, Diagnostics, EnvFile, Input, LoadOptions, Pipeli
 use crate::cli::{Cli, Command, GraphFormat, InputArgs, PlanFormat};
 use crate::error::{plural, CliError};
 
+/// One heap behind one lock instead of glibc's per-thread arenas: copili's threads mostly wait
+/// on engine clients, so the lock is rarely contended, and a run of 200 containers peaked at
+/// 21 MiB with glibc, a third of it arenas (docs/benchmarks.md, "Scale").
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 fn main() -> ExitCode {
     let code = match Cli::try_parse() {
         Ok(cli) => match error::catching_panics(|| run(cli)) {
