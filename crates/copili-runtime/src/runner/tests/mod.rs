@@ -294,8 +294,13 @@ fn batched_removal_leaves_nothing_behind() {
 #[test]
 fn sidecars_get_a_network_and_an_alias_and_are_removed() {
     let text = "p:\n  - name: a\n    image_repo: x\n    sidecars: [{name: cache, image_repo: httpd}]\n";
+    // The main runs a moment, as a real one does (a `run` takes a third of a second), so that
+    // the sidecar's line is read before it is removed: a main that ends the instant it starts
+    // races the follower's thread for the sidecar on a loaded machine.
+    let main =
+        Script { runs_for: Duration::from_millis(300), output: vec!["main says hi".into()], ..Script::default() };
     let engine = FakeEngine::new([
-        ("a", Script { output: vec!["main says hi".into()], ..Script::default() }),
+        ("a", main),
         ("cache", Script { runs_for: Duration::from_secs(30), output: vec!["sidecar up".into()], ..Script::default() }),
     ]);
     let run = run_with(text, &engine, &config(1), &CancelToken::new());
