@@ -171,6 +171,8 @@ pub fn run(
         }
     }
     let mut config = config.clone();
+    // The images' presence asked before the run is the run's: handlers ask again.
+    config.images.checked.clear();
     let mut env = environment(end, &config.run_id, report.is_some());
     env.append(&mut config.global_env);
     config.global_env = env;

@@ -54,15 +54,24 @@ pub(crate) fn open_session(
     let identity = pipeline.identity().to_string();
     // The engine check runs beside the listings below, which need an engine that answers
     // too: its error, when there is one, is the one reported.
-    let (pinged, prepared) = std::thread::scope(|scope| {
+    // So are the first images the run will want, which the first container then need not
+    // wait for.
+    let image_parallel = if dry_run { 1 } else { 3 };
+    let (pinged, prepared, checked) = std::thread::scope(|scope| {
         let ping = (!dry_run).then(|| scope.spawn(|| engine.ping()));
+        let checked = scope.spawn(|| {
+            let order: Vec<usize> = plan.order().collect();
+            let (jobs, _) = copili_runtime::images::jobs(pipeline.spec(), &order, args.pull);
+            copili_runtime::images::checked_beforehand(&*engine, &jobs, image_parallel)
+        });
         let prepared = prepare_session(&*engine, &pipeline, &plan, &identity, dry_run);
         let pinged = match ping.map(|thread| thread.join()) {
             None => Ok(()),
             Some(Ok(result)) => result.map(|_| ()),
             Some(Err(panic)) => std::panic::resume_unwind(panic),
         };
-        (pinged, prepared)
+        let checked = checked.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (pinged, prepared, checked)
     });
     pinged.map_err(|source| {
         not_started(CliError::EngineSilent { engine: engine.name().to_string(), source }, "engine unavailable")
@@ -107,8 +116,9 @@ pub(crate) fn open_session(
         images: copili_runtime::images::ImageConfig {
             policy: args.pull,
             // A dry run shows the images in the order of the plan.
-            parallel: if dry_run { 1 } else { 3 },
+            parallel: image_parallel,
             pinned,
+            checked,
             ..Default::default()
         },
         instance: None,

@@ -165,7 +165,10 @@ pub fn service(input: &InputArgs, args: &RunArgs, service_args: &ServiceArgs) ->
     if let Some(addr) = service_args.ui {
         copili::ui::check_listen(addr, ui_token.as_deref()).map_err(CliError::Ui)?;
     }
-    let session = open_session(input, args, false, false)?;
+    let mut session = open_session(input, args, false, false)?;
+    // The images' presence asked when the session opened would be stale by the next run:
+    // each run of service mode asks when it runs.
+    session.config.images.checked.clear();
     let Session { pipeline, plan, config, state, engine, .. } = &session;
     let Some(state) = state else {
         // Only a dry run opens a session without a state, and service mode has none.

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use copili_model::{BuildSpec, PullPolicy};
 
-use crate::engine::{Engine, LogLine, RegistryAuth};
+use crate::engine::{Engine, EngineError, LogLine, RegistryAuth};
 pub use crate::reason::PullFailure;
 use crate::reason::{ImageFailure, RegistryFailure};
 
@@ -137,6 +137,10 @@ pub struct ImageConfig {
     /// from the lock file, checked beforehand. A pinned image is neither pulled nor built: it
     /// must be present under that id, and its containers are created from the id.
     pub pinned: std::collections::BTreeMap<String, String>,
+    /// Whether the engine had an image, asked just before the run ([`checked_beforehand`],
+    /// beside the engine check): the answer of the presence check of a pull whose policy is
+    /// not `always`, which is not asked again.
+    pub checked: std::collections::BTreeMap<String, Result<bool, EngineError>>,
 }
 
 impl Default for ImageConfig {
@@ -147,8 +151,39 @@ impl Default for ImageConfig {
             pull_retry_delay: Duration::from_secs(1),
             parallel: 3,
             pinned: Default::default(),
+            checked: Default::default(),
         }
     }
+}
+
+/// The images a run will pull unless present (policy `missing` or `never`), the first
+/// `parallel` of them in the order the containers need them, asked about at once: whether the
+/// engine has each, or why it could not say. Asked beside the engine check and the leftover
+/// listings before a run ([`ImageConfig::checked`]), so that the first container does not
+/// wait for the question afterwards (an `image inspect` is a tenth of a second of a chain of
+/// ten short containers on docker). A dry run asks nothing here: it shows its commands in the
+/// order a run makes them.
+pub fn checked_beforehand(
+    engine: &dyn Engine,
+    jobs: &[ImageJob],
+    parallel: usize,
+) -> std::collections::BTreeMap<String, Result<bool, EngineError>> {
+    let skipped_when_present =
+        |job: &&ImageJob| matches!(job.source, ImageSource::Pull { policy, .. } if policy != PullPolicy::Always);
+    let wanted: Vec<&ImageJob> = jobs.iter().filter(skipped_when_present).take(parallel.max(1)).collect();
+    if engine.is_dry_run() {
+        return Default::default();
+    }
+    std::thread::scope(|scope| {
+        let asked: Vec<_> =
+            wanted.iter().map(|job| (&job.image, scope.spawn(|| engine.image_present(&job.image)))).collect();
+        asked
+            .into_iter()
+            .map(|(image, asked)| {
+                (image.clone(), asked.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            })
+            .collect()
+    })
 }
 
 /// Makes a job's image available: checks, pulls with retries, or builds. `Err` is why the

@@ -22,9 +22,9 @@ pub(super) fn pull(
 ) -> Result<(), ImageFailure> {
     let image = &job.image;
     if policy != PullPolicy::Always {
-        let present = engine
-            .image_present(image)
-            .map_err(|error| ImageFailure::PresenceUnknown { image: image.clone(), error })?;
+        // Asked before the run, beside the engine check, or now.
+        let answer = config.checked.get(image).cloned().unwrap_or_else(|| engine.image_present(image));
+        let present = answer.map_err(|error| ImageFailure::PresenceUnknown { image: image.clone(), error })?;
         if present {
             on_event(ImageEvent::Present);
             return Ok(());

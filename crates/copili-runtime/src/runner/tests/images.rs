@@ -221,3 +221,38 @@ fn a_missing_build_context_fails_the_container() {
         Some(Reason::Image(ImageFailure::ContextNotADirectory { written, .. })) if written == "/nonexistent/copili-context"
     ));
 }
+
+/// The first images' presence is asked before the run, all at once (beside the engine check);
+/// the run takes those answers, an absent image is pulled without asking again, and an image
+/// pulled whatever it has (`always`) is not asked about.
+#[test]
+fn presence_asked_beforehand_is_not_asked_again() {
+    let text = "p:
+  - {name: a, image_repo: reg.example.com/x}
+  - {name: b, image_repo: reg.example.com/y, dependencies: [a]}
+  - {name: c, image_repo: reg.example.com/z, pull: always}
+  - {name: d, image_repo: reg.example.com/w, dependencies: [b]}
+";
+    let engine = FakeEngine::new([]).with_absent_images(&["reg.example.com/y:latest"]);
+    let p = pipeline(text);
+    let plan = copili_planner::plan(&p, &Selection::default()).expect("plannable");
+    let order: Vec<usize> = plan.order().collect();
+    let (jobs, _) = crate::images::jobs(&p, &order, None);
+    // The first two, in the order they are needed, that a present image would not pull: not
+    // `always`, not the last one needed.
+    let checked = crate::images::checked_beforehand(&engine, &jobs, 2);
+    let answers: Vec<(&str, bool)> =
+        checked.iter().map(|(image, answer)| (image.as_str(), *answer.as_ref().expect("answered"))).collect();
+    assert_eq!(answers, vec![("reg.example.com/x:latest", true), ("reg.example.com/y:latest", false)]);
+    let asked_before = engine.calls().len();
+    let mut config = config(2);
+    config.images.checked = checked;
+    let run = run_with(text, &engine, &config, &CancelToken::new());
+    assert!(run.outcomes.iter().all(|o| o.status == Status::Succeeded), "{:?}", statuses(&run));
+    let calls = engine.calls();
+    let asked: Vec<&String> = calls[asked_before..].iter().filter(|c| c.starts_with("image exists")).collect();
+    assert_eq!(asked, vec!["image exists reg.example.com/w:latest"], "{calls:#?}");
+    let pulls: Vec<&String> = calls.iter().filter(|c| c.starts_with("pull ")).collect();
+    assert_eq!(pulls.len(), 2, "y (absent) and z (always): {calls:#?}");
+    assert!(image_events(&run).contains(&("reg.example.com/x:latest".into(), ImageEvent::Present)));
+}
