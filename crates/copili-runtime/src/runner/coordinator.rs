@@ -265,7 +265,15 @@ pub fn run_with_hooks(
                 // would be created and initialised beside the starts of the others (three
                 // clients instead of one `run`: 100 × `true` on podman went from 1.14 to 1.43 ×
                 // the raw engine): it is created ahead once starting has been quiet a while.
-                let on_its_way = |d: usize| is_running[d] || ahead.is_ahead(d);
+                // A dependency created ahead counts as on its way only while its own
+                // dependencies run (or are done): a chain is created two steps ahead, not as
+                // far as the window allows. Creating further gains nothing (each step's create
+                // is done long before its dependency ends) and puts every `create` beside the
+                // first start: nine of them made docker's first `run` of a chain of ten take
+                // 1.06 s instead of 0.35 s at the default `--jobs`.
+                let on_its_way = |d: usize| {
+                    is_running[d] || (ahead.is_ahead(d) && !dependencies[d].iter().any(|&e| ahead.is_ahead(e)))
+                };
                 let coming = dependencies[c].iter().any(|&d| on_its_way(d));
                 if !coming && engine.removal_contends_with_start() && last_start.elapsed() < AHEAD_QUIET {
                     continue;

@@ -241,6 +241,35 @@ fn one_job_at_a_time_has_the_next_two_created_ahead() {
     }
 }
 
+/// However many jobs may run, a chain is created two steps ahead of the container that runs,
+/// not as far as the window would allow: the creates would all go beside the first start.
+#[test]
+fn a_chain_is_created_two_steps_ahead_whatever_the_jobs() {
+    let text = "p:
+  - {name: a, image_repo: x}
+  - {name: b, image_repo: x, dependencies: [a]}
+  - {name: c, image_repo: x, dependencies: [b]}
+  - {name: d, image_repo: x, dependencies: [c]}
+  - {name: e, image_repo: x, dependencies: [d]}
+";
+    let engine = FakeEngine::new([("a", slow(300)), ("b", slow(300))]).with_creation_ahead().with_batched_removal();
+    let created = Mutex::new(Vec::new());
+    let run = run_watching(text, &engine, &config(32), &CancelToken::new(), &|event| {
+        if let RunEvent::ContainerFinished { container: container @ 0..=1, .. } = event {
+            let exists = ["q-b", "q-c", "q-d", "q-e"].map(|name| engine.exists(name));
+            created.lock().expect("not poisoned").push((*container, exists));
+        }
+    });
+    assert!(run.outcomes.iter().all(|o| o.status == Status::Succeeded), "{:?}", statuses(&run));
+    // When a ends, b and c exist, d and e do not; when b ends, c and d do (b itself is
+    // removed later, with the others), e does not.
+    let created = created.into_inner().expect("not poisoned");
+    assert_eq!(created[0], (0, [true, true, false, false]), "{created:?}");
+    assert_eq!(&created[1].1[1..], &[true, true, false], "{created:?}");
+    assert_eq!(start_order(&run), vec![0, 1, 2, 3, 4]);
+    assert_eq!(engine.leftovers(), (0, 0));
+}
+
 /// Where creating contends with starting (podman, docker), a container that only waits for a
 /// slot is created ahead once starting has been quiet for a moment, not beside the starts of
 /// a wide level of short containers.
