@@ -19,6 +19,7 @@ use crate::reason::{Cancelling, DependencyEnd, ImageFailure, Reason};
 use super::ahead::{worth_creating, Ahead};
 use super::attempt::run_container;
 use super::naming::PIPELINE_LABEL;
+use super::pacing::Starts;
 use super::request::main_request;
 use super::{CancelToken, Finished, Hooks, NoHooks, Outcome, RunConfig, RunEvent, Status};
 
@@ -131,6 +132,7 @@ pub fn run_with_hooks(
     // Whether a batch of `pending_removal` is being removed (by a thread of the scope).
     let removing = std::sync::atomic::AtomicBool::new(false);
     let mut last_start = Instant::now();
+    let mut starts = Starts::new(n, engine);
     let mut ahead = Ahead::new(n, jobs, engine.creates_ahead());
     std::thread::scope(|scope| {
         let threads = config.images.parallel.max(1).min(queue.jobs.len());
@@ -207,7 +209,7 @@ pub fn run_with_hooks(
             // Start what is ready, in plan order, while slots are free.
             let mut started_any = false;
             for &c in &to_run {
-                if running >= jobs || cancel.is_draining() || failed_fast.is_some() {
+                if running >= jobs || !starts.has_room() || cancel.is_draining() || failed_fast.is_some() {
                     break;
                 }
                 if outcomes[c].is_some() || is_running[c] || !ready[c] {
@@ -231,6 +233,7 @@ pub fn run_with_hooks(
                 };
                 running += 1;
                 is_running[c] = true;
+                starts.started(c);
                 started_any = true;
                 let tx = tx.clone();
                 last_start = Instant::now();
@@ -333,6 +336,7 @@ pub fn run_with_hooks(
                 Ok(Message::Done { container, outcome }) => {
                     running -= 1;
                     is_running[container] = false;
+                    starts.ended(container);
                     // A main container with sidecars was removed with them, before their
                     // network, by its own thread; the others are removed here.
                     let spec = &pipeline.containers[container];

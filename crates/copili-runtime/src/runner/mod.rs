@@ -20,6 +20,7 @@ mod hooks;
 mod naming;
 mod outcome;
 pub mod outputs;
+mod pacing;
 mod preflight;
 mod request;
 mod sweep;

@@ -7,7 +7,7 @@ mod hooks;
 mod images;
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use copili_model::{load, ContainerSpec, EnvFile, Input, LoadOptions, Pipeline, Secret};
 use copili_planner::Selection;
@@ -134,6 +134,38 @@ fn jobs_limit_parallelism() {
     let engine = FakeEngine::new([("a", slow()), ("b", slow()), ("c", slow())]);
     run_with(text, &engine, &config(3), &CancelToken::new());
     assert_eq!(engine.max_running(), 3);
+}
+
+/// On an engine whose calls contend (podman, docker), at most a few containers per CPU are in
+/// their first second at once: the next ones start as those run on (or end), not all at once;
+/// `--jobs` still lets them all run together. Elsewhere they start at once.
+#[test]
+fn starts_are_spread_where_the_engine_contends() {
+    let limit = super::pacing::starting_limit();
+    let n = limit + 2;
+    let text: String = std::iter::once("p:\n".to_string())
+        .chain((0..n).map(|i| format!("  - {{name: w{i}, image_repo: x}}\n")))
+        .collect();
+    let long = Script { runs_for: Duration::from_millis(1500), ..Script::default() };
+    // The fake's scripts are keyed by `&'static str`.
+    let names: Vec<&'static str> = (0..n).map(|i| &*Box::leak(format!("w{i}").into_boxed_str())).collect();
+    for contends in [true, false] {
+        let engine = FakeEngine::new(names.iter().map(|&name| (name, long.clone())));
+        let engine = if contends { engine.with_batched_removal() } else { engine };
+        let run = run_with(&text, &engine, &config(n + 5), &CancelToken::new());
+        assert!(run.outcomes.iter().all(|o| o.status == Status::Succeeded), "{:?}", statuses(&run));
+        let mut started: Vec<SystemTime> = run.outcomes.iter().filter_map(|o| o.started_at).collect();
+        started.sort();
+        let gap = started[limit].duration_since(started[0]).unwrap_or_default();
+        if contends {
+            assert!(gap >= super::pacing::START_PHASE - Duration::from_millis(60), "{gap:?} (limit {limit})");
+            // The first ones still ran when the others started: all ran at once.
+            assert_eq!(engine.max_running(), n);
+        } else {
+            assert!(gap < Duration::from_millis(500), "{gap:?}");
+        }
+        assert_eq!(engine.leftovers(), (0, 0));
+    }
 }
 
 #[test]
