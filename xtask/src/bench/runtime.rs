@@ -84,7 +84,8 @@ pub(crate) fn run(copili: &Path, bench_dir: &Path, env: &EngineEnv, n_runs: usiz
     for engine in &engines {
         let copili_chain = |_: ()| {
             let mut c = Command::new(copili);
-            c.args(["run", "--engine", engine.name, "--jobs", "1", "--log-dir"]).arg(&logs).arg(&chain);
+            // The default `--jobs`, as a user runs a chain.
+            c.args(["run", "--engine", engine.name, "--log-dir"]).arg(&logs).arg(&chain);
             c
         };
         let (baseline_s, copili_s) = measure_pair(

@@ -60,9 +60,10 @@ impl RunConfig {
     ///
     /// Not the CPU count: a container job mostly waits (on a database, the network, the
     /// engine), and the engine's clients, not copili, are what a wide level costs the host.
-    /// Measured on 2 CPUs (docs/benchmarks.md, "Wide levels"): 20 and 200 containers of
-    /// `sleep 1` or `true` run within 1.1 × the best the raw engine does in parallel at any
-    /// `xargs -P`, while the host keeps at most 32 engine clients (each tens of MiB) alive.
+    /// Measured on 2 CPUs (docs/benchmarks.md, "Wide levels"): the raw engine's best `xargs
+    /// -P` was between 8 and 50 in every case, and 32 keeps at most that many engine clients
+    /// (each tens of MiB) alive; how fast they are started is bounded apart (4 per CPU in
+    /// their first second, on podman and docker).
     pub fn default_jobs() -> usize {
         DEFAULT_JOBS_PER_CPU * std::thread::available_parallelism().map_or(1, usize::from)
     }
