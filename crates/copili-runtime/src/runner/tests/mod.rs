@@ -146,7 +146,8 @@ fn starts_are_spread_where_the_engine_contends() {
     let text: String = std::iter::once("p:\n".to_string())
         .chain((0..n).map(|i| format!("  - {{name: w{i}, image_repo: x}}\n")))
         .collect();
-    let long = Script { runs_for: Duration::from_millis(1500), ..Script::default() };
+    // Long enough that the first ones still run when the last start, on a loaded machine too.
+    let long = Script { runs_for: Duration::from_millis(2500), ..Script::default() };
     // The fake's scripts are keyed by `&'static str`.
     let names: Vec<&'static str> = (0..n).map(|i| &*Box::leak(format!("w{i}").into_boxed_str())).collect();
     for contends in [true, false] {
