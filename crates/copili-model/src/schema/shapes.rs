@@ -248,6 +248,8 @@ pub(super) fn value_shape(kind: ValueKind) -> Value {
             "additionalProperties": {
                 "type": "array",
                 "minItems": 1,
+                // The loader refuses a value given twice.
+                "uniqueItems": true,
                 "items": { "type": ["string", "number", "boolean"], "pattern": anchored_or_variable("[A-Za-z0-9_.-]+") }
             }
         }),
