@@ -132,7 +132,7 @@ pub fn run_with_hooks(
     // Whether a batch of `pending_removal` is being removed (by a thread of the scope).
     let removing = std::sync::atomic::AtomicBool::new(false);
     let mut last_start = Instant::now();
-    let mut starts = Starts::new(n, engine);
+    let mut starts = Starts::new(engine);
     let mut ahead = Ahead::new(n, jobs, engine.creates_ahead());
     std::thread::scope(|scope| {
         let threads = config.images.parallel.max(1).min(queue.jobs.len());

@@ -25,31 +25,37 @@ pub(super) fn starting_limit() -> usize {
     STARTING_PER_CPU * std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// The containers in their first [`START_PHASE`], by container index.
+/// The containers in their first [`START_PHASE`], oldest first: at most the limit of them, so
+/// that asking whether another may start costs no more than that, however large the run.
 pub(super) struct Starts {
-    started_at: Vec<Option<Instant>>,
+    recent: std::collections::VecDeque<(usize, Instant)>,
     limit: usize,
 }
 
 impl Starts {
-    /// For `n` containers on `engine`: bounded where its calls contend, else not at all.
-    pub(super) fn new(n: usize, engine: &dyn Engine) -> Starts {
+    /// On `engine`: bounded where its calls contend, else not at all.
+    pub(super) fn new(engine: &dyn Engine) -> Starts {
         let limit = if engine.removal_contends_with_start() { starting_limit() } else { usize::MAX };
-        Starts { started_at: vec![None; n], limit }
+        Starts { recent: std::collections::VecDeque::new(), limit }
     }
 
     /// Whether another container may start now.
-    pub(super) fn has_room(&self) -> bool {
-        self.started_at.iter().flatten().filter(|at| at.elapsed() < START_PHASE).count() < self.limit
+    pub(super) fn has_room(&mut self) -> bool {
+        while self.recent.front().is_some_and(|(_, at)| at.elapsed() >= START_PHASE) {
+            self.recent.pop_front();
+        }
+        self.recent.len() < self.limit
     }
 
     /// The container was started.
     pub(super) fn started(&mut self, container: usize) {
-        self.started_at[container] = Some(Instant::now());
+        if self.limit != usize::MAX {
+            self.recent.push_back((container, Instant::now()));
+        }
     }
 
     /// The container ended (its attempts are over).
     pub(super) fn ended(&mut self, container: usize) {
-        self.started_at[container] = None;
+        self.recent.retain(|(c, _)| *c != container);
     }
 }
