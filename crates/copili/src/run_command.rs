@@ -60,6 +60,10 @@ pub(crate) fn open_session(
     let (pinged, prepared, checked) = std::thread::scope(|scope| {
         let ping = (!dry_run).then(|| scope.spawn(|| engine.ping()));
         let checked = scope.spawn(|| {
+            // `--locked` checks its images by their ids (below), not by their tags.
+            if args.locked {
+                return Default::default();
+            }
             let order: Vec<usize> = plan.order().collect();
             let (jobs, _) = copili_runtime::images::jobs(pipeline.spec(), &order, args.pull);
             copili_runtime::images::checked_beforehand(&*engine, &jobs, image_parallel)
