@@ -20,6 +20,7 @@ use super::ahead::{worth_creating, Ahead};
 use super::attempt::run_container;
 use super::naming::PIPELINE_LABEL;
 use super::pacing::Starts;
+use super::removal::{Removals, Starting};
 use super::request::main_request;
 use super::{CancelToken, Finished, Hooks, NoHooks, Outcome, RunConfig, RunEvent, Status};
 
@@ -39,9 +40,6 @@ struct ImageQueue {
     /// The run is over: stop pulling.
     over: std::sync::atomic::AtomicBool,
 }
-
-/// How long starting must have been quiet before ended containers are removed.
-const REMOVAL_QUIET: Duration = Duration::from_millis(500);
 
 /// Where creating contends with starting, how long starting must have been quiet before a
 /// container that only waits for a slot is created ahead (one whose dependency runs or is
@@ -128,9 +126,7 @@ pub fn run_with_hooks(
     let mut cancelling_reported = false;
     // The container whose failure stopped the run (`--fail-fast`).
     let mut failed_fast: Option<String> = None;
-    let mut pending_removal: Vec<String> = Vec::new();
-    // Whether a batch of `pending_removal` is being removed (by a thread of the scope).
-    let removing = std::sync::atomic::AtomicBool::new(false);
+    let mut removals = Removals::new(engine);
     let mut last_start = Instant::now();
     let mut starts = Starts::new(engine);
     let mut ahead = Ahead::new(n, jobs, engine.creates_ahead());
@@ -197,10 +193,7 @@ pub fn run_with_hooks(
             // Containers created ahead that will not run after all are removed as ended ones
             // are.
             for c in ahead.not_needed(&outcomes) {
-                let name = config.engine_name(&[&pipeline.containers[c].name]);
-                if engine.removal_contends_with_start() {
-                    pending_removal.push(name);
-                } else {
+                if let Some(name) = removals.ended(config.engine_name(&[&pipeline.containers[c].name])) {
                     scope.spawn(move || {
                         let _ = engine.remove(&name);
                     });
@@ -309,27 +302,18 @@ pub fn run_with_hooks(
                     finish(&mut outcomes, c, Outcome::not_run(Status::Cancelled, Reason::HookNeverMet));
                 }
             }
-            // Ended main containers are removed off the critical path. Where removing contends
-            // with starting (podman's `rm` and `run` both take its storage lock, which slowed a
-            // chain of short containers by ~10 %; on docker each `rm` is one more client beside
-            // the start), they are removed together, in one engine call, once starting has been
-            // quiet for a moment, or when the run ends.
-            // One such call at a time: the containers that end while it runs wait for the
-            // next (20 short containers ending one by one were 20 `rm` clients, each a tenth
-            // of a second of CPU beside the starts).
-            if !pending_removal.is_empty() && last_start.elapsed() >= REMOVAL_QUIET && !removing.load(Ordering::SeqCst)
-            {
-                let names = std::mem::take(&mut pending_removal);
-                removing.store(true, Ordering::SeqCst);
-                let removing = &removing;
+            // Ended main containers are removed off the critical path (`removal.rs`).
+            let starting = Starting { in_progress: starts.in_progress(), last: last_start };
+            if let Some(batch) = removals.due(starting) {
                 scope.spawn(move || {
-                    let _ = engine.remove_all(&names);
-                    removing.store(false, Ordering::SeqCst);
+                    let _ = engine.remove_all(&batch.names);
                 });
             }
             if running == 0 && ahead.in_flight() == 0 && order.iter().all(|&c| outcomes[c].is_some()) {
                 queue.over.store(true, Ordering::SeqCst);
-                let _ = engine.remove_all(&pending_removal);
+                if let Some(batch) = removals.rest() {
+                    let _ = engine.remove_all(&batch.names);
+                }
                 break;
             }
             match rx.recv_timeout(Duration::from_millis(50)) {
@@ -341,10 +325,7 @@ pub fn run_with_hooks(
                     // network, by its own thread; the others are removed here.
                     let spec = &pipeline.containers[container];
                     if spec.sidecars.is_empty() {
-                        let name = config.engine_name(&[&spec.name]);
-                        if engine.removal_contends_with_start() {
-                            pending_removal.push(name);
-                        } else {
+                        if let Some(name) = removals.ended(config.engine_name(&[&spec.name])) {
                             scope.spawn(move || {
                                 let _ = engine.remove(&name);
                             });

@@ -22,6 +22,7 @@ mod outcome;
 pub mod outputs;
 mod pacing;
 mod preflight;
+mod removal;
 mod request;
 mod sweep;
 

@@ -41,10 +41,21 @@ impl Starts {
 
     /// Whether another container may start now.
     pub(super) fn has_room(&mut self) -> bool {
+        self.expire();
+        self.recent.len() < self.limit
+    }
+
+    /// Whether a container is in its first [`START_PHASE`] (always `false` where starts are
+    /// not bounded: they are not followed).
+    pub(super) fn in_progress(&mut self) -> bool {
+        self.expire();
+        !self.recent.is_empty()
+    }
+
+    fn expire(&mut self) {
         while self.recent.front().is_some_and(|(_, at)| at.elapsed() >= START_PHASE) {
             self.recent.pop_front();
         }
-        self.recent.len() < self.limit
     }
 
     /// The container was started.
