@@ -13,7 +13,7 @@ use crate::engine::Engine;
 /// How long starting must have been quiet before ended containers are removed.
 const QUIET: Duration = Duration::from_millis(500);
 
-/// Ended containers that are removed once starting is quiet, however few.
+/// How many ended containers make a batch worth removing once starting is quiet.
 const BATCH: usize = 8;
 
 /// How long an ended container waits for [`BATCH`] others while starting is quiet.
