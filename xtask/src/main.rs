@@ -34,7 +34,7 @@ subcommands:
   test [--no-fmt] [--no-clippy] [--no-doc]
                                   fmt check, clippy and rustdoc -D warnings, all workspace tests (what CI runs)
   demo                            build copili and show validate, plan and graph on the examples
-  bench [--runs N] [--only PART,…] [--soak-minutes M]
+  bench [--runs N] [--only PART,…] [--soak-minutes M] [--sizes N,…]
                                   time and peak memory of validate/plan (plan), copili run against the
                                   raw engine (runtime, wide, output), its footprint (scale, soak)
   setup                           install, start and check podman (rootful, rootless) and docker (root)

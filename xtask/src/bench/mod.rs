@@ -60,6 +60,8 @@ struct Options {
     /// The parts to run ([`PARTS`]).
     parts: Vec<&'static str>,
     soak_minutes: u64,
+    /// The sizes of the wide part (`--sizes`, some of [`wide::SIZES`]).
+    wide_sizes: Vec<usize>,
 }
 
 impl Options {
@@ -89,7 +91,7 @@ impl Format {
 /// The benchmarked copili commands, the pipeline file's path appended to the first argument.
 const COMMANDS: [(&str, &[&str]); 2] = [("validate", &[]), ("plan", &["--format", "json", "--engine", "none"])];
 
-/// Runs `cargo xtask bench [--runs N] [--only PART,…] [--soak-minutes M]`.
+/// Runs `cargo xtask bench [--runs N] [--only PART,…] [--soak-minutes M] [--sizes N,…]`.
 pub(crate) fn run(args: &[String]) -> Result {
     let options = parse_options(args)?;
     let n_runs = options.n_runs;
@@ -107,7 +109,7 @@ pub(crate) fn run(args: &[String]) -> Result {
             markdown.push_str(&runtime::run(&copili, &bench_dir, &engines, n_runs.min(5))?);
         }
         if options.runs("wide") {
-            markdown.push_str(&wide::run(&copili, &bench_dir, &engines, n_runs.min(3))?);
+            markdown.push_str(&wide::run(&copili, &bench_dir, &engines, n_runs.min(3), &options.wide_sizes)?);
         }
         if options.runs("output") {
             markdown.push_str(&output::run(&copili, &bench_dir, &engines.containers_conf, n_runs.min(3))?);
@@ -175,7 +177,12 @@ fn plan_benchmark(copili: &Path, bench_dir: &Path, n_runs: usize) -> Result<Stri
 }
 
 fn parse_options(args: &[String]) -> Result<Options> {
-    let mut options = Options { n_runs: DEFAULT_RUNS, parts: PARTS.to_vec(), soak_minutes: DEFAULT_SOAK_MINUTES };
+    let mut options = Options {
+        n_runs: DEFAULT_RUNS,
+        parts: PARTS.to_vec(),
+        soak_minutes: DEFAULT_SOAK_MINUTES,
+        wide_sizes: wide::SIZES.to_vec(),
+    };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         let mut value = |what: &str| args.next().ok_or_else(|| Error::Usage(format!("{flag} takes {what}")));
@@ -201,6 +208,17 @@ fn parse_options(args: &[String]) -> Result<Options> {
                     options.parts.push(part);
                 }
             }
+            "--sizes" => {
+                let sizes: Vec<String> = wide::SIZES.iter().map(usize::to_string).collect();
+                let value = value(&format!("a list of wide sizes ({})", sizes.join(", ")))?;
+                options.wide_sizes = Vec::new();
+                for size in value.split(',') {
+                    let n = size.parse::<usize>().ok().filter(|n| wide::SIZES.contains(n)).ok_or_else(|| {
+                        Error::Usage(format!("--sizes: `{size}` is not a wide size (the sizes: {})", sizes.join(", ")))
+                    })?;
+                    options.wide_sizes.push(n);
+                }
+            }
             other => return Err(Error::Usage(format!("unexpected argument `{other}`"))),
         }
     }
@@ -218,10 +236,20 @@ mod tests {
     #[test]
     fn options() {
         let args = |list: &[&str]| list.iter().map(|arg| arg.to_string()).collect::<Vec<_>>();
-        let all = Options { n_runs: DEFAULT_RUNS, parts: PARTS.to_vec(), soak_minutes: DEFAULT_SOAK_MINUTES };
+        let all = Options {
+            n_runs: DEFAULT_RUNS,
+            parts: PARTS.to_vec(),
+            soak_minutes: DEFAULT_SOAK_MINUTES,
+            wide_sizes: vec![20, 100, 200],
+        };
         assert_eq!(parse_options(&args(&[])), Ok(all));
-        let some = parse_options(&args(&["--runs", "3", "--only", "wide,soak", "--soak-minutes", "2"]));
-        assert_eq!(some, Ok(Options { n_runs: 3, parts: vec!["wide", "soak"], soak_minutes: 2 }));
+        let some =
+            parse_options(&args(&["--runs", "3", "--only", "wide,soak", "--soak-minutes", "2", "--sizes", "20,200"]));
+        assert_eq!(
+            some,
+            Ok(Options { n_runs: 3, parts: vec!["wide", "soak"], soak_minutes: 2, wide_sizes: vec![20, 200] })
+        );
+        assert!(matches!(parse_options(&args(&["--sizes", "20,30"])), Err(Error::Usage(_))));
         assert!(matches!(parse_options(&args(&["--runs", "0"])), Err(Error::Usage(_))));
         assert!(matches!(parse_options(&args(&["--runs"])), Err(Error::Usage(_))));
         assert!(matches!(parse_options(&args(&["--only", "plan,fast"])), Err(Error::Usage(_))));

@@ -20,8 +20,8 @@ use super::runtime::{alternating, engines, run_ok, with_env, write, Engine, IMAG
 use crate::setup::EngineEnv;
 use crate::{Error, Result};
 
-/// The sizes, in containers.
-const SIZES: [usize; 3] = [20, 100, 200];
+/// The sizes, in containers (`--sizes` picks some).
+pub(super) const SIZES: [usize; 3] = [20, 100, 200];
 /// What each container runs.
 const WORKLOADS: [(&str, &[&str]); 2] = [("sleep 1", &["sleep", "1"]), ("true", &["true"])];
 /// copili's default `--jobs` against the best raw figure.
@@ -65,13 +65,13 @@ struct Row {
 }
 
 /// Runs the scenario; its Markdown section.
-pub(crate) fn run(copili: &Path, bench_dir: &Path, env: &EngineEnv, n_runs: usize) -> Result<String> {
+pub(crate) fn run(copili: &Path, bench_dir: &Path, env: &EngineEnv, n_runs: usize, sizes: &[usize]) -> Result<String> {
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     let logs = bench_dir.join("run-logs");
     let mut rows = Vec::new();
     for engine in &engines(env) {
         let mut warmed_up = false;
-        for n in SIZES {
+        for &n in sizes {
             for (workload, command) in WORKLOADS {
                 let file = bench_dir.join(format!("run-wide-{n}-{}.yaml", workload.replace(' ', "")));
                 write(&file, &pipeline_yaml(&format!("bench-wide-{n}"), n, command))?;
