@@ -109,7 +109,7 @@ pub(crate) fn run(args: &[String]) -> Result {
             markdown.push_str(&runtime::run(&copili, &bench_dir, &engines, n_runs.min(5))?);
         }
         if options.runs("wide") {
-            markdown.push_str(&wide::run(&copili, &bench_dir, &engines, n_runs.min(3), &options.wide_sizes)?);
+            markdown.push_str(&wide::run(&copili, &bench_dir, &engines, n_runs.min(5), &options.wide_sizes)?);
         }
         if options.runs("output") {
             markdown.push_str(&output::run(&copili, &bench_dir, &engines.containers_conf, n_runs.min(3))?);

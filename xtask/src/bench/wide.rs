@@ -100,8 +100,13 @@ pub(crate) fn run(copili: &Path, bench_dir: &Path, env: &EngineEnv, n_runs: usiz
                     .min_by(|a, b| a.1.total_cmp(&b.1))
                     .unwrap_or((n, f64::NAN));
                 // The acceptance is set on the smallest and largest size: their medians have the
-                // runs asked for; the middle size one.
-                let runs = if n == SIZES[1] { 1 } else { n_runs };
+                // runs asked for (at most 3 at the largest, whose runs take a minute each); the
+                // middle size one.
+                let runs = match n {
+                    n if n == SIZES[1] => 1,
+                    n if n == SIZES[2] => n_runs.min(3),
+                    _ => n_runs,
+                };
                 let (best_raw_s, copili_default_s) =
                     alternating(runs, || raw_parallel(engine, n, best_p, command), || copili_run(None))?;
                 eprintln!(
