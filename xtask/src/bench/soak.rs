@@ -86,7 +86,7 @@ pub(crate) fn run(copili: &Path, bench_dir: &Path, env: &EngineEnv, minutes: u64
     }
     write(&dir.join("samples.tsv"), &tsv(&samples))?;
     let runs = count_runs(&std::fs::read_to_string(&console).unwrap_or_default());
-    Ok(markdown(&Soak::from_samples(&samples), minutes, runs))
+    Ok(markdown(&Soak::from_samples(&samples), minutes, runs) + &minutes_table(&samples))
 }
 
 /// The samples as tab-separated columns, one line each.
@@ -144,6 +144,59 @@ impl Soak {
     }
 }
 
+/// One minute of the run: the least, the median and the largest of its samples.
+#[derive(Debug, PartialEq)]
+pub(super) struct Minute {
+    pub(super) minute: u64,
+    pub(super) rss_kib: [u64; 3],
+    pub(super) threads: [u64; 3],
+    pub(super) fds: [u64; 3],
+}
+
+/// The samples minute by minute: a leak is a floor that rises, not a peak that comes and goes.
+pub(super) fn minutes(samples: &[Sample]) -> Vec<Minute> {
+    let mut out: Vec<Minute> = Vec::new();
+    let spread = |values: &mut Vec<u64>| {
+        values.sort_unstable();
+        [values[0], values[values.len() / 2], values[values.len() - 1]]
+    };
+    let last = samples.last().map_or(0, |s| s.at.as_secs() / 60);
+    for minute in 0..=last {
+        let within: Vec<&Sample> = samples.iter().filter(|s| s.at.as_secs() / 60 == minute).collect();
+        if within.is_empty() {
+            continue;
+        }
+        out.push(Minute {
+            minute,
+            rss_kib: spread(&mut within.iter().map(|s| s.rss_kib).collect()),
+            threads: spread(&mut within.iter().map(|s| s.threads).collect()),
+            fds: spread(&mut within.iter().map(|s| s.fds).collect()),
+        });
+    }
+    out
+}
+
+fn minutes_table(samples: &[Sample]) -> String {
+    let mut table = String::from(
+        "\n| minute | RSS MiB (median) | threads (least / median / most) | open fds (least / median / most) |\n\
+         |---:|---:|---|---|\n",
+    );
+    for m in minutes(samples) {
+        table.push_str(&format!(
+            "| {} | {:.2} | {} / {} / {} | {} / {} / {} |\n",
+            m.minute + 1,
+            m.rss_kib[1] as f64 / 1024.0,
+            m.threads[0],
+            m.threads[1],
+            m.threads[2],
+            m.fds[0],
+            m.fds[1],
+            m.fds[2]
+        ));
+    }
+    table
+}
+
 fn markdown(soak: &Soak, minutes: u64, runs: usize) -> String {
     let verdict = if soak.flat() { "met (flat)" } else { "NOT met (grows)" };
     let mib = |kib: u64| kib as f64 / 1024.0;
@@ -199,6 +252,22 @@ mod tests {
         assert!(!Soak::from_samples(&leaking_fds).flat());
         let leaking_threads = [at(0, 5000, 9, 11), at(1, 5000, 9, 11), at(200, 5000, 12, 11), at(201, 5000, 12, 11)];
         assert!(!Soak::from_samples(&leaking_threads).flat());
+    }
+
+    #[test]
+    fn minute_by_minute() {
+        let samples = [at(0, 5000, 3, 8), at(30, 6000, 19, 20), at(40, 6000, 9, 11), at(61, 6100, 9, 11)];
+        let by_minute = minutes(&samples);
+        assert_eq!(by_minute.len(), 2);
+        assert_eq!(
+            by_minute[0],
+            Minute { minute: 0, rss_kib: [5000, 6000, 6000], threads: [3, 9, 19], fds: [8, 11, 20] }
+        );
+        assert_eq!(by_minute[1].threads, [9, 9, 9]);
+        let table = minutes_table(&samples);
+        assert!(table.contains("| 1 | 5.86 | 3 / 9 / 19 | 8 / 11 / 20 |"), "{table}");
+        assert!(table.contains("| 2 | 5.96 | 9 / 9 / 9 | 11 / 11 / 11 |"), "{table}");
+        assert!(minutes(&[]).is_empty());
     }
 
     #[test]
