@@ -198,16 +198,26 @@ impl Console {
     /// Writes whole lines with one write; flushes them if `flush` (the writer may buffer: see
     /// [`Console::new`]). A closed stdout must not stop the run; there is nowhere to report it.
     fn write(&mut self, text: &str, flush: bool) {
+        self.write_parts(&[text], flush);
+    }
+
+    /// [`Console::write`] of `parts`, one after the other, as one text.
+    fn write_parts(&mut self, parts: &[&str], flush: bool) {
+        let write_all = |out: &mut Box<dyn Write + Send>| {
+            for part in parts {
+                let _ = out.write_all(part.as_bytes());
+            }
+        };
         match &self.progress {
             Some(progress) if !self.bars.is_empty() => {
                 let out = &mut self.out;
                 progress.suspend(|| {
-                    let _ = out.write_all(text.as_bytes());
+                    write_all(out);
                     let _ = out.flush();
                 });
             }
             _ => {
-                let _ = self.out.write_all(text.as_bytes());
+                write_all(&mut self.out);
                 if flush {
                     let _ = self.out.flush();
                 }
@@ -227,16 +237,24 @@ impl Console {
         prefix.push(' ');
         let mut text = std::mem::take(&mut self.scratch);
         text.clear();
-        for line in lines.lines() {
+        let mut all = lines.lines().peekable();
+        while let Some(line) = all.next() {
+            if lines.split && all.peek().is_none() {
+                // A piece of an over-long line (up to 1 MiB, the batch's last line) is written
+                // from the batch itself, not copied into a buffer that would grow to hold it.
+                let note = format!("\n--- {who}: {}\n", split_note());
+                self.write_parts(&[&text, &prefix, line, &note], false);
+                text.clear();
+                break;
+            }
             text.push_str(&prefix);
             text.push_str(line);
             text.push('\n');
         }
-        if lines.split {
-            text.push_str(&format!("--- {who}: {}\n", split_note()));
+        if !text.is_empty() {
+            self.write(&text, false);
         }
-        self.write(&text, false);
-        // The buffer is kept for the next batch, unless an over-long line made it large.
+        // The buffer is kept for the next batch, unless a batch of many lines made it large.
         if text.capacity() <= SCRATCH_KEPT {
             self.scratch = text;
         }
@@ -443,6 +461,25 @@ mod tests {
         load/db   | two
         load/db   | start of a long line
         --- load/db: line longer than 1 MiB: split, continued on the next line
+        ");
+    }
+
+    #[test]
+    fn a_piece_alone_is_prefixed_and_noted_and_the_next_batch_is_as_before() {
+        let buffer = SharedBuffer::default();
+        let mut console = Console::new(Box::new(buffer.clone()), &info(), false);
+        let batch = |text: &str, split| copili_runtime::LogLines {
+            stream: copili_runtime::LogStream::Stdout,
+            text: text.into(),
+            split,
+        };
+        console.event(&RunEvent::Output { container: 0, sidecar: None, lines: batch("xxxx\n", true) });
+        console.event(&RunEvent::Output { container: 0, sidecar: None, lines: batch("xx end\nnext\n", false) });
+        insta::assert_snapshot!(buffer.text(), @r"
+        load      | xxxx
+        --- load: line longer than 1 MiB: split, continued on the next line
+        load      | xx end
+        load      | next
         ");
     }
 
