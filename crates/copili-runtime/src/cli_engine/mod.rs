@@ -11,6 +11,7 @@ mod engine_impl;
 mod labels;
 mod loaded;
 mod process;
+mod reader;
 mod render;
 mod split;
 

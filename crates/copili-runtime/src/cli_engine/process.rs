@@ -7,21 +7,9 @@ use std::time::{Duration, Instant};
 
 use crate::engine::{EngineError, LogLine, LogLines, LogStream};
 
+use super::reader::{send_lines, widen};
 use super::render::dry_run_answer;
-use super::split::{LineSplitter, READ_CHUNK};
 use super::{CliEngine, DryRunSink, STDERR_TAIL_LINES};
-
-/// The read buffer a stream starts with, before its output shows it needs [`READ_CHUNK`].
-const FIRST_CHUNK: usize = 8 * 1024;
-
-/// How long a reader waits after a read that did not fill its buffer before it reads again.
-/// A client writing fast then has its output read in full buffers: docker's client writes
-/// 8 KiB at a time, and a reader that wakes for each write (and wakes the thread it hands the
-/// batch to) costs more context switches than the copying — 50 MB in one line through docker:
-/// 18,000 context switches of copili and its client without the wait, 11,000 with it, and by
-/// hand, alternating, 6 runs: podman 100 MB of 1000-byte lines at 0.868 × the raw engine's
-/// throughput without, 0.934 with. A quiet container's line arrives at most this much later.
-const SETTLE: Duration = Duration::from_millis(1);
 
 /// How long a killed client (and what it started in its group) has to be reaped before the
 /// call returns anyway: a process outside the group holding its output pipe must not hold the
@@ -134,23 +122,28 @@ impl CliEngine {
         }
         let spawn_error =
             |e: std::io::Error| EngineError::NotFound { binary: self.display.clone(), reason: e.to_string() };
+        // Pipes of our own (not duct's reader), so that a busy one can be widened.
+        let (out_reader, out_writer) = std::io::pipe().map_err(spawn_error)?;
         let (err_reader, err_writer) = std::io::pipe().map_err(spawn_error)?;
-        let mut expression = duct::cmd(&self.binary, argv).stderr_file(err_writer).stdin_null().unchecked();
+        let mut expression =
+            duct::cmd(&self.binary, argv).stdout_file(out_writer).stderr_file(err_writer).stdin_null().unchecked();
         for (name, value) in env {
             expression = expression.env(name, value);
         }
-        let handle = own_process_group(expression).reader().map_err(spawn_error)?;
+        // The expression, and with it the pipes' write ends, is dropped here: only the client
+        // holds them, and its end is theirs.
+        let handle = own_process_group(expression).start().map_err(spawn_error)?;
         let mut stderr_tail: VecDeque<String> = VecDeque::new();
         let finished = std::sync::atomic::AtomicBool::new(false);
-        std::thread::scope(|scope| {
+        let status = std::thread::scope(|scope| {
             // Both readers send to one channel; the batches are handed on here, on the
             // caller's thread, as they arrive. A container that writes to stderr only
             // (PostgreSQL does) is followed as live as one that writes to stdout.
             let (tx, rx) = std::sync::mpsc::sync_channel::<LogLines>(QUEUED_BATCHES);
             let (handle, finished) = (&handle, &finished);
             let stdout_tx = tx.clone();
-            scope.spawn(move || send_lines(handle, LogStream::Stdout, &stdout_tx));
-            scope.spawn(move || send_lines(err_reader, LogStream::Stderr, &tx));
+            scope.spawn(move || send_lines(&out_reader, LogStream::Stdout, &stdout_tx, || widen(&out_reader)));
+            scope.spawn(move || send_lines(&err_reader, LogStream::Stderr, &tx, || widen(&err_reader)));
             if let Some(cancelled) = cancelled {
                 scope.spawn(move || {
                     while !finished.load(std::sync::atomic::Ordering::SeqCst) {
@@ -169,12 +162,12 @@ impl CliEngine {
                 }
                 on_output(batch);
             }
+            // The client has closed its outputs, so it is ending: its status (still
+            // cancellable meanwhile).
+            let status = handle.wait().ok().and_then(|output| output.status.code());
             finished.store(true, std::sync::atomic::Ordering::SeqCst);
+            status
         });
-        let status = match handle.try_wait() {
-            Ok(Some(output)) => output.status.code(),
-            _ => None,
-        };
         Ok((status, Vec::from(stderr_tail).join("\n")))
     }
 
@@ -233,43 +226,6 @@ impl CliEngine {
             }),
         }
     }
-}
-
-/// Sends the lines read from `source` as batches of `stream` ([`LineSplitter`]), as soon as
-/// they are read, until the source ends or nobody listens. Bytes that are not UTF-8 are
-/// replaced, never the end of the stream. After a read that did not fill the buffer, the
-/// next waits [`SETTLE`].
-pub(super) fn send_lines(
-    mut source: impl std::io::Read,
-    stream: LogStream,
-    tx: &std::sync::mpsc::SyncSender<LogLines>,
-) {
-    let mut splitter = LineSplitter::new(stream);
-    // A quiet stream keeps a small buffer (a sleeping loader's pipes cost 2 × 8 KiB, not
-    // 2 × 64 KiB, of copili's memory); one whose read fills it gets the full read size.
-    let mut chunk = vec![0; FIRST_CHUNK];
-    let listening = std::cell::Cell::new(true);
-    let mut send = |batch: LogLines| {
-        if listening.get() && tx.send(batch).is_err() {
-            listening.set(false);
-        }
-    };
-    loop {
-        match splitter.read_from(&mut source, &mut chunk, &mut send) {
-            Ok(0) => break,
-            Ok(n) if n == chunk.len() && n < READ_CHUNK => chunk.resize(READ_CHUNK, 0),
-            Ok(n) if n < chunk.len() => std::thread::sleep(SETTLE),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            // A pipe that fails ends like one that ended; the client's status is read from its
-            // handle afterwards.
-            Err(_) => break,
-        }
-        if !listening.get() {
-            return;
-        }
-    }
-    splitter.finish(&mut send);
 }
 
 /// Kills the client's whole process group (it is the group's leader, see
@@ -410,42 +366,15 @@ mod tests {
         assert_eq!(out.expect("within its own bound"), "later\n");
     }
 
-    /// A source that gives its bytes in the pieces listed, noting when each read was asked for.
-    struct Pieces {
-        pieces: VecDeque<Vec<u8>>,
-        asked: Vec<Instant>,
-    }
-
-    impl std::io::Read for Pieces {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            self.asked.push(Instant::now());
-            let Some(mut piece) = self.pieces.pop_front() else { return Ok(0) };
-            let n = piece.len().min(buf.len());
-            buf[..n].copy_from_slice(&piece[..n]);
-            if n < piece.len() {
-                self.pieces.push_front(piece.split_off(n));
-            }
-            Ok(n)
-        }
-    }
-
-    /// Every line arrives, in order; a read that did not fill the buffer is followed by a wait
-    /// of [`SETTLE`] before the next, a full one by none (the buffer grows instead).
+    /// A streamed client's lines all arrive, and its status is its own.
     #[test]
-    fn a_short_read_lets_the_pipe_fill_before_the_next() {
-        let full: Vec<u8> = b"0123456\n".repeat(FIRST_CHUNK / 8);
-        let pieces = [full.clone(), b"one\n".to_vec(), b"two\nthr".to_vec(), b"ee\n".to_vec()];
-        let mut source = Pieces { pieces: pieces.into_iter().collect(), asked: Vec::new() };
-        let (tx, rx) = std::sync::mpsc::sync_channel(16);
-        send_lines(&mut source, LogStream::Stdout, &tx);
-        drop(tx);
-        let text: String = rx.iter().map(|batch| batch.text).collect();
-        assert_eq!(text, format!("{}one\ntwo\nthree\n", String::from_utf8(full).expect("text")));
-        let asked = &source.asked;
-        assert_eq!(asked.len(), 5, "four pieces and the end");
-        for (i, gap) in asked.windows(2).map(|w| w[1] - w[0]).enumerate().skip(1) {
-            assert!(gap >= SETTLE, "read {i} was short and the next came after {gap:?}");
-        }
+    fn a_streamed_client_ends_with_its_own_status() {
+        let engine = CliEngine::new("/bin/sh", EngineKind::Podman);
+        let mut bytes = 0;
+        let script = "head -c 300000 /dev/zero | tr '\\0' x; echo; echo gone >&2; exit 7";
+        let (status, stderr) =
+            engine.stream(&args(["-c", script]), &[], &mut |batch| bytes += batch.text.len()).expect("streams");
+        assert_eq!((status, stderr.as_str(), bytes), (Some(7), "gone", 300_001 + 5));
     }
 
     /// `stop` is bounded by its grace period plus the timeout, the grace period in the whole
