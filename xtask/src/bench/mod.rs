@@ -112,7 +112,8 @@ pub(crate) fn run(args: &[String]) -> Result {
             markdown.push_str(&wide::run(&copili, &bench_dir, &engines, n_runs.min(5), &options.wide_sizes)?);
         }
         if options.runs("output") {
-            markdown.push_str(&output::run(&copili, &bench_dir, &engines.containers_conf, n_runs.min(3))?);
+            // Five alternating runs: a row is a second or two, and three left its median ±0.08.
+            markdown.push_str(&output::run(&copili, &bench_dir, &engines.containers_conf, n_runs.min(5))?);
         }
         if options.runs("scale") {
             markdown.push_str(&scale::run(&copili, &bench_dir, &engines)?);
