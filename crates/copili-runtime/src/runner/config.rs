@@ -63,7 +63,7 @@ impl RunConfig {
     /// Measured on 2 CPUs (docs/benchmarks.md, "Wide levels"): the raw engine's best `xargs
     /// -P` was between 8 and 50 in every case, and 32 keeps at most that many engine clients
     /// (each tens of MiB) alive; how fast they are started is bounded apart (4 per CPU in
-    /// their first second, on podman and docker).
+    /// their first half second, on podman and docker).
     pub fn default_jobs() -> usize {
         DEFAULT_JOBS_PER_CPU * std::thread::available_parallelism().map_or(1, usize::from)
     }

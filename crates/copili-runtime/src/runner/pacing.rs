@@ -7,7 +7,16 @@ use std::time::{Duration, Instant};
 use crate::engine::Engine;
 
 /// How long a container counts as starting after its `run` or `start` was issued.
-pub(super) const START_PHASE: Duration = Duration::from_secs(1);
+///
+/// A second, at first: on a slow host that was how long a start took under contention. On a
+/// faster one (2026-12-04: the raw engine's 20 × `sleep 1` at `-P 20` in 3.2 s, not 4.8 s) it
+/// held starts back that the engine would have taken: 20 × `sleep 1` came in waves a second
+/// apart, 1.18 × the raw engine on podman and 1.17 × on docker. With half a second (by hand,
+/// alternating): podman 20 × `sleep 1` 1.176 → 0.978 (5 runs), 20 × `true` 1.042 → 1.017,
+/// 100 × `sleep 1` 1.11–1.13 → 1.06–1.10, 200 × `sleep 1` 1.03 → 0.99–1.05 (2 runs each);
+/// docker 20 × `sleep 1` 1.165 → 1.049 (4 runs); and with a CPU-bound process taking one of the
+/// two CPUs (a slower host), podman 100 × `sleep 1` 1.02 either way.
+pub(super) const START_PHASE: Duration = Duration::from_millis(500);
 
 /// Containers per CPU that may be in their first [`START_PHASE`] at once, on engines whose
 /// calls contend with each other ([`Engine::removal_contends_with_start`]: podman and docker).
@@ -17,7 +26,7 @@ pub(super) const START_PHASE: Duration = Duration::from_secs(1);
 /// CPUs 32 of them at once slow each other: 100 containers of `sleep 1` took 1.32 × the raw
 /// engine started 8 at a time on podman, and 1.06–1.10 × with at most 8 starting (docker:
 /// 1.02 and 0.97 × its best, 20 at a time). A container that runs on is no longer starting
-/// after a second, so a wide level of loaders that wait still runs 32 at once.
+/// after [`START_PHASE`], so a wide level of loaders that wait still runs 32 at once.
 pub(super) const STARTING_PER_CPU: usize = 4;
 
 /// [`STARTING_PER_CPU`] for this host's CPUs.

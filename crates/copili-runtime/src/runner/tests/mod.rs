@@ -137,7 +137,7 @@ fn jobs_limit_parallelism() {
 }
 
 /// On an engine whose calls contend (podman, docker), at most a few containers per CPU are in
-/// their first second at once: the next ones start as those run on (or end), not all at once;
+/// their first half second at once: the next ones start as those run on (or end), not all at once;
 /// `--jobs` still lets them all run together. Elsewhere they start at once.
 #[test]
 fn starts_are_spread_where_the_engine_contends() {
