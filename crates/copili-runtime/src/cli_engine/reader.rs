@@ -24,8 +24,8 @@ const SETTLE: Duration = Duration::from_millis(1);
 /// Sends the lines read from `source` as batches of `stream` ([`LineSplitter`]), as soon as
 /// they are read, until the source ends or nobody listens. Bytes that are not UTF-8 are
 /// replaced, never the end of the stream. After a read that did not fill the buffer, the
-/// next waits [`SETTLE`]. Once a read has filled the buffer, `busy` is called, once, and what
-/// it returns is kept to the end of the stream.
+/// next waits [`SETTLE`]. When a read first fills the starting buffer (the stream is busy), `busy`
+/// is called, once, and what it returns is kept to the end of the stream.
 pub(super) fn send_lines<T>(
     mut source: impl std::io::Read,
     stream: LogStream,
