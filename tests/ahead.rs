@@ -3,7 +3,8 @@
 //! dependency runs, the dependent's container exists, created (on podman initialised) and not
 //! running, seen from the engine (`ps --all --filter label=…`, `inspect`); it starts only once
 //! the dependency succeeded, and it is removed, never started, when the dependency fails or the
-//! run is interrupted.
+//! run is interrupted; one the engine refuses to start fails with the engine's reason and no
+//! exit code, as when it is run at once.
 
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ engine_tests!(
         created_while_its_dependency_runs_and_started_after_it,
         a_failed_dependency_leaves_no_created_dependent,
         sigint_while_a_container_is_created_ahead_leaves_nothing,
+        a_created_container_the_engine_cannot_start_fails_with_its_reason,
     ]
 );
 
@@ -101,5 +103,32 @@ fn sigint_while_a_container_is_created_ahead_leaves_nothing(engine: Engine) {
     assert_finished(&output, "first", "cancelled", "interrupted");
     assert_finished(&output, "second", "cancelled", "interrupted");
     assert_no_output_from(&output, "second");
+    scene.assert_no_leftovers();
+}
+
+/// `second`, created ahead, names a program its image lacks: the engine refuses to start it
+/// (docker's `start --attach` exits 1 then, podman's 125). It never ran, so it has no exit
+/// code: the engine's reason is reported, as for a container run at once.
+fn a_created_container_the_engine_cannot_start_fails_with_its_reason(engine: Engine) {
+    let scene = Scene::new(engine, "ahead-refused");
+    let file = scene.write(
+        "refused.yaml",
+        "ahead-refused:
+  - {name: first, image_repo: localhost/copili-test, command: [sh, -c, 'sleep 1']}
+  - {name: second, image_repo: localhost/copili-test, command: [no-such-program], dependencies: [first]}
+",
+    );
+    let report = scene.path("report.json");
+    let mut command = scene.run_command(&file);
+    command.arg("--report").arg(&report);
+    let output = Running::spawn(&mut command).wait(RUN_TIMEOUT);
+    assert_eq!(output.code(), Some(1), "{}", output.describe());
+    assert_finished(&output, "first", "succeeded", "");
+    assert_finished(&output, "second", "failed", "engine error");
+    assert_finished(&output, "second", "failed", "no-such-program");
+    let report = read_report(&report, &output);
+    let entry = report_entry(&report, "second");
+    assert!(entry["exit_code"].is_null(), "second never ran, it has no exit code: {entry:#}");
+    assert_eq!(entry["status"], "failed", "{entry:#}");
     scene.assert_no_leftovers();
 }

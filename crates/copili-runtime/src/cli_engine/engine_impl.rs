@@ -10,6 +10,7 @@ use crate::reason::{BuildError, PullError};
 
 use super::auth::AuthDir;
 use super::classify::{self, is_no_such_image, is_no_such_network};
+use super::own_codes::{may_be_the_clients, Attached};
 use super::{args, tail, CliEngine, DryRunSink, EngineKind};
 
 impl Engine for CliEngine {
@@ -63,13 +64,13 @@ impl Engine for CliEngine {
             return self.start_attached(&request.name, on_output);
         }
         let client_env = prepared.client_env();
-        self.attached(&prepared.args, &client_env, &request.name, on_output)
+        self.attached(Attached::Run, &prepared.args, &client_env, &request.name, on_output)
     }
 
     /// `start --attach` streams the output and exits with the container's code, as `run`
     /// does.
     fn start_attached(&self, name: &str, on_output: &mut dyn FnMut(LogLines)) -> Result<ExitStatus, EngineError> {
-        self.attached(&args(["start", "--attach", name]), &[], name, on_output)
+        self.attached(Attached::StartAttach, &args(["start", "--attach", name]), &[], name, on_output)
     }
 
     /// Created ahead, a container's `create` is off the critical path; not in a dry run, which
@@ -463,20 +464,18 @@ impl CliEngine {
 
     /// Runs an attached client (`run` or `start --attach`) to its end, streaming the output;
     /// the container's exit status. The client's exit code is the container's, except where it
-    /// can be the client's own (125–127): then, and for 137 (the OOM flag) and a client killed
-    /// by a signal, the status is read from `inspect`, never guessed.
+    /// can be the client's own ([`may_be_the_clients`]): then, and for a client killed by a
+    /// signal, the status is read from `inspect`, never guessed.
     fn attached(
         &self,
+        client: Attached,
         argv: &[String],
         client_env: &[(&str, &str)],
         name: &str,
         on_output: &mut dyn FnMut(LogLines),
     ) -> Result<ExitStatus, EngineError> {
         let (status, stderr) = self.stream(argv, client_env, on_output)?;
-        // docker and podman document `run`'s exit code as the container's own, except 125,
-        // 126 and 127, which are also theirs for their own failures: only those (and a
-        // client killed by a signal, and 137 for the OOM flag) need the engine's record.
-        if let Some(code) = status.filter(|c| !(125..=127).contains(c) && *c != 137) {
+        if let Some(code) = status.filter(|&c| !may_be_the_clients(self.kind, client, c)) {
             return Ok(ExitStatus { code, oom_killed: false });
         }
         match self.inspect(name) {

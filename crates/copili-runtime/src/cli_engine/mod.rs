@@ -10,6 +10,7 @@ mod classify;
 mod engine_impl;
 mod labels;
 mod loaded;
+mod own_codes;
 mod process;
 mod reader;
 mod render;
