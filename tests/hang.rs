@@ -54,6 +54,7 @@ engine_tests!(
         first_network_rm_hangs,
         every_network_rm_hangs,
         plan_images_hang,
+        sidecar_logs_hang,
     ]
 );
 
@@ -311,6 +312,17 @@ fn create_hangs(engine: Engine) {
     let run = run_copili(&scene, WITH_SIDECAR, &stand_in.client);
     assert!(!run.0.stdout().contains("main-ran"), "{}", run.0.describe());
     assert_bounded(&scene, &stand_in, "create", run, 1);
+}
+
+/// The follower of the sidecar's output (`logs --follow`) never answers, not even once the
+/// sidecar is removed: it is given the bound from then and killed; the run succeeded.
+fn sidecar_logs_hang(engine: Engine) {
+    let _share = docker_share(engine);
+    let scene = Scene::new(engine, "hang_logs");
+    let stand_in = StandIn::new(&scene, "logs", Hang::Always);
+    let run = run_copili(&scene, WITH_SIDECAR, &stand_in.client);
+    assert!(run.0.stdout().contains("main-ran"), "{}", run.0.describe());
+    assert_bounded(&scene, &stand_in, "logs", run, 0);
 }
 
 /// The sidecar created cannot be started: the container fails, the sidecar and the network

@@ -263,6 +263,9 @@ pub enum EngineError {
     },
 }
 
+/// Says whether the caller has removed the container (see [`Engine::follow_logs_until_removed`]).
+pub type RemovedFn<'a> = dyn Fn() -> bool + Sync + 'a;
+
 /// A container engine. Implementations: [`crate::CliEngine`] (docker, podman); tests use fakes.
 pub trait Engine: Send + Sync {
     /// The engine's name for messages: `docker`, `podman`, or the binary's path.
@@ -317,10 +320,8 @@ pub trait Engine: Send + Sync {
     /// Starts a container made by [`Engine::create`] (known by its name), calls `on_output` with
     /// its lines as they come, a batch at a time, and returns its exit status once it ended, as the
     /// engine recorded it, as [`Engine::run_attached`] does. A container that could not be
-    /// started is an [`EngineError`], never an exit status. The container stays.
-    ///
-    /// The default does start, follow the output, wait; engines override it with one client
-    /// call.
+    /// started is an [`EngineError`], never an exit status. The container stays. The default
+    /// does start, follow the output, wait; engines override it with one client call.
     fn start_attached(&self, name: &str, on_output: &mut dyn FnMut(LogLines)) -> Result<ExitStatus, EngineError> {
         self.start(name)?;
         self.follow_logs(name, on_output)?;
@@ -330,6 +331,18 @@ pub trait Engine: Send + Sync {
     /// Follows a container's output until it ends, calling `on_output` with its lines as they
     /// come, a batch at a time.
     fn follow_logs(&self, id: &str, on_output: &mut dyn FnMut(LogLines)) -> Result<(), EngineError>;
+
+    /// [`Engine::follow_logs`] of a container the caller removes: once `removed` says so, the
+    /// follower has the engine's bound to end; past it, it is killed ([`EngineError::TimedOut`]).
+    /// The default follows to the end.
+    fn follow_logs_until_removed(
+        &self,
+        id: &str,
+        on: &mut dyn FnMut(LogLines),
+        _: &RemovedFn,
+    ) -> Result<(), EngineError> {
+        self.follow_logs(id, on)
+    }
 
     /// Waits for a container to end; its exit status as the engine recorded it.
     fn wait(&self, id: &str) -> Result<ExitStatus, EngineError>;

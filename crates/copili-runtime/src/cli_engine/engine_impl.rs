@@ -98,12 +98,16 @@ impl Engine for CliEngine {
     }
 
     fn follow_logs(&self, id: &str, on_output: &mut dyn FnMut(LogLines)) -> Result<(), EngineError> {
-        let argv = args(["logs", "--follow", id]);
-        let (status, stderr) = self.stream(&argv, &[], on_output)?;
-        match status {
-            Some(0) => Ok(()),
-            code => Err(EngineError::Failed { command: self.render(&argv), code, stderr }),
-        }
+        self.follow_logs_until_removed(id, on_output, &|| false)
+    }
+
+    fn follow_logs_until_removed(
+        &self,
+        id: &str,
+        on_output: &mut dyn FnMut(LogLines),
+        removed: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), EngineError> {
+        self.follow_until_removed(&args(["logs", "--follow", id]), on_output, removed)
     }
 
     fn wait(&self, id: &str) -> Result<ExitStatus, EngineError> {

@@ -91,6 +91,29 @@ impl CliEngine {
         })
     }
 
+    /// Streams a follower (`logs --follow`) of a container the caller removes: once `removed`
+    /// turns true the client has [`CliEngine::timeout`] to end, then it is killed with its
+    /// group and the call is [`EngineError::TimedOut`], recorded as the bounded calls are.
+    pub(super) fn follow_until_removed(
+        &self,
+        argv: &[String],
+        on_output: &mut dyn FnMut(LogLines),
+        removed: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), EngineError> {
+        let removed_at = std::sync::OnceLock::new();
+        let give_up = || removed() && removed_at.get_or_init(Instant::now).elapsed() >= self.timeout;
+        let (status, stderr) = self.stream_cancellable(argv, &[], on_output, Some(&give_up))?;
+        match status {
+            Some(0) => Ok(()),
+            None if removed_at.get().is_some_and(|at| at.elapsed() >= self.timeout) => {
+                let error = EngineError::TimedOut { command: self.render(argv), after: self.timeout };
+                self.killed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(error.clone());
+                Err(error)
+            }
+            code => Err(EngineError::Failed { command: self.render(argv), code, stderr }),
+        }
+    }
+
     /// Runs the client, calling `on_output` with the lines of its stdout and stderr as soon as
     /// they are read, a batch per read, in the order read (each pipe has a reader of its own,
     /// so that neither can fill up and stall, nor hold back the other's lines); its exit code
@@ -148,7 +171,9 @@ impl CliEngine {
                 scope.spawn(move || {
                     while !finished.load(std::sync::atomic::Ordering::SeqCst) {
                         if cancelled() {
-                            let _ = handle.kill();
+                            // The whole group: a helper of the client holding its output
+                            // would keep the readers waiting.
+                            kill_group(handle);
                             return;
                         }
                         std::thread::sleep(Duration::from_millis(50));
@@ -375,6 +400,36 @@ mod tests {
         let (status, stderr) =
             engine.stream(&args(["-c", script]), &[], &mut |batch| bytes += batch.text.len()).expect("streams");
         assert_eq!((status, stderr.as_str(), bytes), (Some(7), "gone", 300_001 + 5));
+    }
+
+    /// A follower is not bounded while its container is there; once the caller removed it, the
+    /// follower has the bound to end, then it is killed with its group (here a helper that
+    /// holds its output), and the call says so. One that ends by itself is untouched.
+    #[test]
+    fn a_follower_is_given_up_the_bound_after_its_container_is_removed() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let pid_file = dir.path().join("pid");
+        let script = format!("echo $$ > '{}'; echo following; sleep 3600 & wait", pid_file.display());
+        let engine = CliEngine::new("/bin/sh", EngineKind::Docker).timeout(Duration::from_millis(300));
+        let started = Instant::now();
+        let removed = || started.elapsed() >= Duration::from_millis(500);
+        let mut lines = String::new();
+        let argv = args(["-c", &script]);
+        let error = engine
+            .follow_until_removed(&argv, &mut |batch| lines.push_str(&batch.text), &removed)
+            .expect_err("the follower never ends");
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(800), "killed before the bound after the removal: {took:?}");
+        assert!(took < Duration::from_millis(800) + REAP_GRACE, "took {took:?}");
+        assert!(matches!(&error, EngineError::TimedOut { after, .. } if *after == Duration::from_millis(300)));
+        assert_eq!(lines.trim_end(), "following");
+        assert_eq!(crate::engine::Engine::killed_calls(&engine), vec![error]);
+        let pgid: i32 =
+            std::fs::read_to_string(&pid_file).expect("the script wrote its pid").trim().parse().expect("a pid");
+        assert!(wait_until_gone(pgid), "a process of the follower's group {pgid} survived");
+
+        let ends = args(["-c", "sleep 0.5; echo done"]);
+        engine.follow_until_removed(&ends, &mut |_| {}, &|| false).expect("a follower that ends is not touched");
     }
 
     /// `stop` is bounded by its grace period plus the timeout, the grace period in the whole

@@ -2,6 +2,7 @@
 //! ready check, the main container followed to its end, the stop on a timeout or an
 //! interrupt, retries with backoff, and the cleanup on every path out.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -160,6 +161,10 @@ fn attempt_once(
     let identity = config.identity.as_str();
     let main_name = config.engine_name(&[&spec.name]);
     let mut cleanup = Cleanup { engine, containers: Vec::new(), network: None };
+    // Set once the sidecars are removed: their followers should end then, and are given up
+    // past the engine's bound.
+    let removed = AtomicBool::new(false);
+    let removed = &removed;
     std::thread::scope(|scope| {
         // Everything is removed before the scope waits for the log followers, which end only
         // when their containers are gone.
@@ -201,9 +206,10 @@ fn attempt_once(
                     let following = following_tx.clone();
                     let follow = move || {
                         let _ = following.send(());
-                        let _ = engine.follow_logs(&id, &mut |lines| {
+                        let on_output = &mut |lines| {
                             on_event(RunEvent::Output { container, sidecar: Some(sidecar_name.clone()), lines })
-                        });
+                        };
+                        let _ = engine.follow_logs_until_removed(&id, on_output, &|| removed.load(Ordering::SeqCst));
                     };
                     if engine.is_dry_run() {
                         // A dry run's `logs --follow` only shows the command: at its place, in
@@ -307,6 +313,7 @@ fn attempt_once(
             }
         })();
         cleanup.run();
+        removed.store(true, Ordering::SeqCst);
         result
     })
 }
