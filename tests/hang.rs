@@ -55,6 +55,7 @@ engine_tests!(
         every_network_rm_hangs,
         plan_images_hang,
         sidecar_logs_hang,
+        run_outlives_its_container,
     ]
 );
 
@@ -90,6 +91,8 @@ enum Hang {
     Always,
     /// The first call only (a marker directory says it was made).
     FirstOnly,
+    /// Every call, after the real client has done it: a client that outlives its work.
+    After,
 }
 
 /// A stand-in client in the scene's `bin/`, named as the real one (copili reads the kind from
@@ -113,6 +116,8 @@ impl StandIn {
         let first_only = match hang {
             Hang::Always => "true".to_string(),
             Hang::FirstOnly => format!("mkdir '{}/hung' 2>/dev/null", bin.display()),
+            // Whatever the real call's exit code: it is never made twice.
+            Hang::After => format!("'{}' \"$@\"; true", real_client(scene.engine).display()),
         };
         let script = format!(
             "#!/bin/sh\n\
@@ -323,6 +328,18 @@ fn sidecar_logs_hang(engine: Engine) {
     let run = run_copili(&scene, WITH_SIDECAR, &stand_in.client);
     assert!(run.0.stdout().contains("main-ran"), "{}", run.0.describe());
     assert_bounded(&scene, &stand_in, "logs", run, 0);
+}
+
+/// The `run` client does its work — the container runs and ends — and then neither exits nor
+/// says more: once the record says the container ended, the client has the bound to end,
+/// then it is killed; the exit code is the record's (0: the run succeeded).
+fn run_outlives_its_container(engine: Engine) {
+    let _share = docker_share(engine);
+    let scene = Scene::new(engine, "hang_run_after");
+    let stand_in = StandIn::new(&scene, "run", Hang::After);
+    let run = run_copili(&scene, ONE, &stand_in.client);
+    assert!(run.0.stdout().contains("main-ran"), "{}", run.0.describe());
+    assert_bounded(&scene, &stand_in, "run", run, 0);
 }
 
 /// The sidecar created cannot be started: the container fails, the sidecar and the network

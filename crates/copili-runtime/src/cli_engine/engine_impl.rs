@@ -8,9 +8,9 @@ use crate::engine::{
 };
 use crate::reason::{BuildError, PullError};
 
+use super::attached::Attached;
 use super::auth::AuthDir;
 use super::classify::{self, is_no_such_image, is_no_such_network};
-use super::own_codes::{may_be_the_clients, Attached};
 use super::{args, tail, CliEngine, DryRunSink, EngineKind};
 
 impl Engine for CliEngine {
@@ -463,35 +463,6 @@ impl CliEngine {
             }
             Err(EngineError::Failed { code: Some(_), stderr, .. }) if is_no_such_image(&stderr) => Ok(None),
             Err(e) => Err(e),
-        }
-    }
-
-    /// Runs an attached client (`run` or `start --attach`) to its end, streaming the output;
-    /// the container's exit status. The client's exit code is the container's, except where it
-    /// can be the client's own ([`may_be_the_clients`]): then, and for a client killed by a
-    /// signal, the status is read from `inspect`, never guessed.
-    fn attached(
-        &self,
-        client: Attached,
-        argv: &[String],
-        client_env: &[(&str, &str)],
-        name: &str,
-        on_output: &mut dyn FnMut(LogLines),
-    ) -> Result<ExitStatus, EngineError> {
-        let (status, stderr) = self.stream(argv, client_env, on_output)?;
-        if let Some(code) = status.filter(|&c| !may_be_the_clients(self.kind, client, c)) {
-            return Ok(ExitStatus { code, oom_killed: false });
-        }
-        match self.inspect(name) {
-            Ok(ContainerStatus { exit: Some(exit), .. }) => Ok(exit),
-            // The engine no longer answers: that is the failure to report.
-            Err(error @ EngineError::TimedOut { .. }) => Err(error),
-            // Never ran (bad mount, no such image, name taken…): the client said why.
-            Ok(_) | Err(_) => Err(EngineError::Failed {
-                command: self.render(argv),
-                code: status,
-                stderr: if stderr.is_empty() { "the container did not run".into() } else { stderr },
-            }),
         }
     }
 }

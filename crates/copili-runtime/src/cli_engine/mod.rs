@@ -5,12 +5,13 @@
 //! and the end of its error output. The two clients differ in a few places only, kept here.
 
 mod argv;
+mod attached;
 mod auth;
 mod classify;
 mod engine_impl;
 mod labels;
 mod loaded;
-mod own_codes;
+mod outlived;
 mod process;
 mod reader;
 mod render;

@@ -3,10 +3,12 @@
 //! bound: past it the client is killed with its whole group ([`EngineError::TimedOut`]).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use crate::engine::{EngineError, LogLine, LogLines, LogStream};
 
+use super::outlived::Activity;
 use super::reader::{send_lines, widen};
 use super::render::dry_run_answer;
 use super::{CliEngine, DryRunSink, STDERR_TAIL_LINES};
@@ -15,6 +17,8 @@ use super::{CliEngine, DryRunSink, STDERR_TAIL_LINES};
 /// call returns anyway: a process outside the group holding its output pipe must not hold the
 /// caller.
 const REAP_GRACE: Duration = Duration::from_secs(2);
+/// How often a cancellable stream asks whether it is cancelled.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
 
 impl CliEngine {
     /// Runs the client with `args`, bounded by the engine's timeout; the captured standard
@@ -75,8 +79,13 @@ impl CliEngine {
         kill_group(&handle);
         let _ = handle.wait_timeout(REAP_GRACE);
         let error = EngineError::TimedOut { command: self.render(args), after: limit.unwrap_or_default() };
-        self.killed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(error.clone());
+        self.note_killed(&error);
         Err(error)
+    }
+
+    /// Notes a call killed at its bound, for whoever could only ignore its error.
+    pub(super) fn note_killed(&self, error: &EngineError) {
+        self.killed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(error.clone());
     }
 
     /// The standard output of a client that exited 0; otherwise its failure.
@@ -107,7 +116,7 @@ impl CliEngine {
             Some(0) => Ok(()),
             None if removed_at.get().is_some_and(|at| at.elapsed() >= self.timeout) => {
                 let error = EngineError::TimedOut { command: self.render(argv), after: self.timeout };
-                self.killed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(error.clone());
+                self.note_killed(&error);
                 Err(error)
             }
             code => Err(EngineError::Failed { command: self.render(argv), code, stderr }),
@@ -118,6 +127,7 @@ impl CliEngine {
     /// they are read, a batch per read, in the order read (each pipe has a reader of its own,
     /// so that neither can fill up and stall, nor hold back the other's lines); its exit code
     /// (`None` if killed) and the last lines of its stderr.
+    #[cfg(test)]
     pub(super) fn stream(
         &self,
         argv: &[String],
@@ -139,6 +149,21 @@ impl CliEngine {
         on_output: &mut dyn FnMut(LogLines),
         cancelled: Option<&(dyn Fn() -> bool + Sync)>,
     ) -> Result<(Option<i32>, String), EngineError> {
+        match cancelled {
+            Some(cancelled) => self.stream_watched(argv, env, on_output, Some((&|_| cancelled(), CANCEL_POLL))),
+            None => self.stream_watched(argv, env, on_output, None),
+        }
+    }
+
+    /// [`CliEngine::stream_cancellable`], `give_up` asked every `poll` (or so) with what the
+    /// client has done so far.
+    pub(super) fn stream_watched(
+        &self,
+        argv: &[String],
+        env: &[(&str, &str)],
+        on_output: &mut dyn FnMut(LogLines),
+        give_up: Option<(&(dyn Fn(Activity) -> bool + Sync), Duration)>,
+    ) -> Result<(Option<i32>, String), EngineError> {
         if self.dry_run.is_some() {
             self.run_with_env(argv, env)?;
             return Ok((Some(0), String::new()));
@@ -157,31 +182,37 @@ impl CliEngine {
         // holds them, and its end is theirs.
         let handle = own_process_group(expression).start().map_err(spawn_error)?;
         let mut stderr_tail: VecDeque<String> = VecDeque::new();
-        let finished = std::sync::atomic::AtomicBool::new(false);
+        let finished = AtomicBool::new(false);
+        let (batches, waiting) = (AtomicU64::new(0), AtomicBool::new(false));
         let status = std::thread::scope(|scope| {
             // Both readers send to one channel; the batches are handed on here, on the
             // caller's thread, as they arrive. A container that writes to stderr only
             // (PostgreSQL does) is followed as live as one that writes to stdout.
             let (tx, rx) = std::sync::mpsc::sync_channel::<LogLines>(QUEUED_BATCHES);
-            let (handle, finished) = (&handle, &finished);
+            let (handle, finished, batches, waiting) = (&handle, &finished, &batches, &waiting);
             let stdout_tx = tx.clone();
             scope.spawn(move || send_lines(&out_reader, LogStream::Stdout, &stdout_tx, || widen(&out_reader)));
             scope.spawn(move || send_lines(&err_reader, LogStream::Stderr, &tx, || widen(&err_reader)));
-            if let Some(cancelled) = cancelled {
+            let watcher = give_up.map(|(give_up, poll)| {
                 scope.spawn(move || {
-                    while !finished.load(std::sync::atomic::Ordering::SeqCst) {
-                        if cancelled() {
+                    while !finished.load(SeqCst) {
+                        if give_up(Activity { batches: batches.load(SeqCst), waiting: waiting.load(SeqCst) }) {
                             // The whole group: a helper of the client holding its output
                             // would keep the readers waiting.
                             kill_group(handle);
                             return;
                         }
-                        std::thread::sleep(Duration::from_millis(50));
+                        // Woken when the client has ended.
+                        std::thread::park_timeout(poll);
                     }
-                });
-            }
+                })
+            });
             // Ends when both pipes have ended.
-            for batch in rx {
+            loop {
+                waiting.store(true, SeqCst);
+                let Ok(batch) = rx.recv() else { break };
+                waiting.store(false, SeqCst);
+                batches.fetch_add(1, SeqCst);
                 if batch.stream == LogStream::Stderr {
                     keep_tail(&mut stderr_tail, &batch);
                 }
@@ -190,7 +221,10 @@ impl CliEngine {
             // The client has closed its outputs, so it is ending: its status (still
             // cancellable meanwhile).
             let status = handle.wait().ok().and_then(|output| output.status.code());
-            finished.store(true, std::sync::atomic::Ordering::SeqCst);
+            finished.store(true, SeqCst);
+            if let Some(watcher) = &watcher {
+                watcher.thread().unpark();
+            }
             status
         });
         Ok((status, Vec::from(stderr_tail).join("\n")))
