@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::engine::{EngineError, LogLine, LogLines, LogStream};
 
-use super::outlived::Activity;
+use super::outlived::{Activity, WATCH_POLL};
 use super::reader::{send_lines, widen};
 use super::render::dry_run_answer;
 use super::{CliEngine, DryRunSink, STDERR_TAIL_LINES};
@@ -110,8 +110,10 @@ impl CliEngine {
         removed: &(dyn Fn() -> bool + Sync),
     ) -> Result<(), EngineError> {
         let removed_at = std::sync::OnceLock::new();
-        let give_up = || removed() && removed_at.get_or_init(Instant::now).elapsed() >= self.timeout;
-        let (status, stderr) = self.stream_cancellable(argv, &[], on_output, Some(&give_up))?;
+        let give_up = |_| removed() && removed_at.get_or_init(Instant::now).elapsed() >= self.timeout;
+        // A follower lasts as long as its sidecar: its watcher wakes seldom, as an attached
+        // client's does.
+        let (status, stderr) = self.stream_watched(argv, &[], on_output, Some((&give_up, WATCH_POLL)))?;
         match status {
             Some(0) => Ok(()),
             None if removed_at.get().is_some_and(|at| at.elapsed() >= self.timeout) => {
